@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs everything r1 needs to build and test on Debian 12. Idempotent; run as root (or with sudo).
+# --reference also installs what tools/reference and bench/ need (PyTorch, Jinja2); tests do not.
+set -euo pipefail
+pkgs=(build-essential cmake ninja-build pkg-config git nlohmann-json3-dev libpcre2-dev libgtest-dev
+  libgmock-dev)
+if [[ "${1:-}" == "--reference" ]]; then pkgs+=(python3-torch python3-jinja2 python3-numpy nodejs npm); fi
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

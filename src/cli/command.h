@@ -1,0 +1,28 @@
+// The r1 subcommands. Each lives in its own cmd_<name>.cc and registers itself here with a
+// static R1_COMMAND(...) so that main.cc needs no list of them.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cli/args.h"
+
+namespace r1::cli {
+
+struct Command {
+  const char* name;
+  const char* summary;  // one line for `r1 help`
+  const char* usage;    // the flags, printed by `r1 help NAME`
+  std::vector<std::string> bool_flags;
+  int (*run)(Args& args);  // returns the exit code; throws r1::Error on failure
+};
+
+int register_command(const Command& c);
+const std::vector<Command>& commands();
+
+}  // namespace r1::cli
+
+#define R1_CONCAT2(a, b) a##b
+#define R1_CONCAT(a, b) R1_CONCAT2(a, b)
+#define R1_COMMAND(...) \
+  static const int R1_CONCAT(r1_command_, __LINE__) = ::r1::cli::register_command(__VA_ARGS__)

@@ -1,0 +1,70 @@
+// r1: one binary, one subcommand per capability (DESIGN.md "The CLI contract").
+// Exit codes: 0 success, 2 bad usage or bad input, 1 internal failure; errors are one line on
+// stderr.
+#include <cstdio>
+#include <exception>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "cli/command.h"
+#include "core/error.h"
+
+namespace r1::cli {
+
+namespace {
+std::vector<Command>& registry() {
+  static std::vector<Command> r;
+  return r;
+}
+
+void print_help() {
+  std::printf("r1: the DeepSeek-R1 system\n\nusage: r1 COMMAND [flags]\n\ncommands:\n");
+  for (const auto& c : commands()) std::printf("  %-10s %s\n", c.name, c.summary);
+  std::printf("\n`r1 help COMMAND` shows a command's flags.\n");
+}
+}  // namespace
+
+int register_command(const Command& c) {
+  registry().push_back(c);
+  return 0;
+}
+const std::vector<Command>& commands() { return registry(); }
+
+}  // namespace r1::cli
+
+int main(int argc, char** argv) {
+  using namespace r1::cli;
+  std::vector<std::string> words(argv + 1, argv + argc);
+  if (words.empty() || words[0] == "help" || words[0] == "--help" || words[0] == "-h") {
+    if (words.size() >= 2) {
+      for (const auto& c : commands())
+        if (words[1] == c.name) {
+          std::printf("r1 %s: %s\n\n%s", c.name, c.summary, c.usage);
+          return 0;
+        }
+      std::fprintf(stderr, "r1: error: unknown command '%s'\n", words[1].c_str());
+      return 2;
+    }
+    print_help();
+    return words.empty() ? 2 : 0;
+  }
+  for (const auto& c : commands()) {
+    if (words[0] != c.name) continue;
+    try {
+      Args args(std::vector<std::string>(words.begin() + 1, words.end()), c.bool_flags);
+      return c.run(args);
+    } catch (const r1::Error& e) {
+      std::fprintf(stderr, "r1 %s: error: %s\n", c.name, e.what());
+      return e.kind() == r1::ErrorKind::Internal ? 1 : 2;
+    } catch (const std::bad_alloc&) {
+      std::fprintf(stderr, "r1 %s: error: out of memory\n", c.name);
+      return 1;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "r1 %s: internal error: %s\n", c.name, e.what());
+      return 1;
+    }
+  }
+  std::fprintf(stderr, "r1: error: unknown command '%s' (try r1 help)\n", words[0].c_str());
+  return 2;
+}

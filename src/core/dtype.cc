@@ -1,0 +1,97 @@
+#include "core/dtype.h"
+
+#include <cmath>
+
+namespace r1 {
+
+size_t dtype_size(DType t) {
+  switch (t) {
+    case DType::F32: return 4;
+    case DType::BF16: return 2;
+    case DType::F16: return 2;
+    case DType::F8_E4M3: return 1;
+    case DType::I32: return 4;
+    case DType::I64: return 8;
+    case DType::U8: return 1;
+    case DType::BOOL: return 1;
+  }
+  return 0;
+}
+
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::F32: return "F32";
+    case DType::BF16: return "BF16";
+    case DType::F16: return "F16";
+    case DType::F8_E4M3: return "F8_E4M3";
+    case DType::I32: return "I32";
+    case DType::I64: return "I64";
+    case DType::U8: return "U8";
+    case DType::BOOL: return "BOOL";
+  }
+  return "?";
+}
+
+bool parse_dtype(const std::string& s, DType* out) {
+  static const struct {
+    const char* name;
+    DType t;
+  } table[] = {{"F32", DType::F32},         {"BF16", DType::BF16}, {"F16", DType::F16},
+               {"F8_E4M3", DType::F8_E4M3}, {"I32", DType::I32},   {"I64", DType::I64},
+               {"U8", DType::U8},           {"BOOL", DType::BOOL}};
+  for (const auto& e : table)
+    if (s == e.name) {
+      *out = e.t;
+      return true;
+    }
+  return false;
+}
+
+float f16_to_f32(uint16_t h) {
+  uint32_t sign = (h >> 15) & 1, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+  float v;
+  if (exp == 0) {
+    v = std::ldexp(static_cast<float>(mant), -24);  // zero or subnormal
+  } else if (exp == 31) {
+    v = mant ? NAN : INFINITY;
+  } else {
+    v = std::ldexp(static_cast<float>(mant | 0x400), static_cast<int>(exp) - 25);
+  }
+  return sign ? -v : v;
+}
+
+uint16_t f32_to_f16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  uint32_t sign = (u >> 16) & 0x8000;
+  uint32_t abs = u & 0x7fffffff;
+  if (abs > 0x7f800000) return static_cast<uint16_t>(sign | 0x7e00);  // NaN
+  if (abs >= 0x477ff000) return static_cast<uint16_t>(sign | 0x7c00);  // overflow -> inf
+  if (abs < 0x38800000) {  // result is subnormal or zero: round at 2^-24
+    float a;
+    std::memcpy(&a, &abs, 4);
+    float q = std::nearbyint(a * 16777216.0f);  // current rounding mode: nearest even
+    return static_cast<uint16_t>(sign | static_cast<uint32_t>(q));
+  }
+  uint32_t exp = ((abs >> 23) - 112) << 10;
+  uint32_t mant = abs & 0x7fffff;
+  uint32_t r = exp | (mant >> 13);
+  uint32_t rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest == 0x1000 && (r & 1))) ++r;
+  return static_cast<uint16_t>(sign | r);
+}
+
+float fp8_e4m3_to_f32(uint8_t v) {
+  uint32_t sign = v >> 7, exp = (v >> 3) & 0xf, mant = v & 7;
+  float r;
+  if (exp == 0xf && mant == 7) {
+    r = NAN;
+  } else if (exp == 0) {
+    r = std::ldexp(static_cast<float>(mant), -9);
+  } else {
+    r = std::ldexp(static_cast<float>(mant | 8), static_cast<int>(exp) - 10);
+  }
+  return sign ? -r : r;
+}
+
+}  // namespace r1

@@ -1,0 +1,58 @@
+// The kernel interface: plain functions over raw arrays, one table per instruction set.
+// kernels/ref holds the scalar reference (the truth every SIMD version is tested against);
+// kernels/cpu holds AVX2 and AVX-512 versions. A kernel knows nothing of transformers, tensors
+// or threads: callers split work (for example the GEMM's output columns) across threads.
+#pragma once
+
+#include <cstdint>
+
+#include "core/dtype.h"
+
+namespace r1::kernels {
+
+enum class Isa { Scalar, Avx2, Avx512 };
+const char* isa_name(Isa isa);
+
+// Y[m, n] = sum_k X[m, k] * W[n, k] for m in [0, M) and n in [n_begin, n_end).
+// X and Y are f32; W is f32, bf16 or f16 (rows of length K, row stride ldw elements).
+// Numerics (the contract every ISA keeps; the reference computes exactly this):
+//   f32 / f16 W: products of f32 X and W (f16 widened exactly), summed in f32.
+//   bf16 W: X is first rounded to bf16 (round to nearest even), then products summed in f32.
+//     This is what bf16 hardware dot products (vdpbf16ps) compute and how PyTorch's reference
+//     scripts in tools/reference define bf16 inference.
+// Summation order is unspecified; results agree with the reference within float rounding.
+struct GemmParams {
+  int64_t M = 0, K = 0;
+  int64_t n_begin = 0, n_end = 0;  // output columns this call computes
+  const float* x = nullptr;        // [M, K], row stride ldx
+  int64_t ldx = 0;
+  const void* w = nullptr;  // [N, K] in wtype, row stride ldw (elements)
+  int64_t ldw = 0;
+  DType wtype = DType::F32;
+  float* y = nullptr;  // [M, N], row stride ldy
+  int64_t ldy = 0;
+};
+
+struct KernelTable {
+  Isa isa;
+  void (*gemm)(const GemmParams& p);
+  float (*dot)(const float* a, const float* b, int64_t n);
+  void (*axpy)(float a, const float* x, float* y, int64_t n);  // y += a * x
+  // y = x / sqrt(mean(x^2) + eps) * w, w in wtype (f32, bf16 or f16). y may alias x.
+  void (*rms_norm)(const float* x, const void* w, DType wtype, float eps, float* y, int64_t n);
+  // y = silu(g) * u where silu(g) = g / (1 + exp(-g)). y may alias g or u.
+  void (*silu_mul)(const float* g, const float* u, float* y, int64_t n);
+  // In place: x = exp(x - max) / sum.
+  void (*softmax)(float* x, int64_t n);
+  // dst = src widened to f32 (src in f32, bf16, f16 or f8_e4m3).
+  void (*to_f32)(const void* src, DType t, float* dst, int64_t n);
+  void (*add)(const float* a, const float* b, float* y, int64_t n);  // y = a + b, may alias
+};
+
+// The best table this CPU supports, chosen once (R1_ISA=scalar|avx2|avx512 caps it).
+const KernelTable& kernels();
+// A specific table; fails (Internal error) if this CPU lacks the ISA. For tests and benches.
+const KernelTable& kernels_for(Isa isa);
+bool isa_supported(Isa isa);
+
+}  // namespace r1::kernels
