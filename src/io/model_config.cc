@@ -1,0 +1,137 @@
+#include "io/model_config.h"
+
+#include "core/error.h"
+#include "core/file_util.h"
+
+namespace r1::io {
+
+using nlohmann::json;
+
+namespace {
+
+int64_t get_int(const json& j, const std::string& where, const char* key, int64_t def,
+                bool required) {
+  if (!j.contains(key) || j[key].is_null()) {
+    if (required) fail_input(where, ": missing field ", key);
+    return def;
+  }
+  const json& v = j[key];
+  if (!v.is_number_integer()) fail_input(where, ": field ", key, " must be an integer, got ", v.dump());
+  return v.get<int64_t>();
+}
+
+double get_num(const json& j, const std::string& where, const char* key, double def) {
+  if (!j.contains(key) || j[key].is_null()) return def;
+  const json& v = j[key];
+  if (!v.is_number()) fail_input(where, ": field ", key, " must be a number, got ", v.dump());
+  return v.get<double>();
+}
+
+bool get_bool(const json& j, const std::string& where, const char* key, bool def) {
+  if (!j.contains(key) || j[key].is_null()) return def;
+  if (!j[key].is_boolean()) fail_input(where, ": field ", key, " must be true or false");
+  return j[key].get<bool>();
+}
+
+void positive(const std::string& where, const char* key, int64_t v) {
+  if (v <= 0) fail_input(where, ": field ", key, " must be positive, got ", v);
+}
+
+}  // namespace
+
+ModelConfig ModelConfig::parse(const json& j, const std::string& where) {
+  if (!j.is_object()) fail_input(where, ": not a JSON object");
+  ModelConfig c;
+  std::string model_type = j.value("model_type", std::string());
+  if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty() &&
+      j["architectures"][0].is_string())
+    c.arch_name = j["architectures"][0].get<std::string>();
+  if (c.arch_name == "Qwen2ForCausalLM" || (c.arch_name.empty() && model_type == "qwen2")) {
+    c.arch = Arch::Qwen2;
+  } else if (c.arch_name == "LlamaForCausalLM" || (c.arch_name.empty() && model_type == "llama")) {
+    c.arch = Arch::Llama;
+  } else {
+    fail_input(where, ": unsupported architecture '",
+               c.arch_name.empty() ? model_type : c.arch_name,
+               "' (r1 runs Qwen2ForCausalLM and LlamaForCausalLM)");
+  }
+  if (c.arch_name.empty()) c.arch_name = c.arch == Arch::Qwen2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM";
+
+  c.hidden = get_int(j, where, "hidden_size", 0, true);
+  c.n_layers = get_int(j, where, "num_hidden_layers", 0, true);
+  c.n_heads = get_int(j, where, "num_attention_heads", 0, true);
+  c.n_kv_heads = get_int(j, where, "num_key_value_heads", c.n_heads, false);
+  c.intermediate = get_int(j, where, "intermediate_size", 0, true);
+  c.vocab = get_int(j, where, "vocab_size", 0, true);
+  for (auto [k, v] : {std::pair{"hidden_size", c.hidden}, {"num_hidden_layers", c.n_layers},
+                      {"num_attention_heads", c.n_heads}, {"num_key_value_heads", c.n_kv_heads},
+                      {"intermediate_size", c.intermediate}, {"vocab_size", c.vocab}})
+    positive(where, k, v);
+  if (c.n_heads % c.n_kv_heads != 0)
+    fail_input(where, ": num_attention_heads ", c.n_heads, " is not a multiple of num_key_value_heads ",
+               c.n_kv_heads);
+  if (j.contains("head_dim") && !j["head_dim"].is_null()) {
+    c.head_dim = get_int(j, where, "head_dim", 0, true);
+  } else {
+    if (c.hidden % c.n_heads != 0)
+      fail_input(where, ": hidden_size ", c.hidden, " is not a multiple of num_attention_heads ",
+                 c.n_heads, " and no head_dim is given");
+    c.head_dim = c.hidden / c.n_heads;
+  }
+  positive(where, "head_dim", c.head_dim);
+  if (c.head_dim % 2) fail_input(where, ": head_dim ", c.head_dim, " must be even for RoPE");
+  c.max_position_embeddings = get_int(j, where, "max_position_embeddings", 32768, false);
+  c.rope_theta = get_num(j, where, "rope_theta", 10000.0);
+  if (!(c.rope_theta > 0)) fail_input(where, ": rope_theta must be positive");
+  c.rms_norm_eps = get_num(j, where, "rms_norm_eps", 1e-6);
+  c.tie_word_embeddings = get_bool(j, where, "tie_word_embeddings", false);
+  c.attention_bias = c.arch == Arch::Qwen2 ? true : get_bool(j, where, "attention_bias", false);
+  if (c.arch == Arch::Llama && get_bool(j, where, "mlp_bias", false))
+    fail_input(where, ": mlp_bias true is not supported");
+  c.torch_dtype = j.value("torch_dtype", std::string());
+
+  if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
+    const json& r = j["rope_scaling"];
+    std::string rw = where + ": rope_scaling";
+    if (!r.is_object()) fail_input(rw, " must be an object");
+    std::string type = r.value("rope_type", r.value("type", std::string()));
+    if (type == "llama3") {
+      c.rope_scaling.type = type;
+      c.rope_scaling.factor = get_num(r, rw, "factor", 8.0);
+      c.rope_scaling.low_freq_factor = get_num(r, rw, "low_freq_factor", 1.0);
+      c.rope_scaling.high_freq_factor = get_num(r, rw, "high_freq_factor", 4.0);
+      c.rope_scaling.original_max_position_embeddings =
+          get_int(r, rw, "original_max_position_embeddings", 8192, false);
+      if (!(c.rope_scaling.factor > 0) ||
+          !(c.rope_scaling.high_freq_factor > c.rope_scaling.low_freq_factor) ||
+          c.rope_scaling.original_max_position_embeddings <= 0)
+        fail_input(rw, ": invalid llama3 parameters");
+    } else if (type != "default" && !type.empty()) {
+      fail_input(rw, ": unsupported rope type '", type, "'");
+    }
+  }
+  if (j.contains("bos_token_id") && j["bos_token_id"].is_number_integer())
+    c.bos_token_id = j["bos_token_id"].get<int32_t>();
+  if (j.contains("eos_token_id")) {
+    const json& e = j["eos_token_id"];
+    if (e.is_number_integer()) c.eos_token_ids.push_back(e.get<int32_t>());
+    if (e.is_array())
+      for (const json& x : e)
+        if (x.is_number_integer()) c.eos_token_ids.push_back(x.get<int32_t>());
+  }
+  return c;
+}
+
+ModelConfig ModelConfig::load(const std::string& model_dir) {
+  std::string path = path_join(model_dir, "config.json");
+  json j;
+  std::string text = read_file(path);
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    fail_input(path, ": not valid JSON: ", e.what());
+  }
+  return parse(j, path);
+}
+
+}  // namespace r1::io
