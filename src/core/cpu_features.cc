@@ -33,8 +33,8 @@ CpuFeatures detect() {
   f.f16c = c & (1u << 29);
   if (osxsave) {
     uint64_t xcr0 = read_xcr0();
-    f.os_ymm = (xcr0 & 0x6) == 0x6;                     // SSE (bit 1) and AVX (bit 2) state
-    f.os_zmm = f.os_ymm && (xcr0 & 0xe0) == 0xe0;       // opmask, ZMM_Hi256, Hi16_ZMM
+    f.os_ymm = (xcr0 & 0x6) == 0x6;                // SSE (bit 1) and AVX (bit 2) state
+    f.os_zmm = f.os_ymm && (xcr0 & 0xe0) == 0xe0;  // opmask, ZMM_Hi256, Hi16_ZMM
   }
   if (!f.os_ymm || !avx) {
     f.fma = f.f16c = false;

@@ -9,7 +9,7 @@
 namespace r1 {
 
 struct CpuFeatures {
-  bool avx2 = false, fma = false, f16c = false;  // need OS ymm state
+  bool avx2 = false, fma = false, f16c = false;                                // need OS ymm state
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;  // need zmm state
   bool avx512bf16 = false, avx512vnni = false;
   bool os_ymm = false, os_zmm = false;  // XCR0 bits enabled by the OS

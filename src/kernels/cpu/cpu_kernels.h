@@ -1,0 +1,37 @@
+// Entry points of the SIMD kernels, one namespace per ISA (files *_avx2.cc, *_avx512.cc). Only
+// declarations: this header is included by ISA-compiled files, so it must define no inline
+// function (an ISA-compiled copy could be the one the linker keeps for scalar callers).
+#pragma once
+
+#include <cstddef>
+
+#include "kernels/kernels.h"
+
+namespace r1::kernels {
+
+// Thread-local, 64-byte aligned scratch memory (kernels/cpu/scratch.cc, compiled without ISA
+// flags). Each slot is a separate buffer, grown on demand and kept for the thread's life; the
+// pointer stays valid until the next call with the same slot on the same thread.
+enum ScratchSlot { kScratchW = 0, kScratchX = 1, kScratchSlots = 2 };
+void* scratch(int slot, size_t bytes);
+
+#define R1_DECLARE_KERNELS                                                                   \
+  void gemm(const GemmParams& p);                                                            \
+  float dot(const float* a, const float* b, int64_t n);                                      \
+  void axpy(float a, const float* x, float* y, int64_t n);                                   \
+  void rms_norm(const float* x, const void* w, DType wtype, float eps, float* y, int64_t n); \
+  void silu_mul(const float* g, const float* u, float* y, int64_t n);                        \
+  void softmax(float* x, int64_t n);                                                         \
+  void to_f32(const void* src, DType t, float* dst, int64_t n);                              \
+  void add(const float* a, const float* b, float* y, int64_t n);
+
+namespace avx2 {
+R1_DECLARE_KERNELS
+}
+namespace avx512 {
+R1_DECLARE_KERNELS
+}
+
+#undef R1_DECLARE_KERNELS
+
+}  // namespace r1::kernels

@@ -1,0 +1,217 @@
+// AVX2 + FMA + F16C versions of the element-wise and reduction kernels (everything but the GEMM).
+// ODR rule for ISA files: only declarations are included besides <immintrin.h>; every helper
+// lives in an anonymous namespace so no AVX2 code can be picked for a scalar caller.
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/ref/ref.h"
+
+namespace r1::kernels::avx2 {
+
+namespace {
+
+// Partial vectors go through an 8-lane stack buffer (AVX2 has no masked loads for every size).
+__m256 load_part(const float* p, int64_t count) {
+  alignas(32) float tmp[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::memcpy(tmp, p, static_cast<size_t>(count) * 4);
+  return _mm256_load_ps(tmp);
+}
+void store_part(float* p, __m256 v, int64_t count) {
+  alignas(32) float tmp[8];
+  _mm256_store_ps(tmp, v);
+  std::memcpy(p, tmp, static_cast<size_t>(count) * 4);
+}
+
+float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+float hmax(__m256 v) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_max_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// exp(x) for f32 lanes; same method and error as the AVX-512 version (kernels/cpu/ops_avx512.cc:
+// degree-6 Taylor after Cody-Waite reduction, < 4e-7 relative), with 2^n built in the exponent
+// field, so the input is clamped to <= 88.376 (n <= 127) and results below -87.34 are 0.
+__m256 exp_ps(__m256 x) {
+  const __m256 lo = _mm256_set1_ps(-87.33654f);
+  const __m256 underflow = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+  x = _mm256_min_ps(_mm256_set1_ps(88.3762626647949f), x);  // operand order keeps NaN
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.0f / 720);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  const __m256i e =
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  const __m256 result = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+  return _mm256_andnot_ps(underflow, result);
+}
+
+// 8 elements of src (f32, bf16, f16 or f8_e4m3) widened to f32.
+__m256 load8_f32(const void* src, DType t, int64_t i) {
+  switch (t) {
+    case DType::BF16: {
+      __m128i h =
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(src) + i));
+      return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    }
+    case DType::F16:
+      return _mm256_cvtph_ps(
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(src) + i)));
+    case DType::F8_E4M3: {
+      // See the AVX-512 version: (bits & 0x7f) << 20 as f32, times 2^120, is the e4m3 value.
+      int64_t bytes;
+      std::memcpy(&bytes, static_cast<const uint8_t*>(src) + i, 8);
+      __m256i v = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(bytes));
+      __m256i mag = _mm256_and_si256(v, _mm256_set1_epi32(0x7f));
+      __m256 f = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_slli_epi32(mag, 20)),
+                               _mm256_set1_ps(1.329227995784916e36f));  // 2^120
+      __m256 nan = _mm256_castsi256_ps(_mm256_cmpeq_epi32(mag, _mm256_set1_epi32(0x7f)));
+      f = _mm256_blendv_ps(f, _mm256_set1_ps(__builtin_nanf("")), nan);
+      __m256i sign = _mm256_slli_epi32(_mm256_and_si256(v, _mm256_set1_epi32(0x80)), 24);
+      return _mm256_castsi256_ps(_mm256_or_si256(_mm256_castps_si256(f), sign));
+    }
+    default:
+      return _mm256_loadu_ps(static_cast<const float*>(src) + i);
+  }
+}
+
+// The same for count < 8 elements (the rest are 0).
+__m256 load_part_f32(const void* src, DType t, int64_t i, int64_t count) {
+  alignas(32) uint8_t tmp[32] = {};
+  const size_t es = t == DType::F32 ? 4 : (t == DType::F8_E4M3 ? 1 : 2);
+  std::memcpy(tmp, static_cast<const uint8_t*>(src) + i * static_cast<int64_t>(es),
+              static_cast<size_t>(count) * es);
+  return load8_f32(tmp, t, 0);
+}
+
+}  // namespace
+
+float dot(const float* a, const float* b, int64_t n) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+    acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), acc2);
+    acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), acc3);
+  }
+  for (; i + 8 <= n; i += 8)
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+  if (i < n) acc1 = _mm256_fmadd_ps(load_part(a + i, n - i), load_part(b + i, n - i), acc1);
+  return hsum(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+}
+
+void axpy(float a, const float* x, float* y, int64_t n) {
+  const __m256 av = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  if (i < n)
+    store_part(y + i, _mm256_fmadd_ps(av, load_part(x + i, n - i), load_part(y + i, n - i)), n - i);
+}
+
+void rms_norm(const float* x, const void* w, DType wtype, float eps, float* y, int64_t n) {
+  if (wtype != DType::F32 && wtype != DType::BF16 && wtype != DType::F16) {
+    ref::rms_norm(x, w, wtype, eps, y, n);
+    return;
+  }
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m256 a = _mm256_loadu_ps(x + i), b = _mm256_loadu_ps(x + i + 8);
+    acc0 = _mm256_fmadd_ps(a, a, acc0);
+    acc1 = _mm256_fmadd_ps(b, b, acc1);
+  }
+  for (; i < n; i += 8) {
+    __m256 a = n - i >= 8 ? _mm256_loadu_ps(x + i) : load_part(x + i, n - i);
+    acc0 = _mm256_fmadd_ps(a, a, acc0);
+  }
+  const float sum_sq = hsum(_mm256_add_ps(acc0, acc1));
+  const __m256 sv = _mm256_set1_ps(1.0f / __builtin_sqrtf(sum_sq / static_cast<float>(n) + eps));
+  for (i = 0; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(
+        y + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), sv), load8_f32(w, wtype, i)));
+  if (i < n)
+    store_part(y + i,
+               _mm256_mul_ps(_mm256_mul_ps(load_part(x + i, n - i), sv),
+                             load_part_f32(w, wtype, i, n - i)),
+               n - i);
+}
+
+namespace {
+__m256 silu_mul8(__m256 g, __m256 u) {
+  __m256 e = exp_ps(_mm256_sub_ps(_mm256_setzero_ps(), g));
+  return _mm256_div_ps(_mm256_mul_ps(g, u), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+}
+}  // namespace
+
+void silu_mul(const float* g, const float* u, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i, silu_mul8(_mm256_loadu_ps(g + i), _mm256_loadu_ps(u + i)));
+  if (i < n) store_part(y + i, silu_mul8(load_part(g + i, n - i), load_part(u + i, n - i)), n - i);
+}
+
+void softmax(float* x, int64_t n) {
+  if (n <= 0) return;
+  __m256 mx = _mm256_set1_ps(-__builtin_inff());
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) mx = _mm256_max_ps(mx, _mm256_loadu_ps(x + i));
+  float max = hmax(mx);
+  for (; i < n; ++i) max = x[i] > max ? x[i] : max;
+  const __m256 maxv = _mm256_set1_ps(max);
+  __m256 sum = _mm256_setzero_ps();
+  for (i = 0; i + 8 <= n; i += 8) {
+    __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), maxv));
+    sum = _mm256_add_ps(sum, e);
+    _mm256_storeu_ps(x + i, e);
+  }
+  float total = hsum(sum);
+  if (i < n) {
+    alignas(32) float tmp[8];
+    _mm256_store_ps(tmp, exp_ps(_mm256_sub_ps(load_part(x + i, n - i), maxv)));
+    for (int64_t j = 0; j < n - i; ++j) total += tmp[j];
+    std::memcpy(x + i, tmp, static_cast<size_t>(n - i) * 4);
+  }
+  const __m256 inv = _mm256_set1_ps(1.0f / total);
+  for (i = 0; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+  for (; i < n; ++i) x[i] *= 1.0f / total;
+}
+
+void to_f32(const void* src, DType t, float* dst, int64_t n) {
+  if (t != DType::F32 && t != DType::BF16 && t != DType::F16 && t != DType::F8_E4M3) {
+    ref::to_f32(src, t, dst, n);
+    return;
+  }
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load8_f32(src, t, i));
+  if (i < n) store_part(dst + i, load_part_f32(src, t, i, n - i), n - i);
+}
+
+void add(const float* a, const float* b, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+  if (i < n)
+    store_part(y + i, _mm256_add_ps(load_part(a + i, n - i), load_part(b + i, n - i)), n - i);
+}
+
+}  // namespace r1::kernels::avx2

@@ -1,0 +1,96 @@
+#include "kernels/dispatch.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "core/cpu_features.h"
+#include "core/error.h"
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/ref/ref.h"
+
+namespace r1::kernels {
+
+namespace {
+
+#define R1_TABLE(ns, isa)                                                                          \
+  KernelTable {                                                                                    \
+    isa, ns::gemm, ns::dot, ns::axpy, ns::rms_norm, ns::silu_mul, ns::softmax, ns::to_f32, ns::add \
+  }
+
+const KernelTable kScalarTable = R1_TABLE(ref, Isa::Scalar);
+const KernelTable kAvx2Table = R1_TABLE(avx2, Isa::Avx2);
+const KernelTable kAvx512Table = R1_TABLE(avx512, Isa::Avx512);
+
+#undef R1_TABLE
+
+const KernelTable& table_of(Isa isa) {
+  switch (isa) {
+    case Isa::Scalar:
+      return kScalarTable;
+    case Isa::Avx2:
+      return kAvx2Table;
+    case Isa::Avx512:
+      return kAvx512Table;
+  }
+  return kScalarTable;
+}
+
+}  // namespace
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::Scalar:
+      return "scalar";
+    case Isa::Avx2:
+      return "avx2";
+    case Isa::Avx512:
+      return "avx512";
+  }
+  return "?";
+}
+
+bool isa_supported(Isa isa) {
+  const CpuFeatures& f = cpu_features();
+  switch (isa) {
+    case Isa::Scalar:
+      return true;
+    case Isa::Avx2:
+      return f.has_avx2_set();
+    case Isa::Avx512:
+      return f.has_avx512_set();
+  }
+  return false;
+}
+
+Isa select_isa(const char* cap) {
+  Isa limit = Isa::Avx512;
+  if (cap != nullptr && *cap != '\0') {
+    if (std::strcmp(cap, "scalar") == 0) {
+      limit = Isa::Scalar;
+    } else if (std::strcmp(cap, "avx2") == 0) {
+      limit = Isa::Avx2;
+    } else if (std::strcmp(cap, "avx512") == 0) {
+      limit = Isa::Avx512;
+    } else {
+      fail_usage("R1_ISA=", cap,
+                 " is not an instruction set r1 knows (use scalar, avx2 or avx512)");
+    }
+  }
+  for (Isa isa : {Isa::Avx512, Isa::Avx2}) {
+    if (static_cast<int>(isa) <= static_cast<int>(limit) && isa_supported(isa)) return isa;
+  }
+  return Isa::Scalar;
+}
+
+const KernelTable& kernels() {
+  static const KernelTable& chosen = table_of(select_isa(std::getenv("R1_ISA")));
+  return chosen;
+}
+
+const KernelTable& kernels_for(Isa isa) {
+  if (!isa_supported(isa))
+    fail_internal("this CPU does not support the ", isa_name(isa), " kernels");
+  return table_of(isa);
+}
+
+}  // namespace r1::kernels

@@ -1,0 +1,18 @@
+// The scalar reference kernels: the definitions every SIMD kernel is tested against. Written for
+// clarity, not speed (the KernelTable for Isa::Scalar is made of these).
+#pragma once
+
+#include "kernels/kernels.h"
+
+namespace r1::kernels::ref {
+
+void gemm(const GemmParams& p);
+float dot(const float* a, const float* b, int64_t n);
+void axpy(float a, const float* x, float* y, int64_t n);
+void rms_norm(const float* x, const void* w, DType wtype, float eps, float* y, int64_t n);
+void silu_mul(const float* g, const float* u, float* y, int64_t n);
+void softmax(float* x, int64_t n);
+void to_f32(const void* src, DType t, float* dst, int64_t n);
+void add(const float* a, const float* b, float* y, int64_t n);
+
+}  // namespace r1::kernels::ref

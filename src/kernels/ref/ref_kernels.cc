@@ -1,0 +1,96 @@
+// Scalar reference kernels. Each is the plainest loop that states the definition; sums that the
+// interface leaves unspecified (dot, rms_norm, softmax) are taken in double so the reference is
+// the more accurate side of every comparison.
+#include <cmath>
+
+#include "core/error.h"
+#include "kernels/ref/ref.h"
+
+namespace r1::kernels::ref {
+
+namespace {
+
+// Element i of a row stored in dtype t, widened to f32.
+float load_as_f32(const void* row, DType t, int64_t i) {
+  switch (t) {
+    case DType::F32:
+      return static_cast<const float*>(row)[i];
+    case DType::BF16:
+      return bf16_to_f32(static_cast<const uint16_t*>(row)[i]);
+    case DType::F16:
+      return f16_to_f32(static_cast<const uint16_t*>(row)[i]);
+    case DType::F8_E4M3:
+      return fp8_e4m3_to_f32(static_cast<const uint8_t*>(row)[i]);
+    default:
+      fail_internal("kernels: unsupported element type ", dtype_name(t));
+  }
+}
+
+}  // namespace
+
+void gemm(const GemmParams& p) {
+  if (p.wtype != DType::F32 && p.wtype != DType::BF16 && p.wtype != DType::F16)
+    fail_internal("gemm: unsupported weight type ", dtype_name(p.wtype));
+  const size_t wsize = dtype_size(p.wtype);
+  for (int64_t m = 0; m < p.M; ++m) {
+    const float* x = p.x + m * p.ldx;
+    for (int64_t n = p.n_begin; n < p.n_end; ++n) {
+      const void* w = static_cast<const char*>(p.w) + n * p.ldw * wsize;
+      float acc = 0.0f;
+      for (int64_t k = 0; k < p.K; ++k) {
+        float xk = x[k];
+        if (p.wtype == DType::BF16) xk = bf16_to_f32(f32_to_bf16(xk));  // the bf16 contract
+        float product = xk * load_as_f32(w, p.wtype, k);
+        acc += product;
+      }
+      p.y[m * p.ldy + n] = acc;
+    }
+  }
+}
+
+float dot(const float* a, const float* b, int64_t n) {
+  double acc = 0.0;
+  for (int64_t i = 0; i < n; ++i) acc += static_cast<double>(a[i]) * b[i];
+  return static_cast<float>(acc);
+}
+
+void axpy(float a, const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+void rms_norm(const float* x, const void* w, DType wtype, float eps, float* y, int64_t n) {
+  double sum_sq = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum_sq += static_cast<double>(x[i]) * x[i];
+  const float scale = static_cast<float>(1.0 / std::sqrt(sum_sq / static_cast<double>(n) + eps));
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale * load_as_f32(w, wtype, i);
+}
+
+void silu_mul(const float* g, const float* u, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float gi = g[i];
+    y[i] = gi / (1.0f + std::exp(-gi)) * u[i];
+  }
+}
+
+void softmax(float* x, int64_t n) {
+  if (n <= 0) return;
+  float max = x[0];
+  for (int64_t i = 1; i < n; ++i) max = std::fmax(max, x[i]);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - max);
+    sum += x[i];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void to_f32(const void* src, DType t, float* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = load_as_f32(src, t, i);
+}
+
+void add(const float* a, const float* b, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+}
+
+}  // namespace r1::kernels::ref

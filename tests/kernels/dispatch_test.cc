@@ -1,0 +1,88 @@
+// The ISA choice (R1_ISA cap) and the CPU feature detection it rests on.
+#include <cstdlib>
+
+#include "core/cpu_features.h"
+#include "core/error.h"
+#include "kernels/dispatch.h"
+#include "test_util.h"
+
+namespace r1::kernels {
+namespace {
+
+Isa best_supported() {
+  if (isa_supported(Isa::Avx512)) return Isa::Avx512;
+  if (isa_supported(Isa::Avx2)) return Isa::Avx2;
+  return Isa::Scalar;
+}
+
+TEST(Dispatch, CapChoosesTheBestAllowedIsa) {
+  EXPECT_EQ(select_isa(nullptr), best_supported());
+  EXPECT_EQ(select_isa(""), best_supported());
+  EXPECT_EQ(select_isa("avx512"), best_supported());
+  EXPECT_EQ(select_isa("scalar"), Isa::Scalar);
+  EXPECT_EQ(select_isa("avx2"), isa_supported(Isa::Avx2) ? Isa::Avx2 : Isa::Scalar);
+}
+
+TEST(Dispatch, UnknownCapIsAUsageErrorNamingTheValue) {
+  try {
+    select_isa("sse9");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Usage);
+    EXPECT_NE(std::string(e.what()).find("R1_ISA=sse9"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Dispatch, ChosenTableFollowsTheEnvironment) {
+  const KernelTable& k = kernels();
+  EXPECT_EQ(k.isa, select_isa(std::getenv("R1_ISA")));
+  EXPECT_EQ(&k, &kernels());  // chosen once
+  EXPECT_EQ(&kernels_for(k.isa), &k);
+}
+
+TEST(Dispatch, TablesAreCompleteAndUnsupportedIsasFail) {
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+    if (!isa_supported(isa)) {
+      EXPECT_THROW(kernels_for(isa), Error) << isa_name(isa);
+      continue;
+    }
+    const KernelTable& k = kernels_for(isa);
+    EXPECT_EQ(k.isa, isa);
+    EXPECT_TRUE(k.gemm && k.dot && k.axpy && k.rms_norm && k.silu_mul && k.softmax && k.to_f32 &&
+                k.add)
+        << isa_name(isa);
+  }
+  EXPECT_STREQ(isa_name(Isa::Scalar), "scalar");
+  EXPECT_STREQ(isa_name(Isa::Avx2), "avx2");
+  EXPECT_STREQ(isa_name(Isa::Avx512), "avx512");
+}
+
+TEST(CpuFeatures, ConsistentAndAgreesWithTheCompiler) {
+  const CpuFeatures& f = cpu_features();
+  RecordProperty("cpu_features", f.describe());
+  if (f.has_avx512_set()) {
+    EXPECT_TRUE(f.has_avx2_set());
+    EXPECT_TRUE(f.os_zmm);
+  }
+  if (f.has_avx2_set()) {
+    EXPECT_TRUE(f.os_ymm);
+  }
+  if (f.os_zmm) {
+    EXPECT_TRUE(f.os_ymm);
+  }
+  // GCC's own detection (libgcc, which also checks the OS state) as an independent witness.
+  EXPECT_EQ(f.avx2, static_cast<bool>(__builtin_cpu_supports("avx2")));
+  EXPECT_EQ(f.fma, static_cast<bool>(__builtin_cpu_supports("fma")));
+  EXPECT_EQ(f.avx512f, static_cast<bool>(__builtin_cpu_supports("avx512f")));
+  EXPECT_EQ(f.avx512bw, static_cast<bool>(__builtin_cpu_supports("avx512bw")));
+  EXPECT_EQ(f.avx512vl, static_cast<bool>(__builtin_cpu_supports("avx512vl")));
+  EXPECT_EQ(f.avx512dq, static_cast<bool>(__builtin_cpu_supports("avx512dq")));
+  EXPECT_EQ(f.avx512vnni, static_cast<bool>(__builtin_cpu_supports("avx512vnni")));
+  EXPECT_EQ(f.avx512bf16, static_cast<bool>(__builtin_cpu_supports("avx512bf16")));
+  EXPECT_EQ(isa_supported(Isa::Avx2), f.has_avx2_set());
+  EXPECT_EQ(isa_supported(Isa::Avx512), f.has_avx512_set());
+  EXPECT_TRUE(isa_supported(Isa::Scalar));
+}
+
+}  // namespace
+}  // namespace r1::kernels

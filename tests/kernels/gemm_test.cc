@@ -1,0 +1,144 @@
+// Every SIMD GEMM against the scalar reference: all W dtypes, odd M and K, unaligned column
+// ranges, padded strides. Tolerance: |y - y_ref| <= 2e-6 * sqrt(K) * sum_k |x_k w_k| (+ tiny):
+// both sides sum in f32 in different orders (and FMA skips the product rounding), so the
+// difference is float rounding of a K-term sum; bf16 uses bf16-rounded x in the bound.
+#include <cmath>
+
+#include "core/dtype.h"
+#include "test_util.h"
+
+namespace r1::kernels {
+namespace {
+
+using testing::encode;
+using testing::random_floats;
+
+constexpr float kSentinel = 12345.0f;
+
+struct Case {
+  int64_t M, K, N, n_begin, n_end;
+};
+
+// Runs one case on `isa` and compares with the scalar reference (fatal failure on mismatch).
+void check_case(Isa isa, const Case& c, DType t, uint32_t seed) {
+  const int64_t ldx = c.K + 3, ldw = c.K + 5, ldy = c.N + 7;
+  std::vector<float> x = random_floats(c.M * ldx, seed);
+  std::vector<uint8_t> w = encode(random_floats(c.N * ldw, seed + 1), t);
+  GemmParams p;
+  p.M = c.M;
+  p.K = c.K;
+  p.n_begin = c.n_begin;
+  p.n_end = c.n_end;
+  p.x = x.data();
+  p.ldx = ldx;
+  p.w = w.data();
+  p.ldw = ldw;
+  p.wtype = t;
+  p.ldy = ldy;
+  std::vector<float> y_ref(c.M * ldy, kSentinel);
+  p.y = y_ref.data();
+  kernels_for(Isa::Scalar).gemm(p);
+
+  // Per-output bound: sum |x w| with the values the contract multiplies.
+  std::vector<float> wf(c.N * ldw);
+  kernels_for(Isa::Scalar).to_f32(w.data(), t, wf.data(), c.N * ldw);
+  {
+    std::vector<float> y(c.M * ldy, kSentinel);
+    p.y = y.data();
+    kernels_for(isa).gemm(p);
+    for (int64_t m = 0; m < c.M; ++m) {
+      for (int64_t n = 0; n < ldy; ++n) {
+        const float got = y[m * ldy + n], want = y_ref[m * ldy + n];
+        if (n < c.n_begin || n >= c.n_end) {
+          ASSERT_EQ(got, kSentinel)
+              << isa_name(isa) << " wrote outside its columns: m=" << m << " n=" << n;
+          continue;
+        }
+        double bound = 0;
+        for (int64_t k = 0; k < c.K; ++k) {
+          float xk = x[m * ldx + k];
+          if (t == DType::BF16) xk = bf16_to_f32(f32_to_bf16(xk));
+          bound += std::fabs(static_cast<double>(xk) * wf[n * ldw + k]);
+        }
+        const double tol = 2e-6 * std::sqrt(static_cast<double>(c.K)) * bound + 1e-30;
+        ASSERT_LE(std::fabs(static_cast<double>(got) - want), tol)
+            << isa_name(isa) << " " << dtype_name(t) << " M=" << c.M << " K=" << c.K << " n=["
+            << c.n_begin << "," << c.n_end << ") at m=" << m << " n=" << n << " got " << got
+            << " want " << want;
+      }
+    }
+  }
+}
+
+class GemmTest : public ::testing::TestWithParam<std::tuple<Isa, DType>> {
+ protected:
+  Isa isa() const { return std::get<0>(GetParam()); }
+  DType wtype() const { return std::get<1>(GetParam()); }
+};
+
+TEST_P(GemmTest, MatchesReferenceOnOddShapes) {
+  R1_REQUIRE_ISA(isa());
+  uint32_t seed = 1;
+  for (int64_t M : {1, 2, 3, 5, 7, 8, 13, 33, 64, 100}) {
+    for (int64_t K : {1, 3, 15, 16, 17, 31, 64, 100, 257, 1000}) {
+      for (auto [N, b, e] : {std::tuple<int64_t, int64_t, int64_t>{37, 0, 37},
+                             {37, 3, 29},
+                             {70, 5, 6},
+                             {70, 1, 66}}) {
+        check_case(isa(), {M, K, N, b, e}, wtype(), seed++);
+        if (HasFatalFailure()) return;
+      }
+    }
+  }
+}
+
+// Sizes that cross the blocking of the packed (prefill) path in every direction.
+TEST_P(GemmTest, MatchesReferenceOnLargeBlockedShapes) {
+  R1_REQUIRE_ISA(isa());
+  for (Case c : {Case{37, 700, 1100, 13, 1090}, Case{130, 1100, 300, 0, 300},
+                 Case{9, 513, 1030, 17, 1030}, Case{200, 64, 96, 31, 95}}) {
+    check_case(isa(), c, wtype(), 99);
+    if (HasFatalFailure()) return;
+  }
+}
+
+TEST_P(GemmTest, EmptyRangeAndZeroK) {
+  R1_REQUIRE_ISA(isa());
+  for (Isa isa : {Isa::Scalar, isa()}) {
+    std::vector<float> x(8, 1.0f), y(8, kSentinel);
+    std::vector<uint8_t> w(64, 0);
+    GemmParams p;
+    p.M = 2;
+    p.K = 0;
+    p.n_begin = 1;
+    p.n_end = 3;
+    p.x = x.data();
+    p.ldx = 4;
+    p.w = w.data();
+    p.ldw = 4;
+    p.wtype = wtype();
+    p.y = y.data();
+    p.ldy = 4;
+    kernels_for(isa).gemm(p);
+    EXPECT_EQ(y[0], kSentinel);
+    EXPECT_EQ(y[1], 0.0f) << isa_name(isa);
+    EXPECT_EQ(y[6], 0.0f) << isa_name(isa);
+    EXPECT_EQ(y[7], kSentinel);
+    p.K = 4;
+    p.n_end = 1;  // empty range: nothing written
+    std::fill(y.begin(), y.end(), kSentinel);
+    kernels_for(isa).gemm(p);
+    for (float v : y) EXPECT_EQ(v, kSentinel) << isa_name(isa);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(SimdIsasAndWeightTypes, GemmTest,
+                         ::testing::Combine(::testing::Values(Isa::Avx2, Isa::Avx512),
+                                            ::testing::Values(DType::F32, DType::BF16, DType::F16)),
+                         [](const auto& info) {
+                           return std::string(isa_name(std::get<0>(info.param))) + "_" +
+                                  dtype_name(std::get<1>(info.param));
+                         });
+
+}  // namespace
+}  // namespace r1::kernels

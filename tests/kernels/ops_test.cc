@@ -1,0 +1,161 @@
+// The non-GEMM kernels of every SIMD ISA against the scalar reference (which sums in double).
+// Tolerances: sums (dot) within 1e-6 * sqrt(n) * sum |a b|; element-wise results within 1e-6
+// relative (rms_norm 2e-6, silu and softmax rely on the polynomial exp, < 1e-6 relative);
+// conversions and add exact.
+#include <cmath>
+#include <limits>
+
+#include "core/dtype.h"
+#include "test_util.h"
+
+namespace r1::kernels {
+namespace {
+
+using testing::encode;
+using testing::random_floats;
+
+const int64_t kSizes[] = {0, 1, 3, 7, 8, 15, 16, 17, 31, 33, 64, 100, 257, 1000, 4099};
+
+class OpsTest : public ::testing::TestWithParam<Isa> {
+ protected:
+  void SetUp() override { R1_REQUIRE_ISA(GetParam()); }
+  const KernelTable& simd() const { return kernels_for(GetParam()); }
+  const KernelTable& ref() const { return kernels_for(Isa::Scalar); }
+};
+
+void expect_close(const std::vector<float>& got, const std::vector<float>& want, double rel,
+                  double abs, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double tol = rel * std::fabs(want[i]) + abs;
+    ASSERT_LE(std::fabs(static_cast<double>(got[i]) - want[i]), tol)
+        << what << " at " << i << " of " << got.size() << ": got " << got[i] << " want " << want[i];
+  }
+}
+
+TEST_P(OpsTest, Dot) {
+  for (int64_t n : kSizes) {
+    auto a = random_floats(n, 1), b = random_floats(n, 2);
+    double bound = 0;
+    for (int64_t i = 0; i < n; ++i) bound += std::fabs(static_cast<double>(a[i]) * b[i]);
+    const float got = simd().dot(a.data(), b.data(), n), want = ref().dot(a.data(), b.data(), n);
+    EXPECT_LE(std::fabs(got - want), 1e-6 * std::sqrt(static_cast<double>(n) + 1) * bound + 1e-30)
+        << "n=" << n;
+  }
+}
+
+TEST_P(OpsTest, AxpyAndAdd) {
+  for (int64_t n : kSizes) {
+    auto x = random_floats(n, 3), y0 = random_floats(n, 4);
+    auto y_ref = y0, y = y0;
+    ref().axpy(0.37f, x.data(), y_ref.data(), n);
+    simd().axpy(0.37f, x.data(), y.data(), n);
+    expect_close(y, y_ref, 1e-6, 1e-7, "axpy n=" + std::to_string(n));  // FMA vs mul+add
+    std::vector<float> s_ref(n), s(n);
+    ref().add(x.data(), y0.data(), s_ref.data(), n);
+    simd().add(x.data(), y0.data(), s.data(), n);
+    expect_close(s, s_ref, 0, 0, "add n=" + std::to_string(n));
+    simd().add(y0.data(), x.data(), y0.data(), n);  // y aliases a
+    expect_close(y0, s_ref, 0, 0, "add in place n=" + std::to_string(n));
+  }
+}
+
+TEST_P(OpsTest, RmsNorm) {
+  for (DType t : {DType::F32, DType::BF16, DType::F16}) {
+    for (int64_t n : kSizes) {
+      if (n == 0) continue;
+      auto x = random_floats(n, 5, -3.0f, 3.0f);
+      auto w = encode(random_floats(n, 6, 0.5f, 1.5f), t);
+      std::vector<float> y_ref(n), y(n);
+      ref().rms_norm(x.data(), w.data(), t, 1e-6f, y_ref.data(), n);
+      simd().rms_norm(x.data(), w.data(), t, 1e-6f, y.data(), n);
+      const std::string what = std::string("rms_norm ") + dtype_name(t) + " n=" + std::to_string(n);
+      expect_close(y, y_ref, 2e-6, 1e-7, what);
+      simd().rms_norm(x.data(), w.data(), t, 1e-6f, x.data(), n);  // in place
+      expect_close(x, y_ref, 2e-6, 1e-7, what + " in place");
+    }
+  }
+}
+
+TEST_P(OpsTest, SiluMul) {
+  for (int64_t n : kSizes) {
+    auto g = random_floats(n, 7, -20.0f, 20.0f), u = random_floats(n, 8);
+    std::vector<float> y_ref(n), y(n);
+    ref().silu_mul(g.data(), u.data(), y_ref.data(), n);
+    simd().silu_mul(g.data(), u.data(), y.data(), n);
+    expect_close(y, y_ref, 1e-6, 1e-30, "silu_mul n=" + std::to_string(n));
+    simd().silu_mul(g.data(), u.data(), g.data(), n);  // y aliases g
+    expect_close(g, y_ref, 1e-6, 1e-30, "silu_mul in place n=" + std::to_string(n));
+  }
+}
+
+// The polynomial exp through silu(g) * 1 over its whole range, against double precision.
+TEST_P(OpsTest, ExpAccuracyThroughSilu) {
+  const int64_t n = 200001;
+  std::vector<float> g(n), one(n, 1.0f), y(n);
+  for (int64_t i = 0; i < n; ++i) g[i] = -87.0f + 175.0f * static_cast<float>(i) / (n - 1);
+  simd().silu_mul(g.data(), one.data(), y.data(), n);
+  double worst = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double want = g[i] / (1.0 + std::exp(-static_cast<double>(g[i])));
+    if (want == 0) continue;
+    worst = std::max(worst, std::fabs(y[i] - want) / std::fabs(want));
+  }
+  EXPECT_LT(worst, 1e-6);
+  RecordProperty("worst_relative_error", std::to_string(worst));
+}
+
+TEST_P(OpsTest, Softmax) {
+  for (int64_t n : kSizes) {
+    if (n == 0) continue;
+    for (float range : {1.0f, 30.0f, 200.0f}) {
+      auto x_ref = random_floats(n, 9, -range, range);
+      auto x = x_ref;
+      ref().softmax(x_ref.data(), n);
+      simd().softmax(x.data(), n);
+      expect_close(x, x_ref, 1e-6, 1e-12,
+                   "softmax n=" + std::to_string(n) + " range=" + std::to_string(range));
+    }
+  }
+}
+
+TEST_P(OpsTest, ToF32ExhaustiveSmallTypes) {
+  // Every bf16 and f16 bit pattern, every f8_e4m3 byte: exact, NaN for NaN.
+  for (DType t : {DType::BF16, DType::F16, DType::F8_E4M3}) {
+    const int64_t count = t == DType::F8_E4M3 ? 256 : 65536;
+    std::vector<uint8_t> src(count * dtype_size(t));
+    for (int64_t i = 0; i < count; ++i) {
+      if (t == DType::F8_E4M3) {
+        src[i] = static_cast<uint8_t>(i);
+      } else {
+        const uint16_t h = static_cast<uint16_t>(i);
+        std::memcpy(src.data() + 2 * i, &h, 2);
+      }
+    }
+    for (int64_t n : {count, count - 3}) {  // the second ends in a partial vector
+      std::vector<float> want(n), got(n);
+      ref().to_f32(src.data(), t, want.data(), n);
+      simd().to_f32(src.data(), t, got.data(), n);
+      for (int64_t i = 0; i < n; ++i) {
+        if (std::isnan(want[i])) {
+          ASSERT_TRUE(std::isnan(got[i])) << dtype_name(t) << " pattern " << i;
+        } else {
+          ASSERT_EQ(got[i], want[i]) << dtype_name(t) << " pattern " << i;
+          ASSERT_EQ(std::signbit(got[i]), std::signbit(want[i])) << dtype_name(t) << " " << i;
+        }
+      }
+    }
+  }
+  for (int64_t n : kSizes) {
+    auto f = random_floats(n, 10);
+    std::vector<float> got(n);
+    simd().to_f32(f.data(), DType::F32, got.data(), n);
+    expect_close(got, f, 0, 0, "to_f32 f32 n=" + std::to_string(n));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(SimdIsas, OpsTest, ::testing::Values(Isa::Avx2, Isa::Avx512),
+                         [](const auto& info) { return std::string(isa_name(info.param)); });
+
+}  // namespace
+}  // namespace r1::kernels

@@ -1,0 +1,47 @@
+// Helpers shared by the kernel tests.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/kernels.h"
+
+namespace r1::kernels::testing {
+
+inline const Isa kSimdIsas[] = {Isa::Avx2, Isa::Avx512};
+
+// Skips the current test (with the reason) when this CPU cannot run `isa`.
+#define R1_REQUIRE_ISA(isa)                                                                \
+  do {                                                                                     \
+    if (!::r1::kernels::isa_supported(isa))                                                \
+      GTEST_SKIP() << "this CPU lacks " << ::r1::kernels::isa_name(isa) << "; not tested"; \
+  } while (0)
+
+inline std::vector<float> random_floats(int64_t n, uint32_t seed, float lo = -1.0f,
+                                        float hi = 1.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& f : v) f = dist(rng);
+  return v;
+}
+
+// Values of `f` stored as dtype t (f32, bf16 or f16) as raw bytes.
+inline std::vector<uint8_t> encode(const std::vector<float>& f, DType t) {
+  std::vector<uint8_t> out(f.size() * dtype_size(t));
+  for (size_t i = 0; i < f.size(); ++i) {
+    if (t == DType::F32) {
+      std::memcpy(out.data() + 4 * i, &f[i], 4);
+    } else {
+      uint16_t h = t == DType::BF16 ? f32_to_bf16(f[i]) : f32_to_f16(f[i]);
+      std::memcpy(out.data() + 2 * i, &h, 2);
+    }
+  }
+  return out;
+}
+
+}  // namespace r1::kernels::testing
