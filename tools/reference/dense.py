@@ -150,6 +150,12 @@ class DenseModel:
             self.compute_dtype = torch.float32
             self.round_linear_inputs = self.stored_dtype == torch.bfloat16
             w = {k: v.float() for k, v in weights.items()}  # widening is exact for bf16/f16
+        elif self.stored_dtype == torch.float16:
+            # torch 1.13 has no f16 matmul on CPU ("addmm_impl_cpu_ not implemented for 'Half'"),
+            # so a PyTorch user on CPU converts an f16 checkpoint to f32.
+            self.compute_dtype = torch.float32
+            self.round_linear_inputs = False
+            w = {k: v.float() for k, v in weights.items()}
         else:
             self.compute_dtype = self.stored_dtype
             self.round_linear_inputs = False

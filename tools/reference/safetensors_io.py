@@ -138,6 +138,49 @@ def read_file(path):
     return tensors, metadata
 
 
+def mmap_file(path):
+    """Returns {name: tensor} backed by a copy-on-write memory map of the file (no read, no copy;
+    pages load on first touch), as PyTorch users load safetensors. Minimal checks only: use
+    read_file to validate a file."""
+    import mmap
+    with open(path, "rb") as f:
+        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+    (n,) = struct.unpack("<Q", mm[:8])
+    header = json.loads(mm[8:8 + n].decode("utf-8"))
+    header.pop("__metadata__", None)
+    tensors = {}
+    for name, info in header.items():
+        begin, end = info["data_offsets"]
+        count = _numel(info["shape"])
+        dtype = NAME_TO_DTYPE[info["dtype"]]
+        if count == 0:
+            tensors[name] = torch.empty(info["shape"], dtype=dtype)
+            continue
+        if dtype == torch.bfloat16:
+            t = torch.frombuffer(mm, dtype=torch.int16, count=count, offset=8 + n + begin).view(torch.bfloat16)
+        else:
+            t = torch.frombuffer(mm, dtype=dtype, count=count, offset=8 + n + begin)
+        tensors[name] = t.reshape(info["shape"])
+    return tensors
+
+
+def folder_files(folder):
+    """The safetensors files of a Hugging Face folder (shards from the index, else model.safetensors)."""
+    import os
+    index_path = os.path.join(folder, "model.safetensors.index.json")
+    if os.path.exists(index_path):
+        with open(index_path) as f:
+            return [os.path.join(folder, s) for s in sorted(set(json.load(f)["weight_map"].values()))]
+    return [os.path.join(folder, "model.safetensors")]
+
+
+def mmap_folder(folder):
+    tensors = {}
+    for path in folder_files(folder):
+        tensors.update(mmap_file(path))
+    return tensors
+
+
 def read_folder(folder):
     """All tensors of a Hugging Face folder: model.safetensors, or the shards listed in
     model.safetensors.index.json (whose weight_map must name each tensor's actual shard)."""
