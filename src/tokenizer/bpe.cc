@@ -1,0 +1,153 @@
+#include "tokenizer/bpe.h"
+
+#include <queue>
+
+#include "tokenizer/unicode.h"
+
+namespace r1::tok {
+
+namespace {
+// Words longer than this are not cached (long runs of spaces or CJK would fill the cache).
+constexpr size_t kMaxCachedWordBytes = 256;
+constexpr size_t kMaxCacheEntries = 200000;
+}  // namespace
+
+void BpeModel::set_vocab(std::unordered_map<std::string, int32_t> vocab) {
+  vocab_ = std::move(vocab);
+  set_byte_level(byte_level_);
+}
+
+void BpeModel::set_byte_level(bool on) {
+  byte_level_ = on;
+  const ByteLevelAlphabet& alphabet = byte_level_alphabet();
+  for (int b = 0; b < 256; ++b) byte_ids_[b] = find(alphabet.byte_to_utf8[b]);
+}
+
+int32_t BpeModel::find(std::string_view token) const {
+  const auto it = vocab_.find(std::string(token));
+  return it == vocab_.end() ? -1 : it->second;
+}
+
+bool BpeModel::add_merge(std::string_view left, std::string_view right, std::string& bad) {
+  const int32_t a = find(left), b = find(right);
+  std::string joined;
+  joined.reserve(left.size() + right.size());
+  joined.append(left).append(right);
+  const int32_t result = find(joined);
+  if (a < 0 || b < 0 || result < 0) {
+    bad = std::string(a < 0 ? left : b < 0 ? right : std::string_view(joined));
+    return false;
+  }
+  // The rank is the position in the merges list; a repeated pair takes its later position, as
+  // Hugging Face's HashMap collect does.
+  merges_[pair_key(a, b)] = Merge{next_rank_++, result};
+  return true;
+}
+
+void BpeModel::merge_symbols(std::vector<int32_t>& symbols) const {
+  const size_t n = symbols.size();
+  if (n < 2) return;
+  // Symbols form a linked list; a merge is (rank, left position, expected result). Stale queue
+  // entries are skipped when popped, exactly as Hugging Face's Word::merge_all does.
+  std::vector<int32_t> prev(n), next(n);
+  for (size_t i = 0; i < n; ++i) {
+    prev[i] = int32_t(i) - 1;
+    next[i] = i + 1 < n ? int32_t(i + 1) : -1;
+  }
+  struct Candidate {
+    int32_t rank, pos, result;
+    bool operator>(const Candidate& o) const {
+      return rank != o.rank ? rank > o.rank : pos > o.pos;
+    }
+  };
+  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>> queue;
+  auto consider = [&](int32_t left) {
+    const int32_t right = next[left];
+    if (right < 0) return;
+    const auto it = merges_.find(pair_key(symbols[left], symbols[right]));
+    if (it != merges_.end()) queue.push({it->second.rank, left, it->second.result});
+  };
+  for (size_t i = 0; i + 1 < n; ++i) consider(int32_t(i));
+  std::vector<bool> alive(n, true);
+  while (!queue.empty()) {
+    const Candidate top = queue.top();
+    queue.pop();
+    if (!alive[top.pos] || next[top.pos] < 0) continue;
+    const int32_t right = next[top.pos];
+    const auto it = merges_.find(pair_key(symbols[top.pos], symbols[right]));
+    if (it == merges_.end() || it->second.result != top.result) continue;
+    symbols[top.pos] = top.result;
+    alive[right] = false;
+    next[top.pos] = next[right];
+    if (next[right] >= 0) prev[next[right]] = top.pos;
+    if (prev[top.pos] >= 0) consider(prev[top.pos]);
+    consider(top.pos);
+  }
+  size_t out = 0;
+  for (int32_t i = 0; i >= 0; i = next[i]) symbols[out++] = symbols[i];
+  symbols.resize(out);
+}
+
+void BpeModel::encode_uncached(std::string_view word, std::vector<int32_t>& out) const {
+  std::vector<int32_t> symbols;
+  symbols.reserve(word.size());
+  bool last_was_unk = false;
+  auto push_symbol = [&](int32_t id) {
+    if (id >= 0) {
+      symbols.push_back(id);
+      last_was_unk = false;
+    } else if (unk_id_ >= 0) {  // without an unk token, unknown characters are dropped
+      if (!(fuse_unk_ && last_was_unk)) symbols.push_back(unk_id_);
+      last_was_unk = true;
+    }
+  };
+  if (byte_level_) {
+    if (ignore_merges_) {
+      std::string mapped;
+      for (const char c : word) mapped += byte_level_alphabet().byte_to_utf8[uint8_t(c)];
+      if (const int32_t whole = find(mapped); whole >= 0) {
+        out.push_back(whole);
+        return;
+      }
+    }
+    for (const char c : word) push_symbol(byte_ids_[uint8_t(c)]);
+  } else {
+    if (ignore_merges_) {
+      if (const int32_t whole = find(word); whole >= 0) {
+        out.push_back(whole);
+        return;
+      }
+    }
+    for (size_t pos = 0; pos < word.size();) {
+      const size_t start = pos;
+      next_code_point(word, pos);
+      push_symbol(find(word.substr(start, pos - start)));
+    }
+  }
+  merge_symbols(symbols);
+  out.insert(out.end(), symbols.begin(), symbols.end());
+}
+
+void BpeModel::encode_word(std::string_view word, std::vector<int32_t>& out) const {
+  if (word.size() > kMaxCachedWordBytes) {
+    encode_uncached(word, out);
+    return;
+  }
+  std::string key(word);
+  {
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    const auto it = cache_.find(key);
+    if (it != cache_.end()) {
+      out.insert(out.end(), it->second.begin(), it->second.end());
+      return;
+    }
+  }
+  const size_t first = out.size();
+  encode_uncached(word, out);
+  std::vector<int32_t> ids(out.begin() + first, out.end());
+  std::lock_guard<std::mutex> lock(cache_mutex_);
+  if (cache_.size() >= kMaxCacheEntries) cache_.clear();
+  cache_.emplace(std::move(key), std::move(ids));
+}
+
+}  // namespace r1::tok

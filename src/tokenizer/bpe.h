@@ -1,0 +1,62 @@
+// The BPE model of tokenizer.json ("model": {"type": "BPE", ...}): a vocabulary, ranked merges,
+// and the merge loop Hugging Face runs on each pre-tokenized word (lowest rank first, leftmost
+// first among equal ranks), with a cache for words seen before.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace r1::tok {
+
+class BpeModel {
+ public:
+  // Vocabulary entries and merges in rank order, as (left, right) token strings.
+  void set_vocab(std::unordered_map<std::string, int32_t> vocab);
+  // Returns false (and names the offending merge in `bad`) if a part or result is not in the vocab.
+  bool add_merge(std::string_view left, std::string_view right, std::string& bad);
+  void set_unk(int32_t unk_id, bool fuse_unk) {
+    unk_id_ = unk_id;
+    fuse_unk_ = fuse_unk;
+  }
+  void set_ignore_merges(bool on) { ignore_merges_ = on; }
+  // byte_level: words arrive as raw bytes and each byte starts as the vocab entry of its GPT-2
+  // alphabet character; otherwise words are UTF-8 and start as one symbol per character.
+  void set_byte_level(bool on);
+
+  // Appends the ids of one pre-tokenized word.
+  void encode_word(std::string_view word, std::vector<int32_t>& out) const;
+
+  int32_t find(std::string_view token) const;  // -1 if absent
+  const std::unordered_map<std::string, int32_t>& vocab() const { return vocab_; }
+  size_t merge_count() const { return merges_.size(); }
+
+ private:
+  struct Merge {
+    int32_t rank;
+    int32_t result;
+  };
+  static uint64_t pair_key(int32_t a, int32_t b) {
+    return (uint64_t(uint32_t(a)) << 32) | uint32_t(b);
+  }
+  void merge_symbols(std::vector<int32_t>& symbols) const;
+  void encode_uncached(std::string_view word, std::vector<int32_t>& out) const;
+
+  std::unordered_map<std::string, int32_t> vocab_;
+  std::unordered_map<uint64_t, Merge> merges_;
+  std::array<int32_t, 256> byte_ids_{};  // byte-level: initial symbol of each byte (-1 if absent)
+  bool byte_level_ = false;
+  bool ignore_merges_ = false;
+  int32_t unk_id_ = -1;
+  bool fuse_unk_ = false;
+  int32_t next_rank_ = 0;
+
+  mutable std::mutex cache_mutex_;
+  mutable std::unordered_map<std::string, std::vector<int32_t>> cache_;
+};
+
+}  // namespace r1::tok
