@@ -1,0 +1,440 @@
+#include "eval/math_answer.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <vector>
+
+namespace r1::eval {
+
+namespace {
+
+bool is_letter(char c) {
+  return std::isalpha(static_cast<unsigned char>(c)) != 0;
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_space(char c) {
+  return std::isspace(static_cast<unsigned char>(c)) != 0;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+void replace_all(std::string& s, std::string_view from, std::string_view to) {
+  if (from.empty()) return;
+  for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
+    s.replace(p, from.size(), to);
+}
+
+// Removes the command \name wherever it is not followed by a letter (so \left but not \leftarrow).
+void remove_command(std::string& s, std::string_view name, bool with_dot = false) {
+  std::string pat = "\\" + std::string(name);
+  for (size_t p = s.find(pat); p != std::string::npos; p = s.find(pat, p)) {
+    size_t end = p + pat.size();
+    if (end < s.size() && is_letter(s[end])) {
+      p = end;
+      continue;
+    }
+    if (with_dot && end < s.size() && s[end] == '.') ++end;
+    s.erase(p, end - p);
+  }
+}
+
+// Index of the '}' closing the '{' at open; npos when unbalanced.
+size_t close_brace(std::string_view s, size_t open) {
+  int depth = 0;
+  for (size_t i = open; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 1 < s.size() && (s[i + 1] == '{' || s[i + 1] == '}')) {
+      ++i;
+      continue;
+    }
+    if (s[i] == '{') ++depth;
+    if (s[i] == '}' && --depth == 0) return i;
+  }
+  return std::string_view::npos;
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+constexpr std::array<std::string_view, 42> kUnits = {
+    "cm",    "m",      "km",      "mm",     "in",      "inch",    "inches", "ft",    "foot",
+    "feet",  "yd",     "yards",   "mile",   "miles",   "meter",   "meters", "units", "unit",
+    "sq",    "square", "cubic",   "degree", "degrees", "dollars", "dollar", "cents", "cent",
+    "hours", "hour",   "minutes", "minute", "seconds", "second",  "days",   "day",   "mph",
+    "kg",    "g",      "pounds",  "liters", "percent", "points"};
+
+bool is_unit_phrase(std::string_view content) {
+  content = trim(content);
+  if (content.empty()) return false;
+  size_t i = 0;
+  while (i < content.size()) {
+    while (i < content.size() && is_space(content[i])) ++i;
+    size_t start = i;
+    while (i < content.size() && is_letter(content[i])) ++i;
+    if (start == i) return false;
+    auto word = lower(content.substr(start, i - start));
+    if (std::find(kUnits.begin(), kUnits.end(), word) == kUnits.end()) return false;
+    if (i < content.size() && content[i] == '^') i += 2;  // "m^2"
+  }
+  return true;
+}
+
+// Skips a trailing exponent "^2", "^{2}" at pos; returns the position after it.
+size_t skip_power(std::string_view s, size_t pos) {
+  if (pos < s.size() && s[pos] == '^') {
+    if (pos + 1 < s.size() && is_digit(s[pos + 1])) return pos + 2;
+    if (pos + 1 < s.size() && s[pos + 1] == '{') {
+      size_t c = close_brace(s, pos + 1);
+      if (c != std::string_view::npos) return c + 1;
+    }
+  }
+  return pos;
+}
+
+// \text{...} and friends: unwrap, or drop when the content is a unit after a number.
+void unwrap_text_commands(std::string& s) {
+  static constexpr std::array<std::string_view, 10> kText = {
+      "text",   "textbf", "textit",       "textrm", "mathrm",
+      "mathbf", "mbox",   "operatorname", "mathit", "textnormal"};
+  for (auto name : kText) {
+    std::string pat = "\\" + std::string(name) + "{";
+    for (size_t p = s.find(pat); p != std::string::npos; p = s.find(pat, p)) {
+      size_t open = p + pat.size() - 1;
+      size_t close = close_brace(s, open);
+      if (close == std::string::npos) break;
+      std::string content = s.substr(open + 1, close - open - 1);
+      size_t before = p;
+      while (before > 0 && is_space(s[before - 1])) --before;
+      bool after_value = before > 0 && (is_digit(s[before - 1]) || s[before - 1] == '}' ||
+                                        s[before - 1] == ')' || s[before - 1] == '%');
+      if (after_value && is_unit_phrase(content)) {
+        s.erase(p, skip_power(s, close + 1) - p);
+      } else if (trim(content) == "and" || trim(content) == "or") {
+        s.replace(p, close + 1 - p, ",");
+      } else {
+        s.replace(p, close + 1 - p, content);
+      }
+    }
+  }
+}
+
+// "5 cm", "12 square units", "3 m^2": drops unit words after a value free of letters.
+void drop_bare_units(std::string& s) {
+  size_t cut = s.size();
+  while (true) {
+    std::string_view head = trim(std::string_view(s).substr(0, cut));
+    size_t end = head.size();
+    size_t q = end;
+    // allow a trailing ^2 on the unit
+    if (q >= 2 && head[q - 2] == '^' && is_digit(head[q - 1])) q -= 2;
+    size_t word_end = q;
+    while (q > 0 && is_letter(head[q - 1])) --q;
+    if (q == word_end || q == 0 || !is_space(head[q - 1])) break;
+    auto word = lower(head.substr(q, word_end - q));
+    if (std::find(kUnits.begin(), kUnits.end(), word) == kUnits.end()) break;
+    cut = q;
+  }
+  if (cut == s.size()) return;
+  std::string_view value = trim(std::string_view(s).substr(0, cut));
+  // Only when what stays is a plain value: no letters outside commands.
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (value[i] == '\\') {
+      while (i + 1 < value.size() && is_letter(value[i + 1])) ++i;
+    } else if (is_letter(value[i])) {
+      return;
+    }
+  }
+  if (!value.empty()) s = std::string(value);
+}
+
+// Thousands separators: "10,\!080" always; "1,234,567" when it is the whole answer.
+void drop_thousands_separators(std::string& s) {
+  for (size_t p = s.find(",\\!"); p != std::string::npos; p = s.find(",\\!", p)) {
+    size_t q = p + 3;
+    while (q < s.size() && s[q] == ' ') ++q;
+    bool digits_after = q + 3 <= s.size() && is_digit(s[q]) && is_digit(s[q + 1]) &&
+                        is_digit(s[q + 2]) && (q + 3 == s.size() || !is_digit(s[q + 3]));
+    if (p > 0 && is_digit(s[p - 1]) && digits_after) {
+      s.erase(p, q - p);
+    } else {
+      p += 3;
+    }
+  }
+  // whole-answer form: -?d{1,3}(,ddd)+(.d+)?
+  size_t i = (!s.empty() && s[0] == '-') ? 1 : 0;
+  size_t lead = i;
+  while (i < s.size() && is_digit(s[i])) ++i;
+  if (i == lead || i - lead > 3 || i >= s.size() || s[i] != ',') return;
+  while (i < s.size() && s[i] == ',') {
+    if (i + 3 >= s.size() || !is_digit(s[i + 1]) || !is_digit(s[i + 2]) || !is_digit(s[i + 3]))
+      return;
+    i += 4;
+  }
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    size_t d = i;
+    while (i < s.size() && is_digit(s[i])) ++i;
+    if (i == d) return;
+  }
+  if (i != s.size()) return;
+  s.erase(std::remove(s.begin(), s.end(), ','), s.end());
+}
+
+// Removes whitespace, except one space between a command name and a following letter or digit
+// ("\cot x" stays "\cot x"; "2 x" becomes "2x").
+std::string collapse_spaces(std::string_view s) {
+  std::string out;
+  bool in_command = false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (is_space(c)) {
+      size_t j = i;
+      while (j < s.size() && is_space(s[j])) ++j;
+      if (in_command && j < s.size() && (is_letter(s[j]) || is_digit(s[j]))) out += ' ';
+      in_command = false;
+      i = j - 1;
+      continue;
+    }
+    if (c == '\\') {
+      in_command = i + 1 < s.size() && is_letter(s[i + 1]);
+      out += c;
+      if (!in_command && i + 1 < s.size()) out += s[++i];
+      continue;
+    }
+    if (!is_letter(c)) in_command = false;
+    out += c;
+  }
+  return out;
+}
+
+// Replaces the spacing commands \! \, \; \: "\ " and ~ by a space, keeping "\\" (a row break).
+std::string drop_spacing_commands(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '~') {
+      out += ' ';
+    } else if (s[i] == '\\' && i + 1 < s.size()) {
+      char n = s[i + 1];
+      if (n == '!' || n == ',' || n == ';' || n == ':' || n == ' ') {
+        out += ' ';
+      } else {
+        out += s[i];
+        out += n;
+      }
+      ++i;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::string strip_wrappers(std::string_view in) {
+  std::string_view s = trim(in);
+  for (bool changed = true; changed;) {
+    changed = false;
+    if (s.size() >= 2 && s.front() == '$' && s.back() == '$') {
+      s = trim(s.substr(1, s.size() - 2));
+      changed = true;
+    }
+    for (auto [open, close] :
+         {std::pair<std::string_view, std::string_view>{"\\(", "\\)"}, {"\\[", "\\]"}}) {
+      if (s.size() >= 4 && s.substr(0, 2) == open && ends_with(s, close)) {
+        s = trim(s.substr(2, s.size() - 4));
+        changed = true;
+      }
+    }
+  }
+  return std::string(s);
+}
+
+}  // namespace
+
+const char* answer_source_name(AnswerSource s) {
+  switch (s) {
+    case AnswerSource::None:
+      return "none";
+    case AnswerSource::Boxed:
+      return "boxed";
+    case AnswerSource::AnswerTag:
+      return "answer_tag";
+    case AnswerSource::Phrase:
+      return "phrase";
+    case AnswerSource::LastNumber:
+      return "last_number";
+  }
+  return "none";
+}
+
+std::string_view strip_reasoning(std::string_view completion) {
+  size_t p = completion.rfind("</think>");
+  if (p == std::string_view::npos) return completion;
+  return completion.substr(p + 8);
+}
+
+std::string last_boxed(std::string_view text) {
+  size_t search_end = text.size();
+  while (true) {
+    size_t best = std::string_view::npos, best_len = 0;
+    for (std::string_view cmd : {"\\boxed", "\\fbox", "\\framebox"}) {
+      size_t p = text.substr(0, search_end).rfind(cmd);
+      if (p != std::string_view::npos && (best == std::string_view::npos || p > best)) {
+        best = p;
+        best_len = cmd.size();
+      }
+    }
+    if (best == std::string_view::npos) return "";
+    size_t q = best + best_len;
+    if (q < text.size() && text[q] == '{') {
+      size_t close = close_brace(text, q);
+      if (close != std::string_view::npos)
+        return std::string(trim(text.substr(q + 1, close - q - 1)));
+    } else if (q < text.size() && text[q] == ' ') {  // "\boxed 5"
+      while (q < text.size() && text[q] == ' ') ++q;
+      size_t e = q;
+      while (e < text.size() && !is_space(text[e]) && text[e] != '$') ++e;
+      if (e > q) return std::string(text.substr(q, e - q));
+    }
+    search_end = best;  // unclosed or empty: look at earlier boxes
+  }
+}
+
+std::string last_number(std::string_view text) {
+  std::string best;
+  for (size_t i = 0; i < text.size();) {
+    bool starts =
+        is_digit(text[i]) || (text[i] == '.' && i + 1 < text.size() && is_digit(text[i + 1]));
+    if (!starts || (i > 0 && (is_letter(text[i - 1]) || text[i - 1] == '_'))) {
+      ++i;
+      continue;
+    }
+    size_t start = i;
+    if (start > 0 && text[start - 1] == '-') --start;
+    while (i < text.size()) {
+      if (is_digit(text[i])) {
+        ++i;
+      } else if (text[i] == ',' && i + 3 < text.size() && is_digit(text[i + 1]) &&
+                 is_digit(text[i + 2]) && is_digit(text[i + 3]) &&
+                 (i + 4 >= text.size() || !is_digit(text[i + 4]))) {
+        i += 4;
+      } else if ((text[i] == '.' || text[i] == '/') && i + 1 < text.size() &&
+                 is_digit(text[i + 1])) {
+        i += 2;
+      } else {
+        break;
+      }
+    }
+    best = std::string(text.substr(start, i - start));
+  }
+  return best;
+}
+
+ExtractedAnswer extract_math_answer(std::string_view completion, bool fallbacks) {
+  std::string_view text = strip_reasoning(completion);
+  if (auto boxed = last_boxed(text); !boxed.empty()) return {boxed, AnswerSource::Boxed};
+  if (!fallbacks) return {};
+  if (size_t open = text.rfind("<answer>"); open != std::string_view::npos) {
+    size_t close = text.find("</answer>", open);
+    auto inner = trim(text.substr(
+        open + 8, close == std::string_view::npos ? std::string_view::npos : close - open - 8));
+    if (!inner.empty()) return {std::string(inner), AnswerSource::AnswerTag};
+  }
+  std::string low = lower(text);
+  size_t best = std::string::npos, best_len = 0;
+  for (std::string_view phrase : {"final answer is", "final answer:", "the answer is"}) {
+    size_t p = low.rfind(phrase);
+    if (p != std::string::npos && (best == std::string::npos || p > best)) {
+      best = p;
+      best_len = phrase.size();
+    }
+  }
+  if (best != std::string::npos) {
+    std::string_view rest = trim(text.substr(best + best_len));
+    if (!rest.empty() && rest[0] == ':') rest = trim(rest.substr(1));
+    std::string_view answer;
+    if (!rest.empty() && rest[0] == '$') {
+      bool display = rest.size() > 1 && rest[1] == '$';
+      size_t skip = display ? 2 : 1;
+      size_t close = rest.find(display ? "$$" : "$", skip);
+      if (close != std::string_view::npos) answer = rest.substr(skip, close - skip);
+    } else {
+      answer = rest.substr(0, rest.find('\n'));
+    }
+    answer = trim(answer);
+    while (!answer.empty() && (answer.back() == '.' || answer.back() == '$'))
+      answer.remove_suffix(1);
+    answer = trim(answer);
+    if (!answer.empty()) return {std::string(answer), AnswerSource::Phrase};
+  }
+  if (auto num = last_number(text); !num.empty()) return {num, AnswerSource::LastNumber};
+  return {};
+}
+
+std::string normalize_math_answer(std::string_view answer) {
+  std::string s = strip_wrappers(answer);
+  replace_all(s, "\\dfrac", "\\frac");
+  replace_all(s, "\\tfrac", "\\frac");
+  replace_all(s, "\\displaystyle", "");
+  drop_thousands_separators(s);
+  remove_command(s, "left", true);
+  remove_command(s, "right", true);
+  s = drop_spacing_commands(s);
+  remove_command(s, "qquad");
+  remove_command(s, "quad");
+  for (std::string_view deg : {"^{\\circ}", "^\\circ", "^{\\circ }", "\\circ", "\\degree", "°"})
+    replace_all(s, deg, "");
+  replace_all(s, "\\$", "");
+  replace_all(s, "$", "");
+  replace_all(s, "\\%", "%");
+  replace_all(s, "\\emptyset", "\\{\\}");
+  replace_all(s, "\\varnothing", "\\{\\}");
+  unwrap_text_commands(s);
+  drop_bare_units(s);
+  s = std::string(trim(s));
+  while (!s.empty() && (s.back() == '.' || s.back() == ',' || s.back() == ';')) s.pop_back();
+  s = std::string(trim(s));
+  if (ends_with(s, "\\\\")) s = std::string(trim(s.substr(0, s.size() - 2)));
+  // "x \in [a, b]" -> "[a, b]"
+  if (s.size() > 4 && is_letter(s[0])) {
+    std::string_view rest = trim(std::string_view(s).substr(1));
+    if (rest.substr(0, 3) == "\\in" && (rest.size() == 3 || !is_letter(rest[3])))
+      s = std::string(trim(rest.substr(3)));
+  }
+  // "x = 5" -> "5" when the right side is a plain value (no letters outside commands).
+  if (s.size() > 2 && is_letter(s[0]) && std::count(s.begin(), s.end(), '=') == 1) {
+    std::string_view rest = trim(std::string_view(s).substr(1));
+    if (!rest.empty() && rest[0] == '=') {
+      std::string_view value = trim(rest.substr(1));
+      bool plain = !value.empty();
+      for (size_t i = 0; i < value.size(); ++i) {
+        if (value[i] == '\\') {
+          while (i + 1 < value.size() && is_letter(value[i + 1])) ++i;
+        } else if (is_letter(value[i])) {
+          plain = false;
+        }
+      }
+      if (plain) s = std::string(value);
+    }
+  }
+  drop_thousands_separators(s);
+  s = collapse_spaces(s);
+  // "(B)" -> "B" (multiple-choice letters)
+  if (s.size() == 3 && s[0] == '(' && s[2] == ')' && std::isupper(static_cast<unsigned char>(s[1])))
+    s = s.substr(1, 1);
+  return s;
+}
+
+}  // namespace r1::eval

@@ -1,0 +1,511 @@
+#include "eval/math_equiv.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <complex>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "eval/math_answer.h"
+#include "eval/math_expr.h"
+
+namespace r1::eval {
+
+namespace {
+
+using Kind = MathNode::Kind;
+using i128 = __int128;
+using Complex = std::complex<long double>;
+
+// An exact rational with 128-bit parts; d > 0 and gcd(n, d) = 1.
+struct Rat {
+  i128 n = 0, d = 1;
+  bool operator==(const Rat& o) const { return n == o.n && d == o.d; }
+};
+
+i128 abs128(i128 x) {
+  return x < 0 ? -x : x;
+}
+i128 gcd128(i128 a, i128 b) {
+  a = abs128(a);
+  b = abs128(b);
+  while (b != 0) {
+    i128 t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+std::optional<Rat> make_rat(i128 n, i128 d) {
+  if (d == 0) return std::nullopt;
+  if (d < 0) n = -n, d = -d;
+  i128 g = gcd128(n, d);
+  if (g > 1) n /= g, d /= g;
+  return Rat{n, d};
+}
+std::optional<Rat> rat_add(Rat a, Rat b) {
+  i128 x, y, d;
+  if (__builtin_mul_overflow(a.n, b.d, &x) || __builtin_mul_overflow(b.n, a.d, &y) ||
+      __builtin_add_overflow(x, y, &x) || __builtin_mul_overflow(a.d, b.d, &d))
+    return std::nullopt;
+  return make_rat(x, d);
+}
+std::optional<Rat> rat_mul(Rat a, Rat b) {
+  i128 n, d;
+  if (__builtin_mul_overflow(a.n, b.n, &n) || __builtin_mul_overflow(a.d, b.d, &d))
+    return std::nullopt;
+  return make_rat(n, d);
+}
+std::optional<Rat> rat_inv(Rat a) {
+  return make_rat(a.d, a.n);
+}
+
+// The exact k-th root of a non-negative integer, if it has one.
+std::optional<i128> int_root(i128 x, int k) {
+  if (x < 0) return std::nullopt;
+  long double guess = std::pow(static_cast<long double>(x), 1.0L / k);
+  for (i128 r = static_cast<i128>(guess) - 1; r <= static_cast<i128>(guess) + 1; ++r) {
+    if (r < 0) continue;
+    i128 p = 1;
+    bool overflow = false;
+    for (int i = 0; i < k && !overflow; ++i) overflow = __builtin_mul_overflow(p, r, &p);
+    if (!overflow && p == x) return r;
+  }
+  return std::nullopt;
+}
+
+struct Num {
+  bool ok = false;
+  bool exact = false;
+  Rat q;
+  Complex z;
+};
+Num exact(Rat q) {
+  return {true, true, q, Complex(static_cast<long double>(q.n) / static_cast<long double>(q.d))};
+}
+Num approx(Complex z) {
+  if (std::isnan(z.real()) || std::isnan(z.imag())) return {};
+  return {true, false, {}, z};
+}
+Num from(std::optional<Rat> q, Complex fallback) {
+  return q ? exact(*q) : approx(fallback);
+}
+
+Num add(const Num& a, const Num& b) {
+  if (!a.ok || !b.ok) return {};
+  if (a.exact && b.exact) return from(rat_add(a.q, b.q), a.z + b.z);
+  return approx(a.z + b.z);
+}
+Num neg(const Num& a) {
+  if (!a.ok) return {};
+  return a.exact ? exact({-a.q.n, a.q.d}) : approx(-a.z);
+}
+Num mul(const Num& a, const Num& b) {
+  if (!a.ok || !b.ok) return {};
+  if (a.exact && b.exact) return from(rat_mul(a.q, b.q), a.z * b.z);
+  return approx(a.z * b.z);
+}
+Num div(const Num& a, const Num& b) {
+  if (!a.ok || !b.ok) return {};
+  if (b.exact) {
+    if (b.q.n == 0) return {};
+    auto inv = rat_inv(b.q);
+    return a.exact ? from(rat_mul(a.q, *inv), a.z / b.z) : approx(a.z / b.z);
+  }
+  if (std::abs(b.z) == 0) return {};
+  return approx(a.z / b.z);
+}
+
+// x^(p/q) for exact x and a small exact rational exponent, when the result is rational.
+std::optional<Rat> exact_pow(Rat x, Rat e) {
+  if (e.d > 12 || abs128(e.n) > 256) return std::nullopt;
+  int q = static_cast<int>(e.d);
+  Rat base = x;
+  if (q > 1) {
+    if (x.n < 0) return std::nullopt;
+    auto rn = int_root(x.n, q), rd = int_root(x.d, q);
+    if (!rn || !rd) return std::nullopt;
+    base = Rat{*rn, *rd};
+  }
+  i128 p = abs128(e.n);
+  Rat result{1, 1};
+  for (i128 i = 0; i < p; ++i) {
+    auto r = rat_mul(result, base);
+    if (!r) return std::nullopt;
+    result = *r;
+  }
+  if (e.n < 0) return rat_inv(result);
+  return result;
+}
+
+Num power(const Num& a, const Num& b) {
+  if (!a.ok || !b.ok) return {};
+  if (a.exact && b.exact) {
+    if (a.q.n == 0 && b.q.n <= 0) return {};
+    if (auto r = exact_pow(a.q, b.q)) return exact(*r);
+  }
+  if (std::abs(a.z) == 0) return b.z.real() > 0 ? exact({0, 1}) : Num{};
+  // Real odd roots of negative reals stay real: (-8)^(1/3) = -2.
+  if (b.exact && a.z.imag() == 0 && a.z.real() < 0 && b.q.d % 2 == 1) {
+    long double mag = std::pow(-a.z.real(), static_cast<long double>(b.z.real()));
+    return approx(Complex(b.q.n % 2 == 0 ? mag : -mag));
+  }
+  if (b.exact && b.q.d == 1 && abs128(b.q.n) <= 1024) {
+    Complex r = std::pow(a.z, static_cast<int>(b.q.n));
+    return approx(r);
+  }
+  return approx(std::pow(a.z, b.z));
+}
+
+Num parse_number(const std::string& text) {
+  // mantissa digits, decimals, exponent
+  std::string digits;
+  int decimals = 0;
+  bool after_point = false;
+  size_t i = 0;
+  for (; i < text.size() && text[i] != 'e' && text[i] != 'E'; ++i) {
+    if (text[i] == '.') {
+      after_point = true;
+    } else {
+      digits += text[i];
+      if (after_point) ++decimals;
+    }
+  }
+  int exp10 = 0;
+  if (i < text.size()) exp10 = std::atoi(text.c_str() + i + 1);
+  exp10 -= decimals;
+  size_t first = digits.find_first_not_of('0');
+  std::string sig = first == std::string::npos ? "0" : digits.substr(first);
+  if (sig.size() > 30 || exp10 > 30 || exp10 < -30)
+    return approx(Complex(std::strtold(text.c_str(), nullptr)));
+  i128 n = 0;
+  for (char c : sig) n = n * 10 + (c - '0');
+  i128 scale = 1;
+  for (int k = 0; k < std::abs(exp10); ++k) scale *= 10;
+  if (exp10 >= 0) {
+    i128 m;
+    if (__builtin_mul_overflow(n, scale, &m))
+      return approx(Complex(std::strtold(text.c_str(), nullptr)));
+    return exact({m, 1});
+  }
+  return exact(*make_rat(n, scale));
+}
+
+using Env = std::map<std::string, Rat>;
+
+Num evaluate(const MathNode& n, const Env& env);
+
+Num func(const MathNode& n, const Env& env) {
+  const std::string& f = n.text;
+  Num a = evaluate(n.kids[0], env);
+  if (!a.ok) return {};
+  if (f == "sqrt") return power(a, exact({1, 2}));
+  if (f == "root") {
+    Num index = evaluate(n.kids[1], env);
+    if (!index.ok || !index.exact || index.q.n == 0) return {};
+    return power(a, exact(*rat_inv(index.q)));
+  }
+  if (f == "abs") return a.exact ? exact({abs128(a.q.n), a.q.d}) : approx(std::abs(a.z));
+  if (f == "fact" || f == "binom") {
+    if (!a.exact || a.q.d != 1 || a.q.n < 0 || a.q.n > 33) return {};
+    auto factorial = [](i128 k) {
+      i128 r = 1;
+      for (i128 i = 2; i <= k; ++i) r *= i;
+      return r;
+    };
+    if (f == "fact") return exact({factorial(a.q.n), 1});
+    Num b = evaluate(n.kids[1], env);
+    if (!b.ok || !b.exact || b.q.d != 1 || b.q.n < 0 || b.q.n > a.q.n) return {};
+    i128 r = 1;
+    for (i128 i = 1; i <= b.q.n; ++i) r = r * (a.q.n - b.q.n + i) / i;
+    return exact({r, 1});
+  }
+  if (f == "floor" || f == "ceil") {
+    if (a.z.imag() != 0) return {};
+    long double v = f == "floor" ? std::floor(a.z.real()) : std::ceil(a.z.real());
+    return exact({static_cast<i128>(v), 1});
+  }
+  Complex z = a.z;
+  if (f == "sin") return approx(std::sin(z));
+  if (f == "cos") return approx(std::cos(z));
+  if (f == "tan") return approx(std::tan(z));
+  if (f == "cot") return approx(1.0L / std::tan(z));
+  if (f == "sec") return approx(1.0L / std::cos(z));
+  if (f == "csc") return approx(1.0L / std::sin(z));
+  if (f == "sinh") return approx(std::sinh(z));
+  if (f == "cosh") return approx(std::cosh(z));
+  if (f == "tanh") return approx(std::tanh(z));
+  if (f == "arcsin") return approx(std::asin(z));
+  if (f == "arccos") return approx(std::acos(z));
+  if (f == "arctan") return approx(std::atan(z));
+  if (f == "exp") return approx(std::exp(z));
+  if (std::abs(z) == 0) return {};
+  if (f == "ln") return approx(std::log(z));
+  if (f == "log") {
+    if (n.kids.size() < 2) return approx(std::log(z));  // unbased log: natural, on both sides
+    Num base = evaluate(n.kids[1], env);
+    if (!base.ok || std::abs(base.z) == 0) return {};
+    return approx(std::log(z) / std::log(base.z));
+  }
+  return {};
+}
+
+Num evaluate(const MathNode& n, const Env& env) {
+  switch (n.kind) {
+    case Kind::Number:
+      return parse_number(n.text);
+    case Kind::Var: {
+      auto it = env.find(n.text);
+      return it == env.end() ? Num{} : exact(it->second);
+    }
+    case Kind::Pi:
+      return approx(Complex(3.141592653589793238462643383279502884L));
+    case Kind::Imag:
+      return approx(Complex(0, 1));
+    case Kind::Infinity:
+      return approx(Complex(INFINITY, 0));
+    case Kind::Add:
+      return add(evaluate(n.kids[0], env), evaluate(n.kids[1], env));
+    case Kind::Sub:
+      return add(evaluate(n.kids[0], env), neg(evaluate(n.kids[1], env)));
+    case Kind::Mul:
+      return mul(evaluate(n.kids[0], env), evaluate(n.kids[1], env));
+    case Kind::Div:
+      return div(evaluate(n.kids[0], env), evaluate(n.kids[1], env));
+    case Kind::Pow:
+      return power(evaluate(n.kids[0], env), evaluate(n.kids[1], env));
+    case Kind::Neg:
+      return neg(evaluate(n.kids[0], env));
+    case Kind::Func:
+      return func(n, env);
+    case Kind::Percent:
+      return div(evaluate(n.kids[0], env), exact({100, 1}));
+    default:
+      return {};
+  }
+}
+
+bool num_equal(const Num& a, const Num& b) {
+  if (!a.ok || !b.ok) return false;
+  if (a.exact && b.exact) return a.q == b.q;
+  bool inf_a = std::isinf(a.z.real()) || std::isinf(a.z.imag());
+  bool inf_b = std::isinf(b.z.real()) || std::isinf(b.z.imag());
+  if (inf_a || inf_b) {
+    return inf_a && inf_b && a.z.real() == b.z.real() && !std::isinf(a.z.imag()) &&
+           !std::isinf(b.z.imag());
+  }
+  long double diff = std::abs(a.z - b.z);
+  long double scale = std::max(std::abs(a.z), std::abs(b.z));
+  return diff <= 1e-8L * scale || diff <= 1e-14L;
+}
+
+void collect_vars(const MathNode& n, std::set<std::string>& out) {
+  if (n.kind == Kind::Var) out.insert(n.text);
+  for (const auto& k : n.kids) collect_vars(k, out);
+}
+
+// The value of variable number k at sample point p: distinct positive rationals, never 0 or 1.
+Rat sample_value(size_t k, size_t p) {
+  return *make_rat(static_cast<i128>(7 + 6 * k + 11 * p), static_cast<i128>(3 + (k + 2 * p) % 7));
+}
+
+constexpr size_t kPoints = 4;
+
+std::vector<Env> sample_envs(const MathNode& a, const MathNode& b) {
+  std::set<std::string> vars;
+  collect_vars(a, vars);
+  collect_vars(b, vars);
+  if (vars.size() > 10) return {};
+  std::vector<Env> envs(vars.empty() ? 1 : kPoints);
+  for (size_t p = 0; p < envs.size(); ++p) {
+    size_t k = 0;
+    for (const auto& v : vars) envs[p][v] = sample_value(k++, p);
+  }
+  return envs;
+}
+
+MathNode make_binary(Kind k, const MathNode& a, const MathNode& b) {
+  MathNode n;
+  n.kind = k;
+  n.kids = {a, b};
+  return n;
+}
+
+bool scalar_equal_plain(const MathNode& a, const MathNode& b) {
+  auto envs = sample_envs(a, b);
+  size_t valid = 0;
+  for (const auto& env : envs) {
+    Num x = evaluate(a, env), y = evaluate(b, env);
+    if (!x.ok || !y.ok) continue;
+    if (!num_equal(x, y)) return false;
+    ++valid;
+  }
+  return valid >= std::min<size_t>(2, envs.size()) && valid > 0;
+}
+
+bool scalar_equal(const MathNode& a, const MathNode& b) {
+  bool pa = a.kind == Kind::Percent, pb = b.kind == Kind::Percent;
+  if (pa == pb) return scalar_equal_plain(pa ? a.kids[0] : a, pb ? b.kids[0] : b);
+  const MathNode& pct = pa ? a : b;
+  const MathNode& other = pa ? b : a;
+  // "25%" equals 25 and 0.25
+  return scalar_equal_plain(pct.kids[0], other) || scalar_equal_plain(pct, other);
+}
+
+bool equation_equal(const MathNode& a, const MathNode& b) {
+  if (scalar_equal(a.kids[0], b.kids[0]) && scalar_equal(a.kids[1], b.kids[1])) return true;
+  MathNode da = make_binary(Kind::Sub, a.kids[0], a.kids[1]);
+  MathNode db = make_binary(Kind::Sub, b.kids[0], b.kids[1]);
+  auto envs = sample_envs(da, db);
+  std::optional<Num> ratio;
+  size_t valid = 0;
+  for (const auto& env : envs) {
+    Num x = evaluate(da, env), y = evaluate(db, env);
+    if (!x.ok || !y.ok) continue;
+    bool zx = num_equal(x, exact({0, 1})), zy = num_equal(y, exact({0, 1}));
+    if (zx != zy) return false;
+    ++valid;
+    if (zx) continue;
+    Num r = div(x, y);
+    if (!r.ok) return false;
+    if (ratio && !num_equal(*ratio, r)) return false;
+    ratio = r;
+  }
+  return valid >= 2 && ratio.has_value();
+}
+
+bool is_structure(const MathNode& n) {
+  switch (n.kind) {
+    case Kind::Tuple:
+    case Kind::Set:
+    case Kind::List:
+    case Kind::Union:
+    case Kind::Matrix:
+    case Kind::Equation:
+    case Kind::Text:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool equiv(const MathNode& a, const MathNode& b);
+
+bool ordered_equal(const std::vector<MathNode>& a, const std::vector<MathNode>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (!equiv(a[i], b[i])) return false;
+  return true;
+}
+
+// Multiset equality by greedy matching (equivalence is close enough to transitive here).
+bool unordered_equal(const std::vector<MathNode>& a, const std::vector<MathNode>& b) {
+  if (a.size() != b.size()) return false;
+  std::vector<bool> used(b.size(), false);
+  for (const auto& x : a) {
+    bool found = false;
+    for (size_t j = 0; j < b.size() && !found; ++j) {
+      if (!used[j] && equiv(x, b[j])) used[j] = found = true;
+    }
+    if (!found) return false;
+  }
+  return true;
+}
+
+// A one-row or one-column matrix as a flat list of its entries.
+std::optional<std::vector<MathNode>> matrix_as_vector(const MathNode& m) {
+  if (m.kids.size() == 1) return m.kids[0].kids;
+  std::vector<MathNode> out;
+  for (const auto& row : m.kids) {
+    if (row.kids.size() != 1) return std::nullopt;
+    out.push_back(row.kids[0]);
+  }
+  return out;
+}
+
+bool text_equal(const std::string& a, const std::string& b) {
+  auto clean = [](const std::string& s) {
+    std::string out;
+    for (char c : s)
+      if (!std::isspace(static_cast<unsigned char>(c)))
+        out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+  };
+  return clean(a) == clean(b);
+}
+
+bool equiv(const MathNode& a, const MathNode& b) {
+  if (a.kind == Kind::Text || b.kind == Kind::Text)
+    return a.kind == b.kind && text_equal(a.text, b.text);
+  if (a.kind == Kind::Equation && b.kind == Kind::Equation) return equation_equal(a, b);
+  if (a.kind == Kind::Equation || b.kind == Kind::Equation) {
+    const MathNode& e = a.kind == Kind::Equation ? a : b;
+    const MathNode& other = a.kind == Kind::Equation ? b : a;
+    if (e.kids[0].kind == Kind::Var) return equiv(e.kids[1], other);
+    if (e.kids[1].kind == Kind::Var) return equiv(e.kids[0], other);
+    return false;
+  }
+  if (a.kind == Kind::Union || b.kind == Kind::Union)
+    return a.kind == b.kind && unordered_equal(a.kids, b.kids);
+  if (a.kind == Kind::Matrix && b.kind == Kind::Matrix) {
+    if (a.kids.size() != b.kids.size()) return false;
+    for (size_t r = 0; r < a.kids.size(); ++r)
+      if (!ordered_equal(a.kids[r].kids, b.kids[r].kids)) return false;
+    return true;
+  }
+  if (a.kind == Kind::Matrix || b.kind == Kind::Matrix) {
+    const MathNode& m = a.kind == Kind::Matrix ? a : b;
+    const MathNode& other = a.kind == Kind::Matrix ? b : a;
+    if (other.kind != Kind::Tuple && other.kind != Kind::List) return false;
+    auto flat = matrix_as_vector(m);
+    return flat && ordered_equal(*flat, other.kids);
+  }
+  if (a.kind == Kind::Tuple && b.kind == Kind::Tuple)
+    return a.open == b.open && a.close == b.close && ordered_equal(a.kids, b.kids);
+  if (a.kind == Kind::Tuple || b.kind == Kind::Tuple) {
+    const MathNode& t = a.kind == Kind::Tuple ? a : b;
+    const MathNode& other = a.kind == Kind::Tuple ? b : a;
+    return other.kind == Kind::List && t.open == '(' && t.close == ')' &&
+           ordered_equal(t.kids, other.kids);
+  }
+  bool coll_a = a.kind == Kind::Set || a.kind == Kind::List;
+  bool coll_b = b.kind == Kind::Set || b.kind == Kind::List;
+  if (coll_a && coll_b) return unordered_equal(a.kids, b.kids);
+  if (coll_a || coll_b) {
+    const MathNode& c = coll_a ? a : b;
+    const MathNode& other = coll_a ? b : a;
+    return c.kids.size() == 1 && equiv(c.kids[0], other);
+  }
+  if (is_structure(a) || is_structure(b)) return false;
+  return scalar_equal(a, b);
+}
+
+bool is_word(std::string_view s) {
+  if (s.size() < 2) return false;
+  for (char c : s)
+    if (!std::isalpha(static_cast<unsigned char>(c)) && c != ' ') return false;
+  return true;
+}
+
+}  // namespace
+
+bool math_normalized_equal(std::string_view a, std::string_view b) {
+  if (a == b) return !a.empty();
+  if (a.empty() || b.empty()) return false;
+  // Two words ("East", "ellipse") are text, not products of variables; short ones like "xy"
+  // still go to the parser.
+  if (is_word(a) && is_word(b) && std::max(a.size(), b.size()) >= 3)
+    return text_equal(std::string(a), std::string(b));
+  return equiv(parse_math_answer(a), parse_math_answer(b));
+}
+
+bool math_answers_equal(std::string_view a, std::string_view b) {
+  return math_normalized_equal(normalize_math_answer(a), normalize_math_answer(b));
+}
+
+}  // namespace r1::eval

@@ -1,0 +1,165 @@
+// The math grader: extraction, normalization, the committed pairs suite and MATH-500 self-grading.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "eval/math_answer.h"
+#include "eval/math_equiv.h"
+#include "eval/math_expr.h"
+
+namespace r1::eval {
+namespace {
+
+std::vector<nlohmann::json> read_jsonl(const std::string& path) {
+  std::ifstream in(path);
+  EXPECT_TRUE(in.good()) << path;
+  std::vector<nlohmann::json> rows;
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
+  return rows;
+}
+
+TEST(MathExtract, StripsReasoningAndTakesLastBox) {
+  EXPECT_EQ(strip_reasoning("a</think>b</think>c"), "c");
+  EXPECT_EQ(strip_reasoning("no think"), "no think");
+  auto e =
+      extract_math_answer("<think>\\boxed{1}</think> so \\boxed{2} then \\boxed{\\frac{3}{4}}");
+  EXPECT_EQ(e.text, "\\frac{3}{4}");
+  EXPECT_EQ(e.source, AnswerSource::Boxed);
+  // reasoning-only boxes are ignored; the fallback then finds the last number
+  e = extract_math_answer("<think>\\boxed{1}</think> the result is 7 apples");
+  EXPECT_EQ(e.text, "7");
+  EXPECT_EQ(e.source, AnswerSource::LastNumber);
+}
+
+TEST(MathExtract, NestedAndSpacedBoxes) {
+  EXPECT_EQ(last_boxed("x \\boxed{\\frac{1}{\\sqrt{2}}} y"), "\\frac{1}{\\sqrt{2}}");
+  EXPECT_EQ(last_boxed("\\boxed{\\{1,2\\}}"), "\\{1,2\\}");
+  EXPECT_EQ(last_boxed("$\\boxed 5$"), "5");
+  EXPECT_EQ(last_boxed("\\fbox{12}"), "12");
+  EXPECT_EQ(last_boxed("$\\framebox{204}$ minutes"), "204");
+  // an unclosed (truncated) last box falls back to the previous one
+  EXPECT_EQ(last_boxed("\\boxed{3} and \\boxed{4"), "3");
+  EXPECT_EQ(last_boxed("nothing here"), "");
+}
+
+TEST(MathExtract, Fallbacks) {
+  EXPECT_EQ(extract_math_answer("<answer> 42 </answer>").text, "42");
+  EXPECT_EQ(extract_math_answer("<answer> 42 </answer>").source, AnswerSource::AnswerTag);
+  auto e = extract_math_answer("Thus the final answer is $\\frac{1}{2}$. I hope");
+  EXPECT_EQ(e.text, "\\frac{1}{2}");
+  EXPECT_EQ(e.source, AnswerSource::Phrase);
+  EXPECT_EQ(extract_math_answer("The answer is 12.\nDone").text, "12");
+  EXPECT_EQ(extract_math_answer("we get 1,234 and then -3.5").text, "-3.5");
+  EXPECT_EQ(extract_math_answer("total: 1,234").text, "1,234");
+  EXPECT_EQ(extract_math_answer("no digits").source, AnswerSource::None);
+  EXPECT_EQ(extract_math_answer("the answer is 5", /*fallbacks=*/false).source, AnswerSource::None);
+}
+
+TEST(MathNormalize, FactsSectionSevenRules) {
+  EXPECT_EQ(normalize_math_answer("\\dfrac{1}{2}"), "\\frac{1}{2}");
+  EXPECT_EQ(normalize_math_answer("\\left( 3, \\frac{\\pi}{2} \\right)"), "(3,\\frac{\\pi}{2})");
+  EXPECT_EQ(normalize_math_answer("5.4 \\text{ cents}"), "5.4");
+  EXPECT_EQ(normalize_math_answer("30^\\circ"), "30");
+  EXPECT_EQ(normalize_math_answer("\\$18.90"), "18.90");
+  EXPECT_EQ(normalize_math_answer("12."), "12");
+  EXPECT_EQ(normalize_math_answer("10,\\!080"), "10080");
+  EXPECT_EQ(normalize_math_answer("1,234,567"), "1234567");
+  EXPECT_EQ(normalize_math_answer("1,23"), "1,23");  // not a thousands pattern: a list
+  EXPECT_EQ(normalize_math_answer("x = 5"), "5");
+  EXPECT_EQ(normalize_math_answer("y = 2x + 3"), "y=2x+3");
+  EXPECT_EQ(normalize_math_answer("x \\in [-2,7]"), "[-2,7]");
+  EXPECT_EQ(normalize_math_answer("\\text{(C)}"), "C");
+  EXPECT_EQ(normalize_math_answer("50\\%"), "50%");
+  EXPECT_EQ(normalize_math_answer("\\cot x"), "\\cot x");
+  EXPECT_EQ(normalize_math_answer("$\\frac12$"), "\\frac12");
+}
+
+TEST(MathParse, Structures) {
+  EXPECT_EQ(to_string(parse_math_answer("(3,4]")), "(3, 4]");
+  EXPECT_EQ(parse_math_answer("\\{1,2\\}").kind, MathNode::Kind::Set);
+  EXPECT_EQ(parse_math_answer("1,2").kind, MathNode::Kind::List);
+  EXPECT_EQ(parse_math_answer("(0,1)\\cup(2,3)").kind, MathNode::Kind::Union);
+  EXPECT_EQ(parse_math_answer("x=5").kind, MathNode::Kind::Equation);
+  EXPECT_EQ(parse_math_answer("1\\pm\\sqrt{2}").kind, MathNode::Kind::List);
+  EXPECT_EQ(parse_math_answer("\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}").kind,
+            MathNode::Kind::Matrix);
+  EXPECT_EQ(parse_math_answer("x<3").kind, MathNode::Kind::Text);
+  EXPECT_EQ(to_string(*parse_math_expr("1\\frac{4}{5}")), "(1 + (4 / 5))");
+  EXPECT_EQ(to_string(*parse_math_expr("2\\frac{x}{4}")), "(2 * (x / 4))");
+  EXPECT_EQ(to_string(*parse_math_expr("-x^2")), "-(x ^ 2)");
+  EXPECT_FALSE(parse_math_expr("\\unknowncommand{3}").has_value());
+  EXPECT_FALSE(parse_math_expr("(1+2").has_value());
+}
+
+TEST(MathEquiv, CommittedPairsSuite) {
+  auto rows = read_jsonl(std::string(R1_SOURCE_DIR) + "/tests/fixtures/eval/math_pairs.jsonl");
+  ASSERT_GE(rows.size(), 150u);
+  size_t equal = 0, unequal = 0;
+  for (const auto& row : rows) {
+    std::string a = row.at("a"), b = row.at("b"), reason = row.at("reason");
+    bool want = row.at("equal");
+    (want ? equal : unequal)++;
+    EXPECT_EQ(math_answers_equal(a, b), want) << reason << ": [" << a << "] vs [" << b << "]";
+    EXPECT_EQ(math_answers_equal(b, a), want) << "(swapped) " << reason;
+  }
+  EXPECT_GE(equal, 50u);
+  EXPECT_GE(unequal, 50u);
+}
+
+// Every MATH-500 gold solution, graded through the full completion path (last box of the
+// solution), must match its own answer.
+TEST(MathEquiv, Math500SolutionsGradeCorrect) {
+  auto rows = read_jsonl(std::string(R1_SHARED_DIR) + "/data/math500.jsonl");
+  ASSERT_EQ(rows.size(), 500u);
+  size_t correct = 0;
+  for (const auto& row : rows) {
+    std::string solution = row.at("solution"), answer = row.at("answer");
+    auto extracted = extract_math_answer(solution);
+    bool ok = math_answers_equal(answer, extracted.text);
+    EXPECT_TRUE(ok) << row.at("unique_id") << ": " << answer << " vs " << extracted.text;
+    correct += ok;
+  }
+  std::printf("MATH-500 self-grading: %zu/500 = %.1f%%\n", correct, correct / 5.0);
+  EXPECT_GE(correct, 498u);
+}
+
+// Each MATH-500 answer is parsed as math (not left as text) unless it is a word answer, so the
+// structural comparison is really exercised on the real answers.
+TEST(MathEquiv, Math500AnswersParse) {
+  auto rows = read_jsonl(std::string(R1_SHARED_DIR) + "/data/math500.jsonl");
+  size_t text = 0;
+  for (const auto& row : rows) {
+    auto n = parse_math_answer(normalize_math_answer(row.at("answer").get<std::string>()));
+    if (n.kind == MathNode::Kind::Text) {
+      ++text;
+      std::printf("text answer: %s\n", row.at("answer").get<std::string>().c_str());
+    }
+  }
+  EXPECT_LE(text, 10u);
+}
+
+// Distinct MATH-500 answers are almost never equal; the few that are were checked by hand.
+TEST(MathEquiv, Math500DistinctAnswersMostlyDiffer) {
+  auto rows = read_jsonl(std::string(R1_SHARED_DIR) + "/data/math500.jsonl");
+  std::vector<std::string> answers;
+  for (const auto& row : rows) {
+    std::string a = normalize_math_answer(row.at("answer").get<std::string>());
+    if (std::find(answers.begin(), answers.end(), a) == answers.end()) answers.push_back(a);
+  }
+  size_t equal_pairs = 0;
+  for (size_t i = 0; i < answers.size(); ++i)
+    for (size_t j = i + 1; j < answers.size(); ++j)
+      if (math_normalized_equal(answers[i], answers[j])) {
+        ++equal_pairs;
+        std::printf("equal: [%s] [%s]\n", answers[i].c_str(), answers[j].c_str());
+      }
+  EXPECT_LE(equal_pairs, 20u);
+}
+
+}  // namespace
+}  // namespace r1::eval
