@@ -1,0 +1,61 @@
+// Writes tests/fixtures/tokenizer/goldens.json: for each of the five shared tokenizers, the ids of
+// every corpus string encoded WITHOUT special tokens by @lenml/tokenizers 3.7.2 (a JavaScript port
+// of Hugging Face tokenizers), and the oracle's decode of those ids where it differs from the
+// input text.
+//
+// Usage (from the repository root):
+//   (cd tools/tokenizer_oracle && npm ci)
+//   node tools/tokenizer_oracle/make_goldens.mjs [SHARED_DIR]
+import fs from "fs";
+import path from "path";
+import crypto from "crypto";
+import { fileURLToPath } from "url";
+import { TokenizerLoader } from "@lenml/tokenizers";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, "../..");
+const shared = process.argv[2] || path.resolve(repo, "../shared");
+const fixtures = path.join(repo, "tests/fixtures/tokenizer");
+const corpusText = fs.readFileSync(path.join(fixtures, "corpus.json"), "utf8");
+const corpus = JSON.parse(corpusText);
+const names = ["deepseek-v3", "r1", "qwen2.5", "r1-distill-qwen", "llama3.1"];
+
+export function loadTokenizer(dir) {
+  const read = (f) => JSON.parse(fs.readFileSync(path.join(dir, f), "utf8"));
+  return TokenizerLoader.fromPreTrained({
+    tokenizerJSON: read("tokenizer.json"),
+    tokenizerConfig: read("tokenizer_config.json"),
+  });
+}
+
+const out = {
+  oracle: "@lenml/tokenizers 3.7.2",
+  corpus_sha256: crypto.createHash("sha256").update(corpusText).digest("hex"),
+  tokenizers: {},
+};
+for (const name of names) {
+  const tok = loadTokenizer(path.join(shared, "tokenizers", name));
+  const ids = [];
+  const decoded = {};
+  corpus.forEach((text, i) => {
+    const e = tok.encode(text, { add_special_tokens: false });
+    ids.push(e);
+    const d = e.length ? tok.decode(e, { skip_special_tokens: false }) : "";
+    if (d !== text) decoded[i] = d;
+  });
+  out.tokenizers[name] = { ids, decoded };
+  console.error(`${name}: ${corpus.length} strings, ${ids.reduce((a, x) => a + x.length, 0)} ids, ` +
+                `${Object.keys(decoded).length} decode differently from the input`);
+}
+// One string per line keeps the file diffable.
+let text = "{\n";
+text += `"oracle": ${JSON.stringify(out.oracle)},\n"corpus_sha256": ${JSON.stringify(out.corpus_sha256)},\n`;
+text += `"tokenizers": {\n`;
+names.forEach((name, n) => {
+  const t = out.tokenizers[name];
+  text += `${JSON.stringify(name)}: {\n"decoded": ${JSON.stringify(t.decoded)},\n"ids": [\n`;
+  text += t.ids.map((x) => JSON.stringify(x)).join(",\n");
+  text += `\n]}${n + 1 < names.length ? "," : ""}\n`;
+});
+text += "}}\n";
+fs.writeFileSync(path.join(fixtures, "goldens.json"), text);
