@@ -168,6 +168,218 @@ void gemm_dot(const GemmParams& p) {
   for (; n < p.n_end; ++n) tile_rows<1>(p, xb, ldb, n);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Large M (prefill, training): packed panels and a register-tiled outer-product micro-kernel.
+//
+// Loop nest, for each chunk of kMc X rows (bf16: converted to bf16 rows once per chunk):
+//   for n0 in [n_begin, n_end) step kNc, for k0 in [0, K) step KC:
+//     pack W[n0 : n0 + kNc, k0 : k0 + KC] into panels of kNr = 32 columns, k-major
+//       (f32 / f16 -> f32 [KC][32]; bf16 -> bf16 pairs [KC/2][32][2] for vdpbf16ps);
+//       the packed block (256 KiB) stays in L2;
+//     for m0 step kMr:   the kMr X rows x KC (8-16 KiB) stay in L1 across the panels
+//       for each panel:  micro-kernel: Y[m0 : m0 + kMr, 32 columns] (+)= X rows . panel,
+//                        2 x kMr zmm accumulators; per k step 2 W vector loads and kMr
+//                        broadcasts of X (the broadcast dimension, read in place).
+// Tails: W rows past n_end and k past K are packed as zeros; Y columns are stored with masks;
+// the row count of the last micro-tile is a template parameter.
+
+constexpr int kMr = 8;                          // X rows per micro-tile
+constexpr int kNr = 32;                         // output columns per micro-tile (2 zmm)
+constexpr int64_t kNc = 256;                    // W rows per packed block
+constexpr int64_t kKcF32 = 256, kKcBf16 = 512;  // K per packed block: 256 KiB either way
+constexpr int64_t kMc = 512;                    // X rows per chunk (bounds the bf16 copy of X)
+constexpr int64_t kPackedMinM = 16;  // below this, the dot tiles (packing costs more than it saves)
+
+// Transposes a 16 x 16 block of 32-bit elements held in r[0..15] (row i -> column i).
+void transpose16(__m512i r[16]) {
+  __m512i t[16], u[16];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+  }
+  // t[2i], t[2i+1]: rows 2i, 2i+1 interleaved; lane l holds columns 4l..4l+1 and 4l+2..4l+3.
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {
+    u[4 * i + 0] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+    u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+    u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+    u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+  }
+  // u[4i + j], lane l: rows 4i..4i+3 of column 4l + j.
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; ++j) {
+    const __m512i v0 = _mm512_shuffle_i32x4(u[j], u[4 + j], 0x88);
+    const __m512i v1 = _mm512_shuffle_i32x4(u[j], u[4 + j], 0xdd);
+    const __m512i v2 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0x88);
+    const __m512i v3 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0xdd);
+    r[j] = _mm512_shuffle_i32x4(v0, v2, 0x88);
+    r[8 + j] = _mm512_shuffle_i32x4(v0, v2, 0xdd);
+    r[4 + j] = _mm512_shuffle_i32x4(v1, v3, 0x88);
+    r[12 + j] = _mm512_shuffle_i32x4(v1, v3, 0xdd);
+  }
+}
+
+// Packs W rows [n0, n0 + rows) (rows <= kNc; missing rows are zero), k in [k0, k0 + kc), into
+// panels of kNr columns: f32 panel [kc][32]; bf16 panel [ceil(kc/2)][32] of 32-bit pairs.
+// Panel j starts at dst + j * steps * kNr (steps = kc, or ceil(kc/2) for bf16).
+void pack_w(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t kc, uint32_t* dst) {
+  const bool bf16 = p.wtype == DType::BF16;
+  const int64_t steps = bf16 ? (kc + 1) / 2 : kc;  // k steps (bf16: pairs) in a panel
+  const size_t es = bf16 || p.wtype == DType::F16 ? 2 : 4;
+  const char* wbase = static_cast<const char*>(p.w);
+  for (int64_t g = 0; g < round_up(rows, 16); g += 16) {  // groups of 16 W rows
+    uint32_t* panel = dst + (g / kNr) * steps * kNr + (g % kNr);
+    for (int64_t s = 0; s < steps; s += 16) {  // 16 k steps at a time
+      const int64_t k = k0 + (bf16 ? 2 * s : s);
+      const int64_t k_left = k0 + kc - k;  // elements of this row left in the block
+      __m512i r[16];
+#pragma GCC unroll 16
+      for (int i = 0; i < 16; ++i) {
+        if (g + i >= rows) {
+          r[i] = _mm512_setzero_si512();
+          continue;
+        }
+        const char* row = wbase + ((n0 + g + i) * p.ldw + k) * static_cast<int64_t>(es);
+        if (bf16) {
+          r[i] = _mm512_maskz_loadu_epi16(mask32(k_left), row);
+        } else if (p.wtype == DType::F16) {
+          r[i] = _mm512_castps_si512(
+              _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask16(k_left < 16 ? k_left : 16), row)));
+        } else {
+          r[i] = _mm512_maskz_loadu_epi32(mask16(k_left < 16 ? k_left : 16), row);
+        }
+      }
+      transpose16(r);
+      const int64_t n_steps = steps - s < 16 ? steps - s : 16;
+      for (int64_t j = 0; j < n_steps; ++j) _mm512_store_si512(panel + (s + j) * kNr, r[j]);
+    }
+  }
+}
+
+// Y[0 : MR, 0 : nr] (+)= X rows (f32, stride ldx) . f32 panel [kc][32].
+template <int MR>
+void micro_f32(const float* x, int64_t ldx, const float* panel, int64_t kc, float* y, int64_t ldy,
+               int64_t nr, bool accumulate) {
+  __m512 c0[MR], c1[MR];
+#pragma GCC unroll 16
+  for (int m = 0; m < MR; ++m) c0[m] = c1[m] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m512 b0 = _mm512_load_ps(panel + k * kNr), b1 = _mm512_load_ps(panel + k * kNr + 16);
+#pragma GCC unroll 16
+    for (int m = 0; m < MR; ++m) {
+      const __m512 a = _mm512_set1_ps(x[m * ldx + k]);
+      c0[m] = _mm512_fmadd_ps(a, b0, c0[m]);
+      c1[m] = _mm512_fmadd_ps(a, b1, c1[m]);
+    }
+  }
+  const __mmask16 k0 = mask16(nr < 16 ? nr : 16), k1 = mask16(nr > 16 ? nr - 16 : 0);
+#pragma GCC unroll 16
+  for (int m = 0; m < MR; ++m) {
+    float* row = y + m * ldy;
+    if (accumulate) {
+      c0[m] = _mm512_add_ps(c0[m], _mm512_maskz_loadu_ps(k0, row));
+      c1[m] = _mm512_add_ps(c1[m], _mm512_maskz_loadu_ps(k1, row + 16));
+    }
+    _mm512_mask_storeu_ps(row, k0, c0[m]);
+    _mm512_mask_storeu_ps(row + 16, k1, c1[m]);
+  }
+}
+
+// Y[0 : MR, 0 : nr] (+)= X rows (bf16, stride ldb elements, k pairs) . bf16 pair panel.
+template <int MR>
+void micro_bf16(const uint16_t* xb, int64_t ldb, const uint32_t* panel, int64_t steps, float* y,
+                int64_t ldy, int64_t nr, bool accumulate) {
+  __m512 c0[MR], c1[MR];
+#pragma GCC unroll 16
+  for (int m = 0; m < MR; ++m) c0[m] = c1[m] = _mm512_setzero_ps();
+  for (int64_t s = 0; s < steps; ++s) {
+    const __m512bh b0 = (__m512bh)_mm512_load_si512(panel + s * kNr);
+    const __m512bh b1 = (__m512bh)_mm512_load_si512(panel + s * kNr + 16);
+#pragma GCC unroll 16
+    for (int m = 0; m < MR; ++m) {
+      int32_t pair;
+      std::memcpy(&pair, xb + m * ldb + 2 * s, 4);
+      const __m512bh a = (__m512bh)_mm512_set1_epi32(pair);
+      c0[m] = _mm512_dpbf16_ps(c0[m], a, b0);
+      c1[m] = _mm512_dpbf16_ps(c1[m], a, b1);
+    }
+  }
+  const __mmask16 k0 = mask16(nr < 16 ? nr : 16), k1 = mask16(nr > 16 ? nr - 16 : 0);
+#pragma GCC unroll 16
+  for (int m = 0; m < MR; ++m) {
+    float* row = y + m * ldy;
+    if (accumulate) {
+      c0[m] = _mm512_add_ps(c0[m], _mm512_maskz_loadu_ps(k0, row));
+      c1[m] = _mm512_add_ps(c1[m], _mm512_maskz_loadu_ps(k1, row + 16));
+    }
+    _mm512_mask_storeu_ps(row, k0, c0[m]);
+    _mm512_mask_storeu_ps(row + 16, k1, c1[m]);
+  }
+}
+
+// One micro-tile of mr (<= kMr) rows; x points at row m0, column k0 (bf16: xb likewise).
+void micro_tile(bool bf16, int64_t mr, const float* x, int64_t ldx, const uint16_t* xb, int64_t ldb,
+                const uint32_t* panel, int64_t kc, float* y, int64_t ldy, int64_t nr, bool acc) {
+  const float* pf = reinterpret_cast<const float*>(panel);
+  const int64_t steps = (kc + 1) / 2;
+#define R1_TILE(MR)                                           \
+  case MR:                                                    \
+    if (bf16) {                                               \
+      micro_bf16<MR>(xb, ldb, panel, steps, y, ldy, nr, acc); \
+    } else {                                                  \
+      micro_f32<MR>(x, ldx, pf, kc, y, ldy, nr, acc);         \
+    }                                                         \
+    break;
+  switch (mr) {
+    R1_TILE(1)
+    R1_TILE(2)
+    R1_TILE(3)
+    R1_TILE(4)
+    R1_TILE(5)
+    R1_TILE(6)
+    R1_TILE(7)
+    R1_TILE(8)
+    default:
+      break;
+  }
+#undef R1_TILE
+}
+
+void gemm_packed(const GemmParams& p) {
+  const bool bf16 = p.wtype == DType::BF16;
+  const int64_t kc_max = bf16 ? kKcBf16 : kKcF32;
+  uint32_t* wp = static_cast<uint32_t*>(scratch(kScratchW, kNc * kc_max * 4));
+  const int64_t ldb = round_up(p.K, 32);
+  for (int64_t mc = 0; mc < p.M; mc += kMc) {
+    const int64_t m_count = p.M - mc < kMc ? p.M - mc : kMc;
+    const float* x = p.x + mc * p.ldx;
+    uint16_t* xb = nullptr;
+    if (bf16) {
+      xb = static_cast<uint16_t*>(scratch(kScratchX, m_count * ldb * 2));
+      convert_x_bf16(x, p.ldx, m_count, p.K, xb, ldb);
+    }
+    float* y_chunk = p.y + mc * p.ldy;
+    for (int64_t n0 = p.n_begin; n0 < p.n_end; n0 += kNc) {
+      const int64_t rows = p.n_end - n0 < kNc ? p.n_end - n0 : kNc;
+      for (int64_t k0 = 0; k0 < p.K; k0 += kc_max) {
+        const int64_t kc = p.K - k0 < kc_max ? p.K - k0 : kc_max;
+        pack_w(p, n0, rows, k0, kc, wp);
+        const int64_t panel_stride = (bf16 ? (kc + 1) / 2 : kc) * kNr;
+        for (int64_t m0 = 0; m0 < m_count; m0 += kMr) {
+          const int64_t mr = m_count - m0 < kMr ? m_count - m0 : kMr;
+          for (int64_t j = 0; j < rows; j += kNr) {
+            const int64_t nr = rows - j < kNr ? rows - j : kNr;
+            micro_tile(bf16, mr, x + m0 * p.ldx + k0, p.ldx, bf16 ? xb + m0 * ldb + k0 : nullptr,
+                       ldb, wp + (j / kNr) * panel_stride, kc, y_chunk + m0 * p.ldy + n0 + j, p.ldy,
+                       nr, k0 > 0);
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void gemm(const GemmParams& p) {
@@ -181,7 +393,11 @@ void gemm(const GemmParams& p) {
       for (int64_t n = p.n_begin; n < p.n_end; ++n) p.y[m * p.ldy + n] = 0.0f;
     return;
   }
-  gemm_dot(p);
+  if (p.M < kPackedMinM) {
+    gemm_dot(p);
+  } else {
+    gemm_packed(p);
+  }
 }
 
 }  // namespace r1::kernels::avx512
