@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Tokenizer speed, r1 next to the JS oracle (@lenml/tokenizers 3.7.2) in the same run: load time of
+# a tokenizer folder and encode MB/s on a mixed text (the multilingual test corpus, C++ headers,
+# the Unicode NamesList, license texts), cut into ~2 KB documents. Also checks that both produced
+# the same ids (FNV-1a hash over all of them).
+#
+# Usage: bench/tokenizer_bench.sh [TOKENIZER_DIR ...]   (default: ../shared/tokenizers/qwen2.5)
+# Env: BUILD (default build-tok, configured with -DCMAKE_BUILD_TYPE=Release), REPEATS (default 3).
+# Needs: node + `npm ci` in tools/tokenizer_oracle (done here if missing).
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD:-$repo/build-tok}
+repeats=${REPEATS:-3}
+cd "$repo"
+[ $# -gt 0 ] || set -- "$repo/../shared/tokenizers/qwen2.5"
+
+cmake --build "$build" --target r1_tokenizer >/dev/null
+g++ -O2 -std=c++20 -Wall -Wextra -Werror -I src bench/tokenizer_bench.cc \
+  "$build/libr1_tokenizer.a" "$build/libr1_core.a" $(pkg-config --libs libpcre2-8) \
+  -o "$build/tokenizer_bench"
+[ -d tools/tokenizer_oracle/node_modules ] || (cd tools/tokenizer_oracle && npm ci --no-audit --no-fund)
+
+text="$build/tokenizer_bench.txt"
+if [ ! -f "$text" ]; then
+  python3 - "$text" <<'PY'
+import glob, json, sys
+parts = ["\n".join(json.load(open("tests/fixtures/tokenizer/corpus.json"))) * 20]
+code = "".join(open(f, encoding="utf-8").read() for f in sorted(glob.glob("/usr/include/c++/12/bits/*.h")))
+parts.append(code[:1500000])
+for f in ["/usr/share/unicode/NamesList.txt"] + sorted(glob.glob("/usr/share/common-licenses/*")):
+    try:
+        parts.append(open(f, encoding="utf-8").read()[:1000000])
+    except (OSError, UnicodeDecodeError):
+        pass
+open(sys.argv[1], "w", encoding="utf-8").write("\n".join(parts))
+PY
+fi
+echo "bench text: $text ($(wc -c <"$text") bytes)"
+
+for dir in "$@"; do
+  echo "== $dir"
+  r1=$("$build/tokenizer_bench" "$dir" "$text" "$repeats")
+  js=$(node bench/tokenizer_bench.mjs "$dir" "$text" "$repeats")
+  echo "$r1"
+  echo "$js"
+  python3 - "$r1" "$js" <<'PY'
+import json, sys
+a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print(f"load: r1 {a['load_s']*1000:.0f} ms vs JS {b['load_s']*1000:.0f} ms ({b['load_s']/a['load_s']:.1f}x); "
+      f"encode: r1 {a['encode_mb_s']:.1f} MB/s vs JS {b['encode_mb_s']:.1f} MB/s "
+      f"({a['encode_mb_s']/b['encode_mb_s']:.1f}x); same ids: {a['ids_fnv1a'] == b['ids_fnv1a'] and a['ids'] == b['ids']}")
+PY
+done
