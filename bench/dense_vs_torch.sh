@@ -39,7 +39,7 @@ while [[ $# -gt 0 ]]; do
     -G|--gen-tokens) G="$2"; shift 2 ;;
     --no-r1) RUN_R1=0; shift ;;
     --no-torch) RUN_TORCH=0; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done

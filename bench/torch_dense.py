@@ -12,7 +12,7 @@ page: the machine reclaims file pages idle for a minute, so each run must warm u
   prefill: one forward over P random prompt ids, logits for the last token only;
   decode:  G greedy steps, one token each, with the KV cache.
 Prints one JSON line:
-  {"impl":"torch","dtype":..,"threads":..,"prompt_tokens":P,"gen_tokens":G,
+  {"impl":"torch","dtype":..,"compute_dtype":..,"threads":..,"prompt_tokens":P,"gen_tokens":G,
    "prefill_tok_s":..,"decode_tok_s":..,"load_s":..,"warmup_s":..}
 """
 import argparse
@@ -75,6 +75,7 @@ def main():
     print(json.dumps({
         "impl": "torch",
         "dtype": DTYPE_NAMES[model.stored_dtype],
+        "compute_dtype": DTYPE_NAMES[model.compute_dtype],  # f16 runs in f32: torch 1.13 has no CPU f16 matmul
         "threads": args.threads,
         "prompt_tokens": args.prompt_tokens,
         "gen_tokens": args.gen_tokens,
