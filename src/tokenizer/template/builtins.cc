@@ -395,7 +395,7 @@ Value call_filter(const std::string& name, const Value& v, CallArgs& a, int line
     List out;
     if (v.is_mapping())
       for (const auto& kv : v.dict->items)
-        out.push_back(Value::make_list({Value::string(kv.first), kv.second}));
+        out.push_back(Value::make_tuple({Value::string(kv.first), kv.second}));
     else if (!v.is_undefined())
       template_error(line, "filter '", name, "' expects a mapping, not ", type_name(v));
     if (name == "dictsort")

@@ -253,7 +253,8 @@ class Renderer {
       case Expr::TupleLit: {
         List l;
         for (const auto& a : e.args) l.push_back(eval(*a));
-        return Value::make_list(std::move(l));
+        return e.kind == Expr::TupleLit ? Value::make_tuple(std::move(l))
+                                        : Value::make_list(std::move(l));
       }
       case Expr::DictLit: {
         Value d = Value::make_dict();
@@ -291,9 +292,6 @@ class Renderer {
         }
       }
       case Expr::Filter: {
-        if (e.name == "default" || e.name == "d") {
-          // default must see Undefined without failing on it, like any other filter.
-        }
         Value subject = eval(*e.args[0]);
         CallArgs a = eval_args(e, 1);
         return call_filter(e.name, subject, a, e.line);

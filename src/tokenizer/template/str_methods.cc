@@ -330,7 +330,7 @@ Value dict_method(const Value& d, const std::string& name) {
     return Value::callable([dict, which](CallArgs&) {
       List out;
       for (const auto& kv : dict->items) {
-        if (which == 0) out.push_back(Value::make_list({Value::string(kv.first), kv.second}));
+        if (which == 0) out.push_back(Value::make_tuple({Value::string(kv.first), kv.second}));
         if (which == 1) out.push_back(Value::string(kv.first));
         if (which == 2) out.push_back(kv.second);
       }

@@ -11,7 +11,7 @@
 // namespace, dict, raise_exception, strftime_now). Anything else is an Input error naming the
 // construct and the template line.
 //
-// Known differences from Python: tuples are lists (print as [a, b]); str.upper()/lower()/title()
+// Known differences from Python: str.upper()/lower()/title()
 // change ASCII letters only; "%" string formatting and str.format are not supported.
 #pragma once
 

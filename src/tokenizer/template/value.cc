@@ -64,6 +64,11 @@ Value Value::make_list(List x) {
   v.list = std::make_shared<List>(std::move(x));
   return v;
 }
+Value Value::make_tuple(List x) {
+  Value v = make_list(std::move(x));
+  v.tuple = true;
+  return v;
+}
 Value Value::make_dict() {
   Value v;
   v.type = Type::Dict;
@@ -388,12 +393,13 @@ std::string to_repr(const Value& v) {
     case Type::String:
       return str_repr(v.s);
     case Type::List: {
-      std::string out = "[";
+      std::string out = v.tuple ? "(" : "[";
       for (size_t k = 0; k < v.list->size(); ++k) {
         if (k > 0) out += ", ";
         out += to_repr((*v.list)[k]);
       }
-      return out + "]";
+      if (v.tuple && v.list->size() == 1) out += ",";
+      return out + (v.tuple ? ")" : "]");
     }
     case Type::Dict: {
       std::string out = "{";

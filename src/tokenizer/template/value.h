@@ -38,6 +38,7 @@ struct Value {
   std::shared_ptr<List> list;
   std::shared_ptr<Dict> dict;  // Dict and Namespace
   std::shared_ptr<Function> fn;
+  bool tuple = false;  // a List that Python would hold as a tuple (prints as (a, b))
 
   Value() = default;
   static Value undefined(std::string name = "");
@@ -47,6 +48,7 @@ struct Value {
   static Value real(double v);
   static Value string(std::string v);
   static Value make_list(List v = {});
+  static Value make_tuple(List v);
   static Value make_dict();
   static Value make_namespace();
   static Value callable(Function f);
