@@ -12,7 +12,7 @@ constexpr size_t kMaxCachedWordBytes = 256;
 constexpr size_t kMaxCacheEntries = 200000;
 }  // namespace
 
-void BpeModel::set_vocab(std::unordered_map<std::string, int32_t> vocab) {
+void BpeModel::set_vocab(Vocab vocab) {
   vocab_ = std::move(vocab);
   set_byte_level(byte_level_);
 }
@@ -24,15 +24,14 @@ void BpeModel::set_byte_level(bool on) {
 }
 
 int32_t BpeModel::find(std::string_view token) const {
-  const auto it = vocab_.find(std::string(token));
+  const auto it = vocab_.find(token);
   return it == vocab_.end() ? -1 : it->second;
 }
 
 bool BpeModel::add_merge(std::string_view left, std::string_view right, std::string& bad) {
   const int32_t a = find(left), b = find(right);
-  std::string joined;
-  joined.reserve(left.size() + right.size());
-  joined.append(left).append(right);
+  thread_local std::string joined;
+  joined.assign(left).append(right);
   const int32_t result = find(joined);
   if (a < 0 || b < 0 || result < 0) {
     bad = std::string(a < 0 ? left : b < 0 ? right : std::string_view(joined));

@@ -13,12 +13,20 @@
 
 namespace r1::tok {
 
+// Hashing that lets a std::string-keyed map be searched with a string_view (no allocation).
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+};
+using Vocab = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
+
 class BpeModel {
  public:
   // Vocabulary entries and merges in rank order, as (left, right) token strings.
-  void set_vocab(std::unordered_map<std::string, int32_t> vocab);
+  void set_vocab(Vocab vocab);
   // Returns false (and names the offending merge in `bad`) if a part or result is not in the vocab.
   bool add_merge(std::string_view left, std::string_view right, std::string& bad);
+  void reserve_merges(size_t n) { merges_.reserve(n); }
   void set_unk(int32_t unk_id, bool fuse_unk) {
     unk_id_ = unk_id;
     fuse_unk_ = fuse_unk;
@@ -32,7 +40,7 @@ class BpeModel {
   void encode_word(std::string_view word, std::vector<int32_t>& out) const;
 
   int32_t find(std::string_view token) const;  // -1 if absent
-  const std::unordered_map<std::string, int32_t>& vocab() const { return vocab_; }
+  const Vocab& vocab() const { return vocab_; }
   size_t merge_count() const { return merges_.size(); }
 
  private:
@@ -46,7 +54,7 @@ class BpeModel {
   void merge_symbols(std::vector<int32_t>& symbols) const;
   void encode_uncached(std::string_view word, std::vector<int32_t>& out) const;
 
-  std::unordered_map<std::string, int32_t> vocab_;
+  Vocab vocab_;
   std::unordered_map<uint64_t, Merge> merges_;
   std::array<int32_t, 256> byte_ids_{};  // byte-level: initial symbol of each byte (-1 if absent)
   bool byte_level_ = false;

@@ -22,7 +22,7 @@ struct TokenizerImpl {
   BpeModel bpe;
   AddedTokenMatcher raw_added;                         // added tokens with normalized=false
   AddedTokenMatcher normalized_added;                  // added tokens with normalized=true
-  std::unordered_map<std::string, int32_t> added_ids;  // content -> id
+  Vocab added_ids;  // content -> id
   std::vector<std::string> id_bytes;  // what each id decodes to (byte-level decoded)
   std::vector<uint8_t> id_known;      // 1 if the id is in the vocab or an added token
   std::vector<uint8_t> id_special;    // 1 for added tokens with special=true
@@ -98,7 +98,7 @@ void parse_decoder(TokenizerImpl& t, const nlohmann::json& spec, const std::stri
 }
 
 int32_t id_of(const TokenizerImpl& t, std::string_view token) {
-  const auto it = t.added_ids.find(std::string(token));
+  const auto it = t.added_ids.find(token);
   return it != t.added_ids.end() ? it->second : t.bpe.find(token);
 }
 
@@ -248,6 +248,7 @@ Tokenizer Tokenizer::from_json(std::string_view tokenizer_json, std::string_view
   t->bpe.set_byte_level(t->pre_tokenizer.byte_level());
   t->bpe.set_ignore_merges(parsed.ignore_merges);
   std::string bad;
+  t->bpe.reserve_merges(parsed.merges.size());
   for (size_t i = 0; i < parsed.merges.size(); ++i) {
     const auto& [left, right] = parsed.merges[i];
     if (!t->bpe.add_merge(left, right, bad)) {

@@ -13,11 +13,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tokenizer/bpe.h"
+
 namespace r1::tok {
 
 struct TokenizerJson {
   // model: {"type": "BPE", ...}
-  std::unordered_map<std::string, int32_t> vocab;
+  Vocab vocab;
   std::vector<std::pair<std::string, std::string>> merges;  // in rank order
   bool ignore_merges = false;
   std::string unk_token;  // "" if null

@@ -47,6 +47,30 @@ for (const name of names) {
   console.error(`${name}: ${corpus.length} strings, ${ids.reduce((a, x) => a + x.length, 0)} ids, ` +
                 `${Object.keys(decoded).length} decode differently from the input`);
 }
+// Encoding WITH special tokens for the first strings (the oracle applies tokenizer.json's
+// post_processor only; tests use these for the tokenizers whose BOS comes from it).
+const withSpecial = {};
+for (const name of names) {
+  const tok = loadTokenizer(path.join(shared, "tokenizers", name));
+  withSpecial[name] = corpus.slice(0, 40).map((t) => tok.encode(t, { add_special_tokens: true }));
+}
+// Variants: tokenizers built from tests/fixtures/tokenizer/variants.json (changed flags, tiny
+// character-level models), with their own strings.
+const variants = {};
+for (const v of JSON.parse(fs.readFileSync(path.join(fixtures, "variants.json"), "utf8"))) {
+  let json, config;
+  if (v.base) {
+    const dir = path.join(shared, "tokenizers", v.base);
+    json = JSON.parse(fs.readFileSync(path.join(dir, "tokenizer.json"), "utf8"));
+    config = JSON.parse(fs.readFileSync(path.join(dir, "tokenizer_config.json"), "utf8"));
+  } else {
+    json = v.tokenizer;
+    config = v.config;
+  }
+  for (const a of json.added_tokens) Object.assign(a, (v.added_token_flags || {})[a.content] || {});
+  const tok = TokenizerLoader.fromPreTrained({ tokenizerJSON: json, tokenizerConfig: config });
+  variants[v.name] = v.strings.map((t) => tok.encode(t, { add_special_tokens: false }));
+}
 // One string per line keeps the file diffable.
 let text = "{\n";
 text += `"oracle": ${JSON.stringify(out.oracle)},\n"corpus_sha256": ${JSON.stringify(out.corpus_sha256)},\n`;
@@ -57,5 +81,7 @@ names.forEach((name, n) => {
   text += t.ids.map((x) => JSON.stringify(x)).join(",\n");
   text += `\n]}${n + 1 < names.length ? "," : ""}\n`;
 });
-text += "}}\n";
+text += "},\n";
+text += `"with_special_first_40": ${JSON.stringify(withSpecial)},\n`;
+text += `"variants": ${JSON.stringify(variants)}\n}\n`;
 fs.writeFileSync(path.join(fixtures, "goldens.json"), text);
