@@ -1,0 +1,158 @@
+// The R1 conventions of ChatTemplate (system folding, "<think>\n" generation prompt) and the
+// loading rules (chat_template lists, special tokens, errors). Raw template parity is in
+// golden_test.cc.
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "tokenizer/template/chat_template.h"
+
+namespace r1::tmpl {
+namespace {
+
+using json = nlohmann::json;
+
+const std::string kBos = "<｜begin▁of▁sentence｜>";
+const std::string kUser = "<｜User｜>";
+const std::string kAssistant = "<｜Assistant｜>";
+
+std::string shared_dir(const std::string& name) {
+  return std::string(R1_SHARED_DIR) + "/tokenizers/" + name;
+}
+
+json conv(std::initializer_list<std::pair<const char*, const char*>> turns) {
+  json m = json::array();
+  for (const auto& t : turns) m.push_back({{"role", t.first}, {"content", t.second}});
+  return m;
+}
+
+TEST(ChatTemplate, FoldsSystemIntoFirstUserTurn) {
+  ChatTemplate t = ChatTemplate::load(shared_dir("r1"));
+  json m = conv({{"system", "You are helpful."}, {"user", "Hello"}});
+  EXPECT_EQ(t.render(m, ChatOptions{}),
+            kBos + kUser + "You are helpful.\n\nHello" + kAssistant + "<think>\n");
+  ChatOptions raw;
+  raw.keep_system = true;
+  EXPECT_EQ(t.render(m, raw),
+            kBos + "You are helpful." + kUser + "Hello" + kAssistant + "<think>\n");
+}
+
+TEST(ChatTemplate, FoldJoinsSeveralSystemMessagesAndOnlyTouchesFirstUser) {
+  ChatTemplate t = ChatTemplate::load(shared_dir("r1-distill-qwen"));
+  json m =
+      conv({{"user", "Q1"}, {"system", "A"}, {"assistant", "R1"}, {"system", "B"}, {"user", "Q2"}});
+  EXPECT_EQ(t.render(m, ChatOptions{}), kBos + kUser + "A\n\nB\n\nQ1" + kAssistant + "R1" +
+                                            "<｜end▁of▁sentence｜>" + kUser + "Q2" + kAssistant +
+                                            "<think>\n");
+}
+
+TEST(ChatTemplate, FoldLeavesMessagesWithoutUserTurnAlone) {
+  ChatTemplate t = ChatTemplate::load(shared_dir("r1"));
+  json m = conv({{"system", "Only system"}});
+  ChatOptions raw;
+  raw.keep_system = true;
+  EXPECT_EQ(t.render(m, ChatOptions{}), t.render(m, raw));
+}
+
+TEST(ChatTemplate, FoldEqualsRawRenderOfFoldedMessages) {
+  for (const char* name : {"r1", "r1-distill-qwen", "deepseek-v3", "llama3.1", "qwen2.5"}) {
+    ChatTemplate t = ChatTemplate::load(shared_dir(name));
+    json with_system = conv({{"system", "S"}, {"user", "U"}, {"assistant", "A"}, {"user", "V"}});
+    json folded = conv({{"user", "S\n\nU"}, {"assistant", "A"}, {"user", "V"}});
+    ChatOptions raw;
+    raw.keep_system = true;
+    raw.add_generation_prompt = false;
+    ChatOptions conv_opt;
+    conv_opt.add_generation_prompt = false;
+    EXPECT_EQ(t.render(with_system, conv_opt), t.render(folded, raw)) << name;
+  }
+}
+
+TEST(ChatTemplate, OldR1TemplateGetsThinkAppended) {
+  // deepseek-v3's template is the R1 template of older revisions: its generation prompt is
+  // "<｜Assistant｜>" only.
+  ChatTemplate t = ChatTemplate::load(shared_dir("deepseek-v3"));
+  json m = conv({{"user", "Hi"}});
+  EXPECT_EQ(t.render(m, ChatOptions{}), kBos + kUser + "Hi" + kAssistant + "<think>\n");
+  ChatOptions raw;
+  raw.keep_system = true;
+  EXPECT_EQ(t.render(m, raw), kBos + kUser + "Hi" + kAssistant);
+  ChatOptions no_gen;
+  no_gen.add_generation_prompt = false;
+  EXPECT_EQ(t.render(m, no_gen), kBos + kUser + "Hi");
+}
+
+TEST(ChatTemplate, ThinkIsNotDoubledNorAddedAfterToolOutputs) {
+  ChatTemplate r1 = ChatTemplate::load(shared_dir("r1"));
+  std::string out = r1.render(conv({{"user", "Hi"}}), ChatOptions{});
+  EXPECT_EQ(out, kBos + kUser + "Hi" + kAssistant + "<think>\n");
+  json tool = json::parse(R"([{"role": "user", "content": "w?"},
+    {"role": "assistant", "content": null, "tool_calls": [{"type": "function",
+      "function": {"name": "f", "arguments": "{}"}}]},
+    {"role": "tool", "content": "21"}])");
+  ChatTemplate v3 = ChatTemplate::load(shared_dir("deepseek-v3"));
+  std::string t = v3.render(tool, ChatOptions{});
+  EXPECT_EQ(t.substr(t.size() - std::string("<｜tool▁outputs▁end｜>").size()),
+            "<｜tool▁outputs▁end｜>");
+}
+
+TEST(ChatTemplate, OtherFamiliesKeepTheirGenerationPrompt) {
+  json m = conv({{"user", "Hi"}});
+  EXPECT_EQ(ChatTemplate::load(shared_dir("qwen2.5")).render(m, ChatOptions{}),
+            "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(ChatTemplate::load(shared_dir("llama3.1")).render(m, ChatOptions{}),
+            "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+            "<|start_header_id|>assistant<|end_header_id|>\n\n");
+}
+
+TEST(ChatTemplate, ToolsReachTheTemplate) {
+  json tools =
+      json::parse(R"([{"type": "function", "function": {"name": "f", "parameters": {}}}])");
+  ChatOptions opt;
+  opt.tools = tools;
+  std::string out = ChatTemplate::load(shared_dir("qwen2.5")).render(conv({{"user", "Hi"}}), opt);
+  EXPECT_NE(out.find("<tools>\n{\"function\": {\"name\": \"f\", \"parameters\": {}}, \"type\": "
+                     "\"function\"}\n</tools>"),
+            std::string::npos)
+      << out;
+}
+
+TEST(ChatTemplate, NamedTemplateListsAndAddedTokenObjects) {
+  json config = {{"bos_token", {{"__type", "AddedToken"}, {"content", "<s>"}}},
+                 {"eos_token", "</s>"},
+                 {"chat_template",
+                  {{{"name", "default"}, {"template", "{{ bos_token }}D{{ eos_token }}"}},
+                   {{"name", "tool_use"}, {"template", "T{{ tools | length }}"}}}}};
+  ChatTemplate t = ChatTemplate::from_config(config);
+  ChatOptions opt;
+  EXPECT_EQ(t.render(json::array(), opt), "<s>D</s>");
+  opt.tools = json::array({json::object()});
+  EXPECT_EQ(t.render(json::array(), opt), "T1");
+}
+
+TEST(ChatTemplate, ErrorsNameTheProblem) {
+  auto message = [](const json& config) {
+    try {
+      ChatTemplate::from_config(config).render(json::array(), ChatOptions{});
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::Input);
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message(json::object()).find("no chat_template"), std::string::npos);
+  EXPECT_NE(message({{"chat_template", "a\n{% include 'x' %}"}})
+                .find("line 2: unsupported statement 'include'"),
+            std::string::npos);
+  EXPECT_NE(
+      message({{"chat_template", "{{ x | frobnicate }}"}}).find("unknown filter 'frobnicate'"),
+      std::string::npos);
+  EXPECT_NE(message({{"chat_template", "\n\n{{ raise_exception('roles must alternate') }}"}})
+                .find("roles must alternate"),
+            std::string::npos);
+  EXPECT_NE(message({{"chat_template", "{% if x %}"}}).find("missing {% endif %}"),
+            std::string::npos);
+  EXPECT_THROW(ChatTemplate::load("/nonexistent/dir"), Error);
+}
+
+}  // namespace
+}  // namespace r1::tmpl
