@@ -1,0 +1,90 @@
+// Statistics against values derived by hand from the formulas in FACTS.md section 7.
+#include "eval/stats.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/error.h"
+
+namespace r1::eval {
+namespace {
+
+TEST(Stats, PassAt1IsMeanCorrectness) {
+  EXPECT_DOUBLE_EQ(pass_at_1({true, false, true, true}), 0.75);
+  EXPECT_DOUBLE_EQ(pass_at_1({false, false}), 0.0);
+  EXPECT_DOUBLE_EQ(pass_at_1({}), 0.0);
+}
+
+TEST(Stats, PassAtKSmallCasesByHand) {
+  // n=5, c=2: pass@1 = 1 - C(3,1)/C(5,1) = 2/5; pass@2 = 1 - C(3,2)/C(5,2) = 1 - 3/10;
+  // pass@3 = 1 - C(3,3)/C(5,3) = 1 - 1/10; pass@4: n-c = 3 < 4, so 1.
+  EXPECT_NEAR(pass_at_k(5, 2, 1), 0.4, 1e-15);
+  EXPECT_NEAR(pass_at_k(5, 2, 2), 0.7, 1e-15);
+  EXPECT_NEAR(pass_at_k(5, 2, 3), 0.9, 1e-15);
+  EXPECT_DOUBLE_EQ(pass_at_k(5, 2, 4), 1.0);
+  EXPECT_DOUBLE_EQ(pass_at_k(10, 0, 3), 0.0);
+  EXPECT_DOUBLE_EQ(pass_at_k(10, 10, 1), 1.0);
+  // n=64, c=1, k=8: C(63,8)/C(64,8) = 56/64, so pass@8 = 8/64.
+  EXPECT_NEAR(pass_at_k(64, 1, 8), 0.125, 1e-15);
+  // n=4, c=1, k=2: 1 - C(3,2)/C(4,2) = 1 - 3/6.
+  EXPECT_NEAR(pass_at_k(4, 1, 2), 0.5, 1e-15);
+}
+
+TEST(Stats, PassAtKWithOneSampleIsPassAt1) {
+  for (size_t n = 1; n <= 20; ++n)
+    for (size_t c = 0; c <= n; ++c)
+      EXPECT_NEAR(pass_at_k(n, c, 1), static_cast<double>(c) / n, 1e-14) << n << " " << c;
+}
+
+TEST(Stats, PassAtKStableForLargeN) {
+  // Against log-binomials: C(n-c,k)/C(n,k) via lgamma, where the direct binomials overflow.
+  size_t n = 1000, c = 10, k = 100;
+  auto lbinom = [](double a, double b) {
+    return std::lgamma(a + 1) - std::lgamma(b + 1) - std::lgamma(a - b + 1);
+  };
+  double want = 1 - std::exp(lbinom(n - c, k) - lbinom(n, k));
+  EXPECT_NEAR(pass_at_k(n, c, k), want, 1e-9);
+  EXPECT_GT(want, 0.6);
+  EXPECT_LT(want, 0.7);
+}
+
+TEST(Stats, PassAtKRejectsBadArguments) {
+  EXPECT_THROW(pass_at_k(5, 6, 1), r1::Error);
+  EXPECT_THROW(pass_at_k(5, 2, 0), r1::Error);
+  EXPECT_THROW(pass_at_k(5, 2, 6), r1::Error);
+}
+
+TEST(Stats, ConsensusMajorityAndTieRule) {
+  // b wins 2 to 1
+  EXPECT_TRUE(consensus_correct({{"a", false}, {"b", true}, {"b", true}}));
+  // a and b tie 2-2: a was seen first and wins
+  EXPECT_FALSE(consensus_correct({{"a", false}, {"b", true}, {"b", true}, {"a", false}}));
+  EXPECT_TRUE(consensus_correct({{"b", true}, {"a", false}, {"b", true}, {"a", false}}));
+  // missing answers do not vote, even when they are the most common
+  EXPECT_TRUE(consensus_correct({{"", false}, {"", false}, {"", false}, {"7", true}}));
+  EXPECT_FALSE(consensus_correct({{"", false}}));
+  EXPECT_FALSE(consensus_correct({}));
+}
+
+TEST(Stats, ConsensusUsesTheEquivalence) {
+  std::vector<VoteSample> s = {
+      {"1/2", true}, {"3", false}, {"0.5", true}, {"3", false}, {"\\frac12", true}};
+  EXPECT_FALSE(consensus_correct(s));  // by strings "3" wins 2 to 1
+  auto same = [](std::string_view a, std::string_view b) {
+    auto half = [](std::string_view x) { return x == "1/2" || x == "0.5" || x == "\\frac12"; };
+    return a == b || (half(a) && half(b));
+  };
+  EXPECT_TRUE(consensus_correct(s, same));  // the halves win 3 to 2
+}
+
+TEST(Stats, LengthStats) {
+  auto s = length_stats({100, 200, 300, 400}, {false, true, false, true});
+  EXPECT_DOUBLE_EQ(s.mean_tokens, 250.0);
+  EXPECT_DOUBLE_EQ(s.truncation_rate, 0.5);
+  auto empty = length_stats({}, {});
+  EXPECT_DOUBLE_EQ(empty.mean_tokens, 0.0);
+}
+
+}  // namespace
+}  // namespace r1::eval
