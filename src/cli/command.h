@@ -15,7 +15,10 @@ struct Command {
   const char* usage;    // the flags, printed by `r1 help NAME`
   std::vector<std::string> bool_flags;
   int (*run)(Args& args);  // returns the exit code; throws r1::Error on failure
+  int flag_sets = 0;       // kModelFlags | kSamplingFlags: shared flag blocks shown in help
 };
+
+constexpr int kModelFlags = 1, kSamplingFlags = 2;
 
 int register_command(const Command& c);
 const std::vector<Command>& commands();

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/common.h"
 #include "core/error.h"
 
 namespace r1::cli {
@@ -29,7 +30,9 @@ int register_command(const Command& c) {
   registry().push_back(c);
   return 0;
 }
-const std::vector<Command>& commands() { return registry(); }
+const std::vector<Command>& commands() {
+  return registry();
+}
 
 }  // namespace r1::cli
 
@@ -41,6 +44,8 @@ int main(int argc, char** argv) {
       for (const auto& c : commands())
         if (words[1] == c.name) {
           std::printf("r1 %s: %s\n\n%s", c.name, c.summary, c.usage);
+          if (c.flag_sets & kModelFlags) std::printf("model:\n%s", kModelFlagsUsage);
+          if (c.flag_sets & kSamplingFlags) std::printf("sampling:\n%s", kSamplingFlagsUsage);
           return 0;
         }
       std::fprintf(stderr, "r1: error: unknown command '%s'\n", words[1].c_str());

@@ -45,7 +45,7 @@ template <typename... Args>
 }  // namespace r1
 
 // Checks an invariant of r1 itself (not of user input); failure is an internal error.
-#define R1_ASSERT(cond)                                                                        \
-  do {                                                                                         \
+#define R1_ASSERT(cond)                                                                       \
+  do {                                                                                        \
     if (!(cond)) ::r1::fail_internal(__FILE__, ":", __LINE__, ": assertion failed: ", #cond); \
   } while (0)

@@ -52,7 +52,9 @@ int64_t Tensor::numel() const {
   return n;
 }
 
-bool Tensor::is_contiguous() const { return strides == contiguous_strides(shape); }
+bool Tensor::is_contiguous() const {
+  return strides == contiguous_strides(shape);
+}
 
 std::string Tensor::shape_str() const {
   std::string s = "[";

@@ -16,7 +16,8 @@ int64_t get_int(const json& j, const std::string& where, const char* key, int64_
     return def;
   }
   const json& v = j[key];
-  if (!v.is_number_integer()) fail_input(where, ": field ", key, " must be an integer, got ", v.dump());
+  if (!v.is_number_integer())
+    fail_input(where, ": field ", key, " must be an integer, got ", v.dump());
   return v.get<int64_t>();
 }
 
@@ -55,7 +56,8 @@ ModelConfig ModelConfig::parse(const json& j, const std::string& where) {
                c.arch_name.empty() ? model_type : c.arch_name,
                "' (r1 runs Qwen2ForCausalLM and LlamaForCausalLM)");
   }
-  if (c.arch_name.empty()) c.arch_name = c.arch == Arch::Qwen2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM";
+  if (c.arch_name.empty())
+    c.arch_name = c.arch == Arch::Qwen2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM";
 
   c.hidden = get_int(j, where, "hidden_size", 0, true);
   c.n_layers = get_int(j, where, "num_hidden_layers", 0, true);
@@ -63,13 +65,16 @@ ModelConfig ModelConfig::parse(const json& j, const std::string& where) {
   c.n_kv_heads = get_int(j, where, "num_key_value_heads", c.n_heads, false);
   c.intermediate = get_int(j, where, "intermediate_size", 0, true);
   c.vocab = get_int(j, where, "vocab_size", 0, true);
-  for (auto [k, v] : {std::pair{"hidden_size", c.hidden}, {"num_hidden_layers", c.n_layers},
-                      {"num_attention_heads", c.n_heads}, {"num_key_value_heads", c.n_kv_heads},
-                      {"intermediate_size", c.intermediate}, {"vocab_size", c.vocab}})
+  for (auto [k, v] : {std::pair{"hidden_size", c.hidden},
+                      {"num_hidden_layers", c.n_layers},
+                      {"num_attention_heads", c.n_heads},
+                      {"num_key_value_heads", c.n_kv_heads},
+                      {"intermediate_size", c.intermediate},
+                      {"vocab_size", c.vocab}})
     positive(where, k, v);
   if (c.n_heads % c.n_kv_heads != 0)
-    fail_input(where, ": num_attention_heads ", c.n_heads, " is not a multiple of num_key_value_heads ",
-               c.n_kv_heads);
+    fail_input(where, ": num_attention_heads ", c.n_heads,
+               " is not a multiple of num_key_value_heads ", c.n_kv_heads);
   if (j.contains("head_dim") && !j["head_dim"].is_null()) {
     c.head_dim = get_int(j, where, "head_dim", 0, true);
   } else {

@@ -126,7 +126,8 @@ TEST(Safetensors, MalformedFiles) {
   expect_input_error([&] { WeightStore::open_file(p); }, {"bad shape"});
   write_raw(p, R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [8, 4]}})", 8);
   expect_input_error([&] { WeightStore::open_file(p); }, {"outside"});
-  write_raw(p, R"({"a": {"dtype": "F32", "shape": [4294967296, 4294967296], "data_offsets": [0, 4]}})",
+  write_raw(p,
+            R"({"a": {"dtype": "F32", "shape": [4294967296, 4294967296], "data_offsets": [0, 4]}})",
             4);
   expect_input_error([&] { WeightStore::open_file(p); }, {"too large"});
   write_raw(p,
@@ -141,7 +142,8 @@ TEST(Safetensors, MalformedFiles) {
 }
 
 TEST(Safetensors, TruncatedRealCheckpoint) {
-  std::string src = std::string(R1_SOURCE_DIR) + "/tests/fixtures/models/qwen2-f32/model.safetensors";
+  std::string src =
+      std::string(R1_SOURCE_DIR) + "/tests/fixtures/models/qwen2-f32/model.safetensors";
   std::string data = read_file(src);
   std::string dir = temp_dir("trunc");
   std::string p = path_join(dir, "model.safetensors");

@@ -1,0 +1,132 @@
+// r1 bench: prefill and decode speed of a model on random tokens, with the weight bytes one
+// decode step reads and the bandwidth that achieves next to the machine's measured bandwidth.
+// Each phase is warmed up first (weights paged in, caches and thread pool hot) and timed over
+// several repetitions; the median is reported.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/command.h"
+#include "cli/common.h"
+#include "core/error.h"
+#include "core/membw.h"
+#include "core/threads.h"
+#include "kernels/kernels.h"
+#include "runtime/sampler.h"
+
+namespace r1::cli {
+namespace {
+
+using nlohmann::json;
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+int run_bench(Args& args) {
+  int64_t P = args.take_int("--prompt-tokens", 128);
+  int64_t G = args.take_int("--gen-tokens", 32);
+  int64_t reps = args.take_int("--reps", 3);
+  int64_t batch = args.take_int("--batch", 1);
+  bool as_json = args.take_bool("--json");
+  bool skip_bw = args.take_bool("--no-bandwidth");
+  LoadedModel lm = load_model_from_flags(args);
+  args.finish();
+  if (P < 1 || G < 1 || reps < 1 || batch < 1)
+    fail_usage("token counts, --reps and --batch must be >= 1");
+  models::Model& model = *lm.model;
+  const auto& cfg = model.config();
+  runtime::Rng rng(1234);
+  std::vector<int32_t> prompt(P);
+  for (auto& t : prompt) t = static_cast<int32_t>(rng.next() % static_cast<uint64_t>(cfg.vocab));
+
+  // Prefill: P tokens of one sequence, logits for the last only.
+  auto prefill_once = [&](models::KvCache& cache, int seq) {
+    models::Batch b;
+    for (int64_t t = 0; t < P; ++t) b.add(prompt[t], static_cast<int32_t>(t), seq, t + 1 == P);
+    return model.forward(b, cache);
+  };
+  std::vector<double> prefill_s, decode_s;
+  for (int64_t r = 0; r <= reps; ++r) {  // r == 0 is the warm-up
+    models::KvCache cache = model.new_cache();
+    std::vector<int> seqs;
+    for (int64_t s = 0; s < batch; ++s) seqs.push_back(cache.add_sequence());
+    auto t0 = std::chrono::steady_clock::now();
+    prefill_once(cache, seqs[0]);
+    if (r > 0) prefill_s.push_back(seconds_since(t0));
+    for (int64_t s = 1; s < batch; ++s) prefill_once(cache, seqs[s]);
+    // Decode: G steps of `batch` sequences, greedy.
+    std::vector<int32_t> next(batch, prompt.back());
+    t0 = std::chrono::steady_clock::now();
+    for (int64_t g = 0; g < G; ++g) {
+      models::Batch b;
+      for (int64_t s = 0; s < batch; ++s)
+        b.add(next[s], static_cast<int32_t>(P + g), seqs[s], true);
+      Tensor logits = model.forward(b, cache);
+      for (int64_t s = 0; s < batch; ++s) {
+        const float* l = logits.ptr<float>() + s * cfg.vocab;
+        next[s] = static_cast<int32_t>(std::max_element(l, l + cfg.vocab) - l);
+      }
+    }
+    if (r > 0) decode_s.push_back(seconds_since(t0));
+  }
+  const double prefill_tok_s = P / median(prefill_s);
+  const double decode_tok_s = G * batch / median(decode_s);
+  const double bytes_per_step = static_cast<double>(model.weight_bytes_per_token());
+  const double achieved = bytes_per_step * decode_tok_s / batch;
+  const double bw = skip_bw ? 0.0 : measure_read_bandwidth();
+  json j = {{"impl", "r1"},
+            {"model", lm.dir},
+            {"arch", cfg.arch_name},
+            {"threads", thread_pool().size()},
+            {"isa", kernels::isa_name(kernels::kernels().isa)},
+            {"prompt_tokens", P},
+            {"gen_tokens", G},
+            {"batch", batch},
+            {"prefill_tok_s", prefill_tok_s},
+            {"decode_tok_s", decode_tok_s},
+            {"weight_bytes_per_step", bytes_per_step},
+            {"decode_gb_s", achieved / 1e9},
+            {"machine_read_gb_s", bw / 1e9},
+            {"roofline_tok_s", bw > 0 ? bw / bytes_per_step * batch : 0.0}};
+  if (as_json) {
+    std::cout << j.dump() << "\n";
+    return 0;
+  }
+  std::printf("model      %s (%s)\n", lm.dir.c_str(), cfg.arch_name.c_str());
+  std::printf("threads    %d, kernels %s\n", thread_pool().size(),
+              kernels::isa_name(kernels::kernels().isa));
+  std::printf("prefill    %lld tokens: %.1f tok/s\n", static_cast<long long>(P), prefill_tok_s);
+  std::printf("decode     %lld x %lld tokens: %.2f tok/s\n", static_cast<long long>(batch),
+              static_cast<long long>(G), decode_tok_s);
+  std::printf("weights    %.1f MB read per decode step -> %.1f GB/s\n", bytes_per_step / 1e6,
+              achieved / 1e9);
+  if (bw > 0)
+    std::printf(
+        "memory     %.1f GB/s measured read bandwidth: roofline %.1f tok/s, reached %.0f%%\n",
+        bw / 1e9, bw / bytes_per_step * batch, 100.0 * achieved / bw);
+  return 0;
+}
+
+R1_COMMAND({"bench",
+            "prefill/decode speed, bytes per token and achieved bandwidth",
+            "usage: r1 bench [-m DIR] [flags]\n"
+            "  --prompt-tokens P    prefill length (default 128)\n"
+            "  --gen-tokens G       decode steps (default 32)\n"
+            "  --batch B            sequences decoded together (default 1)\n"
+            "  --reps R             timed repetitions after one warm-up; median (default 3)\n"
+            "  --no-bandwidth       skip the memory bandwidth measurement\n"
+            "  --json               one JSON line instead of the table\n",
+            {"--json", "--no-mmap", "--no-bandwidth"},
+            run_bench,
+            kModelFlags});
+
+}  // namespace
+}  // namespace r1::cli

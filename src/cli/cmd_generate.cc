@@ -1,0 +1,81 @@
+// r1 generate: text completion (or one chat turn with --chat) from a prompt, streamed to stdout.
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/command.h"
+#include "cli/common.h"
+#include "core/error.h"
+#include "runtime/generator.h"
+
+namespace r1::cli {
+namespace {
+
+using nlohmann::json;
+
+int run_generate(Args& args) {
+  std::optional<std::string> prompt = args.take("--prompt", "-p");
+  int64_t max_tokens = args.take_int("--max-tokens", 256, "-n");
+  int64_t samples = args.take_int("--samples", 1);
+  std::optional<std::string> stop = args.take("--stop");
+  bool as_json = args.take_bool("--json");
+  runtime::SamplingParams sp = take_sampling(args);
+  LoadedModel lm = load_model_from_flags(args);
+  args.finish();
+  if (max_tokens < 0) fail_usage("-n must be >= 0");
+  if (samples < 1 || samples > 4096) fail_usage("--samples must be between 1 and 4096");
+  if (!lm.tokenizer) fail_input(lm.dir, ": no tokenizer.json; r1 generate needs one");
+  std::string text = prompt ? *prompt : read_stdin();
+  std::vector<int32_t> ids = lm.tokenizer->encode(text, true);
+  if (ids.empty()) fail_usage("the prompt is empty");
+
+  std::vector<runtime::GenRequest> reqs(samples);
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    auto& r = reqs[i];
+    r.prompt = ids;
+    r.sampling = sp;
+    r.sampling.seed = sp.seed + i;  // sample i of seed s is reproducible on its own
+    r.max_tokens = max_tokens;
+    if (stop) r.stop = {*stop};
+  }
+  runtime::Generator gen(*lm.model, &*lm.tokenizer, lm.eos_ids);
+  const bool stream = !as_json && samples == 1;
+  auto outs = gen.run(reqs, stream ? [](size_t, const std::string& delta) {
+    std::fwrite(delta.data(), 1, delta.size(), stdout);
+    std::fflush(stdout);
+  } : std::function<void(size_t, const std::string&)>());
+  if (stream) {
+    std::printf("\n");
+  } else {
+    for (const auto& o : outs) {
+      json j = {{"text", o.text},
+                {"tokens", o.tokens},
+                {"finish_reason", o.finish_reason},
+                {"prompt_tokens", o.prompt_tokens}};
+      std::cout << j.dump() << "\n";
+    }
+  }
+  const auto& st = gen.stats();
+  std::fprintf(stderr, "[prefill %lld tokens, %.1f tok/s; decode %lld tokens, %.1f tok/s]\n",
+               static_cast<long long>(st.prefill_tokens),
+               st.prefill_seconds > 0 ? st.prefill_tokens / st.prefill_seconds : 0.0,
+               static_cast<long long>(st.decode_tokens),
+               st.decode_seconds > 0 ? st.decode_tokens / st.decode_seconds : 0.0);
+  return 0;
+}
+
+R1_COMMAND({"generate",
+            "generate text from a prompt",
+            "usage: r1 generate [-m DIR] [-p TEXT] [flags]\n"
+            "  -p, --prompt TEXT    the prompt (default: read stdin)\n"
+            "  -n, --max-tokens N   new tokens at most (default 256)\n"
+            "  --samples K          K independent samples, decoded as one batch (default 1)\n"
+            "  --stop S             stop before the text S\n"
+            "  --json               print one JSON object per sample instead of streaming\n",
+            {"--json", "--no-mmap"},
+            run_generate,
+            kModelFlags | kSamplingFlags});
+
+}  // namespace
+}  // namespace r1::cli

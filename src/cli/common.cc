@@ -1,0 +1,85 @@
+#include "cli/common.h"
+
+#include <iostream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+
+#include "cli/model_dir.h"
+#include "core/error.h"
+#include "core/file_util.h"
+#include "core/threads.h"
+
+namespace r1::cli {
+
+const char* kModelFlagsUsage =
+    "  -m, --model DIR      model folder or bundled model name (default r1-tiny-random)\n"
+    "  --threads N          worker threads (default: all CPUs)\n"
+    "  --no-mmap            read weights into memory instead of mapping the files\n"
+    "  --ctx N              context length to allow (default: max_position_embeddings)\n";
+
+const char* kSamplingFlagsUsage =
+    "  --temperature T      0 = greedy (default 0.6)\n"
+    "  --top-p P            nucleus sampling mass (default 0.95)\n"
+    "  --top-k K            keep the K most likely tokens (default 0 = off)\n"
+    "  --min-p P            drop tokens below P times the top probability (default 0 = off)\n"
+    "  --repetition-penalty R   HF-style penalty on seen tokens (default 1 = off)\n"
+    "  --presence-penalty P     OpenAI-style (default 0)\n"
+    "  --frequency-penalty F    OpenAI-style (default 0)\n"
+    "  --seed S             random seed (default 0); same seed, same output\n";
+
+namespace {
+void add_eos(std::vector<int32_t>& v, const nlohmann::json& j) {
+  if (j.is_number_integer()) v.push_back(j.get<int32_t>());
+  if (j.is_array())
+    for (const auto& x : j)
+      if (x.is_number_integer()) v.push_back(x.get<int32_t>());
+}
+}  // namespace
+
+LoadedModel load_model_from_flags(Args& args) {
+  LoadedModel lm;
+  lm.dir = resolve_model_dir(args.take("--model", "-m"));
+  int64_t threads = args.take_int("--threads", 0);
+  if (threads < 0 || threads > 1024) fail_usage("--threads must be between 1 and 1024");
+  if (threads > 0) set_num_threads(static_cast<int>(threads));
+  models::LoadOptions opt;
+  opt.use_mmap = !args.take_bool("--no-mmap");
+  opt.max_context = args.take_int("--ctx", 0);
+  if (opt.max_context < 0) fail_usage("--ctx must be positive");
+  lm.model = models::load_model(lm.dir, opt);
+  if (file_exists(path_join(lm.dir, "tokenizer.json"))) lm.tokenizer = tok::Tokenizer::load(lm.dir);
+  lm.eos_ids = lm.model->config().eos_token_ids;
+  std::string gen = path_join(lm.dir, "generation_config.json");
+  if (file_exists(gen)) {
+    try {
+      auto j = nlohmann::json::parse(read_file(gen));
+      if (j.is_object() && j.contains("eos_token_id")) add_eos(lm.eos_ids, j["eos_token_id"]);
+    } catch (const nlohmann::json::exception& e) {
+      fail_input(gen, ": not valid JSON: ", e.what());
+    }
+  }
+  if (lm.tokenizer && lm.tokenizer->eos_id() >= 0) lm.eos_ids.push_back(lm.tokenizer->eos_id());
+  return lm;
+}
+
+runtime::SamplingParams take_sampling(Args& args) {
+  runtime::SamplingParams p;
+  p.temperature = static_cast<float>(args.take_double("--temperature", p.temperature));
+  p.top_p = static_cast<float>(args.take_double("--top-p", p.top_p));
+  p.top_k = static_cast<int>(args.take_int("--top-k", p.top_k));
+  p.min_p = static_cast<float>(args.take_double("--min-p", p.min_p));
+  p.repetition_penalty =
+      static_cast<float>(args.take_double("--repetition-penalty", p.repetition_penalty));
+  p.presence_penalty = static_cast<float>(args.take_double("--presence-penalty", 0));
+  p.frequency_penalty = static_cast<float>(args.take_double("--frequency-penalty", 0));
+  int64_t seed = args.take_int("--seed", 0);
+  p.seed = static_cast<uint64_t>(seed);
+  p.validate();
+  return p;
+}
+
+std::string read_stdin() {
+  return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+}
+
+}  // namespace r1::cli

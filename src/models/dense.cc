@@ -1,0 +1,134 @@
+#include "models/dense.h"
+
+#include <cmath>
+
+#include "core/error.h"
+#include "models/rope.h"
+#include "ops/ops.h"
+
+namespace r1::models {
+
+namespace {
+
+// Fetches a tensor, checking dtype (a float type) and shape against what the config implies.
+Tensor weight(const io::WeightStore& s, const std::string& name, std::vector<int64_t> shape) {
+  if (!s.has(name)) fail_input("checkpoint is missing tensor ", name);
+  Tensor t = s.get(name);
+  if (t.dtype != DType::F32 && t.dtype != DType::BF16 && t.dtype != DType::F16)
+    fail_input("tensor ", name, " has dtype ", dtype_name(t.dtype),
+               "; dense models take F32, BF16 or F16 weights");
+  if (t.shape != shape) {
+    Tensor want;
+    want.shape = shape;
+    fail_input("tensor ", name, " has shape ", t.shape_str(), " but config.json implies ",
+               want.shape_str());
+  }
+  return t;
+}
+
+}  // namespace
+
+DenseModel::DenseModel(const io::ModelConfig& cfg, io::WeightStore store, const LoadOptions& opt)
+    : cfg_(cfg), store_(std::move(store)) {
+  max_context_ = opt.max_context > 0 ? opt.max_context : cfg_.max_position_embeddings;
+  const int64_t H = cfg_.hidden, D = cfg_.head_dim, I = cfg_.intermediate;
+  const int64_t q_dim = cfg_.n_heads * D, kv_dim = cfg_.n_kv_heads * D;
+  embed_ = weight(store_, "model.embed_tokens.weight", {cfg_.vocab, H});
+  final_norm_ = weight(store_, "model.norm.weight", {H});
+  if (cfg_.tie_word_embeddings) {
+    lm_head_ = embed_;
+  } else {
+    lm_head_ = weight(store_, "lm_head.weight", {cfg_.vocab, H});
+  }
+  for (int64_t l = 0; l < cfg_.n_layers; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    DenseLayer L;
+    L.attn_norm = weight(store_, p + "input_layernorm.weight", {H});
+    L.ffn_norm = weight(store_, p + "post_attention_layernorm.weight", {H});
+    L.wq = weight(store_, p + "self_attn.q_proj.weight", {q_dim, H});
+    L.wk = weight(store_, p + "self_attn.k_proj.weight", {kv_dim, H});
+    L.wv = weight(store_, p + "self_attn.v_proj.weight", {kv_dim, H});
+    L.wo = weight(store_, p + "self_attn.o_proj.weight", {H, q_dim});
+    if (cfg_.attention_bias) {
+      L.bq = weight(store_, p + "self_attn.q_proj.bias", {q_dim});
+      L.bk = weight(store_, p + "self_attn.k_proj.bias", {kv_dim});
+      L.bv = weight(store_, p + "self_attn.v_proj.bias", {kv_dim});
+    }
+    L.w_gate = weight(store_, p + "mlp.gate_proj.weight", {I, H});
+    L.w_up = weight(store_, p + "mlp.up_proj.weight", {I, H});
+    L.w_down = weight(store_, p + "mlp.down_proj.weight", {H, I});
+    layers_.push_back(std::move(L));
+  }
+  inv_freq_ = rope_inv_freq(D, cfg_.rope_theta, cfg_.rope_scaling);
+}
+
+KvCache DenseModel::new_cache() const {
+  return KvCache(cfg_.n_layers, cfg_.n_kv_heads, cfg_.head_dim, max_context_);
+}
+
+Tensor DenseModel::attention_block(const DenseLayer& L, int layer, const Tensor& x, const Batch& b,
+                                   const Tensor& cos, const Tensor& sin, KvCache& cache) {
+  const int64_t T = x.dim(0), D = cfg_.head_dim, kv_dim = cfg_.n_kv_heads * D;
+  Tensor h = ops::rms_norm(x, L.attn_norm, static_cast<float>(cfg_.rms_norm_eps));
+  Tensor q = ops::linear(h, L.wq, L.bq.defined() ? &L.bq : nullptr);  // [T, n_heads*D]
+  Tensor k = ops::linear(h, L.wk, L.bk.defined() ? &L.bk : nullptr);  // [T, n_kv*D]
+  Tensor v = ops::linear(h, L.wv, L.bv.defined() ? &L.bv : nullptr);  // [T, n_kv*D]
+  ops::rope_half(q, cfg_.n_heads, cos, sin);
+  ops::rope_half(k, cfg_.n_kv_heads, cos, sin);
+  std::vector<ops::KvSpan> spans(T);
+  for (int64_t t = 0; t < T; ++t) {
+    float* kc = cache.k(layer, b.seq[t]);
+    float* vc = cache.v(layer, b.seq[t]);
+    std::copy_n(k.ptr<float>() + t * kv_dim, kv_dim, kc + b.pos[t] * kv_dim);
+    std::copy_n(v.ptr<float>() + t * kv_dim, kv_dim, vc + b.pos[t] * kv_dim);
+    spans[t] = {kc, vc};
+  }
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  Tensor att = ops::attention(q, cfg_.n_heads, cfg_.n_kv_heads, D, spans, b.pos, cache.pos_stride(),
+                              scale);  // [T, n_heads*D]
+  return ops::linear(att, L.wo);       // [T, hidden]
+}
+
+Tensor DenseModel::mlp_block(const DenseLayer& L, const Tensor& x) {
+  Tensor h = ops::rms_norm(x, L.ffn_norm, static_cast<float>(cfg_.rms_norm_eps));
+  Tensor g = ops::linear(h, L.w_gate);  // [T, inter]
+  Tensor u = ops::linear(h, L.w_up);    // [T, inter]
+  ops::silu_mul_(g, u);
+  return ops::linear(g, L.w_down);  // [T, hidden]
+}
+
+Tensor DenseModel::forward(const Batch& b, KvCache& cache) {
+  const int64_t T = static_cast<int64_t>(b.tokens.size());
+  R1_ASSERT(b.pos.size() == b.tokens.size() && b.seq.size() == b.tokens.size());
+  for (int64_t t = 0; t < T; ++t) cache.reserve(b.seq[t], b.pos[t] + 1);
+  Tensor cos, sin;
+  rope_tables(inv_freq_, b.pos, &cos, &sin);
+  Tensor x = ops::embedding(embed_, b.tokens);  // [T, hidden]
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    ops::add_(x, attention_block(layers_[l], static_cast<int>(l), x, b, cos, sin, cache));
+    ops::add_(x, mlp_block(layers_[l], x));
+  }
+  for (int64_t t = 0; t < T; ++t)
+    if (b.pos[t] + 1 > cache.length(b.seq[t])) cache.set_length(b.seq[t], b.pos[t] + 1);
+  Tensor sel = ops::gather_rows(x, b.logits_for);  // [n_logits, hidden]
+  Tensor h = ops::rms_norm(sel, final_norm_, static_cast<float>(cfg_.rms_norm_eps));
+  return ops::linear(h, lm_head_);  // [n_logits, vocab]
+}
+
+uint64_t DenseModel::weight_bytes_per_token() const {
+  uint64_t total = lm_head_.nbytes() + final_norm_.nbytes();
+  total += embed_.nbytes() / static_cast<uint64_t>(cfg_.vocab);  // one row
+  for (const auto& L : layers_)
+    for (const Tensor* t : {&L.attn_norm, &L.ffn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.bq, &L.bk,
+                            &L.bv, &L.w_gate, &L.w_up, &L.w_down})
+      if (t->defined()) total += t->nbytes();
+  return total;
+}
+
+std::unique_ptr<Model> load_model(const std::string& dir, const LoadOptions& opt) {
+  io::ModelConfig cfg = io::ModelConfig::load(dir);
+  io::WeightStore store = io::WeightStore::open_dir(dir, opt.use_mmap);
+  return std::make_unique<DenseModel>(cfg, std::move(store), opt);
+}
+
+}  // namespace r1::models

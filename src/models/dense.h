@@ -1,0 +1,44 @@
+// Qwen2ForCausalLM and LlamaForCausalLM: pre-norm decoder layers with grouped-query attention
+// (q/k/v biases for Qwen2), half-split RoPE, RMSNorm and a SwiGLU MLP (FACTS.md section 1).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "io/safetensors.h"
+#include "models/model.h"
+
+namespace r1::models {
+
+struct DenseLayer {
+  Tensor attn_norm, ffn_norm;  // [hidden]
+  Tensor wq, wk, wv,
+      wo;  // [n_heads*head_dim, hidden], [n_kv*head_dim, hidden] x2, [hidden, n_heads*head_dim]
+  Tensor bq, bk, bv;            // biases (undefined when the config has none)
+  Tensor w_gate, w_up, w_down;  // [inter, hidden] x2, [hidden, inter]
+};
+
+class DenseModel : public Model {
+ public:
+  DenseModel(const io::ModelConfig& cfg, io::WeightStore store, const LoadOptions& opt);
+
+  const io::ModelConfig& config() const override { return cfg_; }
+  KvCache new_cache() const override;
+  Tensor forward(const Batch& batch, KvCache& cache) override;
+  uint64_t weight_bytes_per_token() const override;
+  uint64_t total_weight_bytes() const override { return store_.total_bytes(); }
+
+ private:
+  Tensor attention_block(const DenseLayer& L, int layer, const Tensor& x, const Batch& b,
+                         const Tensor& cos, const Tensor& sin, KvCache& cache);
+  Tensor mlp_block(const DenseLayer& L, const Tensor& x);
+
+  io::ModelConfig cfg_;
+  io::WeightStore store_;
+  int64_t max_context_;
+  Tensor embed_, final_norm_, lm_head_;  // lm_head_ aliases embed_ when tied
+  std::vector<DenseLayer> layers_;
+  std::vector<float> inv_freq_;
+};
+
+}  // namespace r1::models

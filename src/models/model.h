@@ -1,0 +1,52 @@
+// The interface every architecture implements, and the loader that picks one from config.json.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "io/model_config.h"
+#include "models/kv_cache.h"
+
+namespace r1::models {
+
+// Tokens to run through the model in one forward pass. Token i belongs to sequence slot seq[i]
+// of the cache at position pos[i]; a sequence's tokens in a batch must be consecutive positions
+// starting at the cache's current length for that slot. Prefill is one sequence with many
+// tokens; batched decode is many sequences with one token each; both may mix.
+struct Batch {
+  std::vector<int32_t> tokens;
+  std::vector<int32_t> pos;
+  std::vector<int32_t> seq;
+  std::vector<int64_t> logits_for;  // indices into tokens whose next-token logits are wanted
+
+  void add(int32_t token, int32_t position, int32_t sequence, bool want_logits) {
+    if (want_logits) logits_for.push_back(static_cast<int64_t>(tokens.size()));
+    tokens.push_back(token);
+    pos.push_back(position);
+    seq.push_back(sequence);
+  }
+};
+
+struct LoadOptions {
+  bool use_mmap = true;
+  int64_t max_context = 0;  // 0: the config's max_position_embeddings
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  virtual const io::ModelConfig& config() const = 0;
+  virtual KvCache new_cache() const = 0;
+  // Runs the batch, appending its keys/values to the cache; returns logits [logits_for, vocab].
+  virtual Tensor forward(const Batch& batch, KvCache& cache) = 0;
+  // Bytes of weights one decode step reads (all matrices and norms, one embedding row).
+  virtual uint64_t weight_bytes_per_token() const = 0;
+  virtual uint64_t total_weight_bytes() const = 0;
+};
+
+std::unique_ptr<Model> load_model(const std::string& dir, const LoadOptions& opt = {});
+
+}  // namespace r1::models

@@ -1,0 +1,42 @@
+#include "models/rope.h"
+
+#include <cmath>
+
+namespace r1::models {
+
+std::vector<float> rope_inv_freq(int64_t dim, double theta, const io::RopeScaling& s) {
+  std::vector<float> f(dim / 2);
+  for (int64_t i = 0; i < dim / 2; ++i)
+    f[i] = 1.0f / std::pow(static_cast<float>(theta), static_cast<float>(2 * i) / dim);
+  if (s.type == "llama3") {
+    const double old_len = static_cast<double>(s.original_max_position_embeddings);
+    const double low_wavelen = old_len / s.low_freq_factor;
+    const double high_wavelen = old_len / s.high_freq_factor;
+    for (auto& x : f) {
+      const double wavelen = 2 * M_PI / x;
+      if (wavelen > low_wavelen) {
+        x = static_cast<float>(x / s.factor);
+      } else if (wavelen >= high_wavelen) {
+        const double smooth =
+            (old_len / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
+        x = static_cast<float>((1 - smooth) * x / s.factor + smooth * x);
+      }
+    }
+  }
+  return f;
+}
+
+void rope_tables(const std::vector<float>& inv_freq, const std::vector<int32_t>& positions,
+                 Tensor* cos, Tensor* sin) {
+  const int64_t T = static_cast<int64_t>(positions.size()), half = inv_freq.size();
+  *cos = Tensor::zeros(DType::F32, {T, half});
+  *sin = Tensor::zeros(DType::F32, {T, half});
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t i = 0; i < half; ++i) {
+      float angle = static_cast<float>(positions[t]) * inv_freq[i];
+      cos->ptr<float>()[t * half + i] = static_cast<float>(std::cos(static_cast<double>(angle)));
+      sin->ptr<float>()[t * half + i] = static_cast<float>(std::sin(static_cast<double>(angle)));
+    }
+}
+
+}  // namespace r1::models

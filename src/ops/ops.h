@@ -1,0 +1,53 @@
+// The op set models are written in. Each op takes and returns r1::Tensor (activations are
+// contiguous f32; weights are in their stored dtype) and runs on the process thread pool
+// through the dispatched kernels. Backward passes join each op here when training lands
+// (DESIGN.md principle 1): one model definition serves inference and training.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace r1::ops {
+
+// y[T, N] = x[T, K] . w[N, K]^T (+ bias[N]); w in f32/bf16/f16 (see kernels.h for numerics).
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias = nullptr);
+
+// Row-wise RMSNorm: y = x / sqrt(mean(x^2) + eps) * w.   x: [T, H], w: [H]
+Tensor rms_norm(const Tensor& x, const Tensor& w, float eps);
+
+// Rows of `table` ([V, H], any float dtype) for ids, widened to f32: [n, H].
+// Ids outside [0, V) are an Input error.
+Tensor embedding(const Tensor& table, const std::vector<int32_t>& ids);
+
+// Rotary embedding, half-split ("rotate_half") form used by Qwen2 and Llama, in place.
+// x: [T, n_heads * head_dim]; cos, sin: [T, head_dim / 2] for each token's position.
+void rope_half(Tensor& x, int64_t n_heads, const Tensor& cos, const Tensor& sin);
+
+// g = silu(g) * u, in place on g. Both [T, I].
+void silu_mul_(Tensor& g, const Tensor& u);
+
+// y += x (same shape).
+void add_(Tensor& y, const Tensor& x);
+
+// Selects rows of x: [rows.size(), H].
+Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& rows);
+
+// Causal attention of each token against its own sequence's cached keys/values.
+// For token t and query head h (kv head h / (n_heads / n_kv_heads)):
+//   out[t, h] = sum_{j <= pos[t]} softmax_j(scale * q[t, h] . k_t[j]) v_t[j]
+// where k_t / v_t point at position 0 of token t's sequence cache, laid out
+// [position][n_kv_heads][head_dim] with `pos_stride` floats between positions.
+struct KvSpan {
+  const float* k;
+  const float* v;
+};
+Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim,
+                 const std::vector<KvSpan>& kv, const std::vector<int32_t>& pos, int64_t pos_stride,
+                 float scale);
+
+// log_softmax of each row of logits [T, V], in place; returns nothing, rows become log-probs.
+void log_softmax_(Tensor& logits);
+
+}  // namespace r1::ops

@@ -1,0 +1,59 @@
+// Batched generation: each request's prompt is prefilled (matrix-matrix), then all unfinished
+// sequences decode together, one token per sequence per forward pass. A sequence stops at an
+// end-of-sequence id, at a stop string (the text is cut before it), or at max_tokens.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "models/model.h"
+#include "runtime/sampler.h"
+#include "tokenizer/tokenizer.h"
+
+namespace r1::runtime {
+
+struct GenRequest {
+  std::vector<int32_t> prompt;
+  SamplingParams sampling;  // its seed alone decides the draws: batching does not change them
+  int64_t max_tokens = 256;
+  std::vector<std::string> stop;  // stop strings (need a tokenizer)
+};
+
+struct GenOutput {
+  std::vector<int32_t> tokens;  // generated ids (the end-of-sequence id is not included)
+  std::string text;             // decoded text, cut before a stop string
+  std::string finish_reason;    // "stop" (eos or stop string), "length", or "cancelled"
+  int64_t prompt_tokens = 0;
+};
+
+struct GenStats {
+  int64_t prefill_tokens = 0, decode_tokens = 0;
+  double prefill_seconds = 0, decode_seconds = 0;
+};
+
+class Generator {
+ public:
+  // tokenizer may be null (then stop strings are not allowed and text stays empty).
+  Generator(models::Model& model, const tok::Tokenizer* tokenizer, std::vector<int32_t> eos_ids);
+
+  // on_text(request index, text delta) receives text as it becomes final: complete UTF-8 and
+  // never a piece that could still turn out to begin a stop string.
+  std::vector<GenOutput> run(const std::vector<GenRequest>& requests,
+                             const std::function<void(size_t, const std::string&)>& on_text = {},
+                             const std::atomic<bool>* cancel = nullptr);
+  const GenStats& stats() const { return stats_; }
+
+ private:
+  models::Model& model_;
+  const tok::Tokenizer* tok_;
+  std::vector<int32_t> eos_;
+  GenStats stats_;
+};
+
+// Length of the longest suffix of text that is a proper prefix of some stop string.
+size_t stop_holdback(const std::string& text, const std::vector<std::string>& stops);
+
+}  // namespace r1::runtime
