@@ -20,14 +20,14 @@ struct TokenizerImpl {
   bool nfc = false;
   PreTokenizer pre_tokenizer;
   BpeModel bpe;
-  AddedTokenMatcher raw_added;                         // added tokens with normalized=false
-  AddedTokenMatcher normalized_added;                  // added tokens with normalized=true
-  Vocab added_ids;  // content -> id
-  std::vector<std::string> id_bytes;  // what each id decodes to (byte-level decoded)
-  std::vector<uint8_t> id_known;      // 1 if the id is in the vocab or an added token
-  std::vector<uint8_t> id_special;    // 1 for added tokens with special=true
-  bool join_with_spaces = false;      // decoder null: Hugging Face joins tokens with " "
-  bool clean_up = false;              // tokenizer_config.json clean_up_tokenization_spaces
+  AddedTokenMatcher raw_added;         // added tokens with normalized=false
+  AddedTokenMatcher normalized_added;  // added tokens with normalized=true
+  Vocab added_ids;                     // content -> id
+  std::vector<std::string> id_bytes;   // what each id decodes to (byte-level decoded)
+  std::vector<uint8_t> id_known;       // 1 if the id is in the vocab or an added token
+  std::vector<uint8_t> id_special;     // 1 for added tokens with special=true
+  bool join_with_spaces = false;       // decoder null: Hugging Face joins tokens with " "
+  bool clean_up = false;               // tokenizer_config.json clean_up_tokenization_spaces
   std::vector<int32_t> prefix_ids, suffix_ids;  // what add_special_tokens wraps a text in
   int32_t bos = -1, eos = -1;
   int64_t vocab_size = 0;
@@ -223,6 +223,15 @@ Tokenizer Tokenizer::load(const std::string& dir) {
 
 Tokenizer Tokenizer::from_json(std::string_view tokenizer_json, std::string_view config_json,
                                const std::string& origin) {
+  try {
+    return build(tokenizer_json, config_json, origin);
+  } catch (const nlohmann::json::exception& e) {  // a field of the wrong JSON type
+    fail_input(origin, "/tokenizer.json: ", e.what());
+  }
+}
+
+Tokenizer Tokenizer::build(std::string_view tokenizer_json, std::string_view config_json,
+                           const std::string& origin) {
   auto t = std::make_unique<TokenizerImpl>();
   t->origin = origin;
   const std::string file = origin + "/tokenizer.json";
@@ -269,7 +278,8 @@ Tokenizer Tokenizer::from_json(std::string_view tokenizer_json, std::string_view
     for (size_t i = 0; i < it->size(); ++i) {
       const auto& a = (*it)[i];
       if (!a.is_object() || !a.contains("id") || !a["id"].is_number_integer() ||
-          !a.contains("content") || !a["content"].is_string() || a["id"].get<int64_t>() < 0) {
+          !a.contains("content") || !a["content"].is_string() || a["id"].get<int64_t>() < 0 ||
+          a["id"].get<int64_t>() >= kMaxTokenId) {
         fail_input(file, ": added_tokens[", i, "]: expected an object with id and content");
       }
       AddedToken token;

@@ -66,6 +66,8 @@ class Tokenizer {
 
  private:
   explicit Tokenizer(std::unique_ptr<TokenizerImpl> impl);
+  static Tokenizer build(std::string_view tokenizer_json, std::string_view config_json,
+                         const std::string& origin);
   std::unique_ptr<TokenizerImpl> impl_;
 };
 

@@ -221,8 +221,9 @@ void parse_model(Scanner& in, TokenizerJson& out, const std::string& file) {
         std::string token = in.string();
         in.expect(':');
         const int64_t id = in.integer();
-        if (id < 0 || id > INT32_MAX)
+        if (id < 0 || id >= kMaxTokenId) {
           fail_input(file, ": model.vocab[\"", token, "\"]: bad id ", id);
+        }
         out.vocab.emplace(std::move(token), int32_t(id));
       } while (in.more('}'));
     } else if (key == "merges") {

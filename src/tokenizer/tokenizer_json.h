@@ -17,6 +17,9 @@
 
 namespace r1::tok {
 
+// Ids at or above this are rejected: tables are indexed by id, and real vocabularies are < 1M.
+constexpr int64_t kMaxTokenId = int64_t(1) << 24;
+
 struct TokenizerJson {
   // model: {"type": "BPE", ...}
   Vocab vocab;
