@@ -1,0 +1,120 @@
+// r1 eval: evaluation with R1's protocol (FACTS.md section 7).
+//
+// `r1 eval grade [--task T]` grades given responses, for scripting: each stdin line is a JSON
+// object {"gold", "response"[, "task"]} and gives one stdout line {"correct", "extracted"}, in
+// order. "gold" is the reference answer (math/aime: a LaTeX answer; gsm8k: the number or the
+// worked solution ending in "#### N"; gpqa: the letter A-D); for task "code" the line holds
+// "tests": [{"input", "output"}, ...] instead, run in the sandbox. "task" overrides --task
+// (default math). Blank lines are skipped; a bad line stops the run with an error naming its line
+// number (exit code 2), after the lines before it were answered.
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cli/command.h"
+#include "core/error.h"
+#include "eval/problem.h"
+#include "eval/verifier.h"
+
+namespace r1::cli {
+namespace {
+
+using nlohmann::json;
+
+const char* const kTasks[] = {"math", "aime", "gsm8k", "gpqa", "code"};
+
+bool known_task(const std::string& t) {
+  for (const char* k : kTasks)
+    if (t == k) return true;
+  return false;
+}
+
+// One input line of `r1 eval grade` as a Problem plus the response to grade.
+eval::Problem grade_problem(const json& in, const std::string& default_task,
+                            const std::string& where) {
+  if (!in.is_object()) fail_input(where, ": expected a JSON object");
+  eval::Problem p;
+  p.task = default_task;
+  if (in.contains("task")) {
+    if (!in["task"].is_string()) fail_input(where, ": \"task\" must be a string");
+    p.task = in["task"].get<std::string>();
+    if (!known_task(p.task))
+      fail_input(where, ": unknown task \"", p.task,
+                 "\" (expected math, aime, gsm8k, gpqa or code)");
+  }
+  if (p.task == "code") {
+    if (!in.contains("tests") || !in["tests"].is_array() || in["tests"].empty())
+      fail_input(where, ": task code needs \"tests\": [{\"input\", \"output\"}, ...]");
+    for (const json& t : in["tests"]) {
+      if (!t.is_object() || !t.contains("input") || !t.contains("output") ||
+          !t["input"].is_string() || !t["output"].is_string())
+        fail_input(where, ": each test needs string \"input\" and \"output\"");
+      p.tests.push_back({t["input"].get<std::string>(), t["output"].get<std::string>(), false});
+    }
+  } else {
+    if (!in.contains("gold")) fail_input(where, ": missing \"gold\"");
+    const json& gold = in["gold"];
+    if (gold.is_string()) {
+      p.answer = gold.get<std::string>();
+    } else if (gold.is_number()) {
+      p.answer = gold.is_number_float() ? json(gold.get<double>()).dump() : gold.dump();
+    } else {
+      fail_input(where, ": \"gold\" must be a string or a number");
+    }
+    if (p.task == "gpqa" && (p.answer.size() != 1 || p.answer[0] < 'A' || p.answer[0] > 'D'))
+      fail_input(where, ": a gpqa gold answer is one letter A-D, not \"", p.answer, "\"");
+  }
+  return p;
+}
+
+int run_grade(Args& args) {
+  std::string task = args.take_str("--task", "math");
+  args.finish();
+  if (!known_task(task))
+    fail_usage("unknown task \"", task, "\" (expected math, aime, gsm8k, gpqa or code)");
+  std::map<std::string, std::unique_ptr<eval::Verifier>> verifiers;
+  std::string line;
+  for (size_t line_no = 1; std::getline(std::cin, line); ++line_no) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    std::string where = "stdin line " + std::to_string(line_no);
+    json in;
+    try {
+      in = json::parse(line);
+    } catch (const json::exception& e) {
+      fail_input(where, ": not valid JSON: ", e.what());
+    }
+    eval::Problem problem = grade_problem(in, task, where);
+    if (!in.contains("response") || !in["response"].is_string())
+      fail_input(where, ": \"response\" must be a string");
+    auto& verifier = verifiers[problem.task];
+    if (!verifier) verifier = eval::make_verifier(problem.task);
+    eval::Verdict v = verifier->evaluate(problem, in["response"].get<std::string>());
+    json out = {{"correct", v.correct}, {"extracted", v.extracted}};
+    std::cout << out.dump(-1, ' ', false, json::error_handler_t::replace) << "\n" << std::flush;
+  }
+  return 0;
+}
+
+int run_eval(Args& args) {
+  auto words = args.take_positional();
+  if (!words.empty() && words[0] == "grade") {
+    if (words.size() > 1) fail_usage("unexpected argument \"", words[1], "\"");
+    return run_grade(args);
+  }
+  fail_usage("only `r1 eval grade` is available; model runs (-m MODEL --data FILE) come later");
+}
+
+R1_COMMAND({"eval",
+            "evaluate with R1's protocol: grade responses (eval grade)",
+            "usage: r1 eval grade [--task math|aime|gsm8k|gpqa|code]\n"
+            "  stdin: JSONL {\"gold\", \"response\"[, \"task\"]} (code: \"tests\" instead of "
+            "\"gold\")\n"
+            "  stdout: JSONL {\"correct\", \"extracted\"}, one line per input line\n",
+            {},
+            run_eval});
+
+}  // namespace
+}  // namespace r1::cli

@@ -1,0 +1,116 @@
+// `r1 eval grade`, run as a separate process the way scripts use it.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct CliRun {
+  int code;
+  std::string out, err;
+};
+
+// Runs `r1 <args>` with `input` on stdin.
+CliRun run_r1(const std::string& args, const std::string& input) {
+  std::string base = "/tmp/r1_eval_cli_" + std::to_string(getpid());
+  std::ofstream(base + ".in") << input;
+  std::string cmd = std::string(R1_BINARY) + " " + args + " < " + base + ".in > " + base +
+                    ".out 2> " + base + ".err";
+  int status = std::system(cmd.c_str());
+  auto slurp = [](const std::string& p) {
+    std::ifstream f(p);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+  };
+  CliRun r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(base + ".out"),
+           slurp(base + ".err")};
+  for (const char* ext : {".in", ".out", ".err"}) std::remove((base + ext).c_str());
+  return r;
+}
+
+std::vector<nlohmann::json> lines(const std::string& out) {
+  std::vector<nlohmann::json> v;
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) v.push_back(nlohmann::json::parse(line));
+  return v;
+}
+
+TEST(EvalCli, GradesEachLineInOrder) {
+  std::string input =
+      R"j({"gold": "\\frac{1}{2}", "response": "<think>\\boxed{7}</think> so \\boxed{0.5}"})j"
+      "\n"
+      R"j({"gold": "(3,4]", "response": "\\boxed{(3,4)}"})j"
+      "\n"
+      "\n"
+      R"j({"gold": "025", "response": "The answer is $\\boxed{25}$", "task": "aime"})j"
+      "\n"
+      R"j({"gold": "Natalia sold 48.\n#### 72", "response": "72 clips", "task": "gsm8k"})j"
+      "\n"
+      R"j({"gold": "B", "response": "Answer: $B$", "task": "gpqa"})j"
+      "\n"
+      R"j({"gold": 27, "response": "\\boxed{27.0}"})j"
+      "\n";
+  CliRun r = run_r1("eval grade", input);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto out = lines(r.out);
+  ASSERT_EQ(out.size(), 6u) << r.out;
+  EXPECT_EQ(out[0], nlohmann::json::parse(R"j({"correct": true, "extracted": "0.5"})j"));
+  EXPECT_EQ(out[1], nlohmann::json::parse(R"j({"correct": false, "extracted": "(3,4)"
+})j"));
+  EXPECT_EQ(out[2]["correct"], true);
+  EXPECT_EQ(out[3]["extracted"], "72");
+  EXPECT_EQ(out[3]["correct"], true);
+  EXPECT_EQ(out[4]["extracted"], "B");
+  EXPECT_EQ(out[5]["correct"], true);
+}
+
+TEST(EvalCli, TaskFlagAndCodeTests) {
+  CliRun r = run_r1("eval grade --task gsm8k", R"j({"gold": "1,000", "response": "1000"})j"
+                                               "\n");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(lines(r.out).at(0)["correct"], true);
+  r = run_r1(
+      "eval grade --task code",
+      R"j({"tests": [{"input": "4\n", "output": "16\n"}], "response": "```python\nn = int(input())\nprint(n * n)\n```"})j"
+      "\n");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(lines(r.out).at(0)["correct"], true);
+}
+
+TEST(EvalCli, BadLineIsAnErrorWithItsLineNumber) {
+  CliRun r = run_r1("eval grade", R"j({"gold": "1", "response": "\\boxed{1}"})j"
+                                  "\n"
+                                  "{not json\n");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.out).size(), 1u);  // the good line before it was answered
+  EXPECT_NE(r.err.find("stdin line 2: not valid JSON"), std::string::npos) << r.err;
+  r = run_r1("eval grade",
+             "\n"
+             R"j({"response": "x"})j"
+             "\n");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("stdin line 2: missing \"gold\""), std::string::npos) << r.err;
+  r = run_r1("eval grade", R"j({"gold": "E", "response": "Answer: E", "task": "gpqa"})j"
+                           "\n");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("stdin line 1: a gpqa gold answer is one letter"), std::string::npos)
+      << r.err;
+  r = run_r1("eval grade --task chess", "");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("unknown task \"chess\""), std::string::npos) << r.err;
+  r = run_r1("eval grade", R"j({"gold": "1", "response": 5})j"
+                           "\n");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("stdin line 1: \"response\" must be a string"), std::string::npos) << r.err;
+}
+
+}  // namespace
