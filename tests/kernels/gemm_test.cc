@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/dtype.h"
+#include "kernels/cpu/cpu_kernels.h"
 #include "test_util.h"
 
 namespace r1::kernels {
@@ -19,8 +20,21 @@ struct Case {
   int64_t M, K, N, n_begin, n_end;
 };
 
+// gemm() chooses a path by shape; the tests also run each path on every shape.
+enum class Path { Auto, SmallM, LargeM };
+const char* path_name(Path path) {
+  return path == Path::Auto ? "auto" : path == Path::SmallM ? "small_m" : "large_m";
+}
+
+using GemmFn = void (*)(const GemmParams&);
+GemmFn gemm_fn(Isa isa, Path path) {
+  if (path == Path::Auto) return kernels_for(isa).gemm;
+  if (isa == Isa::Avx2) return path == Path::SmallM ? avx2::gemm_small_m : avx2::gemm_large_m;
+  return path == Path::SmallM ? avx512::gemm_small_m : avx512::gemm_large_m;
+}
+
 // Runs one case on `isa` and compares with the scalar reference (fatal failure on mismatch).
-void check_case(Isa isa, const Case& c, DType t, uint32_t seed) {
+void check_case(Isa isa, Path path, const Case& c, DType t, uint32_t seed) {
   const int64_t ldx = c.K + 3, ldw = c.K + 5, ldy = c.N + 7;
   std::vector<float> x = random_floats(c.M * ldx, seed);
   std::vector<uint8_t> w = encode(random_floats(c.N * ldw, seed + 1), t);
@@ -45,7 +59,7 @@ void check_case(Isa isa, const Case& c, DType t, uint32_t seed) {
   {
     std::vector<float> y(c.M * ldy, kSentinel);
     p.y = y.data();
-    kernels_for(isa).gemm(p);
+    gemm_fn(isa, path)(p);
     for (int64_t m = 0; m < c.M; ++m) {
       for (int64_t n = 0; n < ldy; ++n) {
         const float got = y[m * ldy + n], want = y_ref[m * ldy + n];
@@ -62,18 +76,19 @@ void check_case(Isa isa, const Case& c, DType t, uint32_t seed) {
         }
         const double tol = 2e-6 * std::sqrt(static_cast<double>(c.K)) * bound + 1e-30;
         ASSERT_LE(std::fabs(static_cast<double>(got) - want), tol)
-            << isa_name(isa) << " " << dtype_name(t) << " M=" << c.M << " K=" << c.K << " n=["
-            << c.n_begin << "," << c.n_end << ") at m=" << m << " n=" << n << " got " << got
-            << " want " << want;
+            << isa_name(isa) << " " << path_name(path) << " " << dtype_name(t) << " M=" << c.M
+            << " K=" << c.K << " n=[" << c.n_begin << "," << c.n_end << ") at m=" << m << " n=" << n
+            << " got " << got << " want " << want;
       }
     }
   }
 }
 
-class GemmTest : public ::testing::TestWithParam<std::tuple<Isa, DType>> {
+class GemmTest : public ::testing::TestWithParam<std::tuple<Isa, DType, Path>> {
  protected:
   Isa isa() const { return std::get<0>(GetParam()); }
   DType wtype() const { return std::get<1>(GetParam()); }
+  Path path() const { return std::get<2>(GetParam()); }
 };
 
 TEST_P(GemmTest, MatchesReferenceOnOddShapes) {
@@ -85,7 +100,7 @@ TEST_P(GemmTest, MatchesReferenceOnOddShapes) {
                              {37, 3, 29},
                              {70, 5, 6},
                              {70, 1, 66}}) {
-        check_case(isa(), {M, K, N, b, e}, wtype(), seed++);
+        check_case(isa(), path(), {M, K, N, b, e}, wtype(), seed++);
         if (HasFatalFailure()) return;
       }
     }
@@ -97,14 +112,14 @@ TEST_P(GemmTest, MatchesReferenceOnLargeBlockedShapes) {
   R1_REQUIRE_ISA(isa());
   for (Case c : {Case{37, 700, 1100, 13, 1090}, Case{130, 1100, 300, 0, 300},
                  Case{9, 513, 1030, 17, 1030}, Case{200, 64, 96, 31, 95}}) {
-    check_case(isa(), c, wtype(), 99);
+    check_case(isa(), path(), c, wtype(), 99);
     if (HasFatalFailure()) return;
   }
 }
 
 TEST_P(GemmTest, EmptyRangeAndZeroK) {
   R1_REQUIRE_ISA(isa());
-  for (Isa isa : {Isa::Scalar, isa()}) {
+  for (GemmFn gemm : {kernels_for(Isa::Scalar).gemm, gemm_fn(isa(), path())}) {
     std::vector<float> x(8, 1.0f), y(8, kSentinel);
     std::vector<uint8_t> w(64, 0);
     GemmParams p;
@@ -119,25 +134,28 @@ TEST_P(GemmTest, EmptyRangeAndZeroK) {
     p.wtype = wtype();
     p.y = y.data();
     p.ldy = 4;
-    kernels_for(isa).gemm(p);
+    gemm(p);
     EXPECT_EQ(y[0], kSentinel);
-    EXPECT_EQ(y[1], 0.0f) << isa_name(isa);
-    EXPECT_EQ(y[6], 0.0f) << isa_name(isa);
+    EXPECT_EQ(y[1], 0.0f);
+    EXPECT_EQ(y[6], 0.0f);
     EXPECT_EQ(y[7], kSentinel);
     p.K = 4;
     p.n_end = 1;  // empty range: nothing written
     std::fill(y.begin(), y.end(), kSentinel);
-    kernels_for(isa).gemm(p);
-    for (float v : y) EXPECT_EQ(v, kSentinel) << isa_name(isa);
+    gemm(p);
+    for (float v : y) EXPECT_EQ(v, kSentinel);
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(SimdIsasAndWeightTypes, GemmTest,
+INSTANTIATE_TEST_SUITE_P(SimdIsasWeightTypesAndPaths, GemmTest,
                          ::testing::Combine(::testing::Values(Isa::Avx2, Isa::Avx512),
-                                            ::testing::Values(DType::F32, DType::BF16, DType::F16)),
+                                            ::testing::Values(DType::F32, DType::BF16, DType::F16),
+                                            ::testing::Values(Path::Auto, Path::SmallM,
+                                                              Path::LargeM)),
                          [](const auto& info) {
                            return std::string(isa_name(std::get<0>(info.param))) + "_" +
-                                  dtype_name(std::get<1>(info.param));
+                                  dtype_name(std::get<1>(info.param)) + "_" +
+                                  path_name(std::get<2>(info.param));
                          });
 
 }  // namespace

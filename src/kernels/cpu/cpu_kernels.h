@@ -15,15 +15,18 @@ namespace r1::kernels {
 enum ScratchSlot { kScratchW = 0, kScratchX = 1, kScratchSlots = 2 };
 void* scratch(int slot, size_t bytes);
 
-#define R1_DECLARE_KERNELS                                                                   \
-  void gemm(const GemmParams& p);                                                            \
-  float dot(const float* a, const float* b, int64_t n);                                      \
-  void axpy(float a, const float* x, float* y, int64_t n);                                   \
-  void rms_norm(const float* x, const void* w, DType wtype, float eps, float* y, int64_t n); \
-  void silu_mul(const float* g, const float* u, float* y, int64_t n);                        \
-  void softmax(float* x, int64_t n);                                                         \
-  void to_f32(const void* src, DType t, float* dst, int64_t n);                              \
-  void add(const float* a, const float* b, float* y, int64_t n);
+#define R1_DECLARE_KERNELS                                                                    \
+  void gemm(const GemmParams& p);                                                             \
+  float dot(const float* a, const float* b, int64_t n);                                       \
+  void axpy(float a, const float* x, float* y, int64_t n);                                    \
+  void rms_norm(const float* x, const void* w, DType wtype, float eps, float* y, int64_t n);  \
+  void silu_mul(const float* g, const float* u, float* y, int64_t n);                         \
+  void softmax(float* x, int64_t n);                                                          \
+  void to_f32(const void* src, DType t, float* dst, int64_t n);                               \
+  void add(const float* a, const float* b, float* y, int64_t n);                              \
+  /* The two GEMM strategies gemm() chooses between, for tests: any M, no argument checks. */ \
+  void gemm_small_m(const GemmParams& p); /* dot tiles: W rows streamed once (decode) */      \
+  void gemm_large_m(const GemmParams& p); /* packed panels, register-tiled (prefill) */
 
 namespace avx2 {
 R1_DECLARE_KERNELS
