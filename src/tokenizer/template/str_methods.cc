@@ -46,15 +46,11 @@ Value split(const std::string& s, const Value* sep, int64_t maxsplit, bool from_
       size_t m = static_cast<size_t>(maxsplit);
       for (size_t j = 0; j < m; ++j)
         parts.push_back(s.substr(words[j].first, words[j].second - words[j].first));
-      size_t e = s.size();
-      while (e > words[m].first && is_ws(s[e - 1])) --e;
-      parts.push_back(s.substr(words[m].first, e - words[m].first));
+      parts.push_back(s.substr(words[m].first));  // the remainder keeps its trailing spaces
     } else {
       size_t m = static_cast<size_t>(maxsplit);
       size_t first_kept = n - m;
-      size_t b = 0;
-      while (b < s.size() && is_ws(s[b])) ++b;
-      parts.push_back(s.substr(b, words[first_kept - 1].second - b));
+      parts.push_back(s.substr(0, words[first_kept - 1].second));  // keeps leading spaces
       for (size_t j = first_kept; j < n; ++j)
         parts.push_back(s.substr(words[j].first, words[j].second - words[j].first));
     }
@@ -127,37 +123,108 @@ std::string py_strip(const std::string& s, const Value* chars, bool left, bool r
   return out;
 }
 
-std::string py_lower(const std::string& s) {
-  std::string out = s;
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
+namespace {
+
+// Simple (one to one) case mapping for Latin-1, Latin Extended-A, Greek and Cyrillic; other code
+// points are unchanged (Python's special cases such as "ß".upper() == "SS" are not handled).
+uint32_t map_case(uint32_t cp, bool upper) {
+  if (cp < 0x80) {
+    if (upper && cp >= 'a' && cp <= 'z') return cp - 32;
+    if (!upper && cp >= 'A' && cp <= 'Z') return cp + 32;
+    return cp;
+  }
+  if (cp >= 0xC0 && cp <= 0xFE && cp != 0xD7 && cp != 0xF7 && cp != 0xDF) {
+    bool is_upper = cp <= 0xDE;
+    if (upper && !is_upper) return cp - 0x20;
+    if (!upper && is_upper) return cp + 0x20;
+    return cp;
+  }
+  if (cp == 0xFF) return upper ? 0x178 : cp;
+  if (cp == 0x178) return upper ? cp : 0xFF;
+  if ((cp >= 0x100 && cp <= 0x137) || (cp >= 0x14A && cp <= 0x177)) {
+    bool is_upper = cp % 2 == 0;
+    if (upper && !is_upper) return cp - 1;
+    if (!upper && is_upper) return cp + 1;
+    return cp;
+  }
+  if ((cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E)) {
+    bool is_upper = cp % 2 == 1;
+    if (upper && !is_upper) return cp - 1;
+    if (!upper && is_upper) return cp + 1;
+    return cp;
+  }
+  if (cp >= 0x391 && cp <= 0x3A9 && cp != 0x3A2) return upper ? cp : cp + 0x20;
+  if (cp >= 0x3B1 && cp <= 0x3C9) return upper ? (cp == 0x3C2 ? 0x3A3 : cp - 0x20) : cp;
+  if (cp >= 0x410 && cp <= 0x42F) return upper ? cp : cp + 0x20;
+  if (cp >= 0x430 && cp <= 0x44F) return upper ? cp - 0x20 : cp;
+  if (cp >= 0x400 && cp <= 0x40F) return upper ? cp : cp + 0x50;
+  if (cp >= 0x450 && cp <= 0x45F) return upper ? cp - 0x50 : cp;
+  return cp;
 }
 
-std::string py_upper(const std::string& s) {
-  std::string out = s;
-  for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
+uint32_t decode_cp(const std::string& c) {
+  unsigned char b = static_cast<unsigned char>(c[0]);
+  if (c.size() == 1) return b;
+  uint32_t cp = c.size() == 2 ? (b & 0x1F) : c.size() == 3 ? (b & 0x0F) : (b & 0x07);
+  for (size_t k = 1; k < c.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(c[k]) & 0x3F);
+  return cp;
 }
 
-std::string py_title(const std::string& s) {
-  std::string out = s;
+void encode_cp(uint32_t cp, std::string& out) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+// mode: 'l' lower, 'u' upper, 't' title (upper after a non-cased character, else lower).
+std::string convert_case(const std::string& s, char mode) {
+  std::string out;
   bool prev_cased = false;
-  for (auto& c : out) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (std::isalpha(u)) {
-      c = static_cast<char>(prev_cased ? std::tolower(u) : std::toupper(u));
-      prev_cased = true;
-    } else {
-      prev_cased = u >= 0x80 && prev_cased;  // a UTF-8 byte of a non-ASCII letter keeps the word
+  for (const auto& c : utf8_chars(s)) {
+    uint32_t cp = decode_cp(c);
+    if (c.size() > 1 && (cp < 0x80 || cp > 0x10FFFF)) {  // invalid UTF-8: copy bytes
+      out += c;
+      prev_cased = false;
+      continue;
     }
+    bool cased = map_case(cp, true) != cp || map_case(cp, false) != cp;
+    bool up = mode == 'u' || (mode == 't' && !prev_cased);
+    encode_cp(map_case(cp, up), out);
+    prev_cased = cased;
   }
   return out;
 }
 
+}  // namespace
+
+std::string py_lower(const std::string& s) {
+  return convert_case(s, 'l');
+}
+std::string py_upper(const std::string& s) {
+  return convert_case(s, 'u');
+}
+std::string py_title(const std::string& s) {
+  return convert_case(s, 't');
+}
+
 std::string py_capitalize(const std::string& s) {
-  std::string out = py_lower(s);
-  if (!out.empty()) out[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(out[0])));
-  return out;
+  std::vector<std::string> chars = utf8_chars(s);
+  if (chars.empty()) return s;
+  std::string rest;
+  for (size_t k = 1; k < chars.size(); ++k) rest += chars[k];
+  return py_upper(chars[0]) + py_lower(rest);
 }
 
 std::string py_replace(const std::string& s, const std::string& old_s, const std::string& new_s,

@@ -1,5 +1,6 @@
 // Python str and dict methods that chat templates call (message.content.split('</think>'),
-// message.get('x'), ...), and the string helpers the filters share. Case mapping is ASCII only.
+// message.get('x'), ...), and the string helpers the filters share. Case mapping covers ASCII,
+// Latin-1, Latin Extended-A, Greek and Cyrillic (one-to-one mappings only).
 #pragma once
 
 #include <string>

@@ -11,8 +11,9 @@
 // namespace, dict, raise_exception, strftime_now). Anything else is an Input error naming the
 // construct and the template line.
 //
-// Known differences from Python: str.upper()/lower()/title()
-// change ASCII letters only; "%" string formatting and str.format are not supported.
+// Known differences from Python: case mapping (lower, upper, title, capitalize) covers ASCII,
+// Latin-1, Latin Extended-A, Greek and Cyrillic one-to-one; "%" string formatting and str.format
+// are not supported.
 #pragma once
 
 #include <memory>
