@@ -385,6 +385,22 @@ ExtractedAnswer extract_math_answer(std::string_view completion, bool fallbacks)
 
 std::string normalize_math_answer(std::string_view answer) {
   std::string s = strip_wrappers(answer);
+  // Unicode math that models sometimes write instead of LaTeX.
+  for (auto [from, to] : {std::pair<std::string_view, std::string_view>{"\u03c0", "\\pi "},
+                          {"\u221a", "\\sqrt"},
+                          {"\u2212", "-"},
+                          {"\u00d7", "\\times "},
+                          {"\u00b7", "\\cdot "},
+                          {"\u22c5", "\\cdot "},
+                          {"\u00f7", "\\div "},
+                          {"\u221e", "\\infty "},
+                          {"\u2264", "\\le "},
+                          {"\u2265", "\\ge "},
+                          {"\u2260", "\\ne "}})
+    replace_all(s, from, to);
+  replace_all(s, "\\leq", "\\le");
+  replace_all(s, "\\geq", "\\ge");
+  replace_all(s, "\\cfrac", "\\frac");
   replace_all(s, "\\dfrac", "\\frac");
   replace_all(s, "\\tfrac", "\\frac");
   replace_all(s, "\\displaystyle", "");

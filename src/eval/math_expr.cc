@@ -10,6 +10,10 @@ namespace {
 
 using Kind = MathNode::Kind;
 
+// Longer answers are compared as text only: no real final answer is this long, and it bounds the
+// work an adversarial completion can cause (RL rewards run on every sample).
+constexpr size_t kMaxAnswerLength = 1000;
+
 MathNode leaf(Kind k, std::string text = "") {
   MathNode n;
   n.kind = k;
@@ -132,8 +136,17 @@ class Parser {
            is_greek(name) || is_func_name(name);
   }
 
+  // Bounds the recursion on adversarial input ("-----...", "((((...").
+  struct DepthGuard {
+    int& depth;
+    explicit DepthGuard(int& d) : depth(++d) {}
+    ~DepthGuard() { --depth; }
+  };
+  static constexpr int kMaxDepth = 150;
+
   MathNode expr() {
-    if (++depth_ > 200) return fail();
+    DepthGuard guard(depth_);
+    if (depth_ > kMaxDepth) return fail();
     MathNode left = term();
     while (ok_) {
       skip_ws();
@@ -151,7 +164,6 @@ class Parser {
         break;
       }
     }
-    --depth_;
     return left;
   }
 
@@ -173,6 +185,8 @@ class Parser {
   }
 
   MathNode unary_expr() {
+    DepthGuard guard(depth_);
+    if (depth_ > kMaxDepth) return fail();
     skip_ws();
     if (eat('-')) return unary(Kind::Neg, unary_expr());
     if (eat('+')) return unary_expr();
@@ -194,6 +208,8 @@ class Parser {
   }
 
   MathNode exponent() {
+    DepthGuard guard(depth_);
+    if (depth_ > kMaxDepth) return fail();
     skip_ws();
     char c = cur();
     if (c == '{') return group('{', '}');
@@ -237,6 +253,7 @@ class Parser {
     skip_ws();
     char c = cur();
     if (c == '{') return group('{', '}');
+    if (c == '(') return group('(', ')');  // "\sqrt(2)", as written after Unicode normalization
     if (is_digit(c)) {
       ++pos_;
       return leaf(Kind::Number, std::string(1, c));
@@ -340,7 +357,7 @@ class Parser {
     if (cur() == '_' && name == "log") {
       ++pos_;
       skip_ws();
-      base = cur() == '{' ? group('{', '}') : number_or_letter();
+      base = cur() == '{' ? group('{', '}') : macro_arg();  // LaTeX: one token, "\log_28"
       has_base = true;
     }
     MathNode arg;
@@ -359,13 +376,6 @@ class Parser {
     MathNode f = node(Kind::Func, std::move(kids), name);
     if (has_power) f = binary(Kind::Pow, std::move(f), std::move(power_of));
     return f;
-  }
-
-  MathNode number_or_letter() {
-    skip_ws();
-    if (is_digit(cur())) return number_literal();
-    if (is_letter(cur())) return leaf(Kind::Var, std::string(1, s_[pos_++]));
-    return fail();
   }
 
   MathNode matrix(std::string_view env) {
@@ -396,6 +406,8 @@ class Parser {
   }
 
   MathNode primary() {
+    DepthGuard guard(depth_);
+    if (depth_ > kMaxDepth) return fail();
     skip_ws();
     if (!ok_ || at_end()) return fail();
     char c = cur();
@@ -546,6 +558,82 @@ bool has_command(std::string_view s, std::string_view name) {
   return false;
 }
 
+// "x < 3" -> (-inf, 3); "x \ge 2" -> [2, inf); "1 < x \le 2" -> (1, 2]; one variable only.
+std::optional<MathNode> inequality_interval(std::string_view s) {
+  struct Piece {
+    std::string_view text;
+    int op;  // relation after this piece: 0 none, 1 '<', 2 '\le', 3 '>', 4 '\ge'
+  };
+  std::vector<Piece> pieces;
+  int depth = 0;
+  size_t start = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '(' || c == '[' || c == '{') ++depth;
+    if (c == ')' || c == ']' || c == '}') --depth;
+    if (depth != 0) continue;
+    int op = 0;
+    size_t len = 0;
+    auto command = [&](std::string_view name) {
+      return s.substr(i, name.size()) == name &&
+             (i + name.size() == s.size() || !is_letter(s[i + name.size()]));
+    };
+    if (c == '<') {
+      op = 1, len = 1;
+      if (i + 1 < s.size() && s[i + 1] == '=') op = 2, len = 2;
+    } else if (c == '>') {
+      op = 3, len = 1;
+      if (i + 1 < s.size() && s[i + 1] == '=') op = 4, len = 2;
+    } else if (command("\\lt")) {
+      op = 1, len = 3;
+    } else if (command("\\le")) {
+      op = 2, len = 3;
+    } else if (command("\\gt")) {
+      op = 3, len = 3;
+    } else if (command("\\ge")) {
+      op = 4, len = 3;
+    }
+    if (op == 0) continue;
+    pieces.push_back({s.substr(start, i - start), op});
+    start = i + len;
+    i = start - 1;
+  }
+  if (pieces.empty()) return std::nullopt;
+  pieces.push_back({s.substr(start), 0});
+  auto is_var = [](std::string_view t) {
+    t = trim(t);
+    return t.size() == 1 && is_letter(t[0]) && t[0] != 'i';
+  };
+  MathNode inf = leaf(Kind::Infinity);
+  MathNode neg_inf = unary(Kind::Neg, leaf(Kind::Infinity));
+  auto interval = [](MathNode lo, bool lo_closed, MathNode hi, bool hi_closed) {
+    MathNode t = node(Kind::Tuple, {std::move(lo), std::move(hi)});
+    t.open = lo_closed ? '[' : '(';
+    t.close = hi_closed ? ']' : ')';
+    return t;
+  };
+  bool less0 = pieces[0].op <= 2, closed0 = pieces[0].op % 2 == 0;
+  if (pieces.size() == 2) {
+    bool var_left = is_var(pieces[0].text), var_right = is_var(pieces[1].text);
+    if (var_left == var_right) return std::nullopt;
+    auto bound = parse_math_expr(var_left ? pieces[1].text : pieces[0].text);
+    if (!bound) return std::nullopt;
+    // "x < b" and "b > x" both bound x from above
+    bool upper = var_left == less0;
+    if (upper) return interval(neg_inf, false, std::move(*bound), closed0);
+    return interval(std::move(*bound), closed0, inf, false);
+  }
+  if (pieces.size() == 3 && is_var(pieces[1].text)) {
+    bool less1 = pieces[1].op <= 2, closed1 = pieces[1].op % 2 == 0;
+    if (less0 != less1) return std::nullopt;
+    auto a = parse_math_expr(pieces[0].text), b = parse_math_expr(pieces[2].text);
+    if (!a || !b) return std::nullopt;
+    if (less0) return interval(std::move(*a), closed0, std::move(*b), closed1);
+    return interval(std::move(*b), closed1, std::move(*a), closed0);
+  }
+  return std::nullopt;
+}
+
 bool contains_plus_minus(const MathNode& n) {
   if (n.kind == Kind::PlusMinus) return true;
   for (const auto& k : n.kids)
@@ -570,7 +658,7 @@ std::vector<MathNode> parse_elements(std::string_view inner, bool flatten_lists)
 }  // namespace
 
 std::optional<MathNode> parse_math_expr(std::string_view text) {
-  if (trim(text).empty()) return std::nullopt;
+  if (trim(text).empty() || text.size() > kMaxAnswerLength) return std::nullopt;
   return Parser(text).parse_all();
 }
 
@@ -607,7 +695,7 @@ std::vector<MathNode> expand_plus_minus(const MathNode& n) {
 MathNode parse_math_answer(std::string_view normalized) {
   std::string_view s = trim(normalized);
   MathNode text_node = leaf(Kind::Text, std::string(s));
-  if (s.empty()) return text_node;
+  if (s.empty() || s.size() > kMaxAnswerLength) return text_node;
 
   auto unions = split_top(s, "\\cup");
   if (unions.size() > 1) {
@@ -641,6 +729,7 @@ MathNode parse_math_answer(std::string_view normalized) {
   if (commas.size() > 1) return node(Kind::List, parse_elements(s, true));
 
   // Inequalities and relations stay text.
+  if (auto interval = inequality_interval(s)) return *interval;
   if (s.find('<') != std::string_view::npos || s.find('>') != std::string_view::npos)
     return text_node;
   for (std::string_view rel : {"le", "leq", "ge", "geq", "ne", "neq", "approx", "to", "in", "lt",

@@ -108,6 +108,32 @@ class CodeVerifier : public Verifier {
   VerifierOptions options_;
 };
 
+// VerifierOptions::require_think_end around any verifier.
+class ThinkEndRequired : public Verifier {
+ public:
+  explicit ThinkEndRequired(std::unique_ptr<Verifier> inner) : inner_(std::move(inner)) {}
+  Verdict evaluate(const Problem& problem, std::string_view completion) const override {
+    if (completion.find("</think>") == std::string_view::npos) return verdict(false, "");
+    return inner_->evaluate(problem, completion);
+  }
+  bool same_answer(std::string_view a, std::string_view b) const override {
+    return inner_->same_answer(a, b);
+  }
+
+ private:
+  std::unique_ptr<Verifier> inner_;
+};
+
+std::unique_ptr<Verifier> make_plain_verifier(std::string_view task,
+                                              const VerifierOptions& options) {
+  if (task == "math" || task == "aime")
+    return std::make_unique<MathVerifier>(options.answer_fallbacks);
+  if (task == "gsm8k") return std::make_unique<Gsm8kVerifier>();
+  if (task == "gpqa") return std::make_unique<ChoiceVerifier>();
+  if (task == "code") return std::make_unique<CodeVerifier>(options);
+  fail_usage("unknown task \"", task, "\" (expected math, gsm8k, aime, gpqa or code)");
+}
+
 bool is_space_or_tab(char c) {
   return c == ' ' || c == '\t';
 }
@@ -184,12 +210,9 @@ std::string extract_code_block(std::string_view completion, std::string* languag
 }
 
 std::unique_ptr<Verifier> make_verifier(std::string_view task, const VerifierOptions& options) {
-  if (task == "math" || task == "aime")
-    return std::make_unique<MathVerifier>(options.answer_fallbacks);
-  if (task == "gsm8k") return std::make_unique<Gsm8kVerifier>();
-  if (task == "gpqa") return std::make_unique<ChoiceVerifier>();
-  if (task == "code") return std::make_unique<CodeVerifier>(options);
-  fail_usage("unknown task \"", task, "\" (expected math, gsm8k, aime, gpqa or code)");
+  auto v = make_plain_verifier(task, options);
+  if (options.require_think_end) return std::make_unique<ThinkEndRequired>(std::move(v));
+  return v;
 }
 
 }  // namespace r1::eval

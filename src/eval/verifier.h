@@ -31,6 +31,9 @@ class Verifier {
 struct VerifierOptions {
   // math / aime / gsm8k: use the extraction fallbacks after \boxed (math_answer.h).
   bool answer_fallbacks = true;
+  // All tasks: a completion without "</think>" (reasoning cut off by the length limit) has no
+  // answer. Off by default, as in lighteval/Math-Verify, which search the whole completion then.
+  bool require_think_end = false;
   // code: limits of each run and the interpreters used.
   SandboxLimits sandbox;
   std::string python = "/usr/bin/python3";

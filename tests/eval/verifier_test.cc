@@ -159,3 +159,19 @@ TEST(Verifier, CodeCpp) {
 
 }  // namespace
 }  // namespace r1::eval
+
+namespace r1::eval {
+namespace {
+
+TEST(Verifier, RequireThinkEnd) {
+  VerifierOptions o;
+  o.require_think_end = true;
+  auto p = problem("math", "5");
+  auto v = make_verifier("math", o);
+  EXPECT_FALSE(v->evaluate(p, "reasoning cut off ... \\boxed{5}").correct);
+  EXPECT_TRUE(v->evaluate(p, "reasoning</think>\\boxed{5}").correct);
+  EXPECT_TRUE(make_verifier("math")->evaluate(p, "reasoning cut off ... \\boxed{5}").correct);
+}
+
+}  // namespace
+}  // namespace r1::eval
