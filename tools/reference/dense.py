@@ -10,13 +10,14 @@ Forward (HF Qwen2Model/LlamaModel.forward and *DecoderLayer.forward):
               h = post_attention_layernorm(x); x += down(silu(gate(h)) * up(h))
   logits = lm_head(norm(x))                  (lm_head = embed_tokens when tie_word_embeddings)
 
-Two modes:
-  "reference"  the NUMERICS CONTRACT the C++ engine implements, used for the goldens:
-               everything in float32; weights widened from their stored dtype exactly; for a BF16
-               checkpoint the INPUT of every linear layer (q/k/v/o, gate/up/down, lm_head) is
-               rounded to bf16 (round-to-nearest-even) and widened back before the matmul:
+Three modes:
+  "reference"  the exact NUMERICS CONTRACT of the C++ engine (its default), used for the goldens:
+               everything in float32; weights widened from their stored dtype exactly; linear
+               inputs are not rounded. Norms, RoPE, softmax, residuals: f32.
+  "bf16dot"    the engine's fast bf16 mode (bf16 dot-product instructions): as "reference", but
+               for a BF16 checkpoint the INPUT of every linear layer (q/k/v/o, gate/up/down,
+               lm_head) is rounded to bf16 (round-to-nearest-even) and widened back first:
                  y = x.bfloat16().float() @ W.float().T (+ bias.float())
-               F16 and F32 checkpoints: inputs not rounded. Norms, RoPE, softmax, residuals: f32.
   "native"     how a PyTorch user runs the checkpoint: compute in the stored dtype (bf16 matmuls
                for bf16), norms and softmax in f32 then cast back as HF does. Used by the bench.
 
@@ -138,7 +139,7 @@ class KVCache:
 class DenseModel:
     def __init__(self, cfg, weights, mode="reference"):
         """weights: {HF tensor name: tensor in its stored dtype}."""
-        if mode not in ("reference", "native"):
+        if mode not in ("reference", "bf16dot", "native"):
             raise ValueError(mode)
         self.cfg = cfg
         self.mode = mode
@@ -146,9 +147,9 @@ class DenseModel:
         if len(dtypes) != 1:
             raise ValueError(f"mixed checkpoint dtypes {dtypes}")
         self.stored_dtype = dtypes.pop()
-        if mode == "reference":
+        if mode in ("reference", "bf16dot"):
             self.compute_dtype = torch.float32
-            self.round_linear_inputs = self.stored_dtype == torch.bfloat16
+            self.round_linear_inputs = mode == "bf16dot" and self.stored_dtype == torch.bfloat16
             w = {k: v.float() for k, v in weights.items()}  # widening is exact for bf16/f16
         elif self.stored_dtype == torch.float16:
             # torch 1.13 has no f16 matmul on CPU ("addmm_impl_cpu_ not implemented for 'Half'"),
@@ -177,8 +178,8 @@ class DenseModel:
 
     # -- building blocks -------------------------------------------------------------------
     def linear(self, x, weight, bias=None):
-        """y = x @ W^T (+ b); W is [out, in]. In reference mode for a bf16 checkpoint the input
-        is rounded to bf16 first (the contract)."""
+        """y = x @ W^T (+ b); W is [out, in]. In bf16dot mode for a bf16 checkpoint the input
+        is rounded to bf16 first."""
         if self.round_linear_inputs:
             x = x.to(torch.bfloat16).float()
         y = x @ weight.t()

@@ -208,6 +208,12 @@ def main():
         model = dense.DenseModel.load(folder, mode="reference")
         seqs = make_sequences(fx)
         write_goldens(folder, model, seqs)
+        if fx["dtype"] == "bf16":
+            # The fast bf16 mode (linear inputs rounded to bf16), checked with a looser rule.
+            fast = dense.DenseModel.load(folder, mode="bf16dot")
+            with open(os.path.join(folder, "golden_bf16dot.jsonl"), "w") as f:
+                for ids in seqs:
+                    f.write(json.dumps({"ids": ids, "logprobs": dense.score(fast, ids)}) + "\n")
         logits = model.forward(seqs[-1])
         size = sum(os.path.getsize(os.path.join(folder, x)) for x in os.listdir(folder))
         print(f"{fx['name']}: {size / 1024:.0f} KiB, logits std {logits.std():.2f} "
