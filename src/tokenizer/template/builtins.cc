@@ -4,12 +4,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "tokenizer/template/str_methods.h"
 
 namespace r1::tmpl {
 
 namespace {
+
+constexpr uint64_t kMaxRepeat = uint64_t{1} << 28;  // elements or bytes that * may produce
 
 int64_t as_int(const Value& v, int line, const char* what) {
   if (v.type == Type::Int) return v.i;
@@ -202,8 +205,13 @@ Value binary_op(const std::string& op, const Value& a, const Value& b, int line)
     bool r = op == "<" ? c < 0 : op == ">" ? c > 0 : op == "<=" ? c <= 0 : c >= 0;
     return Value::boolean(r);
   }
+  int64_t r = 0;
+  auto checked = [&](bool overflow) {  // r holds the result once the builtin has run
+    if (overflow) template_error(line, "integer overflow in ", op);
+    return Value::integer(r);
+  };
   if (op == "+") {
-    if (ints) return Value::integer(ai() + bi());
+    if (ints) return checked(__builtin_add_overflow(ai(), bi(), &r));
     if (nums) return Value::real(a.as_double() + b.as_double());
     if (a.is_string() && b.is_string()) return Value::string(a.s + b.s);
     if (a.is_list() && b.is_list()) {
@@ -212,15 +220,18 @@ Value binary_op(const std::string& op, const Value& a, const Value& b, int line)
       return Value::make_list(std::move(l));
     }
   } else if (op == "-") {
-    if (ints) return Value::integer(ai() - bi());
+    if (ints) return checked(__builtin_sub_overflow(ai(), bi(), &r));
     if (nums) return Value::real(a.as_double() - b.as_double());
   } else if (op == "*") {
-    if (ints) return Value::integer(ai() * bi());
+    if (ints) return checked(__builtin_mul_overflow(ai(), bi(), &r));
     if (nums) return Value::real(a.as_double() * b.as_double());
     const Value& seq = a.is_number() ? b : a;
     const Value& num = a.is_number() ? a : b;
     if (num.type == Type::Int || num.type == Type::Bool) {
       int64_t n = num.type == Type::Bool ? num.b : num.i;
+      size_t unit = seq.is_string() ? seq.s.size() : seq.is_list() ? seq.list->size() : 0;
+      if (n > 0 && unit > 0 && static_cast<uint64_t>(n) > kMaxRepeat / unit)
+        template_error(line, "repetition result too large");
       if (seq.is_string()) {
         std::string s;
         for (int64_t k = 0; k < n; ++k) s += seq.s;
@@ -241,12 +252,13 @@ Value binary_op(const std::string& op, const Value& a, const Value& b, int line)
     if (nums) {
       if (b.as_double() == 0) template_error(line, "division by zero");
       if (ints) {
-        int64_t q = ai() / bi(), r = ai() % bi();
-        if (r != 0 && ((r < 0) != (bi() < 0))) {
+        if (ai() == INT64_MIN && bi() == -1) template_error(line, "integer overflow in ", op);
+        int64_t q = ai() / bi(), rem = ai() % bi();
+        if (rem != 0 && ((rem < 0) != (bi() < 0))) {  // Python floors toward -infinity
           --q;
-          r += bi();
+          rem += bi();
         }
-        return Value::integer(op == "//" ? q : r);
+        return Value::integer(op == "//" ? q : rem);
       }
       double x = a.as_double(), y = b.as_double();
       double q = std::floor(x / y);
@@ -255,9 +267,14 @@ Value binary_op(const std::string& op, const Value& a, const Value& b, int line)
     if (op == "%" && a.is_string()) template_error(line, "'%' string formatting is not supported");
   } else if (op == "**") {
     if (ints && bi() >= 0) {
-      int64_t r = 1;
-      for (int64_t k = 0; k < bi(); ++k) r *= ai();
-      return Value::integer(r);
+      int64_t base = ai(), result = 1;
+      for (int64_t e = bi(); e > 0; e >>= 1) {  // square-and-multiply, overflow-checked
+        if ((e & 1) && __builtin_mul_overflow(result, base, &result))
+          template_error(line, "integer overflow in **");
+        if (e > 1 && __builtin_mul_overflow(base, base, &base))
+          template_error(line, "integer overflow in **");
+      }
+      return Value::integer(result);
     }
     if (nums) return Value::real(std::pow(a.as_double(), b.as_double()));
   }

@@ -1,6 +1,7 @@
 // The tree-walking evaluator of template.h. Scoping follows jinja2: each for-loop iteration and
 // each macro call gets a fresh frame (assignments inside do not leak out; that is what
 // namespace() is for), while if-blocks share the enclosing frame.
+#include <cstdint>
 #include <ctime>
 #include <map>
 
@@ -216,6 +217,14 @@ class Renderer {
       if (a.positional.size() > macro->params.size())
         template_error(macro->line, "macro '", macro->text, "' takes ", macro->params.size(),
                        " arguments, got ", a.positional.size());
+      if (macro_depth_ >= kMaxMacroDepth)
+        template_error(macro->line, "macro '", macro->text, "' recursion deeper than ",
+                       kMaxMacroDepth);
+      ++macro_depth_;
+      struct Undo {
+        int& d;
+        ~Undo() { --d; }
+      } undo{macro_depth_};
       std::vector<Frame> saved = std::move(frames_);
       frames_.clear();
       frames_.push_back(saved[0]);
@@ -304,8 +313,12 @@ class Renderer {
       }
       case Expr::Unary: {
         Value v = eval(*e.args[0]);
-        if (v.type == Type::Int || v.type == Type::Bool)
-          return Value::integer(e.name == "-" ? -(v.type == Type::Bool ? v.b : v.i) : v.i);
+        if (v.type == Type::Int || v.type == Type::Bool) {
+          int64_t x = v.type == Type::Bool ? v.b : v.i;
+          if (e.name == "+") return Value::integer(x);
+          if (x == INT64_MIN) template_error(e.line, "integer overflow in unary -");
+          return Value::integer(-x);
+        }
         if (v.type == Type::Float) return Value::real(e.name == "-" ? -v.f : v.f);
         template_error(e.line, "bad operand type for unary ", e.name, ": '", type_name(v), "'");
       }
@@ -335,8 +348,10 @@ class Renderer {
     return Value::undefined();
   }
 
+  static constexpr int kMaxMacroDepth = 100;
   std::vector<Frame> frames_;
   std::string* out_ = nullptr;
+  int macro_depth_ = 0;
 };
 
 }  // namespace

@@ -26,9 +26,30 @@ ExprPtr make2(Expr::Kind kind, int line, std::string name, ExprPtr a, ExprPtr b)
   return e;
 }
 
+// Deeper nesting than this (brackets, blocks, operator chains along one path of the tree) is an
+// Input error, so that parsing, evaluation and destruction never overflow the stack.
+constexpr int kMaxDepth = 1000;
+
 class Parser {
  public:
   explicit Parser(const std::vector<Token>& tokens) : t_(tokens) {}
+
+  // Counts nesting while alive; bump() once per extra level (an operator in a chain).
+  class Depth {
+   public:
+    explicit Depth(Parser& p) : p_(p) { bump(); }
+    ~Depth() { p_.depth_ -= n_; }
+    Depth(const Depth&) = delete;
+    Depth& operator=(const Depth&) = delete;
+    void bump() {
+      ++n_;
+      if (++p_.depth_ > kMaxDepth) p_.error("nesting too deep");
+    }
+
+   private:
+    Parser& p_;
+    int n_ = 0;
+  };
 
   Body parse_template() {
     std::string end;
@@ -131,6 +152,7 @@ class Parser {
   }
 
   std::unique_ptr<Stmt> parse_statement() {
+    Depth depth(*this);
     auto s = std::make_unique<Stmt>();
     s->line = cur().line;
     std::string kw = expect_name();
@@ -239,8 +261,10 @@ class Parser {
 
  public:
   ExprPtr parse_expr() {
+    Depth depth(*this);
     ExprPtr e = parse_or();
     while (is_name("if")) {
+      depth.bump();
       int line = cur().line;
       ++p_;
       auto c = make(Expr::Cond, line);
@@ -254,8 +278,10 @@ class Parser {
 
  private:
   ExprPtr parse_or() {
+    Depth depth(*this);
     ExprPtr e = parse_and();
     while (is_name("or")) {
+      depth.bump();
       int line = cur().line;
       ++p_;
       e = make2(Expr::Or, line, "or", std::move(e), parse_and());
@@ -263,8 +289,10 @@ class Parser {
     return e;
   }
   ExprPtr parse_and() {
+    Depth depth(*this);
     ExprPtr e = parse_not();
     while (is_name("and")) {
+      depth.bump();
       int line = cur().line;
       ++p_;
       e = make2(Expr::And, line, "and", std::move(e), parse_not());
@@ -272,6 +300,7 @@ class Parser {
     return e;
   }
   ExprPtr parse_not() {
+    Depth depth(*this);
     if (is_name("not")) {
       auto e = make(Expr::Not, cur().line);
       ++p_;
@@ -281,8 +310,10 @@ class Parser {
     return parse_compare();
   }
   ExprPtr parse_compare() {
+    Depth depth(*this);
     ExprPtr e = parse_math1();
     while (true) {
+      depth.bump();
       int line = cur().line;
       std::string op;
       if (cur().kind == Tok::Op &&
@@ -302,8 +333,10 @@ class Parser {
     }
   }
   ExprPtr parse_math1() {
+    Depth depth(*this);
     ExprPtr e = parse_concat();
     while (is_op("+") || is_op("-")) {
+      depth.bump();
       std::string op = cur().text;
       int line = cur().line;
       ++p_;
@@ -312,8 +345,10 @@ class Parser {
     return e;
   }
   ExprPtr parse_concat() {
+    Depth depth(*this);
     ExprPtr e = parse_math2();
     while (is_op("~")) {
+      depth.bump();
       int line = cur().line;
       ++p_;
       e = make2(Expr::Binary, line, "~", std::move(e), parse_math2());
@@ -321,8 +356,10 @@ class Parser {
     return e;
   }
   ExprPtr parse_math2() {
+    Depth depth(*this);
     ExprPtr e = parse_pow();
     while (is_op("*") || is_op("/") || is_op("//") || is_op("%")) {
+      depth.bump();
       std::string op = cur().text;
       int line = cur().line;
       ++p_;
@@ -331,8 +368,10 @@ class Parser {
     return e;
   }
   ExprPtr parse_pow() {
+    Depth depth(*this);
     ExprPtr e = parse_unary(true);
     while (is_op("**")) {
+      depth.bump();
       int line = cur().line;
       ++p_;
       e = make2(Expr::Binary, line, "**", std::move(e), parse_unary(true));
@@ -340,6 +379,7 @@ class Parser {
     return e;
   }
   ExprPtr parse_unary(bool with_filter) {
+    Depth depth(*this);
     ExprPtr e;
     if (is_op("-") || is_op("+")) {
       e = make(Expr::Unary, cur().line);
@@ -431,7 +471,9 @@ class Parser {
   }
 
   ExprPtr parse_postfix(ExprPtr e) {
+    Depth depth(*this);
     while (true) {
+      depth.bump();
       int line = cur().line;
       if (skip_op(".")) {
         if (cur().kind == Tok::Int) {
@@ -501,7 +543,9 @@ class Parser {
   }
 
   ExprPtr parse_filter_expr(ExprPtr e) {
+    Depth depth(*this);
     while (true) {
+      depth.bump();
       int line = cur().line;
       if (skip_op("|")) {
         auto f = make(Expr::Filter, line);
@@ -536,6 +580,7 @@ class Parser {
 
   const std::vector<Token>& t_;
   size_t p_ = 0;
+  int depth_ = 0;
 };
 
 }  // namespace
