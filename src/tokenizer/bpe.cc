@@ -12,7 +12,7 @@ constexpr size_t kMaxCachedWordBytes = 256;
 constexpr size_t kMaxCacheEntries = 200000;
 }  // namespace
 
-void BpeModel::set_vocab(Vocab vocab) {
+void BpeModel::set_vocab(TokenTable vocab) {
   vocab_ = std::move(vocab);
   set_byte_level(byte_level_);
 }
@@ -24,8 +24,7 @@ void BpeModel::set_byte_level(bool on) {
 }
 
 int32_t BpeModel::find(std::string_view token) const {
-  const auto it = vocab_.find(token);
-  return it == vocab_.end() ? -1 : it->second;
+  return vocab_.find(token);
 }
 
 bool BpeModel::add_merge(std::string_view left, std::string_view right, std::string& bad) {
@@ -39,7 +38,7 @@ bool BpeModel::add_merge(std::string_view left, std::string_view right, std::str
   }
   // The rank is the position in the merges list; a repeated pair takes its later position, as
   // Hugging Face's HashMap collect does.
-  merges_[pair_key(a, b)] = Merge{next_rank_++, result};
+  merges_.set(a, b, {next_rank_++, result});
   return true;
 }
 
@@ -63,8 +62,9 @@ void BpeModel::merge_symbols(std::vector<int32_t>& symbols) const {
   auto consider = [&](int32_t left) {
     const int32_t right = next[left];
     if (right < 0) return;
-    const auto it = merges_.find(pair_key(symbols[left], symbols[right]));
-    if (it != merges_.end()) queue.push({it->second.rank, left, it->second.result});
+    if (const auto* merge = merges_.find(symbols[left], symbols[right])) {
+      queue.push({merge->rank, left, merge->result});
+    }
   };
   for (size_t i = 0; i + 1 < n; ++i) consider(int32_t(i));
   std::vector<bool> alive(n, true);
@@ -73,8 +73,8 @@ void BpeModel::merge_symbols(std::vector<int32_t>& symbols) const {
     queue.pop();
     if (!alive[top.pos] || next[top.pos] < 0) continue;
     const int32_t right = next[top.pos];
-    const auto it = merges_.find(pair_key(symbols[top.pos], symbols[right]));
-    if (it == merges_.end() || it->second.result != top.result) continue;
+    const auto* merge = merges_.find(symbols[top.pos], symbols[right]);
+    if (merge == nullptr || merge->result != top.result) continue;
     symbols[top.pos] = top.result;
     alive[right] = false;
     next[top.pos] = next[right];

@@ -11,6 +11,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "tokenizer/flat_map.h"
+
 namespace r1::tok {
 
 // Hashing that lets a std::string-keyed map be searched with a string_view (no allocation).
@@ -23,7 +25,7 @@ using Vocab = std::unordered_map<std::string, int32_t, StringHash, std::equal_to
 class BpeModel {
  public:
   // Vocabulary entries and merges in rank order, as (left, right) token strings.
-  void set_vocab(Vocab vocab);
+  void set_vocab(TokenTable vocab);
   // Returns false (and names the offending merge in `bad`) if a part or result is not in the vocab.
   bool add_merge(std::string_view left, std::string_view right, std::string& bad);
   void reserve_merges(size_t n) { merges_.reserve(n); }
@@ -40,7 +42,7 @@ class BpeModel {
   void encode_word(std::string_view word, std::vector<int32_t>& out) const;
 
   int32_t find(std::string_view token) const;  // -1 if absent
-  const Vocab& vocab() const { return vocab_; }
+  const TokenTable& vocab() const { return vocab_; }
   size_t merge_count() const { return merges_.size(); }
 
  private:
@@ -54,8 +56,8 @@ class BpeModel {
   void merge_symbols(std::vector<int32_t>& symbols) const;
   void encode_uncached(std::string_view word, std::vector<int32_t>& out) const;
 
-  Vocab vocab_;
-  std::unordered_map<uint64_t, Merge> merges_;
+  TokenTable vocab_;
+  MergeTable merges_;
   std::array<int32_t, 256> byte_ids_{};  // byte-level: initial symbol of each byte (-1 if absent)
   bool byte_level_ = false;
   bool ignore_merges_ = false;

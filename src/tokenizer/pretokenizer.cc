@@ -1,5 +1,7 @@
 #include "tokenizer/pretokenizer.h"
 
+#include <algorithm>
+
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
@@ -159,8 +161,8 @@ namespace {
 
 // Applies one Split step to one word, appending the resulting non-empty words
 // (Hugging Face NormalizedString::split followed by PreTokenizedString's empty filter).
-void split_word(const std::string& text, Piece word, const std::vector<Piece>& found, bool invert,
-                SplitBehavior behavior, std::vector<Piece>& out) {
+void split_word(Piece word, const std::vector<Piece>& found, bool invert, SplitBehavior behavior,
+                std::vector<Piece>& out) {
   // Alternating (range, is_match) spans covering the word.
   struct Span {
     uint32_t begin, end;
@@ -231,7 +233,6 @@ void split_word(const std::string& text, Piece word, const std::vector<Piece>& f
       break;
     }
   }
-  (void)text;
   for (const Span& s : kept) {
     if (!s.match && s.end > s.begin) out.push_back({s.begin, s.end});
   }
@@ -273,7 +274,7 @@ void PreTokenizer::run(std::string& text, std::vector<Piece>& words) const {
         } else {
           find_literal(view, step.literal, found);
         }
-        split_word(text, w, found, step.invert, step.behavior, next);
+        split_word(w, found, step.invert, step.behavior, next);
       }
     }
     words.swap(next);

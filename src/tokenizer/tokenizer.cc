@@ -252,7 +252,8 @@ Tokenizer Tokenizer::build(std::string_view tokenizer_json, std::string_view con
 
   // Model.
   int64_t max_id = -1;
-  for (const auto& [token, id] : parsed.vocab) max_id = std::max<int64_t>(max_id, id);
+  parsed.vocab.for_each(
+      [&](std::string_view, int32_t id) { max_id = std::max<int64_t>(max_id, id); });
   t->bpe.set_vocab(std::move(parsed.vocab));
   t->bpe.set_byte_level(t->pre_tokenizer.byte_level());
   t->bpe.set_ignore_merges(parsed.ignore_merges);
@@ -290,7 +291,14 @@ Tokenizer Tokenizer::build(std::string_view tokenizer_json, std::string_view con
       token.rstrip = flag(a, "rstrip", false);
       token.single_word = flag(a, "single_word", false);
       token.normalized = flag(a, "normalized", !token.special);
-      (token.normalized ? t->normalized_added : t->raw_added).add(token);
+      if (token.normalized) {
+        // Hugging Face matches these in normalized text, so it normalizes their content too.
+        AddedToken pattern = token;
+        if (t->nfc) pattern.content = nfc(pattern.content);
+        t->normalized_added.add(pattern);
+      } else {
+        t->raw_added.add(token);
+      }
       t->added_ids.emplace(token.content, token.id);
       max_id = std::max<int64_t>(max_id, token.id);
       added.push_back(std::move(token));
@@ -306,11 +314,11 @@ Tokenizer Tokenizer::build(std::string_view tokenizer_json, std::string_view con
   t->id_bytes.assign(size_t(t->vocab_size), std::string());
   t->id_known.assign(size_t(t->vocab_size), 0);
   t->id_special.assign(size_t(t->vocab_size), 0);
-  auto set_text = [&](int32_t id, const std::string& content) {
-    t->id_bytes[id] = byte_level_decoder ? byte_level_decode(content) : content;
+  auto set_text = [&](int32_t id, std::string_view content) {
+    t->id_bytes[id] = byte_level_decoder ? byte_level_decode(content) : std::string(content);
     t->id_known[id] = 1;
   };
-  for (const auto& [token, id] : t->bpe.vocab()) set_text(id, token);
+  t->bpe.vocab().for_each([&](std::string_view token, int32_t id) { set_text(id, token); });
   for (const AddedToken& token : added) {
     set_text(token.id, token.content);
     t->id_special[token.id] = token.special ? 1 : 0;

@@ -216,7 +216,7 @@ void parse_model(Scanner& in, TokenizerJson& out, const std::string& file) {
         in.expect('}');
         continue;
       }
-      out.vocab.reserve(200000);
+      out.vocab.reserve(1 << 17);
       do {
         std::string token = in.string();
         in.expect(':');
@@ -224,7 +224,7 @@ void parse_model(Scanner& in, TokenizerJson& out, const std::string& file) {
         if (id < 0 || id >= kMaxTokenId) {
           fail_input(file, ": model.vocab[\"", token, "\"]: bad id ", id);
         }
-        out.vocab.emplace(std::move(token), int32_t(id));
+        out.vocab.set(token, int32_t(id));
       } while (in.more('}'));
     } else if (key == "merges") {
       in.expect('[');

@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tokenizer/bpe.h"
+#include "tokenizer/flat_map.h"
 
 namespace r1::tok {
 
@@ -22,7 +22,7 @@ constexpr int64_t kMaxTokenId = int64_t(1) << 24;
 
 struct TokenizerJson {
   // model: {"type": "BPE", ...}
-  Vocab vocab;
+  TokenTable vocab;
   std::vector<std::pair<std::string, std::string>> merges;  // in rank order
   bool ignore_merges = false;
   std::string unk_token;  // "" if null

@@ -3,6 +3,8 @@
 // Face's documentation, round trips and long inputs.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "core/error.h"
 #include "core/file_util.h"
 #include "tokenizer/pretokenizer.h"
@@ -141,6 +143,29 @@ TEST(PreTokenize, ByteLevelPrefixSpaceAndGpt2Regex) {
   for (const Piece& w : words) got.push_back(text.substr(w.begin, w.end - w.begin));
   // GPT-2's pattern, documented in its encoder.py: contractions, " ?\p{L}+", "\s+(?!\S)".
   EXPECT_EQ(got, (std::vector<std::string>{" Hello", " world", "'s", " ", " end"}));
+}
+
+// A Tokenizer is shared by threads (the word cache is locked, PCRE2 scratch is per thread).
+TEST(Encode, ConcurrentEncodesAgree) {
+  const Tokenizer t = Tokenizer::load(tokenizer_dir("qwen2.5"));  // fresh: empty cache
+  std::vector<std::vector<std::vector<int32_t>>> results(4);
+  std::vector<std::thread> threads;
+  for (size_t k = 0; k < results.size(); ++k) {
+    threads.emplace_back([&, k] {
+      for (int round = 0; round < 3; ++round) {
+        results[k].clear();
+        for (const std::string& text : corpus()) results[k].push_back(t.encode(text));
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (size_t k = 0; k < results.size(); ++k) {
+    ASSERT_EQ(results[k].size(), corpus().size());
+    for (size_t i = 0; i < corpus().size(); ++i) {
+      EXPECT_EQ(results[k][i],
+                goldens()["tokenizers"]["qwen2.5"]["ids"][i].get<std::vector<int32_t>>());
+    }
+  }
 }
 
 }  // namespace

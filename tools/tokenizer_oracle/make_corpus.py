@@ -133,6 +133,22 @@ cases = [
     "\u00e9\u0302 \u1ec7\u0300",
 ]
 
+# Boundaries between character classes.
+cases += [
+    "abc123def x1y2z3 1st 2nd 3rd 100km 3.5GHz ١٢٣abc",
+    "中文123中文,English中文。日本語ABC한국어123",
+    "漢字ひらがなカタカナ混在テキストﾊﾝｶｸ",
+    "it’s don’t we’re ‘quoted’ 'plain' \"double\"",
+    "\r\n\r\n \n\n  \n  x  \n\t\n",
+    "end with spaces   ",
+    "end with newline and spaces\n   ",
+    "a\u00a0\u00a0b \u2003\u2003c",
+    "<think>\n\n</think>\n\n",
+    "</think>answer after think",
+    "emoji😀中文😀English😀123",
+    "x" * 3 + " " * 3 + "\t" * 3 + "\n" * 3 + "y",
+]
+
 # Long inputs.
 cases.append(" ".join(["word"] * 300))
 cases.append("a" * 700)
@@ -158,6 +174,11 @@ rng = random.Random(20250101)
 for _ in range(260):
     n = rng.randint(1, 24)
     cases.append("".join(rng.choice(fragments) for _ in range(n)))
+# Whitespace- and punctuation-heavy mixtures, where the pre-tokenizer regexes differ most.
+spacey = [" ", "  ", "\t", "\n", "\r\n", "\u00a0", "a", "1", "!", "'s", "中", "<think>", "😀", "\u0301"]
+for _ in range(120):
+    n = rng.randint(2, 16)
+    cases.append("".join(rng.choice(spacey) for _ in range(n)))
 
 json.dump(cases, __import__("sys").stdout, ensure_ascii=False, indent=0)
 print()
