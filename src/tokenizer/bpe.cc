@@ -1,5 +1,6 @@
 #include "tokenizer/bpe.h"
 
+#include <climits>
 #include <queue>
 
 #include "tokenizer/unicode.h"
@@ -9,7 +10,6 @@ namespace r1::tok {
 namespace {
 // Words longer than this are not cached (long runs of spaces or CJK would fill the cache).
 constexpr size_t kMaxCachedWordBytes = 256;
-constexpr size_t kMaxCacheEntries = 200000;
 }  // namespace
 
 void BpeModel::set_vocab(TokenTable vocab) {
@@ -45,6 +45,10 @@ bool BpeModel::add_merge(std::string_view left, std::string_view right, std::str
 void BpeModel::merge_symbols(std::vector<int32_t>& symbols) const {
   const size_t n = symbols.size();
   if (n < 2) return;
+  if (n <= kShortWord) {
+    merge_short(symbols);
+    return;
+  }
   // Symbols form a linked list; a merge is (rank, left position, expected result). Stale queue
   // entries are skipped when popped, exactly as Hugging Face's Word::merge_all does.
   std::vector<int32_t> prev(n), next(n);
@@ -85,6 +89,39 @@ void BpeModel::merge_symbols(std::vector<int32_t>& symbols) const {
   size_t out = 0;
   for (int32_t i = 0; i >= 0; i = next[i]) symbols[out++] = symbols[i];
   symbols.resize(out);
+}
+
+// Same result as the queue below for short words, without allocating: rank[i] is the rank of
+// the pair (symbols[i], symbols[i + 1]); each step merges the lowest rank, leftmost first (the
+// queue's order), and recomputes only the two pairs that changed.
+void BpeModel::merge_short(std::vector<int32_t>& symbols) const {
+  constexpr int32_t kNone = INT32_MAX;
+  int32_t rank[kShortWord];
+  int32_t result[kShortWord];
+  size_t n = symbols.size();
+  auto lookup = [&](size_t i) {
+    const auto* merge = merges_.find(symbols[i], symbols[i + 1]);
+    rank[i] = merge != nullptr ? merge->rank : kNone;
+    result[i] = merge != nullptr ? merge->result : -1;
+  };
+  for (size_t i = 0; i + 1 < n; ++i) lookup(i);
+  while (n > 1) {
+    size_t best = 0;
+    for (size_t i = 1; i + 1 < n; ++i) {
+      if (rank[i] < rank[best]) best = i;
+    }
+    if (rank[best] == kNone) break;
+    symbols[best] = result[best];
+    for (size_t i = best + 1; i + 1 < n; ++i) {
+      symbols[i] = symbols[i + 1];
+      rank[i] = rank[i + 1];
+      result[i] = result[i + 1];
+    }
+    --n;
+    if (best > 0) lookup(best - 1);
+    if (best + 1 < n) lookup(best);
+  }
+  symbols.resize(n);
 }
 
 void BpeModel::encode_uncached(std::string_view word, std::vector<int32_t>& out) const {
@@ -132,21 +169,22 @@ void BpeModel::encode_word(std::string_view word, std::vector<int32_t>& out) con
     encode_uncached(word, out);
     return;
   }
-  std::string key(word);
+  const size_t slot_index = std::hash<std::string_view>()(word) & (kCacheSlots - 1);
+  CacheSlot& slot = cache_[slot_index];
+  std::mutex& lock = cache_locks_[slot_index % kCacheStripes];
   {
-    std::lock_guard<std::mutex> lock(cache_mutex_);
-    const auto it = cache_.find(key);
-    if (it != cache_.end()) {
-      out.insert(out.end(), it->second.begin(), it->second.end());
+    std::lock_guard<std::mutex> guard(lock);
+    if (slot.used && slot.word == word) {
+      out.insert(out.end(), slot.ids.begin(), slot.ids.end());
       return;
     }
   }
   const size_t first = out.size();
   encode_uncached(word, out);
-  std::vector<int32_t> ids(out.begin() + first, out.end());
-  std::lock_guard<std::mutex> lock(cache_mutex_);
-  if (cache_.size() >= kMaxCacheEntries) cache_.clear();
-  cache_.emplace(std::move(key), std::move(ids));
+  std::lock_guard<std::mutex> guard(lock);
+  slot.word.assign(word);
+  slot.ids.assign(out.begin() + first, out.end());
+  slot.used = true;
 }
 
 }  // namespace r1::tok
