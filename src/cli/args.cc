@@ -43,6 +43,7 @@ std::optional<std::string> Args::take(const std::string& name, const std::string
     auto it = values_.find(n);
     if (it != values_.end()) {
       taken_[n] = true;
+      last_name_ = n;
       return it->second;
     }
   }
@@ -62,7 +63,7 @@ int64_t Args::take_int(const std::string& name, int64_t def, const std::string& 
   char* end = nullptr;
   long long x = std::strtoll(v->c_str(), &end, 10);
   if (v->empty() || *end != '\0' || errno != 0)
-    fail_usage("flag ", name, " expects an integer, got '", *v, "'");
+    fail_usage("flag ", last_name_, " expects an integer, got '", *v, "'");
   return x;
 }
 
@@ -73,7 +74,7 @@ double Args::take_double(const std::string& name, double def, const std::string&
   char* end = nullptr;
   double x = std::strtod(v->c_str(), &end);
   if (v->empty() || *end != '\0' || errno != 0)
-    fail_usage("flag ", name, " expects a number, got '", *v, "'");
+    fail_usage("flag ", last_name_, " expects a number, got '", *v, "'");
   return x;
 }
 
@@ -82,7 +83,7 @@ bool Args::take_bool(const std::string& name, const std::string& alias) {
   if (!v) return false;
   if (*v == "1" || *v == "true") return true;
   if (*v == "0" || *v == "false") return false;
-  fail_usage("flag ", name, " expects true or false, got '", *v, "'");
+  fail_usage("flag ", last_name_, " expects true or false, got '", *v, "'");
 }
 
 std::vector<std::string> Args::take_positional() {

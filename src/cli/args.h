@@ -31,6 +31,7 @@ class Args {
   std::map<std::string, std::string> values_;
   std::map<std::string, bool> taken_;
   std::vector<std::string> positional_;
+  std::string last_name_;  // the spelling the user gave of the flag last taken, for errors
 };
 
 }  // namespace r1::cli

@@ -8,6 +8,8 @@
 #include "cli/common.h"
 #include "core/error.h"
 #include "runtime/generator.h"
+#include "tokenizer/template/chat_template.h"
+#include "tokenizer/template/reasoning.h"
 
 namespace r1::cli {
 namespace {
@@ -20,14 +22,29 @@ int run_generate(Args& args) {
   int64_t samples = args.take_int("--samples", 1);
   std::optional<std::string> stop = args.take("--stop");
   bool as_json = args.take_bool("--json");
+  bool chat = args.take_bool("--chat");
+  std::optional<std::string> system = args.take("--system");
+  tmpl::ChatOptions chat_opt;
+  chat_opt.keep_system = args.take_bool("--keep-system");
   runtime::SamplingParams sp = take_sampling(args);
   LoadedModel lm = load_model_from_flags(args);
   args.finish();
   if (max_tokens < 0) fail_usage("-n must be >= 0");
   if (samples < 1 || samples > 4096) fail_usage("--samples must be between 1 and 4096");
   if (!lm.tokenizer) fail_input(lm.dir, ": no tokenizer.json; r1 generate needs one");
+  if ((system || chat_opt.keep_system) && !chat)
+    fail_usage("--system and --keep-system need --chat");
   std::string text = prompt ? *prompt : read_stdin();
-  std::vector<int32_t> ids = lm.tokenizer->encode(text, true);
+  std::vector<int32_t> ids;
+  if (chat) {
+    json msgs = json::array();
+    if (system) msgs.push_back({{"role", "system"}, {"content", *system}});
+    msgs.push_back({{"role", "user"}, {"content", text}});
+    // The template writes BOS and the role markers itself.
+    ids = lm.tokenizer->encode(tmpl::ChatTemplate::load(lm.dir).render(msgs, chat_opt), false);
+  } else {
+    ids = lm.tokenizer->encode(text, true);
+  }
   if (ids.empty()) fail_usage("the prompt is empty");
 
   std::vector<runtime::GenRequest> reqs(samples);
@@ -53,6 +70,11 @@ int run_generate(Args& args) {
                 {"tokens", o.tokens},
                 {"finish_reason", o.finish_reason},
                 {"prompt_tokens", o.prompt_tokens}};
+      if (chat) {
+        tmpl::ReasoningSplit split = tmpl::split_reasoning(o.text);
+        j["reasoning"] = split.reasoning;
+        j["content"] = split.content;
+      }
       std::cout << j.dump() << "\n";
     }
   }
@@ -69,11 +91,16 @@ R1_COMMAND({"generate",
             "generate text from a prompt",
             "usage: r1 generate [-m DIR] [-p TEXT] [flags]\n"
             "  -p, --prompt TEXT    the prompt (default: read stdin)\n"
+            "  --chat               send the prompt as a user turn through the chat template\n"
+            "                       (--json then splits the output into reasoning and content)\n"
+            "  --system TEXT        with --chat: a system prompt (folded into the user turn, as\n"
+            "                       R1 recommends, unless --keep-system)\n"
+            "  --keep-system        with --chat: render the chat template exactly as given\n"
             "  -n, --max-tokens N   new tokens at most (default 256)\n"
             "  --samples K          K independent samples, decoded as one batch (default 1)\n"
             "  --stop S             stop before the text S\n"
             "  --json               print one JSON object per sample instead of streaming\n",
-            {"--json", "--no-mmap"},
+            {"--json", "--no-mmap", "--chat", "--keep-system"},
             run_generate,
             kModelFlags | kSamplingFlags});
 

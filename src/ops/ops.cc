@@ -23,6 +23,9 @@ void check_f32_matrix(const Tensor& x, const char* what) {
 
 // Output columns per thread chunk: whole cache lines of y and enough rows of w per task.
 constexpr int64_t kColumnAlign = 64;
+// Below this many multiply-adds an op runs on the calling thread: waking the pool costs more
+// (and on a busy machine a descheduled worker can stall the caller for a whole time slice).
+constexpr int64_t kMinParallelWork = 1 << 17;
 
 }  // namespace
 
@@ -42,12 +45,17 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias) {
   p.wtype = w.dtype;
   p.y = y.ptr<float>();
   p.ldy = N;
-  thread_pool().parallel_range(N, kColumnAlign, [&](int64_t n0, int64_t n1) {
+  auto run = [&](int64_t n0, int64_t n1) {
     kernels::GemmParams q = p;
     q.n_begin = n0;
     q.n_end = n1;
     K().gemm(q);
-  });
+  };
+  if (M * N * Kdim < kMinParallelWork) {
+    run(0, N);
+  } else {
+    thread_pool().parallel_range(N, kColumnAlign, run);
+  }
   if (bias) {
     std::vector<float> b(N);
     K().to_f32(bias->data, bias->dtype, b.data(), N);
@@ -97,11 +105,7 @@ void rope_half(Tensor& x, int64_t n_heads, const Tensor& cos, const Tensor& sin)
 
 void silu_mul_(Tensor& g, const Tensor& u) {
   R1_ASSERT(g.numel() == u.numel());
-  const int64_t rows = g.dim(0), n = g.numel() / (rows ? rows : 1);
-  thread_pool().parallel_range(rows, 1, [&](int64_t r0, int64_t r1) {
-    K().silu_mul(g.ptr<float>() + r0 * n, u.ptr<float>() + r0 * n, g.ptr<float>() + r0 * n,
-                 (r1 - r0) * n);
-  });
+  K().silu_mul(g.ptr<float>(), u.ptr<float>(), g.ptr<float>(), g.numel());
 }
 
 void add_(Tensor& y, const Tensor& x) {
@@ -122,7 +126,9 @@ Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t h
                  float scale) {
   const int64_t T = q.dim(0), group = n_heads / n_kv_heads;
   Tensor out = Tensor::zeros(DType::F32, {T, n_heads * head_dim});
-  thread_pool().parallel_for(T * n_heads, [&](int64_t task) {
+  int64_t work = 0;
+  for (int64_t t = 0; t < T; ++t) work += 2 * (pos[t] + 1) * n_heads * head_dim;
+  auto head = [&](int64_t task) {
     const int64_t t = task / n_heads, h = task % n_heads, kvh = h / group;
     const int64_t n = pos[t] + 1;
     const float* qv = q.ptr<float>() + t * n_heads * head_dim + h * head_dim;
@@ -134,7 +140,12 @@ Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t h
     K().softmax(scores.data(), n);
     for (int64_t j = 0; j < n; ++j)
       K().axpy(scores[j], kv[t].v + j * pos_stride + kvh * head_dim, o, head_dim);
-  });
+  };
+  if (work < kMinParallelWork) {
+    for (int64_t task = 0; task < T * n_heads; ++task) head(task);
+  } else {
+    thread_pool().parallel_for(T * n_heads, head);
+  }
   return out;
 }
 

@@ -1,0 +1,226 @@
+// r1 score / generate / bench end to end, and bad input: every problem is one line on stderr
+// naming the file, tensor, field or flag, with exit code 2, never a crash.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct Result {
+  int code;
+  std::string out, err;
+};
+
+// Runs the r1 binary with args (shell-quoted by the caller) and stdin text.
+Result run_r1(const std::string& args, const std::string& input = "") {
+  fs::path dir = fs::temp_directory_path() / "r1_model_cli";
+  fs::create_directories(dir);
+  std::string in = (dir / "in").string(), out = (dir / "out").string(),
+              err = (dir / "err").string();
+  std::ofstream(in) << input;
+  std::string cmd = std::string(R1_BINARY) + " " + args + " <" + in + " >" + out + " 2>" + err;
+  int status = std::system(cmd.c_str());
+  auto slurp = [](const std::string& p) {
+    std::ifstream f(p);
+    std::stringstream s;
+    s << f.rdbuf();
+    return s.str();
+  };
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
+}
+
+std::string fixture(const std::string& name) {
+  return std::string(R1_SOURCE_DIR) + "/tests/fixtures/models/" + name;
+}
+
+// A writable copy of a fixture to break.
+std::string copy_fixture(const std::string& name, const std::string& as) {
+  fs::path dst = fs::temp_directory_path() / ("r1_cli_" + as);
+  fs::remove_all(dst);
+  fs::copy(fixture(name), dst, fs::copy_options::recursive);
+  return dst.string();
+}
+
+void expect_bad_input(const Result& r, std::vector<std::string> fragments) {
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
+  for (const auto& f : fragments) EXPECT_NE(r.err.find(f), std::string::npos) << r.err;
+}
+
+TEST(ScoreCli, MatchesGoldenLogprobs) {
+  std::ifstream gold(fixture("qwen2-f32") + "/golden.jsonl");
+  std::string input;
+  std::vector<json> rows;
+  for (std::string line; std::getline(gold, line);) {
+    rows.push_back(json::parse(line));
+    input += json({{"ids", rows.back()["ids"]}}).dump() + "\n";
+  }
+  Result r = run_r1("score --jsonl -m " + fixture("qwen2-f32"), input);
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::istringstream out(r.out);
+  size_t i = 0;
+  for (std::string line; std::getline(out, line); ++i) {
+    json o = json::parse(line);
+    ASSERT_LT(i, rows.size());
+    EXPECT_EQ(o["ids"], rows[i]["ids"]);
+    ASSERT_EQ(o["logprobs"].size(), rows[i]["logprobs"].size());
+    for (size_t j = 0; j < o["logprobs"].size(); ++j)
+      EXPECT_NEAR(o["logprobs"][j].get<double>(), rows[i]["logprobs"][j].get<double>(), 1e-3);
+  }
+  EXPECT_EQ(i, rows.size());
+}
+
+TEST(ScoreCli, TextNeedsAndUsesTheTokenizer) {
+  Result r = run_r1("score -m r1-tiny-random", R"({"text": "Tom has 3 apples."})");
+  ASSERT_EQ(r.code, 0) << r.err;
+  json o = json::parse(r.out);
+  EXPECT_EQ(o["logprobs"].size() + 1, o["ids"].size());
+  for (const auto& v : o["logprobs"]) EXPECT_LT(v.get<double>(), 0.0);
+  expect_bad_input(run_r1("score -m " + fixture("qwen2-f32"), R"({"text": "hi"})"),
+                   {"needs a tokenizer.json"});
+}
+
+TEST(GenerateCli, SameSeedSameTextAndBatchedSamples) {
+  const std::string args = "generate -m r1-tiny-random -p 'Tom has' -n 12 --seed 5 --json";
+  Result a = run_r1(args), b = run_r1(args);
+  ASSERT_EQ(a.code, 0) << a.err;
+  EXPECT_EQ(a.out, b.out);
+  json o = json::parse(a.out);
+  EXPECT_LE(o["tokens"].size(), 12u);
+  Result s = run_r1(args + " --samples 3");
+  ASSERT_EQ(s.code, 0) << s.err;
+  std::istringstream lines(s.out);
+  std::string first;
+  std::getline(lines, first);
+  EXPECT_EQ(json::parse(first)["tokens"], o["tokens"]) << "sample 0 of seed 5 equals seed 5 alone";
+  Result g = run_r1("generate -m r1-tiny-random -p 'Tom has' -n 8 --temperature 0");
+  EXPECT_EQ(g.code, 0) << g.err;
+}
+
+TEST(BenchCli, ReportsSpeedsAndBytes) {
+  Result r = run_r1("bench -m " + fixture("qwen2-f32") +
+                    " --prompt-tokens 16 --gen-tokens 4 --reps 1 --no-bandwidth --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  json o = json::parse(r.out);
+  EXPECT_GT(o["prefill_tok_s"].get<double>(), 0);
+  EXPECT_GT(o["decode_tok_s"].get<double>(), 0);
+  // f32 weights: every matrix and norm, lm_head included, plus one embedding row.
+  EXPECT_GT(o["weight_bytes_per_step"].get<double>(), 2 * 4 * (4 * 64 * 64.0));
+}
+
+TEST(BadInput, MissingModelFolder) {
+  expect_bad_input(run_r1("score -m /nonexistent/model", "{}"), {"/nonexistent/model"});
+}
+
+TEST(BadInput, BadFlags) {
+  expect_bad_input(run_r1("score --frobnicate -m " + fixture("qwen2-f32")), {"--frobnicate"});
+  expect_bad_input(run_r1("generate -m r1-tiny-random -p x -n many"), {"-n", "many"});
+  expect_bad_input(run_r1("generate -m r1-tiny-random -p x --top-p 2"), {"top-p"});
+  expect_bad_input(run_r1("frobnicate"), {"unknown command"});
+}
+
+TEST(BadInput, BadStdin) {
+  std::string m = " -m " + fixture("qwen2-f32");
+  expect_bad_input(run_r1("score" + m, "{not json"), {"stdin", "JSON"});
+  expect_bad_input(run_r1("score --jsonl" + m, "{\"ids\": [1, 2]}\n{\"ids\": [1, 99999]}\n"),
+                   {"line 2", "99999", "vocabulary"});
+  expect_bad_input(run_r1("score" + m, R"({"ids": [1, "a"]})"), {"non-integer"});
+  expect_bad_input(run_r1("score" + m, R"({"tokens": [1]})"), {"\"ids\" or \"text\""});
+}
+
+TEST(BadInput, TruncatedWeights) {
+  std::string dir = copy_fixture("qwen2-f32", "truncated");
+  fs::resize_file(dir + "/model.safetensors", fs::file_size(dir + "/model.safetensors") - 1000);
+  expect_bad_input(run_r1("score -m " + dir, R"({"ids": [1, 2]})"),
+                   {"model.safetensors", "outside the data section"});
+}
+
+TEST(BadInput, MissingShard) {
+  std::string dir = copy_fixture("llama-bf16-sharded", "noshard");
+  fs::remove(dir + "/model-00002-of-00002.safetensors");
+  expect_bad_input(run_r1("score -m " + dir, R"({"ids": [1, 2]})"),
+                   {"model-00002-of-00002.safetensors"});
+}
+
+void edit_config(const std::string& dir, const std::function<void(json&)>& f) {
+  json c = json::parse(std::ifstream(dir + "/config.json"));
+  f(c);
+  std::ofstream(dir + "/config.json") << c.dump();
+}
+
+TEST(BadInput, ConfigProblems) {
+  std::string dir = copy_fixture("qwen2-f32", "config");
+  edit_config(dir, [](json& c) { c["architectures"] = {"GPTNeoXForCausalLM"}; });
+  expect_bad_input(run_r1("score -m " + dir, "{}"), {"config.json", "GPTNeoXForCausalLM"});
+  edit_config(dir, [](json& c) {
+    c["architectures"] = {"Qwen2ForCausalLM"};
+    c["hidden_size"] = 32;
+  });
+  expect_bad_input(run_r1("score -m " + dir, "{}"), {"model.embed_tokens.weight", "shape"});
+  edit_config(dir, [](json& c) {
+    c["hidden_size"] = 64;
+    c["num_hidden_layers"] = 3;
+  });
+  expect_bad_input(run_r1("score -m " + dir, "{}"), {"missing tensor model.layers.2."});
+  std::ofstream(dir + "/config.json") << "{\"hidden_size\": ";
+  expect_bad_input(run_r1("score -m " + dir, "{}"), {"config.json", "JSON"});
+  fs::remove(dir + "/config.json");
+  expect_bad_input(run_r1("score -m " + dir, "{}"), {"config.json"});
+}
+
+TEST(BadInput, UnsupportedDtype) {
+  // Rewrite one tensor's dtype in the header to a type dense models do not take.
+  std::string dir = copy_fixture("qwen2-f32", "dtype");
+  std::string path = dir + "/model.safetensors";
+  std::string data;
+  {
+    std::ifstream f(path, std::ios::binary);
+    std::stringstream s;
+    s << f.rdbuf();
+    data = s.str();
+  }
+  size_t at = data.find("\"model.norm.weight\":{\"dtype\":\"F32\"");
+  ASSERT_NE(at, std::string::npos);
+  data.replace(data.find("F32", at), 3, "I32");
+  std::ofstream(path, std::ios::binary) << data;
+  expect_bad_input(run_r1("score -m " + dir, "{}"), {"model.norm.weight", "I32"});
+}
+
+}  // namespace
+
+namespace {
+
+TEST(ChatCli, ScriptedConversation) {
+  Result r =
+      run_r1("chat -n 6 --seed 1", "Tom has 3 apples.\n/reset\n/help\nline one \\\nline two\n");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("(conversation cleared)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("/reset"), std::string::npos) << "help text";
+  EXPECT_NE(r.out.find("(reply cut at 6 tokens)"), std::string::npos) << r.out;
+  Result bad = run_r1("chat -n 0", "hi\n");
+  expect_bad_input(bad, {"-n"});
+}
+
+TEST(GenerateCli, ChatSplitsReasoningFromContent) {
+  Result r = run_r1("generate --chat -p 'What is 2+2?' -n 8 --seed 3 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  json o = json::parse(r.out);
+  // Without </think> in the output everything is reasoning (FACTS.md section 5).
+  std::string text = o["text"];
+  if (text.find("</think>") == std::string::npos) {
+    EXPECT_EQ(o["reasoning"], text);
+    EXPECT_EQ(o["content"], "");
+  }
+  expect_bad_input(run_r1("generate -p x --system 'be brief'"), {"--system", "--chat"});
+}
+
+}  // namespace
