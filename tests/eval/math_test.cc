@@ -202,3 +202,50 @@ TEST(MathEquiv, SurvivesAdversarialInput) {
 
 }  // namespace
 }  // namespace r1::eval
+
+namespace r1::eval {
+namespace {
+
+// Rewritings of every MATH-500 answer that keep its value must grade correct, and changing one
+// digit must not: a check of the grader on the real answers in both directions.
+TEST(MathEquiv, Math500RewritingsAndDigitChanges) {
+  std::ifstream in(std::string(R1_SHARED_DIR) + "/data/math500.jsonl");
+  std::string line;
+  size_t rewrites = 0, rewrites_ok = 0, changed = 0, changed_rejected = 0;
+  while (std::getline(in, line)) {
+    std::string answer = nlohmann::json::parse(line).at("answer");
+    std::string dfrac = answer;
+    for (size_t p = dfrac.find("\\frac"); p != std::string::npos; p = dfrac.find("\\frac", p + 6))
+      dfrac.replace(p, 5, "\\dfrac");
+    // a space after each comma that separates elements (not a thousands separator "10,\\!080")
+    std::string spaced;
+    for (size_t i = 0; i < answer.size(); ++i) {
+      spaced += answer[i];
+      bool thousands =
+          i + 1 < answer.size() && (answer[i + 1] == '\\' || std::isdigit(answer[i + 1]));
+      if (answer[i] == ',' && !thousands) spaced += ' ';
+    }
+    for (const std::string& r :
+         {"$" + answer + "$", dfrac, spaced, "\\left. " + answer + " \\right.", answer + "."}) {
+      ++rewrites;
+      bool ok = math_answers_equal(answer, r);
+      rewrites_ok += ok;
+      EXPECT_TRUE(ok) << answer << " vs " << r;
+    }
+    // change the first digit (the last may be the exponent of a unit, "15\\mbox{ cm}^2")
+    size_t d = answer.find_first_of("0123456789");
+    if (d == std::string::npos) continue;
+    std::string other = answer;
+    other[d] = other[d] == '9' ? '8' : static_cast<char>(other[d] + 1);
+    ++changed;
+    bool same = math_answers_equal(answer, other);
+    changed_rejected += !same;
+    EXPECT_FALSE(same) << answer << " vs " << other;
+  }
+  std::printf("MATH-500 rewritings graded equal: %zu/%zu; one-digit changes rejected: %zu/%zu\n",
+              rewrites_ok, rewrites, changed_rejected, changed);
+  EXPECT_EQ(rewrites, 2500u);
+}
+
+}  // namespace
+}  // namespace r1::eval

@@ -175,3 +175,27 @@ TEST(Verifier, RequireThinkEnd) {
 
 }  // namespace
 }  // namespace r1::eval
+
+namespace r1::eval {
+namespace {
+
+// The AoPS solutions of AIME 2024 end in a \boxed / \framebox answer: each grades correct.
+TEST(Verifier, Aime2024SolutionsGradeCorrect) {
+  std::ifstream in(std::string(R1_SHARED_DIR) + "/data/aime24.jsonl");
+  auto v = make_verifier("aime");
+  std::string line;
+  size_t n = 0, ok = 0;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    Problem p = problem("aime", j["answer"].get<std::string>());
+    bool correct = v->evaluate(p, j["solution"].get<std::string>()).correct;
+    EXPECT_TRUE(correct) << j["id"];
+    ok += correct;
+    ++n;
+  }
+  EXPECT_EQ(n, 30u);
+  EXPECT_EQ(ok, n);
+}
+
+}  // namespace
+}  // namespace r1::eval
