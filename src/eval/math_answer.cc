@@ -372,6 +372,7 @@ ExtractedAnswer extract_math_answer(std::string_view completion, bool fallbacks)
       if (close != std::string_view::npos) answer = rest.substr(skip, close - skip);
     } else {
       answer = rest.substr(0, rest.find('\n'));
+      answer = answer.substr(0, answer.find(". "));  // "is 12. I hope it is correct."
     }
     answer = trim(answer);
     while (!answer.empty() && (answer.back() == '.' || answer.back() == '$'))
@@ -398,6 +399,7 @@ std::string normalize_math_answer(std::string_view answer) {
                           {"\u2265", "\\ge "},
                           {"\u2260", "\\ne "}})
     replace_all(s, from, to);
+  replace_all(s, "{,}", ",\\!");  // "14{,}916": a thousands separator
   replace_all(s, "\\leq", "\\le");
   replace_all(s, "\\geq", "\\ge");
   replace_all(s, "\\cfrac", "\\frac");

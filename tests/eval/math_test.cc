@@ -54,6 +54,11 @@ TEST(MathExtract, Fallbacks) {
   EXPECT_EQ(e.text, "\\frac{1}{2}");
   EXPECT_EQ(e.source, AnswerSource::Phrase);
   EXPECT_EQ(extract_math_answer("The answer is 12.\nDone").text, "12");
+  EXPECT_EQ(extract_math_answer("The final answer is 12,000,023. I hope it is correct.").text,
+            "12,000,023");
+  EXPECT_EQ(
+      extract_math_answer("Final Answer: The final answer is $3.5$. I hope it is correct.").text,
+      "3.5");
   EXPECT_EQ(extract_math_answer("we get 1,234 and then -3.5").text, "-3.5");
   EXPECT_EQ(extract_math_answer("total: 1,234").text, "1,234");
   EXPECT_EQ(extract_math_answer("no digits").source, AnswerSource::None);
