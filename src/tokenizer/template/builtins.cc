@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <set>
 
 #include "tokenizer/template/str_methods.h"
 
@@ -62,6 +63,27 @@ CallArgs rest_args(const CallArgs& a, size_t from) {
 }
 
 }  // namespace
+
+bool is_known_filter(const std::string& name) {
+  static const std::set<std::string> names = {
+      "length",  "count",  "default",    "d",          "trim",       "string", "safe",   "lower",
+      "upper",   "title",  "capitalize", "tojson",     "join",       "first",  "last",   "list",
+      "reverse", "items",  "dictsort",   "selectattr", "rejectattr", "select", "reject", "map",
+      "replace", "int",    "float",      "abs",        "round",      "sum",    "min",    "max",
+      "sort",    "unique", "indent",     "attr"};
+  return names.count(name) > 0;
+}
+
+bool is_known_test(const std::string& name) {
+  static const std::set<std::string> names = {
+      "defined",  "undefined", "none",   "boolean", "true",     "false",       "integer",
+      "float",    "number",    "string", "mapping", "iterable", "sequence",    "callable",
+      "sameas",   "equalto",   "eq",     "==",      "ne",       "!=",          "lt",
+      "lessthan", "<",         "le",     "<=",      "gt",       "greaterthan", ">",
+      "ge",       ">=",        "in",     "odd",     "even",     "divisibleby", "lower",
+      "upper",    "escaped"};
+  return names.count(name) > 0;
+}
 
 Value get_attr(const Value& obj, const std::string& name, int line) {
   if (obj.is_undefined())

@@ -25,6 +25,11 @@ Value get_slice(const Value& obj, const Value& start, const Value& stop, const V
 // Elements a for loop visits: list items, dict keys, string characters; Undefined -> none.
 List iterate(const Value& v, int line);
 
+// Whether call_filter / call_test know a name (checked when a template is parsed, as jinja2 does
+// when it compiles one).
+bool is_known_filter(const std::string& name);
+bool is_known_test(const std::string& name);
+
 Value call_filter(const std::string& name, const Value& subject, CallArgs& args, int line);
 bool call_test(const std::string& name, const Value& subject, CallArgs& args, int line);
 

@@ -69,8 +69,10 @@ class Renderer {
       return d;
     });
     g["raise_exception"] = Value::callable([](CallArgs& a) -> Value {
-      fail_input("chat template raised an exception: ",
-                 a.positional.empty() ? std::string() : to_str(a.positional[0]));
+      std::string message = a.positional.empty() ? std::string() : to_str(a.positional[0]);
+      for (size_t k = message.find('\n'); k != std::string::npos; k = message.find('\n', k))
+        message.replace(k, 1, " ");  // errors are one line
+      fail_input("chat template raised an exception: ", message);
     });
     g["strftime_now"] = Value::callable([](CallArgs& a) {
       const Value* fmt = a.get(0, "format");

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "tokenizer/template/ast.h"
+#include "tokenizer/template/builtins.h"
 
 namespace r1::tmpl {
 
@@ -88,7 +89,7 @@ class Parser {
       case Tok::End:
         return "end of template";
       case Tok::String:
-        return "string '" + t.text + "'";
+        return "string " + to_repr(Value::string(t.text));
       default:
         return "'" + t.text + "'";
     }
