@@ -88,6 +88,7 @@ TEST(Encode, VariantsMatchOracle) {
       json = v["tokenizer"];
       config = v["config"];
     }
+    if (v.contains("pre_tokenizer")) json["pre_tokenizer"] = v["pre_tokenizer"];
     for (auto& a : json["added_tokens"]) {
       const std::string content = a["content"];
       if (v.contains("added_token_flags") && v["added_token_flags"].contains(content)) {

@@ -68,6 +68,7 @@ for (const v of JSON.parse(fs.readFileSync(path.join(fixtures, "variants.json"),
     config = v.config;
   }
   for (const a of json.added_tokens) Object.assign(a, (v.added_token_flags || {})[a.content] || {});
+  if (v.pre_tokenizer) json.pre_tokenizer = v.pre_tokenizer;
   const tok = TokenizerLoader.fromPreTrained({ tokenizerJSON: json, tokenizerConfig: config });
   variants[v.name] = v.strings.map((t) => tok.encode(t, { add_special_tokens: false }));
 }
