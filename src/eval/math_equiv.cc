@@ -314,7 +314,7 @@ Rat sample_value(size_t k, size_t p) {
   return *make_rat(static_cast<i128>(7 + 6 * k + 11 * p), static_cast<i128>(3 + (k + 2 * p) % 7));
 }
 
-constexpr size_t kPoints = 4;
+constexpr size_t kPoints = 6;
 
 std::vector<Env> sample_envs(const MathNode& a, const MathNode& b) {
   std::set<std::string> vars;

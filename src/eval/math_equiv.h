@@ -4,7 +4,7 @@
 // Order of checks, each on normalized answers (math_answer.h):
 //   1. equal strings; two plain words compare case-insensitively ("East" = "east");
 //   2. both are parsed (math_expr.h) and compared by structure:
-//      - scalars: evaluated at up to 4 points (each free variable gets a fixed positive rational
+//      - scalars: evaluated at up to 6 points (each free variable gets a fixed positive rational
 //        per point, the same on both sides) with exact rational arithmetic (128-bit) while the
 //        values stay rational, and complex long double otherwise (pi, radicals that are not
 //        perfect powers, trig, i). Exact values must be equal; approximate ones must agree to a

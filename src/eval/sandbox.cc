@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -47,8 +48,14 @@ void report(int fd, char code, int err) {
   dup2(in_fd, 0);
   dup2(out_fd, 1);
   dup2(err_fd, 2);
-  for (int fd = 3; fd < 1024; ++fd)
-    if (fd != status_fd) close(fd);
+  // Keep only 0-2 and the status pipe (moved to fd 3, still close-on-exec).
+  if (status_fd != 3) {
+    dup2(status_fd, 3);
+    fcntl(3, F_SETFD, FD_CLOEXEC);
+    status_fd = 3;
+  }
+  if (syscall(SYS_close_range, 4u, ~0u, 0u) != 0)
+    for (int fd = 4; fd < 65536; ++fd) close(fd);
   // A new network namespace needs CAP_SYS_ADMIN (root); without it, a new user namespace
   // (after dropping root, so the program never keeps root's file access) can hold one.
   bool isolated = unshare(CLONE_NEWNET) == 0;

@@ -1,5 +1,7 @@
 #include "eval/stats.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace r1::eval {
@@ -60,6 +62,43 @@ LengthStats length_stats(const std::vector<size_t>& tokens, const std::vector<bo
   }
   s.mean_tokens = total / static_cast<double>(tokens.size());
   s.truncation_rate = static_cast<double>(cut) / static_cast<double>(tokens.size());
+  return s;
+}
+
+EvalSummary summarize(const std::vector<std::vector<GradedSample>>& per_problem,
+                      const std::vector<size_t>& ks,
+                      const std::function<bool(std::string_view, std::string_view)>& same) {
+  EvalSummary s;
+  s.problems = per_problem.size();
+  if (per_problem.empty()) return s;
+  size_t min_n = per_problem[0].size();
+  for (const auto& p : per_problem) min_n = std::min(min_n, p.size());
+  s.cons_k = min_n;
+  std::vector<size_t> tokens;
+  std::vector<bool> truncated;
+  for (size_t k : ks)
+    if (k >= 1 && k <= min_n) s.pass_at_k.push_back({k, 0.0});
+  for (const auto& p : per_problem) {
+    std::vector<bool> correct;
+    std::vector<VoteSample> votes;
+    for (const auto& g : p) {
+      correct.push_back(g.correct);
+      tokens.push_back(g.tokens);
+      truncated.push_back(g.truncated);
+      if (votes.size() < min_n) votes.push_back({g.answer, g.correct});
+    }
+    s.samples += p.size();
+    s.pass_at_1 += pass_at_1(correct);
+    size_t c = 0;
+    for (bool b : correct) c += b;
+    for (auto& [k, value] : s.pass_at_k) value += pass_at_k(p.size(), c, k);
+    s.cons_at_k += consensus_correct(votes, same) ? 1.0 : 0.0;
+  }
+  double n = static_cast<double>(per_problem.size());
+  s.pass_at_1 /= n;
+  for (auto& kv : s.pass_at_k) kv.second /= n;
+  s.cons_at_k /= n;
+  s.lengths = length_stats(tokens, truncated);
   return s;
 }
 

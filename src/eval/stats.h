@@ -6,6 +6,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace r1::eval {
@@ -38,5 +39,31 @@ struct LengthStats {
   double truncation_rate = 0;  // fraction of samples that hit the generation limit
 };
 LengthStats length_stats(const std::vector<size_t>& tokens, const std::vector<bool>& truncated);
+
+// One graded sample of a run.
+struct GradedSample {
+  bool correct = false;
+  std::string answer;  // extracted answer ("" when none)
+  size_t tokens = 0;   // response length
+  bool truncated = false;
+};
+
+// The report of a run: every number is a mean over problems of the per-problem value, except the
+// length statistics, which are over all samples.
+struct EvalSummary {
+  size_t problems = 0, samples = 0;
+  double pass_at_1 = 0;
+  std::vector<std::pair<size_t, double>> pass_at_k;  // (k, value) for each requested k that is
+                                                     // <= every problem's sample count
+  size_t cons_k = 0;  // samples per vote: the smallest sample count over problems
+  double cons_at_k = 0;
+  LengthStats lengths;
+};
+
+// Summarizes per-problem samples (in generation order). cons@k votes over each problem's first
+// cons_k samples with `same` (see consensus_correct).
+EvalSummary summarize(const std::vector<std::vector<GradedSample>>& per_problem,
+                      const std::vector<size_t>& ks,
+                      const std::function<bool(std::string_view, std::string_view)>& same = {});
 
 }  // namespace r1::eval

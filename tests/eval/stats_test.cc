@@ -88,3 +88,37 @@ TEST(Stats, LengthStats) {
 
 }  // namespace
 }  // namespace r1::eval
+
+namespace r1::eval {
+namespace {
+
+TEST(Stats, SummarizeByHand) {
+  // problem 1: 4 samples, answers 5,5,7,5 with 5 correct -> pass@1 3/4, pass@2 = 1 (n-c = 1 < 2),
+  //            cons: 5 wins -> 1.
+  // problem 2: 4 samples, answers 1,2,2,"" with only "1" correct -> pass@1 1/4,
+  //            pass@2 = 1 - C(3,2)/C(4,2) = 1/2, cons: 2 wins -> 0.
+  std::vector<std::vector<GradedSample>> runs = {{{true, "5", 100, false},
+                                                  {true, "5", 200, false},
+                                                  {false, "7", 300, true},
+                                                  {true, "5", 400, false}},
+                                                 {{true, "1", 10, false},
+                                                  {false, "2", 20, false},
+                                                  {false, "2", 30, false},
+                                                  {false, "", 40, true}}};
+  auto s = summarize(runs, {1, 2, 8});
+  EXPECT_EQ(s.problems, 2u);
+  EXPECT_EQ(s.samples, 8u);
+  EXPECT_DOUBLE_EQ(s.pass_at_1, (0.75 + 0.25) / 2);
+  ASSERT_EQ(s.pass_at_k.size(), 2u);  // k = 8 exceeds the 4 samples
+  EXPECT_EQ(s.pass_at_k[0].first, 1u);
+  EXPECT_DOUBLE_EQ(s.pass_at_k[0].second, 0.5);
+  EXPECT_EQ(s.pass_at_k[1].first, 2u);
+  EXPECT_DOUBLE_EQ(s.pass_at_k[1].second, (1.0 + 0.5) / 2);
+  EXPECT_EQ(s.cons_k, 4u);
+  EXPECT_DOUBLE_EQ(s.cons_at_k, 0.5);
+  EXPECT_DOUBLE_EQ(s.lengths.mean_tokens, 1100.0 / 8);
+  EXPECT_DOUBLE_EQ(s.lengths.truncation_rate, 0.25);
+}
+
+}  // namespace
+}  // namespace r1::eval
