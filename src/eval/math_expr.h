@@ -60,7 +60,8 @@ struct MathNode {
 // Parses a scalar expression; nullopt when the text is not one (the caller then compares text).
 std::optional<MathNode> parse_math_expr(std::string_view text);
 
-// Parses a normalized answer into its structure (see MathNode::Kind). Never fails: what does not
+// Parses a normalized answer into its structure (see MathNode::Kind; math_structure.cc). Never
+// fails: what does not
 // parse becomes a Text node holding the normalized text.
 MathNode parse_math_answer(std::string_view normalized);
 
