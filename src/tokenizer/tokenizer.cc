@@ -186,6 +186,29 @@ void apply_llama_special_tokens(TokenizerImpl& t) {
   if (add_eos) t.suffix_ids.push_back(t.eos);
 }
 
+// transformers registers tokenizer_config.json's special tokens (bos_token, eos_token, ...,
+// additional_special_tokens) as special in the Rust tokenizer, so skip_special_tokens drops them
+// even where tokenizer.json's added_tokens say special=false.
+void mark_config_special_tokens(TokenizerImpl& t) {
+  std::vector<int32_t> ids;
+  for (const char* key : {"bos_token", "eos_token", "unk_token", "sep_token", "pad_token",
+                          "cls_token", "mask_token"}) {
+    ids.push_back(config_token(t, key));
+  }
+  if (const auto it = t.config.find("additional_special_tokens");
+      it != t.config.end() && it->is_array()) {
+    for (const auto& token : *it) {
+      if (token.is_string()) ids.push_back(id_of(t, token.get<std::string>()));
+      if (token.is_object() && token.contains("content") && token["content"].is_string()) {
+        ids.push_back(id_of(t, token["content"].get<std::string>()));
+      }
+    }
+  }
+  for (const int32_t id : ids) {
+    if (id >= 0 && id < t.vocab_size) t.id_special[id] = 1;
+  }
+}
+
 }  // namespace
 
 std::string clean_up_tokenization(std::string s) {
@@ -330,6 +353,7 @@ Tokenizer Tokenizer::build(std::string_view tokenizer_json, std::string_view con
   t->bos = config_token(*t, "bos_token");
   t->eos = config_token(*t, "eos_token");
   apply_llama_special_tokens(*t);
+  mark_config_special_tokens(*t);
   t->clean_up = flag(t->config, "clean_up_tokenization_spaces", false);
   return Tokenizer(std::move(t));
 }

@@ -48,8 +48,10 @@ class Tokenizer {
 
   std::string token_text(int32_t id) const;        // decoded bytes of one token; "" if unknown
   int32_t token_id(std::string_view token) const;  // vocab or added token content; -1 if absent
-  bool is_special(int32_t id) const;               // an added token with special=true
-  int32_t bos_id() const;                          // from tokenizer_config.json; -1 if none
+  // An added token with special=true, or a special token named by tokenizer_config.json
+  // (bos_token, eos_token, pad_token, ..., additional_special_tokens), as transformers has it.
+  bool is_special(int32_t id) const;
+  int32_t bos_id() const;  // from tokenizer_config.json; -1 if none
   int32_t eos_id() const;
   int64_t vocab_size() const;            // highest id + 1
   const nlohmann::json& config() const;  // tokenizer_config.json ({} if absent)

@@ -152,6 +152,21 @@ TEST(AddedTokens, SingleWord) {
   EXPECT_NE(std::find(ids.begin(), ids.end(), 20), ids.end());
 }
 
+// transformers makes the config's named special tokens special for skip_special_tokens.
+TEST(AddedTokens, ConfigSpecialTokensAreSkipped) {
+  const nlohmann::json j = tiny();
+  const Tokenizer plain = Tokenizer::from_json(j.dump(), "", "tiny");
+  const Tokenizer named = Tokenizer::from_json(
+      j.dump(), R"({"eos_token": "hi", "additional_special_tokens": ["bc"]})", "tiny");
+  EXPECT_EQ(named.eos_id(), plain.token_id("hi"));
+  EXPECT_FALSE(plain.is_special(plain.token_id("hi")));
+  EXPECT_TRUE(named.is_special(named.token_id("hi")));
+  EXPECT_TRUE(named.is_special(named.token_id("bc")));
+  const std::vector<int32_t> ids = named.encode("abc hi");
+  EXPECT_EQ(named.decode(ids, false), plain.decode(ids, false));
+  EXPECT_EQ(named.decode(ids, true), plain.decode({plain.token_id("a")}, false));
+}
+
 }  // namespace
 }  // namespace r1::tok
 
