@@ -162,30 +162,42 @@ struct DotArgs {
   size_t x_es, w_es;
 };
 
-// R W rows (n, n + step, ...) against every X row, in groups of up to 4 X rows.
+// R W rows (n, n + step, ...) against every X row, in passes of up to 6 X rows (4 x 6 tiles:
+// 24 accumulators; 6 rows per pass measured 5-20% faster than 4 for M = 6..32), the rows split
+// evenly between passes. Passes after the first find the W rows in L1.
 template <int R, WKind kW>
 void tile_rows(const GemmParams& p, const DotArgs& a, int64_t n, int64_t step) {
+  constexpr int64_t kMaxMB = 6;
   const void* w = static_cast<const char*>(p.w) + n * p.ldw * static_cast<int64_t>(a.w_es);
   const int64_t wstride = step * p.ldw;
-  auto xrow = [&](int64_t m) {
-    return static_cast<const char*>(a.x) + m * a.ldx * static_cast<int64_t>(a.x_es);
-  };
-  constexpr int kMB = 4;
+  const int64_t passes = (p.M + kMaxMB - 1) / kMaxMB;
   int64_t m = 0;
-  for (; m + kMB <= p.M; m += kMB)
-    dot_tile<R, kMB, kW>(xrow(m), a.ldx, w, wstride, p.K, p.y + m * p.ldy + n, p.ldy, step);
-  switch (p.M - m) {
-    case 1:
-      dot_tile<R, 1, kW>(xrow(m), a.ldx, w, wstride, p.K, p.y + m * p.ldy + n, p.ldy, step);
-      break;
-    case 2:
-      dot_tile<R, 2, kW>(xrow(m), a.ldx, w, wstride, p.K, p.y + m * p.ldy + n, p.ldy, step);
-      break;
-    case 3:
-      dot_tile<R, 3, kW>(xrow(m), a.ldx, w, wstride, p.K, p.y + m * p.ldy + n, p.ldy, step);
-      break;
-    default:
-      break;
+  for (int64_t pass = 0; pass < passes; ++pass) {
+    const int64_t left = passes - pass;
+    const int64_t mb = (p.M - m + left - 1) / left;
+    const void* x = static_cast<const char*>(a.x) + m * a.ldx * static_cast<int64_t>(a.x_es);
+    float* y = p.y + m * p.ldy + n;
+    switch (mb) {
+      case 1:
+        dot_tile<R, 1, kW>(x, a.ldx, w, wstride, p.K, y, p.ldy, step);
+        break;
+      case 2:
+        dot_tile<R, 2, kW>(x, a.ldx, w, wstride, p.K, y, p.ldy, step);
+        break;
+      case 3:
+        dot_tile<R, 3, kW>(x, a.ldx, w, wstride, p.K, y, p.ldy, step);
+        break;
+      case 4:
+        dot_tile<R, 4, kW>(x, a.ldx, w, wstride, p.K, y, p.ldy, step);
+        break;
+      case 5:
+        dot_tile<R, 5, kW>(x, a.ldx, w, wstride, p.K, y, p.ldy, step);
+        break;
+      default:
+        dot_tile<R, 6, kW>(x, a.ldx, w, wstride, p.K, y, p.ldy, step);
+        break;
+    }
+    m += mb;
   }
 }
 
