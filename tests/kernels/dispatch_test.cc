@@ -34,10 +34,51 @@ TEST(Dispatch, UnknownCapIsAUsageErrorNamingTheValue) {
 }
 
 TEST(Dispatch, ChosenTableFollowsTheEnvironment) {
+  const char* env = std::getenv("R1_ISA");
+  bool valid = true;
+  try {
+    select_isa(env);
+  } catch (const Error&) {
+    valid = false;
+  }
+  if (!valid) {
+    EXPECT_THROW(kernels(), Error);
+    return;
+  }
   const KernelTable& k = kernels();
   EXPECT_EQ(k.isa, select_isa(std::getenv("R1_ISA")));
   EXPECT_EQ(&k, &kernels());  // chosen once
   EXPECT_EQ(&kernels_for(k.isa), &k);
+}
+
+// kernels() chooses once per process, so each R1_ISA value is tried in a fresh process (the
+// threadsafe death-test style re-executes this binary for the statement).
+TEST(DispatchDeathTest, EnvironmentCapsTheChoiceInAFreshProcess) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        setenv("R1_ISA", "scalar", 1);
+        std::exit(kernels().isa == Isa::Scalar ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
+  const Isa capped_avx2 = isa_supported(Isa::Avx2) ? Isa::Avx2 : Isa::Scalar;
+  EXPECT_EXIT(
+      {
+        setenv("R1_ISA", "avx2", 1);
+        std::exit(kernels().isa == capped_avx2 ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
+  EXPECT_EXIT(
+      {
+        setenv("R1_ISA", "sse9", 1);
+        try {
+          kernels();
+        } catch (const Error& e) {
+          std::exit(e.kind() == ErrorKind::Usage ? 3 : 4);
+        }
+        std::exit(5);
+      },
+      ::testing::ExitedWithCode(3), "");
 }
 
 TEST(Dispatch, TablesAreCompleteAndUnsupportedIsasFail) {
