@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Minimal safetensors writer and reader (F32, BF16, F16) for the r1 reference scripts.
+"""Minimal safetensors writer and reader (F32, BF16, F16, F8_E4M3) for the r1 reference scripts.
 
 Format (https://github.com/huggingface/safetensors, README "Format"):
   8 bytes    little-endian u64 N = length of the JSON header
@@ -8,6 +8,11 @@ Format (https://github.com/huggingface/safetensors, README "Format"):
   rest       the tensor bytes, little-endian, row-major; offsets are relative to the start of this
              section, contiguous, with no gaps.
 We write tensors in name order. There is no `safetensors` package on this machine, hence this file.
+
+F8_E4M3 (float8_e4m3fn, as in DeepSeek-V3's FP8 checkpoints): torch 1.13 has no float8 dtype, so
+such tensors are held as torch.uint8 holding the raw fp8 bytes; a torch.uint8 tensor is written with
+dtype "F8_E4M3" and an "F8_E4M3" tensor is read back as torch.uint8. Encoding/decoding the values
+is deepseek_v3.py's business (fp8_e4m3_encode / fp8_e4m3_decode).
 
 Two ways to write:
   write_file(path, {name: tensor})                 everything in memory
@@ -21,9 +26,10 @@ import sys
 import torch
 
 # dtype name in the header <-> torch dtype, and bytes per element.
-DTYPE_TO_NAME = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16"}
+DTYPE_TO_NAME = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16",
+                 torch.uint8: "F8_E4M3"}
 NAME_TO_DTYPE = {v: k for k, v in DTYPE_TO_NAME.items()}
-ITEM_SIZE = {"F32": 4, "BF16": 2, "F16": 2}
+ITEM_SIZE = {"F32": 4, "BF16": 2, "F16": 2, "F8_E4M3": 1}
 
 assert sys.byteorder == "little", "the raw-byte paths below assume a little-endian host"
 
@@ -216,6 +222,7 @@ if __name__ == "__main__":
         "a": torch.randn(7),
         "c": torch.randn(2, 3, 1).half(),
         "scalar_like": torch.randn(1),
+        "fp8_bytes": torch.arange(256, dtype=torch.uint8).reshape(16, 16),
     }
     with tempfile.TemporaryDirectory() as d:
         p = d + "/x.safetensors"
