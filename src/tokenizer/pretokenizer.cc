@@ -140,6 +140,16 @@ void PreTokenizer::add(const nlohmann::json& spec, const std::string& where) {
     steps_.push_back(std::move(step));
     return;
   }
+  if (type == "Digits") {
+    // Hugging Face splits on char::is_numeric (categories Nd, Nl, No = \p{N}): each digit alone
+    // with individual_digits, else runs of digits apart from runs of other characters.
+    Step step;
+    step.regex = std::make_shared<Regex>("\\p{N}");
+    step.behavior = get_bool(spec, "individual_digits", false) ? SplitBehavior::Isolated
+                                                               : SplitBehavior::Contiguous;
+    steps_.push_back(std::move(step));
+    return;
+  }
   if (type == "ByteLevel") {
     if (get_bool(spec, "add_prefix_space", true)) {
       Step step;

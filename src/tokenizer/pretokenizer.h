@@ -1,6 +1,6 @@
 // Pre-tokenizers of tokenizer.json: Split (a regex compiled by PCRE2 with UTF and UCP, or a
-// literal string; every SplitDelimiterBehavior; invert), ByteLevel and Sequence. They cut the
-// normalized text into words that the BPE model encodes one by one.
+// literal string; every SplitDelimiterBehavior; invert), Digits, ByteLevel and Sequence. They cut
+// the normalized text into words that the BPE model encodes one by one.
 #pragma once
 
 #include <cstdint>

@@ -3,7 +3,7 @@
 // `transformers` produce. Supported components (anything else is an Input error naming it):
 //   normalizer:     null, NFC, Sequence
 //   pre_tokenizer:  null, Split (Regex or String pattern, every behavior, invert), ByteLevel
-//                   (last; add_prefix_space, use_regex), Sequence
+//                   (last; add_prefix_space, use_regex), Digits, Sequence
 //   model:          BPE (merges as "a b" strings or ["a","b"] pairs, ignore_merges, unk_token,
 //                   fuse_unk, continuing_subword_prefix, end_of_word_suffix)
 //   post_processor: null, TemplateProcessing, ByteLevel, Sequence, BertProcessing,
