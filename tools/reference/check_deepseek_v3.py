@@ -418,12 +418,13 @@ def check_fixture(name):
 
     model = ds.DeepseekV3Model(cfg, raw)
     naive = ds.DeepseekV3Model(cfg, raw, mla_form="naive")
+    wide = ds.DeepseekV3Model(cfg, raw, dtype=torch.float64)
     off = Official(cfg, official_weights(raw), max_seq_len=cfg.raw["max_position_embeddings"])
     off_naive = Official(cfg, official_weights(raw), max_seq_len=cfg.raw["max_position_embeddings"], attn_impl="naive")
     goldens = read_jsonl(os.path.join(folder, "golden.jsonl"))
     tops = read_jsonl(os.path.join(folder, "golden_top.jsonl"))
     mtps = read_jsonl(os.path.join(folder, "golden_mtp.jsonl")) if model.has_mtp else None
-    d_off = d_offn = d_naive = d_inc = d_offinc = d_gold = d_mtp = 0.0
+    d_off = d_offn = d_naive = d_inc = d_offinc = d_gold = d_mtp = d_f64 = d_f64lp = d_f64mtp = 0.0
     for si, g in enumerate(goldens):
         ids = g["ids"]
         T = len(ids)
@@ -435,6 +436,10 @@ def check_fixture(name):
         off_naive.reset()
         d_offn = max(d_offn, float((off_naive.forward(torch.tensor(ids)[None])[0] - logits).abs().max()))
         d_naive = max(d_naive, float((naive.forward(ids) - logits).abs().max()))
+        d_f64 = max(d_f64, float((wide.forward(ids) - logits.double()).abs().max()))
+        d_f64lp = max([d_f64lp] + [abs(a - b) for a, b in zip(ds.score(wide, ids), g["logprobs"])])
+        if model.has_mtp and T >= 3:
+            d_f64mtp = max([d_f64mtp] + [abs(a - b) for a, b in zip(ds.score_mtp(wide, ids), mtps[si]["mtp_logprobs"])])
         # reference MLA cache, one token at a time
         cache = model.new_cache(T)
         inc = torch.cat([model.forward([t], cache) for t in ids])
@@ -462,6 +467,8 @@ def check_fixture(name):
           f"official-style prefill+decode {d_offinc:.2e}; reference naive vs absorbed {d_naive:.2e}, "
           f"reference cache vs full {d_inc:.2e}" + (f", MTP vs vLLM-layout {d_mtp:.2e}" if mtps else "")
           + f"; goldens reproduced within {d_gold:.1e}")
+    print(f"{name}: f32 noise: float64 evaluation of the same function differs by {d_f64:.2e} in logits, "
+          f"{d_f64lp:.2e} in golden logprobs" + (f", {d_f64mtp:.2e} in golden mtp_logprobs" if mtps else ""))
     assert d_off < 1e-4 and d_offn < 1e-4 and d_offinc < 1e-4 and d_naive < 1e-4 and d_inc < 1e-4 and d_mtp < 1e-4
     assert d_gold < 1e-6
 

@@ -258,22 +258,26 @@ class MLACache:
     and the rotated shared key k_pe [max_len, qk_rope_head_dim] (FACTS: 576 values per token per
     layer for R1). The naive form recomputes per-head k_nope / v from the cached latent."""
 
-    def __init__(self, cfg, max_len, layers):
-        self.latent = {L: torch.zeros(max_len, cfg.kv_lora_rank) for L in layers}
-        self.k_pe = {L: torch.zeros(max_len, cfg.qk_rope_head_dim) for L in layers}
+    def __init__(self, cfg, max_len, layers, dtype=torch.float32):
+        self.latent = {L: torch.zeros(max_len, cfg.kv_lora_rank, dtype=dtype) for L in layers}
+        self.k_pe = {L: torch.zeros(max_len, cfg.qk_rope_head_dim, dtype=dtype) for L in layers}
         self.length = 0
         self.max_len = max_len
 
 
 class DeepseekV3Model:
-    def __init__(self, cfg, weights, mla_form="absorbed"):
-        """weights: {HF name: stored tensor} (F32/BF16/F16, or uint8 FP8 bytes + *_scale_inv)."""
+    def __init__(self, cfg, weights, mla_form="absorbed", dtype=torch.float32):
+        """weights: {HF name: stored tensor} (F32/BF16/F16, or uint8 FP8 bytes + *_scale_inv).
+        dtype float32 is the contract; float64 (same f32 weights and frequencies, wider arithmetic)
+        only measures the f32 rounding noise in check_deepseek_v3.py."""
         if mla_form not in ("absorbed", "naive"):
             raise ValueError(mla_form)
         self.cfg = cfg
         self.mla_form = mla_form
-        self.w = widen_weights(weights)
+        self.dtype = dtype
+        self.w = {k: v.to(dtype) for k, v in widen_weights(weights).items()}
         self.inv_freq, self.cos_sin_scale, self.softmax_scale = yarn_params(cfg)
+        self.inv_freq = self.inv_freq.to(dtype)
         self.gate_mask_value = float("-inf")  # [OFF] Gate / FACTS; the checker also tries 0.0 ([HF])
         self.route_log = None  # list to append routing records to, or None
         N = cfg.num_hidden_layers
@@ -298,7 +302,7 @@ class DeepseekV3Model:
         return weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
 
     def cos_sin(self, positions):
-        freqs = positions.float()[:, None] * self.inv_freq[None, :]  # [T, rope/2] f32
+        freqs = positions.to(self.dtype)[:, None] * self.inv_freq[None, :]  # [T, rope/2] f32
         return freqs.cos() * self.cos_sin_scale, freqs.sin() * self.cos_sin_scale
 
     def mla(self, layer, x, cache, pos0):
@@ -414,7 +418,7 @@ class DeepseekV3Model:
     # -- forward ---------------------------------------------------------------------------------
     def new_cache(self, max_len):
         layers = list(range(self.cfg.num_hidden_layers))
-        return MLACache(self.cfg, max_len, layers)
+        return MLACache(self.cfg, max_len, layers, self.dtype)
 
     def hidden_states(self, ids, cache=None):
         """Final-normed hidden states [T, hidden] (the MTP layer's h_prev)."""
@@ -448,7 +452,7 @@ class DeepseekV3Model:
             raise ValueError("this model has no MTP layer")
         ids = torch.as_tensor(ids, dtype=torch.long)
         if ids.numel() < 2:
-            return torch.zeros(0, self.cfg.vocab_size)
+            return torch.zeros(0, self.cfg.vocab_size, dtype=self.dtype)
         if h_main is None:
             h_main = self.hidden_states(ids)
         N = self.cfg.num_hidden_layers
