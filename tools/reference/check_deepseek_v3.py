@@ -29,6 +29,10 @@ What is compared with what:
     some tokens of every fixture, and change its logprobs by far more than the tolerance.
  7. The goldens on disk are reproduced from the checkpoint files on disk; tensor names and dtypes
     are those of the real checkpoint; every FP8 weight has a partial block and scales vary.
+ 8. Mutations: plausible engine bugs (half-split RoPE, no YaRN blend, no mscale^2, no HF cos/sin
+    multiplier, mscale instead of mscale_all_dim, 0.0 group masking, biased routing weights, wrong
+    FP8 block scales, MTP from the pre-norm hidden state / with swapped concat / off by one) each
+    move the goldens by more than 1e-3.
 """
 import cmath
 import json
@@ -496,12 +500,129 @@ def check_fixture(name):
     assert n_diff > 0 and d_lp > 1e-2 and int((used > 0).sum()) == cfg.n_routed_experts
 
 
+# ------------------------------------------------------------------ 8. mutations the goldens catch
+class BiasInWeights(ds.DeepseekV3Model):
+    """Bug: routing weights taken from the BIASED scores."""
+
+    def route(self, layer, h):
+        idx, _ = super().route(layer, h)
+        p = f"model.layers.{layer}.mlp.gate."
+        b = torch.sigmoid(h @ self.w[p + "weight"].t()) + self.w[p + "e_score_correction_bias"]
+        wts = b.gather(1, idx)
+        return idx, wts / wts.sum(-1, keepdim=True) * self.cfg.routed_scaling_factor
+
+
+def rope_half_split(x, cos, sin):
+    """Bug: Qwen/Llama-style rotate_half pairing (i, i + d/2) instead of adjacent pairs."""
+    h = x.shape[-1] // 2
+    x0, x1 = x[..., :h], x[..., h:]
+    return torch.cat([x0 * cos - x1 * sin, x1 * cos + x0 * sin], dim=-1)
+
+
+def check_mutations(name):
+    """Each plausible engine bug moves the goldens by more than 1e-3 (so a 1e-3 test catches it)."""
+    folder = os.path.join(FIXTURES, name)
+    cfg = ds.Config.load(folder)
+    raw = safetensors_io.read_folder(folder)
+    goldens = read_jsonl(os.path.join(folder, "golden.jsonl"))
+    mtps = read_jsonl(os.path.join(folder, "golden_mtp.jsonl")) if cfg.num_nextn_predict_layers else None
+    seqs = [g["ids"] for g in goldens[2:]]  # 7, 40, 100 tokens
+
+    def dev(model, mtp=False):
+        d = 0.0
+        for si, ids in enumerate(seqs):
+            ref = (mtps if mtp else goldens)[si + 2]["mtp_logprobs" if mtp else "logprobs"]
+            got = ds.score_mtp(model, ids) if mtp else ds.score(model, ids)
+            d = max([d] + [abs(a - b) for a, b in zip(got, ref)])
+        return d
+
+    out = {}
+    m = ds.DeepseekV3Model(cfg, raw)
+    base_inv, base_cs, base_scale = m.inv_freq, m.cos_sin_scale, m.softmax_scale
+    plain = 1.0 / (cfg.rope_theta ** (torch.arange(0, cfg.qk_rope_head_dim, 2).float() / cfg.qk_rope_head_dim))
+    m.inv_freq = plain
+    out["no YaRN frequency blend"] = dev(m)
+    m.inv_freq = base_inv
+    m.softmax_scale = (cfg.qk_nope_head_dim + cfg.qk_rope_head_dim) ** -0.5
+    out["softmax scale without mscale^2"] = dev(m)
+    m.softmax_scale = base_scale
+    if base_cs != 1.0:
+        m.cos_sin_scale = 1.0
+        out["no HF cos/sin multiplier"] = dev(m)
+        m.cos_sin_scale = base_cs
+        rs = cfg.rope_scaling
+        mm = ds.yarn_get_mscale(rs["factor"], rs["mscale"])
+        m.softmax_scale = (cfg.qk_nope_head_dim + cfg.qk_rope_head_dim) ** -0.5 * mm * mm
+        out["mscale^2 from mscale, not mscale_all_dim"] = dev(m)
+        m.softmax_scale = base_scale
+    saved = ds.rope_interleaved
+    ds.rope_interleaved = rope_half_split
+    try:
+        out["half-split RoPE"] = dev(m)
+    finally:
+        ds.rope_interleaved = saved
+    m.gate_mask_value = 0.0
+    out["group mask 0.0 instead of -inf"] = dev(m)
+    m.gate_mask_value = float("-inf")
+    out["routing weights from biased scores"] = dev(BiasInWeights(cfg, raw))
+    if "quantization_config" in cfg.raw:
+        one = {k: (torch.full_like(v, float(v[0, 0])) if k.endswith("_scale_inv") else v) for k, v in raw.items()}
+        out["FP8: first block's scale for the whole weight"] = dev(ds.DeepseekV3Model(cfg, one))
+        tr = {}
+        for k, v in raw.items():  # scale of the block at [n // 128, m // 128] where shapes allow
+            tr[k] = v.t().contiguous() if k.endswith("_scale_inv") and v.shape[0] == v.shape[1] and v.shape[0] > 1 else v
+        out["FP8: scale blocks transposed (square scale grids)"] = dev(ds.DeepseekV3Model(cfg, tr))
+    if mtps is not None:
+        def mtp_dev(fn):
+            d = 0.0
+            for si, ids in enumerate(seqs):
+                lp = torch.log_softmax(fn(ids).double(), -1)[:-1]
+                got = lp.gather(1, torch.tensor(ids[2:])[:, None])[:, 0].tolist()
+                d = max([d] + [abs(a - b) for a, b in zip(got, mtps[si + 2]["mtp_logprobs"])])
+            return d
+
+        def prenorm(ids):  # main hidden state BEFORE the final norm
+            x = m.w["model.embed_tokens.weight"][torch.tensor(ids)]
+            for L in range(cfg.num_hidden_layers):
+                x = m.decoder_layer(L, x, None, 0)
+            return x
+        out["MTP: h_prev before the final norm"] = mtp_dev(lambda ids: m.mtp_logits(ids, prenorm(ids)))
+        N = cfg.num_hidden_layers
+        W = m.w[f"model.layers.{N}.eh_proj.weight"]
+        H = cfg.hidden_size
+        m.w[f"model.layers.{N}.eh_proj.weight"] = torch.cat([W[:, H:], W[:, :H]], dim=1)
+        out["MTP: concat(hnorm(h), enorm(e)) order"] = mtp_dev(lambda ids: m.mtp_logits(ids))
+        m.w[f"model.layers.{N}.eh_proj.weight"] = W
+        p = f"model.layers.{N}."
+
+        def zero_first(ids):  # vLLM: inputs_embeds[positions == 0] = 0, otherwise as mtp_logits
+            t = torch.tensor(ids)
+            e = m.mtp_embed[t[1:]].clone()
+            e[0] = 0
+            h = m.hidden_states(ids)[:-1]
+            x = torch.cat([m.rms_norm(e, m.w[p + "enorm.weight"]), m.rms_norm(h, m.w[p + "hnorm.weight"])], -1)
+            x = m.decoder_layer(N, x @ m.w[p + "eh_proj.weight"].t(), None, 0)
+            return m.rms_norm(x, m.w[p + "shared_head.norm.weight"]) @ m.mtp_head.t()
+        out["MTP: embedding zeroed at position 0 (vLLM)"] = mtp_dev(zero_first)
+        out["MTP: predicts ids[j+1] instead of ids[j+2]"] = max(
+            abs(a - b) for si, ids in enumerate(seqs)
+            for a, b in zip(torch.log_softmax(m.mtp_logits(ids).double(), -1)[:-1].gather(
+                1, torch.tensor(ids[1:-1])[:, None])[:, 0].tolist(), mtps[si + 2]["mtp_logprobs"]))
+    for k, v in out.items():
+        print(f"  {name}: {k}: max |logprob - golden| = {v:.3g}")
+    weak = [k for k, v in out.items() if v <= 1e-3]
+    assert not weak, f"{name}: goldens do not catch {weak}"
+
+
 def main():
     torch.set_num_threads(1)
     check_fp8_codec()
     check_yarn()
     for name in NAMES:
         check_fixture(name)
+    print("mutations (each must move the goldens by > 1e-3):")
+    for name in NAMES:
+        check_mutations(name)
     print("all DeepSeek-V3 checks passed")
 
 
