@@ -22,7 +22,7 @@ What is compared with what:
     mscale_all_dim) (1 except in dsv3-qproj-f32); no activation quantization (gemm_impl bf16 path,
     in f32).
  4. deepseek_v3.py absorbed MLA == naive MLA; its MLA cache token by token == full forward.
- 5. MTP: an independent formulation in vLLM's v1 layout (MTP positions = target positions,
+ 5. MTP: its latent cache run one position at a time == the full MTP pass; an independent formulation in vLLM's v1 layout (MTP positions = target positions,
     input ids shifted left by one, previous hidden states = target's final-normed states) built from
     the official-style Block, vs deepseek_v3.mtp_logits.
  6. Routing: -inf (official) and 0.0 (HF remote code) group masking select different experts on
@@ -428,7 +428,7 @@ def check_fixture(name):
     goldens = read_jsonl(os.path.join(folder, "golden.jsonl"))
     tops = read_jsonl(os.path.join(folder, "golden_top.jsonl"))
     mtps = read_jsonl(os.path.join(folder, "golden_mtp.jsonl")) if model.has_mtp else None
-    d_off = d_offn = d_naive = d_inc = d_offinc = d_gold = d_mtp = d_f64 = d_f64lp = d_f64mtp = 0.0
+    d_off = d_offn = d_naive = d_inc = d_offinc = d_gold = d_mtp = d_f64 = d_f64lp = d_f64mtp = d_mtpinc = 0.0
     for si, g in enumerate(goldens):
         ids = g["ids"]
         T = len(ids)
@@ -464,16 +464,20 @@ def check_fixture(name):
             if T >= 2:
                 mo = off.mtp_vllm_v1(ids, h_off)
                 d_mtp = max(d_mtp, float((mo - ml).abs().max()))
+            if T >= 2:  # MTP with its own latent cache, one position at a time
+                mc = model.new_mtp_cache(T)
+                step = torch.cat([model.mtp_forward([ids[j + 1]], h[j:j + 1], mc) for j in range(T - 1)])
+                d_mtpinc = max(d_mtpinc, float((step - ml).abs().max()))
             lpm = ds.score_mtp(model, ids)
             assert len(lpm) == max(T - 2, 0) and mtps[si]["ids"] == ids
             d_gold = max([d_gold] + [abs(a - b) for a, b in zip(lpm, mtps[si]["mtp_logprobs"])])
     print(f"{name}: max |logit diff| official-style absorbed {d_off:.2e}, official-style naive {d_offn:.2e}, "
           f"official-style prefill+decode {d_offinc:.2e}; reference naive vs absorbed {d_naive:.2e}, "
-          f"reference cache vs full {d_inc:.2e}" + (f", MTP vs vLLM-layout {d_mtp:.2e}" if mtps else "")
+          f"reference cache vs full {d_inc:.2e}" + (f", MTP vs vLLM-layout {d_mtp:.2e}, MTP cache step by step vs full {d_mtpinc:.2e}" if mtps else "")
           + f"; goldens reproduced within {d_gold:.1e}")
     print(f"{name}: f32 noise: float64 evaluation of the same function differs by {d_f64:.2e} in logits, "
           f"{d_f64lp:.2e} in golden logprobs" + (f", {d_f64mtp:.2e} in golden mtp_logprobs" if mtps else ""))
-    assert d_off < 1e-4 and d_offn < 1e-4 and d_offinc < 1e-4 and d_naive < 1e-4 and d_inc < 1e-4 and d_mtp < 1e-4
+    assert d_off < 1e-4 and d_offn < 1e-4 and d_offinc < 1e-4 and d_naive < 1e-4 and d_inc < 1e-4 and d_mtp < 1e-4 and d_mtpinc < 1e-4
     assert d_gold < 1e-6
 
     # 6. -inf vs 0 group masking

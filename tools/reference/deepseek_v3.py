@@ -455,13 +455,27 @@ class DeepseekV3Model:
             return torch.zeros(0, self.cfg.vocab_size, dtype=self.dtype)
         if h_main is None:
             h_main = self.hidden_states(ids)
+        return self.mtp_forward(ids[1:], h_main[:-1])
+
+    def new_mtp_cache(self, max_len):
+        return MLACache(self.cfg, max_len, [self.cfg.num_hidden_layers], self.dtype)
+
+    def mtp_forward(self, next_ids, h_prev, cache=None):
+        """The MTP layer on n positions: next_ids[i] is the token AFTER the one whose final-normed
+        main hidden state is h_prev[i]; returns logits [n, vocab] for the token after next_ids[i].
+        With a cache (new_mtp_cache) the positions continue at cache.length, as a speculative
+        decoder drafting step by step would run it."""
         N = self.cfg.num_hidden_layers
         p = f"model.layers.{N}."
         w = self.w
-        e = self.rms_norm(self.mtp_embed[ids[1:]], w[p + "enorm.weight"])  # [T-1, hidden]
-        h = self.rms_norm(h_main[:-1], w[p + "hnorm.weight"])  # [T-1, hidden]
+        next_ids = torch.as_tensor(next_ids, dtype=torch.long)
+        pos0 = cache.length if cache is not None else 0
+        e = self.rms_norm(self.mtp_embed[next_ids], w[p + "enorm.weight"])  # [n, hidden]
+        h = self.rms_norm(h_prev, w[p + "hnorm.weight"])  # [n, hidden]
         x = torch.cat([e, h], dim=-1) @ w[p + "eh_proj.weight"].t()
-        x = self.decoder_layer(N, x, None, 0)
+        x = self.decoder_layer(N, x, cache, pos0)
+        if cache is not None:
+            cache.length = pos0 + next_ids.numel()
         return self.rms_norm(x, w[p + "shared_head.norm.weight"]) @ self.mtp_head.t()
 
 
