@@ -5,7 +5,8 @@ make_deepseek_fixtures.py). Fetches nothing; needs only Debian's torch.
 What is compared with what:
  1. FP8 e4m3fn codec: deepseek_v3's table decode vs a bit-formula decode (ldexp) of all 256 codes;
     its encoder vs a brute-force nearest-value search (ties to the even code), saturation, NaN.
- 2. YaRN: deepseek_v3.yarn_params vs a scalar float64 rewrite of the FACTS.md formula, and the R1
+ 2. RoPE: interleaved pairs give the same q.k as HF's de-interleave + rotate_half.
+    YaRN: deepseek_v3.yarn_params vs a scalar float64 rewrite of the FACTS.md formula, and the R1
     numbers FACTS.md states (low 10, high 23, mscale 1.368888, softmax scale 0.1352338).
  3. An OFFICIAL-STYLE model written here in the structure of deepseek-ai/DeepSeek-V3
     inference/model.py (weights renamed as its convert.py does: wq_a, wkv_b, w1/w2/w3, ...; block
@@ -22,9 +23,10 @@ What is compared with what:
     mscale_all_dim) (1 except in dsv3-qproj-f32); no activation quantization (gemm_impl bf16 path,
     in f32).
  4. deepseek_v3.py absorbed MLA == naive MLA; its MLA cache token by token == full forward.
- 5. MTP: its latent cache run one position at a time == the full MTP pass; an independent formulation in vLLM's v1 layout (MTP positions = target positions,
-    input ids shifted left by one, previous hidden states = target's final-normed states) built from
-    the official-style Block, vs deepseek_v3.mtp_logits.
+ 5. MTP: its latent cache run one position at a time == the full MTP pass; an independent
+    formulation in vLLM's v1 layout (MTP positions = target positions, input ids shifted left by
+    one, previous hidden states = the target's final-normed states) built from the official-style
+    Block, vs deepseek_v3.mtp_logits.
  6. Routing: -inf (official) and 0.0 (HF remote code) group masking select different experts on
     some tokens of every fixture, and change its logprobs by far more than the tolerance.
  7. The goldens on disk are reproduced from the checkpoint files on disk; tensor names and dtypes
@@ -34,7 +36,6 @@ What is compared with what:
     FP8 block scales, MTP from the pre-norm hidden state / with swapped concat / off by one) each
     move the goldens by more than 1e-3.
 """
-import cmath
 import json
 import math
 import os
@@ -142,6 +143,30 @@ def check_yarn():
         print(f"yarn {name}: low {low} high {high} ({n_blend} blended), cos/sin x{cs:.6f}, "
               f"softmax scale {scale:.7f}, max rel err vs float64 {err:.1e}")
     print("yarn R1: low 10, high 23, mscale 1.368888, softmax scale 0.1352338 (FACTS.md)")
+
+
+def check_rope_hf_equivalence():
+    """[HF] apply_rotary_pos_emb de-interleaves q/k (view(d/2, 2).transpose) and applies rotate_half
+    with cos/sin of cat(freqs, freqs); deepseek_v3 rotates adjacent pairs. Outputs differ by a fixed
+    permutation, so every q . k must agree."""
+    g = torch.Generator().manual_seed(3)
+    d, T = 16, 37
+    inv = 1.0 / (10000 ** (torch.arange(0, d, 2).float() / d))
+    pos = torch.arange(T).float()
+    freqs = pos[:, None] * inv[None, :]
+    q = torch.randn(T, d, generator=g)
+    k = torch.randn(T, d, generator=g)
+    ours_q = ds.rope_interleaved(q, freqs.cos(), freqs.sin())
+    ours_k = ds.rope_interleaved(k, freqs.cos(), freqs.sin())
+
+    def hf(x):
+        x = x.view(T, d // 2, 2).transpose(2, 1).reshape(T, d)
+        emb = torch.cat([freqs, freqs], -1)
+        rot = torch.cat([-x[:, d // 2:], x[:, :d // 2]], -1)
+        return x * emb.cos() + rot * emb.sin()
+    diff = float((ours_q @ ours_k.t() - hf(q) @ hf(k).t()).abs().max())
+    assert diff < 1e-5, diff
+    print(f"rope: interleaved pairs == HF de-interleave + rotate_half in every q.k (max diff {diff:.1e})")
 
 
 # ------------------------------------------------------------------------ 3. official-style model
@@ -622,6 +647,7 @@ def main():
     torch.set_num_threads(1)
     check_fp8_codec()
     check_yarn()
+    check_rope_hf_equivalence()
     for name in NAMES:
         check_fixture(name)
     print("mutations (each must move the goldens by > 1e-3):")
