@@ -45,6 +45,11 @@ int run_template(Args& args) {
   if (no_gen) opt.add_generation_prompt = false;
   ojson tools = request.contains("tools") ? request["tools"] : ojson(nullptr);
   if (!tools.is_null() && !tools.is_array()) fail_input("stdin: \"tools\" must be an array");
+  if (request.contains("chat_template_kwargs")) {
+    if (!request["chat_template_kwargs"].is_object())
+      fail_input("stdin: \"chat_template_kwargs\" must be an object");
+    opt.template_vars = nlohmann::json::parse(request["chat_template_kwargs"].dump());
+  }
 
   tmpl::ChatTemplate chat = tmpl::ChatTemplate::load(dir);
   std::string prompt = chat.render(request["messages"], opt, tools);
@@ -55,7 +60,8 @@ int run_template(Args& args) {
 R1_COMMAND({"template",
             "render a conversation with the model's chat template",
             "r1 template -m DIR [--keep-system] [--no-generation-prompt]\n"
-            "  stdin: {\"messages\": [...], \"add_generation_prompt\": true, \"tools\": [...]}\n"
+            "  stdin: {\"messages\": [...], \"add_generation_prompt\": true, \"tools\": [...],\n"
+            "         \"chat_template_kwargs\": {...}}  (the last: extra template variables)\n"
             "  stdout: the rendered prompt, byte for byte (no newline added)\n"
             "  -m DIR                   model folder (tokenizer_config.json is enough)\n"
             "  --keep-system            render the template exactly as given (no folding of the\n"

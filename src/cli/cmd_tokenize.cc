@@ -2,7 +2,8 @@
 // of stdin, byte for byte (a trailing newline is text too), becomes one JSON array of ids. With
 // --jsonl each non-empty input line is {"text": ...} or {"messages": [...]} and each output line
 // is {"ids": [...]}; messages are rendered with the chat template (R1 conventions, generation
-// prompt unless the line says "add_generation_prompt": false, "tools" passed through) and then
+// prompt unless the line says "add_generation_prompt": false, "tools" and
+// "chat_template_kwargs" passed through) and then
 // encoded without adding special tokens, since the template already wrote them.
 #include <cstdio>
 #include <iostream>
@@ -54,6 +55,12 @@ std::vector<int32_t> encode_line(const std::string& line, const std::string& whe
     opt.add_generation_prompt = j["add_generation_prompt"].get<bool>();
   }
   ojson tools = j.contains("tools") ? j["tools"] : ojson(nullptr);
+  if (!tools.is_null() && !tools.is_array()) fail_input(where, ": \"tools\" must be an array");
+  if (j.contains("chat_template_kwargs")) {
+    if (!j["chat_template_kwargs"].is_object())
+      fail_input(where, ": \"chat_template_kwargs\" must be an object");
+    opt.template_vars = nlohmann::json::parse(j["chat_template_kwargs"].dump());
+  }
   if (!chat) chat = tmpl::ChatTemplate::load(dir);
   std::string prompt;
   try {

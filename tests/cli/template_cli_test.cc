@@ -70,11 +70,22 @@ TEST(TemplateCli, ToolsKeepTheirKeyOrder) {
       << r.out;
 }
 
+TEST(TemplateCli, ChatTemplateKwargsBecomeTemplateVariables) {
+  Result r = run_r1("template -m " + model("qwen2.5"),
+                    R"({"messages": [{"role": "user", "content": "Hi"}],
+                        "chat_template_kwargs": {"enable_thinking": false}})");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n");
+}
+
 TEST(TemplateCli, BadInputIsOneLineAndExitTwo) {
   for (const std::string& input :
        {std::string("{not json"), std::string("{}"), std::string(R"({"messages": 3})"),
         std::string(R"({"messages": [{"content": "no role"}]})"),
-        std::string(R"({"messages": [], "add_generation_prompt": "yes"})")}) {
+        std::string(R"({"messages": [], "add_generation_prompt": "yes"})"),
+        std::string(R"({"messages": [], "tools": {}})"),
+        std::string(R"({"messages": [], "chat_template_kwargs": []})")}) {
     Result r = run_r1("template -m " + model("r1"), input);
     EXPECT_EQ(r.code, 2) << input;
     EXPECT_EQ(r.out, "") << input;

@@ -154,5 +154,15 @@ TEST(ChatTemplate, ErrorsNameTheProblem) {
   EXPECT_THROW(ChatTemplate::load("/nonexistent/dir"), Error);
 }
 
+TEST(ChatTemplate, ExtraTemplateVariables) {
+  ChatTemplate qwen = ChatTemplate::load(shared_dir("qwen2.5"));
+  ChatOptions opt;
+  opt.template_vars = {{"enable_thinking", false}};
+  EXPECT_EQ(qwen.render(conv({{"user", "Hi"}}), opt),
+            "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n");
+  opt.template_vars = {{"messages", 1}};
+  EXPECT_THROW(qwen.render(conv({{"user", "Hi"}}), opt), Error);
+}
+
 }  // namespace
 }  // namespace r1::tmpl

@@ -149,6 +149,16 @@ std::string ChatTemplate::render_values(Value messages, Value tools, const ChatO
   vars.emplace_back("tools", tools);
   vars.emplace_back("documents", Value::none());
   vars.emplace_back("add_generation_prompt", Value::boolean(opt.add_generation_prompt));
+  if (!opt.template_vars.is_null()) {
+    if (!opt.template_vars.is_object()) fail_input("chat template variables must be a JSON object");
+    for (auto it = opt.template_vars.begin(); it != opt.template_vars.end(); ++it) {
+      const std::string& key = it.key();
+      if (key == "messages" || key == "tools" || key == "documents" ||
+          key == "add_generation_prompt")
+        fail_input("chat template variable '", key, "' cannot be overridden");
+      vars.emplace_back(key, from_json(it.value()));
+    }
+  }
   bool use_tool_template = has_tool_use_ && tools.truthy();
   std::string out = (use_tool_template ? tool_use_ : default_).render(vars);
   if (opt.add_generation_prompt && !opt.keep_system && ends_with(out, kAssistantTag))

@@ -32,6 +32,10 @@ struct ChatOptions {
   bool add_generation_prompt = true;
   bool keep_system = false;
   nlohmann::json tools = nullptr;  // an array of tool schemas, or null
+  // Extra template variables, as keyword arguments of HF's apply_chat_template (vLLM's
+  // chat_template_kwargs), e.g. {"enable_thinking": false}; an object or null. They may override
+  // the special tokens but not messages, tools, documents or add_generation_prompt.
+  nlohmann::json template_vars = nullptr;
 };
 
 class ChatTemplate {
