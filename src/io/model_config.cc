@@ -38,6 +38,74 @@ void positive(const std::string& where, const char* key, int64_t v) {
   if (v <= 0) fail_input(where, ": field ", key, " must be positive, got ", v);
 }
 
+void parse_deepseek(const json& j, const std::string& where, ModelConfig* c) {
+  DeepseekConfig& d = c->ds;
+  d.q_lora_rank = get_int(j, where, "q_lora_rank", 0, false);
+  d.kv_lora_rank = get_int(j, where, "kv_lora_rank", 0, true);
+  d.qk_nope_head_dim = get_int(j, where, "qk_nope_head_dim", 0, true);
+  d.qk_rope_head_dim = get_int(j, where, "qk_rope_head_dim", 0, true);
+  d.v_head_dim = get_int(j, where, "v_head_dim", 0, true);
+  d.n_routed_experts = get_int(j, where, "n_routed_experts", 0, false);
+  d.n_shared_experts = get_int(j, where, "n_shared_experts", 0, false);
+  d.moe_intermediate = get_int(j, where, "moe_intermediate_size", 0, d.n_routed_experts > 0);
+  d.experts_per_tok = get_int(j, where, "num_experts_per_tok", 0, d.n_routed_experts > 0);
+  d.n_group = get_int(j, where, "n_group", 1, false);
+  d.topk_group = get_int(j, where, "topk_group", d.n_group, false);
+  d.first_k_dense_replace = get_int(j, where, "first_k_dense_replace", 0, false);
+  d.moe_layer_freq = get_int(j, where, "moe_layer_freq", 1, false);
+  d.routed_scaling_factor = get_num(j, where, "routed_scaling_factor", 1.0);
+  d.norm_topk_prob = get_bool(j, where, "norm_topk_prob", true);
+  d.num_nextn_predict_layers = get_int(j, where, "num_nextn_predict_layers", 0, false);
+  for (auto [k, v] : {std::pair{"kv_lora_rank", d.kv_lora_rank},
+                      {"qk_nope_head_dim", d.qk_nope_head_dim},
+                      {"qk_rope_head_dim", d.qk_rope_head_dim},
+                      {"v_head_dim", d.v_head_dim},
+                      {"n_group", d.n_group},
+                      {"topk_group", d.topk_group},
+                      {"moe_layer_freq", d.moe_layer_freq}})
+    positive(where, k, v);
+  if (d.q_lora_rank < 0) fail_input(where, ": field q_lora_rank must be positive or null");
+  if (d.qk_rope_head_dim % 2) fail_input(where, ": qk_rope_head_dim must be even");
+  if (d.n_routed_experts > 0) {
+    if (d.n_routed_experts % d.n_group)
+      fail_input(where, ": n_routed_experts ", d.n_routed_experts, " is not a multiple of n_group ",
+                 d.n_group);
+    if (d.topk_group > d.n_group) fail_input(where, ": topk_group exceeds n_group");
+    if (d.experts_per_tok < 1 ||
+        d.experts_per_tok > d.topk_group * (d.n_routed_experts / d.n_group))
+      fail_input(where, ": num_experts_per_tok ", d.experts_per_tok,
+                 " does not fit in topk_group groups of experts");
+    positive(where, "moe_intermediate_size", d.moe_intermediate);
+  }
+  std::string scoring = j.value("scoring_func", std::string("sigmoid"));
+  if (scoring != "sigmoid")
+    fail_input(where, ": scoring_func '", scoring, "' is not supported (DeepSeek-V3 uses sigmoid)");
+  std::string method = j.value("topk_method", std::string("noaux_tc"));
+  if (method != "noaux_tc")
+    fail_input(where, ": topk_method '", method, "' is not supported (DeepSeek-V3 uses noaux_tc)");
+  if (d.num_nextn_predict_layers > 1)
+    fail_input(where, ": num_nextn_predict_layers ", d.num_nextn_predict_layers,
+               " (r1 runs one MTP layer)");
+  c->head_dim = d.qk_nope_head_dim + d.qk_rope_head_dim;
+  if (j.contains("quantization_config") && j["quantization_config"].is_object()) {
+    const json& q = j["quantization_config"];
+    std::string qw = where + ": quantization_config";
+    std::string qm = q.value("quant_method", std::string());
+    if (qm != "fp8") fail_input(qw, ": quant_method '", qm, "' is not supported");
+    std::string fmt = q.value("fmt", std::string("e4m3"));
+    if (fmt != "e4m3") fail_input(qw, ": fmt '", fmt, "' is not supported");
+    d.fp8 = true;
+    if (q.contains("weight_block_size")) {
+      const json& b = q["weight_block_size"];
+      if (!b.is_array() || b.size() != 2 || !b[0].is_number_integer() ||
+          !b[1].is_number_integer() || b[0].get<int64_t>() <= 0 || b[1].get<int64_t>() <= 0)
+        fail_input(qw, ": weight_block_size must be two positive integers");
+      d.fp8_block_out = b[0].get<int64_t>();
+      d.fp8_block_in = b[1].get<int64_t>();
+    }
+  }
+}
+
 }  // namespace
 
 ModelConfig ModelConfig::parse(const json& j, const std::string& where) {
@@ -75,7 +143,9 @@ ModelConfig ModelConfig::parse(const json& j, const std::string& where) {
   if (c.n_heads % c.n_kv_heads != 0)
     fail_input(where, ": num_attention_heads ", c.n_heads,
                " is not a multiple of num_key_value_heads ", c.n_kv_heads);
-  if (j.contains("head_dim") && !j["head_dim"].is_null()) {
+  if (c.arch == Arch::DeepseekV3) {
+    parse_deepseek(j, where, &c);
+  } else if (j.contains("head_dim") && !j["head_dim"].is_null()) {
     c.head_dim = get_int(j, where, "head_dim", 0, true);
   } else {
     if (c.hidden % c.n_heads != 0)
@@ -111,6 +181,17 @@ ModelConfig ModelConfig::parse(const json& j, const std::string& where) {
           !(c.rope_scaling.high_freq_factor > c.rope_scaling.low_freq_factor) ||
           c.rope_scaling.original_max_position_embeddings <= 0)
         fail_input(rw, ": invalid llama3 parameters");
+    } else if (type == "yarn") {
+      c.rope_scaling.type = type;
+      c.rope_scaling.factor = get_num(r, rw, "factor", 1.0);
+      c.rope_scaling.original_max_position_embeddings =
+          get_int(r, rw, "original_max_position_embeddings", 4096, false);
+      c.rope_scaling.beta_fast = get_num(r, rw, "beta_fast", 32.0);
+      c.rope_scaling.beta_slow = get_num(r, rw, "beta_slow", 1.0);
+      c.rope_scaling.mscale = get_num(r, rw, "mscale", 1.0);
+      c.rope_scaling.mscale_all_dim = get_num(r, rw, "mscale_all_dim", 0.0);
+      if (!(c.rope_scaling.factor >= 1) || c.rope_scaling.original_max_position_embeddings <= 0)
+        fail_input(rw, ": invalid yarn parameters");
     } else if (type != "default" && !type.empty()) {
       fail_input(rw, ": unsupported rope type '", type, "'");
     }

@@ -3,29 +3,16 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "models/checked_weights.h"
 #include "models/rope.h"
 #include "ops/ops.h"
 
 namespace r1::models {
 
 namespace {
-
-// Fetches a tensor, checking dtype (a float type) and shape against what the config implies.
 Tensor weight(const io::WeightStore& s, const std::string& name, std::vector<int64_t> shape) {
-  if (!s.has(name)) fail_input("checkpoint is missing tensor ", name);
-  Tensor t = s.get(name);
-  if (t.dtype != DType::F32 && t.dtype != DType::BF16 && t.dtype != DType::F16)
-    fail_input("tensor ", name, " has dtype ", dtype_name(t.dtype),
-               "; dense models take F32, BF16 or F16 weights");
-  if (t.shape != shape) {
-    Tensor want;
-    want.shape = shape;
-    fail_input("tensor ", name, " has shape ", t.shape_str(), " but config.json implies ",
-               want.shape_str());
-  }
-  return t;
+  return float_tensor(s, name, std::move(shape));
 }
-
 }  // namespace
 
 DenseModel::DenseModel(const io::ModelConfig& cfg, io::WeightStore store, const LoadOptions& opt)
@@ -63,7 +50,8 @@ DenseModel::DenseModel(const io::ModelConfig& cfg, io::WeightStore store, const 
 }
 
 KvCache DenseModel::new_cache() const {
-  return KvCache(cfg_.n_layers, cfg_.n_kv_heads, cfg_.head_dim, max_context_);
+  const int64_t kv_dim = cfg_.n_kv_heads * cfg_.head_dim;
+  return KvCache(cfg_.n_layers, kv_dim, kv_dim, max_context_);
 }
 
 Tensor DenseModel::attention_block(const DenseLayer& L, int layer, const Tensor& x, const Batch& b,
@@ -84,7 +72,7 @@ Tensor DenseModel::attention_block(const DenseLayer& L, int layer, const Tensor&
     spans[t] = {kc, vc};
   }
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  Tensor att = ops::attention(q, cfg_.n_heads, cfg_.n_kv_heads, D, spans, b.pos, cache.pos_stride(),
+  Tensor att = ops::attention(q, cfg_.n_heads, cfg_.n_kv_heads, D, spans, b.pos, cache.k_stride(),
                               scale);  // [T, n_heads*D]
   return ops::linear(att, L.wo);       // [T, hidden]
 }
@@ -123,12 +111,6 @@ uint64_t DenseModel::weight_bytes_per_token() const {
                             &L.bv, &L.w_gate, &L.w_up, &L.w_down})
       if (t->defined()) total += t->nbytes();
   return total;
-}
-
-std::unique_ptr<Model> load_model(const std::string& dir, const LoadOptions& opt) {
-  io::ModelConfig cfg = io::ModelConfig::load(dir);
-  io::WeightStore store = io::WeightStore::open_dir(dir, opt.use_mmap);
-  return std::make_unique<DenseModel>(cfg, std::move(store), opt);
 }
 
 }  // namespace r1::models

@@ -6,27 +6,19 @@
 
 namespace r1::models {
 
-KvCache::KvCache(int64_t n_layers, int64_t n_kv_heads, int64_t head_dim, int64_t max_positions)
-    : n_layers_(n_layers),
-      n_kv_heads_(n_kv_heads),
-      head_dim_(head_dim),
-      max_positions_(max_positions) {}
+KvCache::KvCache(int64_t n_layers, int64_t k_width, int64_t v_width, int64_t max_positions)
+    : n_layers_(n_layers), k_width_(k_width), v_width_(v_width), max_positions_(max_positions) {}
 
 int KvCache::add_sequence() {
-  for (size_t i = 0; i < seqs_.size(); ++i)
-    if (!seqs_[i].used) {
-      seqs_[i] = Seq();
-      seqs_[i].used = true;
-      seqs_[i].k.resize(n_layers_);
-      seqs_[i].v.resize(n_layers_);
-      return static_cast<int>(i);
-    }
-  seqs_.emplace_back();
-  Seq& s = seqs_.back();
+  size_t i = 0;
+  while (i < seqs_.size() && seqs_[i].used) ++i;
+  if (i == seqs_.size()) seqs_.emplace_back();
+  Seq& s = seqs_[i];
+  s = Seq();
   s.used = true;
   s.k.resize(n_layers_);
   s.v.resize(n_layers_);
-  return static_cast<int>(seqs_.size() - 1);
+  return static_cast<int>(i);
 }
 
 void KvCache::free_sequence(int seq) {
@@ -43,8 +35,8 @@ void KvCache::reserve(int seq, int64_t n) {
   int64_t cap =
       std::min(max_positions_, std::max<int64_t>(n, std::max<int64_t>(64, s.capacity * 2)));
   for (int64_t l = 0; l < n_layers_; ++l) {
-    s.k[l].resize(cap * pos_stride());
-    s.v[l].resize(cap * pos_stride());
+    s.k[l].resize(cap * k_width_);
+    s.v[l].resize(cap * v_width_);
   }
   s.capacity = cap;
 }

@@ -1,5 +1,7 @@
-// Key/value cache for standard multi-head attention: per sequence slot and layer, keys and
-// values laid out [position][n_kv_heads][head_dim] in f32, grown on demand.
+// Key/value cache: per sequence slot and layer, a key row of k_width floats and a value row of
+// v_width floats per position, in f32, grown on demand. Standard attention stores
+// [n_kv_heads * head_dim] in each; DeepSeek's absorbed MLA stores the normalized latent and the
+// rotary key ([kv_lora_rank + qk_rope_head_dim]) as the key row and no value row.
 #pragma once
 
 #include <cstdint>
@@ -9,7 +11,7 @@ namespace r1::models {
 
 class KvCache {
  public:
-  KvCache(int64_t n_layers, int64_t n_kv_heads, int64_t head_dim, int64_t max_positions);
+  KvCache(int64_t n_layers, int64_t k_width, int64_t v_width, int64_t max_positions);
 
   // A new empty sequence slot; returns its id (slots of freed sequences are reused).
   int add_sequence();
@@ -22,17 +24,18 @@ class KvCache {
 
   float* k(int layer, int seq) { return seqs_[seq].k[layer].data(); }
   float* v(int layer, int seq) { return seqs_[seq].v[layer].data(); }
-  int64_t pos_stride() const { return n_kv_heads_ * head_dim_; }
+  int64_t k_stride() const { return k_width_; }  // floats between positions
+  int64_t v_stride() const { return v_width_; }
   // Bytes per cached token (all layers, keys and values).
-  int64_t bytes_per_token() const { return 2 * n_layers_ * pos_stride() * 4; }
+  int64_t bytes_per_token() const { return n_layers_ * (k_width_ + v_width_) * 4; }
 
  private:
   struct Seq {
     bool used = false;
     int64_t length = 0, capacity = 0;
-    std::vector<std::vector<float>> k, v;  // [layer] -> [capacity * pos_stride]
+    std::vector<std::vector<float>> k, v;  // [layer] -> [capacity * width]
   };
-  int64_t n_layers_, n_kv_heads_, head_dim_, max_positions_;
+  int64_t n_layers_, k_width_, v_width_, max_positions_;
   std::vector<Seq> seqs_;
 };
 

@@ -1,5 +1,6 @@
 #include "models/rope.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace r1::models {
@@ -23,7 +24,31 @@ std::vector<float> rope_inv_freq(int64_t dim, double theta, const io::RopeScalin
       }
     }
   }
+  if (s.type == "yarn") {
+    // Correction range (DeepSeek-V3 / HF yarn_find_correction_range), in dimension indices.
+    const double orig = static_cast<double>(s.original_max_position_embeddings);
+    auto corr = [&](double rotations) {
+      return dim * std::log(orig / (rotations * 2 * M_PI)) / (2 * std::log(theta));
+    };
+    double low = std::max(std::floor(corr(s.beta_fast)), 0.0);
+    double high = std::min(std::ceil(corr(s.beta_slow)), static_cast<double>(dim - 1));
+    if (low == high) high += 0.001;
+    for (int64_t i = 0; i < dim / 2; ++i) {
+      const double ramp = std::clamp((i - low) / (high - low), 0.0, 1.0);
+      const float ramp_f = static_cast<float>(ramp);
+      f[i] = f[i] / static_cast<float>(s.factor) * ramp_f + f[i] * (1.0f - ramp_f);
+    }
+  }
   return f;
+}
+
+double yarn_mscale(double factor, double m) {
+  return factor <= 1 ? 1.0 : 0.1 * m * std::log(factor) + 1.0;
+}
+
+double rope_attention_factor(const io::RopeScaling& s) {
+  if (s.type != "yarn") return 1.0;
+  return yarn_mscale(s.factor, s.mscale) / yarn_mscale(s.factor, s.mscale_all_dim);
 }
 
 void rope_tables(const std::vector<float>& inv_freq, const std::vector<int32_t>& positions,

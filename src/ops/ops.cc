@@ -65,6 +65,57 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias) {
   return y;
 }
 
+void widen_rows(const Weight& w, int64_t row0, int64_t n, float* out) {
+  const int64_t cols = w.cols();
+  R1_ASSERT(row0 >= 0 && row0 + n <= w.rows());
+  for (int64_t r = 0; r < n; ++r) {
+    float* o = out + r * cols;
+    K().to_f32(w.w.row(row0 + r), w.w.dtype, o, cols);
+    if (w.scale.defined()) {
+      const float* s = w.scale.ptr<float>() + ((row0 + r) / w.block_n) * w.scale.dim(1);
+      for (int64_t k = 0; k < cols; ++k) o[k] *= s[k / w.block_k];
+    }
+  }
+}
+
+Tensor linear(const Tensor& x, const Weight& w) {
+  if (!w.scale.defined()) return linear(x, w.w);
+  // fp8 with block scales: widen one block of rows at a time to f32 and multiply by it, so the
+  // whole matrix is never converted. (A fused fp8 GEMM kernel is the faster path to come.)
+  check_f32_matrix(x, "linear input");
+  if (w.cols() != x.dim(1))
+    fail_internal("linear: weight ", w.w.shape_str(), " does not match input ", x.shape_str());
+  const int64_t M = x.dim(0), Kdim = x.dim(1), N = w.rows(), bn = w.block_n;
+  Tensor y = Tensor::zeros(DType::F32, {M, N});
+  const int64_t blocks = (N + bn - 1) / bn;
+  auto run = [&](int64_t b0, int64_t b1) {
+    std::vector<float> tmp(bn * Kdim);
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t r0 = b * bn, rows = std::min(bn, N - r0);
+      widen_rows(w, r0, rows, tmp.data());
+      kernels::GemmParams p;
+      p.M = M;
+      p.K = Kdim;
+      p.x = x.ptr<float>();
+      p.ldx = Kdim;
+      p.w = tmp.data();
+      p.ldw = Kdim;
+      p.wtype = DType::F32;
+      p.y = y.ptr<float>() + r0;  // column r0 of y is column 0 of this block
+      p.ldy = N;
+      p.n_begin = 0;
+      p.n_end = rows;
+      K().gemm(p);
+    }
+  };
+  if (M * N * Kdim < kMinParallelWork) {
+    run(0, blocks);
+  } else {
+    thread_pool().parallel_range(blocks, 1, run);
+  }
+  return y;
+}
+
 Tensor rms_norm(const Tensor& x, const Tensor& w, float eps) {
   check_f32_matrix(x, "rms_norm input");
   const int64_t T = x.dim(0), H = x.dim(1);

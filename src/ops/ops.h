@@ -11,8 +11,23 @@
 
 namespace r1::ops {
 
+// A weight matrix [N, K] as stored: f32, bf16, f16, or fp8 e4m3 with per-block scales
+// (DeepSeek-V3's weight_scale_inv: w[n, k] = fp8(w[n, k]) * scale[n / block_n, k / block_k]).
+struct Weight {
+  Tensor w;
+  Tensor scale;  // [ceil(N / block_n), ceil(K / block_k)] f32; undefined unless w is fp8
+  int64_t block_n = 128, block_k = 128;
+
+  int64_t rows() const { return w.dim(0); }
+  int64_t cols() const { return w.dim(1); }
+  uint64_t nbytes() const { return w.nbytes() + (scale.defined() ? scale.nbytes() : 0); }
+};
+
 // y[T, N] = x[T, K] . w[N, K]^T (+ bias[N]); w in f32/bf16/f16 (see kernels.h for numerics).
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias = nullptr);
+Tensor linear(const Tensor& x, const Weight& w);
+// Rows [row0, row0 + n) of w widened to f32 (fp8 scaled by its block scales): out [n, K].
+void widen_rows(const Weight& w, int64_t row0, int64_t n, float* out);
 
 // Row-wise RMSNorm: y = x / sqrt(mean(x^2) + eps) * w.   x: [T, H], w: [H]
 Tensor rms_norm(const Tensor& x, const Tensor& w, float eps);

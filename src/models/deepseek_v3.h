@@ -1,0 +1,96 @@
+// DeepseekV3ForCausalLM (DeepSeek-V3, R1, R1-Zero): multi-head latent attention with a latent
+// KV cache, DeepSeekMoE with sigmoid noaux_tc routing and shared experts, YaRN rotary
+// frequencies, FP8 (e4m3, block-scaled) or bf16/f32 weights, and the multi-token-prediction
+// layer. Formulas: FACTS.md section 2 (checked against DeepSeek's inference/model.py and HF's
+// modeling_deepseek.py by tools/reference/deepseek_v3.py).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/safetensors.h"
+#include "models/model.h"
+#include "ops/mla.h"
+#include "ops/moe.h"
+
+namespace r1::models {
+
+struct DsFfn {
+  ops::Weight gate, up, down;  // [inter, hidden] x2, [hidden, inter]
+};
+
+struct DsLayer {
+  Tensor attn_norm, ffn_norm;  // [hidden]
+  ops::Weight q_a, q_b, q;     // q_a [q_lora, hidden], q_b [H*(nope+rope), q_lora]; or q
+  Tensor q_a_norm;             // [q_lora]
+  ops::Weight kv_a;            // [lora + rope, hidden]
+  Tensor kv_a_norm;            // [lora]
+  ops::Weight kv_b;            // [H*(nope+v), lora]
+  ops::Weight o;               // [hidden, H*v]
+  bool moe = false;
+  DsFfn mlp;                   // dense layers
+  Tensor router, router_bias;  // [E, hidden], [E] f32
+  std::vector<DsFfn> experts;  // routed experts
+  DsFfn shared;                // shared experts (n_shared_experts * moe_intermediate wide)
+};
+
+struct DsMtp {
+  Tensor embed, enorm, hnorm, head_norm;  // embed: the layer's own copy or the model's
+  ops::Weight eh_proj, head;              // [hidden, 2*hidden], [vocab, hidden]
+  DsLayer layer;
+};
+
+class DeepseekV3Model : public Model {
+ public:
+  DeepseekV3Model(const io::ModelConfig& cfg, io::WeightStore store, const LoadOptions& opt);
+
+  const io::ModelConfig& config() const override { return cfg_; }
+  KvCache new_cache() const override;
+  Tensor forward(const Batch& batch, KvCache& cache) override;
+  uint64_t weight_bytes_per_token() const override;
+  uint64_t total_weight_bytes() const override { return store_.total_bytes(); }
+
+  // forward() that also returns the final-normed hidden state of every token of the batch
+  // ([T, hidden], the MTP layer's input).
+  Tensor forward_hidden(const Batch& batch, KvCache& cache, Tensor* hidden);
+  bool has_mtp() const { return has_mtp_; }
+  // The MTP head: for each i, the token after `next[i]` predicted from hidden[i] (the main
+  // model's final-normed hidden state at pos[i]) and the embedding of next[i] (the token at
+  // pos[i] + 1). Runs the MTP layer's attention at positions pos[i] of cache slot seq[i].
+  // Returns logits [n, vocab].
+  Tensor mtp_forward(const Tensor& hidden, const std::vector<int32_t>& next,
+                     const std::vector<int32_t>& pos, const std::vector<int32_t>& seq,
+                     KvCache& cache);
+  // Use the naive MLA form instead of the absorbed one (a reference for tests).
+  void set_naive_attention(bool on) { naive_ = on; }
+  // Bytes of cache per token in each MLA form (all layers): absorbed caches c and k_pe;
+  // naive caches per-head keys (nope + rope) and values (v).
+  int64_t absorbed_cache_bytes_per_token() const;
+  int64_t naive_cache_bytes_per_token() const;
+
+ private:
+  DsLayer load_layer(int64_t index);
+  DsFfn load_ffn(const std::string& prefix, int64_t inter);
+  ops::Weight weight(const std::string& name, int64_t rows, int64_t cols) const;
+  Tensor attention(const DsLayer& L, int layer, const Tensor& h, const Batch& b, const Tensor& cos,
+                   const Tensor& sin, KvCache& cache);
+  Tensor ffn(const DsLayer& L, const Tensor& h);
+  Tensor layer_forward(const DsLayer& L, int layer, Tensor x, const Batch& b, KvCache& cache);
+
+  io::ModelConfig cfg_;
+  io::WeightStore store_;
+  int64_t max_context_;
+  Tensor embed_, final_norm_;
+  ops::Weight lm_head_;
+  std::vector<DsLayer> layers_;
+  bool has_mtp_ = false;
+  DsMtp mtp_;
+  std::vector<float> inv_freq_;
+  float rope_factor_ = 1.0f;  // HF's cos/sin multiplier (yarn mscale ratio)
+  ops::MlaShape mla_;
+  ops::MoeRouting routing_;
+  bool naive_ = false;
+};
+
+}  // namespace r1::models

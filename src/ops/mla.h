@@ -1,0 +1,42 @@
+// Multi-head latent attention (DeepSeek-V2/V3), FACTS.md section 2, in its two forms:
+//   naive:    k_nope, v = kv_b_proj(c) per head; k = [k_nope, k_pe]; softmax(q.k * scale) v
+//   absorbed: q_lat = q_nope . W_k[h] (W_k[h]: the head's k rows of kv_b_proj, [nope, lora]);
+//             scores = (q_lat . c + q_pe . k_pe) * scale; o_lat = softmax . c;
+//             out = o_lat . W_v[h]^T (W_v[h]: the head's v rows, [v, lora]).
+// The absorbed form caches only c (the normalized latent, kv_lora_rank) and the rotated k_pe
+// (qk_rope_head_dim) per token; both forms compute the same function.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/tensor.h"
+#include "ops/ops.h"
+
+namespace r1::ops {
+
+// Interleaved rotary embedding (DeepSeek-V3 inference/model.py apply_rotary_emb: pairs
+// (x[2i], x[2i+1]) rotated by angle position * f_i), in place on the `dim` columns starting at
+// `offset` of each of n_heads heads of width head_stride. cos, sin: [T, dim / 2].
+void rope_interleaved(Tensor& x, int64_t n_heads, int64_t head_stride, int64_t offset,
+                      const Tensor& cos, const Tensor& sin);
+
+struct MlaShape {
+  int64_t n_heads, nope, rope, v,
+      lora;     // qk_nope_head_dim, qk_rope_head_dim, v_head_dim, kv_lora_rank
+  float scale;  // softmax scale (with YaRN's mscale^2)
+};
+
+// One cached sequence: rows [position][lora + rope] holding c then k_pe.
+struct LatentSpan {
+  const float* rows;
+};
+
+// q: [T, n_heads * (nope + rope)] with q_pe already rotated. kv_b: [n_heads * (nope + v), lora].
+// Each token t attends to positions 0..pos[t] of spans[t]. Returns [T, n_heads * v].
+Tensor mla_absorbed(const Tensor& q, const Weight& kv_b, const MlaShape& s,
+                    const std::vector<LatentSpan>& spans, const std::vector<int32_t>& pos);
+Tensor mla_naive(const Tensor& q, const Weight& kv_b, const MlaShape& s,
+                 const std::vector<LatentSpan>& spans, const std::vector<int32_t>& pos);
+
+}  // namespace r1::ops
