@@ -154,6 +154,21 @@ TEST(ChatTemplate, ErrorsNameTheProblem) {
   EXPECT_THROW(ChatTemplate::load("/nonexistent/dir"), Error);
 }
 
+TEST(ChatTemplate, EarlierReasoningIsDroppedForR1Templates) {
+  json m = conv({{"user", "Q1"}, {"assistant", "<think>\nr\n</think>\n\nA1"}, {"user", "Q2"}});
+  std::string want = kBos + kUser + "Q1" + kAssistant + "\n\nA1<｜end▁of▁sentence｜>" + kUser +
+                     "Q2" + kAssistant + "<think>\n";
+  for (const char* name : {"r1", "r1-distill-qwen", "deepseek-v3"})
+    EXPECT_EQ(ChatTemplate::load(shared_dir(name)).render(m, ChatOptions{}), want) << name;
+  ChatOptions raw;
+  raw.keep_system = true;
+  EXPECT_NE(ChatTemplate::load(shared_dir("r1")).render(m, raw).find("<think>\nr\n</think>"),
+            std::string::npos);
+  // Other families get the conversation as given (Qwen's template handles reasoning itself).
+  ChatTemplate qwen = ChatTemplate::load(shared_dir("qwen2.5"));
+  EXPECT_EQ(qwen.render(m, ChatOptions{}), qwen.render(m, raw));
+}
+
 TEST(ChatTemplate, ExtraTemplateVariables) {
   ChatTemplate qwen = ChatTemplate::load(shared_dir("qwen2.5"));
   ChatOptions opt;

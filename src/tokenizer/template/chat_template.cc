@@ -50,6 +50,29 @@ Value fold_system(const Value& messages) {
   return Value::make_list(std::move(rest));
 }
 
+// R1 drops the reasoning of earlier turns (model card; the published R1 templates do
+// content.split('</think>')[-1]); some template revisions do not, so it is done here too.
+Value strip_reasoning(const Value& messages) {
+  if (!messages.is_list()) return messages;
+  List out;
+  for (const auto& m : *messages.list) {
+    const Value* role = m.is_mapping() ? m.dict->find("role") : nullptr;
+    const Value* content = m.is_mapping() ? m.dict->find("content") : nullptr;
+    if (role && role->is_string() && role->s == "assistant" && content && content->is_string()) {
+      size_t close = content->s.rfind("</think>");
+      if (close != std::string::npos) {
+        Value copy = Value::make_dict();
+        *copy.dict = *m.dict;
+        copy.dict->set("content", Value::string(content->s.substr(close + 8)));
+        out.push_back(copy);
+        continue;
+      }
+    }
+    out.push_back(m);
+  }
+  return Value::make_list(std::move(out));
+}
+
 template <typename J>
 void build(const J& config, std::string& source, Template& def, bool& has_tool_use,
            Template& tool_use, std::vector<std::pair<std::string, Value>>& special) {
@@ -144,6 +167,8 @@ std::string ChatTemplate::render(const nlohmann::ordered_json& messages, const C
 
 std::string ChatTemplate::render_values(Value messages, Value tools, const ChatOptions& opt) const {
   if (!opt.keep_system) messages = fold_system(messages);
+  if (!opt.keep_system && default_source_.find(kAssistantTag) != std::string::npos)
+    messages = strip_reasoning(messages);
   std::vector<std::pair<std::string, Value>> vars = special_tokens_;
   vars.emplace_back("messages", messages);
   vars.emplace_back("tools", tools);

@@ -13,6 +13,10 @@
 //   contents, joined with "\n\n" in order, plus "\n\n" are prepended to the content of the first
 //   user message. With no system message, or no user message to fold into, the messages are used
 //   unchanged. keep_system=true renders the template exactly as given.
+// - Earlier reasoning (R1-family templates, i.e. those containing "<｜Assistant｜>"): the content
+//   of every assistant message is cut to the text after its last "</think>", as the published R1
+//   templates do (content.split('</think>')[-1]); for templates that already do this it changes
+//   nothing, for revisions that do not it keeps old reasoning out of the prompt.
 // - Generation prompt: when add_generation_prompt is set and the rendered prompt ends with
 //   "<｜Assistant｜>" (an R1-family template of an older revision, whose generation prompt lacks
 //   the "<think>\n" that current revisions emit), "<think>\n" is appended. Other templates, and
