@@ -8,7 +8,7 @@ python3-jinja2) configured as Hugging Face transformers does in apply_chat_templ
   separators=separators, sort_keys=sort_keys) (HF's override: no HTML escaping);
 - globals raise_exception(message) and strftime_now(format);
 - render(messages=..., tools=... or None, documents=None, add_generation_prompt=...,
-  **special_tokens_map) where the special tokens are bos/eos/unk/pad (strings; AddedToken dicts
+  **special_tokens_map) where the special tokens are bos/eos/unk/sep/pad/cls/mask (strings; AddedToken dicts
   give their "content"; None tokens are not passed) and additional_special_tokens.
 
 Inputs (committed): tests/fixtures/template/conversations.json (chat conversations) and
@@ -54,7 +54,8 @@ def make_env():
 
 def special_tokens(config):
     out = {}
-    for name in ["bos_token", "eos_token", "unk_token", "pad_token"]:
+    for name in ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token",
+                 "mask_token"]:
         tok = config.get(name)
         if isinstance(tok, dict):
             tok = tok["content"]

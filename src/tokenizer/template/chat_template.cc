@@ -102,7 +102,8 @@ void build(const J& config, std::string& source, Template& def, bool& has_tool_u
     fail_input("tokenizer_config.json: chat_template must be a string or a list");
   }
   def = Template::parse(source);
-  for (const char* name : {"bos_token", "eos_token", "unk_token", "pad_token"}) {
+  for (const char* name : {"bos_token", "eos_token", "unk_token", "sep_token", "pad_token",
+                           "cls_token", "mask_token"}) {
     auto tok = config.find(name);
     if (tok == config.end() || tok->is_null()) continue;
     if (tok->is_string()) {

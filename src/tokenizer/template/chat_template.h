@@ -4,15 +4,15 @@
 //
 // Variables the template sees (as HF passes them): messages, tools (None when absent),
 // documents (None), add_generation_prompt, and the tokenizer's special tokens bos_token,
-// eos_token, unk_token, pad_token (strings; AddedToken objects give their "content"; null
-// tokens are left undefined) and additional_special_tokens; globals raise_exception and
-// strftime_now.
+// eos_token, unk_token, sep_token, pad_token, cls_token, mask_token (strings; AddedToken objects
+// give their "content"; null tokens are left undefined) and additional_special_tokens; globals
+// raise_exception and strftime_now.
 //
 // R1 conventions (both off when keep_system is set, which renders the template exactly as HF):
-// - System folding (keep_system=false): every message with role "system" is removed; their
+// - System folding: every message with role "system" is removed; their
 //   contents, joined with "\n\n" in order, plus "\n\n" are prepended to the content of the first
 //   user message. With no system message, or no user message to fold into, the messages are used
-//   unchanged. keep_system=true renders the template exactly as given.
+//   unchanged.
 // - Earlier reasoning (R1-family templates, i.e. those containing "<｜Assistant｜>"): the content
 //   of every assistant message is cut to the text after its last "</think>", as the published R1
 //   templates do (content.split('</think>')[-1]); for templates that already do this it changes
