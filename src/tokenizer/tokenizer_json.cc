@@ -211,6 +211,7 @@ void parse_model(Scanner& in, TokenizerJson& out, const std::string& file) {
     in.expect(':');
     if (key == "vocab") {
       saw_vocab = true;
+      if (in.peek() != '{') fail_input(file, ": model.vocab: expected an object (a BPE vocab)");
       in.expect('{');
       if (in.peek() == '}') {
         in.expect('}');
@@ -227,6 +228,7 @@ void parse_model(Scanner& in, TokenizerJson& out, const std::string& file) {
         out.vocab.set(token, int32_t(id));
       } while (in.more('}'));
     } else if (key == "merges") {
+      if (in.peek() != '[') fail_input(file, ": model.merges: expected an array");
       in.expect('[');
       if (in.peek() == ']') {
         in.expect(']');

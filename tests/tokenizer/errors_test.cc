@@ -91,6 +91,12 @@ TEST(Errors, MalformedModelsAreNamed) {
   j.erase("model");
   expect_input_error(j, {"model is missing"});
   j = tiny();
+  j["model"]["vocab"] = nlohmann::json::array({nlohmann::json::array({"a", -1.5})});
+  expect_input_error(j, {"model.vocab", "expected an object"});
+  j = tiny();
+  j["model"]["merges"] = "a b";
+  expect_input_error(j, {"model.merges", "expected an array"});
+  j = tiny();
   j["added_tokens"] = {{{"content", "x"}}};
   expect_input_error(j, {"added_tokens[0]"});
   expect_input_error({}, {"models/x/tokenizer.json", "invalid JSON"},
