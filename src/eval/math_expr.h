@@ -61,8 +61,7 @@ struct MathNode {
 std::optional<MathNode> parse_math_expr(std::string_view text);
 
 // Parses a normalized answer into its structure (see MathNode::Kind; math_structure.cc). Never
-// fails: what does not
-// parse becomes a Text node holding the normalized text.
+// fails: what does not parse becomes a Text node holding the normalized text.
 MathNode parse_math_answer(std::string_view normalized);
 
 // Replaces each PlusMinus by its two expansions: a \pm b -> {a + b, a - b}.
