@@ -43,6 +43,7 @@ std::vector<int32_t> input_ids(const json& j, const LoadedModel& lm, const std::
 
 int run_score(Args& args) {
   bool jsonl = args.take_bool("--jsonl");
+  bool mtp = args.take_bool("--mtp");
   LoadedModel lm = load_model_from_flags(args);
   args.finish();
   auto handle = [&](const std::string& text, const std::string& where) {
@@ -53,7 +54,14 @@ int run_score(Args& args) {
       fail_input(where, ": not valid JSON: ", e.what());
     }
     std::vector<int32_t> ids = input_ids(in, lm, where);
-    json out = {{"ids", ids}, {"logprobs", runtime::score_tokens(*lm.model, ids)}};
+    json out = {{"ids", ids}};
+    if (mtp) {
+      runtime::MtpScores s = runtime::score_tokens_mtp(*lm.model, ids);
+      out["logprobs"] = s.logprobs;
+      out["mtp_logprobs"] = s.mtp_logprobs;
+    } else {
+      out["logprobs"] = runtime::score_tokens(*lm.model, ids);
+    }
     std::cout << out.dump() << "\n" << std::flush;
   };
   if (jsonl) {
@@ -74,8 +82,10 @@ R1_COMMAND(
      "usage: r1 score -m DIR [--jsonl] < input\n"
      "  stdin: {\"ids\": [...]} or {\"text\": \"...\"}; with --jsonl one object per line\n"
      "  stdout: {\"ids\": [...], \"logprobs\": [...]} (log p of each token after the first)\n"
-     "  --jsonl              read and write one JSON object per line\n",
-     {"--jsonl", "--no-mmap"},
+     "  --jsonl              read and write one JSON object per line\n"
+     "  --mtp                also \"mtp_logprobs\": the DeepSeek-V3 MTP head's log p of\n"
+     "                       ids[j+2] given ids[0..j+1], for j = 0 .. len(ids)-3\n",
+     {"--jsonl", "--no-mmap", "--mtp"},
      run_score,
      kModelFlags});
 

@@ -119,13 +119,18 @@ ModelConfig ModelConfig::parse(const json& j, const std::string& where) {
     c.arch = Arch::Qwen2;
   } else if (c.arch_name == "LlamaForCausalLM" || (c.arch_name.empty() && model_type == "llama")) {
     c.arch = Arch::Llama;
+  } else if (c.arch_name == "DeepseekV3ForCausalLM" ||
+             (c.arch_name.empty() && model_type == "deepseek_v3")) {
+    c.arch = Arch::DeepseekV3;
   } else {
     fail_input(where, ": unsupported architecture '",
                c.arch_name.empty() ? model_type : c.arch_name,
-               "' (r1 runs Qwen2ForCausalLM and LlamaForCausalLM)");
+               "' (r1 runs Qwen2ForCausalLM, LlamaForCausalLM and DeepseekV3ForCausalLM)");
   }
   if (c.arch_name.empty())
-    c.arch_name = c.arch == Arch::Qwen2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM";
+    c.arch_name = c.arch == Arch::Qwen2   ? "Qwen2ForCausalLM"
+                  : c.arch == Arch::Llama ? "LlamaForCausalLM"
+                                          : "DeepseekV3ForCausalLM";
 
   c.hidden = get_int(j, where, "hidden_size", 0, true);
   c.n_layers = get_int(j, where, "num_hidden_layers", 0, true);

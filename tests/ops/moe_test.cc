@@ -1,0 +1,71 @@
+// DeepSeekMoE noaux_tc routing against values worked out by hand from the formula
+// (FACTS.md section 2).
+#include "ops/moe.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace r1::ops {
+namespace {
+
+float logit(float p) {
+  return std::log(p / (1 - p));
+}
+
+Tensor row_tensor(const std::vector<std::vector<float>>& rows) {
+  Tensor t = Tensor::zeros(
+      DType::F32, {static_cast<int64_t>(rows.size()), static_cast<int64_t>(rows[0].size())});
+  for (size_t i = 0; i < rows.size(); ++i)
+    for (size_t j = 0; j < rows[i].size(); ++j) t.ptr<float>()[i * rows[0].size() + j] = rows[i][j];
+  return t;
+}
+
+TEST(MoeRouting, GroupLimitedTopKWithUnbiasedWeights) {
+  // 8 experts in 4 groups of 2; sigmoid scores s chosen directly.
+  const std::vector<float> s = {0.9f, 0.1f, 0.5f, 0.6f, 0.8f, 0.7f, 0.2f, 0.3f};
+  std::vector<float> l;
+  for (float p : s) l.push_back(logit(p));
+  Tensor logits = row_tensor({l});
+  MoeRouting r;
+  r.n_group = 4;
+  r.topk_group = 2;
+  r.top_k = 3;
+  r.routed_scaling_factor = 2.5f;
+  // Biased: {0.9, 0.1 | 0.5, 0.6 | 0.8, 0.7 | 0.2, 1.2}; group sums of top-2: 1.0, 1.1, 1.5, 1.4
+  // -> groups 2 and 3 kept; experts {4: 0.8, 5: 0.7, 6: 0.2, 7: 1.2}; top-3 = 7, 4, 5.
+  Tensor bias = Tensor::zeros(DType::F32, {8});
+  bias.ptr<float>()[7] = 0.9f;  // lifts expert 7, for selection only
+  auto c = route_experts(logits, bias, r)[0];
+  ASSERT_EQ(c.size(), 3u);
+  EXPECT_EQ(c[0].expert, 7);
+  EXPECT_EQ(c[1].expert, 4);
+  EXPECT_EQ(c[2].expert, 5);
+  // Weights from the UNBIASED scores 0.3, 0.8, 0.7, normalized, times 2.5.
+  EXPECT_NEAR(c[0].weight, 0.3f / 1.8f * 2.5f, 1e-5);
+  EXPECT_NEAR(c[1].weight, 0.8f / 1.8f * 2.5f, 1e-5);
+  EXPECT_NEAR(c[2].weight, 0.7f / 1.8f * 2.5f, 1e-5);
+  // Expert 0 (score 0.9, the best unbiased one) is in a dropped group: never chosen.
+}
+
+TEST(MoeRouting, MaskedGroupsAreMinusInfinityNotZero) {
+  // With a negative bias every kept expert's biased score is below 0: masking dropped groups
+  // with 0 (as some HF copies do) would pick a dropped expert; -inf (official) never does.
+  const std::vector<float> s = {0.2f, 0.1f, 0.3f, 0.25f};
+  std::vector<float> l;
+  for (float p : s) l.push_back(logit(p));
+  Tensor bias = Tensor::zeros(DType::F32, {4});
+  for (int i = 0; i < 4; ++i) bias.ptr<float>()[i] = -1.0f;
+  MoeRouting r;
+  r.n_group = 2;
+  r.topk_group = 1;
+  r.top_k = 2;
+  auto c = route_experts(row_tensor({l}), bias, r)[0];
+  // Group 1 (0.3 + 0.25 - 2) beats group 0 (0.2 + 0.1 - 2): experts 2 and 3 only.
+  EXPECT_EQ(c[0].expert, 2);
+  EXPECT_EQ(c[1].expert, 3);
+  EXPECT_NEAR(c[0].weight + c[1].weight, 1.0f, 1e-6);
+}
+
+}  // namespace
+}  // namespace r1::ops
