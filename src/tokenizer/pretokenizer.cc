@@ -55,16 +55,66 @@ bool get_bool(const nlohmann::json& spec, const char* key, bool fallback) {
 
 }  // namespace
 
-Regex::Regex(const std::string& pattern) {
+// Hugging Face compiles these regexes with Oniguruma, where \s (with Unicode) is the White_Space
+// property. PCRE2 10.42's \s with UCP also matches U+180E MONGOLIAN VOWEL SEPARATOR (through \h),
+// which Unicode dropped from White_Space in 6.3, so \s and a top-level \S are spelled out here.
+// (\S inside a character class is left as is; no tokenizer we know of writes it.)
+std::string translate_whitespace_classes(const std::string& pattern) {
+  static const std::string kWhiteSpace =
+      "\\t-\\r\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}"
+      "\\x{205F}\\x{3000}";
+  std::string out;
+  out.reserve(pattern.size() + 64);
+  bool in_class = false;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    const char c = pattern[i];
+    if (c == '\\' && i + 1 < pattern.size()) {
+      const char e = pattern[i + 1];
+      ++i;
+      if (e == 's') {
+        out += in_class ? kWhiteSpace : "[" + kWhiteSpace + "]";
+      } else if (e == 'S' && !in_class) {
+        out += "[^" + kWhiteSpace + "]";
+      } else if (e == 'Q') {  // \Q...\E quotes literally: copy through \E
+        const size_t end = pattern.find("\\E", i + 1);
+        const size_t stop = end == std::string::npos ? pattern.size() : end + 2;
+        out.append(pattern, i - 1, stop - (i - 1));
+        i = stop - 1;
+      } else {
+        out += c;
+        out += e;
+      }
+      continue;
+    }
+    out += c;
+    if (!in_class && c == '[') {
+      in_class = true;
+      // A ']' right after '[' or '[^' is a literal member.
+      if (i + 1 < pattern.size() && pattern[i + 1] == '^') out += pattern[++i];
+      if (i + 1 < pattern.size() && pattern[i + 1] == ']') out += pattern[++i];
+    } else if (in_class && c == '[' && i + 1 < pattern.size() && pattern[i + 1] == ':') {
+      const size_t end = pattern.find(":]", i + 2);  // a POSIX class such as [:alpha:]
+      if (end != std::string::npos) {
+        out.append(pattern, i + 1, end + 2 - (i + 1));
+        i = end + 1;
+      }
+    } else if (in_class && c == ']') {
+      in_class = false;
+    }
+  }
+  return out;
+}
+
+Regex::Regex(const std::string& source) {
+  const std::string pattern = translate_whitespace_classes(source);
   int error = 0;
   PCRE2_SIZE offset = 0;
-  pcre2_code* code =
-      pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                    PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK, &error, &offset, nullptr);
+  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                                   PCRE2_UTF | PCRE2_UCP, &error, &offset, nullptr);
   if (code == nullptr) {
     PCRE2_UCHAR message[256];
     pcre2_get_error_message(error, message, sizeof(message));
-    fail_input("regex ", pattern, " does not compile at offset ", offset, ": ",
+    fail_input("regex ", source, " does not compile at offset ", offset, ": ",
                reinterpret_cast<const char*>(message));
   }
   jit_ = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;

@@ -22,6 +22,9 @@ struct Piece {
 enum class SplitBehavior { Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous };
 
 // A compiled regex (PCRE2, JIT when available); find_all lists non-overlapping matches.
+// Oniguruma-compatible \s (see translate_whitespace_classes); exposed for tests.
+std::string translate_whitespace_classes(const std::string& pattern);
+
 class Regex {
  public:
   explicit Regex(const std::string& pattern);  // throws an Input error if it does not compile

@@ -133,6 +133,30 @@ TEST(PreTokenize, SplitBehaviorsMatchHuggingFaceDocs) {
   }
 }
 
+TEST(PreTokenize, WhitespaceClassIsUnicodeWhiteSpace) {
+  const std::string ws =
+      "[\\t-\\r\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}"
+      "\\x{202F}\\x{205F}\\x{3000}]";
+  EXPECT_EQ(translate_whitespace_classes("\\s+(?!\\S)"),
+            ws + "+(?!" + ws.substr(0, 1) + "^" + ws.substr(1) + ")");
+  EXPECT_EQ(translate_whitespace_classes("[^\\s\\p{L}]"),
+            "[^" + ws.substr(1, ws.size() - 2) + "\\p{L}]");
+  EXPECT_EQ(
+      translate_whitespace_classes("\\\\s[]\\s][[:alpha:]\\s]"),
+      "\\\\s[]" + ws.substr(1, ws.size() - 2) + "][[:alpha:]" + ws.substr(1, ws.size() - 2) + "]");
+  EXPECT_EQ(translate_whitespace_classes("\\Q\\s\\E\\d"), "\\Q\\s\\E\\d");
+  // Rust's char::is_whitespace, code point by code point, through a compiled \s.
+  const Regex space("^\\s$");
+  for (uint32_t cp = 0; cp < 0x3100; ++cp) {
+    if (cp >= 0xD800 && cp < 0xE000) continue;
+    std::string s;
+    append_utf8(s, cp);
+    std::vector<Piece> found;
+    space.find_all(s, found);
+    EXPECT_EQ(!found.empty(), is_whitespace(cp)) << std::hex << cp;
+  }
+}
+
 TEST(PreTokenize, ByteLevelPrefixSpaceAndGpt2Regex) {
   const PreTokenizer p = PreTokenizer::from_json(
       {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"use_regex", true}}, "test");

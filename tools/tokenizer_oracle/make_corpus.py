@@ -147,6 +147,8 @@ cases += [
     "</think>answer after think",
     "emoji😀中文😀English😀123",
     "x" * 3 + " " * 3 + "\t" * 3 + "\n" * 3 + "y",
+    # U+180E is not White_Space (since Unicode 6.3) for Oniguruma and JS, but PCRE2's \h has it.
+    "a\u180eb c", "x \u180e\u180e y", "a \u180e", "\u180e\u180e",
 ]
 
 # Long inputs.
