@@ -42,6 +42,7 @@ struct ChatOptions {
   nlohmann::json template_vars = nullptr;
 };
 
+// Immutable after loading; render() may be called from several threads at once.
 class ChatTemplate {
  public:
   // From tokenizer_config.json: chat_template as a string, or a list of {"name", "template"}
