@@ -165,6 +165,28 @@ std::optional<MathNode> inequality_interval(std::string_view s) {
   return std::nullopt;
 }
 
+bool is_name(std::string_view t) {
+  t = trim(t);
+  if (t.empty() || !is_letter(t[0])) return false;
+  if (t.size() == 1) return true;
+  if (t[1] != '_') return false;  // "x_1", "a_{n}"
+  for (char c : t.substr(2))
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '{' && c != '}') return false;
+  return true;
+}
+
+// A tuple of names "(x, y)" or function notation "f(x)", "g(x, y)".
+bool names_a_value(std::string_view lhs) {
+  lhs = trim(lhs);
+  if (lhs.size() < 3 || lhs.back() != ')') return false;
+  size_t open = lhs.find('(');
+  if (open == std::string_view::npos || matching_close(lhs, open) != lhs.size() - 1) return false;
+  if (open > 0 && !(open == 1 && is_letter(lhs[0]))) return false;
+  for (auto part : split_top(lhs.substr(open + 1, lhs.size() - open - 2), ","))
+    if (!is_name(part)) return false;
+  return true;
+}
+
 bool contains_plus_minus(const MathNode& n) {
   if (n.kind == Kind::PlusMinus) return true;
   for (const auto& k : n.kids)
@@ -206,6 +228,9 @@ MathNode parse_math_answer(std::string_view normalized) {
         node(Kind::Set, inner.empty() ? std::vector<MathNode>{} : parse_elements(inner, true));
     return set;
   }
+  // "(x, y) = (1, 2)" and "f(x) = 2x + 1": the left side only names the answer.
+  if (auto eq = split_top(s, "="); eq.size() == 2 && names_a_value(eq[0]))
+    return parse_math_answer(eq[1]);
   auto commas = split_top(s, ",");
   if ((s[0] == '(' || s[0] == '[') && matching_close(s, 0) == s.size() - 1 && s.size() >= 2) {
     auto inner = s.substr(1, s.size() - 2);
