@@ -52,9 +52,9 @@ TEST(Jinja, ErrorsNameTheConstructAndLine) {
   EXPECT_NE(error_of("{% raw %}x{% endraw %}").find("raw"), std::string::npos);
   EXPECT_NE(error_of("{% for x in y recursive %}{% endfor %}").find("recursive"),
             std::string::npos);
-  EXPECT_NE(error_of("\n\n{{ 'a'.format(1) }}").find("line 3"), std::string::npos);
-  EXPECT_NE(error_of("{{ '%s' % 1 }}").find("'%' string formatting is not supported"),
-            std::string::npos);
+  EXPECT_NE(error_of("\n\n{{ 'a'.nosuchmethod(1) }}").find("line 3"), std::string::npos);
+  EXPECT_NE(error_of("{{ '%(a)s' % 1 }}").find("unsupported format"), std::string::npos);
+  EXPECT_NE(error_of("{{ '{:>5}'.format(1) }}").find("not supported"), std::string::npos);
   EXPECT_NE(error_of("{% for a, b in [[1]] %}{% endfor %}").find("cannot unpack"),
             std::string::npos);
   EXPECT_NE(error_of("{% set x = 1 %}{% set x.y = 2 %}").find("not a namespace"),

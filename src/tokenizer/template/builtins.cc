@@ -70,7 +70,7 @@ bool is_known_filter(const std::string& name) {
       "upper",   "title",  "capitalize", "tojson",     "join",       "first",  "last",   "list",
       "reverse", "items",  "dictsort",   "selectattr", "rejectattr", "select", "reject", "map",
       "replace", "int",    "float",      "abs",        "round",      "sum",    "min",    "max",
-      "sort",    "unique", "indent",     "attr"};
+      "sort",    "unique", "indent",     "attr",       "format"};
   return names.count(name) > 0;
 }
 
@@ -286,7 +286,13 @@ Value binary_op(const std::string& op, const Value& a, const Value& b, int line)
       double q = std::floor(x / y);
       return Value::real(op == "//" ? q : x - q * y);
     }
-    if (op == "%" && a.is_string()) template_error(line, "'%' string formatting is not supported");
+    if (op == "%" && a.is_string()) {
+      try {
+        return Value::string(py_percent_format(a.s, b.is_list() && b.tuple ? *b.list : List{b}));
+      } catch (const Error& e) {
+        template_error(line, e.what());
+      }
+    }
   } else if (op == "**") {
     if (ints && bi() >= 0) {
       int64_t base = ai(), result = 1;
@@ -582,6 +588,13 @@ Value call_filter(const std::string& name, const Value& v, CallArgs& a, int line
             : std::string(static_cast<size_t>(width ? as_int(*width, line, "width") : 4), ' ');
     return Value::string(
         py_indent(to_str(v), pad, first && first->truthy(), blank && blank->truthy()));
+  }
+  if (name == "format") {
+    try {
+      return Value::string(py_percent_format(to_str(v), a.positional));
+    } catch (const Error& e) {
+      template_error(line, e.what());
+    }
   }
   if (name == "attr") {
     const Value* n = a.get(0, "name");

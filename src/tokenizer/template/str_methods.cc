@@ -1,6 +1,8 @@
 #include "tokenizer/template/str_methods.h"
 
+#include <algorithm>
 #include <cctype>
+#include <cstdio>
 
 #include "core/error.h"
 
@@ -272,6 +274,146 @@ std::string py_indent(const std::string& s, const std::string& pad, bool first, 
   return out;
 }
 
+std::string py_percent_format(const std::string& fmt, const List& args) {
+  std::string out;
+  size_t next = 0;
+  auto take = [&]() -> const Value& {
+    if (next >= args.size()) fail_input("not enough arguments for format string");
+    return args[next++];
+  };
+  for (size_t k = 0; k < fmt.size(); ++k) {
+    if (fmt[k] != '%') {
+      out += fmt[k];
+      continue;
+    }
+    size_t start = k++;
+    std::string flags;
+    while (k < fmt.size() && std::string("-+ 0#").find(fmt[k]) != std::string::npos)
+      flags += fmt[k++];
+    std::string width, precision;
+    bool has_precision = false;
+    while (k < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[k]))) width += fmt[k++];
+    if (k < fmt.size() && fmt[k] == '.') {
+      has_precision = true;
+      ++k;
+      while (k < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[k])))
+        precision += fmt[k++];
+    }
+    if (k >= fmt.size()) fail_input("incomplete format in '", fmt, "'");
+    char conv = fmt[k];
+    if (conv == '(' || conv == '*' || width.size() > 4 || precision.size() > 4)
+      fail_input("unsupported format '", fmt.substr(start, k - start + 1), "'");
+    if (conv == '%') {
+      out += '%';
+      continue;
+    }
+    std::string spec = "%" + flags + width + (has_precision ? "." + precision : "");
+    char buf[512];
+    if (conv == 's' || conv == 'r' || conv == 'a') {
+      const Value& v = take();
+      std::string text = conv == 's' ? to_str(v) : to_repr(v);
+      std::vector<std::string> cps = utf8_chars(text);
+      size_t keep = has_precision ? std::min(cps.size(), static_cast<size_t>(std::stoul(
+                                                             precision.empty() ? "0" : precision)))
+                                  : cps.size();
+      std::string cut;
+      for (size_t j = 0; j < keep; ++j) cut += cps[j];
+      size_t w = width.empty() ? 0 : std::stoul(width);
+      std::string pad(w > keep ? w - keep : 0, ' ');
+      out += flags.find('-') != std::string::npos ? cut + pad : pad + cut;
+    } else if (conv == 'd' || conv == 'i' || conv == 'u' || conv == 'x' || conv == 'X' ||
+               conv == 'o' || conv == 'c') {
+      const Value& v = take();
+      if (!v.is_number())
+        fail_input("%", conv, " format: a number is required, not ", type_name(v));
+      long long n = v.type == Type::Float  ? static_cast<long long>(v.f)
+                    : v.type == Type::Bool ? v.b
+                                           : v.i;
+      if (conv == 'c') {
+        if (n < 0 || n > 0x10FFFF) fail_input("%c arg not in range(0x110000)");
+        encode_cp(static_cast<uint32_t>(n), out);
+        continue;
+      }
+      char c = conv == 'i' || conv == 'u' ? 'd' : conv;
+      if ((c == 'x' || c == 'X' || c == 'o') && n < 0) {
+        std::snprintf(buf, sizeof(buf), (spec + "ll" + c).c_str(), -n);
+        std::string body(buf);
+        size_t first = body.find_first_not_of(' ');
+        body.insert(first == std::string::npos ? 0 : first, "-");
+        out += body;
+      } else {
+        std::snprintf(buf, sizeof(buf), (spec + "ll" + c).c_str(), n);
+        out += buf;
+      }
+      if (flags.find('#') != std::string::npos && c == 'o') {
+        size_t z = out.rfind('0');
+        if (z != std::string::npos) out.insert(z + 1, "o");  // Python writes 0o17, C writes 017
+      }
+    } else if (std::string("fFeEgG").find(conv) != std::string::npos) {
+      const Value& v = take();
+      if (!v.is_number())
+        fail_input("%", conv, " format: a real number is required, not ", type_name(v));
+      std::snprintf(buf, sizeof(buf), (spec + conv).c_str(), v.as_double());
+      out += buf;
+    } else {
+      fail_input("unsupported format character '", conv, "'");
+    }
+  }
+  if (next < args.size()) fail_input("not all arguments converted during string formatting");
+  return out;
+}
+
+std::string py_str_format(const std::string& fmt, const CallArgs& args) {
+  std::string out;
+  size_t auto_index = 0;
+  bool used_auto = false, used_manual = false;
+  for (size_t k = 0; k < fmt.size(); ++k) {
+    char c = fmt[k];
+    if (c == '}') {
+      if (k + 1 < fmt.size() && fmt[k + 1] == '}') {
+        out += '}';
+        ++k;
+        continue;
+      }
+      fail_input("str.format: single '}' encountered in format string");
+    }
+    if (c != '{') {
+      out += c;
+      continue;
+    }
+    if (k + 1 < fmt.size() && fmt[k + 1] == '{') {
+      out += '{';
+      ++k;
+      continue;
+    }
+    size_t close = fmt.find('}', k);
+    if (close == std::string::npos) fail_input("str.format: unmatched '{'");
+    std::string field = fmt.substr(k + 1, close - k - 1);
+    if (field.find_first_of(":!.[") != std::string::npos)
+      fail_input("str.format: format specs and conversions are not supported ('{", field, "}')");
+    const Value* v = nullptr;
+    if (field.empty()) {
+      if (used_manual) fail_input("str.format: cannot switch from manual to automatic numbering");
+      used_auto = true;
+      if (auto_index >= args.positional.size()) fail_input("str.format: not enough arguments");
+      v = &args.positional[auto_index++];
+    } else if (std::all_of(field.begin(), field.end(), ::isdigit)) {
+      if (used_auto) fail_input("str.format: cannot switch from automatic to manual numbering");
+      used_manual = true;
+      size_t i = std::stoul(field);
+      if (i >= args.positional.size()) fail_input("str.format: index ", i, " out of range");
+      v = &args.positional[i];
+    } else {
+      for (const auto& kv : args.keyword)
+        if (kv.first == field) v = &kv.second;
+      if (!v) fail_input("str.format: no argument named '", field, "'");
+    }
+    out += to_str(*v);
+    k = close;
+  }
+  return out;
+}
+
 Value string_method(const std::string& s, const std::string& name) {
   auto bind = [&](auto fn) {
     return Value::callable([s, fn](CallArgs& a) -> Value { return fn(s, a); });
@@ -363,6 +505,9 @@ Value string_method(const std::string& s, const std::string& name) {
       return Value::make_list(std::move(out));
     });
   }
+  if (name == "format")
+    return bind(
+        [](const std::string& x, CallArgs& a) { return Value::string(py_str_format(x, a)); });
   if (name == "join") {
     return bind([](const std::string& x, CallArgs& a) {
       const Value* items = a.get(0, "iterable");

@@ -22,6 +22,12 @@ std::string py_title(const std::string& s);
 std::string py_capitalize(const std::string& s);
 std::string py_replace(const std::string& s, const std::string& old_s, const std::string& new_s,
                        int64_t count);
+// Python's printf-style fmt % args (flags -+ 0#, width, .precision; conversions s r a d i u f F
+// e E g G x X o c %). "%(name)s" and "*" widths are Input errors.
+std::string py_percent_format(const std::string& fmt, const List& args);
+// Python's str.format with "{}", "{0}" and "{name}" fields and "{{" / "}}"; format specs and
+// conversions ("{:>5}", "{!r}") are Input errors.
+std::string py_str_format(const std::string& fmt, const CallArgs& args);
 // jinja2's indent filter.
 std::string py_indent(const std::string& s, const std::string& pad, bool first, bool blank);
 

@@ -12,8 +12,8 @@
 // construct and the template line.
 //
 // Known differences from Python: case mapping (lower, upper, title, capitalize) covers ASCII,
-// Latin-1, Latin Extended-A, Greek and Cyrillic one-to-one; "%" string formatting and str.format
-// are not supported.
+// Latin-1, Latin Extended-A, Greek and Cyrillic one-to-one; "%" formatting and str.format
+// support positional arguments only (no "%(name)s", no "{:spec}").
 #pragma once
 
 #include <memory>
