@@ -417,9 +417,11 @@ std::string normalize_math_answer(std::string_view answer) {
   replace_all(s, "\\$", "");
   replace_all(s, "$", "");
   replace_all(s, "\\%", "%");
+  replace_all(s, "\\mathbb{R}", "(-\\infty,\\infty)");
   replace_all(s, "\\emptyset", "\\{\\}");
   replace_all(s, "\\varnothing", "\\{\\}");
   unwrap_text_commands(s);
+  replace_all(s, " and ", ",");  // "1, 2, and 3"
   drop_bare_units(s);
   s = std::string(trim(s));
   while (!s.empty() && (s.back() == '.' || s.back() == ',' || s.back() == ';')) s.pop_back();

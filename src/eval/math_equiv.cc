@@ -162,7 +162,35 @@ Num power(const Num& a, const Num& b) {
   return approx(std::pow(a.z, b.z));
 }
 
+Num parse_number_plain(const std::string& text);
+
+// "I.A(R)": a repeating decimal I.ARRR... = (IAR - IA) / (10^|A| (10^|R| - 1)).
+Num parse_repeating(const std::string& text) {
+  size_t open = text.find('('), dot = text.find('.');
+  std::string head = text.substr(0, open);                          // "I.A"
+  std::string rep = text.substr(open + 1, text.size() - open - 2);  // "R"
+  size_t a_len = open - dot - 1;
+  if (head.size() + rep.size() > 30) return {};
+  std::string ia = head.substr(0, dot) + head.substr(dot + 1);
+  auto to_int = [](const std::string& d) {
+    i128 v = 0;
+    for (char c : d) v = v * 10 + (c - '0');
+    return v;
+  };
+  i128 den = 1;
+  for (size_t i = 0; i < rep.size(); ++i) den *= 10;
+  den -= 1;
+  for (size_t i = 0; i < a_len; ++i) den *= 10;
+  auto q = make_rat(to_int(ia + rep) - to_int(ia), den);
+  return q ? exact(*q) : Num{};
+}
+
 Num parse_number(const std::string& text) {
+  if (text.find('(') != std::string::npos) return parse_repeating(text);
+  return parse_number_plain(text);
+}
+
+Num parse_number_plain(const std::string& text) {
   // mantissa digits, decimals, exponent
   std::string digits;
   int decimals = 0;
@@ -211,19 +239,21 @@ Num func(const MathNode& n, const Env& env) {
     return power(a, exact(*rat_inv(index.q)));
   }
   if (f == "abs") return a.exact ? exact({abs128(a.q.n), a.q.d}) : approx(std::abs(a.z));
-  if (f == "fact" || f == "binom") {
+  if (f == "binom") {  // C(a, k) = a (a-1) ... (a-k+1) / k! for integer k, any a
+    Num b = evaluate(n.kids[1], env);
+    if (!b.ok || !b.exact || b.q.d != 1 || b.q.n < 0 || b.q.n > 64) return {};
+    Num r = exact({1, 1});
+    for (i128 i = 0; i < b.q.n; ++i) r = div(mul(r, add(a, exact({-i, 1}))), exact({i + 1, 1}));
+    return r;
+  }
+  if (f == "fact") {
     if (!a.exact || a.q.d != 1 || a.q.n < 0 || a.q.n > 33) return {};
     auto factorial = [](i128 k) {
       i128 r = 1;
       for (i128 i = 2; i <= k; ++i) r *= i;
       return r;
     };
-    if (f == "fact") return exact({factorial(a.q.n), 1});
-    Num b = evaluate(n.kids[1], env);
-    if (!b.ok || !b.exact || b.q.d != 1 || b.q.n < 0 || b.q.n > a.q.n) return {};
-    i128 r = 1;
-    for (i128 i = 1; i <= b.q.n; ++i) r = r * (a.q.n - b.q.n + i) / i;
-    return exact({r, 1});
+    return exact({factorial(a.q.n), 1});
   }
   if (f == "floor" || f == "ceil") {
     if (a.z.imag() != 0) return {};

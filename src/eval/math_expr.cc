@@ -291,9 +291,21 @@ class Parser {
   MathNode number_literal() {
     size_t start = pos_;
     while (is_digit(cur())) ++pos_;
-    if (cur() == '.' && pos_ + 1 < s_.size() && is_digit(s_[pos_ + 1])) {
+    if (cur() == '.' && pos_ + 1 < s_.size() &&
+        (is_digit(s_[pos_ + 1]) || s_.substr(pos_ + 1, 9) == "\\overline")) {
       ++pos_;
       while (is_digit(cur())) ++pos_;
+      // A repeating decimal 0.1\overline{6}: written "0.1(6)" for parse_number.
+      if (s_.substr(pos_, 10) == "\\overline{") {
+        size_t close = s_.find('}', pos_);
+        std::string_view rep =
+            s_.substr(pos_ + 10, close == std::string_view::npos ? 0 : close - pos_ - 10);
+        bool digits = !rep.empty() && std::all_of(rep.begin(), rep.end(), is_digit);
+        if (!digits) return fail();
+        std::string text(s_.substr(start, pos_ - start));
+        pos_ = close + 1;
+        return leaf(Kind::Number, text + "(" + std::string(rep) + ")");
+      }
     }
     // Scientific notation: 1.5e-3, 2E10 (only when digits follow the exponent marker).
     if ((cur() == 'e' || cur() == 'E') && pos_ + 1 < s_.size()) {
@@ -498,8 +510,14 @@ class Parser {
       if (cur() != '{' || close == std::string_view::npos) return fail();
       std::string env(s_.substr(pos_ + 1, close - pos_ - 1));
       pos_ = close + 1;
-      if (env != "pmatrix" && env != "bmatrix" && env != "matrix" && env != "Bmatrix")
+      if (env == "array") {  // \begin{array}{cc}: skip the column spec
+        skip_ws();
+        size_t spec_end = s_.find('}', pos_);
+        if (cur() != '{' || spec_end == std::string_view::npos) return fail();
+        pos_ = spec_end + 1;
+      } else if (env != "pmatrix" && env != "bmatrix" && env != "matrix" && env != "Bmatrix") {
         return fail();
+      }
       return matrix(env);
     }
     if (is_greek(name)) return leaf(Kind::Var, "\\" + name);

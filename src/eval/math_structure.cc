@@ -198,6 +198,7 @@ bool contains_plus_minus(const MathNode& n) {
 std::vector<MathNode> parse_elements(std::string_view inner, bool flatten_lists) {
   std::vector<MathNode> out;
   for (auto part : split_top(inner, ",")) {
+    if (trim(part).empty()) continue;  // "1, 2, , 3" after "and" became a comma
     MathNode e = parse_math_answer(part);
     if (flatten_lists && e.kind == Kind::List) {
       for (auto& k : e.kids) out.push_back(std::move(k));
