@@ -5,7 +5,8 @@
 //   pre_tokenizer:  null, Split (Regex or String pattern, every behavior, invert), ByteLevel
 //                   (last; add_prefix_space, use_regex), Digits, Sequence
 //   model:          BPE (merges as "a b" strings or ["a","b"] pairs, ignore_merges, unk_token,
-//                   fuse_unk, continuing_subword_prefix, end_of_word_suffix)
+//                   fuse_unk; continuing_subword_prefix / end_of_word_suffix only empty; no
+//                   byte_fallback or dropout)
 //   post_processor: null, TemplateProcessing, ByteLevel, Sequence, BertProcessing,
 //                   RobertaProcessing
 //   decoder:        null, ByteLevel, Sequence of those
@@ -16,7 +17,12 @@
 // (what Python's bytes.decode(errors="replace") and Rust's String::from_utf8_lossy do), so
 // encode never fails on bytes. Decoded text is made valid UTF-8 the same way.
 //
-// A Tokenizer is immutable after load and safe to use from several threads at once.
+// Regexes: PCRE2 (Unicode 14 in Debian 12's 10.42) with \s rewritten to Unicode White_Space as
+// Oniguruma, which Hugging Face uses, has it. Characters assigned after Unicode 14 may split
+// differently from Hugging Face builds with newer Unicode tables.
+//
+// A Tokenizer is immutable after load (apart from an internal, locked word cache) and safe to
+// use from several threads at once.
 #pragma once
 
 #include <cstdint>
@@ -75,7 +81,9 @@ class Tokenizer {
 
 // Streaming detokenizer: push ids one at a time and get back only complete UTF-8 text, so a
 // character split across tokens (emoji, CJK) is emitted once whole. The concatenation of every
-// push() and the final flush() equals tokenizer.decode(all ids) for the same flag.
+// push() and the final flush() equals tokenizer.decode(all ids) for the same flag (with
+// clean_up_tokenization_spaces, a possible " ." / " n't" tail is held back until the next token
+// decides it).
 class StreamDecoder {
  public:
   explicit StreamDecoder(const Tokenizer& tokenizer, bool skip_special_tokens = false);
