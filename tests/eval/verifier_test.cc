@@ -3,8 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "core/error.h"
 #include "eval/loaders.h"
@@ -195,6 +197,36 @@ TEST(Verifier, Aime2024SolutionsGradeCorrect) {
   }
   EXPECT_EQ(n, 30u);
   EXPECT_EQ(ok, n);
+}
+
+}  // namespace
+}  // namespace r1::eval
+
+namespace r1::eval {
+namespace {
+
+// Verifiers hold no mutable state: RL grades samples from several threads at once.
+TEST(Verifier, ConcurrentUse) {
+  auto math = make_verifier("math");
+  auto code = make_verifier("code");
+  Problem m = problem("math", "\\frac{1}{2}");
+  Problem c = sum_problem();
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        bool want = (i + t) % 2 == 0;
+        ok += math->evaluate(m, want ? "\\boxed{0.5}" : "\\boxed{0.6}").correct == want;
+      }
+      bool want = t % 2 == 0;
+      std::string body = want ? "print(a + b)" : "print(a * b)";
+      ok += code->evaluate(c, "```python\na, b = map(int, input().split())\n" + body + "\n```")
+                .correct == want;
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), 4 * 51);
 }
 
 }  // namespace
