@@ -10,10 +10,13 @@
 
 #include "cli/command.h"
 #include "cli/common.h"
+#include "cli/model_dir.h"
 #include "core/error.h"
 #include "core/membw.h"
 #include "core/threads.h"
 #include "kernels/kernels.h"
+#include "models/deepseek_v3.h"
+#include "models/param_count.h"
 #include "runtime/sampler.h"
 
 namespace r1::cli {
@@ -30,6 +33,55 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// --dry-run: what the model in config.json needs, from the config alone (no weights read).
+int dry_run(const std::string& dir, bool as_json, bool skip_bw) {
+  io::ModelConfig cfg = io::ModelConfig::load(dir);
+  const std::string& dt = cfg.torch_dtype;
+  const int bytes = dt == "float32" ? 4 : 2;
+  models::ParamCount pc = models::count_params(cfg, bytes);
+  const double bw = skip_bw ? 0.0 : measure_read_bandwidth();
+  uint64_t total_bytes = 0;
+  json by_dtype = json::object();
+  for (const auto& [k, v] : pc.bytes_by_dtype) {
+    by_dtype[k] = v;
+    total_bytes += v;
+  }
+  json j = {{"model", dir},
+            {"arch", cfg.arch_name},
+            {"params", pc.total_params},
+            {"mtp_params", pc.mtp_params},
+            {"active_params_per_token", pc.active_params},
+            {"active_bytes_per_token", pc.active_bytes},
+            {"weight_bytes_by_dtype", by_dtype},
+            {"weight_bytes", total_bytes},
+            {"kv_bytes_per_1k_tokens", pc.kv_bytes_per_token * 1000},
+            {"machine_read_gb_s", bw / 1e9},
+            {"roofline_decode_tok_s", bw > 0 ? bw / pc.active_bytes : 0.0}};
+  if (pc.naive_kv_bytes_per_token)
+    j["naive_kv_bytes_per_1k_tokens"] = pc.naive_kv_bytes_per_token * 1000;
+  if (as_json) {
+    std::cout << j.dump() << "\n";
+    return 0;
+  }
+  std::printf("model        %s (%s), from config.json alone\n", dir.c_str(), cfg.arch_name.c_str());
+  std::printf("parameters   %.2f B", pc.total_params / 1e9);
+  if (pc.mtp_params) std::printf(" (%.2f B of them in the MTP layer)", pc.mtp_params / 1e9);
+  std::printf("\nweights      %.1f GB:", total_bytes / 1e9);
+  for (const auto& [k, v] : pc.bytes_by_dtype) std::printf(" %s %.1f GB", k.c_str(), v / 1e9);
+  std::printf("\nper token    %.2f B parameters activated, %.2f GB read per decode step\n",
+              pc.active_params / 1e9, pc.active_bytes / 1e9);
+  std::printf("KV cache     %.1f MB per 1K tokens (f32)", pc.kv_bytes_per_token * 1000 / 1e6);
+  if (pc.naive_kv_bytes_per_token)
+    std::printf(" absorbed MLA; %.1f MB naive", pc.naive_kv_bytes_per_token * 1000 / 1e6);
+  std::printf("\n");
+  if (bw > 0)
+    std::printf(
+        "this machine %.1f GB/s read bandwidth: at most %.2f decode tok/s, and %.0f GB of\n"
+        "             memory needed for the weights alone\n",
+        bw / 1e9, bw / pc.active_bytes, total_bytes / 1e9);
+  return 0;
+}
+
 int run_bench(Args& args) {
   int64_t P = args.take_int("--prompt-tokens", 128);
   int64_t G = args.take_int("--gen-tokens", 32);
@@ -37,6 +89,12 @@ int run_bench(Args& args) {
   int64_t batch = args.take_int("--batch", 1);
   bool as_json = args.take_bool("--json");
   bool skip_bw = args.take_bool("--no-bandwidth");
+  if (args.take_bool("--dry-run")) {
+    std::string dir = resolve_model_dir(args.take("--model", "-m"));
+    args.take_int("--threads", 0);
+    args.finish();
+    return dry_run(dir, as_json, skip_bw);
+  }
   LoadedModel lm = load_model_from_flags(args);
   args.finish();
   if (P < 1 || G < 1 || reps < 1 || batch < 1)
@@ -95,7 +153,10 @@ int run_bench(Args& args) {
             {"weight_bytes_per_step", bytes_per_step},
             {"decode_gb_s", achieved / 1e9},
             {"machine_read_gb_s", bw / 1e9},
-            {"roofline_tok_s", bw > 0 ? bw / bytes_per_step * batch : 0.0}};
+            {"roofline_tok_s", bw > 0 ? bw / bytes_per_step * batch : 0.0},
+            {"kv_bytes_per_token", model.new_cache().bytes_per_token()}};
+  auto* ds = dynamic_cast<models::DeepseekV3Model*>(&model);
+  if (ds) j["naive_kv_bytes_per_token"] = ds->naive_cache_bytes_per_token();
   if (as_json) {
     std::cout << j.dump() << "\n";
     return 0;
@@ -108,6 +169,12 @@ int run_bench(Args& args) {
               static_cast<long long>(G), decode_tok_s);
   std::printf("weights    %.1f MB read per decode step -> %.1f GB/s\n", bytes_per_step / 1e6,
               achieved / 1e9);
+  std::printf("KV cache   %lld bytes per token",
+              static_cast<long long>(model.new_cache().bytes_per_token()));
+  if (ds)
+    std::printf(" (absorbed MLA; the naive form would need %lld)",
+                static_cast<long long>(ds->naive_cache_bytes_per_token()));
+  std::printf("\n");
   if (bw > 0)
     std::printf(
         "memory     %.1f GB/s measured read bandwidth: roofline %.1f tok/s, reached %.0f%%\n",
@@ -123,8 +190,11 @@ R1_COMMAND({"bench",
             "  --batch B            sequences decoded together (default 1)\n"
             "  --reps R             timed repetitions after one warm-up; median (default 3)\n"
             "  --no-bandwidth       skip the memory bandwidth measurement\n"
+            "  --dry-run            from config.json alone: memory needed (weights by dtype,\n"
+            "                       KV cache per 1K tokens), activated parameters per token and\n"
+            "                       the decode speed this machine's bandwidth allows\n"
             "  --json               one JSON line instead of the table\n",
-            {"--json", "--no-mmap", "--no-bandwidth"},
+            {"--json", "--no-mmap", "--no-bandwidth", "--dry-run"},
             run_bench,
             kModelFlags});
 
