@@ -7,7 +7,8 @@
 //                 [--shape 0,1] [--min-time 0.3]
 //
 // Each figure is the median over the calls made in --min-time seconds of thread CPU time (at
-// least 3 calls). The
+// least 3 calls). The first line gives the core's FMA / vdpbf16ps peak and its 4-stream read
+// bandwidth, the limits the GEMM figures are to be read against. The
 // scalar reference computes only as many output columns as keep one call near 0.1 GFLOP.
 #include <algorithm>
 #include <chrono>
@@ -19,6 +20,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <immintrin.h>
 
 #include "core/dtype.h"
 #include "kernels/kernels.h"
@@ -44,10 +47,66 @@ double now_s() {
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
-struct Result {
-  double seconds;  // median per call
-  int64_t n_count;
-};
+// The core's arithmetic peak, to read the GEMM figures against: 12 independent chains of FMA
+// (or vdpbf16ps) on registers, GFLOP/s over 0.1 s of CPU time. Function-level target attributes
+// keep these out of the rest of the program (called only when the CPU has the ISA).
+__attribute__((target("avx2,fma"), noinline)) double peak_avx2_fma() {
+  __m256 acc[12];
+  for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(0.001f * static_cast<float>(i));
+  const __m256 b = _mm256_set1_ps(0.999f), c = _mm256_set1_ps(1e-4f);
+  const long iters = 2000000;
+  const double t0 = now_s();
+  for (long it = 0; it < iters; ++it) {
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; ++i) acc[i] = _mm256_fmadd_ps(acc[i], b, c);
+  }
+  const double t = now_s() - t0;
+  volatile float sink = 0;
+  for (int i = 0; i < 12; ++i) sink = sink + acc[i][0];
+  return 12.0 * 16 * static_cast<double>(iters) / t * 1e-9;
+}
+
+// One core's read bandwidth from memory, to read the decode GB/s against: 4 sequential streams
+// (the decode tiles' pattern) over 256 MiB, best of 3.
+__attribute__((target("avx2"), noinline)) double stream_read_gbs() {
+  const size_t n = (256u << 20) / 4;
+  std::vector<float> a(n, 1.0f);
+  double best = 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    const size_t q = n / 4;
+    const double t0 = now_s();
+    for (size_t i = 0; i + 8 <= q; i += 8) {
+      s0 = _mm256_add_ps(s0, _mm256_loadu_ps(&a[i]));
+      s1 = _mm256_add_ps(s1, _mm256_loadu_ps(&a[q + i]));
+      s2 = _mm256_add_ps(s2, _mm256_loadu_ps(&a[2 * q + i]));
+      s3 = _mm256_add_ps(s3, _mm256_loadu_ps(&a[3 * q + i]));
+    }
+    const double t = now_s() - t0;
+    volatile float sink = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3))[0];
+    (void)sink;
+    best = std::max(best, static_cast<double>(n) * 4 / t * 1e-9);
+  }
+  return best;
+}
+
+__attribute__((target("avx512f,avx512bf16"), noinline)) double peak_avx512(bool bf16) {
+  __m512 acc[12];
+  for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(0.001f * static_cast<float>(i));
+  const __m512 b = _mm512_set1_ps(0.999f), c = _mm512_set1_ps(1e-4f);
+  const __m512bh one = (__m512bh)_mm512_set1_epi16(0x3f80);
+  const long iters = 2000000;
+  const double t0 = now_s();
+  for (long it = 0; it < iters; ++it) {
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; ++i)
+      acc[i] = bf16 ? _mm512_dpbf16_ps(acc[i], one, one) : _mm512_fmadd_ps(acc[i], b, c);
+  }
+  const double t = now_s() - t0;
+  volatile float sink = 0;
+  for (int i = 0; i < 12; ++i) sink = sink + acc[i][0];
+  return 12.0 * (bf16 ? 64 : 32) * static_cast<double>(iters) / t * 1e-9;
+}
 
 }  // namespace
 
@@ -76,6 +135,12 @@ int main(int argc, char** argv) {
   }
   const int64_t shape_k[] = {896, 1536}, shape_n[] = {4864, 8960};
 
+  std::printf("1 core peak (GFLOP/s):");
+  if (isa_supported(Isa::Avx2)) std::printf(" avx2 fma %.0f", peak_avx2_fma());
+  if (isa_supported(Isa::Avx512))
+    std::printf(" | avx512 fma %.0f, vdpbf16ps %.0f", peak_avx512(false), peak_avx512(true));
+  if (isa_supported(Isa::Avx2)) std::printf(" | stream read %.1f GB/s", stream_read_gbs());
+  std::printf("\n");
   std::printf("%-11s %-5s %4s %-7s %10s %9s %8s %9s\n", "shape", "dtype", "M", "isa", "ms/call",
               "GFLOP/s", "W GB/s", "x scalar");
   for (const std::string& shape : shapes) {
