@@ -7,11 +7,10 @@
 //                 [--shape 0,1] [--min-time 0.3]
 //
 // Each figure is the median over the calls made in --min-time seconds of thread CPU time (at
-// least 3 calls). The first line gives the core's FMA / vdpbf16ps peak and its 4-stream read
-// bandwidth, the limits the GEMM figures are to be read against. The
-// scalar reference computes only as many output columns as keep one call near 0.1 GFLOP.
+// least 3 calls). The scalar reference computes only as many output columns as keep one call
+// near 0.1 GFLOP. The first line gives the core's FMA / vdpbf16ps peak and its 4-stream read
+// bandwidth: the limits to read the GEMM figures against.
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
