@@ -1,7 +1,9 @@
 // Writes tests/fixtures/tokenizer/goldens.json: for each of the five shared tokenizers, the ids of
 // every corpus string encoded WITHOUT special tokens by @lenml/tokenizers 3.7.2 (a JavaScript port
 // of Hugging Face tokenizers), and the oracle's decode of those ids where it differs from the
-// input text.
+// input text. Every corpus encoding is also checked against Hugging Face's own Rust tokenizers
+// (0.22.2, through the Node bindings @anush008/tokenizers 0.6.0); the variants of variants.json
+// marked "oracle": "hf" take their ids from it, for behaviours the JS port does not reproduce.
 //
 // Usage (from the repository root):
 //   (cd tools/tokenizer_oracle && npm ci)
@@ -11,6 +13,7 @@ import path from "path";
 import crypto from "crypto";
 import { fileURLToPath } from "url";
 import { TokenizerLoader } from "@lenml/tokenizers";
+import { Tokenizer as HfTokenizer } from "@anush008/tokenizers";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, "../..");
@@ -28,6 +31,7 @@ export function loadTokenizer(dir) {
   });
 }
 
+const hfAgreement = {};
 const out = {
   oracle: "@lenml/tokenizers 3.7.2",
   corpus_sha256: crypto.createHash("sha256").update(corpusText).digest("hex"),
@@ -44,6 +48,18 @@ for (const name of names) {
     if (d !== text) decoded[i] = d;
   });
   out.tokenizers[name] = { ids, decoded };
+  // Cross-check with Hugging Face's Rust implementation.
+  const hf = HfTokenizer.fromFile(path.join(shared, "tokenizers", name, "tokenizer.json"));
+  const disagree = [];
+  for (let i = 0; i < corpus.length; ++i) {
+    const e = await hf.encode(corpus[i], null, { addSpecialTokens: false });
+    if (JSON.stringify(Array.from(e.getIds())) !== JSON.stringify(ids[i])) disagree.push(i);
+  }
+  if (disagree.length) {
+    console.error(`${name}: JS port and HF Rust disagree on corpus ${JSON.stringify(disagree)}`);
+    process.exitCode = 1;
+  }
+  hfAgreement[name] = `${corpus.length - disagree.length}/${corpus.length}`;
   console.error(`${name}: ${corpus.length} strings, ${ids.reduce((a, x) => a + x.length, 0)} ids, ` +
                 `${Object.keys(decoded).length} decode differently from the input`);
 }
@@ -57,9 +73,14 @@ for (const name of names) {
 // Variants: tokenizers built from tests/fixtures/tokenizer/variants.json (changed flags, tiny
 // character-level models), with their own strings.
 const variants = {};
-for (const v of JSON.parse(fs.readFileSync(path.join(fixtures, "variants.json"), "utf8"))) {
+const variantSpecs = JSON.parse(fs.readFileSync(path.join(fixtures, "variants.json"), "utf8"));
+for (const v of variantSpecs) {
   let json, config;
-  if (v.base) {
+  if (v.base_variant) {
+    const b = variantSpecs.find((x) => x.name === v.base_variant);
+    json = structuredClone(b.tokenizer);
+    config = structuredClone(b.config);
+  } else if (v.base) {
     const dir = path.join(shared, "tokenizers", v.base);
     json = JSON.parse(fs.readFileSync(path.join(dir, "tokenizer.json"), "utf8"));
     config = JSON.parse(fs.readFileSync(path.join(dir, "tokenizer_config.json"), "utf8"));
@@ -69,12 +90,22 @@ for (const v of JSON.parse(fs.readFileSync(path.join(fixtures, "variants.json"),
   }
   for (const a of json.added_tokens) Object.assign(a, (v.added_token_flags || {})[a.content] || {});
   if (v.pre_tokenizer) json.pre_tokenizer = v.pre_tokenizer;
-  const tok = TokenizerLoader.fromPreTrained({ tokenizerJSON: json, tokenizerConfig: config });
-  variants[v.name] = v.strings.map((t) => tok.encode(t, { add_special_tokens: false }));
+  for (const a of v.added_tokens_append || []) json.added_tokens.push(a);
+  if (v.oracle === "hf") {
+    const tok = HfTokenizer.fromString(JSON.stringify(json));
+    variants[v.name] = [];
+    for (const t of v.strings) {
+      variants[v.name].push(Array.from((await tok.encode(t, null, { addSpecialTokens: false })).getIds()));
+    }
+  } else {
+    const tok = TokenizerLoader.fromPreTrained({ tokenizerJSON: json, tokenizerConfig: config });
+    variants[v.name] = v.strings.map((t) => tok.encode(t, { add_special_tokens: false }));
+  }
 }
 // One string per line keeps the file diffable.
 let text = "{\n";
 text += `"oracle": ${JSON.stringify(out.oracle)},\n"corpus_sha256": ${JSON.stringify(out.corpus_sha256)},\n`;
+text += `"hf_rust_0.22.2_agrees_on_corpus": ${JSON.stringify(hfAgreement)},\n`;
 text += `"tokenizers": {\n`;
 names.forEach((name, n) => {
   const t = out.tokenizers[name];
