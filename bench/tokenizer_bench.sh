@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Tokenizer speed, r1 next to the JS oracle (@lenml/tokenizers 3.7.2) in the same run: load time of
-# a tokenizer folder and encode MB/s on a mixed text (the multilingual test corpus, C++ headers,
-# the Unicode NamesList, license texts), cut into ~2 KB documents. Also checks that both produced
-# the same ids (FNV-1a hash over all of them).
+# Tokenizer speed, r1 next to Hugging Face's Rust tokenizers (Node bindings) and the JS oracle
+# (@lenml/tokenizers 3.7.2) in the same run: load time of a tokenizer folder and single-threaded
+# encode MB/s on a mixed text (the multilingual test corpus, C++ headers, the Unicode NamesList,
+# license texts), cut into ~2 KB documents. Also checks that all produced the same ids (FNV-1a
+# hash over all of them).
 #
 # Usage: bench/tokenizer_bench.sh [TOKENIZER_DIR ...]   (default: ../shared/tokenizers/qwen2.5)
 # Env: BUILD (default build-tok, configured with -DCMAKE_BUILD_TYPE=Release), REPEATS (default 3).
@@ -40,14 +41,16 @@ echo "bench text: $text ($(wc -c <"$text") bytes)"
 for dir in "$@"; do
   echo "== $dir"
   r1=$("$build/tokenizer_bench" "$dir" "$text" "$repeats")
-  js=$(node bench/tokenizer_bench.mjs "$dir" "$text" "$repeats")
-  echo "$r1"
-  echo "$js"
-  python3 - "$r1" "$js" <<'PY'
+  hf=$(node bench/tokenizer_bench.mjs "$dir" "$text" "$repeats" hf)
+  js=$(node bench/tokenizer_bench.mjs "$dir" "$text" "$repeats" js)
+  printf '%s\n%s\n%s\n' "$r1" "$hf" "$js"
+  python3 - "$r1" "$hf" "$js" <<'PY'
 import json, sys
-a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-print(f"load: r1 {a['load_s']*1000:.0f} ms vs JS {b['load_s']*1000:.0f} ms ({b['load_s']/a['load_s']:.1f}x); "
-      f"encode: r1 {a['encode_mb_s']:.1f} MB/s vs JS {b['encode_mb_s']:.1f} MB/s "
-      f"({a['encode_mb_s']/b['encode_mb_s']:.1f}x); same ids: {a['ids_fnv1a'] == b['ids_fnv1a'] and a['ids'] == b['ids']}")
+a, h, j = (json.loads(x) for x in sys.argv[1:4])
+for b in (h, j):
+    print(f"r1 vs {b['impl']}: load {a['load_s']*1000:.0f} ms vs {b['load_s']*1000:.0f} ms "
+          f"({b['load_s']/a['load_s']:.1f}x faster); encode {a['encode_mb_s']:.1f} vs "
+          f"{b['encode_mb_s']:.1f} MB/s ({a['encode_mb_s']/b['encode_mb_s']:.1f}x); "
+          f"same ids: {a['ids_fnv1a'] == b['ids_fnv1a'] and a['ids'] == b['ids']}")
 PY
 done
