@@ -196,6 +196,19 @@ std::vector<GpqaRow> read_gpqa_rows(const std::string& path) {
   return rows;
 }
 
+// The name of the first method defined in LiveCodeBench starter code ("def maxSum(self, ...").
+std::string starter_method(const std::string& starter) {
+  size_t p = starter.find("def ");
+  if (p == std::string::npos) return "";
+  p += 4;
+  size_t e = p;
+  while (e < starter.size() &&
+         (std::isalnum(static_cast<unsigned char>(starter[e])) || starter[e] == '_'))
+    ++e;
+  if (e == p || std::isdigit(static_cast<unsigned char>(starter[p]))) return "";
+  return starter.substr(p, e - p);
+}
+
 }  // namespace
 
 std::string gsm8k_gold(const std::string& answer) {
@@ -311,11 +324,22 @@ std::vector<Problem> load_livecodebench(const std::string& path) {
     if (p.tests.empty()) fail_input(path, ":", line, ": no public test cases");
     std::string starter;
     if (auto it = j.find("starter_code"); it != j.end() && it->is_string()) starter = *it;
-    p.prompt = question +
-               "\n\nWrite a complete program that reads the input from standard input and "
-               "writes the answer to standard output. Put the program in one ```python code "
-               "block at the end of your answer.";
-    if (!starter.empty()) p.prompt += "\n\nStarter code:\n```python\n" + starter + "\n```";
+    bool functional =
+        std::any_of(p.tests.begin(), p.tests.end(), [](const TestCase& t) { return t.functional; });
+    if (functional) {
+      p.entry_point = starter_method(starter);
+      if (p.entry_point.empty())
+        fail_input(path, ":", line, ": functional tests need a starter_code with a \"def\"");
+      p.prompt = question +
+                 "\n\nComplete the starter code below. Put the whole class in one ```python code "
+                 "block at the end of your answer.\n\n```python\n" +
+                 starter + "\n```";
+    } else {
+      p.prompt = question +
+                 "\n\nWrite a complete program that reads the input from standard input and "
+                 "writes the answer to standard output. Put the program in one ```python code "
+                 "block at the end of your answer.";
+    }
     out.push_back(std::move(p));
   });
   return out;

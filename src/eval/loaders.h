@@ -41,6 +41,7 @@ std::string gpqa_prompt(const std::string& question, const std::vector<std::stri
 
 // LiveCodeBench JSONL: {"question_content", "public_test_cases" (a JSON string, or an array, of
 // {"input", "output", "testtype": "stdin" | "functional"}), "question_id"?, "starter_code"?}.
+// Functional tests need starter_code; its first "def NAME" becomes Problem::entry_point.
 // private_test_cases (compressed in the release files) are not read. task "code".
 std::vector<Problem> load_livecodebench(const std::string& path);
 

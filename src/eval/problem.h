@@ -7,8 +7,8 @@
 
 namespace r1::eval {
 
-// A stdin/stdout test of a program. `functional` marks LiveCodeBench function-call tests, which
-// the code verifier does not run (they need a per-problem harness).
+// A test of a program: stdin/stdout, or (functional) a LiveCodeBench function-call test whose
+// input holds one JSON argument per line and whose output is the JSON of the return value.
 struct TestCase {
   std::string input;
   std::string output;
@@ -22,6 +22,7 @@ struct Problem {
   std::string answer;  // gold: a math answer, a GSM8K number, a GPQA letter A-D; empty for code
   std::vector<std::string> choices;  // GPQA: the four options in the order shown (A, B, C, D)
   std::vector<TestCase> tests;       // code: tests that must all pass
+  std::string entry_point;  // code with functional tests: the method of class Solution to call
 };
 
 }  // namespace r1::eval

@@ -1,6 +1,8 @@
 #include "eval/verifier.h"
 
+#include <algorithm>
 #include <cctype>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "core/error.h"
@@ -70,6 +72,33 @@ std::vector<std::string> output_lines(std::string_view s) {
   return lines;
 }
 
+// The driver of LiveCodeBench function-call tests: the solution is executed with the imports
+// LiveCodeBench puts before solutions, then Solution().<argv[1]>(*args) is called with one JSON
+// argument per stdin line and its result printed as JSON. It runs inside the sandbox too.
+constexpr const char* kFunctionalHarness = R"py(import json, sys
+from typing import *
+from collections import *
+from heapq import *
+from itertools import *
+from functools import *
+from bisect import *
+from math import *
+import collections, heapq, itertools, functools, bisect, math, string, re, random
+sys.setrecursionlimit(100000)
+exec(compile(open('main.py').read(), 'main.py', 'exec'), globals())
+args = [json.loads(line) for line in sys.stdin.read().split('\n') if line.strip()]
+result = getattr(Solution(), sys.argv[1])(*args)
+print(json.dumps(result))
+)py";
+
+// Compares JSON texts as values (1 and 1.0 are equal); texts that are not JSON compare trimmed.
+bool same_json(const std::string& got, const std::string& want) {
+  auto g = nlohmann::json::parse(got, nullptr, false);
+  auto w = nlohmann::json::parse(want, nullptr, false);
+  if (g.is_discarded() || w.is_discarded()) return output_lines(got) == output_lines(want);
+  return g == w;
+}
+
 class CodeVerifier : public Verifier {
  public:
   explicit CodeVerifier(const VerifierOptions& o) : options_(o) {}
@@ -78,9 +107,9 @@ class CodeVerifier : public Verifier {
     std::string language;
     std::string code = extract_code_block(completion, &language);
     if (code.empty() || problem.tests.empty()) return verdict(false, code);
-    // Function-call tests need a per-problem harness, which is not implemented: not passed.
-    for (const auto& t : problem.tests)
-      if (t.functional) return verdict(false, code);
+    bool functional = std::any_of(problem.tests.begin(), problem.tests.end(),
+                                  [](const TestCase& t) { return t.functional; });
+    if (functional) return verdict(run_functional(problem, code, language), code);
     TempDir dir;
     std::vector<std::string> argv;
     if (language == "cpp") {
@@ -106,6 +135,22 @@ class CodeVerifier : public Verifier {
 
  private:
   VerifierOptions options_;
+
+  bool run_functional(const Problem& problem, const std::string& code,
+                      const std::string& language) const {
+    if (language != "python" || problem.entry_point.empty()) return false;
+    for (const auto& t : problem.tests)
+      if (!t.functional) return false;  // a mix of test kinds is not a LiveCodeBench problem
+    TempDir dir;
+    dir.write("main.py", code);
+    dir.write("harness.py", kFunctionalHarness);
+    for (const auto& t : problem.tests) {
+      auto run = run_sandboxed({options_.python, "-I", "harness.py", problem.entry_point}, t.input,
+                               dir.path(), options_.sandbox);
+      if (!run.ok() || !same_json(run.out, t.output)) return false;
+    }
+    return true;
+  }
 };
 
 // VerifierOptions::require_think_end around any verifier.

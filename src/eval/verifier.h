@@ -43,6 +43,12 @@ struct VerifierOptions {
 // Tasks: "math" (MATH-500 and other \boxed answers), "aime" (AIME/AMC: the same grader; integer
 // answers with leading zeros compare as numbers), "gsm8k", "gpqa", "code". An unknown task is a
 // Usage error.
+// code: the program (extract_code_block) runs in the sandbox (sandbox.h) on every test and all
+// must pass. stdin tests: output compared line by line, trailing whitespace and trailing blank
+// lines ignored; C++ is first compiled with g++ -O2 -std=c++17, also in the sandbox.
+// Functional (LiveCodeBench function-call) tests: Python only; a harness calls
+// Solution().<entry_point>(*args) with one JSON argument per input line and compares the JSON
+// result with the expected JSON as values.
 std::unique_ptr<Verifier> make_verifier(std::string_view task, const VerifierOptions& options = {});
 
 // GSM8K answer extraction: the last \boxed{}, else the number after the last "####", else the

@@ -164,6 +164,8 @@ TEST(Loaders, LiveCodeBench) {
   EXPECT_FALSE(p[0].tests[0].functional);
   EXPECT_TRUE(p[1].tests[0].functional);
   EXPECT_NE(p[1].prompt.find("class Solution"), std::string::npos);
+  EXPECT_EQ(p[0].entry_point, "");
+  EXPECT_EQ(p[1].entry_point, "f");
 
   std::string msg = input_error([&] {
     load_livecodebench(temp_file(
@@ -175,6 +177,14 @@ TEST(Loaders, LiveCodeBench) {
         temp_file("{\"question_content\": \"q\", \"public_test_cases\": []}\n", "jsonl"));
   });
   EXPECT_NE(msg.find(":1: no public test cases"), std::string::npos) << msg;
+  msg = input_error([&] {
+    load_livecodebench(temp_file(
+        R"({"question_content": "q", "public_test_cases": [{"input": "1", "output": "2", )"
+        R"("testtype": "functional"}]})"
+        "\n",
+        "jsonl"));
+  });
+  EXPECT_NE(msg.find(":1: functional tests need a starter_code"), std::string::npos) << msg;
 }
 
 TEST(Loaders, DispatchByTask) {

@@ -136,9 +136,36 @@ TEST(Verifier, CodePythonPassesAndFails) {
       v->evaluate(p, "```python\na, b = map(int, input().split())\nprint(a - b)\n```").correct);
   EXPECT_FALSE(v->evaluate(p, "```python\nraise SystemExit(3)\n```").correct);
   EXPECT_FALSE(v->evaluate(p, "no code at all").correct);
-  Problem functional = p;
-  functional.tests[0].functional = true;
-  EXPECT_FALSE(v->evaluate(functional, "```python\nprint(3)\n```").correct);
+  Problem mixed = p;
+  mixed.tests[0].functional = true;
+  mixed.entry_point = "f";
+  EXPECT_FALSE(v->evaluate(mixed, "```python\nprint(3)\n```").correct);
+}
+
+TEST(Verifier, CodeFunctionalTests) {
+  // LiveCodeBench function-call tests: one JSON argument per input line, JSON result.
+  auto problems =
+      load_livecodebench(std::string(R1_SOURCE_DIR) + "/tests/fixtures/eval/lcb_sample.jsonl");
+  const Problem& p = problems.at(1);
+  ASSERT_EQ(p.entry_point, "f");
+  auto v = make_verifier("code");
+  std::string good =
+      "```python\nclass Solution:\n    def f(self, x: int) -> int:\n        return 2 * x\n```";
+  std::string bad =
+      "```python\nclass Solution:\n    def f(self, x: int) -> int:\n        return x + 2\n```";
+  EXPECT_TRUE(v->evaluate(p, good).correct);
+  EXPECT_FALSE(v->evaluate(p, bad).correct);
+  Problem two_args = p;
+  two_args.entry_point = "add";
+  two_args.tests = {{"[1, 2, 3]\n4", "[5, 6, 7]", true}, {"[]\n1", "[]", true}};
+  EXPECT_TRUE(v->evaluate(two_args,
+                          "```python\nclass Solution:\n    def add(self, a: List[int], k: int) -> "
+                          "List[int]:\n        return [x + k for x in a]\n```")
+                  .correct);
+  EXPECT_FALSE(
+      v->evaluate(two_args,
+                  "```python\nclass Solution:\n    def add(self, a, k):\n        return a\n```")
+          .correct);
 }
 
 TEST(Verifier, CodeTimeoutIsWrong) {
