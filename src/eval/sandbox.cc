@@ -58,7 +58,10 @@ void report(int fd, char code, int err) {
     for (int fd = 4; fd < 65536; ++fd) close(fd);
   // A new network namespace needs CAP_SYS_ADMIN (root); without it, a new user namespace
   // (after dropping root, so the program never keeps root's file access) can hold one.
+  // A new PID namespace as well, so that everything the program starts (even what leaves its
+  // process group with setsid) dies with it: the program becomes PID 1 of the namespace.
   bool isolated = unshare(CLONE_NEWNET) == 0;
+  bool pid_ns = unshare(CLONE_NEWPID) == 0;
   if (chdir(dir) != 0) {
     report(status_fd, 'd', errno);
     _exit(126);
@@ -76,12 +79,42 @@ void report(int fd, char code, int err) {
       _exit(126);
     }
   }
-  if (!isolated) isolated = unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0;
+  if (!isolated) {
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNET | (pid_ns ? 0 : CLONE_NEWPID)) == 0) {
+      isolated = true;
+      pid_ns = true;
+    } else {
+      isolated = unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0;
+    }
+  }
   if (!isolated && limits.require_network_isolation) {
     report(status_fd, 'N', errno);
     _exit(126);
   }
   report(status_fd, isolated ? 'i' : 'o', 0);
+  if (pid_ns) {
+    // The first child in the new namespace runs the program; this process waits for it and
+    // ends the same way, so the caller sees the program's exit status.
+    pid_t init = fork();
+    if (init < 0) {
+      report(status_fd, 'f', errno);
+      _exit(126);
+    }
+    if (init > 0) {
+      close(0);
+      close(1);
+      close(2);
+      close(status_fd);
+      int st = 0;
+      while (waitpid(init, &st, 0) < 0 && errno == EINTR) {
+      }
+      if (WIFSIGNALED(st)) {
+        signal(WTERMSIG(st), SIG_DFL);
+        kill(getpid(), WTERMSIG(st));
+      }
+      _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128);
+    }
+  }
   signal(SIGPIPE, SIG_DFL);
   execve(argv[0], argv, envp);
   report(status_fd, 'e', errno);
@@ -221,11 +254,12 @@ SandboxResult run_sandboxed(const std::vector<std::string>& argv, const std::str
     std::memcpy(&err, sbuf + off + 1, sizeof(int));
     if (code == 'i') result.network_isolated = true;
     if (code == 'o') result.network_isolated = false;
-    if (code == 'N' || code == 'd' || code == 'u' || code == 'e') {
+    if (code == 'N' || code == 'd' || code == 'u' || code == 'e' || code == 'f') {
       result.started = false;
       result.error = code == 'N'   ? "network isolation is not permitted here"
                      : code == 'd' ? "cannot enter the working directory: "
                      : code == 'u' ? "cannot switch to user nobody: "
+                     : code == 'f' ? "cannot fork in the new PID namespace: "
                                    : "cannot execute " + argv[0] + ": ";
       if (code != 'N') result.error += std::strerror(err);
     }

@@ -15,8 +15,10 @@
 //   - a throwaway working directory (TempDir) as cwd and HOME, a minimal environment, all other
 //     file descriptors closed;
 //   - a wall-clock timeout and an output cap, after either of which the whole process group is
-//     killed with SIGKILL; the group is also killed when the program exits, so nothing it started
-//     outlives it.
+//     killed with SIGKILL; the group is also killed when the program exits;
+//   - a new PID namespace where permitted (same rules as the network namespace), in which the
+//     program is PID 1: when it ends, the kernel kills everything it started, even processes that
+//     left its process group. Without one, such a process (setsid) could outlive the run.
 // What this does not do: the file system is not hidden (world-readable files stay readable), and
 // there is no seccomp filter. Run r1 eval on code in a container when that matters.
 #pragma once
