@@ -104,7 +104,9 @@ TEST(TemplateFuzz, RandomTokenSoup) {
                                            "items()",
                                            "endset",
                                            "filter",
-                                           "upper"};
+                                           "upper",
+                                           "raw",
+                                           "endraw"};
   std::mt19937 rng(1234);
   int rendered = 0;
   for (int iter = 0; iter < 20000; ++iter) {

@@ -145,19 +145,7 @@ class Lexer {
       }
       char kind = src_[tag + 1];
       char sign = tag + 2 < src_.size() ? src_[tag + 2] : '\0';
-      if (sign == '-') {
-        size_t e = text.size();
-        while (e > 0 && is_space(text[e - 1])) --e;
-        text.resize(e);
-      } else if (sign != '+' && kind != '{') {
-        size_t l_pos = text.rfind('\n');
-        l_pos = l_pos == std::string::npos ? 0 : l_pos + 1;
-        if ((l_pos > 0 || line_starting) && l_pos < text.size()) {
-          bool all_ws = true;
-          for (size_t k = l_pos; k < text.size(); ++k) all_ws = all_ws && is_space(text[k]);
-          if (all_ws) text.resize(l_pos);
-        }
-      }
+      strip_before_tag(text, sign, kind, line_starting);
       emit(Tok::Text, text, text_line);
       pos = tag + 2 + (sign == '-' || sign == '+' ? 1 : 0);
       size_t end_start = 0;
@@ -173,9 +161,11 @@ class Lexer {
         pos = after_end(pos, end_sign == '-', end_sign != '+');
       } else {
         bool block = kind == '%';
+        if (block && is_raw(pos)) {
+          pos = lex_raw(pos, line_starting);
+          continue;
+        }
         emit(block ? Tok::BlockBegin : Tok::VarBegin, "", line_);
-        if (block && is_raw(pos))
-          fail_input("chat template line ", line_, ": {% raw %} is not supported");
         bool strip = false, trim = false;
         pos = lex_inside(pos, block, strip, trim);
         end_start = pos;
@@ -194,6 +184,71 @@ class Lexer {
         return k;
     }
     return std::string::npos;
+  }
+
+  // Whitespace control before a tag: "-" strips all whitespace; else lstrip_blocks drops the
+  // spaces between the start of the line and a block or comment tag.
+  static void strip_before_tag(std::string& text, char sign, char kind, bool line_starting) {
+    if (sign == '-') {
+      size_t e = text.size();
+      while (e > 0 && is_space(text[e - 1])) --e;
+      text.resize(e);
+    } else if (sign != '+' && kind != '{') {
+      size_t l_pos = text.rfind('\n');
+      l_pos = l_pos == std::string::npos ? 0 : l_pos + 1;
+      if ((l_pos > 0 || line_starting) && l_pos < text.size()) {
+        bool all_ws = true;
+        for (size_t k = l_pos; k < text.size(); ++k) all_ws = all_ws && is_space(text[k]);
+        if (all_ws) text.resize(l_pos);
+      }
+    }
+  }
+
+  size_t skip_spaces(size_t p) const {
+    while (p < src_.size() && is_space(src_[p])) ++p;
+    return p;
+  }
+
+  void count_lines(size_t from, size_t to) {
+    for (size_t k = from; k < to && k < src_.size(); ++k)
+      if (src_[k] == '\n') ++line_;
+  }
+
+  // {% raw %}...{% endraw %}: pos is just after "{%" (and its sign). The body is emitted as text.
+  // As in jinja2, "{% raw %}" trims no newline (only "-%}" strips), while "{% endraw %}" takes
+  // the usual whitespace control, lstrip_blocks and trim_blocks.
+  size_t lex_raw(size_t pos, bool& line_starting) {
+    int start_line = line_;
+    size_t p = skip_spaces(pos) + 3;
+    p = skip_spaces(p);
+    size_t end_start = p;
+    if (src_.compare(p, 3, "-%}") == 0) {
+      p = skip_spaces(p + 3);
+    } else if (src_.compare(p, 2, "%}") == 0) {
+      p += 2;
+    } else {
+      fail_input("chat template line ", line_, ": expected '%}' after raw");
+    }
+    count_lines(pos, p);
+    bool body_line_starting = p > end_start && src_[p - 1] == '\n';
+    for (size_t q = src_.find("{%", p); q != std::string::npos; q = src_.find("{%", q + 2)) {
+      size_t r = q + 2;
+      char sign = r < src_.size() && (src_[r] == '-' || src_[r] == '+') ? src_[r++] : '\0';
+      r = skip_spaces(r);
+      if (src_.compare(r, 6, "endraw") != 0) continue;
+      r = skip_spaces(r + 6);
+      char end_sign = r < src_.size() && (src_[r] == '-' || src_[r] == '+') ? src_[r++] : '\0';
+      if (src_.compare(r, 2, "%}") != 0) continue;
+      std::string body = src_.substr(p, q - p);
+      strip_before_tag(body, sign, '%', body_line_starting);
+      int body_line = line_;
+      count_lines(p, r + 2);
+      emit(Tok::Text, body, body_line);
+      size_t after = after_end(r + 2, end_sign == '-', end_sign != '+');
+      line_starting = after > r + 2 && src_[after - 1] == '\n';
+      return after;
+    }
+    fail_input("chat template line ", start_line, ": missing {% endraw %}");
   }
 
   bool is_raw(size_t pos) const {

@@ -5,11 +5,11 @@
 //
 // Supported: {{ }}, {% %}, {# #} with "-"/"+" whitespace control; if/elif/else; for (tuple
 // targets, "if" filter, else, loop.*, break/continue); set (tuples, namespace attributes, block
-// set); macro; filter blocks; generation blocks; the expression grammar of jinja2 (literals,
-// list/dict/tuple, arithmetic, comparisons, in / not in, ~, and/or/not, ternary, subscripts,
-// slices, attributes, calls); the common filters, tests, str/dict methods and globals (range,
-// namespace, dict, raise_exception, strftime_now). Anything else is an Input error naming the
-// construct and the template line.
+// set); macro; filter blocks; generation blocks; raw blocks; the expression grammar of jinja2
+// (literals, list/dict/tuple, arithmetic, comparisons, in / not in, ~, and/or/not, ternary,
+// subscripts, slices, attributes, calls); the common filters, tests, str/dict methods and globals
+// (range, namespace, dict, raise_exception, strftime_now). Anything else is an Input error naming
+// the construct and the template line.
 //
 // Known differences from Python: case mapping (lower, upper, title, capitalize) covers ASCII,
 // Latin-1, Latin Extended-A, Greek and Cyrillic one-to-one; "%" formatting and str.format
