@@ -60,6 +60,8 @@ TEST(Jinja, ErrorsNameTheConstructAndLine) {
             std::string::npos);
   EXPECT_NE(error_of("{% set x = 1 %}{% set x.y = 2 %}").find("not a namespace"),
             std::string::npos);
+  EXPECT_NE(error_of("{% macro f(a) %}{% endmacro %}{{ f(b=1) }}").find("no keyword argument 'b'"),
+            std::string::npos);
   EXPECT_NE(error_of("{{ 1 / 0 }}").find("division by zero"), std::string::npos);
   EXPECT_NE(error_of("{{ 'abc").find("unterminated string"), std::string::npos);
   EXPECT_NE(error_of("{{ 1 ").find("unclosed"), std::string::npos);

@@ -219,6 +219,13 @@ class Renderer {
       if (a.positional.size() > macro->params.size())
         template_error(macro->line, "macro '", macro->text, "' takes ", macro->params.size(),
                        " arguments, got ", a.positional.size());
+      for (const auto& kv : a.keyword) {
+        bool known = false;
+        for (const auto& p : macro->params) known = known || p.first == kv.first;
+        if (!known)
+          template_error(macro->line, "macro '", macro->text, "' takes no keyword argument '",
+                         kv.first, "'");
+      }
       if (macro_depth_ >= kMaxMacroDepth)
         template_error(macro->line, "macro '", macro->text, "' recursion deeper than ",
                        kMaxMacroDepth);
