@@ -7,7 +7,9 @@
 #include "cli/command.h"
 #include "cli/common.h"
 #include "core/error.h"
+#include "models/deepseek_v3.h"
 #include "runtime/generator.h"
+#include "runtime/speculative.h"
 #include "tokenizer/template/chat_template.h"
 #include "tokenizer/template/reasoning.h"
 
@@ -23,6 +25,7 @@ int run_generate(Args& args) {
   std::optional<std::string> stop = args.take("--stop");
   bool as_json = args.take_bool("--json");
   bool chat = args.take_bool("--chat");
+  std::string speculative = args.take_str("--speculative", "");
   std::optional<std::string> system = args.take("--system");
   tmpl::ChatOptions chat_opt;
   chat_opt.keep_system = args.take_bool("--keep-system");
@@ -56,12 +59,25 @@ int run_generate(Args& args) {
     r.max_tokens = max_tokens;
     if (stop) r.stop = {*stop};
   }
+  if (!speculative.empty() && speculative != "mtp")
+    fail_usage("--speculative takes 'mtp', got '", speculative, "'");
+  if (!speculative.empty() && samples != 1) fail_usage("--speculative runs one sample at a time");
   runtime::Generator gen(*lm.model, &*lm.tokenizer, lm.eos_ids);
   const bool stream = !as_json && samples == 1;
-  auto outs = gen.run(reqs, stream ? [](size_t, const std::string& delta) {
+  runtime::TextCallback print = [](size_t, const std::string& delta) {
     std::fwrite(delta.data(), 1, delta.size(), stdout);
     std::fflush(stdout);
-  } : std::function<void(size_t, const std::string&)>());
+  };
+  std::vector<runtime::GenOutput> outs;
+  runtime::SpeculativeStats spec;
+  if (!speculative.empty()) {
+    auto* ds = dynamic_cast<models::DeepseekV3Model*>(lm.model.get());
+    if (!ds) fail_usage("--speculative mtp needs a DeepSeek-V3 checkpoint");
+    outs.push_back(runtime::generate_mtp_speculative(
+        *ds, &*lm.tokenizer, lm.eos_ids, reqs[0], &spec, stream ? print : runtime::TextCallback()));
+  } else {
+    outs = gen.run(reqs, stream ? print : runtime::TextCallback());
+  }
   if (stream) {
     std::printf("\n");
   } else {
@@ -77,6 +93,16 @@ int run_generate(Args& args) {
       }
       std::cout << j.dump() << "\n";
     }
+  }
+  if (!speculative.empty()) {
+    std::fprintf(stderr,
+                 "[speculative mtp: %lld of %lld drafts accepted (%.1f%%), %.2f tokens per step, "
+                 "%.1f tok/s]\n",
+                 static_cast<long long>(spec.accepted), static_cast<long long>(spec.drafted),
+                 100 * spec.acceptance_rate(),
+                 spec.steps ? static_cast<double>(outs[0].tokens.size()) / spec.steps : 0.0,
+                 spec.seconds > 0 ? outs[0].tokens.size() / spec.seconds : 0.0);
+    return 0;
   }
   const auto& st = gen.stats();
   std::fprintf(stderr, "[prefill %lld tokens, %.1f tok/s; decode %lld tokens, %.1f tok/s]\n",
@@ -99,7 +125,9 @@ R1_COMMAND({"generate",
             "  -n, --max-tokens N   new tokens at most (default 256)\n"
             "  --samples K          K independent samples, decoded as one batch (default 1)\n"
             "  --stop S             stop before the text S\n"
-            "  --json               print one JSON object per sample instead of streaming\n",
+            "  --json               print one JSON object per sample instead of streaming\n"
+            "  --speculative mtp    DeepSeek-V3: draft with the MTP layer, verify with the model\n"
+            "                       (same output distribution; greedy output identical)\n",
             {"--json", "--no-mmap", "--chat", "--keep-system"},
             run_generate,
             kModelFlags | kSamplingFlags});

@@ -17,12 +17,13 @@ double measure_read_bandwidth(double buffer_mib) {
   pool.parallel_range(static_cast<int64_t>(n), 4096, [&](int64_t a, int64_t b) {
     std::memset(buf.data() + a, 1, (b - a) * sizeof(uint64_t));
   });
-  std::vector<uint64_t> sums(pool.size() * 8);
+  const int64_t chunks = pool.size();
+  std::vector<uint64_t> sums(chunks * 8);
   double best = 0;
   for (int pass = 0; pass < 5; ++pass) {
     auto t0 = std::chrono::steady_clock::now();
-    pool.run([&](int t, int nt) {
-      size_t a = n * t / nt, b = n * (t + 1) / nt;
+    pool.parallel_for(chunks, [&](int64_t t) {
+      size_t a = n * t / chunks, b = n * (t + 1) / chunks;
       uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
       for (size_t i = a; i + 4 <= b; i += 4) {
         s0 += buf[i];

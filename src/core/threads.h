@@ -1,6 +1,9 @@
-// A fixed pool of worker threads for data-parallel loops. The calling thread takes part as
-// worker 0. Workers spin briefly between jobs (decode issues thousands of short parallel
-// regions per second, and a futex wake per region would cost more than the work), then sleep.
+// A fixed pool of worker threads for data-parallel loops. Work is handed out as tasks from a
+// shared counter and the calling thread takes tasks too, so a loop never waits for a worker that
+// has not started: on an oversubscribed machine (other processes, parallel test runs) a worker
+// that lost its CPU simply joins late or not at all, instead of stalling the caller for a time
+// slice. Workers spin briefly between loops (decode issues thousands of short loops per second
+// and a futex wake costs more than the work), then sleep.
 #pragma once
 
 #include <atomic>
@@ -19,23 +22,26 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return n_threads_; }
-  // Calls fn(thread_index, n_threads) once on each thread and waits for all of them.
-  // Not reentrant: fn must not call run() again.
-  void run(const std::function<void(int, int)>& fn);
-  // Splits [0, n) into contiguous chunks (multiples of `align`, except the last) over the
-  // threads and calls fn(begin, end) for each non-empty chunk.
-  void parallel_range(int64_t n, int64_t align, const std::function<void(int64_t, int64_t)>& fn);
-  // Calls fn(i) for every i in [0, n), handing out indices dynamically.
+  // Calls fn(i) for every i in [0, n), on any of the threads, and returns when all are done.
+  // Not reentrant: fn must not start another loop on this pool.
   void parallel_for(int64_t n, const std::function<void(int64_t)>& fn);
+  // Splits [0, n) into contiguous chunks (multiples of `align` except the last; a few per
+  // thread, for balance) and calls fn(begin, end) for each.
+  void parallel_range(int64_t n, int64_t align, const std::function<void(int64_t, int64_t)>& fn);
 
  private:
-  void worker(int index);
+  void worker();
+  void work();  // takes tasks until none are left
 
   int n_threads_;
   std::vector<std::thread> threads_;
-  const std::function<void(int, int)>* job_ = nullptr;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  const std::function<void(int64_t)>* task_ = nullptr;
+  int64_t n_tasks_ = 0;
+  std::atomic<int64_t> next_{0};
+  // Generation in the high 32 bits, a "closed" bit, and the number of workers that joined the
+  // current loop in the low bits. A worker joins only while the loop is open.
+  std::atomic<uint64_t> state_{0};
+  std::atomic<int> finished_{0};
   std::atomic<bool> stop_{false};
 };
 

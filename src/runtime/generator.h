@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,31 @@ struct GenStats {
   double prefill_seconds = 0, decode_seconds = 0;
 };
 
+using TextCallback = std::function<void(size_t, const std::string&)>;
+
+// Turns one request's sampled tokens into its GenOutput: end-of-sequence ids, stop strings (the
+// text is cut before one), max_tokens, and streamed text that is final (complete UTF-8, never a
+// piece that could still begin a stop string).
+class OutputBuilder {
+ public:
+  OutputBuilder(const GenRequest& r, const tok::Tokenizer* tokenizer,
+                const std::vector<int32_t>* eos, size_t index, const TextCallback* on_text);
+  // Appends a sampled token; returns false once the sequence has finished.
+  bool push(int32_t token);
+  void finish(const std::string& reason);  // e.g. "cancelled"
+  bool done() const { return !out_.finish_reason.empty(); }
+  GenOutput& out() { return out_; }
+
+ private:
+  const GenRequest* r_;
+  const std::vector<int32_t>* eos_;
+  size_t index_;
+  const TextCallback* on_text_;
+  std::unique_ptr<tok::StreamDecoder> decoder_;
+  size_t emitted_ = 0;  // bytes of out_.text already passed to on_text
+  GenOutput out_;
+};
+
 class Generator {
  public:
   // tokenizer may be null (then stop strings are not allowed and text stays empty).
@@ -42,7 +68,7 @@ class Generator {
   // on_text(request index, text delta) receives text as it becomes final: complete UTF-8 and
   // never a piece that could still turn out to begin a stop string.
   std::vector<GenOutput> run(const std::vector<GenRequest>& requests,
-                             const std::function<void(size_t, const std::string&)>& on_text = {},
+                             const TextCallback& on_text = {},
                              const std::atomic<bool>* cancel = nullptr);
   const GenStats& stats() const { return stats_; }
 

@@ -55,8 +55,10 @@ double Rng::uniform() {
 Sampler::Sampler(const SamplingParams& p, uint64_t stream)
     : p_(p), rng_(p.seed * 0x9e3779b97f4a7c15ull + stream) {}
 
-int32_t Sampler::sample(float* logits, int64_t n, const std::vector<int32_t>& prompt,
-                        const std::vector<int32_t>& output) {
+const std::vector<TokenProb>& Sampler::distribution(float* logits, int64_t n,
+                                                    const std::vector<int32_t>& prompt,
+                                                    const std::vector<int32_t>& output) {
+  dist_.clear();
   if (p_.repetition_penalty != 1.0f) {
     auto penalize = [&](int32_t id) {
       if (id < 0 || id >= n) return;
@@ -80,7 +82,8 @@ int32_t Sampler::sample(float* logits, int64_t n, const std::vector<int32_t>& pr
     int64_t best = 0;
     for (int64_t i = 1; i < n; ++i)
       if (logits[i] > logits[best]) best = i;
-    return static_cast<int32_t>(best);
+    dist_.push_back({static_cast<int32_t>(best), 1.0});
+    return dist_;
   }
   // Candidates sorted by logit, descending (ties: lower id first, for determinism).
   cand_.resize(n);
@@ -105,6 +108,17 @@ int32_t Sampler::sample(float* logits, int64_t n, const std::vector<int32_t>& pr
     double acc = 0;
     int64_t k = 0;
     while (k < keep) {
+      if (k == sorted && sorted < keep) {  // past the sorted prefix: sort the rest too
+        std::vector<int64_t> idx(keep - k);
+        for (int64_t i = 0; i < keep - k; ++i) idx[i] = k + i;
+        std::sort(idx.begin(), idx.end(),
+                  [&](int64_t x, int64_t y) { return by_logit(cand_[x], cand_[y]); });
+        std::vector<std::pair<float, int32_t>> c2;
+        std::vector<double> p2;
+        for (int64_t i : idx) c2.push_back(cand_[i]), p2.push_back(prob[i]);
+        std::copy(c2.begin(), c2.end(), cand_.begin() + k);
+        std::copy(p2.begin(), p2.end(), prob.begin() + k);
+      }
       acc += prob[k] / sum;
       ++k;
       if (acc >= p_.top_p) break;
@@ -119,12 +133,24 @@ int32_t Sampler::sample(float* logits, int64_t n, const std::vector<int32_t>& pr
   }
   double total = 0;
   for (int64_t i = 0; i < keep; ++i) total += prob[i];
-  double r = rng_.uniform() * total;
-  for (int64_t i = 0; i < keep; ++i) {
-    r -= prob[i];
-    if (r < 0) return cand_[i].second;
+  for (int64_t i = 0; i < keep; ++i) dist_.push_back({cand_[i].second, prob[i] / total});
+  return dist_;
+}
+
+int32_t Sampler::draw(const std::vector<TokenProb>& d) {
+  R1_ASSERT(!d.empty());
+  if (d.size() == 1) return d[0].id;
+  double r = rng_.uniform();
+  for (const auto& t : d) {
+    r -= t.p;
+    if (r < 0) return t.id;
   }
-  return cand_[keep - 1].second;
+  return d.back().id;
+}
+
+int32_t Sampler::sample(float* logits, int64_t n, const std::vector<int32_t>& prompt,
+                        const std::vector<int32_t>& output) {
+  return draw(distribution(logits, n, prompt, output));
 }
 
 }  // namespace r1::runtime

@@ -38,6 +38,11 @@ class Rng {
   uint64_t s_[4];
 };
 
+struct TokenProb {
+  int32_t id;
+  double p;
+};
+
 class Sampler {
  public:
   Sampler(const SamplingParams& p, uint64_t stream = 0);
@@ -45,12 +50,22 @@ class Sampler {
   // ids so far (penalties read them).
   int32_t sample(float* logits, int64_t n, const std::vector<int32_t>& prompt,
                  const std::vector<int32_t>& output);
+  // The distribution sample() draws from: penalties, temperature and truncation applied;
+  // (id, probability) in descending probability, summing to 1 (greedy: the argmax alone).
+  // Valid until the next call.
+  const std::vector<TokenProb>& distribution(float* logits, int64_t n,
+                                             const std::vector<int32_t>& prompt,
+                                             const std::vector<int32_t>& output);
+  // One draw from a distribution (uses this sampler's random stream).
+  int32_t draw(const std::vector<TokenProb>& d);
+  double uniform() { return rng_.uniform(); }
   const SamplingParams& params() const { return p_; }
 
  private:
   SamplingParams p_;
   Rng rng_;
   std::vector<std::pair<float, int32_t>> cand_;
+  std::vector<TokenProb> dist_;
 };
 
 }  // namespace r1::runtime
