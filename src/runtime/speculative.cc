@@ -40,6 +40,13 @@ Tensor row(const Tensor& x, int64_t i) {
 
 }  // namespace
 
+int32_t verify_draft(const std::vector<TokenProb>& p, const std::vector<TokenProb>& q, int32_t d,
+                     Sampler& sampler, bool* accepted) {
+  const double pd = prob_of(p, d), qd = prob_of(q, d);
+  *accepted = qd > 0 && sampler.uniform() < std::min(1.0, pd / qd);
+  return *accepted ? d : sampler.draw(residual(p, q));
+}
+
 GenOutput generate_mtp_speculative(models::DeepseekV3Model& model, const tok::Tokenizer* tokenizer,
                                    const std::vector<int32_t>& eos, const GenRequest& r,
                                    SpeculativeStats* stats, const TextCallback& on_text) {
@@ -90,10 +97,9 @@ GenOutput generate_mtp_speculative(models::DeepseekV3Model& model, const tok::To
     ++stats->steps;
     ++stats->drafted;
     std::vector<TokenProb> p = main_s.distribution(l2.ptr<float>(), V, r.prompt, out);
-    const double pd = prob_of(p, d), qd = prob_of(q, d);
-    const bool accept = qd > 0 && main_s.uniform() < std::min(1.0, pd / qd);
+    bool accept = false;
+    const int32_t t1 = verify_draft(p, q, d, main_s, &accept);
     if (!accept) {
-      const int32_t t1 = main_s.draw(residual(p, q));
       cache.set_length(seq, n + 1);  // forget d's entry at n + 1
       if (!builder.push(t1)) break;
       Tensor m = model.mtp_forward(row(h2, 0), {t1}, {static_cast<int32_t>(n)}, {seq}, cache);

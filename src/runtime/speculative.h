@@ -27,6 +27,12 @@ struct SpeculativeStats {
   double acceptance_rate() const { return drafted ? static_cast<double>(accepted) / drafted : 0; }
 };
 
+// The verification step: given the target distribution p, the draft distribution q and the
+// draft token d drawn from q, returns the token to keep: d with probability min(1, p(d)/q(d)),
+// else a draw from normalize(max(0, p - q)). Its output is distributed exactly as p.
+int32_t verify_draft(const std::vector<TokenProb>& p, const std::vector<TokenProb>& q, int32_t d,
+                     Sampler& sampler, bool* accepted);
+
 GenOutput generate_mtp_speculative(models::DeepseekV3Model& model, const tok::Tokenizer* tokenizer,
                                    const std::vector<int32_t>& eos, const GenRequest& request,
                                    SpeculativeStats* stats, const TextCallback& on_text = {});
