@@ -18,6 +18,7 @@
 #include "models/deepseek_v3.h"
 #include "models/param_count.h"
 #include "runtime/sampler.h"
+#include "runtime/speculative.h"
 
 namespace r1::cli {
 namespace {
@@ -157,6 +158,30 @@ int run_bench(Args& args) {
             {"kv_bytes_per_token", model.new_cache().bytes_per_token()}};
   auto* ds = dynamic_cast<models::DeepseekV3Model*>(&model);
   if (ds) j["naive_kv_bytes_per_token"] = ds->naive_cache_bytes_per_token();
+  // MTP speculative decoding next to plain decoding: greedy, the same G tokens.
+  runtime::SpeculativeStats spec;
+  double plain_s = 0;
+  if (ds && ds->has_mtp()) {
+    runtime::GenRequest r;
+    r.prompt = prompt;
+    r.sampling.temperature = 0;
+    r.max_tokens = G;
+    for (int64_t rep = 0; rep <= reps; ++rep) {
+      runtime::Generator plain(model, nullptr, {});
+      plain.run({r});
+      runtime::SpeculativeStats s;
+      runtime::generate_mtp_speculative(*ds, nullptr, {}, r, &s);
+      if (rep == 0) continue;  // warm-up
+      plain_s += plain.stats().decode_seconds;
+      spec.steps += s.steps;
+      spec.drafted += s.drafted;
+      spec.accepted += s.accepted;
+      spec.seconds += s.seconds;
+    }
+    j["mtp_acceptance_rate"] = spec.acceptance_rate();
+    j["mtp_tokens_per_step"] = spec.steps ? static_cast<double>(G * reps) / spec.steps : 0.0;
+    j["mtp_speedup"] = spec.seconds > 0 ? plain_s / spec.seconds : 0.0;
+  }
   if (as_json) {
     std::cout << j.dump() << "\n";
     return 0;
@@ -175,6 +200,11 @@ int run_bench(Args& args) {
     std::printf(" (absorbed MLA; the naive form would need %lld)",
                 static_cast<long long>(ds->naive_cache_bytes_per_token()));
   std::printf("\n");
+  if (spec.drafted)
+    std::printf("mtp        %.1f%% of drafts accepted, %.2f tokens per step, %.2fx decode speed "
+                "of plain greedy decoding\n",
+                100 * spec.acceptance_rate(), j["mtp_tokens_per_step"].get<double>(),
+                j["mtp_speedup"].get<double>());
   if (bw > 0)
     std::printf(
         "memory     %.1f GB/s measured read bandwidth: roofline %.1f tok/s, reached %.0f%%\n",
