@@ -3,7 +3,11 @@
 // golden_test.cc.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "core/error.h"
+#include "core/file_util.h"
 #include "tokenizer/template/chat_template.h"
 
 namespace r1::tmpl {
@@ -127,6 +131,20 @@ TEST(ChatTemplate, NamedTemplateListsAndAddedTokenObjects) {
   EXPECT_EQ(t.render(json::array(), opt), "<s>D</s>");
   opt.tools = json::array({json::object()});
   EXPECT_EQ(t.render(json::array(), opt), "T1");
+}
+
+TEST(ChatTemplate, ChatTemplateJinjaFileTakesPrecedence) {
+  std::string dir = testing::TempDir() + "r1_chat_template_jinja";
+  ASSERT_EQ(std::system(("mkdir -p " + dir).c_str()), 0);
+  write_file_atomic(dir + "/chat_template.jinja", "[{{ bos_token }}{{ messages[0].content }}]\n");
+  EXPECT_EQ(ChatTemplate::load(dir).render(conv({{"user", "x"}}), ChatOptions{}), "[x]");
+  write_file_atomic(dir + "/tokenizer_config.json",
+                    R"({"bos_token": "<s>", "chat_template": "ignored"})");
+  EXPECT_EQ(ChatTemplate::load(dir).render(conv({{"user", "x"}}), ChatOptions{}), "[<s>x]");
+  std::remove((dir + "/chat_template.jinja").c_str());
+  EXPECT_EQ(ChatTemplate::load(dir).render(conv({{"user", "x"}}), ChatOptions{}), "ignored");
+  std::remove((dir + "/tokenizer_config.json").c_str());
+  EXPECT_THROW(ChatTemplate::load(dir), Error);
 }
 
 TEST(ChatTemplate, ErrorsNameTheProblem) {

@@ -142,11 +142,22 @@ ChatTemplate ChatTemplate::from_config(const nlohmann::ordered_json& config) {
 
 ChatTemplate ChatTemplate::load(const std::string& model_dir) {
   std::string path = path_join(model_dir, "tokenizer_config.json");
-  nlohmann::ordered_json config;
-  try {
-    config = nlohmann::ordered_json::parse(read_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    fail_input(path, ": invalid JSON: ", e.what());
+  std::string jinja_path = path_join(model_dir, "chat_template.jinja");
+  nlohmann::ordered_json config = nlohmann::ordered_json::object();
+  bool has_config = file_exists(path);
+  if (has_config || !file_exists(jinja_path)) {
+    try {
+      config = nlohmann::ordered_json::parse(read_file(path));
+    } catch (const nlohmann::json::exception& e) {
+      fail_input(path, ": invalid JSON: ", e.what());
+    }
+  }
+  // Newer transformers save the template beside the config as chat_template.jinja, which then
+  // takes precedence over tokenizer_config.json's chat_template.
+  if (file_exists(jinja_path)) {
+    if (!config.is_object()) fail_input(path, ": expected a JSON object");
+    config["chat_template"] = read_file(jinja_path);
+    path = jinja_path;
   }
   try {
     return from_config(config);

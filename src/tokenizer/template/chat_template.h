@@ -49,7 +49,8 @@ class ChatTemplate {
   // ("default" is used; "tool_use" when tools are given and it exists, as HF does).
   static ChatTemplate from_config(const nlohmann::json& tokenizer_config);
   static ChatTemplate from_config(const nlohmann::ordered_json& tokenizer_config);
-  // Reads model_dir/tokenizer_config.json.
+  // Reads model_dir/tokenizer_config.json; model_dir/chat_template.jinja, when present, replaces
+  // its chat_template (as transformers does).
   static ChatTemplate load(const std::string& model_dir);
 
   // nlohmann::json keeps object keys sorted, so tools | tojson prints keys in sorted order; use
