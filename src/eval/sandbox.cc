@@ -92,6 +92,7 @@ void report(int fd, char code, int err) {
     _exit(126);
   }
   report(status_fd, isolated ? 'i' : 'o', 0);
+  if (pid_ns) report(status_fd, 'p', 0);
   if (pid_ns) {
     // The first child in the new namespace runs the program; this process waits for it and
     // ends the same way, so the caller sees the program's exit status.
@@ -254,6 +255,7 @@ SandboxResult run_sandboxed(const std::vector<std::string>& argv, const std::str
     std::memcpy(&err, sbuf + off + 1, sizeof(int));
     if (code == 'i') result.network_isolated = true;
     if (code == 'o') result.network_isolated = false;
+    if (code == 'p') result.pid_namespace = true;
     if (code == 'N' || code == 'd' || code == 'u' || code == 'e' || code == 'f') {
       result.started = false;
       result.error = code == 'N'   ? "network isolation is not permitted here"

@@ -46,6 +46,7 @@ struct SandboxResult {
   bool timed_out = false;     // the wall-clock limit was reached
   bool output_limit = false;  // the output cap was reached
   bool network_isolated = false;
+  bool pid_namespace = false;  // the program ran as PID 1 of its own PID namespace
   double wall_seconds = 0;
   std::string out, err;
   std::string error;  // why it did not start
