@@ -201,10 +201,11 @@ int run_bench(Args& args) {
                 static_cast<long long>(ds->naive_cache_bytes_per_token()));
   std::printf("\n");
   if (spec.drafted)
-    std::printf("mtp        %.1f%% of drafts accepted, %.2f tokens per step, %.2fx decode speed "
-                "of plain greedy decoding\n",
-                100 * spec.acceptance_rate(), j["mtp_tokens_per_step"].get<double>(),
-                j["mtp_speedup"].get<double>());
+    std::printf(
+        "mtp        %.1f%% of drafts accepted, %.2f tokens per step, %.2fx decode speed "
+        "of plain greedy decoding\n",
+        100 * spec.acceptance_rate(), j["mtp_tokens_per_step"].get<double>(),
+        j["mtp_speedup"].get<double>());
   if (bw > 0)
     std::printf(
         "memory     %.1f GB/s measured read bandwidth: roofline %.1f tok/s, reached %.0f%%\n",
@@ -224,7 +225,7 @@ R1_COMMAND({"bench",
             "                       KV cache per 1K tokens), activated parameters per token and\n"
             "                       the decode speed this machine's bandwidth allows\n"
             "  --json               one JSON line instead of the table\n",
-            {"--json", "--no-mmap", "--no-bandwidth", "--dry-run"},
+            {"--json", "--no-mmap", "--fast-bf16", "--no-bandwidth", "--dry-run"},
             run_bench,
             kModelFlags});
 

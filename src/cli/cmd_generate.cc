@@ -128,7 +128,7 @@ R1_COMMAND({"generate",
             "  --json               print one JSON object per sample instead of streaming\n"
             "  --speculative mtp    DeepSeek-V3: draft with the MTP layer, verify with the model\n"
             "                       (same output distribution; greedy output identical)\n",
-            {"--json", "--no-mmap", "--chat", "--keep-system"},
+            {"--json", "--no-mmap", "--fast-bf16", "--chat", "--keep-system"},
             run_generate,
             kModelFlags | kSamplingFlags});
 

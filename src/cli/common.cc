@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/file_util.h"
 #include "core/threads.h"
+#include "ops/ops.h"
 
 namespace r1::cli {
 
@@ -15,7 +16,10 @@ const char* kModelFlagsUsage =
     "  -m, --model DIR      model folder or bundled model name (default r1-tiny-random)\n"
     "  --threads N          worker threads (default: all CPUs)\n"
     "  --no-mmap            read weights into memory instead of mapping the files\n"
-    "  --ctx N              context length to allow (default: max_position_embeddings)\n";
+    "  --ctx N              context length to allow (default: max_position_embeddings)\n"
+    "  --fast-bf16          bf16 weights: round activations to bf16 and use the CPU's bf16\n"
+    "                       dot products (faster prefill; logits within bf16 rounding of\n"
+    "                       the default exact f32 path)\n";
 
 const char* kSamplingFlagsUsage =
     "  --temperature T      0 = greedy (default 0.6)\n"
@@ -44,6 +48,7 @@ LoadedModel load_model_from_flags(Args& args) {
   if (threads > 0) set_num_threads(static_cast<int>(threads));
   models::LoadOptions opt;
   opt.use_mmap = !args.take_bool("--no-mmap");
+  ops::set_fast_bf16(args.take_bool("--fast-bf16"));
   opt.max_context = args.take_int("--ctx", 0);
   if (opt.max_context < 0) fail_usage("--ctx must be positive");
   lm.model = models::load_model(lm.dir, opt);

@@ -1,5 +1,7 @@
 #include "ops/ops.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 
@@ -29,42 +31,6 @@ constexpr int64_t kMinParallelWork = 1 << 17;
 
 }  // namespace
 
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias) {
-  check_f32_matrix(x, "linear input");
-  if (w.ndim() != 2 || w.dim(1) != x.dim(1))
-    fail_internal("linear: weight ", w.shape_str(), " does not match input ", x.shape_str());
-  const int64_t M = x.dim(0), Kdim = x.dim(1), N = w.dim(0);
-  Tensor y = Tensor::zeros(DType::F32, {M, N});
-  kernels::GemmParams p;
-  p.M = M;
-  p.K = Kdim;
-  p.x = x.ptr<float>();
-  p.ldx = Kdim;
-  p.w = w.data;
-  p.ldw = w.strides[0];
-  p.wtype = w.dtype;
-  p.y = y.ptr<float>();
-  p.ldy = N;
-  auto run = [&](int64_t n0, int64_t n1) {
-    kernels::GemmParams q = p;
-    q.n_begin = n0;
-    q.n_end = n1;
-    K().gemm(q);
-  };
-  if (M * N * Kdim < kMinParallelWork) {
-    run(0, N);
-  } else {
-    thread_pool().parallel_range(N, kColumnAlign, run);
-  }
-  if (bias) {
-    std::vector<float> b(N);
-    K().to_f32(bias->data, bias->dtype, b.data(), N);
-    for (int64_t m = 0; m < M; ++m)
-      K().add(y.ptr<float>() + m * N, b.data(), y.ptr<float>() + m * N, N);
-  }
-  return y;
-}
-
 void widen_rows(const Weight& w, int64_t row0, int64_t n, float* out) {
   const int64_t cols = w.cols();
   R1_ASSERT(row0 >= 0 && row0 + n <= w.rows());
@@ -78,42 +44,88 @@ void widen_rows(const Weight& w, int64_t row0, int64_t n, float* out) {
   }
 }
 
-Tensor linear(const Tensor& x, const Weight& w) {
-  if (!w.scale.defined()) return linear(x, w.w);
-  // fp8 with block scales: widen one block of rows at a time to f32 and multiply by it, so the
-  // whole matrix is never converted. (A fused fp8 GEMM kernel is the faster path to come.)
+namespace {
+
+std::atomic<bool> g_fast_bf16{false};
+
+// y[:, col0 : col0 + n] = x . w^T where w points at n rows in a dtype the kernels take.
+void gemm_columns(const Tensor& x, const void* w, int64_t ldw, DType wtype, Tensor& y, int64_t col0,
+                  int64_t n) {
+  kernels::GemmParams p;
+  p.M = x.dim(0);
+  p.K = x.dim(1);
+  p.x = x.ptr<float>();
+  p.ldx = x.dim(1);
+  p.w = w;
+  p.ldw = ldw;
+  p.wtype = wtype;
+  p.y = y.ptr<float>() + col0;
+  p.ldy = y.dim(1);
+  p.n_begin = 0;
+  p.n_end = n;
+  K().gemm(p);
+}
+
+}  // namespace
+
+void set_fast_bf16(bool on) {
+  g_fast_bf16.store(on);
+}
+bool fast_bf16() {
+  return g_fast_bf16.load();
+}
+
+Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias) {
   check_f32_matrix(x, "linear input");
-  if (w.cols() != x.dim(1))
+  if (w.w.ndim() != 2 || w.cols() != x.dim(1))
     fail_internal("linear: weight ", w.w.shape_str(), " does not match input ", x.shape_str());
-  const int64_t M = x.dim(0), Kdim = x.dim(1), N = w.rows(), bn = w.block_n;
+  const int64_t M = x.dim(0), Kdim = x.dim(1), N = w.rows();
   Tensor y = Tensor::zeros(DType::F32, {M, N});
-  const int64_t blocks = (N + bn - 1) / bn;
-  auto run = [&](int64_t b0, int64_t b1) {
-    std::vector<float> tmp(bn * Kdim);
-    for (int64_t b = b0; b < b1; ++b) {
-      const int64_t r0 = b * bn, rows = std::min(bn, N - r0);
-      widen_rows(w, r0, rows, tmp.data());
-      kernels::GemmParams p;
-      p.M = M;
-      p.K = Kdim;
-      p.x = x.ptr<float>();
-      p.ldx = Kdim;
-      p.w = tmp.data();
-      p.ldw = Kdim;
-      p.wtype = DType::F32;
-      p.y = y.ptr<float>() + r0;  // column r0 of y is column 0 of this block
-      p.ldy = N;
-      p.n_begin = 0;
-      p.n_end = rows;
-      K().gemm(p);
+  const bool native = !w.scale.defined() && (w.w.dtype == DType::F32 || w.w.dtype == DType::F16 ||
+                                             (w.w.dtype == DType::BF16 && fast_bf16()));
+  const bool serial = M * N * Kdim < kMinParallelWork;
+  if (native) {
+    auto run = [&](int64_t n0, int64_t n1) {
+      gemm_columns(x, w.w.row(n0), w.w.strides[0], w.w.dtype, y, n0, n1 - n0);
+    };
+    if (serial) {
+      run(0, N);
+    } else {
+      thread_pool().parallel_range(N, kColumnAlign, run);
     }
-  };
-  if (M * N * Kdim < kMinParallelWork) {
-    run(0, blocks);
   } else {
-    thread_pool().parallel_range(blocks, 1, run);
+    // bf16 (exact: activations stay f32) and fp8 with block scales: widen a panel of rows at a
+    // time to f32, small enough to stay in L2, and multiply from there. The memory traffic is
+    // the stored weights once; the whole matrix is never converted.
+    const int64_t panel = std::clamp<int64_t>(32768 / Kdim / 8 * 8, 8, 256);
+    auto run = [&](int64_t n0, int64_t n1) {
+      thread_local std::vector<float> tmp;
+      tmp.resize(panel * Kdim);
+      for (int64_t r0 = n0; r0 < n1; r0 += panel) {
+        const int64_t rows = std::min(panel, n1 - r0);
+        widen_rows(w, r0, rows, tmp.data());
+        gemm_columns(x, tmp.data(), Kdim, DType::F32, y, r0, rows);
+      }
+    };
+    if (serial) {
+      run(0, N);
+    } else {
+      thread_pool().parallel_range(N, panel, run);
+    }
+  }
+  if (bias) {
+    std::vector<float> b(N);
+    K().to_f32(bias->data, bias->dtype, b.data(), N);
+    for (int64_t m = 0; m < M; ++m)
+      K().add(y.ptr<float>() + m * N, b.data(), y.ptr<float>() + m * N, N);
   }
   return y;
+}
+
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias) {
+  Weight wt;
+  wt.w = w;
+  return linear(x, wt, bias);
 }
 
 Tensor rms_norm(const Tensor& x, const Tensor& w, float eps) {

@@ -23,9 +23,14 @@ struct Weight {
   uint64_t nbytes() const { return w.nbytes() + (scale.defined() ? scale.nbytes() : 0); }
 };
 
-// y[T, N] = x[T, K] . w[N, K]^T (+ bias[N]); w in f32/bf16/f16 (see kernels.h for numerics).
+// y[T, N] = x[T, K] . w[N, K]^T (+ bias[N]) with weights in their stored dtype.
+// Numerics: weights are widened exactly and activations stay f32, whatever the dtype. With
+// set_fast_bf16(true), bf16 weights instead use the kernels' bf16 dot products, which round the
+// activations to bf16 first (kernels.h): faster prefill, results within bf16 rounding.
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias = nullptr);
-Tensor linear(const Tensor& x, const Weight& w);
+Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias = nullptr);
+void set_fast_bf16(bool on);
+bool fast_bf16();
 // Rows [row0, row0 + n) of w widened to f32 (fp8 scaled by its block scales): out [n, K].
 void widen_rows(const Weight& w, int64_t row0, int64_t n, float* out);
 
