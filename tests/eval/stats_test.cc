@@ -1,6 +1,8 @@
 // Statistics against values derived by hand from the formulas in FACTS.md section 7.
 #include "eval/stats.h"
 
+#include "eval/report.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -118,6 +120,35 @@ TEST(Stats, SummarizeByHand) {
   EXPECT_DOUBLE_EQ(s.cons_at_k, 0.5);
   EXPECT_DOUBLE_EQ(s.lengths.mean_tokens, 1100.0 / 8);
   EXPECT_DOUBLE_EQ(s.lengths.truncation_rate, 0.25);
+}
+
+}  // namespace
+}  // namespace r1::eval
+
+namespace r1::eval {
+namespace {
+
+TEST(Report, JsonAndMarkdown) {
+  EvalSummary s;
+  s.problems = 30;
+  s.samples = 1920;
+  s.pass_at_1 = 0.289;
+  s.pass_at_k = {{1, 0.289}, {8, 0.5}};
+  s.cons_k = 64;
+  s.cons_at_k = 0.527;
+  s.lengths = {12345.4, 0.0625};
+  auto j = summary_json("aime", s);
+  EXPECT_EQ(j["task"], "aime");
+  EXPECT_EQ(j["problems"], 30);
+  EXPECT_DOUBLE_EQ(j["pass@1"].get<double>(), 0.289);
+  EXPECT_DOUBLE_EQ(j["pass@8"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(j["cons@64"].get<double>(), 0.527);
+  EXPECT_DOUBLE_EQ(j["truncation_rate"].get<double>(), 0.0625);
+  EXPECT_FALSE(j.contains("pass@64"));
+  EXPECT_EQ(summary_markdown("aime", s),
+            "| task | problems | samples | pass@1 | pass@8 | cons@64 | mean tokens | truncated |\n"
+            "|---|---|---|---|---|---|---|---|\n"
+            "| aime | 30 | 1920 | 28.9 | 50.0 | 52.7 | 12345 | 6.2 |\n");
 }
 
 }  // namespace
