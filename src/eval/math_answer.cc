@@ -373,6 +373,9 @@ ExtractedAnswer extract_math_answer(std::string_view completion, bool fallbacks)
     } else {
       answer = rest.substr(0, rest.find('\n'));
       answer = answer.substr(0, answer.find(". "));  // "is 12. I hope it is correct."
+      // "Final Answer: The largest $n$ is 34." -> "34"
+      if (size_t is = answer.rfind(" is "); is != std::string_view::npos)
+        answer = answer.substr(is + 4);
     }
     answer = trim(answer);
     while (!answer.empty() && (answer.back() == '.' || answer.back() == '$'))

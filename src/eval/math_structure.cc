@@ -229,6 +229,10 @@ MathNode parse_math_answer(std::string_view normalized) {
         node(Kind::Set, inner.empty() ? std::vector<MathNode>{} : parse_elements(inner, true));
     return set;
   }
+  // "{1, 3}" without backslashes: a set as models often write it
+  if (s[0] == '{' && matching_close(s, 0) == s.size() - 1 &&
+      split_top(s.substr(1, s.size() - 2), ",").size() > 1)
+    return node(Kind::Set, parse_elements(s.substr(1, s.size() - 2), true));
   // "(x, y) = (1, 2)" and "f(x) = 2x + 1": the left side only names the answer.
   if (auto eq = split_top(s, "="); eq.size() == 2 && names_a_value(eq[0]))
     return parse_math_answer(eq[1]);

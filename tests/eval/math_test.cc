@@ -54,6 +54,7 @@ TEST(MathExtract, Fallbacks) {
   EXPECT_EQ(e.text, "\\frac{1}{2}");
   EXPECT_EQ(e.source, AnswerSource::Phrase);
   EXPECT_EQ(extract_math_answer("The answer is 12.\nDone").text, "12");
+  EXPECT_EQ(extract_math_answer("Final Answer: The largest $n$ is 34.").text, "34");
   EXPECT_EQ(extract_math_answer("The final answer is 12,000,023. I hope it is correct.").text,
             "12,000,023");
   EXPECT_EQ(
