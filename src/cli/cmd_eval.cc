@@ -15,6 +15,7 @@
 #include <string>
 
 #include "cli/command.h"
+#include "cli/eval_run.h"
 #include "core/error.h"
 #include "eval/problem.h"
 #include "eval/verifier.h"
@@ -104,17 +105,28 @@ int run_eval(Args& args) {
     if (words.size() > 1) fail_usage("unexpected argument \"", words[1], "\"");
     return run_grade(args);
   }
-  fail_usage("only `r1 eval grade` is available; model runs (-m MODEL --data FILE) come later");
+  if (!words.empty())
+    fail_usage("unexpected argument \"", words[0], "\" (did you mean `r1 eval grade`?)");
+  return run_eval_model(args);
 }
 
 R1_COMMAND({"eval",
-            "evaluate with R1's protocol: grade responses (eval grade)",
+            "evaluate with R1's protocol: run a model (eval -m) or grade responses (eval grade)",
             "usage: r1 eval grade [--task math|aime|gsm8k|gpqa|code]\n"
             "  stdin: JSONL {\"gold\", \"response\"[, \"task\"]} (code: \"tests\" instead of "
             "\"gold\")\n"
-            "  stdout: JSONL {\"correct\", \"extracted\"}, one line per input line\n",
-            {},
-            run_eval});
+            "  stdout: JSONL {\"correct\", \"extracted\"}, one line per input line\n"
+            "\n"
+            "or:    r1 eval -m MODEL --data FILE --task math|aime|gsm8k|gpqa|code -k N [flags]\n"
+            "  --data FILE          MATH-500 / AIME / AMC / GSM8K / GPQA / LiveCodeBench file\n"
+            "  -k N                 samples per problem (default 1)\n"
+            "  --out DIR            run folder (default eval-TASK-FILE); a rerun resumes it\n"
+            "  --limit N            only the first N problems\n"
+            "  -n, --max-tokens N   tokens per sample at most (default 32768, R1's limit)\n"
+            "  --batch B            sequences generated together (default 16)\n",
+            {"--no-mmap", "--fast-bf16"},
+            run_eval,
+            kModelFlags | kSamplingFlags});
 
 }  // namespace
 }  // namespace r1::cli

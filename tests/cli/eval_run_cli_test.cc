@@ -1,0 +1,83 @@
+// r1 eval -m: a run writes per-sample JSONL and a summary, and an interrupted run resumes
+// without redoing or losing samples (the redone ones are identical: per-sample seeds).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+int run(const std::string& args, std::string* err = nullptr) {
+  std::string e = (fs::temp_directory_path() / "r1_eval_run_err").string();
+  int st = std::system((std::string(R1_BINARY) + " " + args + " >/dev/null 2>" + e).c_str());
+  if (err) {
+    std::ifstream f(e);
+    std::stringstream s;
+    s << f.rdbuf();
+    *err = s.str();
+  }
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+std::vector<std::string> lines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> v;
+  for (std::string l; std::getline(in, l);) v.push_back(l);
+  return v;
+}
+
+TEST(EvalRunCli, WritesSamplesAndSummaryAndResumes) {
+  const std::string data = std::string(R1_SHARED_DIR) + "/data/gsm8k_test.jsonl";
+  const fs::path dir = fs::temp_directory_path() / "r1_eval_run";
+  fs::remove_all(dir);
+  const std::string cmd =
+      "eval --data " + data + " --task gsm8k -k 2 --limit 3 -n 12 --batch 4 --out " + dir.string();
+  std::string err;
+  ASSERT_EQ(run(cmd, &err), 0) << err;
+  auto first = lines((dir / "samples.jsonl").string());
+  ASSERT_EQ(first.size(), 6u);
+  json summary = json::parse(std::ifstream(dir / "summary.json"));
+  EXPECT_EQ(summary["problems"], 3);
+  EXPECT_EQ(summary["samples"], 6);
+  EXPECT_EQ(summary["truncation_rate"], 1.0);  // 12 tokens cannot finish a GSM8K answer
+  EXPECT_TRUE(fs::exists(dir / "summary.md"));
+
+  // Interrupt: keep 3 samples and half of a fourth line, then rerun.
+  {
+    std::ofstream out(dir / "samples.jsonl", std::ios::trunc);
+    for (int i = 0; i < 3; ++i) out << first[i] << "\n";
+    out << first[3].substr(0, first[3].size() / 2);
+  }
+  ASSERT_EQ(run(cmd, &err), 0) << err;
+  EXPECT_NE(err.find("resuming"), std::string::npos) << err;
+  auto second = lines((dir / "samples.jsonl").string());
+  ASSERT_EQ(second.size(), 6u);
+  std::multiset<std::string> a(first.begin(), first.end()), b(second.begin(), second.end());
+  EXPECT_EQ(a, b) << "the same samples, redone ones identical";
+
+  // Different settings in the same folder are refused, not mixed.
+  EXPECT_EQ(
+      run("eval --data " + data + " --task gsm8k -k 3 --limit 3 -n 12 --out " + dir.string(), &err),
+      2);
+  EXPECT_NE(err.find("other settings"), std::string::npos) << err;
+}
+
+TEST(EvalRunCli, BadDataIsAnErrorWithItsLine) {
+  const fs::path bad = fs::temp_directory_path() / "r1_eval_bad.jsonl";
+  std::ofstream(bad) << "{\"question\": \"1+1?\", \"answer\": \"#### 2\"}\n{\"question\": 3}\n";
+  std::string err;
+  EXPECT_EQ(run("eval --data " + bad.string() + " --task gsm8k --out /tmp/r1_eval_bad_out", &err),
+            2);
+  EXPECT_NE(err.find("r1_eval_bad.jsonl:2:"), std::string::npos) << err;
+  EXPECT_EQ(run("eval --task gsm8k", &err), 2);
+  EXPECT_NE(err.find("--data"), std::string::npos) << err;
+}
+
+}  // namespace
