@@ -6,19 +6,16 @@
 # hash over all of them).
 #
 # Usage: bench/tokenizer_bench.sh [TOKENIZER_DIR ...]   (default: ../shared/tokenizers/qwen2.5)
-# Env: BUILD (default build-tok, configured with -DCMAKE_BUILD_TYPE=Release), REPEATS (default 3).
+# Env: BUILD (default build, configured by scripts/build.sh), REPEATS (default 3).
 # Needs: node + `npm ci` in tools/tokenizer_oracle (done here if missing).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-build=${BUILD:-$repo/build-tok}
+build=${BUILD:-$repo/build}
 repeats=${REPEATS:-3}
 cd "$repo"
 [ $# -gt 0 ] || set -- "$repo/../shared/tokenizers/qwen2.5"
 
-cmake --build "$build" --target r1_tokenizer >/dev/null
-g++ -O2 -std=c++20 -Wall -Wextra -Werror -I src bench/tokenizer_bench.cc \
-  "$build/libr1_tokenizer.a" "$build/libr1_core.a" $(pkg-config --libs libpcre2-8) \
-  -o "$build/tokenizer_bench"
+cmake --build "$build" --target tokenizer_bench >/dev/null
 [ -d tools/tokenizer_oracle/node_modules ] || (cd tools/tokenizer_oracle && npm ci --no-audit --no-fund)
 
 text="$build/tokenizer_bench.txt"
