@@ -16,10 +16,11 @@ const char* isa_name(Isa isa);
 // Y[m, n] = sum_k X[m, k] * W[n, k] for m in [0, M) and n in [n_begin, n_end).
 // X and Y are f32; W is f32, bf16 or f16 (rows of length K, row stride ldw elements).
 // Numerics (the contract every ISA keeps; the reference computes exactly this):
-//   f32 / f16 W: products of f32 X and W (f16 widened exactly), summed in f32.
-//   bf16 W: X is first rounded to bf16 (round to nearest even), then products summed in f32.
-//     This is what bf16 hardware dot products (vdpbf16ps) compute and how PyTorch's reference
-//     scripts in tools/reference define bf16 inference.
+//   f32 / f16 / bf16 W (bf16_dot false, the default): products of f32 X and W widened exactly,
+//     summed in f32.
+//   bf16 W with bf16_dot: X is first rounded to bf16 (round to nearest even), then products
+//     summed in f32. This is what bf16 hardware dot products (vdpbf16ps) compute: about twice the
+//     arithmetic rate, for results within bf16 rounding of the exact ones.
 // Summation order is unspecified; results agree with the reference within float rounding.
 struct GemmParams {
   int64_t M = 0, K = 0;
@@ -29,7 +30,8 @@ struct GemmParams {
   const void* w = nullptr;  // [N, K] in wtype, row stride ldw (elements)
   int64_t ldw = 0;
   DType wtype = DType::F32;
-  float* y = nullptr;  // [M, N], row stride ldy
+  bool bf16_dot = false;  // bf16 W only: round X to bf16 and use bf16 dot products
+  float* y = nullptr;     // [M, N], row stride ldy
   int64_t ldy = 0;
 };
 

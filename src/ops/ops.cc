@@ -59,6 +59,7 @@ void gemm_columns(const Tensor& x, const void* w, int64_t ldw, DType wtype, Tens
   p.w = w;
   p.ldw = ldw;
   p.wtype = wtype;
+  p.bf16_dot = wtype == DType::BF16 && fast_bf16();
   p.y = y.ptr<float>() + col0;
   p.ldy = y.dim(1);
   p.n_begin = 0;
@@ -81,8 +82,7 @@ Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias) {
     fail_internal("linear: weight ", w.w.shape_str(), " does not match input ", x.shape_str());
   const int64_t M = x.dim(0), Kdim = x.dim(1), N = w.rows();
   Tensor y = Tensor::zeros(DType::F32, {M, N});
-  const bool native = !w.scale.defined() && (w.w.dtype == DType::F32 || w.w.dtype == DType::F16 ||
-                                             (w.w.dtype == DType::BF16 && fast_bf16()));
+  const bool native = !w.scale.defined();
   const bool serial = M * N * Kdim < kMinParallelWork;
   if (native) {
     auto run = [&](int64_t n0, int64_t n1) {
@@ -94,9 +94,9 @@ Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias) {
       thread_pool().parallel_range(N, kColumnAlign, run);
     }
   } else {
-    // bf16 (exact: activations stay f32) and fp8 with block scales: widen a panel of rows at a
-    // time to f32, small enough to stay in L2, and multiply from there. The memory traffic is
-    // the stored weights once; the whole matrix is never converted.
+    // fp8 with block scales: widen a panel of rows at a time to f32, small enough to stay in L2,
+    // and multiply from there. The memory traffic is the stored weights once; the whole matrix
+    // is never converted. (A fused fp8 kernel would save the widening pass.)
     const int64_t panel = std::clamp<int64_t>(32768 / Kdim / 8 * 8, 8, 256);
     auto run = [&](int64_t n0, int64_t n1) {
       thread_local std::vector<float> tmp;

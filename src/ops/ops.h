@@ -26,7 +26,8 @@ struct Weight {
 // y[T, N] = x[T, K] . w[N, K]^T (+ bias[N]) with weights in their stored dtype.
 // Numerics: weights are widened exactly and activations stay f32, whatever the dtype. With
 // set_fast_bf16(true), bf16 weights instead use the kernels' bf16 dot products, which round the
-// activations to bf16 first (kernels.h): faster prefill, results within bf16 rounding.
+// activations to bf16 first (kernels.h GemmParams::bf16_dot): about twice the prefill arithmetic
+// rate, results within bf16 rounding.
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias = nullptr);
 Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias = nullptr);
 void set_fast_bf16(bool on);

@@ -34,7 +34,7 @@ GemmFn gemm_fn(Isa isa, Path path) {
 }
 
 // Runs one case on `isa` and compares with the scalar reference (fatal failure on mismatch).
-void check_case(Isa isa, Path path, const Case& c, DType t, uint32_t seed) {
+void check_case(Isa isa, Path path, const Case& c, DType t, uint32_t seed, bool dot = false) {
   const int64_t ldx = c.K + 3, ldw = c.K + 5, ldy = c.N + 7;
   std::vector<float> x = random_floats(c.M * ldx, seed);
   std::vector<uint8_t> w = encode(random_floats(c.N * ldw, seed + 1), t);
@@ -48,6 +48,7 @@ void check_case(Isa isa, Path path, const Case& c, DType t, uint32_t seed) {
   p.w = w.data();
   p.ldw = ldw;
   p.wtype = t;
+  p.bf16_dot = dot;
   p.ldy = ldy;
   std::vector<float> y_ref(c.M * ldy, kSentinel);
   p.y = y_ref.data();
@@ -71,14 +72,14 @@ void check_case(Isa isa, Path path, const Case& c, DType t, uint32_t seed) {
         double bound = 0;
         for (int64_t k = 0; k < c.K; ++k) {
           float xk = x[m * ldx + k];
-          if (t == DType::BF16) xk = bf16_to_f32(f32_to_bf16(xk));
+          if (t == DType::BF16 && dot) xk = bf16_to_f32(f32_to_bf16(xk));
           bound += std::fabs(static_cast<double>(xk) * wf[n * ldw + k]);
         }
         const double tol = 2e-6 * std::sqrt(static_cast<double>(c.K)) * bound + 1e-30;
         ASSERT_LE(std::fabs(static_cast<double>(got) - want), tol)
-            << isa_name(isa) << " " << path_name(path) << " " << dtype_name(t) << " M=" << c.M
-            << " K=" << c.K << " n=[" << c.n_begin << "," << c.n_end << ") at m=" << m << " n=" << n
-            << " got " << got << " want " << want;
+            << isa_name(isa) << " " << path_name(path) << " " << dtype_name(t)
+            << (dot ? " bf16_dot" : "") << " M=" << c.M << " K=" << c.K << " n=[" << c.n_begin
+            << "," << c.n_end << ") at m=" << m << " n=" << n << " got " << got << " want " << want;
       }
     }
   }
@@ -89,6 +90,10 @@ class GemmTest : public ::testing::TestWithParam<std::tuple<Isa, DType, Path>> {
   Isa isa() const { return std::get<0>(GetParam()); }
   DType wtype() const { return std::get<1>(GetParam()); }
   Path path() const { return std::get<2>(GetParam()); }
+  // bf16 W runs both numerics: exact widening, and bf16 dot products (X rounded).
+  std::vector<bool> modes() const {
+    return wtype() == DType::BF16 ? std::vector<bool>{false, true} : std::vector<bool>{false};
+  }
 };
 
 TEST_P(GemmTest, MatchesReferenceOnOddShapes) {
@@ -100,8 +105,10 @@ TEST_P(GemmTest, MatchesReferenceOnOddShapes) {
                              {37, 3, 29},
                              {70, 5, 6},
                              {70, 1, 66}}) {
-        check_case(isa(), path(), {M, K, N, b, e}, wtype(), seed++);
-        if (HasFatalFailure()) return;
+        for (bool dot : modes()) {
+          check_case(isa(), path(), {M, K, N, b, e}, wtype(), seed++, dot);
+          if (HasFatalFailure()) return;
+        }
       }
     }
   }
@@ -112,8 +119,10 @@ TEST_P(GemmTest, MatchesReferenceOnLargeBlockedShapes) {
   R1_REQUIRE_ISA(isa());
   for (Case c : {Case{37, 700, 1100, 13, 1090}, Case{130, 1100, 300, 0, 300},
                  Case{9, 513, 1030, 17, 1030}, Case{200, 64, 96, 31, 95}}) {
-    check_case(isa(), path(), c, wtype(), 99);
-    if (HasFatalFailure()) return;
+    for (bool dot : modes()) {
+      check_case(isa(), path(), c, wtype(), 99, dot);
+      if (HasFatalFailure()) return;
+    }
   }
 }
 

@@ -2,9 +2,10 @@
 //
 // Small M (decode): "dot tiles" of R W rows x MB X rows, one 8-lane accumulator each, reduced at
 // the end; every W row is loaded once per tile and reused for all MB X rows. X is first copied
-// into a zero-padded buffer (rows a multiple of 8 long), rounded to bf16 when W is bf16 (the
-// contract), so only W needs tail handling. bf16 W is widened by a 16-bit shift, f16 W with
-// vcvtph2ps; products of bf16 values are exact in f32, so FMA matches the reference rounding.
+// into a zero-padded buffer (rows a multiple of 8 long), rounded to bf16 when W is bf16 and
+// bf16_dot is asked for (the contract), so only W needs tail handling. bf16 W is widened by a
+// 16-bit shift, f16 W with vcvtph2ps; products of bf16 values are exact in f32, so FMA matches the
+// reference rounding.
 //
 // Large M (prefill, training): packed W panels and a 6 x 16 register-tiled micro-kernel (below).
 //
@@ -198,7 +199,7 @@ void gemm_dot_kind(const GemmParams& p, const float* xp, int64_t ldb) {
 void gemm_dot(const GemmParams& p) {
   const int64_t ldb = round_up(p.K, 8);
   float* xp = static_cast<float*>(scratch(kScratchX, p.M * ldb * 4));
-  copy_x(p.x, p.ldx, p.M, p.K, p.wtype == DType::BF16, xp, ldb);
+  copy_x(p.x, p.ldx, p.M, p.K, p.wtype == DType::BF16 && p.bf16_dot, xp, ldb);
   if (p.wtype == DType::BF16) {
     gemm_dot_kind<WKind::BF16>(p, xp, ldb);
   } else if (p.wtype == DType::F16) {
@@ -337,7 +338,7 @@ void micro_tile(int64_t mr, const float* x, int64_t ldx, const float* panel, int
 }
 
 void gemm_packed(const GemmParams& p) {
-  const bool bf16 = p.wtype == DType::BF16;
+  const bool bf16 = p.wtype == DType::BF16 && p.bf16_dot;
   float* wp = static_cast<float*>(scratch(kScratchW, kNc * kKc * 4));
   for (int64_t mc = 0; mc < p.M; mc += kMc) {
     const int64_t m_count = p.M - mc < kMc ? p.M - mc : kMc;

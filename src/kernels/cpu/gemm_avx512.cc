@@ -56,7 +56,8 @@ void convert_x_bf16(const float* x, int64_t ldx, int64_t M, int64_t K, uint16_t*
 // (M = 4: 14 -> 20 GB/s, M = 8: 11 -> 17 GB/s bf16); prefetching into L1 (T0, 0.5-3 KiB
 // ahead) measured no faster. M = 1 is unchanged either way.
 
-enum class WKind { F32, BF16, F16 };
+// BF16: bf16 pairs for vdpbf16ps (X rounded to bf16, bf16_dot); BF16X: bf16 widened exactly.
+enum class WKind { F32, BF16, F16, BF16X };
 
 // K elements per step: one zmm of W.
 template <WKind kW>
@@ -73,6 +74,11 @@ __m512 load_w(const void* w, int64_t off) {
   if constexpr (kW == WKind::F16)
     return _mm512_cvtph_ps(_mm256_loadu_si256(
         reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(w) + off)));
+  if constexpr (kW == WKind::BF16X)
+    return _mm512_castsi512_ps(_mm512_slli_epi32(
+        _mm512_cvtepu16_epi32(_mm256_loadu_si256(
+            reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(w) + off))),
+        16));
   return _mm512_castsi512_ps(_mm512_loadu_si512(static_cast<const uint16_t*>(w) + off));
 }
 template <WKind kW>
@@ -82,6 +88,11 @@ __m512 load_w_part(const void* w, int64_t off, int64_t count) {
   if constexpr (kW == WKind::F16)
     return _mm512_cvtph_ps(
         _mm256_maskz_loadu_epi16(mask16(count), static_cast<const uint16_t*>(w) + off));
+  if constexpr (kW == WKind::BF16X)
+    return _mm512_castsi512_ps(
+        _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(
+                              mask16(count), static_cast<const uint16_t*>(w) + off)),
+                          16));
   return _mm512_castsi512_ps(
       _mm512_maskz_loadu_epi16(mask32(count), static_cast<const uint16_t*>(w) + off));
 }
@@ -241,7 +252,9 @@ void gemm_dot_kind(const GemmParams& p, const DotArgs& a) {
 
 void gemm_dot(const GemmParams& p) {
   DotArgs a{p.x, p.ldx, 4, p.wtype == DType::F32 ? 4u : 2u};
-  if (p.wtype == DType::BF16) {
+  if (p.wtype == DType::BF16 && !p.bf16_dot) {
+    gemm_dot_kind<WKind::BF16X>(p, a);
+  } else if (p.wtype == DType::BF16) {
     const int64_t ldb = round_up(p.K, 32);
     uint16_t* xb = static_cast<uint16_t*>(scratch(kScratchX, p.M * ldb * 2));
     convert_x_bf16(p.x, p.ldx, p.M, p.K, xb, ldb);
@@ -310,9 +323,9 @@ void transpose16(__m512i r[16]) {
 // panels of kNr columns: f32 panel [kc][32]; bf16 panel [ceil(kc/2)][32] of 32-bit pairs.
 // Panel j starts at dst + j * steps * kNr (steps = kc, or ceil(kc/2) for bf16).
 void pack_w(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t kc, uint32_t* dst) {
-  const bool bf16 = p.wtype == DType::BF16;
-  const int64_t steps = bf16 ? (kc + 1) / 2 : kc;  // k steps (bf16: pairs) in a panel
-  const size_t es = bf16 || p.wtype == DType::F16 ? 2 : 4;
+  const bool bf16 = p.wtype == DType::BF16 && p.bf16_dot;  // pairs; exact bf16 widens to f32
+  const int64_t steps = bf16 ? (kc + 1) / 2 : kc;          // k steps (bf16: pairs) in a panel
+  const size_t es = p.wtype == DType::F32 ? 4 : 2;
   const char* wbase = static_cast<const char*>(p.w);
   for (int64_t g = 0; g < round_up(rows, 16); g += 16) {  // groups of 16 W rows
     uint32_t* panel = dst + (g / kNr) * steps * kNr + (g % kNr);
@@ -332,6 +345,10 @@ void pack_w(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t k
         } else if (p.wtype == DType::F16) {
           r[i] = _mm512_castps_si512(
               _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask16(k_left < 16 ? k_left : 16), row)));
+        } else if (p.wtype == DType::BF16) {
+          r[i] = _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(
+                                       mask16(k_left < 16 ? k_left : 16), row)),
+                                   16);
         } else {
           r[i] = _mm512_maskz_loadu_epi32(mask16(k_left < 16 ? k_left : 16), row);
         }
@@ -449,7 +466,7 @@ void micro_tile(bool bf16, int64_t mr, const float* x, int64_t ldx, const uint16
 }
 
 void gemm_packed(const GemmParams& p) {
-  const bool bf16 = p.wtype == DType::BF16;
+  const bool bf16 = p.wtype == DType::BF16 && p.bf16_dot;
   const int64_t kc_max = bf16 ? kKcBf16 : kKcF32;
   uint32_t* wp = static_cast<uint32_t*>(scratch(kScratchW, kNc * kc_max * 4));
   const int64_t ldb = round_up(p.K, 32);
@@ -487,7 +504,7 @@ void gemm_packed(const GemmParams& p) {
 // up to M = 128 at K = 1536; the packed path wins once X outgrows L2 (M >= 96 at K = 8960: f32
 // 91 vs 76 GFLOP/s) and at M >= 256 in any case (M = 512: 89 vs 65 f32, 175 vs 142 bf16).
 bool use_packed(const GemmParams& p) {
-  const int64_t x_bytes = p.M * p.K * (p.wtype == DType::BF16 ? 2 : 4);
+  const int64_t x_bytes = p.M * p.K * (p.wtype == DType::BF16 && p.bf16_dot ? 2 : 4);
   return p.M >= 256 || (p.M >= 96 && x_bytes > (1 << 20));
 }
 

@@ -39,7 +39,7 @@ void gemm(const GemmParams& p) {
       float acc = 0.0f;
       for (int64_t k = 0; k < p.K; ++k) {
         float xk = x[k];
-        if (p.wtype == DType::BF16) xk = bf16_to_f32(f32_to_bf16(xk));  // the bf16 contract
+        if (p.wtype == DType::BF16 && p.bf16_dot) xk = bf16_to_f32(f32_to_bf16(xk));  // bf16 dot
         float product = xk * load_as_f32(w, p.wtype, k);
         acc += product;
       }
