@@ -1,7 +1,9 @@
 // `r1 eval grade`, run as a separate process the way scripts use it.
 #include <gtest/gtest.h>
+
 #include <sys/wait.h>
 #include <unistd.h>
+#include "cli_run.h"
 
 #include <cstdio>
 #include <fstream>
@@ -12,29 +14,8 @@
 
 namespace {
 
-struct CliRun {
-  int code;
-  std::string out, err;
-};
-
-// Runs `r1 <args>` with `input` on stdin.
-CliRun run_r1(const std::string& args, const std::string& input) {
-  std::string base = "/tmp/r1_eval_cli_" + std::to_string(getpid());
-  std::ofstream(base + ".in") << input;
-  std::string cmd = std::string(R1_BINARY) + " " + args + " < " + base + ".in > " + base +
-                    ".out 2> " + base + ".err";
-  int status = std::system(cmd.c_str());
-  auto slurp = [](const std::string& p) {
-    std::ifstream f(p);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-  };
-  CliRun r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(base + ".out"),
-           slurp(base + ".err")};
-  for (const char* ext : {".in", ".out", ".err"}) std::remove((base + ext).c_str());
-  return r;
-}
+using r1::testing::run_r1;
+using CliRun = r1::testing::CliResult;
 
 std::vector<nlohmann::json> lines(const std::string& out) {
   std::vector<nlohmann::json> v;

@@ -1,7 +1,9 @@
 // r1 eval -m: a run writes per-sample JSONL and a summary, and an interrupted run resumes
 // without redoing or losing samples (the redone ones are identical: per-sample seeds).
 #include <gtest/gtest.h>
+
 #include <sys/wait.h>
+#include "cli_run.h"
 
 #include <filesystem>
 #include <fstream>
@@ -15,15 +17,9 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 int run(const std::string& args, std::string* err = nullptr) {
-  std::string e = (fs::temp_directory_path() / "r1_eval_run_err").string();
-  int st = std::system((std::string(R1_BINARY) + " " + args + " >/dev/null 2>" + e).c_str());
-  if (err) {
-    std::ifstream f(e);
-    std::stringstream s;
-    s << f.rdbuf();
-    *err = s.str();
-  }
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  r1::testing::CliResult r = r1::testing::run_r1(args);
+  if (err) *err = r.err;
+  return r.code;
 }
 
 std::vector<std::string> lines(const std::string& path) {

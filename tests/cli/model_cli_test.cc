@@ -1,7 +1,9 @@
 // r1 score / generate / bench end to end, and bad input: every problem is one line on stderr
 // naming the file, tensor, field or flag, with exit code 2, never a crash.
 #include <gtest/gtest.h>
+
 #include <sys/wait.h>
+#include "cli_run.h"
 
 #include <cmath>
 #include <cstdio>
@@ -15,28 +17,8 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-struct Result {
-  int code;
-  std::string out, err;
-};
-
-// Runs the r1 binary with args (shell-quoted by the caller) and stdin text.
-Result run_r1(const std::string& args, const std::string& input = "") {
-  fs::path dir = fs::temp_directory_path() / "r1_model_cli";
-  fs::create_directories(dir);
-  std::string in = (dir / "in").string(), out = (dir / "out").string(),
-              err = (dir / "err").string();
-  std::ofstream(in) << input;
-  std::string cmd = std::string(R1_BINARY) + " " + args + " <" + in + " >" + out + " 2>" + err;
-  int status = std::system(cmd.c_str());
-  auto slurp = [](const std::string& p) {
-    std::ifstream f(p);
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
-  };
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
-}
+using r1::testing::run_r1;
+using Result = r1::testing::CliResult;
 
 std::string fixture(const std::string& name) {
   return std::string(R1_SOURCE_DIR) + "/tests/fixtures/models/" + name;

@@ -1,7 +1,9 @@
 // `r1 tokenize`: stdin text -> ids; --jsonl lines of {"text"} / {"messages"} -> {"ids"}.
 #include <gtest/gtest.h>
+
 #include <sys/wait.h>
 #include <unistd.h>
+#include "cli_run.h"
 
 #include <cstdio>
 #include <fstream>
@@ -10,31 +12,8 @@
 
 namespace {
 
-struct Result {
-  std::string out, err;
-  int code = -1;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-Result run_r1(const std::string& args, const std::string& input) {
-  std::string base = "/tmp/r1_tokenize_cli_" + std::to_string(getpid());
-  std::ofstream(base + ".in", std::ios::binary) << input;
-  std::string cmd = std::string(R1_BINARY) + " " + args + " < " + base + ".in > " + base +
-                    ".out 2> " + base + ".err";
-  int status = std::system(cmd.c_str());
-  Result r;
-  r.out = slurp(base + ".out");
-  r.err = slurp(base + ".err");
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  for (const char* ext : {".in", ".out", ".err"}) std::remove((base + ext).c_str());
-  return r;
-}
+using r1::testing::run_r1;
+using Result = r1::testing::CliResult;
 
 std::string model(const std::string& name) {
   return std::string(R1_SHARED_DIR) + "/tokenizers/" + name;

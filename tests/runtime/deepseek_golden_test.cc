@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "fixtures.h"
 #include "models/deepseek_v3.h"
 #include "runtime/generator.h"
 #include "runtime/score.h"
@@ -16,18 +17,8 @@ namespace {
 
 using nlohmann::json;
 
-std::string fixture_dir(const std::string& name) {
-  return std::string(R1_SOURCE_DIR) + "/tests/fixtures/models/" + name;
-}
-
-std::vector<json> read_jsonl(const std::string& path) {
-  std::ifstream in(path);
-  EXPECT_TRUE(in.good()) << path;
-  std::vector<json> rows;
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) rows.push_back(json::parse(line));
-  return rows;
-}
+using r1::testing::fixture_dir;
+using r1::testing::read_jsonl;
 
 double max_diff(const std::vector<double>& a, const std::vector<double>& b) {
   EXPECT_EQ(a.size(), b.size());

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "fixtures.h"
 #include "models/model.h"
 #include "ops/ops.h"
 #include "runtime/generator.h"
@@ -20,18 +21,8 @@ using nlohmann::json;
 const char* kFixtures[] = {"qwen2-f32", "qwen2-tied-bf16", "qwen2-f16", "llama-llama3rope-f32",
                            "llama-bf16-sharded"};
 
-std::string fixture_dir(const std::string& name) {
-  return std::string(R1_SOURCE_DIR) + "/tests/fixtures/models/" + name;
-}
-
-std::vector<json> read_jsonl(const std::string& path) {
-  std::ifstream in(path);
-  EXPECT_TRUE(in.good()) << path;
-  std::vector<json> rows;
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) rows.push_back(json::parse(line));
-  return rows;
-}
+using r1::testing::fixture_dir;
+using r1::testing::read_jsonl;
 
 class DenseGolden : public ::testing::TestWithParam<const char*> {};
 
