@@ -59,8 +59,10 @@ fi
 # run_one IMPL SHAPE DTYPE THREADS ROUND DIR: appends one tagged JSON line to $RESULTS.
 run_one() {
   local impl=$1 shape=$2 dtype=$3 threads=$4 round=$5 dir=$6 line
-  if [[ $impl == r1 ]]; then
-    line=$("$R1_BIN" bench -m "$dir" --prompt-tokens "$P" --gen-tokens "$G" --threads "$threads" --json | tail -n 1) || {
+  if [[ $impl == r1 || $impl == r1fast ]]; then
+    local extra=""
+    [[ $impl == r1fast ]] && extra="--fast-bf16"
+    line=$("$R1_BIN" bench -m "$dir" --prompt-tokens "$P" --gen-tokens "$G" --threads "$threads" --json $extra | tail -n 1) || {
       echo "warning: r1 bench failed on $dir (threads $threads)" >&2; return 0; }
   else
     line=$("$PYTHON" bench/torch_dense.py -m "$dir" --prompt-tokens "$P" --gen-tokens "$G" --threads "$threads" | tail -n 1) || {
@@ -83,6 +85,7 @@ for shape in $SHAPES; do
       for round in $(seq 1 "$ROUNDS"); do
         echo "== $shape $dtype threads=$threads round $round/$ROUNDS" >&2
         [[ $RUN_R1 == 1 ]] && run_one r1 "$shape" "$dtype" "$threads" "$round" "$dir"
+        [[ $RUN_R1 == 1 && $dtype == bf16 ]] && run_one r1fast "$shape" "$dtype" "$threads" "$round" "$dir"
         [[ $RUN_TORCH == 1 ]] && run_one torch "$shape" "$dtype" "$threads" "$round" "$dir"
       done
     done
@@ -108,11 +111,16 @@ def ratio(a, b):
     return None if a is None or b is None or b == 0 else a / b
 
 print(f"\nprompt {P} tokens, generate {G} tokens, batch 1; medians over rounds; raw: {path}\n")
-print("| shape | dtype | threads | r1 prefill tok/s | torch prefill tok/s | prefill r1/torch | r1 decode tok/s | torch decode tok/s | decode r1/torch |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| shape | dtype | threads | r1 prefill tok/s | torch prefill tok/s | prefill r1/torch | r1 decode tok/s | torch decode tok/s | decode r1/torch | r1 decode GB/s | machine GB/s | % of roofline |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for (shape, dtype, threads), impls in sorted(groups.items()):
-    rp, tp = med(impls.get("r1"), "prefill_tok_s"), med(impls.get("torch"), "prefill_tok_s")
-    rd, td = med(impls.get("r1"), "decode_tok_s"), med(impls.get("torch"), "decode_tok_s")
-    print(f"| {shape} | {dtype} | {threads} | {fmt(rp)} | {fmt(tp)} | {fmt(ratio(rp, tp), 2)} | "
-          f"{fmt(rd, 2)} | {fmt(td, 2)} | {fmt(ratio(rd, td), 2)} |")
+    for impl, label in (("r1", dtype), ("r1fast", dtype + " --fast-bf16")):
+        if impl not in impls:
+            continue
+        rp, tp = med(impls.get(impl), "prefill_tok_s"), med(impls.get("torch"), "prefill_tok_s")
+        rd, td = med(impls.get(impl), "decode_tok_s"), med(impls.get("torch"), "decode_tok_s")
+        gb, bw = med(impls.get(impl), "decode_gb_s"), med(impls.get(impl), "machine_read_gb_s")
+        print(f"| {shape} | {label} | {threads} | {fmt(rp)} | {fmt(tp)} | {fmt(ratio(rp, tp), 2)} | "
+              f"{fmt(rd, 2)} | {fmt(td, 2)} | {fmt(ratio(rd, td), 2)} | {fmt(gb)} | {fmt(bw)} | "
+              f"{fmt(None if ratio(gb, bw) is None else 100 * ratio(gb, bw), 0)} |")
 EOF
