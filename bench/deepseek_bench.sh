@@ -47,7 +47,7 @@ while [[ $# -gt 0 ]]; do
     --no-mmap) NO_MMAP="--no-mmap"; shift ;;
     --no-mtp) MTP=""; shift ;;
     --gen-args) GEN_ARGS="$2"; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
