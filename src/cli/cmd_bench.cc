@@ -156,7 +156,12 @@ int run_bench(Args& args) {
             {"machine_read_gb_s", bw / 1e9},
             {"roofline_tok_s", bw > 0 ? bw / bytes_per_step * batch : 0.0},
             {"kv_bytes_per_token", model.new_cache().bytes_per_token()}};
+  // The main model's cache per token (DeepSeek: the absorbed MLA latent; the MTP layer's own
+  // cache layer is not counted, as in --dry-run).
   auto* ds = dynamic_cast<models::DeepseekV3Model*>(&model);
+  const int64_t kv_bytes =
+      ds ? ds->absorbed_cache_bytes_per_token() : model.new_cache().bytes_per_token();
+  j["kv_bytes_per_token"] = kv_bytes;
   if (ds) j["naive_kv_bytes_per_token"] = ds->naive_cache_bytes_per_token();
   // MTP speculative decoding next to plain decoding: greedy, the same G tokens.
   runtime::SpeculativeStats spec;
@@ -179,7 +184,8 @@ int run_bench(Args& args) {
       spec.seconds += s.seconds;
     }
     j["mtp_acceptance_rate"] = spec.acceptance_rate();
-    j["mtp_tokens_per_step"] = spec.steps ? static_cast<double>(G * reps) / spec.steps : 0.0;
+    // The first token of each run comes from the prefill; the rest from the verification steps.
+    j["mtp_tokens_per_step"] = spec.steps ? static_cast<double>((G - 1) * reps) / spec.steps : 0.0;
     j["mtp_speedup"] = spec.seconds > 0 ? plain_s / spec.seconds : 0.0;
   }
   if (as_json) {
@@ -194,8 +200,7 @@ int run_bench(Args& args) {
               static_cast<long long>(G), decode_tok_s);
   std::printf("weights    %.1f MB read per decode step -> %.1f GB/s\n", bytes_per_step / 1e6,
               achieved / 1e9);
-  std::printf("KV cache   %lld bytes per token",
-              static_cast<long long>(model.new_cache().bytes_per_token()));
+  std::printf("KV cache   %lld bytes per token", static_cast<long long>(kv_bytes));
   if (ds)
     std::printf(" (absorbed MLA; the naive form would need %lld)",
                 static_cast<long long>(ds->naive_cache_bytes_per_token()));

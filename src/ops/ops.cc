@@ -38,8 +38,13 @@ void widen_rows(const Weight& w, int64_t row0, int64_t n, float* out) {
     float* o = out + r * cols;
     K().to_f32(w.w.row(row0 + r), w.w.dtype, o, cols);
     if (w.scale.defined()) {
+      // One scale per block of block_k columns (a loop per block: no division per element).
       const float* s = w.scale.ptr<float>() + ((row0 + r) / w.block_n) * w.scale.dim(1);
-      for (int64_t k = 0; k < cols; ++k) o[k] *= s[k / w.block_k];
+      for (int64_t k0 = 0, b = 0; k0 < cols; k0 += w.block_k, ++b) {
+        const float scale = s[b];
+        const int64_t k1 = std::min(cols, k0 + w.block_k);
+        for (int64_t k = k0; k < k1; ++k) o[k] *= scale;
+      }
     }
   }
 }
