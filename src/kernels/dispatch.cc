@@ -6,20 +6,33 @@
 #include "core/cpu_features.h"
 #include "core/error.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/gemm_fp8.h"
 #include "kernels/ref/ref.h"
 
 namespace r1::kernels {
 
 namespace {
 
-#define R1_TABLE(ns, isa)                                                                          \
-  KernelTable {                                                                                    \
-    isa, ns::gemm, ns::dot, ns::axpy, ns::rms_norm, ns::silu_mul, ns::softmax, ns::to_f32, ns::add \
+// Each ISA's GEMM entry: fp8 weights go through gemm_fp8 (fused where the ISA has a kernel for
+// it, else widened panels for the ISA's f32 GEMM); everything else to the ISA's GEMM.
+template <GemmFn G, ToF32Fn T, GemmFn F>
+void gemm_entry(const GemmParams& p) {
+  if (p.wtype == DType::F8_E4M3) {
+    gemm_fp8(p, G, T, F);
+  } else {
+    G(p);
+  }
+}
+
+#define R1_TABLE(ns, isa, fused)                                                                 \
+  KernelTable {                                                                                  \
+    isa, gemm_entry<ns::gemm, ns::to_f32, fused>, ns::dot, ns::axpy, ns::rms_norm, ns::silu_mul, \
+        ns::softmax, ns::to_f32, ns::add                                                         \
   }
 
-const KernelTable kScalarTable = R1_TABLE(ref, Isa::Scalar);
-const KernelTable kAvx2Table = R1_TABLE(avx2, Isa::Avx2);
-const KernelTable kAvx512Table = R1_TABLE(avx512, Isa::Avx512);
+const KernelTable kScalarTable = R1_TABLE(ref, Isa::Scalar, nullptr);
+const KernelTable kAvx2Table = R1_TABLE(avx2, Isa::Avx2, nullptr);
+const KernelTable kAvx512Table = R1_TABLE(avx512, Isa::Avx512, avx512::gemm_fp8_small_m);
 
 #undef R1_TABLE
 

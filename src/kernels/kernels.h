@@ -14,7 +14,9 @@ enum class Isa { Scalar, Avx2, Avx512 };
 const char* isa_name(Isa isa);
 
 // Y[m, n] = sum_k X[m, k] * W[n, k] for m in [0, M) and n in [n_begin, n_end).
-// X and Y are f32; W is f32, bf16 or f16 (rows of length K, row stride ldw elements).
+// X and Y are f32; W is f32, bf16, f16 (rows of length K, row stride ldw elements), or fp8
+// e4m3 with f32 block scales: w[n, k] = fp8(w[n, k]) * w_scale[(n / block_n) * ld_scale +
+// k / block_k] (DeepSeek-V3's weight_scale_inv), dequantized on the fly block by block.
 // Numerics (the contract every ISA keeps; the reference computes exactly this):
 //   f32 / f16 / bf16 W (bf16_dot false, the default): products of f32 X and W widened exactly,
 //     summed in f32.
@@ -30,8 +32,11 @@ struct GemmParams {
   const void* w = nullptr;  // [N, K] in wtype, row stride ldw (elements)
   int64_t ldw = 0;
   DType wtype = DType::F32;
-  bool bf16_dot = false;  // bf16 W only: round X to bf16 and use bf16 dot products
-  float* y = nullptr;     // [M, N], row stride ldy
+  bool bf16_dot = false;           // bf16 W only: round X to bf16 and use bf16 dot products
+  const float* w_scale = nullptr;  // fp8 W only: block scales, row stride ld_scale
+  int64_t ld_scale = 0;
+  int64_t block_n = 128, block_k = 128;
+  float* y = nullptr;  // [M, N], row stride ldy
   int64_t ldy = 0;
 };
 

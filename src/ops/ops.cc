@@ -53,22 +53,27 @@ namespace {
 
 std::atomic<bool> g_fast_bf16{false};
 
-// y[:, col0 : col0 + n] = x . w^T where w points at n rows in a dtype the kernels take.
-void gemm_columns(const Tensor& x, const void* w, int64_t ldw, DType wtype, Tensor& y, int64_t col0,
-                  int64_t n) {
+// y[:, n0 : n1] = x . w[n0 : n1]^T. For fp8 weights n0 is a multiple of block_n.
+void gemm_columns(const Tensor& x, const Weight& w, Tensor& y, int64_t n0, int64_t n1) {
   kernels::GemmParams p;
   p.M = x.dim(0);
   p.K = x.dim(1);
   p.x = x.ptr<float>();
   p.ldx = x.dim(1);
-  p.w = w;
-  p.ldw = ldw;
-  p.wtype = wtype;
-  p.bf16_dot = wtype == DType::BF16 && fast_bf16();
-  p.y = y.ptr<float>() + col0;
+  p.w = w.w.row(n0);
+  p.ldw = w.w.strides[0];
+  p.wtype = w.w.dtype;
+  p.bf16_dot = p.wtype == DType::BF16 && fast_bf16();
+  if (w.scale.defined()) {
+    p.w_scale = w.scale.ptr<float>() + (n0 / w.block_n) * w.scale.dim(1);
+    p.ld_scale = w.scale.dim(1);
+    p.block_n = w.block_n;
+    p.block_k = w.block_k;
+  }
+  p.y = y.ptr<float>() + n0;
   p.ldy = y.dim(1);
   p.n_begin = 0;
-  p.n_end = n;
+  p.n_end = n1 - n0;
   K().gemm(p);
 }
 
@@ -87,36 +92,13 @@ Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias) {
     fail_internal("linear: weight ", w.w.shape_str(), " does not match input ", x.shape_str());
   const int64_t M = x.dim(0), Kdim = x.dim(1), N = w.rows();
   Tensor y = Tensor::zeros(DType::F32, {M, N});
-  const bool native = !w.scale.defined();
-  const bool serial = M * N * Kdim < kMinParallelWork;
-  if (native) {
-    auto run = [&](int64_t n0, int64_t n1) {
-      gemm_columns(x, w.w.row(n0), w.w.strides[0], w.w.dtype, y, n0, n1 - n0);
-    };
-    if (serial) {
-      run(0, N);
-    } else {
-      thread_pool().parallel_range(N, kColumnAlign, run);
-    }
+  // fp8 chunks start at block boundaries so that each chunk's scales are whole rows of blocks.
+  const int64_t align = w.scale.defined() ? w.block_n : kColumnAlign;
+  auto run = [&](int64_t n0, int64_t n1) { gemm_columns(x, w, y, n0, n1); };
+  if (M * N * Kdim < kMinParallelWork) {
+    run(0, N);
   } else {
-    // fp8 with block scales: widen a panel of rows at a time to f32, small enough to stay in L2,
-    // and multiply from there. The memory traffic is the stored weights once; the whole matrix
-    // is never converted. (A fused fp8 kernel would save the widening pass.)
-    const int64_t panel = std::clamp<int64_t>(32768 / Kdim / 8 * 8, 8, 256);
-    auto run = [&](int64_t n0, int64_t n1) {
-      thread_local std::vector<float> tmp;
-      tmp.resize(panel * Kdim);
-      for (int64_t r0 = n0; r0 < n1; r0 += panel) {
-        const int64_t rows = std::min(panel, n1 - r0);
-        widen_rows(w, r0, rows, tmp.data());
-        gemm_columns(x, tmp.data(), Kdim, DType::F32, y, r0, rows);
-      }
-    };
-    if (serial) {
-      run(0, N);
-    } else {
-      thread_pool().parallel_range(N, panel, run);
-    }
+    thread_pool().parallel_range(N, align, run);
   }
   if (bias) {
     std::vector<float> b(N);

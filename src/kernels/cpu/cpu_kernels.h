@@ -33,7 +33,9 @@ R1_DECLARE_KERNELS
 }
 namespace avx512 {
 R1_DECLARE_KERNELS
-}
+// fp8 W, M <= kFp8FusedMaxM: fused dequantization (kernels/cpu/gemm_fp8_avx512.cc).
+void gemm_fp8_small_m(const GemmParams& p);
+}  // namespace avx512
 
 #undef R1_DECLARE_KERNELS
 

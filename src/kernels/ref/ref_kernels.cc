@@ -29,8 +29,11 @@ float load_as_f32(const void* row, DType t, int64_t i) {
 }  // namespace
 
 void gemm(const GemmParams& p) {
-  if (p.wtype != DType::F32 && p.wtype != DType::BF16 && p.wtype != DType::F16)
+  if (p.wtype != DType::F32 && p.wtype != DType::BF16 && p.wtype != DType::F16 &&
+      p.wtype != DType::F8_E4M3)
     fail_internal("gemm: unsupported weight type ", dtype_name(p.wtype));
+  if (p.wtype == DType::F8_E4M3 && (!p.w_scale || p.block_n <= 0 || p.block_k <= 0))
+    fail_internal("gemm: fp8 weights need block scales");
   const size_t wsize = dtype_size(p.wtype);
   for (int64_t m = 0; m < p.M; ++m) {
     const float* x = p.x + m * p.ldx;
@@ -40,7 +43,10 @@ void gemm(const GemmParams& p) {
       for (int64_t k = 0; k < p.K; ++k) {
         float xk = x[k];
         if (p.wtype == DType::BF16 && p.bf16_dot) xk = bf16_to_f32(f32_to_bf16(xk));  // bf16 dot
-        float product = xk * load_as_f32(w, p.wtype, k);
+        float wk = load_as_f32(w, p.wtype, k);
+        if (p.wtype == DType::F8_E4M3)
+          wk *= p.w_scale[(n / p.block_n) * p.ld_scale + k / p.block_k];
+        float product = xk * wk;
         acc += product;
       }
       p.y[m * p.ldy + n] = acc;
