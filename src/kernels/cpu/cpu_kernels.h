@@ -15,6 +15,11 @@ namespace r1::kernels {
 enum ScratchSlot { kScratchW = 0, kScratchX = 1, kScratchSlots = 2 };
 void* scratch(int slot, size_t bytes);
 
+// The GEMM cases that need no arithmetic, shared by the ISAs (kernels/cpu/scratch.cc): an
+// unsupported W type (reported as the reference does), nothing to compute, K = 0 (Y = 0).
+// Returns true when it handled the call.
+bool gemm_trivial(const GemmParams& p);
+
 #define R1_DECLARE_KERNELS                                                                    \
   void gemm(const GemmParams& p);                                                             \
   float dot(const float* a, const float* b, int64_t n);                                       \

@@ -376,33 +376,17 @@ bool use_packed(const GemmParams& p) {
   return p.M >= 48;
 }
 
-// Handles what needs no arithmetic: an unsupported W type (an error), nothing to compute, K = 0.
-// Returns true when it did.
-bool trivial(const GemmParams& p) {
-  if (p.wtype != DType::F32 && p.wtype != DType::BF16 && p.wtype != DType::F16) {
-    ref::gemm(p);  // reports the unsupported type
-    return true;
-  }
-  if (p.M <= 0 || p.n_end <= p.n_begin) return true;
-  if (p.K <= 0) {
-    for (int64_t m = 0; m < p.M; ++m)
-      for (int64_t n = p.n_begin; n < p.n_end; ++n) p.y[m * p.ldy + n] = 0.0f;
-    return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 void gemm_small_m(const GemmParams& p) {
-  if (!trivial(p)) gemm_dot(p);
+  if (!gemm_trivial(p)) gemm_dot(p);
 }
 void gemm_large_m(const GemmParams& p) {
-  if (!trivial(p)) gemm_packed(p);
+  if (!gemm_trivial(p)) gemm_packed(p);
 }
 
 void gemm(const GemmParams& p) {
-  if (trivial(p)) return;
+  if (gemm_trivial(p)) return;
   if (use_packed(p)) {
     gemm_packed(p);
   } else {
