@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "tokenizer/template/ast.h"
+#include "tokenizer/unicode.h"
 
 namespace r1::tmpl {
 
@@ -19,24 +20,6 @@ namespace {
 
 bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 // Python's "unicode-escape" decoding, which jinja2 applies to string literals.
@@ -62,7 +45,7 @@ std::string decode_escapes(const std::string& raw, int line) {
                                        : std::tolower(static_cast<unsigned char>(h)) - 'a' + 10);
       }
       k += n;
-      append_utf8(out, cp);
+      tok::append_utf8(out, cp);
     };
     switch (c) {
       case '\\':
@@ -116,7 +99,7 @@ std::string decode_escapes(const std::string& raw, int line) {
             ++n;
           }
           --k;
-          append_utf8(out, cp);
+          tok::append_utf8(out, cp);
         } else {
           out += '\\';
           out += c;

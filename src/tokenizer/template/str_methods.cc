@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "core/error.h"
+#include "tokenizer/unicode.h"
 
 namespace r1::tmpl {
 
@@ -172,24 +173,6 @@ uint32_t decode_cp(const std::string& c) {
   return cp;
 }
 
-void encode_cp(uint32_t cp, std::string& out) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
 // mode: 'l' lower, 'u' upper, 't' title (upper after a non-cased character, else lower).
 std::string convert_case(const std::string& s, char mode) {
   std::string out;
@@ -203,7 +186,7 @@ std::string convert_case(const std::string& s, char mode) {
     }
     bool cased = map_case(cp, true) != cp || map_case(cp, false) != cp;
     bool up = mode == 'u' || (mode == 't' && !prev_cased);
-    encode_cp(map_case(cp, up), out);
+    tok::append_utf8(out, map_case(cp, up));
     prev_cased = cased;
   }
   return out;
@@ -331,7 +314,7 @@ std::string py_percent_format(const std::string& fmt, const List& args) {
                                            : v.i;
       if (conv == 'c') {
         if (n < 0 || n > 0x10FFFF) fail_input("%c arg not in range(0x110000)");
-        encode_cp(static_cast<uint32_t>(n), out);
+        tok::append_utf8(out, static_cast<uint32_t>(n));
         continue;
       }
       char c = conv == 'i' || conv == 'u' ? 'd' : conv;
