@@ -218,30 +218,28 @@ std::string gsm8k_gold(const std::string& answer) {
   return gold;
 }
 
-std::vector<Problem> load_math500(const std::string& path) {
+namespace {
+// MATH-500 and AIME/AMC rows: a problem with a \boxed answer; they differ in task and id field.
+std::vector<Problem> load_boxed(const std::string& path, const char* task, const char* id_key) {
   std::vector<Problem> out;
   for_each_jsonl(path, [&](const json& j, size_t line) {
     Problem p;
-    p.task = "math";
-    p.id = id_of(j, "unique_id", line);
+    p.task = task;
+    p.id = id_of(j, id_key, line);
     p.prompt = math_prompt(string_field(j, "problem", path, line));
     p.answer = answer_field(j, "answer", path, line);
     out.push_back(std::move(p));
   });
   return out;
 }
+}  // namespace
+
+std::vector<Problem> load_math500(const std::string& path) {
+  return load_boxed(path, "math", "unique_id");
+}
 
 std::vector<Problem> load_aime(const std::string& path) {
-  std::vector<Problem> out;
-  for_each_jsonl(path, [&](const json& j, size_t line) {
-    Problem p;
-    p.task = "aime";
-    p.id = id_of(j, "id", line);
-    p.prompt = math_prompt(string_field(j, "problem", path, line));
-    p.answer = answer_field(j, "answer", path, line);
-    out.push_back(std::move(p));
-  });
-  return out;
+  return load_boxed(path, "aime", "id");
 }
 
 std::vector<Problem> load_gsm8k(const std::string& path) {
