@@ -189,16 +189,18 @@ Tensor DeepseekV3Model::ffn(const DsLayer& L, const Tensor& h) {
   return y;
 }
 
-Tensor DeepseekV3Model::layer_forward(const DsLayer& L, int layer, Tensor x, const Batch& b,
-                                      KvCache& cache) {
-  const float eps = static_cast<float>(cfg_.rms_norm_eps);
-  Tensor cos, sin;
-  rope_tables(inv_freq_, b.pos, &cos, &sin);
+void DeepseekV3Model::rope(const Batch& b, Tensor* cos, Tensor* sin) const {
+  rope_tables(inv_freq_, b.pos, cos, sin);
   if (rope_factor_ != 1.0f)
-    for (int64_t i = 0; i < cos.numel(); ++i) {
-      cos.ptr<float>()[i] *= rope_factor_;
-      sin.ptr<float>()[i] *= rope_factor_;
+    for (int64_t i = 0; i < cos->numel(); ++i) {
+      cos->ptr<float>()[i] *= rope_factor_;
+      sin->ptr<float>()[i] *= rope_factor_;
     }
+}
+
+Tensor DeepseekV3Model::layer_forward(const DsLayer& L, int layer, Tensor x, const Batch& b,
+                                      const Tensor& cos, const Tensor& sin, KvCache& cache) {
+  const float eps = static_cast<float>(cfg_.rms_norm_eps);
   ops::add_(x, attention(L, layer, ops::rms_norm(x, L.attn_norm, eps), b, cos, sin, cache));
   ops::add_(x, ffn(L, ops::rms_norm(x, L.ffn_norm, eps)));
   return x;
@@ -208,9 +210,11 @@ Tensor DeepseekV3Model::forward_hidden(const Batch& b, KvCache& cache, Tensor* h
   const int64_t T = static_cast<int64_t>(b.tokens.size());
   R1_ASSERT(b.pos.size() == b.tokens.size() && b.seq.size() == b.tokens.size());
   for (int64_t t = 0; t < T; ++t) cache.reserve(b.seq[t], b.pos[t] + 1);
+  Tensor cos, sin;  // rotary tables of the batch's positions, shared by every layer
+  rope(b, &cos, &sin);
   Tensor x = ops::embedding(embed_, b.tokens);  // [T, hidden]
   for (size_t l = 0; l < layers_.size(); ++l)
-    x = layer_forward(layers_[l], static_cast<int>(l), std::move(x), b, cache);
+    x = layer_forward(layers_[l], static_cast<int>(l), std::move(x), b, cos, sin, cache);
   for (int64_t t = 0; t < T; ++t)
     if (b.pos[t] + 1 > cache.length(b.seq[t])) cache.set_length(b.seq[t], b.pos[t] + 1);
   Tensor h = ops::rms_norm(x, final_norm_, static_cast<float>(cfg_.rms_norm_eps));
@@ -240,8 +244,10 @@ Tensor DeepseekV3Model::mtp_forward(const Tensor& hidden, const std::vector<int3
   b.pos = pos;
   b.seq = seq;
   for (int64_t t = 0; t < T; ++t) cache.reserve(seq[t], pos[t] + 1);
+  Tensor cos, sin;
+  rope(b, &cos, &sin);
   Tensor x = layer_forward(mtp_.layer, static_cast<int>(cfg_.n_layers),
-                           ops::linear(cat, mtp_.eh_proj), b, cache);
+                           ops::linear(cat, mtp_.eh_proj), b, cos, sin, cache);
   return ops::linear(ops::rms_norm(x, mtp_.head_norm, eps), mtp_.head);  // [T, vocab]
 }
 

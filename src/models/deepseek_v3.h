@@ -76,7 +76,10 @@ class DeepseekV3Model : public Model {
   Tensor attention(const DsLayer& L, int layer, const Tensor& h, const Batch& b, const Tensor& cos,
                    const Tensor& sin, KvCache& cache);
   Tensor ffn(const DsLayer& L, const Tensor& h);
-  Tensor layer_forward(const DsLayer& L, int layer, Tensor x, const Batch& b, KvCache& cache);
+  // cos/sin [T, qk_rope_head_dim / 2] for the batch's positions, with HF's yarn multiplier.
+  void rope(const Batch& b, Tensor* cos, Tensor* sin) const;
+  Tensor layer_forward(const DsLayer& L, int layer, Tensor x, const Batch& b, const Tensor& cos,
+                       const Tensor& sin, KvCache& cache);
 
   io::ModelConfig cfg_;
   io::WeightStore store_;
