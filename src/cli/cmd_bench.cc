@@ -154,8 +154,7 @@ int run_bench(Args& args) {
             {"weight_bytes_per_step", bytes_per_step},
             {"decode_gb_s", achieved / 1e9},
             {"machine_read_gb_s", bw / 1e9},
-            {"roofline_tok_s", bw > 0 ? bw / bytes_per_step * batch : 0.0},
-            {"kv_bytes_per_token", model.new_cache().bytes_per_token()}};
+            {"roofline_tok_s", bw > 0 ? bw / bytes_per_step * batch : 0.0}};
   // The main model's cache per token (DeepSeek: the absorbed MLA latent; the MTP layer's own
   // cache layer is not counted, as in --dry-run).
   auto* ds = dynamic_cast<models::DeepseekV3Model*>(&model);
