@@ -25,7 +25,8 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import deepseek_v3 as ds  # noqa: E402
-import dense  # noqa: E402  (score/greedy helpers only call model.forward)
+import dense  # noqa: E402  (greedy only calls model.forward)
+import make_fixtures  # noqa: E402  (golden writers)
 import safetensors_io  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -231,25 +232,7 @@ def make_sequences(fx):
 
 
 def write_goldens(folder, model, seqs):
-    with open(os.path.join(folder, "golden.jsonl"), "w") as f:
-        for ids in seqs:
-            f.write(json.dumps({"ids": ids, "logprobs": ds.score(model, ids)}) + "\n")
-    with open(os.path.join(folder, "golden_top.jsonl"), "w") as f:
-        for ids in seqs:
-            logits = model.forward(ids).double()
-            lp = torch.log_softmax(logits, -1)
-            top = torch.topk(logits, 2, dim=-1)
-            am = top.indices[:, 0]
-            toks, glps, gmargins = dense.greedy(model, ids, GREEDY_TOKENS)
-            f.write(json.dumps({
-                "ids": ids,
-                "argmax": am.tolist(),
-                "argmax_logprob": lp.gather(1, am[:, None])[:, 0].tolist(),
-                "argmax_margin": (top.values[:, 0] - top.values[:, 1]).tolist(),
-                "greedy": toks,
-                "greedy_logprobs": glps,
-                "greedy_margins": gmargins,
-            }) + "\n")
+    make_fixtures.write_goldens(folder, model, seqs, score=ds.score)
     if not model.has_mtp:
         return
     with open(os.path.join(folder, "golden_mtp.jsonl"), "w") as f:

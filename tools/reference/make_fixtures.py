@@ -165,10 +165,13 @@ def make_sequences(fx):
     return [torch.randint(0, fx["vocab"], (n,), generator=g).tolist() for n in SEQ_LENS]
 
 
-def write_goldens(folder, model, seqs):
+def write_goldens(folder, model, seqs, score=None):
+    """golden.jsonl and golden_top.jsonl; `score` (default dense.score) gives the logprobs.
+    Shared with make_deepseek_fixtures.py."""
+    score = score or dense.score
     with open(os.path.join(folder, "golden.jsonl"), "w") as f:
         for ids in seqs:
-            f.write(json.dumps({"ids": ids, "logprobs": dense.score(model, ids)}) + "\n")
+            f.write(json.dumps({"ids": ids, "logprobs": score(model, ids)}) + "\n")
     with open(os.path.join(folder, "golden_top.jsonl"), "w") as f:
         for ids in seqs:
             logits = model.forward(ids).double()  # [T, V]
