@@ -10,6 +10,7 @@
 namespace r1::cli {
 
 struct Command {
+  // One word ("generate") or a group and a word ("train sft"): `r1 train sft --flags`.
   const char* name;
   const char* summary;  // one line for `r1 help`
   const char* usage;    // the flags, printed by `r1 help NAME`
@@ -21,6 +22,9 @@ struct Command {
 constexpr int kModelFlags = 1, kSamplingFlags = 2;
 
 int register_command(const Command& c);
+// How many words a command name has, and whether argv (after "r1") starts with them.
+size_t name_words(const std::string& name);
+bool matches(const std::string& name, const std::vector<std::string>& words);
 const std::vector<Command>& commands();
 
 }  // namespace r1::cli

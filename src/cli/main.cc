@@ -1,6 +1,7 @@
 // r1: one binary, one subcommand per capability (DESIGN.md "The CLI contract").
 // Exit codes: 0 success, 2 bad usage or bad input, 1 internal failure; errors are one line on
 // stderr.
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <new>
@@ -21,10 +22,22 @@ std::vector<Command>& registry() {
 
 void print_help() {
   std::printf("r1: the DeepSeek-R1 system\n\nusage: r1 COMMAND [flags]\n\ncommands:\n");
-  for (const auto& c : commands()) std::printf("  %-10s %s\n", c.name, c.summary);
+  for (const auto& c : commands()) std::printf("  %-18s %s\n", c.name, c.summary);
   std::printf("\n`r1 help COMMAND` shows a command's flags.\n");
 }
 }  // namespace
+
+size_t name_words(const std::string& name) {
+  return static_cast<size_t>(std::count(name.begin(), name.end(), ' ')) + 1;
+}
+
+bool matches(const std::string& name, const std::vector<std::string>& words) {
+  const size_t n = name_words(name);
+  if (words.size() < n) return false;
+  std::string joined = words[0];
+  for (size_t i = 1; i < n; ++i) joined += " " + words[i];
+  return joined == name;
+}
 
 int register_command(const Command& c) {
   registry().push_back(c);
@@ -42,7 +55,8 @@ int main(int argc, char** argv) {
   if (words.empty() || words[0] == "help" || words[0] == "--help" || words[0] == "-h") {
     if (words.size() >= 2) {
       for (const auto& c : commands())
-        if (words[1] == c.name) {
+        if (name_words(c.name) <= words.size() - 1 &&
+            matches(c.name, std::vector<std::string>(words.begin() + 1, words.end()))) {
           std::printf("r1 %s: %s\n\n%s", c.name, c.summary, c.usage);
           if (c.flag_sets & kModelFlags) std::printf("model:\n%s", kModelFlagsUsage);
           if (c.flag_sets & kSamplingFlags) std::printf("sampling:\n%s", kSamplingFlagsUsage);
@@ -55,9 +69,10 @@ int main(int argc, char** argv) {
     return words.empty() ? 2 : 0;
   }
   for (const auto& c : commands()) {
-    if (words[0] != c.name) continue;
+    if (!matches(c.name, words)) continue;
     try {
-      Args args(std::vector<std::string>(words.begin() + 1, words.end()), c.bool_flags);
+      Args args(std::vector<std::string>(words.begin() + name_words(c.name), words.end()),
+                c.bool_flags);
       return c.run(args);
     } catch (const r1::Error& e) {
       std::fprintf(stderr, "r1 %s: error: %s\n", c.name, e.what());
