@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/threads.h"
 #include "kernels/kernels.h"
+#include "ops/tape.h"
 
 namespace r1::ops {
 
@@ -106,7 +107,64 @@ Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias) {
     for (int64_t m = 0; m < M; ++m)
       K().add(y.ptr<float>() + m * N, b.data(), y.ptr<float>() + m * N, N);
   }
+  if (Tape* tp = recording({&x, &w.w, bias})) {
+    Tensor b = bias ? *bias : Tensor();
+    tp->record(y, {x, w.w, w.scale, b}, [x, w, b, y](Tape& t) {
+      const Tensor* g = t.find_grad(y);
+      if (!g) return;
+      if (t.tracked(x)) accumulate(t.grad(x), linear(*g, transpose(w)));  // dx = dy . W
+      if (t.tracked(w.w)) accumulate(t.grad(w.w), linear(transpose(*g), transpose(x)));
+      if (b.defined() && t.tracked(b)) {  // db = column sums of dy
+        Tensor& db = t.grad(b);
+        for (int64_t m = 0; m < g->dim(0); ++m)
+          K().add(db.ptr<float>(), g->ptr<float>() + m * g->dim(1), db.ptr<float>(), g->dim(1));
+      }
+    });
+  }
   return y;
+}
+
+Tensor transpose(const Weight& w) {
+  const int64_t N = w.rows(), Kd = w.cols();
+  Tensor t = Tensor::zeros(DType::F32, {Kd, N});
+  constexpr int64_t kRows = 16;  // rows widened at a time, then written out column-wise
+  auto rows = [&](int64_t r0, int64_t r1) {
+    std::vector<float> buf(kRows * Kd);
+    for (int64_t n0 = r0; n0 < r1; n0 += kRows) {
+      const int64_t nb = std::min(kRows, r1 - n0);
+      if (w.w.dtype == DType::F32 && !w.scale.defined()) {
+        for (int64_t i = 0; i < nb; ++i)
+          std::memcpy(buf.data() + i * Kd, w.w.row(n0 + i), Kd * sizeof(float));
+      } else {
+        widen_rows(w, n0, nb, buf.data());
+      }
+      for (int64_t k = 0; k < Kd; ++k) {
+        float* o = t.ptr<float>() + k * N + n0;
+        for (int64_t i = 0; i < nb; ++i) o[i] = buf[i * Kd + k];
+      }
+    }
+  };
+  if (N * Kd < kMinParallelWork) {
+    rows(0, N);
+  } else {
+    thread_pool().parallel_range(N, kRows, rows);
+  }
+  return t;
+}
+
+Tensor transpose(const Tensor& x) {
+  Weight w;
+  w.w = x;
+  return transpose(w);
+}
+
+void accumulate(Tensor& dst, const Tensor& src, float scale) {
+  R1_ASSERT(dst.numel() == src.numel());
+  if (scale == 1.0f) {
+    K().add(dst.ptr<float>(), src.ptr<float>(), dst.ptr<float>(), dst.numel());
+  } else {
+    K().axpy(scale, src.ptr<float>(), dst.ptr<float>(), dst.numel());
+  }
 }
 
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias) {
@@ -122,6 +180,37 @@ Tensor rms_norm(const Tensor& x, const Tensor& w, float eps) {
   Tensor y = Tensor::zeros(DType::F32, {T, H});
   for (int64_t t = 0; t < T; ++t)
     K().rms_norm(x.ptr<float>() + t * H, w.data, w.dtype, eps, y.ptr<float>() + t * H, H);
+  if (Tape* tp = recording({&x, &w})) {
+    tp->record(y, {x, w}, [x, w, y, eps](Tape& t) {
+      const Tensor* g = t.find_grad(y);
+      if (!g) return;
+      const int64_t T = x.dim(0), H = x.dim(1);
+      std::vector<float> wf(H);
+      K().to_f32(w.data, w.dtype, wf.data(), H);
+      Tensor* dx = t.tracked(x) ? &t.grad(x) : nullptr;
+      Tensor* dw = t.tracked(w) ? &t.grad(w) : nullptr;
+      for (int64_t r = 0; r < T; ++r) {
+        // xhat = x r with r = 1/sqrt(mean(x^2) + eps); y = xhat w.
+        // dx = r (dy w - xhat mean(dy w xhat)); dw += dy xhat.
+        const float* xr = x.ptr<float>() + r * H;
+        const float* gr = g->ptr<float>() + r * H;
+        double ss = 0;
+        for (int64_t i = 0; i < H; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+        const float rs = 1.0f / std::sqrt(static_cast<float>(ss / H) + eps);
+        double dot = 0;
+        for (int64_t i = 0; i < H; ++i) dot += static_cast<double>(gr[i]) * wf[i] * xr[i] * rs;
+        const float mean = static_cast<float>(dot / H);
+        if (dx) {
+          float* d = dx->ptr<float>() + r * H;
+          for (int64_t i = 0; i < H; ++i) d[i] += rs * (gr[i] * wf[i] - xr[i] * rs * mean);
+        }
+        if (dw) {
+          float* d = dw->ptr<float>();
+          for (int64_t i = 0; i < H; ++i) d[i] += gr[i] * xr[i] * rs;
+        }
+      }
+    });
+  }
   return y;
 }
 
@@ -132,6 +221,17 @@ Tensor embedding(const Tensor& table, const std::vector<int32_t>& ids) {
     if (ids[i] < 0 || ids[i] >= V)
       fail_input("token id ", ids[i], " is outside the model's vocabulary of ", V);
     K().to_f32(table.row(ids[i]), table.dtype, y.ptr<float>() + i * H, H);
+  }
+  if (Tape* tp = recording({&table})) {
+    tp->record(y, {table}, [table, ids, y](Tape& t) {
+      const Tensor* g = t.find_grad(y);
+      if (!g) return;
+      Tensor& d = t.grad(table);
+      const int64_t H = table.dim(1);
+      for (size_t i = 0; i < ids.size(); ++i)
+        K().add(d.ptr<float>() + ids[i] * H, g->ptr<float>() + i * H, d.ptr<float>() + ids[i] * H,
+                H);
+    });
   }
   return y;
 }
@@ -151,16 +251,75 @@ void rope_half(Tensor& x, int64_t n_heads, const Tensor& cos, const Tensor& sin)
       }
     }
   }
+  if (Tape* tp = recording({&x})) {
+    // In place: the gradient of the output is rotated back, in place, into the input's.
+    tp->record(x, {cos, sin}, [x, n_heads, cos, sin](Tape& t) {
+      Tensor* g = const_cast<Tensor*>(t.find_grad(x));
+      if (!g) return;
+      const int64_t T = x.dim(0), D = x.dim(1) / n_heads, half = D / 2;
+      for (int64_t r = 0; r < T; ++r) {
+        const float* c = cos.ptr<float>() + r * half;
+        const float* s = sin.ptr<float>() + r * half;
+        for (int64_t h = 0; h < n_heads; ++h) {
+          float* v = g->ptr<float>() + r * x.dim(1) + h * D;
+          for (int64_t i = 0; i < half; ++i) {
+            float a = v[i], b = v[i + half];
+            v[i] = a * c[i] + b * s[i];
+            v[i + half] = b * c[i] - a * s[i];
+          }
+        }
+      }
+    });
+  }
 }
 
 void silu_mul_(Tensor& g, const Tensor& u) {
   R1_ASSERT(g.numel() == u.numel());
+  if (recording({&g, &u})) fail_internal("silu_mul_: in place on a tracked tensor; use silu_mul");
   K().silu_mul(g.ptr<float>(), u.ptr<float>(), g.ptr<float>(), g.numel());
 }
 
 void add_(Tensor& y, const Tensor& x) {
   R1_ASSERT(y.numel() == x.numel());
+  if (recording({&y, &x})) fail_internal("add_: in place on a tracked tensor; use add");
   K().add(y.ptr<float>(), x.ptr<float>(), y.ptr<float>(), y.numel());
+}
+
+Tensor silu_mul(const Tensor& g, const Tensor& u) {
+  R1_ASSERT(g.numel() == u.numel());
+  Tensor y = Tensor::zeros(DType::F32, g.shape);
+  K().silu_mul(g.ptr<float>(), u.ptr<float>(), y.ptr<float>(), g.numel());
+  if (Tape* tp = recording({&g, &u})) {
+    tp->record(y, {g, u}, [g, u, y](Tape& t) {
+      const Tensor* dy = t.find_grad(y);
+      if (!dy) return;
+      float* dg = t.tracked(g) ? t.grad(g).ptr<float>() : nullptr;
+      float* du = t.tracked(u) ? t.grad(u).ptr<float>() : nullptr;
+      const float *gv = g.ptr<float>(), *uv = u.ptr<float>(), *d = dy->ptr<float>();
+      for (int64_t i = 0; i < g.numel(); ++i) {
+        // silu(g) = g s with s = sigmoid(g); silu'(g) = s (1 + g (1 - s)).
+        const float s = 1.0f / (1.0f + std::exp(-gv[i]));
+        if (dg) dg[i] += d[i] * uv[i] * s * (1.0f + gv[i] * (1.0f - s));
+        if (du) du[i] += d[i] * gv[i] * s;
+      }
+    });
+  }
+  return y;
+}
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  R1_ASSERT(a.numel() == b.numel());
+  Tensor y = Tensor::zeros(DType::F32, a.shape);
+  K().add(a.ptr<float>(), b.ptr<float>(), y.ptr<float>(), y.numel());
+  if (Tape* tp = recording({&a, &b})) {
+    tp->record(y, {a, b}, [a, b, y](Tape& t) {
+      const Tensor* g = t.find_grad(y);
+      if (!g) return;
+      if (t.tracked(a)) accumulate(t.grad(a), *g);
+      if (t.tracked(b)) accumulate(t.grad(b), *g);
+    });
+  }
+  return y;
 }
 
 Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& rows) {
@@ -168,12 +327,24 @@ Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& rows) {
   Tensor y = Tensor::zeros(DType::F32, {static_cast<int64_t>(rows.size()), H});
   for (size_t i = 0; i < rows.size(); ++i)
     std::memcpy(y.ptr<float>() + i * H, x.ptr<float>() + rows[i] * H, H * sizeof(float));
+  if (Tape* tp = recording({&x})) {
+    tp->record(y, {x}, [x, rows, y](Tape& t) {
+      const Tensor* g = t.find_grad(y);
+      if (!g) return;
+      Tensor& d = t.grad(x);
+      const int64_t H = x.dim(1);
+      for (size_t i = 0; i < rows.size(); ++i)
+        K().add(d.ptr<float>() + rows[i] * H, g->ptr<float>() + i * H, d.ptr<float>() + rows[i] * H,
+                H);
+    });
+  }
   return y;
 }
 
 Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim,
                  const std::vector<KvSpan>& kv, const std::vector<int32_t>& pos, int64_t pos_stride,
                  float scale) {
+  if (recording({&q})) fail_internal("attention over a KV cache has no backward; use causal_attention");
   const int64_t T = q.dim(0), group = n_heads / n_kv_heads;
   Tensor out = Tensor::zeros(DType::F32, {T, n_heads * head_dim});
   int64_t work = 0;
@@ -200,6 +371,7 @@ Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t h
 }
 
 void log_softmax_(Tensor& logits) {
+  if (recording({&logits})) fail_internal("log_softmax_: in place on a tracked tensor");
   const int64_t T = logits.dim(0), V = logits.dim(1);
   for (int64_t t = 0; t < T; ++t) {
     float* r = logits.ptr<float>() + t * V;

@@ -1,7 +1,9 @@
 // The op set models are written in. Each op takes and returns r1::Tensor (activations are
 // contiguous f32; weights are in their stored dtype) and runs on the process thread pool
-// through the dispatched kernels. Backward passes join each op here when training lands
-// (DESIGN.md principle 1): one model definition serves inference and training.
+// through the dispatched kernels. While a tape is active (tape.h) each op whose input is tracked
+// records its backward, which lives beside its forward (DESIGN.md principle 1): one model
+// definition serves inference and training. In-place ops (name ending in _) refuse tracked
+// inputs, except rope_half, whose backward is exact in place.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +33,11 @@ struct Weight {
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias = nullptr);
 Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias = nullptr);
 void set_fast_bf16(bool on);
+// w^T as a contiguous f32 [K, N] (widened from its stored dtype, fp8 block scales applied).
+Tensor transpose(const Weight& w);
+Tensor transpose(const Tensor& x);
+// dst += scale * src (f32, same number of elements).
+void accumulate(Tensor& dst, const Tensor& src, float scale = 1.0f);
 bool fast_bf16();
 // Rows [row0, row0 + n) of w widened to f32 (fp8 scaled by its block scales): out [n, K].
 void widen_rows(const Weight& w, int64_t row0, int64_t n, float* out);
@@ -49,8 +56,13 @@ void rope_half(Tensor& x, int64_t n_heads, const Tensor& cos, const Tensor& sin)
 // g = silu(g) * u, in place on g. Both [T, I].
 void silu_mul_(Tensor& g, const Tensor& u);
 
+// y = silu(g) * u, a new tensor.
+Tensor silu_mul(const Tensor& g, const Tensor& u);
+
 // y += x (same shape).
 void add_(Tensor& y, const Tensor& x);
+// a + b, a new tensor.
+Tensor add(const Tensor& a, const Tensor& b);
 
 // Selects rows of x: [rows.size(), H].
 Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& rows);
@@ -67,6 +79,28 @@ struct KvSpan {
 Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim,
                  const std::vector<KvSpan>& kv, const std::vector<int32_t>& pos, int64_t pos_stride,
                  float scale);
+
+// Self-attention inside packed sequences (training and full-sequence scoring; no cache):
+// token t attends to tokens start[t] .. t (its own sequence up to itself), start[t] <= t.
+//   out[t, h] = sum_j softmax_j(scale * q[t, h] . k[j, h / group]) v[j, h / group]
+// q: [T, n_heads * qk_dim], k: [T, n_kv_heads * qk_dim], v: [T, n_kv_heads * v_dim];
+// out: [T, n_heads * v_dim]. The backward recomputes scores from the saved log-sum-exps, so
+// nothing of size T x T is stored.
+Tensor causal_attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t n_heads,
+                        int64_t n_kv_heads, int64_t qk_dim, int64_t v_dim,
+                        const std::vector<int32_t>& start, float scale);
+// start[t] for a batch of packed sequences given each token's position: t - pos[t]. Positions
+// must run 0, 1, 2, ... within each sequence (an Internal error otherwise).
+std::vector<int32_t> sequence_starts(const std::vector<int32_t>& pos);
+
+// Next-token cross-entropy straight from hidden states, never holding more than a chunk of
+// logits: loss = scale * sum over t with targets[t] >= 0 of -log softmax(h[t] . w^T)[targets[t]].
+// h: [T, H] f32; w: [V, H] (the output embedding, any float dtype); targets[t] < 0 means no
+// loss at t. Returns a one-element tensor. If token_logprobs is given it receives log p of each
+// target (0 where targets[t] < 0). When h or w is tracked, the gradients are formed chunk by
+// chunk during the forward and scaled by the incoming gradient in backward.
+Tensor cross_entropy(const Tensor& h, const Tensor& w, const std::vector<int32_t>& targets,
+                     float scale, std::vector<float>* token_logprobs = nullptr);
 
 // log_softmax of each row of logits [T, V], in place; returns nothing, rows become log-probs.
 void log_softmax_(Tensor& logits);

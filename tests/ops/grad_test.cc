@@ -1,0 +1,152 @@
+// Every op with a backward against finite differences (DESIGN.md principle 2).
+#include <gtest/gtest.h>
+
+#include "core/dtype.h"
+#include "core/error.h"
+#include "grad_check.h"
+#include "ops/ops.h"
+#include "ops/tape.h"
+
+namespace r1 {
+namespace {
+
+using testing::grad_check;
+using testing::random_tensor;
+
+TEST(GradCheck, Linear) {
+  Tensor x = random_tensor({5, 7}, 1), w = random_tensor({6, 7}, 2), b = random_tensor({6}, 3);
+  grad_check("linear+bias", {x, w, b}, [&] { return ops::linear(x, w, &b); });
+  grad_check("linear", {x, w}, [&] { return ops::linear(x, w); });
+}
+
+TEST(GradCheck, LinearThroughFrozenBf16Weight) {
+  // Only the input is trained; the weight stays bf16 (a frozen stored-dtype matrix).
+  Tensor x = random_tensor({4, 9}, 4);
+  Tensor wf = random_tensor({5, 9}, 5);
+  Tensor w = Tensor::zeros(DType::BF16, {5, 9});
+  for (int64_t i = 0; i < wf.numel(); ++i)
+    w.ptr<uint16_t>()[i] = f32_to_bf16(wf.ptr<float>()[i]);
+  grad_check("linear bf16", {x}, [&] { return ops::linear(x, w); });
+}
+
+TEST(GradCheck, RmsNorm) {
+  Tensor x = random_tensor({4, 12}, 6), w = random_tensor({12}, 7);
+  grad_check("rms_norm", {x, w}, [&] { return ops::rms_norm(x, w, 1e-5f); });
+}
+
+TEST(GradCheck, EmbeddingWithRepeatedIds) {
+  Tensor table = random_tensor({10, 6}, 8);
+  std::vector<int32_t> ids = {3, 1, 3, 9, 0, 3};
+  grad_check("embedding", {table}, [&] { return ops::embedding(table, ids); });
+}
+
+TEST(GradCheck, RopeHalfInPlace) {
+  Tensor x = random_tensor({3, 16}, 9);
+  Tensor cos = Tensor::zeros(DType::F32, {3, 4}), sin = Tensor::zeros(DType::F32, {3, 4});
+  for (int64_t i = 0; i < 12; ++i) {
+    cos.ptr<float>()[i] = std::cos(0.37f * static_cast<float>(i));
+    sin.ptr<float>()[i] = std::sin(0.37f * static_cast<float>(i));
+  }
+  Tensor w = random_tensor({16, 16}, 10);
+  // rope acts in place on a fresh linear output, as in the models.
+  grad_check("rope_half", {x, w}, [&] {
+    Tensor q = ops::linear(x, w);
+    ops::rope_half(q, 2, cos, sin);
+    return q;
+  });
+}
+
+TEST(GradCheck, SiluMulAndAdd) {
+  Tensor g = random_tensor({3, 8}, 11, 2.0f), u = random_tensor({3, 8}, 12);
+  grad_check("silu_mul", {g, u}, [&] { return ops::silu_mul(g, u); });
+  grad_check("add", {g, u}, [&] { return ops::add(g, u); });
+  grad_check("add same input twice", {g}, [&] { return ops::add(g, g); });
+}
+
+TEST(GradCheck, GatherRows) {
+  Tensor x = random_tensor({5, 4}, 13);
+  grad_check("gather_rows", {x}, [&] { return ops::gather_rows(x, {4, 0, 4, 2}); });
+}
+
+TEST(GradCheck, CausalAttentionPackedGqa) {
+  // Two packed sequences (lengths 4 and 3), 4 query heads over 2 kv heads, qk dim 6, v dim 5.
+  const std::vector<int32_t> pos = {0, 1, 2, 3, 0, 1, 2};
+  const auto start = ops::sequence_starts(pos);
+  Tensor q = random_tensor({7, 24}, 14), k = random_tensor({7, 12}, 15),
+         v = random_tensor({7, 10}, 16);
+  grad_check("causal_attention", {q, k, v},
+             [&] { return ops::causal_attention(q, k, v, 4, 2, 6, 5, start, 0.4f); });
+}
+
+TEST(CausalAttention, MatchesCachedAttention) {
+  // The training op and the inference op (over a cache) compute the same function.
+  const std::vector<int32_t> pos = {0, 1, 2, 3, 4};
+  Tensor q = random_tensor({5, 8}, 17), k = random_tensor({5, 4}, 18), v = random_tensor({5, 4}, 19);
+  Tensor a = ops::causal_attention(q, k, v, 2, 1, 4, 4, ops::sequence_starts(pos), 0.5f);
+  std::vector<ops::KvSpan> spans(5, ops::KvSpan{k.ptr<float>(), v.ptr<float>()});
+  Tensor b = ops::attention(q, 2, 1, 4, spans, pos, 4, 0.5f);
+  for (int64_t i = 0; i < a.numel(); ++i) EXPECT_NEAR(a.ptr<float>()[i], b.ptr<float>()[i], 1e-5);
+}
+
+TEST(CausalAttention, PositionsMustBePacked) {
+  EXPECT_THROW(ops::sequence_starts({0, 2}), Error);
+  EXPECT_THROW(ops::sequence_starts({1}), Error);
+  EXPECT_EQ(ops::sequence_starts({0, 1, 0, 1, 2}), (std::vector<int32_t>{0, 0, 2, 2, 2}));
+}
+
+TEST(GradCheck, CrossEntropyWithIgnoredTargets) {
+  Tensor h = random_tensor({5, 6}, 20), w = random_tensor({11, 6}, 21);
+  const std::vector<int32_t> targets = {3, -1, 10, 0, 3};
+  grad_check("cross_entropy", {h, w},
+             [&] { return ops::cross_entropy(h, w, targets, 0.25f); });
+}
+
+TEST(CrossEntropy, EqualsLogSoftmaxOfLogits) {
+  Tensor h = random_tensor({4, 6}, 22), w = random_tensor({9, 6}, 23);
+  const std::vector<int32_t> targets = {1, 8, -1, 0};
+  std::vector<float> lp;
+  Tensor loss = ops::cross_entropy(h, w, targets, 0.5f, &lp);
+  Tensor logits = ops::linear(h, w);
+  ops::log_softmax_(logits);
+  double want = 0;
+  for (int t = 0; t < 4; ++t) {
+    if (targets[t] < 0) {
+      EXPECT_EQ(lp[t], 0.0f);
+      continue;
+    }
+    const float ref = logits.ptr<float>()[t * 9 + targets[t]];
+    EXPECT_NEAR(lp[t], ref, 1e-5);
+    want -= ref;
+  }
+  EXPECT_NEAR(loss.ptr<float>()[0], 0.5 * want, 1e-5);
+}
+
+TEST(Tape, InPlaceOpsRefuseTrackedInputs) {
+  Tensor a = random_tensor({2, 3}, 24), b = random_tensor({2, 3}, 25);
+  ops::Tape tape;
+  tape.watch(a);
+  ops::TapeScope scope(tape);
+  EXPECT_THROW(ops::add_(a, b), Error);
+  EXPECT_THROW(ops::silu_mul_(b, a), Error);
+  ops::add_(b, b);  // untracked: fine
+}
+
+TEST(Tape, GradientsAccumulateIntoGivenBuffers) {
+  // Two backward passes into the same leaf buffer add up (gradient accumulation).
+  Tensor x = random_tensor({3, 4}, 26), w = random_tensor({2, 4}, 27);
+  Tensor gw = Tensor::zeros(DType::F32, {2, 4});
+  ops::Tape tape;
+  tape.watch(w, gw);
+  std::vector<float> once;
+  for (int pass = 0; pass < 2; ++pass) {
+    ops::TapeScope scope(tape);
+    Tensor loss = ops::cross_entropy(x, w, {0, 1, 1}, 1.0f);
+    tape.backward(loss);
+    if (pass == 0) once.assign(gw.ptr<float>(), gw.ptr<float>() + 8);
+  }
+  for (int i = 0; i < 8; ++i) EXPECT_NEAR(gw.ptr<float>()[i], 2 * once[i], 1e-6);
+  EXPECT_EQ(tape.size(), 0u);
+}
+
+}  // namespace
+}  // namespace r1
