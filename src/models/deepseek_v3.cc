@@ -251,6 +251,59 @@ Tensor DeepseekV3Model::mtp_forward(const Tensor& hidden, const std::vector<int3
   return ops::linear(ops::rms_norm(x, mtp_.head_norm, eps), mtp_.head);  // [T, vocab]
 }
 
+void DeepseekV3Model::layer_slots(DsLayer& L, const std::string& p, std::vector<ParamSlot>* out) {
+  const std::string a = p + "self_attn.";
+  out->insert(out->end(), {{p + "input_layernorm.weight", &L.attn_norm},
+                           {p + "post_attention_layernorm.weight", &L.ffn_norm},
+                           {a + "q_a_proj.weight", &L.q_a.w},
+                           {a + "q_a_layernorm.weight", &L.q_a_norm},
+                           {a + "q_b_proj.weight", &L.q_b.w},
+                           {a + "q_proj.weight", &L.q.w},
+                           {a + "kv_a_proj_with_mqa.weight", &L.kv_a.w},
+                           {a + "kv_a_layernorm.weight", &L.kv_a_norm},
+                           {a + "kv_b_proj.weight", &L.kv_b.w},
+                           {a + "o_proj.weight", &L.o.w}});
+  auto ffn = [&](DsFfn& f, const std::string& q) {
+    out->insert(out->end(), {{q + "gate_proj.weight", &f.gate.w},
+                             {q + "up_proj.weight", &f.up.w},
+                             {q + "down_proj.weight", &f.down.w}});
+  };
+  if (!L.moe) {
+    ffn(L.mlp, p + "mlp.");
+    return;
+  }
+  out->push_back({p + "mlp.gate.weight", &L.router});
+  out->push_back({p + "mlp.gate.e_score_correction_bias", &L.router_bias, true});
+  for (size_t e = 0; e < L.experts.size(); ++e)
+    ffn(L.experts[e], p + "mlp.experts." + std::to_string(e) + ".");
+  ffn(L.shared, p + "mlp.shared_experts.");
+}
+
+std::vector<ParamSlot> DeepseekV3Model::parameter_slots() {
+  std::vector<ParamSlot> s = {{"model.embed_tokens.weight", &embed_},
+                              {"model.norm.weight", &final_norm_},
+                              {cfg_.tie_word_embeddings ? "" : "lm_head.weight", &lm_head_.w}};
+  for (size_t l = 0; l < layers_.size(); ++l)
+    layer_slots(layers_[l], "model.layers." + std::to_string(l) + ".", &s);
+  if (has_mtp_) {
+    const std::string m = "model.layers." + std::to_string(cfg_.n_layers) + ".";
+    layer_slots(mtp_.layer, m, &s);
+    s.insert(s.end(),
+             {{m + "enorm.weight", &mtp_.enorm},
+              {m + "hnorm.weight", &mtp_.hnorm},
+              {m + "eh_proj.weight", &mtp_.eh_proj.w},
+              {m + "shared_head.norm.weight", &mtp_.head_norm},
+              {store_.has(m + "embed_tokens.weight") ? m + "embed_tokens.weight" : "", &mtp_.embed},
+              {store_.has(m + "shared_head.head.weight") ? m + "shared_head.head.weight" : "",
+               &mtp_.head.w}});
+  }
+  return s;
+}
+
+Tensor DeepseekV3Model::final_hidden(const Batch& b) {
+  fail_usage("training DeepSeek-V3 models is not available yet");
+}
+
 uint64_t DeepseekV3Model::weight_bytes_per_token() const {
   // One decode token reads every attention and dense weight, the router, the shared experts and
   // top_k routed experts per MoE layer (assuming equally sized experts), lm_head and one

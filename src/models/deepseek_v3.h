@@ -50,6 +50,9 @@ class DeepseekV3Model : public Model {
   Tensor forward(const Batch& batch, KvCache& cache) override;
   uint64_t weight_bytes_per_token() const override;
   uint64_t total_weight_bytes() const override { return store_.total_bytes(); }
+  std::vector<ParamSlot> parameter_slots() override;
+  Tensor final_hidden(const Batch& batch) override;
+  Tensor output_embedding() const override { return lm_head_.w; }
 
   // forward() that also returns the final-normed hidden state of every token of the batch
   // ([T, hidden], the MTP layer's input).
@@ -71,6 +74,7 @@ class DeepseekV3Model : public Model {
 
  private:
   DsLayer load_layer(int64_t index);
+  void layer_slots(DsLayer& L, const std::string& prefix, std::vector<ParamSlot>* out);
   DsFfn load_ffn(const std::string& prefix, int64_t inter);
   ops::Weight weight(const std::string& name, int64_t rows, int64_t cols) const;
   Tensor attention(const DsLayer& L, int layer, const Tensor& h, const Batch& b, const Tensor& cos,

@@ -49,7 +49,7 @@ KvCache DenseModel::new_cache() const {
 }
 
 Tensor DenseModel::attention_block(const DenseLayer& L, int layer, const Tensor& x, const Batch& b,
-                                   const Tensor& cos, const Tensor& sin, KvCache& cache) {
+                                   const Tensor& cos, const Tensor& sin, KvCache* cache) {
   const int64_t T = x.dim(0), D = cfg_.head_dim, kv_dim = cfg_.n_kv_heads * D;
   Tensor h = ops::rms_norm(x, L.attn_norm, static_cast<float>(cfg_.rms_norm_eps));
   Tensor q = ops::linear(h, L.wq, L.bq.defined() ? &L.bq : nullptr);  // [T, n_heads*D]
@@ -57,41 +57,79 @@ Tensor DenseModel::attention_block(const DenseLayer& L, int layer, const Tensor&
   Tensor v = ops::linear(h, L.wv, L.bv.defined() ? &L.bv : nullptr);  // [T, n_kv*D]
   ops::rope_half(q, cfg_.n_heads, cos, sin);
   ops::rope_half(k, cfg_.n_kv_heads, cos, sin);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  if (!cache) {
+    Tensor att = ops::causal_attention(q, k, v, cfg_.n_heads, cfg_.n_kv_heads, D, D,
+                                       ops::sequence_starts(b.pos), scale);
+    return ops::linear(att, L.wo);
+  }
   std::vector<ops::KvSpan> spans(T);
   for (int64_t t = 0; t < T; ++t) {
-    float* kc = cache.k(layer, b.seq[t]);
-    float* vc = cache.v(layer, b.seq[t]);
+    float* kc = cache->k(layer, b.seq[t]);
+    float* vc = cache->v(layer, b.seq[t]);
     std::copy_n(k.ptr<float>() + t * kv_dim, kv_dim, kc + b.pos[t] * kv_dim);
     std::copy_n(v.ptr<float>() + t * kv_dim, kv_dim, vc + b.pos[t] * kv_dim);
     spans[t] = {kc, vc};
   }
-  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  Tensor att = ops::attention(q, cfg_.n_heads, cfg_.n_kv_heads, D, spans, b.pos, cache.k_stride(),
+  Tensor att = ops::attention(q, cfg_.n_heads, cfg_.n_kv_heads, D, spans, b.pos, cache->k_stride(),
                               scale);  // [T, n_heads*D]
   return ops::linear(att, L.wo);       // [T, hidden]
 }
 
 Tensor DenseModel::mlp_block(const DenseLayer& L, const Tensor& x) {
   Tensor h = ops::rms_norm(x, L.ffn_norm, static_cast<float>(cfg_.rms_norm_eps));
-  Tensor g = ops::linear(h, L.w_gate);  // [T, inter]
-  Tensor u = ops::linear(h, L.w_up);    // [T, inter]
-  ops::silu_mul_(g, u);
-  return ops::linear(g, L.w_down);  // [T, hidden]
+  Tensor g = ops::linear(h, L.w_gate);                // [T, inter]
+  Tensor u = ops::linear(h, L.w_up);                  // [T, inter]
+  return ops::linear(ops::silu_mul(g, u), L.w_down);  // [T, hidden]
 }
 
-Tensor DenseModel::forward(const Batch& b, KvCache& cache) {
+Tensor DenseModel::run_layers(const Batch& b, KvCache* cache) {
   const int64_t T = static_cast<int64_t>(b.tokens.size());
   R1_ASSERT(b.pos.size() == b.tokens.size() && b.seq.size() == b.tokens.size());
-  for (int64_t t = 0; t < T; ++t) cache.reserve(b.seq[t], b.pos[t] + 1);
+  if (cache)
+    for (int64_t t = 0; t < T; ++t) cache->reserve(b.seq[t], b.pos[t] + 1);
   Tensor cos, sin;
   rope_tables(inv_freq_, b.pos, &cos, &sin);
   Tensor x = ops::embedding(embed_, b.tokens);  // [T, hidden]
   for (size_t l = 0; l < layers_.size(); ++l) {
-    ops::add_(x, attention_block(layers_[l], static_cast<int>(l), x, b, cos, sin, cache));
-    ops::add_(x, mlp_block(layers_[l], x));
+    x = ops::add(x, attention_block(layers_[l], static_cast<int>(l), x, b, cos, sin, cache));
+    x = ops::add(x, mlp_block(layers_[l], x));
   }
-  for (int64_t t = 0; t < T; ++t)
-    if (b.pos[t] + 1 > cache.length(b.seq[t])) cache.set_length(b.seq[t], b.pos[t] + 1);
+  if (cache)
+    for (int64_t t = 0; t < T; ++t)
+      if (b.pos[t] + 1 > cache->length(b.seq[t])) cache->set_length(b.seq[t], b.pos[t] + 1);
+  return x;
+}
+
+Tensor DenseModel::final_hidden(const Batch& b) {
+  return ops::rms_norm(run_layers(b, nullptr), final_norm_, static_cast<float>(cfg_.rms_norm_eps));
+}
+
+std::vector<ParamSlot> DenseModel::parameter_slots() {
+  std::vector<ParamSlot> s = {{"model.embed_tokens.weight", &embed_},
+                              {"model.norm.weight", &final_norm_},
+                              {cfg_.tie_word_embeddings ? "" : "lm_head.weight", &lm_head_}};
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    DenseLayer& L = layers_[l];
+    s.insert(s.end(), {{p + "input_layernorm.weight", &L.attn_norm},
+                       {p + "post_attention_layernorm.weight", &L.ffn_norm},
+                       {p + "self_attn.q_proj.weight", &L.wq},
+                       {p + "self_attn.k_proj.weight", &L.wk},
+                       {p + "self_attn.v_proj.weight", &L.wv},
+                       {p + "self_attn.o_proj.weight", &L.wo},
+                       {p + "self_attn.q_proj.bias", &L.bq},
+                       {p + "self_attn.k_proj.bias", &L.bk},
+                       {p + "self_attn.v_proj.bias", &L.bv},
+                       {p + "mlp.gate_proj.weight", &L.w_gate},
+                       {p + "mlp.up_proj.weight", &L.w_up},
+                       {p + "mlp.down_proj.weight", &L.w_down}});
+  }
+  return s;
+}
+
+Tensor DenseModel::forward(const Batch& b, KvCache& cache) {
+  Tensor x = run_layers(b, &cache);
   Tensor sel = ops::gather_rows(x, b.logits_for);  // [n_logits, hidden]
   Tensor h = ops::rms_norm(sel, final_norm_, static_cast<float>(cfg_.rms_norm_eps));
   return ops::linear(h, lm_head_);  // [n_logits, vocab]

@@ -27,10 +27,15 @@ class DenseModel : public Model {
   Tensor forward(const Batch& batch, KvCache& cache) override;
   uint64_t weight_bytes_per_token() const override;
   uint64_t total_weight_bytes() const override { return store_.total_bytes(); }
+  std::vector<ParamSlot> parameter_slots() override;
+  Tensor final_hidden(const Batch& batch) override;
+  Tensor output_embedding() const override { return lm_head_; }
 
  private:
   Tensor attention_block(const DenseLayer& L, int layer, const Tensor& x, const Batch& b,
-                         const Tensor& cos, const Tensor& sin, KvCache& cache);
+                         const Tensor& cos, const Tensor& sin, KvCache* cache);
+  // The decoder layers over the batch (cache: null for full-sequence attention): [T, hidden].
+  Tensor run_layers(const Batch& b, KvCache* cache);
   Tensor mlp_block(const DenseLayer& L, const Tensor& x);
 
   io::ModelConfig cfg_;

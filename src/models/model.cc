@@ -1,5 +1,9 @@
 #include "models/model.h"
 
+#include <map>
+
+#include "core/error.h"
+#include "kernels/kernels.h"
 #include "models/deepseek_v3.h"
 #include "models/dense.h"
 
@@ -7,10 +11,41 @@ namespace r1::models {
 
 std::unique_ptr<Model> load_model(const std::string& dir, const LoadOptions& opt) {
   io::ModelConfig cfg = io::ModelConfig::load(dir);
-  io::WeightStore store = io::WeightStore::open_dir(dir, opt.use_mmap);
-  if (cfg.arch == io::Arch::DeepseekV3)
-    return std::make_unique<DeepseekV3Model>(cfg, std::move(store), opt);
-  return std::make_unique<DenseModel>(cfg, std::move(store), opt);
+  io::WeightStore store = io::WeightStore::open_dir(dir, opt.use_mmap && !opt.trainable);
+  std::unique_ptr<Model> m;
+  if (cfg.arch == io::Arch::DeepseekV3) {
+    m = std::make_unique<DeepseekV3Model>(cfg, std::move(store), opt);
+  } else {
+    m = std::make_unique<DenseModel>(cfg, std::move(store), opt);
+  }
+  if (opt.trainable) make_trainable(*m);
+  return m;
+}
+
+std::vector<std::pair<std::string, Tensor>> Model::parameters(bool with_frozen) {
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (const ParamSlot& s : parameter_slots())
+    if (!s.name.empty() && s.t->defined() && (with_frozen || !s.frozen))
+      out.emplace_back(s.name, *s.t);
+  return out;
+}
+
+void make_trainable(Model& m) {
+  std::map<const void*, Tensor> done;  // by source data, so that tied weights stay one tensor
+  for (const ParamSlot& s : m.parameter_slots()) {
+    if (!s.t->defined()) continue;
+    auto it = done.find(s.t->data);
+    if (it != done.end()) {
+      *s.t = it->second;
+      continue;
+    }
+    if (s.t->dtype == DType::F8_E4M3)
+      fail_input("tensor ", s.name, " is FP8 block-quantized; training needs f32/bf16/f16 weights");
+    Tensor f = Tensor::zeros(DType::F32, s.t->shape);
+    kernels::kernels().to_f32(s.t->data, s.t->dtype, f.ptr<float>(), f.numel());
+    done[s.t->data] = f;
+    *s.t = f;
+  }
 }
 
 }  // namespace r1::models

@@ -33,6 +33,16 @@ struct Batch {
 struct LoadOptions {
   bool use_mmap = true;
   int64_t max_context = 0;  // 0: the config's max_position_embeddings
+  // Training: every weight becomes a writable f32 copy on the heap (the f32 master weights).
+  bool trainable = false;
+};
+
+// A weight of the model: its checkpoint name and the model's own slot for it. A slot with an
+// empty name aliases another parameter (a tied lm_head) and is not saved separately.
+struct ParamSlot {
+  std::string name;
+  Tensor* t;
+  bool frozen = false;  // saved, but not trained (DeepSeek's e_score_correction_bias)
 };
 
 class Model {
@@ -45,7 +55,23 @@ class Model {
   // Bytes of weights one decode step reads (all matrices and norms, one embedding row).
   virtual uint64_t weight_bytes_per_token() const = 0;
   virtual uint64_t total_weight_bytes() const = 0;
+
+  // Training (ops record on the active tape). Every weight, by checkpoint name.
+  virtual std::vector<ParamSlot> parameter_slots() = 0;
+  // Hidden states [T, hidden] after the final norm for every token of the batch, with no cache:
+  // each sequence (positions 0, 1, ... in order) attends within the batch.
+  virtual Tensor final_hidden(const Batch& batch) = 0;
+  // The matrix [vocab, hidden] that turns hidden states into logits.
+  virtual Tensor output_embedding() const = 0;
+
+  // The named parameters (aliases left out; frozen ones too unless asked), after
+  // make_trainable: contiguous f32.
+  std::vector<std::pair<std::string, Tensor>> parameters(bool with_frozen = false);
 };
+
+// Replaces every weight with a writable f32 heap copy, keeping tied weights tied. Fails (Input
+// error) for FP8 block-quantized weights, which cannot be trained directly.
+void make_trainable(Model& m);
 
 std::unique_ptr<Model> load_model(const std::string& dir, const LoadOptions& opt = {});
 

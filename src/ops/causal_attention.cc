@@ -63,7 +63,8 @@ void backward(const AttnShape& s, const Tensor& q, const Tensor& k, const Tensor
   float* dv = want_v ? t.grad(v).ptr<float>() : nullptr;
   // The end (exclusive) of each key row's sequence.
   std::vector<int64_t> end(T);
-  for (int64_t r = T; r-- > 0;) end[r] = (r + 1 < T && start[r + 1] == start[r]) ? end[r + 1] : r + 1;
+  for (int64_t r = T; r-- > 0;)
+    end[r] = (r + 1 < T && start[r + 1] == start[r]) ? end[r + 1] : r + 1;
   thread_pool().parallel_for(T * s.n_kv, [&](int64_t task) {
     const int64_t j = task / s.n_kv, kvh = task % s.n_kv;
     for (int64_t h = kvh * s.group; h < (kvh + 1) * s.group; ++h) {

@@ -344,7 +344,8 @@ Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& rows) {
 Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim,
                  const std::vector<KvSpan>& kv, const std::vector<int32_t>& pos, int64_t pos_stride,
                  float scale) {
-  if (recording({&q})) fail_internal("attention over a KV cache has no backward; use causal_attention");
+  if (recording({&q}))
+    fail_internal("attention over a KV cache has no backward; use causal_attention");
   const int64_t T = q.dim(0), group = n_heads / n_kv_heads;
   Tensor out = Tensor::zeros(DType::F32, {T, n_heads * head_dim});
   int64_t work = 0;

@@ -24,8 +24,7 @@ TEST(GradCheck, LinearThroughFrozenBf16Weight) {
   Tensor x = random_tensor({4, 9}, 4);
   Tensor wf = random_tensor({5, 9}, 5);
   Tensor w = Tensor::zeros(DType::BF16, {5, 9});
-  for (int64_t i = 0; i < wf.numel(); ++i)
-    w.ptr<uint16_t>()[i] = f32_to_bf16(wf.ptr<float>()[i]);
+  for (int64_t i = 0; i < wf.numel(); ++i) w.ptr<uint16_t>()[i] = f32_to_bf16(wf.ptr<float>()[i]);
   grad_check("linear bf16", {x}, [&] { return ops::linear(x, w); });
 }
 
@@ -81,7 +80,8 @@ TEST(GradCheck, CausalAttentionPackedGqa) {
 TEST(CausalAttention, MatchesCachedAttention) {
   // The training op and the inference op (over a cache) compute the same function.
   const std::vector<int32_t> pos = {0, 1, 2, 3, 4};
-  Tensor q = random_tensor({5, 8}, 17), k = random_tensor({5, 4}, 18), v = random_tensor({5, 4}, 19);
+  Tensor q = random_tensor({5, 8}, 17), k = random_tensor({5, 4}, 18),
+         v = random_tensor({5, 4}, 19);
   Tensor a = ops::causal_attention(q, k, v, 2, 1, 4, 4, ops::sequence_starts(pos), 0.5f);
   std::vector<ops::KvSpan> spans(5, ops::KvSpan{k.ptr<float>(), v.ptr<float>()});
   Tensor b = ops::attention(q, 2, 1, 4, spans, pos, 4, 0.5f);
@@ -97,8 +97,7 @@ TEST(CausalAttention, PositionsMustBePacked) {
 TEST(GradCheck, CrossEntropyWithIgnoredTargets) {
   Tensor h = random_tensor({5, 6}, 20), w = random_tensor({11, 6}, 21);
   const std::vector<int32_t> targets = {3, -1, 10, 0, 3};
-  grad_check("cross_entropy", {h, w},
-             [&] { return ops::cross_entropy(h, w, targets, 0.25f); });
+  grad_check("cross_entropy", {h, w}, [&] { return ops::cross_entropy(h, w, targets, 0.25f); });
 }
 
 TEST(CrossEntropy, EqualsLogSoftmaxOfLogits) {
