@@ -1,0 +1,66 @@
+// r1 tasks arithmetic: procedural arithmetic problems (tasks/arithmetic.h) as SFT conversations
+// or as an evaluation set for `r1 eval --task math`. The split is fixed by a hash of each
+// problem, so `--split train` never emits a problem of `--split test`, whatever the seeds.
+#include <cstdio>
+#include <string>
+
+#include "cli/command.h"
+#include "core/error.h"
+#include "core/file_util.h"
+#include "tasks/arithmetic.h"
+
+namespace r1::cli {
+namespace {
+
+constexpr int64_t kMaxProblems = 1'000'000;  // about 0.7 GB of JSONL
+
+int run_tasks_arithmetic(Args& args) {
+  const int64_t n = args.take_int("--n", 1000);
+  const int64_t seed = args.take_int("--seed", 0);
+  const std::string split = args.take_str("--split", "train");
+  const std::string format = args.take_str("--format", "sft");
+  const std::string kinds = args.take_str("--kinds", "add,sub,mul,word");
+  const std::string out = args.take_str("--out", "", "-o");
+  args.finish();
+  if (n < 1 || n > kMaxProblems) fail_usage("--n must be 1..", kMaxProblems, ", got ", n);
+  if (seed < 0) fail_usage("--seed must be >= 0, got ", seed);
+  if (format != "sft" && format != "eval")
+    fail_usage("--format must be sft or eval, got '", format, "'");
+
+  tasks::ArithOptions options;
+  options.seed = static_cast<uint64_t>(seed);
+  options.split = tasks::parse_split(split);
+  options.kinds = tasks::parse_kinds(kinds);
+  options.distinct = format == "eval";  // an evaluation set asks each question once
+  const auto problems = tasks::generate_arithmetic(static_cast<size_t>(n), options);
+
+  std::string text;
+  for (const auto& p : problems) text += format == "sft" ? tasks::sft_row(p) : tasks::eval_row(p);
+  if (!out.empty()) {
+    write_file_atomic(out, text);
+    return 0;
+  }
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  return std::fflush(stdout) == 0 ? 0 : 1;
+}
+
+R1_COMMAND(
+    {"tasks arithmetic",
+     "procedural arithmetic problems with worked solutions (SFT data, eval sets)",
+     "r1 tasks arithmetic [--n N] [--seed S] [--split train|test] [--format sft|eval]\n"
+     "                    [--kinds add,sub,mul,word] [--out FILE]\n"
+     "  --n N         number of problems (default 1000)\n"
+     "  --seed S      seed of the generator (default 0); same flags, same bytes\n"
+     "  --split       train (default) or test: a problem is test iff the FNV-1a hash of\n"
+     "                its kind and operands is 0 mod 10, so the splits never overlap\n"
+     "  --format      sft (default): {\"messages\": [user, assistant], \"answer\"} with an\n"
+     "                R1-style reply (<think> column method </think> \\boxed{N});\n"
+     "                eval: {\"problem\", \"answer\", \"unique_id\"}, distinct problems, for\n"
+     "                r1 eval --task math\n"
+     "  --kinds       kinds to mix, each optionally weighted: add,sub,mul,word=2\n"
+     "  --out FILE    write FILE atomically (default stdout)\n",
+     {},
+     run_tasks_arithmetic});
+
+}  // namespace
+}  // namespace r1::cli
