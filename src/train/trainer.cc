@@ -1,0 +1,92 @@
+#include "train/trainer.h"
+
+#include <cstring>
+
+#include "core/error.h"
+#include "ops/ops.h"
+
+namespace r1::train {
+
+int64_t Example::targets() const {
+  int64_t n = 0;
+  for (uint8_t m : mask) n += m != 0;
+  return n;
+}
+
+Trainer::Trainer(models::Model& model, TrainerConfig cfg)
+    : model_(model), cfg_(cfg), params_(model.parameters()), adam_(params_, cfg.adam) {
+  for (const auto& [name, p] : params_) {
+    grads_.push_back(Tensor::zeros(DType::F32, p.shape));
+    tape_.watch(p, grads_.back());
+  }
+}
+
+models::Batch Trainer::pack(const std::vector<const Example*>& ex, std::vector<int32_t>* targets) {
+  models::Batch b;
+  targets->clear();
+  for (size_t s = 0; s < ex.size(); ++s) {
+    const Example& e = *ex[s];
+    if (e.ids.size() < 2 || e.mask.size() + 1 != e.ids.size())
+      fail_internal("training example with ", e.ids.size(), " ids and ", e.mask.size(),
+                    " mask entries");
+    for (size_t i = 0; i < e.ids.size(); ++i) {
+      b.add(e.ids[i], static_cast<int32_t>(i), static_cast<int32_t>(s), false);
+      targets->push_back(i + 1 < e.ids.size() && e.mask[i] ? e.ids[i + 1] : -1);
+    }
+  }
+  return b;
+}
+
+StepStats Trainer::forward_backward(const std::vector<std::vector<const Example*>>& micro) {
+  StepStats st;
+  for (const auto& mb : micro)
+    for (const Example* e : mb) st.targets += e->targets();
+  if (st.targets == 0) fail_input("a training step has no target tokens (every mask is 0)");
+  for (Tensor& g : grads_) std::memset(g.data, 0, g.nbytes());
+  const float scale = 1.0f / static_cast<float>(st.targets);
+  Tensor out_emb = model_.output_embedding();
+  for (const auto& mb : micro) {
+    std::vector<int32_t> targets;
+    models::Batch b = pack(mb, &targets);
+    st.tokens += static_cast<int64_t>(b.tokens.size());
+    ops::TapeScope scope(tape_);
+    Tensor h = model_.final_hidden(b);
+    Tensor loss = ops::cross_entropy(h, out_emb, targets, scale);
+    st.loss += loss.ptr<float>()[0];
+    tape_.backward(loss);
+  }
+  return st;
+}
+
+StepStats Trainer::step(const std::vector<std::vector<const Example*>>& micro) {
+  StepStats st = forward_backward(micro);
+  st.grad_norm = clip_grad_norm(grads_, cfg_.clip_norm);
+  st.lr = cfg_.schedule.lr_at(adam_.steps_done());
+  adam_.step(grads_, st.lr);
+  return st;
+}
+
+std::pair<double, int64_t> Trainer::eval_loss(const std::vector<const Example*>& examples,
+                                              int64_t max_batch_tokens) {
+  double total = 0;
+  int64_t n = 0;
+  for (size_t i = 0; i < examples.size();) {
+    std::vector<const Example*> mb;
+    int64_t tokens = 0;
+    while (i < examples.size() &&
+           (mb.empty() ||
+            tokens + static_cast<int64_t>(examples[i]->ids.size()) <= max_batch_tokens)) {
+      tokens += static_cast<int64_t>(examples[i]->ids.size());
+      mb.push_back(examples[i++]);
+    }
+    std::vector<int32_t> targets;
+    models::Batch b = pack(mb, &targets);
+    for (int32_t t : targets) n += t >= 0;
+    Tensor loss =
+        ops::cross_entropy(model_.final_hidden(b), model_.output_embedding(), targets, 1.0f);
+    total += loss.ptr<float>()[0];
+  }
+  return {n ? total / static_cast<double>(n) : 0.0, n};
+}
+
+}  // namespace r1::train
