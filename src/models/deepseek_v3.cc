@@ -8,18 +8,28 @@
 #include "models/checked_weights.h"
 #include "models/rope.h"
 #include "ops/ops.h"
+#include "ops/tape.h"
 
 namespace r1::models {
 
 namespace {
 
-// Columns [c0, c0 + n) of a [T, W] f32 tensor as a new [T, n] tensor.
-Tensor columns(const Tensor& x, int64_t c0, int64_t n) {
-  const int64_t T = x.dim(0), W = x.dim(1);
-  Tensor y = Tensor::zeros(DType::F32, {T, n});
-  for (int64_t t = 0; t < T; ++t)
-    std::memcpy(y.ptr<float>() + t * n, x.ptr<float>() + t * W + c0, n * 4);
-  return y;
+// x + y: in place for inference; a new tensor when either is tracked (training).
+Tensor residual(Tensor x, const Tensor& y) {
+  if (ops::recording({&x, &y})) return ops::add(x, y);
+  ops::add_(x, y);
+  return x;
+}
+
+// SwiGLU: down(silu(gate(x)) * up(x)); the product in place unless it is tracked.
+Tensor swiglu(const DsFfn& f, const Tensor& x) {
+  Tensor g = ops::linear(x, f.gate), u = ops::linear(x, f.up);
+  if (ops::recording({&g, &u})) {
+    g = ops::silu_mul(g, u);
+  } else {
+    ops::silu_mul_(g, u);
+  }
+  return ops::linear(g, f.down);
 }
 
 uint64_t ffn_bytes(const DsFfn& f) {
@@ -136,20 +146,30 @@ KvCache DeepseekV3Model::new_cache() const {
 }
 
 Tensor DeepseekV3Model::attention(const DsLayer& L, int layer, const Tensor& h, const Batch& b,
-                                  const Tensor& cos, const Tensor& sin, KvCache& cache) {
+                                  const Tensor& cos, const Tensor& sin, KvCache* cache) {
   const float eps = static_cast<float>(cfg_.rms_norm_eps);
-  const int64_t T = h.dim(0), R = mla_.lora, row = mla_.lora + mla_.rope;
+  const int64_t T = h.dim(0), R = mla_.lora, row = mla_.lora + mla_.rope, nh = mla_.n_heads;
   Tensor q = cfg_.ds.q_lora_rank > 0
                  ? ops::linear(ops::rms_norm(ops::linear(h, L.q_a), L.q_a_norm, eps), L.q_b)
                  : ops::linear(h, L.q);  // [T, H*(nope+rope)]
-  ops::rope_interleaved(q, mla_.n_heads, mla_.nope + mla_.rope, mla_.nope, cos, sin);
-  Tensor kv = ops::linear(h, L.kv_a);                             // [T, lora + rope]
-  Tensor c = ops::rms_norm(columns(kv, 0, R), L.kv_a_norm, eps);  // [T, lora]
-  Tensor k_pe = columns(kv, R, mla_.rope);                        // [T, rope], one shared head
+  ops::rope_interleaved(q, nh, mla_.nope + mla_.rope, mla_.nope, cos, sin);
+  Tensor kv = ops::linear(h, L.kv_a);                                  // [T, lora + rope]
+  Tensor c = ops::rms_norm(ops::columns(kv, 0, R), L.kv_a_norm, eps);  // [T, lora]
+  Tensor k_pe = ops::columns(kv, R, mla_.rope);  // [T, rope], one head shared by all
   ops::rope_interleaved(k_pe, 1, mla_.rope, 0, cos, sin);
+  if (!cache) {
+    // Full sequences (training, scoring): the naive form over the batch itself. Per head
+    // k = [k_nope_h, k_pe] and v_h, both from kv_b_proj of the latent.
+    Tensor e = ops::linear(c, L.kv_b);  // [T, H*(nope+v)]
+    Tensor k = ops::concat_heads(ops::head_columns(e, nh, 0, mla_.nope), k_pe, nh, true);
+    Tensor v = ops::head_columns(e, nh, mla_.nope, mla_.v);
+    Tensor out = ops::causal_attention(q, k, v, nh, nh, mla_.nope + mla_.rope, mla_.v,
+                                       ops::sequence_starts(b.pos), mla_.scale);  // [T, H*v]
+    return ops::linear(out, L.o);
+  }
   std::vector<ops::LatentSpan> spans(T);
   for (int64_t t = 0; t < T; ++t) {
-    float* rows = cache.k(layer, b.seq[t]);
+    float* rows = cache->k(layer, b.seq[t]);
     std::memcpy(rows + b.pos[t] * row, c.ptr<float>() + t * R, R * 4);
     std::memcpy(rows + b.pos[t] * row + R, k_pe.ptr<float>() + t * mla_.rope, mla_.rope * 4);
     spans[t] = {rows};
@@ -160,33 +180,21 @@ Tensor DeepseekV3Model::attention(const DsLayer& L, int layer, const Tensor& h, 
 }
 
 Tensor DeepseekV3Model::ffn(const DsLayer& L, const Tensor& h) {
-  auto swiglu = [](const DsFfn& f, const Tensor& x) {
-    Tensor g = ops::linear(x, f.gate);
-    ops::silu_mul_(g, ops::linear(x, f.up));
-    return ops::linear(g, f.down);
-  };
   if (!L.moe) return swiglu(L.mlp, h);
   const int64_t T = h.dim(0), Hd = h.dim(1);
-  // Router logits in f32 from the stored (bf16) gate weight widened exactly.
-  auto choice = ops::route_experts(ops::linear(h, L.router), L.router_bias, routing_);
-  // Group tokens by expert so each selected expert runs once over all of its tokens.
-  std::vector<std::vector<std::pair<int64_t, float>>> by_expert(L.experts.size());
-  for (int64_t t = 0; t < T; ++t)
-    for (const auto& c : choice[t]) by_expert[c.expert].push_back({t, c.weight});
-  Tensor y = L.shared.gate.w.defined() ? swiglu(L.shared, h) : Tensor::zeros(DType::F32, {T, Hd});
-  for (size_t e = 0; e < by_expert.size(); ++e) {
-    if (by_expert[e].empty()) continue;
-    std::vector<int64_t> rows;
-    for (const auto& [t, w] : by_expert[e]) rows.push_back(t);
-    Tensor out = swiglu(L.experts[e], ops::gather_rows(h, rows));
-    for (size_t i = 0; i < rows.size(); ++i) {
-      const float w = by_expert[e][i].second;
-      float* dst = y.ptr<float>() + rows[i] * Hd;
-      const float* src = out.ptr<float>() + i * Hd;
-      for (int64_t k = 0; k < Hd; ++k) dst[k] += w * src[k];
-    }
-  }
-  return y;
+  // Router logits in f32 from the stored (bf16) gate weight widened exactly. The selection is
+  // discrete; the chosen experts' weights carry the gradient back to the logits.
+  Tensor logits = ops::linear(h, L.router);
+  const auto choice = ops::route_experts(logits, L.router_bias, routing_);
+  Tensor weights = ops::expert_weights(logits, choice, routing_);  // [T, top_k]
+  // Grouped by expert so each selected expert runs once over all of its tokens.
+  const auto rows = ops::expert_rows(choice, static_cast<int64_t>(L.experts.size()));
+  std::vector<Tensor> outs(L.experts.size());
+  for (size_t e = 0; e < rows.size(); ++e)
+    if (!rows[e].token.empty()) outs[e] = swiglu(L.experts[e], ops::gather_rows(h, rows[e].token));
+  Tensor base =
+      L.shared.gate.w.defined() ? swiglu(L.shared, h) : Tensor::zeros(DType::F32, {T, Hd});
+  return ops::moe_combine(base, outs, rows, weights);
 }
 
 void DeepseekV3Model::rope(const Batch& b, Tensor* cos, Tensor* sin) const {
@@ -199,25 +207,34 @@ void DeepseekV3Model::rope(const Batch& b, Tensor* cos, Tensor* sin) const {
 }
 
 Tensor DeepseekV3Model::layer_forward(const DsLayer& L, int layer, Tensor x, const Batch& b,
-                                      const Tensor& cos, const Tensor& sin, KvCache& cache) {
+                                      const Tensor& cos, const Tensor& sin, KvCache* cache) {
   const float eps = static_cast<float>(cfg_.rms_norm_eps);
-  ops::add_(x, attention(L, layer, ops::rms_norm(x, L.attn_norm, eps), b, cos, sin, cache));
-  ops::add_(x, ffn(L, ops::rms_norm(x, L.ffn_norm, eps)));
-  return x;
+  // Each branch is computed before x is handed on (x may then change in place).
+  Tensor a = attention(L, layer, ops::rms_norm(x, L.attn_norm, eps), b, cos, sin, cache);
+  x = residual(std::move(x), a);
+  Tensor f = ffn(L, ops::rms_norm(x, L.ffn_norm, eps));
+  return residual(std::move(x), f);
 }
 
-Tensor DeepseekV3Model::forward_hidden(const Batch& b, KvCache& cache, Tensor* hidden) {
+Tensor DeepseekV3Model::run_layers(const Batch& b, KvCache* cache) {
   const int64_t T = static_cast<int64_t>(b.tokens.size());
   R1_ASSERT(b.pos.size() == b.tokens.size() && b.seq.size() == b.tokens.size());
-  for (int64_t t = 0; t < T; ++t) cache.reserve(b.seq[t], b.pos[t] + 1);
+  if (cache)
+    for (int64_t t = 0; t < T; ++t) cache->reserve(b.seq[t], b.pos[t] + 1);
   Tensor cos, sin;  // rotary tables of the batch's positions, shared by every layer
   rope(b, &cos, &sin);
   Tensor x = ops::embedding(embed_, b.tokens);  // [T, hidden]
   for (size_t l = 0; l < layers_.size(); ++l)
     x = layer_forward(layers_[l], static_cast<int>(l), std::move(x), b, cos, sin, cache);
-  for (int64_t t = 0; t < T; ++t)
-    if (b.pos[t] + 1 > cache.length(b.seq[t])) cache.set_length(b.seq[t], b.pos[t] + 1);
-  Tensor h = ops::rms_norm(x, final_norm_, static_cast<float>(cfg_.rms_norm_eps));
+  if (cache)
+    for (int64_t t = 0; t < T; ++t)
+      if (b.pos[t] + 1 > cache->length(b.seq[t])) cache->set_length(b.seq[t], b.pos[t] + 1);
+  return x;
+}
+
+Tensor DeepseekV3Model::forward_hidden(const Batch& b, KvCache& cache, Tensor* hidden) {
+  Tensor h =
+      ops::rms_norm(run_layers(b, &cache), final_norm_, static_cast<float>(cfg_.rms_norm_eps));
   if (hidden) *hidden = h;
   return ops::linear(ops::gather_rows(h, b.logits_for), lm_head_);  // [n_logits, vocab]
 }
@@ -231,14 +248,10 @@ Tensor DeepseekV3Model::mtp_forward(const Tensor& hidden, const std::vector<int3
                                     const std::vector<int32_t>& seq, KvCache& cache) {
   if (!has_mtp_) fail_usage("this checkpoint has no MTP layer (model.layers.", cfg_.n_layers, ")");
   const float eps = static_cast<float>(cfg_.rms_norm_eps);
-  const int64_t T = hidden.dim(0), H = cfg_.hidden;
+  const int64_t T = hidden.dim(0);
   Tensor e = ops::rms_norm(ops::embedding(mtp_.embed, next), mtp_.enorm, eps);  // [T, H]
   Tensor h = ops::rms_norm(hidden, mtp_.hnorm, eps);                            // [T, H]
-  Tensor cat = Tensor::zeros(DType::F32, {T, 2 * H});  // [enorm(e), hnorm(h)]
-  for (int64_t t = 0; t < T; ++t) {
-    std::memcpy(cat.ptr<float>() + t * 2 * H, e.ptr<float>() + t * H, H * 4);
-    std::memcpy(cat.ptr<float>() + t * 2 * H + H, h.ptr<float>() + t * H, H * 4);
-  }
+  Tensor cat = ops::concat_columns(e, h);  // [enorm(e), hnorm(h)]
   Batch b;
   b.tokens = next;
   b.pos = pos;
@@ -247,7 +260,7 @@ Tensor DeepseekV3Model::mtp_forward(const Tensor& hidden, const std::vector<int3
   Tensor cos, sin;
   rope(b, &cos, &sin);
   Tensor x = layer_forward(mtp_.layer, static_cast<int>(cfg_.n_layers),
-                           ops::linear(cat, mtp_.eh_proj), b, cos, sin, cache);
+                           ops::linear(cat, mtp_.eh_proj), b, cos, sin, &cache);
   return ops::linear(ops::rms_norm(x, mtp_.head_norm, eps), mtp_.head);  // [T, vocab]
 }
 
@@ -301,7 +314,7 @@ std::vector<ParamSlot> DeepseekV3Model::parameter_slots() {
 }
 
 Tensor DeepseekV3Model::final_hidden(const Batch& b) {
-  fail_usage("training DeepSeek-V3 models is not available yet");
+  return ops::rms_norm(run_layers(b, nullptr), final_norm_, static_cast<float>(cfg_.rms_norm_eps));
 }
 
 uint64_t DeepseekV3Model::weight_bytes_per_token() const {

@@ -77,13 +77,17 @@ class DeepseekV3Model : public Model {
   void layer_slots(DsLayer& L, const std::string& prefix, std::vector<ParamSlot>* out);
   DsFfn load_ffn(const std::string& prefix, int64_t inter);
   ops::Weight weight(const std::string& name, int64_t rows, int64_t cols) const;
+  // With a cache: the latent cache and the absorbed (or naive) MLA form; without (training,
+  // final_hidden): full-sequence attention within the batch's packed sequences.
   Tensor attention(const DsLayer& L, int layer, const Tensor& h, const Batch& b, const Tensor& cos,
-                   const Tensor& sin, KvCache& cache);
+                   const Tensor& sin, KvCache* cache);
   Tensor ffn(const DsLayer& L, const Tensor& h);
   // cos/sin [T, qk_rope_head_dim / 2] for the batch's positions, with HF's yarn multiplier.
   void rope(const Batch& b, Tensor* cos, Tensor* sin) const;
   Tensor layer_forward(const DsLayer& L, int layer, Tensor x, const Batch& b, const Tensor& cos,
-                       const Tensor& sin, KvCache& cache);
+                       const Tensor& sin, KvCache* cache);
+  // Embedding and every layer (before the final norm); cache is null for full sequences.
+  Tensor run_layers(const Batch& b, KvCache* cache);
 
   io::ModelConfig cfg_;
   io::WeightStore store_;

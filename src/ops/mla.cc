@@ -1,10 +1,12 @@
 #include "ops/mla.h"
 
+#include <algorithm>
 #include <map>
 
 #include "core/error.h"
 #include "core/threads.h"
 #include "kernels/kernels.h"
+#include "ops/tape.h"
 
 namespace r1::ops {
 
@@ -14,27 +16,119 @@ const kernels::KernelTable& K() {
 }
 }  // namespace
 
-void rope_interleaved(Tensor& x, int64_t n_heads, int64_t head_stride, int64_t offset,
-                      const Tensor& cos, const Tensor& sin) {
+namespace {
+
+// Rotates pairs (v[2i], v[2i+1]) by angle +-a_i (sign +1: the forward; -1: its inverse, which is
+// also its transpose, so the backward of the rotation).
+void rotate_interleaved(Tensor& x, int64_t n_heads, int64_t head_stride, int64_t offset,
+                        const Tensor& cos, const Tensor& sin, float sign) {
   const int64_t T = x.dim(0), half = cos.dim(1);
-  R1_ASSERT(cos.dim(0) == T && offset + 2 * half <= head_stride &&
-            n_heads * head_stride <= x.dim(1));
   for (int64_t t = 0; t < T; ++t) {
     const float* c = cos.ptr<float>() + t * half;
     const float* s = sin.ptr<float>() + t * half;
     for (int64_t h = 0; h < n_heads; ++h) {
       float* v = x.ptr<float>() + t * x.dim(1) + h * head_stride + offset;
       for (int64_t i = 0; i < half; ++i) {
-        const float a = v[2 * i], b = v[2 * i + 1];
-        v[2 * i] = a * c[i] - b * s[i];
-        v[2 * i + 1] = b * c[i] + a * s[i];
+        const float a = v[2 * i], b = v[2 * i + 1], si = sign * s[i];
+        v[2 * i] = a * c[i] - b * si;
+        v[2 * i + 1] = b * c[i] + a * si;
       }
     }
   }
 }
 
+}  // namespace
+
+void rope_interleaved(Tensor& x, int64_t n_heads, int64_t head_stride, int64_t offset,
+                      const Tensor& cos, const Tensor& sin) {
+  const int64_t T = x.dim(0), half = cos.dim(1);
+  R1_ASSERT(cos.dim(0) == T && offset + 2 * half <= head_stride &&
+            n_heads * head_stride <= x.dim(1));
+  rotate_interleaved(x, n_heads, head_stride, offset, cos, sin, 1.0f);
+  if (Tape* tp = recording({&x})) {
+    // In place: the output's gradient is rotated back, in place, into the input's.
+    tp->record(x, {cos, sin}, [x, n_heads, head_stride, offset, cos, sin](Tape& t) {
+      Tensor* g = const_cast<Tensor*>(t.find_grad(x));
+      if (g) rotate_interleaved(*g, n_heads, head_stride, offset, cos, sin, -1.0f);
+    });
+  }
+}
+
+Tensor head_columns(const Tensor& x, int64_t n_heads, int64_t c0, int64_t n) {
+  const int64_t T = x.dim(0), W = x.dim(1) / n_heads;
+  if (x.dtype != DType::F32 || x.ndim() != 2 || x.dim(1) % n_heads || c0 < 0 || c0 + n > W)
+    fail_internal("head_columns: columns [", c0, ", ", c0 + n, ") of ", n_heads, " heads of ",
+                  x.shape_str());
+  Tensor y = Tensor::zeros(DType::F32, {T, n_heads * n});
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t h = 0; h < n_heads; ++h)
+      std::copy_n(x.ptr<float>() + t * x.dim(1) + h * W + c0, n,
+                  y.ptr<float>() + (t * n_heads + h) * n);
+  if (Tape* tp = recording({&x})) {
+    tp->record(y, {x}, [x, n_heads, c0, n, y](Tape& t) {
+      const Tensor* g = t.find_grad(y);
+      if (!g) return;
+      Tensor& d = t.grad(x);
+      const int64_t T = x.dim(0), W = x.dim(1) / n_heads;
+      for (int64_t r = 0; r < T; ++r)
+        for (int64_t h = 0; h < n_heads; ++h)
+          K().add(d.ptr<float>() + r * x.dim(1) + h * W + c0,
+                  g->ptr<float>() + (r * n_heads + h) * n,
+                  d.ptr<float>() + r * x.dim(1) + h * W + c0, n);
+    });
+  }
+  return y;
+}
+
+Tensor columns(const Tensor& x, int64_t c0, int64_t n) {
+  return head_columns(x, 1, c0, n);
+}
+
+Tensor concat_heads(const Tensor& a, const Tensor& b, int64_t n_heads, bool b_shared) {
+  const int64_t T = a.dim(0), da = a.dim(1) / n_heads, b_heads = b_shared ? 1 : n_heads;
+  if (a.dtype != DType::F32 || b.dtype != DType::F32 || a.ndim() != 2 || b.ndim() != 2 ||
+      b.dim(0) != T || a.dim(1) % n_heads || b.dim(1) % b_heads)
+    fail_internal("concat_heads: ", a.shape_str(), " and ", b.shape_str(), " in ", n_heads,
+                  " heads");
+  const int64_t db = b.dim(1) / b_heads, w = da + db;
+  Tensor y = Tensor::zeros(DType::F32, {T, n_heads * w});
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t h = 0; h < n_heads; ++h) {
+      float* o = y.ptr<float>() + (t * n_heads + h) * w;
+      std::copy_n(a.ptr<float>() + t * a.dim(1) + h * da, da, o);
+      std::copy_n(b.ptr<float>() + t * b.dim(1) + (b_heads == 1 ? 0 : h * db), db, o + da);
+    }
+  if (Tape* tp = recording({&a, &b})) {
+    tp->record(y, {a, b}, [a, b, n_heads, b_heads, da, db, y](Tape& t) {
+      const Tensor* g = t.find_grad(y);
+      if (!g) return;
+      float* ga = t.tracked(a) ? t.grad(a).ptr<float>() : nullptr;
+      float* gb = t.tracked(b) ? t.grad(b).ptr<float>() : nullptr;
+      const int64_t T = a.dim(0), w = da + db;
+      for (int64_t r = 0; r < T; ++r)
+        for (int64_t h = 0; h < n_heads; ++h) {
+          const float* gi = g->ptr<float>() + (r * n_heads + h) * w;
+          if (ga) {
+            float* d = ga + r * a.dim(1) + h * da;
+            K().add(d, gi, d, da);
+          }
+          if (gb) {
+            float* d = gb + r * b.dim(1) + (b_heads == 1 ? 0 : h * db);
+            K().add(d, gi + da, d, db);
+          }
+        }
+    });
+  }
+  return y;
+}
+
+Tensor concat_columns(const Tensor& a, const Tensor& b) {
+  return concat_heads(a, b, 1);
+}
+
 Tensor mla_absorbed(const Tensor& q, const Weight& kv_b, const MlaShape& s,
                     const std::vector<LatentSpan>& spans, const std::vector<int32_t>& pos) {
+  if (recording({&q})) fail_internal("mla_absorbed: attention over a latent cache has no backward");
   const int64_t T = q.dim(0), H = s.n_heads, qw = s.nope + s.rope, kvw = s.nope + s.v;
   const int64_t R = s.lora, row = s.lora + s.rope;
   R1_ASSERT(kv_b.rows() == H * kvw && kv_b.cols() == R && q.dim(1) == H * qw);
@@ -89,6 +183,7 @@ Tensor mla_absorbed(const Tensor& q, const Weight& kv_b, const MlaShape& s,
 
 Tensor mla_naive(const Tensor& q, const Weight& kv_b, const MlaShape& s,
                  const std::vector<LatentSpan>& spans, const std::vector<int32_t>& pos) {
+  if (recording({&q})) fail_internal("mla_naive: attention over a latent cache has no backward");
   const int64_t T = q.dim(0), H = s.n_heads, qw = s.nope + s.rope, kvw = s.nope + s.v;
   const int64_t R = s.lora, row = s.lora + s.rope;
   // Expand keys and values of every cached position of each sequence once.

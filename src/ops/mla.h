@@ -18,8 +18,22 @@ namespace r1::ops {
 // Interleaved rotary embedding (DeepSeek-V3 inference/model.py apply_rotary_emb: pairs
 // (x[2i], x[2i+1]) rotated by angle position * f_i), in place on the `dim` columns starting at
 // `offset` of each of n_heads heads of width head_stride. cos, sin: [T, dim / 2].
+// On a tracked x it records a backward that rotates the gradient back in place (exact, like
+// rope_half): the other columns' gradients pass through unchanged.
 void rope_interleaved(Tensor& x, int64_t n_heads, int64_t head_stride, int64_t offset,
                       const Tensor& cos, const Tensor& sin);
+
+// Column slices and concatenations, head by head (with a backward each). x: [T, n_heads * W].
+// head_columns: columns [c0, c0 + n) of each head's W -> [T, n_heads * n].
+Tensor head_columns(const Tensor& x, int64_t n_heads, int64_t c0, int64_t n);
+// Columns [c0, c0 + n) of x [T, W] -> [T, n] (head_columns with one head).
+Tensor columns(const Tensor& x, int64_t c0, int64_t n);
+// Head h of the result is [a_h, b_h]: a [T, n_heads * da]; b [T, n_heads * db], or with b_shared
+// [T, db], one head shared by every head (MLA's rotary key; its gradient sums over the heads).
+// -> [T, n_heads * (da + db)].
+Tensor concat_heads(const Tensor& a, const Tensor& b, int64_t n_heads, bool b_shared = false);
+// [a, b] side by side: [T, da + db] (concat_heads with one head).
+Tensor concat_columns(const Tensor& a, const Tensor& b);
 
 struct MlaShape {
   int64_t n_heads, nope, rope, v,

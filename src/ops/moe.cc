@@ -6,6 +6,8 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "kernels/kernels.h"
+#include "ops/tape.h"
 
 namespace r1::ops {
 
@@ -61,6 +63,117 @@ std::vector<std::vector<ExpertChoice>> route_experts(const Tensor& logits, const
     }
   }
   return out;
+}
+
+Tensor expert_weights(const Tensor& logits, const std::vector<std::vector<ExpertChoice>>& choice,
+                      const MoeRouting& r) {
+  const int64_t T = logits.dim(0), E = logits.dim(1), k = r.top_k;
+  R1_ASSERT(static_cast<int64_t>(choice.size()) == T);
+  Tensor w = Tensor::zeros(DType::F32, {T, k});
+  // s of each choice, kept for the backward.
+  Tensor s = Tensor::zeros(DType::F32, {T, k});
+  for (int64_t t = 0; t < T; ++t) {
+    R1_ASSERT(static_cast<int64_t>(choice[t].size()) == k);
+    float sum = 0;
+    float* st = s.ptr<float>() + t * k;
+    for (int64_t i = 0; i < k; ++i) {
+      const int32_t e = choice[t][i].expert;
+      R1_ASSERT(e >= 0 && e < E);
+      st[i] = 1.0f / (1.0f + std::exp(-logits.ptr<float>()[t * E + e]));
+      sum += st[i];
+    }
+    for (int64_t i = 0; i < k; ++i) {
+      float v = st[i];
+      if (r.norm_topk_prob) v /= sum;
+      w.ptr<float>()[t * k + i] = v * r.routed_scaling_factor;
+    }
+  }
+  if (Tape* tp = recording({&logits})) {
+    tp->record(w, {logits, s}, [logits, choice, r, s, w](Tape& tape) {
+      const Tensor* g = tape.find_grad(w);
+      if (!g) return;
+      Tensor& d = tape.grad(logits);
+      const int64_t T = logits.dim(0), E = logits.dim(1), k = r.top_k;
+      const float c = r.routed_scaling_factor;
+      for (int64_t t = 0; t < T; ++t) {
+        const float* st = s.ptr<float>() + t * k;
+        const float* gt = g->ptr<float>() + t * k;
+        // ds_j = c g_j (plain), or c / S (g_j - sum_k g_k s_k / S) with S = sum_k s_k;
+        // dlogit = ds s (1 - s).
+        double S = 0, gs = 0;
+        for (int64_t i = 0; i < k; ++i) {
+          S += st[i];
+          gs += static_cast<double>(gt[i]) * st[i];
+        }
+        for (int64_t i = 0; i < k; ++i) {
+          const double ds = r.norm_topk_prob ? c / S * (gt[i] - gs / S) : c * gt[i];
+          d.ptr<float>()[t * E + choice[t][i].expert] +=
+              static_cast<float>(ds * st[i] * (1.0 - st[i]));
+        }
+      }
+    });
+  }
+  return w;
+}
+
+std::vector<ExpertRows> expert_rows(const std::vector<std::vector<ExpertChoice>>& choice,
+                                    int64_t n_experts) {
+  std::vector<ExpertRows> rows(n_experts);
+  for (size_t t = 0; t < choice.size(); ++t)
+    for (size_t k = 0; k < choice[t].size(); ++k) {
+      const int32_t e = choice[t][k].expert;
+      R1_ASSERT(e >= 0 && e < n_experts);
+      rows[e].token.push_back(static_cast<int64_t>(t));
+      rows[e].slot.push_back(static_cast<int64_t>(t * choice[t].size() + k));
+    }
+  return rows;
+}
+
+Tensor moe_combine(const Tensor& base, const std::vector<Tensor>& outs,
+                   const std::vector<ExpertRows>& rows, const Tensor& weights) {
+  const int64_t Hd = base.dim(1);
+  R1_ASSERT(outs.size() == rows.size() && base.dtype == DType::F32 && base.ndim() == 2);
+  Tensor y = Tensor::zeros(DType::F32, base.shape);
+  std::copy_n(base.ptr<float>(), base.numel(), y.ptr<float>());
+  const float* w = weights.ptr<float>();
+  for (size_t e = 0; e < outs.size(); ++e) {
+    if (rows[e].token.empty()) continue;
+    R1_ASSERT(outs[e].dim(0) == static_cast<int64_t>(rows[e].token.size()) && outs[e].dim(1) == Hd);
+    for (size_t i = 0; i < rows[e].token.size(); ++i) {
+      const float wi = w[rows[e].slot[i]];
+      float* dst = y.ptr<float>() + rows[e].token[i] * Hd;
+      const float* src = outs[e].ptr<float>() + i * Hd;
+      for (int64_t c = 0; c < Hd; ++c) dst[c] += wi * src[c];
+    }
+  }
+  Tape* tp = active_tape();
+  bool any = tp && (tp->tracked(base) || tp->tracked(weights));
+  for (const Tensor& o : outs) any = any || (tp && o.defined() && tp->tracked(o));
+  if (any) {
+    std::vector<Tensor> keep(outs);
+    keep.push_back(base);
+    keep.push_back(weights);
+    tp->record(y, std::move(keep), [base, outs, rows, weights, y](Tape& t) {
+      const Tensor* g = t.find_grad(y);
+      if (!g) return;
+      const int64_t Hd = base.dim(1);
+      const auto& K = kernels::kernels();
+      if (t.tracked(base))
+        K.add(t.grad(base).ptr<float>(), g->ptr<float>(), t.grad(base).ptr<float>(), base.numel());
+      float* dw = t.tracked(weights) ? t.grad(weights).ptr<float>() : nullptr;
+      for (size_t e = 0; e < outs.size(); ++e) {
+        if (rows[e].token.empty()) continue;
+        float* dout = t.tracked(outs[e]) ? t.grad(outs[e]).ptr<float>() : nullptr;
+        for (size_t i = 0; i < rows[e].token.size(); ++i) {
+          const float* gi = g->ptr<float>() + rows[e].token[i] * Hd;
+          const float* oi = outs[e].ptr<float>() + i * Hd;
+          if (dw) dw[rows[e].slot[i]] += K.dot(gi, oi, Hd);
+          if (dout) K.axpy(weights.ptr<float>()[rows[e].slot[i]], gi, dout + i * Hd, Hd);
+        }
+      }
+    });
+  }
+  return y;
 }
 
 }  // namespace r1::ops

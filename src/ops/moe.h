@@ -25,8 +25,32 @@ struct ExpertChoice {
 };
 
 // logits: [T, n_experts] router logits (x . gate^T, f32); bias: [n_experts] f32 (or undefined).
-// Returns top_k choices per token, in descending order of biased score.
+// Returns top_k choices per token, in descending order of biased score. The selection is a
+// discrete choice: it records nothing (the weights' gradient comes from expert_weights).
 std::vector<std::vector<ExpertChoice>> route_experts(const Tensor& logits, const Tensor& bias,
                                                      const MoeRouting& r);
+
+// The routing weights of the chosen experts as a tensor [T, top_k], differentiable in the
+// logits: w[t, k] = sigmoid(logits[t, e_k]) (/ sum_k' sigmoid(logits[t, e_k']) when
+// norm_topk_prob) * routed_scaling_factor, e_k = choice[t][k].expert. Equal to the choices'
+// weights bit for bit.
+Tensor expert_weights(const Tensor& logits, const std::vector<std::vector<ExpertChoice>>& choice,
+                      const MoeRouting& r);
+
+// The tokens one expert runs on: rows of the [T, H] input, and for each the index into the
+// flattened [T, top_k] weights (t * top_k + k).
+struct ExpertRows {
+  std::vector<int64_t> token;
+  std::vector<int64_t> slot;
+};
+// Groups the choices by expert (each selected expert then runs once over all of its tokens).
+std::vector<ExpertRows> expert_rows(const std::vector<std::vector<ExpertChoice>>& choice,
+                                    int64_t n_experts);
+
+// The MoE output: out = base + sum_e sum_i weights[rows[e].slot[i]] * outs[e][i] at row
+// rows[e].token[i]. base: [T, H]; outs[e]: [rows[e].token.size(), H] (undefined when empty);
+// weights: [T, top_k]. Backward to base, every expert output and the weights.
+Tensor moe_combine(const Tensor& base, const std::vector<Tensor>& outs,
+                   const std::vector<ExpertRows>& rows, const Tensor& weights);
 
 }  // namespace r1::ops
