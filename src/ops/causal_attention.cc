@@ -1,7 +1,10 @@
-// causal_attention (ops.h): forward with saved log-sum-exps, and its backward in two passes that
-// each own what they write (dq per query row; dk, dv per key row), so threads never share an
-// output row.
+// causal_attention (ops.h). Work is split into (sequence, kv head) tasks; each computes its
+// heads' score blocks S = scale Q K^T with the GEMM kernel, so a task owns every row of dk/dv it
+// writes and threads never share an output. The forward keeps only each row's log-sum-exp; the
+// backward recomputes P = exp(S - lse) block by block:
+//   dP = dO V^T, dS = P (dP - rowsum(P dP)), dQ = scale dS K, dK = scale dS^T Q, dV = P^T dO.
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "core/error.h"
@@ -21,66 +24,140 @@ const kernels::KernelTable& K() {
 struct AttnShape {
   int64_t T, n_heads, n_kv, qk, vd, group;
   float scale;
-  const float* q(const Tensor& t, int64_t r, int64_t h) const {
-    return t.ptr<float>() + r * n_heads * qk + h * qk;
-  }
-  const float* k(const Tensor& t, int64_t r, int64_t h) const {
-    return t.ptr<float>() + r * n_kv * qk + (h / group) * qk;
-  }
-  const float* v(const Tensor& t, int64_t r, int64_t h) const {
-    return t.ptr<float>() + r * n_kv * vd + (h / group) * vd;
-  }
 };
 
-void backward(const AttnShape& s, const Tensor& q, const Tensor& k, const Tensor& v,
-              const Tensor& out, const Tensor& lse, const std::vector<int32_t>& start,
-              const Tensor& dout, Tape& t) {
-  const int64_t T = s.T, nh = s.n_heads;
-  // delta[t, h] = dout . out: the softmax backward's row term.
-  std::vector<float> delta(T * nh);
-  for (int64_t r = 0; r < T; ++r)
-    for (int64_t h = 0; h < nh; ++h)
-      delta[r * nh + h] = K().dot(dout.ptr<float>() + (r * nh + h) * s.vd,
-                                  out.ptr<float>() + (r * nh + h) * s.vd, s.vd);
-  const float* L = lse.ptr<float>();
-  auto dout_at = [&](int64_t r, int64_t h) { return dout.ptr<float>() + (r * nh + h) * s.vd; };
-  if (t.tracked(q)) {
-    Tensor& dq = t.grad(q);
-    thread_pool().parallel_for(T * nh, [&](int64_t task) {
-      const int64_t r = task / nh, h = task % nh;
-      float* d = dq.ptr<float>() + r * nh * s.qk + h * s.qk;
-      const float* qv = s.q(q, r, h);
-      for (int64_t j = start[r]; j <= r; ++j) {
-        const float p = std::exp(s.scale * K().dot(qv, s.k(k, j, h), s.qk) - L[r * nh + h]);
-        const float dp = K().dot(dout_at(r, h), s.v(v, j, h), s.vd);
-        K().axpy(s.scale * p * (dp - delta[r * nh + h]), s.k(k, j, h), d, s.qk);
-      }
-    });
+// y[M, N] = x[M, Kd] . w[N, Kd]^T with row strides.
+void gemm(int64_t M, int64_t N, int64_t Kd, const float* x, int64_t ldx, const float* w,
+          int64_t ldw, float* y, int64_t ldy) {
+  kernels::GemmParams p;
+  p.M = M;
+  p.K = Kd;
+  p.x = x;
+  p.ldx = ldx;
+  p.w = w;
+  p.ldw = ldw;
+  p.y = y;
+  p.ldy = ldy;
+  p.n_begin = 0;
+  p.n_end = N;
+  K().gemm(p);
+}
+
+// dst[c, r] = src[r, c] for an [R, C] block with row stride lds.
+void transpose_block(const float* src, int64_t lds, int64_t R, int64_t C, float* dst) {
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t c = 0; c < C; ++c) dst[c * R + r] = src[r * lds + c];
+}
+
+// The sequences of the batch: [begin, end) token ranges.
+std::vector<std::pair<int64_t, int64_t>> sequences(const std::vector<int32_t>& start) {
+  std::vector<std::pair<int64_t, int64_t>> seqs;
+  for (int64_t t = 0; t < static_cast<int64_t>(start.size()); ++t) {
+    if (start[t] == t) seqs.push_back({t, t + 1});
+    if (seqs.empty() || start[t] != seqs.back().first)
+      fail_internal("causal_attention: token ", t, " starts at ", start[t],
+                    "; sequences must be contiguous");
+    seqs.back().second = t + 1;
   }
-  const bool want_k = t.tracked(k), want_v = t.tracked(v);
-  if (!want_k && !want_v) return;
-  float* dk = want_k ? t.grad(k).ptr<float>() : nullptr;
-  float* dv = want_v ? t.grad(v).ptr<float>() : nullptr;
-  // The end (exclusive) of each key row's sequence.
-  std::vector<int64_t> end(T);
-  for (int64_t r = T; r-- > 0;)
-    end[r] = (r + 1 < T && start[r + 1] == start[r]) ? end[r + 1] : r + 1;
-  thread_pool().parallel_for(T * s.n_kv, [&](int64_t task) {
-    const int64_t j = task / s.n_kv, kvh = task % s.n_kv;
-    for (int64_t h = kvh * s.group; h < (kvh + 1) * s.group; ++h) {
-      const float *kj = s.k(k, j, h), *vj = s.v(v, j, h);
-      for (int64_t r = j; r < end[j]; ++r) {
-        const float* qv = s.q(q, r, h);
-        const float p = std::exp(s.scale * K().dot(qv, kj, s.qk) - L[r * nh + h]);
-        if (dv) K().axpy(p, dout_at(r, h), dv + j * s.n_kv * s.vd + kvh * s.vd, s.vd);
-        if (dk) {
-          const float dp = K().dot(dout_at(r, h), vj, s.vd);
-          K().axpy(s.scale * p * (dp - delta[r * nh + h]), qv, dk + j * s.n_kv * s.qk + kvh * s.qk,
-                   s.qk);
-        }
-      }
+  return seqs;
+}
+
+// P = softmax rows of the causal block S (in place), given each row's log-sum-exp.
+void probs_from_lse(float* S, int64_t L, const float* lse, int64_t lse_stride) {
+  for (int64_t i = 0; i < L; ++i) {
+    float* row = S + i * L;
+    const float l = lse[i * lse_stride];
+    for (int64_t j = 0; j <= i; ++j) row[j] = std::exp(row[j] - l);
+    std::memset(row + i + 1, 0, (L - i - 1) * sizeof(float));
+  }
+}
+
+struct Buffers {
+  std::vector<float> S, dP, kt, vt, qt, tmp;
+};
+
+void forward_task(const AttnShape& s, int64_t a, int64_t L, int64_t g, const Tensor& q,
+                  const Tensor& k, const Tensor& v, Tensor& out, Tensor& lse) {
+  thread_local Buffers b;
+  b.S.resize(L * L);
+  b.vt.resize(s.vd * L);
+  const int64_t ldq = s.n_heads * s.qk, ldk = s.n_kv * s.qk, ldv = s.n_kv * s.vd;
+  const int64_t ldo = s.n_heads * s.vd;
+  transpose_block(v.ptr<float>() + a * ldv + g * s.vd, ldv, L, s.vd, b.vt.data());
+  for (int64_t h = g * s.group; h < (g + 1) * s.group; ++h) {
+    gemm(L, L, s.qk, q.ptr<float>() + a * ldq + h * s.qk, ldq, k.ptr<float>() + a * ldk + g * s.qk,
+         ldk, b.S.data(), L);
+    float* lrow = lse.ptr<float>() + a * s.n_heads + h;
+    for (int64_t i = 0; i < L; ++i) {
+      float* row = b.S.data() + i * L;
+      float m = -std::numeric_limits<float>::infinity();
+      for (int64_t j = 0; j <= i; ++j) m = std::max(m, row[j] *= s.scale);
+      float sum = 0;
+      for (int64_t j = 0; j <= i; ++j) sum += (row[j] = std::exp(row[j] - m));
+      const float inv = 1.0f / sum;
+      for (int64_t j = 0; j <= i; ++j) row[j] *= inv;
+      std::memset(row + i + 1, 0, (L - i - 1) * sizeof(float));
+      lrow[i * s.n_heads] = m + std::log(sum);
     }
-  });
+    gemm(L, s.vd, L, b.S.data(), L, b.vt.data(), L, out.ptr<float>() + a * ldo + h * s.vd, ldo);
+  }
+}
+
+void backward_task(const AttnShape& s, int64_t a, int64_t L, int64_t g, const Tensor& q,
+                   const Tensor& k, const Tensor& v, const Tensor& lse, const Tensor& dout,
+                   float* dq, float* dk, float* dv) {
+  thread_local Buffers b;
+  const int64_t ldq = s.n_heads * s.qk, ldk = s.n_kv * s.qk, ldv = s.n_kv * s.vd;
+  const int64_t ldo = s.n_heads * s.vd;
+  b.S.resize(L * L);
+  b.dP.resize(L * L);
+  b.kt.resize(s.qk * L);
+  b.qt.resize(std::max(s.qk, s.vd) * L);
+  b.tmp.resize(L * std::max(s.qk, s.vd));
+  const float* kg = k.ptr<float>() + a * ldk + g * s.qk;
+  const float* vg = v.ptr<float>() + a * ldv + g * s.vd;
+  transpose_block(kg, ldk, L, s.qk, b.kt.data());
+  auto add_into = [&](float* dst, int64_t ld, int64_t cols) {
+    for (int64_t i = 0; i < L; ++i)
+      K().add(dst + i * ld, b.tmp.data() + i * cols, dst + i * ld, cols);
+  };
+  for (int64_t h = g * s.group; h < (g + 1) * s.group; ++h) {
+    const float* qh = q.ptr<float>() + a * ldq + h * s.qk;
+    const float* doh = dout.ptr<float>() + a * ldo + h * s.vd;
+    gemm(L, L, s.qk, qh, ldq, kg, ldk, b.S.data(), L);
+    for (int64_t i = 0; i < L * L; ++i) b.S[i] *= s.scale;
+    probs_from_lse(b.S.data(), L, lse.ptr<float>() + a * s.n_heads + h, s.n_heads);
+    gemm(L, L, s.vd, doh, ldo, vg, ldv, b.dP.data(), L);  // dP = dO V^T
+    for (int64_t i = 0; i < L; ++i) {
+      float* p = b.S.data() + i * L;
+      float* d = b.dP.data() + i * L;
+      const float delta = K().dot(p, d, i + 1);
+      for (int64_t j = 0; j <= i; ++j) d[j] = s.scale * p[j] * (d[j] - delta);  // scale dS
+      std::memset(d + i + 1, 0, (L - i - 1) * sizeof(float));
+    }
+    if (dq) {  // dQ += (scale dS) K
+      gemm(L, s.qk, L, b.dP.data(), L, b.kt.data(), L, b.tmp.data(), s.qk);
+      add_into(dq + a * ldq + h * s.qk, ldq, s.qk);
+    }
+    // Transposed blocks: dS^T and P^T, reusing the S/dP buffers' transposes in place.
+    if (dk) {  // dK += (scale dS)^T Q
+      transpose_block(qh, ldq, L, s.qk, b.qt.data());
+      std::vector<float>& dst = b.tmp;
+      thread_local std::vector<float> dsT;
+      dsT.resize(L * L);
+      transpose_block(b.dP.data(), L, L, L, dsT.data());
+      gemm(L, s.qk, L, dsT.data(), L, b.qt.data(), L, dst.data(), s.qk);
+      add_into(dk + a * ldk + g * s.qk, ldk, s.qk);
+    }
+    if (dv) {  // dV += P^T dO
+      thread_local std::vector<float> pT;
+      pT.resize(L * L);
+      transpose_block(b.S.data(), L, L, L, pT.data());
+      transpose_block(doh, ldo, L, s.vd, b.qt.data());
+      gemm(L, s.vd, L, pT.data(), L, b.qt.data(), L, b.tmp.data(), s.vd);
+      add_into(dv + a * ldv + g * s.vd, ldv, s.vd);
+    }
+  }
 }
 
 }  // namespace
@@ -105,28 +182,26 @@ Tensor causal_attention(const Tensor& q, const Tensor& k, const Tensor& v, int64
       static_cast<int64_t>(start.size()) != s.T)
     fail_internal("causal_attention: shapes q", q.shape_str(), " k", k.shape_str(), " v",
                   v.shape_str(), " do not match ", n_heads, "/", n_kv_heads, " heads");
+  const auto seqs = sequences(start);
   Tensor out = Tensor::zeros(DType::F32, {s.T, n_heads * v_dim});
   Tensor lse = Tensor::zeros(DType::F32, {s.T, n_heads});
-  thread_pool().parallel_for(s.T * n_heads, [&](int64_t task) {
-    const int64_t r = task / n_heads, h = task % n_heads;
-    const int64_t j0 = start[r], n = r - j0 + 1;
-    thread_local std::vector<float> p;
-    p.resize(n);
-    const float* qv = s.q(q, r, h);
-    float m = -std::numeric_limits<float>::infinity();
-    for (int64_t j = 0; j < n; ++j) {
-      p[j] = scale * K().dot(qv, s.k(k, j0 + j, h), qk_dim);
-      m = std::max(m, p[j]);
-    }
-    float sum = 0;
-    for (int64_t j = 0; j < n; ++j) sum += (p[j] = std::exp(p[j] - m));
-    float* o = out.ptr<float>() + (r * n_heads + h) * v_dim;
-    for (int64_t j = 0; j < n; ++j) K().axpy(p[j] / sum, s.v(v, j0 + j, h), o, v_dim);
-    lse.ptr<float>()[r * n_heads + h] = m + std::log(sum);
+  const int64_t tasks = static_cast<int64_t>(seqs.size()) * n_kv_heads;
+  thread_pool().parallel_for(tasks, [&](int64_t task) {
+    const auto [a, e] = seqs[task / n_kv_heads];
+    forward_task(s, a, e - a, task % n_kv_heads, q, k, v, out, lse);
   });
   if (Tape* tp = recording({&q, &k, &v})) {
-    tp->record(out, {q, k, v, lse}, [s, q, k, v, out, lse, start](Tape& t) {
-      if (const Tensor* g = t.find_grad(out)) backward(s, q, k, v, out, lse, start, *g, t);
+    tp->record(out, {q, k, v, lse}, [s, q, k, v, out, lse, seqs](Tape& t) {
+      const Tensor* g = t.find_grad(out);
+      if (!g) return;
+      float* dq = t.tracked(q) ? t.grad(q).ptr<float>() : nullptr;
+      float* dk = t.tracked(k) ? t.grad(k).ptr<float>() : nullptr;
+      float* dv = t.tracked(v) ? t.grad(v).ptr<float>() : nullptr;
+      const int64_t tasks = static_cast<int64_t>(seqs.size()) * s.n_kv;
+      thread_pool().parallel_for(tasks, [&](int64_t task) {
+        const auto [a, e] = seqs[task / s.n_kv];
+        backward_task(s, a, e - a, task % s.n_kv, q, k, v, lse, *g, dq, dk, dv);
+      });
     });
   }
   return out;

@@ -296,11 +296,18 @@ Tensor silu_mul(const Tensor& g, const Tensor& u) {
       float* dg = t.tracked(g) ? t.grad(g).ptr<float>() : nullptr;
       float* du = t.tracked(u) ? t.grad(u).ptr<float>() : nullptr;
       const float *gv = g.ptr<float>(), *uv = u.ptr<float>(), *d = dy->ptr<float>();
-      for (int64_t i = 0; i < g.numel(); ++i) {
-        // silu(g) = g s with s = sigmoid(g); silu'(g) = s (1 + g (1 - s)).
-        const float s = 1.0f / (1.0f + std::exp(-gv[i]));
-        if (dg) dg[i] += d[i] * uv[i] * s * (1.0f + gv[i] * (1.0f - s));
-        if (du) du[i] += d[i] * gv[i] * s;
+      auto part = [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) {
+          // silu(g) = g s with s = sigmoid(g); silu'(g) = s (1 + g (1 - s)).
+          const float s = 1.0f / (1.0f + std::exp(-gv[i]));
+          if (dg) dg[i] += d[i] * uv[i] * s * (1.0f + gv[i] * (1.0f - s));
+          if (du) du[i] += d[i] * gv[i] * s;
+        }
+      };
+      if (g.numel() < kMinParallelWork) {
+        part(0, g.numel());
+      } else {
+        thread_pool().parallel_range(g.numel(), 4096, part);
       }
     });
   }

@@ -1,5 +1,7 @@
 #include "train/trainer.h"
 
+#include <malloc.h>
+
 #include <cstring>
 
 #include "core/error.h"
@@ -15,6 +17,10 @@ int64_t Example::targets() const {
 
 Trainer::Trainer(models::Model& model, TrainerConfig cfg)
     : model_(model), cfg_(cfg), params_(model.parameters()), adam_(params_, cfg.adam) {
+  // Every step allocates and frees the same activation buffers: keep freed memory in the heap
+  // instead of returning it to the system, so it is not page-faulted in again each step.
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   for (const auto& [name, p] : params_) {
     grads_.push_back(Tensor::zeros(DType::F32, p.shape));
     tape_.watch(p, grads_.back());

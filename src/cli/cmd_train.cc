@@ -1,0 +1,150 @@
+// r1 train init | pretrain | sft: a new model, and training it (src/train).
+#include <cstdio>
+
+#include "cli/command.h"
+#include "cli/model_dir.h"
+#include "core/error.h"
+#include "core/threads.h"
+#include "train/init.h"
+#include "train/run.h"
+
+namespace r1::cli {
+
+namespace {
+
+void take_threads(Args& a) {
+  const int64_t threads = a.take_int("--threads", 0);
+  if (threads < 0 || threads > 1024) fail_usage("--threads must be between 1 and 1024");
+  if (threads > 0) set_num_threads(static_cast<int>(threads));
+}
+
+int run_init(Args& a) {
+  train::InitOptions o;
+  o.arch = a.take_str("--arch", o.arch);
+  o.tokenizer_dir = a.take_str("--tokenizer", "");
+  const std::string out = a.take_str("--out", "", "-o");
+  o.vocab = a.take_int("--vocab", 0);
+  o.hidden = a.take_int("--hidden", o.hidden);
+  o.layers = a.take_int("--layers", o.layers);
+  o.heads = a.take_int("--heads", o.heads);
+  o.kv_heads = a.take_int("--kv-heads", 0);
+  o.intermediate = a.take_int("--intermediate", 0);
+  o.head_dim = a.take_int("--head-dim", 0);
+  o.max_position = a.take_int("--max-position", o.max_position);
+  o.rope_theta = a.take_double("--rope-theta", o.rope_theta);
+  o.tie_embeddings = !a.take_bool("--untied");
+  o.q_lora_rank = a.take_int("--q-lora-rank", o.q_lora_rank);
+  o.kv_lora_rank = a.take_int("--kv-lora-rank", o.kv_lora_rank);
+  o.qk_nope_head_dim = a.take_int("--qk-nope-head-dim", o.qk_nope_head_dim);
+  o.qk_rope_head_dim = a.take_int("--qk-rope-head-dim", o.qk_rope_head_dim);
+  o.v_head_dim = a.take_int("--v-head-dim", o.v_head_dim);
+  o.n_routed_experts = a.take_int("--experts", o.n_routed_experts);
+  o.experts_per_tok = a.take_int("--experts-per-token", o.experts_per_tok);
+  o.n_shared_experts = a.take_int("--shared-experts", o.n_shared_experts);
+  o.moe_intermediate = a.take_int("--moe-intermediate", 0);
+  o.n_group = a.take_int("--expert-groups", o.n_group);
+  o.topk_group = a.take_int("--topk-groups", o.topk_group);
+  o.first_k_dense_replace = a.take_int("--first-dense-layers", o.first_k_dense_replace);
+  o.seed = static_cast<uint64_t>(a.take_int("--seed", 0));
+  o.init_std = a.take_double("--init-std", o.init_std);
+  o.dtype = a.take_str("--dtype", o.dtype);
+  a.finish();
+  if (out.empty()) fail_usage("--out DIR is required");
+  const int64_t n = train::init_model(o, out);
+  std::printf("wrote %s: %s, %lld parameters\n", out.c_str(), o.arch.c_str(),
+              static_cast<long long>(n));
+  return 0;
+}
+
+int run_loop(Args& a, const char* kind) {
+  train::RunOptions o;
+  o.kind = kind;
+  o.model_dir = resolve_model_dir(a.take_str("--model", "", "-m"));
+  o.data = a.take_str("--data", "");
+  o.eval_data = a.take_str("--eval-data", "");
+  o.out_dir = a.take_str("--out", "", "-o");
+  o.seq_len = a.take_int("--seq-len", o.seq_len);
+  o.batch_tokens = a.take_int("--batch-tokens", o.batch_tokens);
+  o.accum = a.take_int("--accum", o.accum);
+  o.steps = a.take_int("--steps", 0);
+  o.epochs = a.take_double("--epochs", o.epochs);
+  o.lr = a.take_double("--lr", o.lr);
+  o.min_lr_ratio = a.take_double("--min-lr-ratio", o.min_lr_ratio);
+  o.warmup = a.take_int("--warmup", -1);
+  o.beta1 = a.take_double("--beta1", o.beta1);
+  o.beta2 = a.take_double("--beta2", o.beta2);
+  o.weight_decay = a.take_double("--weight-decay", o.weight_decay);
+  o.clip = a.take_double("--clip", o.clip);
+  o.eval_frac = a.take_double("--eval-fraction", 0.0);
+  o.eval_every = a.take_int("--eval-every", 0);
+  o.save_every = a.take_int("--save-every", 0);
+  o.log_every = a.take_int("--log-every", 1);
+  o.keep = a.take_int("--keep", o.keep);
+  o.stop_after = a.take_int("--stop-after", 0);
+  o.seed = static_cast<uint64_t>(a.take_int("--seed", 0));
+  o.resume = a.take_bool("--resume");
+  o.save_dtype = a.take_str("--save-dtype", o.save_dtype);
+  take_threads(a);
+  a.finish();
+  if (o.lr <= 0 || o.epochs <= 0 || o.eval_frac < 0 || o.eval_frac >= 1 || o.clip < 0 || o.keep < 1)
+    fail_usage(
+        "--lr and --epochs must be positive, --eval-fraction in [0, 1), --clip >= 0, "
+        "--keep >= 1");
+  train::run_training(o);
+  return 0;
+}
+
+int run_pretrain(Args& a) {
+  return run_loop(a, "pretrain");
+}
+int run_sft(Args& a) {
+  return run_loop(a, "sft");
+}
+
+#define R1_TRAIN_LOOP_USAGE                                                                 \
+  "  -m, --model DIR       the model to train (from `r1 train init` or any checkpoint)\n"   \
+  "  --data FILE           training data\n"                                                 \
+  "  --out DIR             where the trained model, checkpoints/ and train_log.jsonl go\n"  \
+  "  --eval-data FILE      held-out data for the evaluation loss (or --eval-fraction F)\n"  \
+  "  --seq-len N           longest sequence (default 1024)\n"                               \
+  "  --batch-tokens N      tokens per micro-batch, sequences packed (default 4096)\n"       \
+  "  --accum N             micro-batches per optimizer step (default 1)\n"                  \
+  "  --steps N | --epochs X  length of training (default 1 epoch)\n"                        \
+  "  --lr X --min-lr-ratio R --warmup N   peak lr, cosine floor (0.1), warmup steps (5%)\n" \
+  "  --weight-decay X --clip X --beta1 X --beta2 X   AdamW (0.1, 1.0, 0.9, 0.95)\n"         \
+  "  --eval-every N --save-every N --keep N --log-every N\n"                                \
+  "  --stop-after N        stop after N steps with a checkpoint (continue with --resume)\n" \
+  "  --resume              continue exactly from the newest checkpoint in --out\n"          \
+  "  --save-dtype f32|bf16 dtype of the final model (checkpoints keep f32)\n"               \
+  "  --seed N --threads N\n"
+
+R1_COMMAND({"train init",
+            "create a new randomly initialized model with a given tokenizer",
+            "  --arch qwen2|llama|deepseek_v3   (default qwen2)\n"
+            "  --tokenizer DIR       tokenizer.json + tokenizer_config.json to use\n"
+            "  --out DIR\n"
+            "  --hidden N --layers N --heads N --kv-heads N --intermediate N --head-dim N\n"
+            "  --vocab N (default: tokenizer size rounded up to 64) --max-position N\n"
+            "  --rope-theta X --untied --init-std X (0.02) --seed N --dtype f32|bf16\n"
+            "  DeepSeek-V3: --q-lora-rank --kv-lora-rank --qk-nope-head-dim --qk-rope-head-dim\n"
+            "    --v-head-dim --experts --experts-per-token --shared-experts --moe-intermediate\n"
+            "    --expert-groups --topk-groups --first-dense-layers\n",
+            {"--untied"},
+            run_init});
+R1_COMMAND(
+    {"train pretrain",
+     "train on text (next-token loss on every token)",
+     "  --data: .jsonl rows {\"text\"} or plain text, one document per line\n" R1_TRAIN_LOOP_USAGE,
+     {"--resume"},
+     run_pretrain});
+R1_COMMAND({"train sft",
+            "supervised fine-tuning on conversations (loss on replies only)",
+            "  --data: JSONL {\"messages\": [...]} ending in the assistant reply, or\n"
+            "          {\"prompt\", \"response\"}; the model's chat template is "
+            "applied\n" R1_TRAIN_LOOP_USAGE,
+            {"--resume"},
+            run_sft});
+
+}  // namespace
+
+}  // namespace r1::cli

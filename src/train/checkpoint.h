@@ -1,0 +1,43 @@
+// Hugging Face model folders written by training, and resumable training checkpoints.
+//   A model folder: config.json, model.safetensors, tokenizer files, generation_config.json;
+//   `r1 generate` and other tools load it unchanged.
+//   A checkpoint: OUT/checkpoints/step-NNNNNNN/, a model folder (f32 master weights) plus
+//   optimizer.safetensors (AdamW moments) and trainer_state.json (step, data position, settings).
+// Every folder is written under a temporary name and renamed into place when complete, so an
+// interrupted save leaves the previous checkpoint intact and never a partial one.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace r1::train {
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+// The non-weight files of a model folder that exist in `dir` (config, generation config,
+// tokenizer files, chat template), by file name.
+std::map<std::string, std::string> model_side_files(const std::string& dir);
+
+// Writes `dir` as a whole: text files and safetensors files (tensors converted to `dtype`:
+// F32 or BF16; config.json's torch_dtype is set to match). Built in "<dir>.tmp" and renamed
+// into place; an existing `dir` is replaced only after the new one is complete.
+void write_folder(const std::string& dir, std::map<std::string, std::string> files,
+                  const std::map<std::string, NamedTensors>& tensor_files, DType dtype);
+
+// Writes the model files into `dir` (which may hold other things, e.g. checkpoints/), each file
+// atomically, model.safetensors last.
+void write_model_files(const std::string& dir, std::map<std::string, std::string> files,
+                       const NamedTensors& tensors, DType dtype);
+
+std::string checkpoint_dir(const std::string& out_dir, int64_t step);
+// The complete checkpoint with the highest step under out_dir/checkpoints, if any.
+std::optional<std::string> latest_checkpoint(const std::string& out_dir);
+// Removes all but the newest `keep` checkpoints (keep >= 1) and leftover temporary folders.
+void prune_checkpoints(const std::string& out_dir, int keep);
+
+}  // namespace r1::train

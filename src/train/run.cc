@@ -1,0 +1,228 @@
+#include "train/run.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/file_util.h"
+#include "io/safetensors.h"
+#include "models/model.h"
+#include "train/checkpoint.h"
+#include "train/data.h"
+
+namespace r1::train {
+
+using nlohmann::ordered_json;
+
+namespace {
+
+std::string duration(double s) {
+  char b[32];
+  const int64_t t = static_cast<int64_t>(s + 0.5);
+  if (t >= 3600) {
+    std::snprintf(b, sizeof b, "%lldh%02lldm", static_cast<long long>(t / 3600),
+                  static_cast<long long>(t / 60 % 60));
+  } else {
+    std::snprintf(b, sizeof b, "%lldm%02llds", static_cast<long long>(t / 60),
+                  static_cast<long long>(t % 60));
+  }
+  return b;
+}
+
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
+  return h;
+}
+
+// The settings a resumed run must share with the run that wrote the checkpoint.
+ordered_json settings(const RunOptions& o, int64_t steps, int64_t warmup, uint64_t data_hash) {
+  return {{"kind", o.kind},
+          {"data_fnv1a", std::to_string(data_hash)},
+          {"seq_len", o.seq_len},
+          {"batch_tokens", o.batch_tokens},
+          {"accum", o.accum},
+          {"steps", steps},
+          {"lr", o.lr},
+          {"min_lr_ratio", o.min_lr_ratio},
+          {"warmup", warmup},
+          {"beta1", o.beta1},
+          {"beta2", o.beta2},
+          {"eps", o.eps},
+          {"weight_decay", o.weight_decay},
+          {"clip", o.clip},
+          {"seed", o.seed},
+          {"eval_frac", o.eval_frac}};
+}
+
+}  // namespace
+
+double run_training(const RunOptions& o) {
+  if (o.model_dir.empty()) fail_usage("-m DIR (the model to train) is required");
+  if (o.data.empty()) fail_usage("--data FILE is required");
+  if (o.out_dir.empty()) fail_usage("--out DIR is required");
+  if (o.seq_len < 2 || o.batch_tokens < 2 || o.accum < 1)
+    fail_usage("--seq-len and --batch-tokens must be at least 2 and --accum at least 1");
+  if (o.save_dtype != "f32" && o.save_dtype != "bf16")
+    fail_usage("--save-dtype must be f32 or bf16");
+  const auto latest = o.resume ? latest_checkpoint(o.out_dir) : std::nullopt;
+  if (o.resume && !latest)
+    fail_usage("--resume: no checkpoint under ", path_join(o.out_dir, "checkpoints"));
+  if (!o.resume && latest)
+    fail_usage(o.out_dir,
+               " already holds checkpoints; pass --resume to continue, or choose a new --out");
+
+  // The tokenizer and template come from the model folder being trained.
+  tok::Tokenizer tk = tok::Tokenizer::load(o.model_dir);
+  DataStats ds;
+  std::vector<Example> all;
+  if (o.kind == "sft") {
+    all = load_sft(o.data, tk, tmpl::ChatTemplate::load(o.model_dir), o.seq_len, &ds);
+  } else {
+    all = load_pretrain(o.data, tk, o.seq_len, &ds);
+  }
+  std::vector<Example> train_ex, eval_ex;
+  if (!o.eval_data.empty()) {
+    DataStats es;
+    train_ex = std::move(all);
+    eval_ex = o.kind == "sft"
+                  ? load_sft(o.eval_data, tk, tmpl::ChatTemplate::load(o.model_dir), o.seq_len, &es)
+                  : load_pretrain(o.eval_data, tk, o.seq_len, &es);
+  } else {
+    // Every k-th example is held out when eval_frac > 0.
+    const int64_t k = o.eval_frac > 0 ? std::max<int64_t>(2, std::llround(1.0 / o.eval_frac)) : 0;
+    for (size_t i = 0; i < all.size(); ++i)
+      (k && static_cast<int64_t>(i) % k == k - 1 ? eval_ex : train_ex).push_back(std::move(all[i]));
+  }
+  if (train_ex.empty()) fail_input(o.data, ": nothing left to train on after the eval split");
+  std::fprintf(
+      stderr,
+      "data: %lld rows -> %zu training examples (%lld tokens, %lld loss targets), %zu "
+      "eval examples%s\n",
+      static_cast<long long>(ds.rows), train_ex.size(), static_cast<long long>(ds.tokens),
+      static_cast<long long>(ds.targets), eval_ex.size(),
+      ds.too_long ? (", " + std::to_string(ds.too_long) + " longer than --seq-len left out").c_str()
+                  : "");
+
+  Batcher batcher(train_ex, o.batch_tokens, o.seed);
+  const int64_t steps =
+      o.steps > 0 ? o.steps
+                  : std::max<int64_t>(1, static_cast<int64_t>(std::ceil(
+                                             o.epochs * batcher.batches_per_epoch() / o.accum)));
+  const int64_t warmup = o.warmup >= 0 ? o.warmup : static_cast<int64_t>(o.warmup_frac * steps);
+  const uint64_t data_hash = fnv1a(read_file(o.data));
+  const ordered_json want = settings(o, steps, warmup, data_hash);
+
+  models::LoadOptions lo;
+  lo.trainable = true;
+  auto model = models::load_model(latest ? *latest : o.model_dir, lo);
+  TrainerConfig tc;
+  tc.adam = {o.beta1, o.beta2, o.eps, o.weight_decay};
+  tc.schedule = {o.lr, warmup, steps, o.min_lr_ratio};
+  tc.clip_norm = o.clip;
+  Trainer trainer(*model, tc);
+  const std::map<std::string, std::string> side = model_side_files(o.model_dir);
+
+  if (latest) {
+    ordered_json st = ordered_json::parse(read_file(path_join(*latest, "trainer_state.json")));
+    for (auto it = want.begin(); it != want.end(); ++it)
+      if (st["settings"][it.key()] != it.value())
+        fail_usage("--resume: the checkpoint was made with ", it.key(), " = ",
+                   st["settings"][it.key()].dump(), ", this run has ", it.value().dump(),
+                   (it.key() == "data_fnv1a" ? " (the data file changed)" : ""));
+    io::WeightStore opt = io::WeightStore::open_file(path_join(*latest, "optimizer.safetensors"));
+    for (auto& [name, t] : trainer.optimizer().state_tensors()) {
+      Tensor s = opt.get(name);
+      if (s.shape != t.shape || s.dtype != DType::F32)
+        fail_input(*latest, ": optimizer state ", name, " does not match the model");
+      std::memcpy(t.data, s.data, t.nbytes());
+    }
+    trainer.optimizer().set_steps_done(st["step"].get<int64_t>());
+    batcher.seek(st["epoch"].get<int64_t>(), st["cursor"].get<int64_t>());
+    std::fprintf(stderr, "resumed from %s (step %lld)\n", latest->c_str(),
+                 static_cast<long long>(trainer.step_index()));
+  }
+
+  std::filesystem::create_directories(o.out_dir);
+  std::ofstream log(path_join(o.out_dir, "train_log.jsonl"), std::ios::app);
+  std::vector<const Example*> eval_ptrs;
+  for (const Example& e : eval_ex) eval_ptrs.push_back(&e);
+  auto evaluate = [&](int64_t step) {
+    if (eval_ptrs.empty()) return;
+    auto [loss, n] = trainer.eval_loss(eval_ptrs, o.batch_tokens);
+    std::fprintf(stderr, "step %lld  eval loss %.4f (%lld tokens)\n", static_cast<long long>(step),
+                 loss, static_cast<long long>(n));
+    log << ordered_json{{"step", step}, {"eval_loss", loss}, {"eval_tokens", n}}.dump() << "\n";
+    log.flush();
+  };
+  auto save_checkpoint = [&]() {
+    const int64_t step = trainer.step_index();
+    std::map<std::string, std::string> files = side;
+    ordered_json st = {{"step", step},
+                       {"epoch", batcher.epoch()},
+                       {"cursor", batcher.cursor()},
+                       {"settings", want}};
+    files["trainer_state.json"] = st.dump(2) + "\n";
+    write_folder(checkpoint_dir(o.out_dir, step), files,
+                 {{"model.safetensors", model->parameters(true)},
+                  {"optimizer.safetensors", trainer.optimizer().state_tensors()}},
+                 DType::F32);
+    prune_checkpoints(o.out_dir, static_cast<int>(o.keep));
+  };
+
+  using clock = std::chrono::steady_clock;
+  const auto t0 = clock::now();
+  const int64_t first = trainer.step_index();
+  int64_t tokens_run = 0;
+  double last_loss = 0;
+  while (trainer.step_index() < steps) {
+    std::vector<std::vector<const Example*>> micro;
+    for (int64_t a = 0; a < o.accum; ++a) micro.push_back(batcher.next());
+    const auto s0 = clock::now();
+    StepStats st = trainer.step(micro);
+    const double dt = std::chrono::duration<double>(clock::now() - s0).count();
+    tokens_run += st.tokens;
+    last_loss = st.loss;
+    const int64_t done = trainer.step_index();
+    const double elapsed = std::chrono::duration<double>(clock::now() - t0).count();
+    const double per_step = elapsed / static_cast<double>(done - first);
+    if (o.log_every > 0 && (done % o.log_every == 0 || done == steps))
+      std::fprintf(stderr,
+                   "step %lld/%lld  loss %.4f  lr %.2e  grad-norm %.3f  %.0f tok/s  elapsed %s  "
+                   "eta %s\n",
+                   static_cast<long long>(done), static_cast<long long>(steps), st.loss, st.lr,
+                   st.grad_norm, static_cast<double>(st.tokens) / dt, duration(elapsed).c_str(),
+                   duration(per_step * static_cast<double>(steps - done)).c_str());
+    log << ordered_json{{"step", done},        {"loss", st.loss},
+                        {"lr", st.lr},         {"grad_norm", st.grad_norm},
+                        {"tokens", st.tokens}, {"targets", st.targets},
+                        {"seconds", dt},       {"epoch", batcher.epoch()}}
+               .dump()
+        << "\n";
+    log.flush();
+    if (o.eval_every > 0 && done % o.eval_every == 0) evaluate(done);
+    const bool stopping = o.stop_after > 0 && done >= o.stop_after && done < steps;
+    if ((o.save_every > 0 && done % o.save_every == 0) || stopping) save_checkpoint();
+    if (stopping) {
+      std::fprintf(stderr, "stopping after step %lld (--stop-after); continue with --resume\n",
+                   static_cast<long long>(done));
+      return last_loss;
+    }
+  }
+  if (o.eval_every > 0 && steps % o.eval_every != 0) evaluate(steps);
+  if (o.save_every > 0) save_checkpoint();
+  write_model_files(o.out_dir, side, model->parameters(true),
+                    o.save_dtype == "bf16" ? DType::BF16 : DType::F32);
+  const double total = std::chrono::duration<double>(clock::now() - t0).count();
+  std::fprintf(stderr, "done: %lld steps, %lld tokens in %s (%.0f tok/s); model written to %s\n",
+               static_cast<long long>(steps - first), static_cast<long long>(tokens_run),
+               duration(total).c_str(), static_cast<double>(tokens_run) / total, o.out_dir.c_str());
+  return last_loss;
+}
+
+}  // namespace r1::train
