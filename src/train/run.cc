@@ -70,7 +70,7 @@ double run_training(const RunOptions& o) {
     fail_usage("--seq-len and --batch-tokens must be at least 2 and --accum at least 1");
   if (o.save_dtype != "f32" && o.save_dtype != "bf16")
     fail_usage("--save-dtype must be f32 or bf16");
-  const auto latest = o.resume ? latest_checkpoint(o.out_dir) : std::nullopt;
+  const auto latest = latest_checkpoint(o.out_dir);
   if (o.resume && !latest)
     fail_usage("--resume: no checkpoint under ", path_join(o.out_dir, "checkpoints"));
   if (!o.resume && latest)
