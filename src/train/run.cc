@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -14,6 +15,7 @@
 #include "models/model.h"
 #include "train/checkpoint.h"
 #include "train/data.h"
+#include "train/plot.h"
 
 namespace r1::train {
 
@@ -58,6 +60,25 @@ ordered_json settings(const RunOptions& o, int64_t steps, int64_t warmup, uint64
           {"clip", o.clip},
           {"seed", o.seed},
           {"eval_frac", o.eval_frac}};
+}
+
+// loss.svg from train_log.jsonl (the whole run, across resumes: the last record of a step wins).
+void write_loss_plot(const std::string& out_dir, const std::string& title) {
+  std::map<int64_t, double> train, eval;
+  std::ifstream in(path_join(out_dir, "train_log.jsonl"));
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_object() || !j.contains("step")) continue;
+    if (j.contains("loss")) train[j["step"].get<int64_t>()] = j["loss"].get<double>();
+    if (j.contains("eval_loss")) eval[j["step"].get<int64_t>()] = j["eval_loss"].get<double>();
+  }
+  auto points = [](const std::map<int64_t, double>& m) {
+    std::vector<std::pair<double, double>> v;
+    for (const auto& [k, x] : m) v.emplace_back(static_cast<double>(k), x);
+    return v;
+  };
+  write_file_atomic(path_join(out_dir, "loss.svg"), loss_svg(points(train), points(eval), title));
 }
 
 }  // namespace
@@ -218,6 +239,8 @@ double run_training(const RunOptions& o) {
   if (o.save_every > 0) save_checkpoint();
   write_model_files(o.out_dir, side, model->parameters(true),
                     o.save_dtype == "bf16" ? DType::BF16 : DType::F32);
+  log.close();
+  write_loss_plot(o.out_dir, "r1 train " + o.kind + ": " + o.data);
   const double total = std::chrono::duration<double>(clock::now() - t0).count();
   std::fprintf(stderr, "done: %lld steps, %lld tokens in %s (%.0f tok/s); model written to %s\n",
                static_cast<long long>(steps - first), static_cast<long long>(tokens_run),

@@ -1,0 +1,100 @@
+// r1 train init / sft / pretrain end to end through the binary, and their bad-input handling.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "cli_run.h"
+
+namespace r1 {
+namespace {
+
+using testing::run_r1;
+namespace fs = std::filesystem;
+
+const std::string kTok = std::string(R1_SOURCE_DIR) + "/models/r1-tiny-random";
+
+std::string temp_dir(const std::string& name) {
+  const fs::path p = fs::temp_directory_path() / ("r1_train_cli_" + name);
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p.string();
+}
+
+int count_lines(const std::string& s) {
+  return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
+}
+
+TEST(TrainCli, InitTrainThenGenerateFromTheCheckpoint) {
+  const std::string d = temp_dir("e2e");
+  auto init = run_r1("train init --tokenizer " + kTok + " --hidden 32 --layers 2 --heads 4 " +
+                     "--kv-heads 2 --intermediate 64 --seed 1 --out " + d + "/init");
+  ASSERT_EQ(init.code, 0) << init.err;
+  EXPECT_NE(init.out.find("parameters"), std::string::npos);
+  {
+    std::ofstream f(d + "/sft.jsonl");
+    for (int i = 0; i < 12; ++i)
+      f << R"({"prompt": "What is 2 + )" << i
+        << R"(?", "response": "<think>\nadd\n</think>\n\n\\boxed{)" << 2 + i << "}\"}\n";
+    std::ofstream t(d + "/text.txt");
+    for (int i = 0; i < 30; ++i) t << "the cat sat on mat number " << i << "\n";
+  }
+  auto sft = run_r1("train sft -m " + d + "/init --data " + d + "/sft.jsonl --out " + d +
+                    "/sft --steps 4 --batch-tokens 200 --seq-len 64 --eval-fraction 0.25 " +
+                    "--eval-every 2 --save-every 2");
+  ASSERT_EQ(sft.code, 0) << sft.err;
+  EXPECT_NE(sft.err.find("step 4/4"), std::string::npos) << sft.err;
+  EXPECT_NE(sft.err.find("eval loss"), std::string::npos) << sft.err;
+  EXPECT_NE(sft.err.find("tok/s"), std::string::npos) << sft.err;
+  EXPECT_NE(sft.err.find("eta"), std::string::npos) << sft.err;
+  EXPECT_TRUE(fs::exists(d + "/sft/checkpoints/step-0000004/optimizer.safetensors"));
+  EXPECT_TRUE(fs::exists(d + "/sft/loss.svg"));
+  // The trained folder and the checkpoint folder load in the other commands unchanged.
+  for (const std::string& m : {d + "/sft", d + "/sft/checkpoints/step-0000004"}) {
+    auto gen = run_r1("generate -m " + m + " --chat -p 'What is 2 + 3?' -n 6 --temperature 0");
+    EXPECT_EQ(gen.code, 0) << gen.err;
+  }
+  auto pre = run_r1("train pretrain -m " + d + "/sft --data " + d + "/text.txt --out " + d +
+                    "/pre --steps 3 --seq-len 16 --batch-tokens 64 --save-dtype bf16");
+  ASSERT_EQ(pre.code, 0) << pre.err;
+  EXPECT_NE(testing::slurp_file(d + "/pre/config.json").find("bfloat16"), std::string::npos);
+  EXPECT_EQ(run_r1("score -m " + d + "/pre", R"({"text": "the cat"})").code, 0);
+}
+
+void expect_usage_error(const testing::CliResult& r, const std::string& needle) {
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+}
+
+TEST(TrainCli, BadInputIsOneLineAndExitCode2) {
+  const std::string d = temp_dir("bad");
+  expect_usage_error(run_r1("train init --arch mamba --tokenizer " + kTok + " --out " + d + "/x"),
+                     "mamba");
+  expect_usage_error(run_r1("train init --out " + d + "/x"), "--tokenizer");
+  expect_usage_error(
+      run_r1("train init --tokenizer " + kTok + " --heads 3 --kv-heads 2 --out " + d + "/x"),
+      "kv-heads");
+  ASSERT_EQ(run_r1("train init --tokenizer " + kTok + " --hidden 32 --layers 1 --heads 2 --out " +
+                   d + "/m")
+                .code,
+            0);
+  expect_usage_error(run_r1("train sft -m " + d + "/m --out " + d + "/o"), "--data");
+  expect_usage_error(run_r1("train sft -m " + d + "/m --data /nonexistent.jsonl --out " + d + "/o"),
+                     "/nonexistent.jsonl");
+  {
+    std::ofstream(d + "/bad.jsonl") << R"({"prompt": "a", "response": "b"})"
+                                    << "\n{oops\n";
+  }
+  expect_usage_error(
+      run_r1("train sft -m " + d + "/m --data " + d + "/bad.jsonl --out " + d + "/o"),
+      "bad.jsonl:2");
+  expect_usage_error(
+      run_r1("train sft -m " + d + "/m --data " + d + "/bad.jsonl --out " + d + "/o --resume"),
+      "no checkpoint");
+  expect_usage_error(run_r1("train sft -m " + d + "/m --data x --out y --lr -1"), "--lr");
+  expect_usage_error(run_r1("train sft --frobnicate"), "--frobnicate");
+}
+
+}  // namespace
+}  // namespace r1
