@@ -21,7 +21,9 @@ int run_tasks_arithmetic(Args& args) {
   const std::string format = args.take_str("--format", "sft");
   const std::string kinds = args.take_str("--kinds", "add,sub,mul,word");
   const std::string out = args.take_str("--out", "", "-o");
+  const double bare = args.take_double("--bare-fraction", 0.0);
   args.finish();
+  if (bare < 0 || bare > 1) fail_usage("--bare-fraction must be in [0, 1], got ", bare);
   if (n < 1 || n > kMaxProblems) fail_usage("--n must be 1..", kMaxProblems, ", got ", n);
   if (seed < 0) fail_usage("--seed must be >= 0, got ", seed);
   if (format != "sft" && format != "eval")
@@ -35,7 +37,19 @@ int run_tasks_arithmetic(Args& args) {
   const auto problems = tasks::generate_arithmetic(static_cast<size_t>(n), options);
 
   std::string text;
-  for (const auto& p : problems) text += format == "sft" ? tasks::sft_row(p) : tasks::eval_row(p);
+  for (size_t i = 0; i < problems.size(); ++i) {
+    if (format == "eval") {
+      text += tasks::eval_row(problems[i]);
+      continue;
+    }
+    // A stable choice of rows whose question comes without the instruction, so that a model
+    // trained on the data also answers a bare question.
+    tasks::ArithProblem p = problems[i];
+    if (static_cast<double>(tasks::fnv1a64(p.canonical + "#" + std::to_string(i)) % 10000) <
+        bare * 10000)
+      p.prompt = p.problem;
+    text += tasks::sft_row(p);
+  }
   if (!out.empty()) {
     write_file_atomic(out, text);
     return 0;
@@ -53,6 +67,7 @@ R1_COMMAND(
      "  --seed S      seed of the generator (default 0); same flags, same bytes\n"
      "  --split       train (default) or test: a problem is test iff the FNV-1a hash of\n"
      "                its kind and operands is 0 mod 10, so the splits never overlap\n"
+     "  --bare-fraction F  sft: this fraction of rows asks without the instruction (default 0)\n"
      "  --format      sft (default): {\"messages\": [user, assistant], \"answer\"} with an\n"
      "                R1-style reply (<think> column method </think> \\boxed{N});\n"
      "                eval: {\"problem\", \"answer\", \"unique_id\"}, distinct problems, for\n"
