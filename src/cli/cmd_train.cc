@@ -59,7 +59,9 @@ int run_init(Args& a) {
 int run_loop(Args& a, const char* kind) {
   train::RunOptions o;
   o.kind = kind;
-  o.model_dir = resolve_model_dir(a.take_str("--model", "", "-m"));
+  const auto model = a.take("--model", "-m");
+  if (!model) fail_usage("-m DIR (the model to train) is required");
+  o.model_dir = resolve_model_dir(model);
   o.data = a.take_str("--data", "");
   o.eval_data = a.take_str("--eval-data", "");
   o.out_dir = a.take_str("--out", "", "-o");

@@ -80,6 +80,7 @@ TEST(TrainCli, BadInputIsOneLineAndExitCode2) {
                 .code,
             0);
   expect_usage_error(run_r1("train sft -m " + d + "/m --out " + d + "/o"), "--data");
+  expect_usage_error(run_r1("train sft --data x --out " + d + "/o"), "-m DIR");
   expect_usage_error(run_r1("train sft -m " + d + "/m --data /nonexistent.jsonl --out " + d + "/o"),
                      "/nonexistent.jsonl");
   {

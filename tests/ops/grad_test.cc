@@ -149,3 +149,43 @@ TEST(Tape, GradientsAccumulateIntoGivenBuffers) {
 
 }  // namespace
 }  // namespace r1
+
+namespace r1 {
+namespace {
+
+TEST(CrossEntropy, ChunkedOverALargeVocabularyMatchesTheFullSoftmax) {
+  // V = 2^20: a chunk holds 4 rows of logits, so 10 rows take 3 chunks.
+  const int64_t T = 10, H = 4, V = int64_t{1} << 20;
+  Tensor h = testing::random_tensor({T, H}, 40), w = testing::random_tensor({V, H}, 41, 0.5f);
+  std::vector<int32_t> targets = {5, -1, 1048575, 0, 77, 77, -1, 3, 999999, 12};
+  ops::Tape tape;
+  tape.watch(h);
+  Tensor loss;
+  {
+    ops::TapeScope scope(tape);
+    loss = ops::cross_entropy(h, w, targets, 0.1f);
+    tape.backward(loss);
+  }
+  Tensor logits = ops::linear(h, w);
+  double want = 0;
+  std::vector<double> dh(T * H, 0.0);
+  for (int64_t t = 0; t < T; ++t) {
+    if (targets[t] < 0) continue;
+    const float* z = logits.ptr<float>() + t * V;
+    double m = z[0], s = 0;
+    for (int64_t c = 1; c < V; ++c) m = std::max(m, static_cast<double>(z[c]));
+    for (int64_t c = 0; c < V; ++c) s += std::exp(z[c] - m);
+    want -= z[targets[t]] - m - std::log(s);
+    for (int64_t c = 0; c < V; ++c) {
+      const double p = std::exp(z[c] - m) / s - (c == targets[t] ? 1.0 : 0.0);
+      for (int64_t k = 0; k < H; ++k) dh[t * H + k] += 0.1 * p * w.ptr<float>()[c * H + k];
+    }
+  }
+  EXPECT_NEAR(loss.ptr<float>()[0], 0.1 * want, 1e-4 * std::fabs(want));
+  const Tensor* g = tape.find_grad(h);
+  ASSERT_NE(g, nullptr);
+  for (int64_t i = 0; i < T * H; ++i) EXPECT_NEAR(g->ptr<float>()[i], dh[i], 1e-4);
+}
+
+}  // namespace
+}  // namespace r1
