@@ -27,6 +27,18 @@ void print_help() {
 }
 }  // namespace
 
+// `r1 help GROUP`: the commands named "GROUP ...", with their summaries.
+bool print_group(const std::string& group, FILE* out) {
+  bool any = false;
+  for (const auto& c : commands())
+    if (std::string(c.name).rfind(group + " ", 0) == 0) {
+      if (!any) std::fprintf(out, "r1 %s: one of\n", group.c_str());
+      std::fprintf(out, "  %-18s %s\n", c.name, c.summary);
+      any = true;
+    }
+  return any;
+}
+
 size_t name_words(const std::string& name) {
   return static_cast<size_t>(std::count(name.begin(), name.end(), ' ')) + 1;
 }
@@ -62,6 +74,7 @@ int main(int argc, char** argv) {
           if (c.flag_sets & kSamplingFlags) std::printf("sampling:\n%s", kSamplingFlagsUsage);
           return 0;
         }
+      if (print_group(words[1], stdout)) return 0;
       std::fprintf(stderr, "r1: error: unknown command '%s'\n", words[1].c_str());
       return 2;
     }
@@ -83,6 +96,17 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) {
       std::fprintf(stderr, "r1 %s: internal error: %s\n", c.name, e.what());
       return 1;
+    }
+  }
+  if (words.size() == 1 || words[1].empty() || words[1][0] == '-') {
+    std::string names;
+    for (const auto& c : commands())
+      if (std::string(c.name).rfind(words[0] + " ", 0) == 0)
+        names += (names.empty() ? "" : ", ") + std::string(c.name).substr(words[0].size() + 1);
+    if (!names.empty()) {
+      std::fprintf(stderr, "r1 %s: error: choose one of: %s (r1 help %s)\n", words[0].c_str(),
+                   names.c_str(), words[0].c_str());
+      return 2;
     }
   }
   std::fprintf(stderr, "r1: error: unknown command '%s' (try r1 help)\n", words[0].c_str());

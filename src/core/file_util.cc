@@ -1,6 +1,9 @@
 #include "core/file_util.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -45,6 +48,19 @@ void write_file_atomic(const std::string& path, const std::string& data) {
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0)
     fail_input(path, ": rename failed: ", std::strerror(errno));
+}
+
+}  // namespace r1
+
+namespace r1 {
+
+void fsync_path(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail_input(path, ": cannot open to sync: ", std::strerror(errno));
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) fail_input(path, ": fsync failed: ", std::strerror(err));
 }
 
 }  // namespace r1

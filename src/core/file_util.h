@@ -12,5 +12,7 @@ bool file_exists(const std::string& path);
 std::string path_join(const std::string& dir, const std::string& name);
 // Writes to path.tmp then renames over path, so readers never see a half-written file.
 void write_file_atomic(const std::string& path, const std::string& data);
+// Flushes a file's (or a folder's) data to the device; an Input error naming it on failure.
+void fsync_path(const std::string& path);
 
 }  // namespace r1

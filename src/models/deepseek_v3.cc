@@ -300,6 +300,7 @@ std::vector<ParamSlot> DeepseekV3Model::parameter_slots() {
     layer_slots(layers_[l], "model.layers." + std::to_string(l) + ".", &s);
   if (has_mtp_) {
     const std::string m = "model.layers." + std::to_string(cfg_.n_layers) + ".";
+    const size_t first_mtp = s.size();
     layer_slots(mtp_.layer, m, &s);
     s.insert(s.end(),
              {{m + "enorm.weight", &mtp_.enorm},
@@ -309,6 +310,8 @@ std::vector<ParamSlot> DeepseekV3Model::parameter_slots() {
               {store_.has(m + "embed_tokens.weight") ? m + "embed_tokens.weight" : "", &mtp_.embed},
               {store_.has(m + "shared_head.head.weight") ? m + "shared_head.head.weight" : "",
                &mtp_.head.w}});
+    // Saved but not trained: final_hidden (the training forward) does not run the MTP layer.
+    for (size_t i = first_mtp; i < s.size(); ++i) s[i].frozen = true;
   }
   return s;
 }

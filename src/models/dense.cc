@@ -6,6 +6,7 @@
 #include "models/checked_weights.h"
 #include "models/rope.h"
 #include "ops/ops.h"
+#include "ops/tape.h"
 
 namespace r1::models {
 
@@ -92,8 +93,11 @@ Tensor DenseModel::run_layers(const Batch& b, KvCache* cache) {
   rope_tables(inv_freq_, b.pos, &cos, &sin);
   Tensor x = ops::embedding(embed_, b.tokens);  // [T, hidden]
   for (size_t l = 0; l < layers_.size(); ++l) {
-    x = ops::add(x, attention_block(layers_[l], static_cast<int>(l), x, b, cos, sin, cache));
-    x = ops::add(x, mlp_block(layers_[l], x));
+    // Residuals in place for inference; new tensors while recording (the tape needs x).
+    Tensor a = attention_block(layers_[l], static_cast<int>(l), x, b, cos, sin, cache);
+    x = ops::recording({&x, &a}) ? ops::add(x, a) : (ops::add_(x, a), x);
+    Tensor m = mlp_block(layers_[l], x);
+    x = ops::recording({&x, &m}) ? ops::add(x, m) : (ops::add_(x, m), x);
   }
   if (cache)
     for (int64_t t = 0; t < T; ++t)

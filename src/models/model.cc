@@ -11,7 +11,7 @@ namespace r1::models {
 
 std::unique_ptr<Model> load_model(const std::string& dir, const LoadOptions& opt) {
   io::ModelConfig cfg = io::ModelConfig::load(dir);
-  io::WeightStore store = io::WeightStore::open_dir(dir, opt.use_mmap && !opt.trainable);
+  io::WeightStore store = io::WeightStore::open_dir(dir, opt.use_mmap);
   std::unique_ptr<Model> m;
   if (cfg.arch == io::Arch::DeepseekV3) {
     m = std::make_unique<DeepseekV3Model>(cfg, std::move(store), opt);

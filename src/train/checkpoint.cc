@@ -64,22 +64,22 @@ std::map<std::string, std::string> model_side_files(const std::string& dir) {
 void write_folder(const std::string& dir, std::map<std::string, std::string> files,
                   const std::map<std::string, NamedTensors>& tensor_files, DType dtype) {
   set_dtype(files, dtype);
-  const fs::path tmp = dir + ".tmp", old = dir + ".old";
   std::error_code ec;
-  fs::remove_all(tmp, ec);
+  if (fs::exists(dir, ec)) fail_usage(dir, " already exists; it is never overwritten");
+  const fs::path tmp = dir + ".tmp";
+  fs::remove_all(tmp, ec);  // what an interrupted earlier save left
   if (!fs::create_directories(tmp, ec) && ec)
     fail_input(tmp.string(), ": cannot create folder: ", ec.message());
   for (const auto& [name, data] : files) write_file_atomic((tmp / name).string(), data);
   for (const auto& [name, tensors] : tensor_files)
     io::write_safetensors((tmp / name).string(), converted(tensors, dtype));
-  fs::remove_all(old, ec);
-  if (fs::exists(dir)) {
-    fs::rename(dir, old, ec);
-    if (ec) fail_input(dir, ": cannot move aside: ", ec.message());
-  }
+  // Everything reaches the disk before the folder gets its real name, and the rename itself
+  // before anything older is pruned.
+  for (const auto& e : fs::directory_iterator(tmp)) fsync_path(e.path().string());
+  fsync_path(tmp.string());
   fs::rename(tmp, dir, ec);
   if (ec) fail_input(dir, ": cannot rename ", tmp.string(), " into place: ", ec.message());
-  fs::remove_all(old, ec);
+  fsync_path(fs::path(dir).parent_path().empty() ? "." : fs::path(dir).parent_path().string());
 }
 
 void write_model_files(const std::string& dir, std::map<std::string, std::string> files,
@@ -90,6 +90,8 @@ void write_model_files(const std::string& dir, std::map<std::string, std::string
     fail_input(dir, ": cannot create folder: ", ec.message());
   for (const auto& [name, data] : files) write_file_atomic(path_join(dir, name), data);
   io::write_safetensors(path_join(dir, "model.safetensors"), converted(tensors, dtype));
+  for (const auto& [name, data] : files) fsync_path(path_join(dir, name));
+  fsync_path(path_join(dir, "model.safetensors"));
 }
 
 std::string checkpoint_dir(const std::string& out_dir, int64_t step) {
@@ -119,7 +121,7 @@ void prune_checkpoints(const std::string& out_dir, int keep) {
   std::vector<std::pair<int64_t, fs::path>> steps;
   for (const auto& e : fs::directory_iterator(root, ec)) {
     const std::string n = e.path().filename().string();
-    if (n.size() > 4 && (n.ends_with(".tmp") || n.ends_with(".old"))) {
+    if (n.ends_with(".tmp")) {
       fs::remove_all(e.path(), ec);
       continue;
     }

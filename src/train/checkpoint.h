@@ -23,21 +23,22 @@ using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 // tokenizer files, chat template), by file name.
 std::map<std::string, std::string> model_side_files(const std::string& dir);
 
-// Writes `dir` as a whole: text files and safetensors files (tensors converted to `dtype`:
-// F32 or BF16; config.json's torch_dtype is set to match). Built in "<dir>.tmp" and renamed
-// into place; an existing `dir` is replaced only after the new one is complete.
+// Writes the new folder `dir` as a whole: text files and safetensors files (tensors converted
+// to `dtype`: F32 or BF16; config.json's torch_dtype is set to match). Built in "<dir>.tmp",
+// synced to disk, then renamed into place. An existing `dir` is a Usage error (never replaced).
 void write_folder(const std::string& dir, std::map<std::string, std::string> files,
                   const std::map<std::string, NamedTensors>& tensor_files, DType dtype);
 
 // Writes the model files into `dir` (which may hold other things, e.g. checkpoints/), each file
-// atomically, model.safetensors last.
+// atomically (temp file + rename), model.safetensors last, then syncs them.
 void write_model_files(const std::string& dir, std::map<std::string, std::string> files,
                        const NamedTensors& tensors, DType dtype);
 
 std::string checkpoint_dir(const std::string& out_dir, int64_t step);
 // The complete checkpoint with the highest step under out_dir/checkpoints, if any.
 std::optional<std::string> latest_checkpoint(const std::string& out_dir);
-// Removes all but the newest `keep` checkpoints (keep >= 1) and leftover temporary folders.
+// Removes all but the newest `keep` complete checkpoints (keep >= 1) and leftover temporary
+// folders of interrupted saves.
 void prune_checkpoints(const std::string& out_dir, int keep);
 
 }  // namespace r1::train

@@ -9,6 +9,21 @@ namespace r1::train {
 namespace {
 constexpr double kW = 720, kH = 400, kL = 60, kR = 20, kT = 40, kB = 40;
 
+std::string escape(const std::string& t) {
+  std::string o;
+  for (char c : t) {
+    if (c == '<')
+      o += "&lt;";
+    else if (c == '>')
+      o += "&gt;";
+    else if (c == '&')
+      o += "&amp;";
+    else
+      o += c;
+  }
+  return o;
+}
+
 std::string num(double v) {
   char b[32];
   std::snprintf(b, sizeof b, "%.1f", v);
@@ -33,7 +48,8 @@ std::string loss_svg(const std::vector<std::pair<double, double>>& train,
   std::string s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + num(kW) + "\" height=\"" +
                   num(kH) + "\" font-family=\"sans-serif\" font-size=\"12\">\n";
   s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-  s += "<text x=\"" + num(kW / 2) + "\" y=\"20\" text-anchor=\"middle\">" + title + "</text>\n";
+  s += "<text x=\"" + num(kW / 2) + "\" y=\"20\" text-anchor=\"middle\">" + escape(title) +
+       "</text>\n";
   for (double d = l0; d <= l1; d += 1) {  // decades of the loss axis
     const double y = py(std::pow(10, d));
     s += "<line x1=\"" + num(kL) + "\" x2=\"" + num(kW - kR) + "\" y1=\"" + num(y) + "\" y2=\"" +

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/file_util.h"
+#include "io/model_config.h"
 #include "io/safetensors.h"
 #include "models/model.h"
 #include "train/checkpoint.h"
@@ -43,9 +44,11 @@ uint64_t fnv1a(const std::string& s) {
 }
 
 // The settings a resumed run must share with the run that wrote the checkpoint.
-ordered_json settings(const RunOptions& o, int64_t steps, int64_t warmup, uint64_t data_hash) {
+ordered_json settings(const RunOptions& o, int64_t steps, int64_t warmup, uint64_t data_hash,
+                      uint64_t tokenizer_hash) {
   return {{"kind", o.kind},
           {"data_fnv1a", std::to_string(data_hash)},
+          {"tokenizer_fnv1a", std::to_string(tokenizer_hash)},
           {"seq_len", o.seq_len},
           {"batch_tokens", o.batch_tokens},
           {"accum", o.accum},
@@ -70,8 +73,11 @@ void write_loss_plot(const std::string& out_dir, const std::string& title) {
   while (std::getline(in, line)) {
     const auto j = nlohmann::json::parse(line, nullptr, false);
     if (!j.is_object() || !j.contains("step")) continue;
-    if (j.contains("loss")) train[j["step"].get<int64_t>()] = j["loss"].get<double>();
-    if (j.contains("eval_loss")) eval[j["step"].get<int64_t>()] = j["eval_loss"].get<double>();
+    if (!j["step"].is_number()) continue;
+    if (j.contains("loss") && j["loss"].is_number())
+      train[j["step"].get<int64_t>()] = j["loss"].get<double>();
+    if (j.contains("eval_loss") && j["eval_loss"].is_number())
+      eval[j["step"].get<int64_t>()] = j["eval_loss"].get<double>();
   }
   auto points = [](const std::map<int64_t, double>& m) {
     std::vector<std::pair<double, double>> v;
@@ -98,12 +104,19 @@ double run_training(const RunOptions& o) {
     fail_usage(o.out_dir,
                " already holds checkpoints; pass --resume to continue, or choose a new --out");
 
-  // The tokenizer and template come from the model folder being trained.
-  tok::Tokenizer tk = tok::Tokenizer::load(o.model_dir);
+  // The tokenizer and template come from the model folder being trained (on resume, from the
+  // checkpoint, which carries copies of them).
+  const std::string source = latest ? *latest : o.model_dir;
+  tok::Tokenizer tk = tok::Tokenizer::load(source);
+  const io::ModelConfig mcfg = io::ModelConfig::load(source);
+  const int64_t window = o.kind == "sft" ? o.seq_len : o.seq_len + 1;
+  if (window > mcfg.max_position_embeddings)
+    fail_usage("--seq-len ", o.seq_len, " needs ", window, " positions but the model has ",
+               mcfg.max_position_embeddings, " (max_position_embeddings)");
   DataStats ds;
   std::vector<Example> all;
   if (o.kind == "sft") {
-    all = load_sft(o.data, tk, tmpl::ChatTemplate::load(o.model_dir), o.seq_len, &ds);
+    all = load_sft(o.data, tk, tmpl::ChatTemplate::load(source), o.seq_len, &ds);
   } else {
     all = load_pretrain(o.data, tk, o.seq_len, &ds);
   }
@@ -121,6 +134,12 @@ double run_training(const RunOptions& o) {
       (k && static_cast<int64_t>(i) % k == k - 1 ? eval_ex : train_ex).push_back(std::move(all[i]));
   }
   if (train_ex.empty()) fail_input(o.data, ": nothing left to train on after the eval split");
+  for (const auto* set : {&train_ex, &eval_ex})
+    for (const Example& e : *set)
+      for (int32_t id : e.ids)
+        if (id < 0 || id >= mcfg.vocab)
+          fail_input("token id ", id, " from the tokenizer is outside the model's vocabulary of ",
+                     mcfg.vocab, " (does the tokenizer belong to this model?)");
   std::fprintf(
       stderr,
       "data: %lld rows -> %zu training examples (%lld tokens, %lld loss targets), %zu "
@@ -137,11 +156,12 @@ double run_training(const RunOptions& o) {
                                              o.epochs * batcher.batches_per_epoch() / o.accum)));
   const int64_t warmup = o.warmup >= 0 ? o.warmup : static_cast<int64_t>(o.warmup_frac * steps);
   const uint64_t data_hash = fnv1a(read_file(o.data));
-  const ordered_json want = settings(o, steps, warmup, data_hash);
+  const uint64_t tok_hash = fnv1a(read_file(path_join(source, "tokenizer.json")));
+  const ordered_json want = settings(o, steps, warmup, data_hash, tok_hash);
 
   models::LoadOptions lo;
   lo.trainable = true;
-  auto model = models::load_model(latest ? *latest : o.model_dir, lo);
+  auto model = models::load_model(source, lo);
   TrainerConfig tc;
   tc.adam = {o.beta1, o.beta2, o.eps, o.weight_decay};
   tc.schedule = {o.lr, warmup, steps, o.min_lr_ratio};
@@ -169,7 +189,9 @@ double run_training(const RunOptions& o) {
                  static_cast<long long>(trainer.step_index()));
   }
 
-  std::filesystem::create_directories(o.out_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(o.out_dir, ec);
+  if (ec) fail_input(o.out_dir, ": cannot create folder: ", ec.message());
   std::ofstream log(path_join(o.out_dir, "train_log.jsonl"), std::ios::app);
   std::vector<const Example*> eval_ptrs;
   for (const Example& e : eval_ex) eval_ptrs.push_back(&e);
@@ -183,6 +205,7 @@ double run_training(const RunOptions& o) {
   };
   auto save_checkpoint = [&]() {
     const int64_t step = trainer.step_index();
+    if (std::filesystem::exists(checkpoint_dir(o.out_dir, step))) return;  // already saved
     std::map<std::string, std::string> files = side;
     ordered_json st = {{"step", step},
                        {"epoch", batcher.epoch()},
@@ -206,6 +229,10 @@ double run_training(const RunOptions& o) {
     for (int64_t a = 0; a < o.accum; ++a) micro.push_back(batcher.next());
     const auto s0 = clock::now();
     StepStats st = trainer.step(micro);
+    if (!std::isfinite(st.loss) || !std::isfinite(st.grad_norm))
+      fail_input("training diverged at step ", trainer.step_index(), " (loss ", st.loss,
+                 ", gradient norm ", st.grad_norm,
+                 "); nothing was saved for this step. Try a lower --lr or more --warmup");
     const double dt = std::chrono::duration<double>(clock::now() - s0).count();
     tokens_run += st.tokens;
     last_loss = st.loss;

@@ -17,10 +17,11 @@ int64_t Example::targets() const {
 
 Trainer::Trainer(models::Model& model, TrainerConfig cfg)
     : model_(model), cfg_(cfg), params_(model.parameters()), adam_(params_, cfg.adam) {
-  // Every step allocates and frees the same activation buffers: keep freed memory in the heap
-  // instead of returning it to the system, so it is not page-faulted in again each step.
-  mallopt(M_MMAP_THRESHOLD, 1 << 30);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  // Every step allocates and frees the same activation buffers: keep freed blocks of up to
+  // 32 MiB (glibc's largest mmap threshold) in the heap instead of returning them to the system,
+  // so they are not page-faulted in again each step. A hint: failure is harmless.
+  (void)mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  (void)mallopt(M_TRIM_THRESHOLD, 256 << 20);
   for (const auto& [name, p] : params_) {
     grads_.push_back(Tensor::zeros(DType::F32, p.shape));
     tape_.watch(p, grads_.back());

@@ -79,6 +79,10 @@ TEST(TrainCli, BadInputIsOneLineAndExitCode2) {
                    d + "/m")
                 .code,
             0);
+  expect_usage_error(run_r1("train init --tokenizer " + kTok + " --out " + d + "/m"),
+                     "already exists");  // never overwrites a folder
+  expect_usage_error(run_r1("train"), "choose one of");
+  EXPECT_NE(run_r1("help train").out.find("train sft"), std::string::npos);
   expect_usage_error(run_r1("train sft -m " + d + "/m --out " + d + "/o"), "--data");
   expect_usage_error(run_r1("train sft --data x --out " + d + "/o"), "-m DIR");
   expect_usage_error(run_r1("train sft -m " + d + "/m --data /nonexistent.jsonl --out " + d + "/o"),
