@@ -117,7 +117,7 @@ struct WordText {
 
 // A story for a op b. For x the story may name the factors in either order; the computation
 // is always a × b (b the shorter factor).
-WordText word_text(ArithOp op, int64_t a, int64_t b, SplitMix64& rng) {
+WordText story(ArithOp op, int64_t a, int64_t b, SplitMix64& rng) {
   const Person& p = pick(kPeople, rng);
   const Person* q = &pick(kPeople, rng);
   while (q == &p) q = &pick(kPeople, rng);
@@ -188,6 +188,35 @@ WordText word_text(ArithOp op, int64_t a, int64_t b, SplitMix64& rng) {
                   " in each row. How many " + t + " are there?",
               "in each row means multiply"};
   }
+}
+
+bool replace_end(std::string& text, const std::string& from, const std::string& to) {
+  if (!text.ends_with(from)) return false;
+  text.replace(text.size() - from.size(), from.size(), to);
+  return true;
+}
+
+// The story with its closing question varied ("now?" / "?", "in total" / "in all" /
+// "altogether"), so that a model must read the verb for the operation, not the question's
+// last words.
+WordText word_text(ArithOp op, int64_t a, int64_t b, SplitMix64& rng) {
+  WordText w = story(op, a, b, rng);
+  const int v = static_cast<int>(rng.uniform(0, 2));
+  if (w.problem.ends_with(" now?")) {
+    if (v != 0) replace_end(w.problem, " now?", "?");
+  } else if (w.problem.ends_with(" in total?")) {
+    replace_end(w.problem, " in total?",
+                v == 0   ? " in total?"
+                : v == 1 ? " in all?"
+                         : " altogether?");
+  } else if (w.problem.ends_with(" left?")) {
+    if (v == 2) replace_end(w.problem, " left?", " left now?");
+  } else if (w.problem.ends_with(" are there?")) {
+    if (v != 0)
+      replace_end(w.problem, " are there?",
+                  v == 1 ? " are there in all?" : " are there altogether?");
+  }
+  return w;
 }
 
 // ---------------------------------------------------------------------------------------------
