@@ -76,32 +76,38 @@ std::vector<Example> load_sft(const std::string& path, const tok::Tokenizer& tk,
     } else {
       fail_input(where, ": expected \"messages\" or \"prompt\"/\"response\"");
     }
-    std::string reply = msgs.back()["content"];
-    msgs.erase(msgs.size() - 1);
-    const std::string prompt = chat.render(msgs, tmpl::ChatOptions());
-    const std::string think = "<think>\n";
-    if (ends_with(prompt, think) && reply.rfind(think, 0) == 0) reply = reply.substr(think.size());
-    Example e;
-    e.ids = tk.encode(prompt, false);
-    const size_t n_prompt = e.ids.size();
-    if (n_prompt == 0) fail_input(where, ": the chat template rendered an empty prompt");
-    std::vector<int32_t> c = tk.encode(reply, false);
-    e.ids.insert(e.ids.end(), c.begin(), c.end());
-    e.ids.push_back(eos);
-    if (static_cast<int64_t>(e.ids.size()) > max_len) {
-      ++st->too_long;
-      return;
+    // One example per assistant turn, in the context the template renders before it.
+    for (size_t turn = 1; turn < msgs.size(); ++turn) {
+      if (msgs[turn]["role"] != "assistant") continue;
+      std::string reply = msgs[turn]["content"];
+      json history = json::array();
+      for (size_t m = 0; m < turn; ++m) history.push_back(msgs[m]);
+      const std::string prompt = chat.render(history, tmpl::ChatOptions());
+      const std::string think = "<think>\n";
+      if (ends_with(prompt, think) && reply.rfind(think, 0) == 0)
+        reply = reply.substr(think.size());
+      Example e;
+      e.ids = tk.encode(prompt, false);
+      const size_t n_prompt = e.ids.size();
+      if (n_prompt == 0) fail_input(where, ": the chat template rendered an empty prompt");
+      std::vector<int32_t> c = tk.encode(reply, false);
+      e.ids.insert(e.ids.end(), c.begin(), c.end());
+      e.ids.push_back(eos);
+      if (static_cast<int64_t>(e.ids.size()) > max_len) {
+        ++st->too_long;
+        continue;
+      }
+      e.mask.assign(e.ids.size() - 1, 0);
+      for (size_t i = n_prompt - 1; i < e.mask.size(); ++i) e.mask[i] = 1;  // predicts ids[i + 1]
+      st->tokens += static_cast<int64_t>(e.ids.size());
+      st->targets += e.targets();
+      out.push_back(std::move(e));
     }
-    e.mask.assign(e.ids.size() - 1, 0);
-    for (size_t i = n_prompt - 1; i < e.mask.size(); ++i) e.mask[i] = 1;  // predicts ids[i + 1]
-    st->tokens += static_cast<int64_t>(e.ids.size());
-    st->targets += e.targets();
-    out.push_back(std::move(e));
   });
   st->examples = static_cast<int64_t>(out.size());
   if (out.empty())
     fail_input(path, ": no usable examples (", st->rows, " rows, ", st->too_long,
-               " longer than the sequence limit)");
+               " replies longer than the sequence limit)");
   return out;
 }
 

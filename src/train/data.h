@@ -1,10 +1,12 @@
 // Training data: SFT conversations and pretraining text turned into Examples, and the batcher
 // that packs them into micro-batches in a seeded, resumable order.
 //   SFT (JSONL): {"messages": [{role, content}, ...]} whose last message is the assistant's, or
-//   {"prompt", "response"}. The prompt is the chat template's rendering of the messages before
-//   the last with the generation prompt (exactly what generation sees); the completion is the
-//   assistant content plus EOS. When the prompt ends with "<think>\n" (R1 templates add it) and
-//   the content starts with it, that prefix is not repeated. Loss on completion tokens only.
+//   {"prompt", "response"}. Every assistant turn is one example: its prompt is the chat
+//   template's rendering of the messages before it with the generation prompt (exactly what
+//   generation sees, so R1 templates drop earlier turns' reasoning as they do at inference); the
+//   completion is the assistant content plus EOS. When the prompt ends with "<think>\n" (R1
+//   templates add it) and the content starts with it, that prefix is not repeated. Loss on
+//   completion tokens only.
 //   Pretraining: .jsonl rows {"text"}, or plain text with one document per line. Documents are
 //   joined with EOS into one stream and cut into windows of seq_len + 1 tokens; loss on all.
 #pragma once
@@ -21,7 +23,7 @@ namespace r1::train {
 
 struct DataStats {
   int64_t rows = 0, examples = 0, tokens = 0, targets = 0;
-  int64_t too_long = 0;  // SFT rows longer than the sequence limit (left out, counted)
+  int64_t too_long = 0;  // SFT replies longer than the sequence limit (left out, counted)
 };
 
 std::vector<Example> load_sft(const std::string& path, const tok::Tokenizer& tk,

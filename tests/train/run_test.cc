@@ -124,9 +124,23 @@ TEST(TrainData, SftLossOnlyOnTheReply) {
     train::load_sft(path, tk, tmpl::ChatTemplate::load(kTokDir), 20, &st);
     FAIL();
   } catch (const Error& err) {
-    EXPECT_NE(std::string(err.what()).find("3 longer than the sequence limit"), std::string::npos)
+    EXPECT_NE(std::string(err.what()).find("3 replies longer than the sequence limit"),
+              std::string::npos)
         << err.what();
   }
+  // A two-turn conversation gives two examples; the second sees the first reply without its
+  // reasoning (the R1 template drops it), exactly as generation would.
+  write_file_atomic(
+      dir + "/two.jsonl",
+      R"({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "<think>\nx\n</think>\n\nA"}, {"role": "user", "content": "b"}, {"role": "assistant", "content": "<think>\ny\n</think>\n\nB"}]})"
+      "\n");
+  auto two = train::load_sft(dir + "/two.jsonl", tk, tmpl::ChatTemplate::load(kTokDir), 512, &st);
+  ASSERT_EQ(two.size(), 2u);
+  const std::string second = tk.decode(two[1].ids);
+  EXPECT_NE(second.find("A<｜end▁of▁sentence｜><｜User｜>b<｜Assistant｜><think>\ny"),
+            std::string::npos)
+      << second;
+  EXPECT_EQ(second.find("x\n</think>"), std::string::npos) << second;
   write_file_atomic(dir + "/bad.jsonl", "{\"messages\": []}\n");
   try {
     train::load_sft(dir + "/bad.jsonl", tk, tmpl::ChatTemplate::load(kTokDir), 512, &st);
