@@ -44,7 +44,7 @@ if [ -d "$WORK/sft/checkpoints" ]; then RESUME="--resume"; fi
 
 mkdir -p "$OUT"
 for f in config.json generation_config.json model.safetensors tokenizer.json \
-         tokenizer_config.json train_log.jsonl; do
+         tokenizer_config.json loss.svg; do
   cp "$WORK/sft/$f" "$OUT/$f"
 done
 "$R1" eval -m "$OUT" --data "$ROOT/tests/fixtures/arith/heldout-500.jsonl" --task math -k 1 \

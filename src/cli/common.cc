@@ -13,7 +13,7 @@
 namespace r1::cli {
 
 const char* kModelFlagsUsage =
-    "  -m, --model DIR      model folder or bundled model name (default r1-tiny-random)\n"
+    "  -m, --model DIR      model folder or bundled model name (default r1-arith)\n"
     "  --threads N          worker threads (default: all CPUs)\n"
     "  --no-mmap            read weights into memory instead of mapping the files\n"
     "  --ctx N              context length to allow (default: max_position_embeddings)\n"

@@ -7,7 +7,7 @@
 
 namespace r1::cli {
 
-constexpr const char* kDefaultModel = "r1-tiny-random";
+constexpr const char* kDefaultModel = "r1-arith";
 
 // Returns a folder that exists; Usage error listing where it looked otherwise.
 std::string resolve_model_dir(const std::optional<std::string>& m);
