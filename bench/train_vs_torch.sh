@@ -8,6 +8,10 @@
 # windows of seq-len + 1 tokens (batch * seq-len loss targets), AdamW + clipping on both sides.
 # Rounds interleave r1 and torch for each thread count; the figure per run is the median of
 # targets/s over its steps after the first two (warm-up); the table shows medians over rounds.
+# Threads: Debian's torch does its matrix products in OpenBLAS (pthreads), which by default uses
+# every core whatever torch.set_num_threads says; the torch runs therefore set
+# OPENBLAS_NUM_THREADS and OMP_NUM_THREADS to T. One more torch run per round keeps the defaults
+# (set_num_threads(1), OpenBLAS on all cores: what a user gets) and is reported as its own row.
 # Environment: R1_BENCH_DIR (default /tmp/r1bench-train), R1_BIN (default build/r1),
 #              PYTHON (default /usr/bin/python3, Debian's, with torch).
 set -euo pipefail
@@ -56,10 +60,13 @@ rates = [r["targets"] / r["seconds"] for r in rows[2:]]
 print(json.dumps({"side": "r1", "threads": int(sys.argv[2]), "targets_per_step": rows[0]["targets"],
                   "tok_s": statistics.median(rates), "steps": [round(x, 1) for x in rates]}))
 PY
-    "$PYTHON" bench/torch_train.py --model "$MODEL" --threads "$T" --seq-len "$L" --batch "$B" \
-      --steps "$STEPS" >> "$RESULTS"
+    OPENBLAS_NUM_THREADS="$T" OMP_NUM_THREADS="$T" "$PYTHON" bench/torch_train.py \
+      --model "$MODEL" --threads "$T" --seq-len "$L" --batch "$B" --steps "$STEPS" >> "$RESULTS"
     tail -2 "$RESULTS" >&2
   done
+  "$PYTHON" bench/torch_train.py --model "$MODEL" --threads 1 --seq-len "$L" --batch "$B" \
+    --steps "$STEPS" | sed 's/"side": "torch"/"side": "torch-default"/' >> "$RESULTS"
+  tail -1 "$RESULTS" >&2
 done
 "$PYTHON" - "$RESULTS" <<'PY'
 import json, statistics, sys
@@ -68,8 +75,14 @@ params = next(r["params"] for r in rows if r["side"] == "torch")
 print(f"\nmodel: {params / 1e6:.1f}M parameters; results: {sys.argv[1]}\n")
 print("| threads | r1 train tok/s | torch train tok/s | r1 / torch |")
 print("|---|---|---|---|")
-for t in sorted({r["threads"] for r in rows}):
+for t in sorted({r["threads"] for r in rows if r["side"] == "r1"}):
     a = statistics.median(r["tok_s"] for r in rows if r["side"] == "r1" and r["threads"] == t)
     b = statistics.median(r["tok_s"] for r in rows if r["side"] == "torch" and r["threads"] == t)
     print(f"| {t} | {a:.0f} | {b:.0f} | {a / b:.2f}x |")
+d = [r["tok_s"] for r in rows if r["side"] == "torch-default"]
+if d:
+    best = max(statistics.median(r["tok_s"] for r in rows if r["side"] == "r1" and r["threads"] == t)
+               for t in {r["threads"] for r in rows if r["side"] == "r1"})
+    print(f"| torch defaults (1 torch thread, OpenBLAS on every core) vs r1's best | {best:.0f} | "
+          f"{statistics.median(d):.0f} | {best / statistics.median(d):.2f}x |")
 PY
