@@ -1,7 +1,8 @@
 // causal_attention (ops.h). Work is split into (sequence, kv head) tasks; each computes its
 // heads' score blocks S = scale Q K^T with the GEMM kernel, so a task owns every row of dk/dv it
-// writes and threads never share an output. The forward keeps only each row's log-sum-exp; the
-// backward recomputes P = exp(S - lse) block by block:
+// writes and threads never share an output. The forward keeps only each row's log-sum-exp (the
+// L x L blocks are scratch, per sequence, never stored on the tape); the backward recomputes
+// P = exp(S - lse) block by block:
 //   dP = dO V^T, dS = P (dP - rowsum(P dP)), dQ = scale dS K, dK = scale dS^T Q, dV = P^T dO.
 #include <cmath>
 #include <cstring>
@@ -72,8 +73,10 @@ void probs_from_lse(float* S, int64_t L, const float* lse, int64_t lse_stride) {
   }
 }
 
+// Per-thread scratch, reused across calls: per task at most four L x L blocks (L the sequence
+// length) and a few L x head_dim ones.
 struct Buffers {
-  std::vector<float> S, dP, kt, vt, qt, tmp;
+  std::vector<float> S, dP, xt, kt, vt, qt, tmp;
 };
 
 void forward_task(const AttnShape& s, int64_t a, int64_t L, int64_t g, const Tensor& q,
@@ -139,22 +142,19 @@ void backward_task(const AttnShape& s, int64_t a, int64_t L, int64_t g, const Te
       gemm(L, s.qk, L, b.dP.data(), L, b.kt.data(), L, b.tmp.data(), s.qk);
       add_into(dq + a * ldq + h * s.qk, ldq, s.qk);
     }
-    // Transposed blocks: dS^T and P^T, reusing the S/dP buffers' transposes in place.
+    // The GEMM takes its second operand as rows, so dS^T, Q^T, P^T and dO^T are formed first.
     if (dk) {  // dK += (scale dS)^T Q
       transpose_block(qh, ldq, L, s.qk, b.qt.data());
-      std::vector<float>& dst = b.tmp;
-      thread_local std::vector<float> dsT;
-      dsT.resize(L * L);
-      transpose_block(b.dP.data(), L, L, L, dsT.data());
-      gemm(L, s.qk, L, dsT.data(), L, b.qt.data(), L, dst.data(), s.qk);
+      b.xt.resize(L * L);
+      transpose_block(b.dP.data(), L, L, L, b.xt.data());
+      gemm(L, s.qk, L, b.xt.data(), L, b.qt.data(), L, b.tmp.data(), s.qk);
       add_into(dk + a * ldk + g * s.qk, ldk, s.qk);
     }
     if (dv) {  // dV += P^T dO
-      thread_local std::vector<float> pT;
-      pT.resize(L * L);
-      transpose_block(b.S.data(), L, L, L, pT.data());
+      b.xt.resize(L * L);
+      transpose_block(b.S.data(), L, L, L, b.xt.data());
       transpose_block(doh, ldo, L, s.vd, b.qt.data());
-      gemm(L, s.vd, L, pT.data(), L, b.qt.data(), L, b.tmp.data(), s.vd);
+      gemm(L, s.vd, L, b.xt.data(), L, b.qt.data(), L, b.tmp.data(), s.vd);
       add_into(dv + a * ldv + g * s.vd, ldv, s.vd);
     }
   }

@@ -84,8 +84,9 @@ Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t h
 // token t attends to tokens start[t] .. t (its own sequence up to itself), start[t] <= t.
 //   out[t, h] = sum_j softmax_j(scale * q[t, h] . k[j, h / group]) v[j, h / group]
 // q: [T, n_heads * qk_dim], k: [T, n_kv_heads * qk_dim], v: [T, n_kv_heads * v_dim];
-// out: [T, n_heads * v_dim]. The backward recomputes scores from the saved log-sum-exps, so
-// nothing of size T x T is stored.
+// out: [T, n_heads * v_dim]. The backward recomputes scores from the saved log-sum-exps; the
+// tape keeps nothing of size L x L (L a sequence's length), though each thread uses a few L x L
+// scratch blocks while it works on a sequence.
 Tensor causal_attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t n_heads,
                         int64_t n_kv_heads, int64_t qk_dim, int64_t v_dim,
                         const std::vector<int32_t>& start, float scale);
