@@ -125,7 +125,7 @@ double run_training(const RunOptions& o) {
     DataStats es;
     train_ex = std::move(all);
     eval_ex = o.kind == "sft"
-                  ? load_sft(o.eval_data, tk, tmpl::ChatTemplate::load(o.model_dir), o.seq_len, &es)
+                  ? load_sft(o.eval_data, tk, tmpl::ChatTemplate::load(source), o.seq_len, &es)
                   : load_pretrain(o.eval_data, tk, o.seq_len, &es);
   } else {
     // Every k-th example is held out when eval_frac > 0.
