@@ -8,28 +8,14 @@
 #include "models/checked_weights.h"
 #include "models/rope.h"
 #include "ops/ops.h"
-#include "ops/tape.h"
 
 namespace r1::models {
 
 namespace {
 
-// x + y: in place for inference; a new tensor when either is tracked (training).
-Tensor residual(Tensor x, const Tensor& y) {
-  if (ops::recording({&x, &y})) return ops::add(x, y);
-  ops::add_(x, y);
-  return x;
-}
-
-// SwiGLU: down(silu(gate(x)) * up(x)); the product in place unless it is tracked.
+// SwiGLU: down(silu(gate(x)) * up(x)).
 Tensor swiglu(const DsFfn& f, const Tensor& x) {
-  Tensor g = ops::linear(x, f.gate), u = ops::linear(x, f.up);
-  if (ops::recording({&g, &u})) {
-    g = ops::silu_mul(g, u);
-  } else {
-    ops::silu_mul_(g, u);
-  }
-  return ops::linear(g, f.down);
+  return ops::linear(ops::silu_mul_reuse(ops::linear(x, f.gate), ops::linear(x, f.up)), f.down);
 }
 
 uint64_t ffn_bytes(const DsFfn& f) {
@@ -211,9 +197,9 @@ Tensor DeepseekV3Model::layer_forward(const DsLayer& L, int layer, Tensor x, con
   const float eps = static_cast<float>(cfg_.rms_norm_eps);
   // Each branch is computed before x is handed on (x may then change in place).
   Tensor a = attention(L, layer, ops::rms_norm(x, L.attn_norm, eps), b, cos, sin, cache);
-  x = residual(std::move(x), a);
+  x = ops::add_reuse(std::move(x), a);
   Tensor f = ffn(L, ops::rms_norm(x, L.ffn_norm, eps));
-  return residual(std::move(x), f);
+  return ops::add_reuse(std::move(x), f);
 }
 
 Tensor DeepseekV3Model::run_layers(const Batch& b, KvCache* cache) {

@@ -6,7 +6,6 @@
 #include "models/checked_weights.h"
 #include "models/rope.h"
 #include "ops/ops.h"
-#include "ops/tape.h"
 
 namespace r1::models {
 
@@ -79,9 +78,9 @@ Tensor DenseModel::attention_block(const DenseLayer& L, int layer, const Tensor&
 
 Tensor DenseModel::mlp_block(const DenseLayer& L, const Tensor& x) {
   Tensor h = ops::rms_norm(x, L.ffn_norm, static_cast<float>(cfg_.rms_norm_eps));
-  Tensor g = ops::linear(h, L.w_gate);                // [T, inter]
-  Tensor u = ops::linear(h, L.w_up);                  // [T, inter]
-  return ops::linear(ops::silu_mul(g, u), L.w_down);  // [T, hidden]
+  Tensor g = ops::linear(h, L.w_gate);                                 // [T, inter]
+  Tensor u = ops::linear(h, L.w_up);                                   // [T, inter]
+  return ops::linear(ops::silu_mul_reuse(std::move(g), u), L.w_down);  // [T, hidden]
 }
 
 Tensor DenseModel::run_layers(const Batch& b, KvCache* cache) {
@@ -93,11 +92,10 @@ Tensor DenseModel::run_layers(const Batch& b, KvCache* cache) {
   rope_tables(inv_freq_, b.pos, &cos, &sin);
   Tensor x = ops::embedding(embed_, b.tokens);  // [T, hidden]
   for (size_t l = 0; l < layers_.size(); ++l) {
-    // Residuals in place for inference; new tensors while recording (the tape needs x).
     Tensor a = attention_block(layers_[l], static_cast<int>(l), x, b, cos, sin, cache);
-    x = ops::recording({&x, &a}) ? ops::add(x, a) : (ops::add_(x, a), x);
+    x = ops::add_reuse(std::move(x), a);
     Tensor m = mlp_block(layers_[l], x);
-    x = ops::recording({&x, &m}) ? ops::add(x, m) : (ops::add_(x, m), x);
+    x = ops::add_reuse(std::move(x), m);
   }
   if (cache)
     for (int64_t t = 0; t < T; ++t)

@@ -80,6 +80,16 @@ void gemm_columns(const Tensor& x, const Weight& w, Tensor& y, int64_t n0, int64
 
 }  // namespace
 
+// d[rows[i]] += g[i] for each row i of g (the backward of a row gather).
+template <typename Index>
+void scatter_add_rows(Tensor& d, const Tensor& g, const std::vector<Index>& rows) {
+  const int64_t H = d.dim(1);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    float* dst = d.ptr<float>() + static_cast<int64_t>(rows[i]) * H;
+    K().add(dst, g.ptr<float>() + static_cast<int64_t>(i) * H, dst, H);
+  }
+}
+
 void set_fast_bf16(bool on) {
   g_fast_bf16.store(on);
 }
@@ -226,11 +236,7 @@ Tensor embedding(const Tensor& table, const std::vector<int32_t>& ids) {
     tp->record(y, {table}, [table, ids, y](Tape& t) {
       const Tensor* g = t.find_grad(y);
       if (!g) return;
-      Tensor& d = t.grad(table);
-      const int64_t H = table.dim(1);
-      for (size_t i = 0; i < ids.size(); ++i)
-        K().add(d.ptr<float>() + ids[i] * H, g->ptr<float>() + i * H, d.ptr<float>() + ids[i] * H,
-                H);
+      scatter_add_rows(t.grad(table), *g, ids);
     });
   }
   return y;
@@ -314,6 +320,18 @@ Tensor silu_mul(const Tensor& g, const Tensor& u) {
   return y;
 }
 
+Tensor add_reuse(Tensor a, const Tensor& b) {
+  if (recording({&a, &b})) return add(a, b);
+  add_(a, b);
+  return a;
+}
+
+Tensor silu_mul_reuse(Tensor g, const Tensor& u) {
+  if (recording({&g, &u})) return silu_mul(g, u);
+  silu_mul_(g, u);
+  return g;
+}
+
 Tensor add(const Tensor& a, const Tensor& b) {
   R1_ASSERT(a.numel() == b.numel());
   Tensor y = Tensor::zeros(DType::F32, a.shape);
@@ -338,11 +356,7 @@ Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& rows) {
     tp->record(y, {x}, [x, rows, y](Tape& t) {
       const Tensor* g = t.find_grad(y);
       if (!g) return;
-      Tensor& d = t.grad(x);
-      const int64_t H = x.dim(1);
-      for (size_t i = 0; i < rows.size(); ++i)
-        K().add(d.ptr<float>() + rows[i] * H, g->ptr<float>() + i * H, d.ptr<float>() + rows[i] * H,
-                H);
+      scatter_add_rows(t.grad(x), *g, rows);
     });
   }
   return y;

@@ -63,6 +63,11 @@ Tensor silu_mul(const Tensor& g, const Tensor& u);
 void add_(Tensor& y, const Tensor& x);
 // a + b, a new tensor.
 Tensor add(const Tensor& a, const Tensor& b);
+// a + b and silu(g) * u reusing the first operand's storage when nothing is recorded
+// (inference), new tensors while a tape records (the backward needs the inputs). The caller
+// hands the first operand over.
+Tensor add_reuse(Tensor a, const Tensor& b);
+Tensor silu_mul_reuse(Tensor g, const Tensor& u);
 
 // Selects rows of x: [rows.size(), H].
 Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& rows);

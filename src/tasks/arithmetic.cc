@@ -9,25 +9,6 @@
 
 namespace r1::tasks {
 
-uint64_t SplitMix64::next() {
-  uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-int64_t SplitMix64::uniform(int64_t lo, int64_t hi) {
-  R1_ASSERT(lo <= hi);
-  const uint64_t range = static_cast<uint64_t>(hi - lo) + 1;  // 0 means all 2^64 values
-  if (range == 0) return static_cast<int64_t>(next());
-  // Accept x below the largest multiple of range, so x % range is exactly uniform.
-  const uint64_t limit = UINT64_MAX - (UINT64_MAX % range + 1) % range;
-  uint64_t x;
-  do x = next();
-  while (x > limit);
-  return lo + static_cast<int64_t>(x % range);
-}
-
 namespace {
 
 // ---------------------------------------------------------------------------------------------
@@ -479,15 +460,6 @@ Split parse_split(const std::string& name) {
   if (name == "train") return Split::Train;
   if (name == "test") return Split::Test;
   fail_usage("--split must be train or test, got '", name, "'");
-}
-
-uint64_t fnv1a64(std::string_view text) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  return h;
 }
 
 Split split_of(std::string_view canonical) {

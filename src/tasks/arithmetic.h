@@ -34,25 +34,16 @@
 #include <utility>
 #include <vector>
 
+#include "core/random.h"
+
 namespace r1::tasks {
 
 enum class ArithKind { Add, Sub, Mul, Word };
 enum class ArithOp { Add, Sub, Mul };
 enum class Split { Train, Test };
 
-// splitmix64 (Steele, Lea, Flood 2014; the seeding generator of xoshiro): state +=
-// 0x9e3779b97f4a7c15, then two xor-shift-multiply rounds. uniform(lo, hi) rejects the top partial
-// range, so every value in [lo, hi] is equally likely and the draws are identical everywhere.
-class SplitMix64 {
- public:
-  explicit SplitMix64(uint64_t seed) : state_(seed) {}
-  uint64_t next();
-  int64_t uniform(int64_t lo, int64_t hi);  // inclusive; lo <= hi
-  size_t index(size_t n) { return static_cast<size_t>(uniform(0, static_cast<int64_t>(n) - 1)); }
-
- private:
-  uint64_t state_;
-};
+using r1::fnv1a64;  // core/random.h
+using r1::SplitMix64;
 
 struct ArithProblem {
   ArithKind kind = ArithKind::Add;
@@ -85,7 +76,6 @@ const char* kind_name(ArithKind kind);
 std::vector<std::pair<ArithKind, int>> parse_kinds(const std::string& spec);
 Split parse_split(const std::string& name);  // "train" | "test"; Usage error otherwise
 
-uint64_t fnv1a64(std::string_view text);
 Split split_of(std::string_view canonical);  // Test iff fnv1a64(canonical) % 10 == 0
 
 // The problem a op b of this kind, its wording drawn from rng. Preconditions (R1_ASSERT): the

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/random.h"
 
 namespace r1::train {
 
@@ -41,12 +42,6 @@ std::string str_field(const json& j, const char* key, const std::string& where) 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-uint64_t mix(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
 }
 
 }  // namespace
@@ -157,9 +152,9 @@ Batcher::Batcher(const std::vector<Example>& examples, int64_t batch_tokens, uin
 void Batcher::shuffle() {
   order_.resize(ex_.size());
   for (size_t i = 0; i < order_.size(); ++i) order_[i] = static_cast<int64_t>(i);
-  uint64_t s = mix(seed_ ^ mix(static_cast<uint64_t>(epoch_) + 0x9E3779B97F4A7C15ull));
+  uint64_t s = mix64(seed_ ^ mix64(static_cast<uint64_t>(epoch_) + kGoldenGamma));
   for (size_t i = order_.size(); i > 1; --i) {
-    s = mix(s + 0x9E3779B97F4A7C15ull);
+    s = mix64(s + kGoldenGamma);
     std::swap(order_[i - 1], order_[s % i]);
   }
 }

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/file_util.h"
+#include "core/random.h"
 #include "io/model_config.h"
 #include "models/layout.h"
 #include "tokenizer/tokenizer.h"
@@ -13,18 +14,12 @@ namespace r1::train {
 
 namespace {
 
-// splitmix64 and Box-Muller: the same weights for the same seed on every platform.
+// Box-Muller over splitmix64: the same weights for the same seed on every platform.
 struct Normal {
-  uint64_t s;
-  uint64_t next() {
-    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return (static_cast<double>(next() >> 11) + 0.5) * 0x1.0p-53; }
+  SplitMix64 rng;
   double operator()() {
-    return std::sqrt(-2.0 * std::log(uniform())) * std::cos(2.0 * M_PI * uniform());
+    const double u = rng.unit();
+    return std::sqrt(-2.0 * std::log(u)) * std::cos(2.0 * M_PI * rng.unit());
   }
 };
 
@@ -109,7 +104,7 @@ int64_t init_model(const InitOptions& o, const std::string& out_dir) {
   nlohmann::ordered_json cfg = make_config(o, vocab, tk.bos_id(), tk.eos_id());
   const io::ModelConfig parsed =
       io::ModelConfig::parse(nlohmann::json::parse(cfg.dump()), "config");
-  Normal rng{o.seed};
+  Normal rng{SplitMix64(o.seed)};
   NamedTensors tensors;
   int64_t params = 0;
   for (const models::TensorSpec& s : models::checkpoint_layout(parsed)) {

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/file_util.h"
+#include "core/random.h"
 #include "io/model_config.h"
 #include "io/safetensors.h"
 #include "models/model.h"
@@ -35,12 +36,6 @@ std::string duration(double s) {
                   static_cast<long long>(t % 60));
   }
   return b;
-}
-
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
-  return h;
 }
 
 // The settings a resumed run must share with the run that wrote the checkpoint.
@@ -155,8 +150,8 @@ double run_training(const RunOptions& o) {
                   : std::max<int64_t>(1, static_cast<int64_t>(std::ceil(
                                              o.epochs * batcher.batches_per_epoch() / o.accum)));
   const int64_t warmup = o.warmup >= 0 ? o.warmup : static_cast<int64_t>(o.warmup_frac * steps);
-  const uint64_t data_hash = fnv1a(read_file(o.data));
-  const uint64_t tok_hash = fnv1a(read_file(path_join(source, "tokenizer.json")));
+  const uint64_t data_hash = fnv1a64(read_file(o.data));
+  const uint64_t tok_hash = fnv1a64(read_file(path_join(source, "tokenizer.json")));
   const ordered_json want = settings(o, steps, warmup, data_hash, tok_hash);
 
   models::LoadOptions lo;

@@ -68,6 +68,27 @@ std::string write_sft(const std::string& dir, int n) {
   return path;
 }
 
+// SFT on `rows` sums from dir/init into dir/out: the settings the loop tests share.
+train::RunOptions sft_run(const std::string& dir, int rows, int64_t steps) {
+  train::RunOptions o;
+  o.model_dir = dir + "/init";
+  o.data = write_sft(dir, rows);
+  o.out_dir = dir + "/out";
+  o.seq_len = 128;
+  o.batch_tokens = 400;
+  o.steps = steps;
+  o.log_every = 0;
+  return o;
+}
+
+// The loss of the first step in a run's train_log.jsonl.
+double first_logged_loss(const std::string& out_dir) {
+  std::ifstream log(out_dir + "/train_log.jsonl");
+  std::string first;
+  std::getline(log, first);
+  return nlohmann::json::parse(first)["loss"].get<double>();
+}
+
 TEST(TrainInit, EveryArchitectureLoadsAndIsDeterministic) {
   for (const std::string arch : {"qwen2", "llama", "deepseek_v3"}) {
     const std::string dir = temp_dir("init_" + arch), a = dir + "/a", b = dir + "/b";
@@ -203,18 +224,12 @@ std::vector<uint8_t> bytes_of(const std::string& path) {
 TEST(TrainRun, ResumeIsExactAndCheckedAgainstSettings) {
   const std::string dir = temp_dir("resume");
   train::init_model(tiny("qwen2"), dir + "/init");
-  train::RunOptions o;
-  o.kind = "sft";
-  o.model_dir = dir + "/init";
-  o.data = write_sft(dir, 24);
-  o.seq_len = 128;
+  train::RunOptions o = sft_run(dir, 24, 6);
   o.batch_tokens = 120;
   o.accum = 2;
-  o.steps = 6;
   o.warmup = 2;
   o.lr = 5e-3;
   o.save_every = 2;
-  o.log_every = 0;
   o.eval_frac = 0.2;
   o.eval_every = 3;
   o.out_dir = dir + "/straight";
@@ -250,73 +265,35 @@ TEST(TrainRun, SftLearnsTheData) {
   train::InitOptions io = tiny("llama");
   io.hidden = 64;
   train::init_model(io, dir + "/init");
-  train::RunOptions o;
-  o.model_dir = dir + "/init";
-  o.data = write_sft(dir, 40);
-  o.out_dir = dir + "/out";
-  o.seq_len = 128;
-  o.batch_tokens = 400;
-  o.steps = 60;
+  train::RunOptions o = sft_run(dir, 40, 60);
   o.warmup = 5;
   o.lr = 1e-2;
-  o.log_every = 0;
   const double final_loss = train::run_training(o);
-  std::ifstream log(o.out_dir + "/train_log.jsonl");
-  std::string first;
-  std::getline(log, first);
-  const double first_loss = nlohmann::json::parse(first)["loss"];
+  const double first_loss = first_logged_loss(o.out_dir);
   EXPECT_GT(first_loss, 5.0);  // ~ln(768) at random init
   EXPECT_LT(final_loss, 0.6);
 }
-
-}  // namespace
-}  // namespace r1
-
-namespace r1 {
-namespace {
 
 TEST(TrainRun, EveryArchitectureTrainsThroughTheLoop) {
   for (const std::string arch : {"qwen2", "llama", "deepseek_v3"}) {
     const std::string dir = temp_dir("arch_" + arch);
     train::init_model(tiny(arch), dir + "/init");
-    train::RunOptions o;
-    o.model_dir = dir + "/init";
-    o.data = write_sft(dir, 16);
-    o.out_dir = dir + "/out";
-    o.seq_len = 128;
-    o.batch_tokens = 400;
-    o.steps = 40;
+    train::RunOptions o = sft_run(dir, 16, 40);
     o.warmup = 2;
     o.lr = 1e-2;
-    o.log_every = 0;
     const double last = train::run_training(o);
-    std::ifstream log(o.out_dir + "/train_log.jsonl");
-    std::string first;
-    std::getline(log, first);
-    EXPECT_LT(last, 0.5 * nlohmann::json::parse(first)["loss"].get<double>()) << arch;
+    EXPECT_LT(last, 0.5 * first_logged_loss(o.out_dir)) << arch;
     // The trained folder loads for inference, frozen DeepSeek router biases included.
     EXPECT_EQ(models::load_model(o.out_dir)->config().n_layers, 2) << arch;
   }
 }
-
-}  // namespace
-}  // namespace r1
-
-namespace r1 {
-namespace {
 
 TEST(TrainRun, ResultDoesNotDependOnTheThreadCount) {
   // Every output element is summed in one fixed order whatever the split across threads, so a
   // run is reproducible on a machine with another number of cores.
   const std::string dir = temp_dir("threads");
   train::init_model(tiny("qwen2"), dir + "/init");
-  train::RunOptions o;
-  o.model_dir = dir + "/init";
-  o.data = write_sft(dir, 16);
-  o.seq_len = 128;
-  o.batch_tokens = 400;
-  o.steps = 4;
-  o.log_every = 0;
+  train::RunOptions o = sft_run(dir, 16, 4);
   for (int t : {1, 2}) {
     set_num_threads(t);
     o.out_dir = dir + "/t" + std::to_string(t);
