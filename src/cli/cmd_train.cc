@@ -2,21 +2,15 @@
 #include <cstdio>
 
 #include "cli/command.h"
+#include "cli/common.h"
 #include "cli/model_dir.h"
 #include "core/error.h"
-#include "core/threads.h"
 #include "train/init.h"
 #include "train/run.h"
 
 namespace r1::cli {
 
 namespace {
-
-void take_threads(Args& a) {
-  const int64_t threads = a.take_int("--threads", 0);
-  if (threads < 0 || threads > 1024) fail_usage("--threads must be between 1 and 1024");
-  if (threads > 0) set_num_threads(static_cast<int>(threads));
-}
 
 int run_init(Args& a) {
   train::InitOptions o;

@@ -40,12 +40,16 @@ void add_eos(std::vector<int32_t>& v, const nlohmann::json& j) {
 }
 }  // namespace
 
+void take_threads(Args& args) {
+  const int64_t threads = args.take_int("--threads", 0);
+  if (threads < 0 || threads > 1024) fail_usage("--threads must be between 1 and 1024");
+  if (threads > 0) set_num_threads(static_cast<int>(threads));
+}
+
 LoadedModel load_model_from_flags(Args& args) {
   LoadedModel lm;
   lm.dir = resolve_model_dir(args.take("--model", "-m"));
-  int64_t threads = args.take_int("--threads", 0);
-  if (threads < 0 || threads > 1024) fail_usage("--threads must be between 1 and 1024");
-  if (threads > 0) set_num_threads(static_cast<int>(threads));
+  take_threads(args);
   models::LoadOptions opt;
   opt.use_mmap = !args.take_bool("--no-mmap");
   ops::set_fast_bf16(args.take_bool("--fast-bf16"));

@@ -24,6 +24,8 @@ struct LoadedModel {
   std::vector<int32_t> eos_ids;  // config.json, generation_config.json and the tokenizer's
 };
 
+// Reads --threads N (0 or absent: every CPU) and sizes the thread pool.
+void take_threads(Args& args);
 // Reads -m/--model, --threads, --no-mmap, --ctx and loads the model (and its tokenizer if the
 // folder has one).
 LoadedModel load_model_from_flags(Args& args);
