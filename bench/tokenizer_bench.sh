@@ -5,7 +5,7 @@
 # license texts), cut into ~2 KB documents. Also checks that all produced the same ids (FNV-1a
 # hash over all of them).
 #
-# Usage: bench/tokenizer_bench.sh [TOKENIZER_DIR ...]   (default: ../shared/tokenizers/qwen2.5)
+# Usage: bench/tokenizer_bench.sh [TOKENIZER_DIR ...]   (default: build/tokenizers/qwen2.5)
 # Env: BUILD (default build, configured by scripts/build.sh), REPEATS (default 3).
 # Needs: node + `npm ci` in tools/tokenizer_oracle (done here if missing).
 set -euo pipefail
@@ -13,7 +13,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$repo/build}
 repeats=${REPEATS:-3}
 cd "$repo"
-[ $# -gt 0 ] || set -- "$repo/../shared/tokenizers/qwen2.5"
+[ $# -gt 0 ] || set -- "$build/tokenizers/qwen2.5"
 
 cmake --build "$build" --target tokenizer_bench >/dev/null
 [ -d tools/tokenizer_oracle/node_modules ] || (cd tools/tokenizer_oracle && npm ci --no-audit --no-fund)

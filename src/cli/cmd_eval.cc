@@ -1,4 +1,4 @@
-// r1 eval: evaluation with R1's protocol (FACTS.md section 7).
+// r1 eval: evaluation with R1's protocol (docs/FACTS.md section 7).
 //
 // `r1 eval grade [--task T]` grades given responses, for scripting: each stdin line is a JSON
 // object {"gold", "response"[, "task"]} and gives one stdout line {"correct", "extracted"}, in
@@ -110,23 +110,26 @@ int run_eval(Args& args) {
   return run_eval_model(args);
 }
 
-R1_COMMAND({"eval",
-            "evaluate with R1's protocol: run a model (eval -m) or grade responses (eval grade)",
-            "usage: r1 eval grade [--task math|aime|gsm8k|gpqa|code]\n"
-            "  stdin: JSONL {\"gold\", \"response\"[, \"task\"]} (code: \"tests\" instead of "
-            "\"gold\")\n"
-            "  stdout: JSONL {\"correct\", \"extracted\"}, one line per input line\n"
-            "\n"
-            "or:    r1 eval -m MODEL --data FILE --task math|aime|gsm8k|gpqa|code -k N [flags]\n"
-            "  --data FILE          MATH-500 / AIME / AMC / GSM8K / GPQA / LiveCodeBench file\n"
-            "  -k N                 samples per problem (default 1)\n"
-            "  --out DIR            run folder (default eval-TASK-FILE); a rerun resumes it\n"
-            "  --limit N            only the first N problems\n"
-            "  -n, --max-tokens N   tokens per sample at most (default 32768, R1's limit)\n"
-            "  --batch B            sequences generated together (default 16)\n",
-            {"--no-mmap", "--fast-bf16"},
-            run_eval,
-            kModelFlags | kSamplingFlags});
+R1_COMMAND(
+    {"eval",
+     "evaluate with R1's protocol: run a model (eval -m) or grade responses (eval grade)",
+     "usage: r1 eval grade [--task math|aime|gsm8k|gpqa|code]\n"
+     "  stdin: JSONL {\"gold\", \"response\"[, \"task\"]} (code: \"tests\" instead of "
+     "\"gold\")\n"
+     "  stdout: JSONL {\"correct\", \"extracted\"}, one line per input line\n"
+     "\n"
+     "or:    r1 eval -m MODEL --data FILE --task math|aime|gsm8k|gpqa|code -k N [flags]\n"
+     "  --data FILE          MATH-500 / AIME / AMC / GSM8K / GPQA / LiveCodeBench file, or\n"
+     "                       a bundled set (data/): math500, aime24, amc23, gsm8k (its task\n"
+     "                       is then the default)\n"
+     "  -k N                 samples per problem (default 1)\n"
+     "  --out DIR            run folder (default eval-TASK-FILE); a rerun resumes it\n"
+     "  --limit N            only the first N problems\n"
+     "  -n, --max-tokens N   tokens per sample at most (default 32768, R1's limit)\n"
+     "  --batch B            sequences generated together (default 16)\n",
+     {"--no-mmap", "--fast-bf16"},
+     run_eval,
+     kModelFlags | kSamplingFlags});
 
 }  // namespace
 }  // namespace r1::cli

@@ -18,6 +18,7 @@
 #include <set>
 
 #include "cli/common.h"
+#include "cli/model_dir.h"
 #include "core/error.h"
 #include "core/file_util.h"
 #include "eval/loaders.h"
@@ -46,7 +47,9 @@ double now_s() {
 
 int run_eval_model(Args& args) {
   const std::string data = args.take_str("--data", "");
-  const std::string task = args.take_str("--task", "math");
+  const std::optional<BundledData> bundled = resolve_bundled_data(data);
+  const std::string data_file = bundled ? bundled->file : data;
+  const std::string task = args.take_str("--task", bundled ? bundled->task : "math");
   const int64_t k = args.take_int("-k", 1);
   std::string out_dir = args.take_str("--out", "");
   const int64_t limit = args.take_int("--limit", 0);
@@ -56,7 +59,7 @@ int run_eval_model(Args& args) {
   if (data.empty()) fail_usage("--data FILE is required (or `r1 eval grade`)");
   if (k < 1 || k > 1024) fail_usage("-k must be between 1 and 1024");
   if (max_tokens < 1 || batch < 1 || limit < 0) fail_usage("-n and --batch must be >= 1");
-  std::vector<eval::Problem> problems = eval::load_problems(data, task);
+  std::vector<eval::Problem> problems = eval::load_problems(data_file, task);
   if (limit > 0 && static_cast<int64_t>(problems.size()) > limit) problems.resize(limit);
   if (problems.empty()) fail_input(data, ": no problems");
   auto verifier = eval::make_verifier(task);

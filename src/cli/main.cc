@@ -1,4 +1,4 @@
-// r1: one binary, one subcommand per capability (DESIGN.md "The CLI contract").
+// r1: one binary, one subcommand per capability (docs/DESIGN.md "The CLI contract").
 // Exit codes: 0 success, 2 bad usage or bad input, 1 internal failure; errors are one line on
 // stderr.
 #include <algorithm>

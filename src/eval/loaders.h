@@ -1,4 +1,4 @@
-// Loaders for the evaluation sets in ../shared/data and the public GPQA / LiveCodeBench formats,
+// Loaders for the evaluation sets in data/ and the public GPQA / LiveCodeBench formats,
 // all into Problem. A row that cannot be read (bad JSON, a missing or mistyped field, a broken
 // CSV record) is an Input error naming the file and the line number; no row is skipped silently.
 // Blank lines in JSONL files are not rows.
@@ -12,7 +12,7 @@
 
 namespace r1::eval {
 
-// The R1 math instruction (FACTS.md section 4), appended to math, GSM8K and AIME prompts.
+// The R1 math instruction (docs/FACTS.md section 4), appended to math, GSM8K and AIME prompts.
 inline constexpr const char* kMathInstruction =
     "Please reason step by step, and put your final answer within \\boxed{}.";
 

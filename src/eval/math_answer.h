@@ -1,4 +1,5 @@
-// Finding the final answer in a completion, and normalizing LaTeX answers (FACTS.md section 7).
+// Finding the final answer in a completion, and normalizing LaTeX answers (docs/FACTS.md section
+// 7).
 //
 // Extraction order (the first that yields an answer wins):
 //   1. the reasoning is dropped: only the text after the LAST "</think>" is searched (the whole
@@ -36,7 +37,7 @@ std::string last_number(std::string_view text);
 // Steps 1-5 above. `fallbacks` false stops after step 2 (only boxed answers count).
 ExtractedAnswer extract_math_answer(std::string_view completion, bool fallbacks = true);
 
-// LaTeX normalization (FACTS.md section 7): $ and \( \) wrappers, \dfrac/\tfrac -> \frac,
+// LaTeX normalization (docs/FACTS.md section 7): $ and \( \) wrappers, \dfrac/\tfrac -> \frac,
 // \left/\right and spacing commands dropped, \text{...} unwrapped (or dropped when it is a unit
 // after a number, with a following ^2), bare unit words after a number dropped, degrees and \$
 // dropped, thousands separators ("10,\!080", "1,234,567") removed, "x \in" and numeric "x ="

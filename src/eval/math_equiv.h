@@ -1,4 +1,4 @@
-// Deciding whether two math answers are the same (FACTS.md section 7; in the spirit of
+// Deciding whether two math answers are the same (docs/FACTS.md section 7; in the spirit of
 // Math-Verify, strict rather than lenient).
 //
 // Order of checks, each on normalized answers (math_answer.h):

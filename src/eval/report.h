@@ -1,4 +1,4 @@
-// The files a run's summary is written to (DESIGN.md principle 8): JSON for scripts and a
+// The files a run's summary is written to (docs/DESIGN.md principle 8): JSON for scripts and a
 // Markdown table for people. Values are percentages with one decimal, as R1's tables print them.
 #pragma once
 

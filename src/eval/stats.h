@@ -1,5 +1,5 @@
-// Evaluation statistics of R1's protocol (FACTS.md section 7), as plain functions of the graded
-// samples of one problem; averaging over problems is the caller's (a plain mean).
+// Evaluation statistics of R1's protocol (docs/FACTS.md section 7), as plain functions of the
+// graded samples of one problem; averaging over problems is the caller's (a plain mean).
 #pragma once
 
 #include <cstddef>

@@ -1,7 +1,7 @@
 // One verifier interface for every task: the benchmark scorer of `r1 eval` and the accuracy reward
 // of RL (nanochat's Task.evaluate; STYLE.md). A verifier reads the completion the way the task's
-// protocol says (FACTS.md section 7), never throws for a bad completion (a completion is untrusted
-// data: it just scores 0), and is safe to call from several threads at once.
+// protocol says (docs/FACTS.md section 7), never throws for a bad completion (a completion is
+// untrusted data: it just scores 0), and is safe to call from several threads at once.
 #pragma once
 
 #include <cstdint>

@@ -22,7 +22,7 @@ struct RopeScaling {
   double beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 0.0;
 };
 
-// DeepSeek-V3 fields (FACTS.md section 2): multi-head latent attention and DeepSeekMoE.
+// DeepSeek-V3 fields (docs/FACTS.md section 2): multi-head latent attention and DeepSeekMoE.
 struct DeepseekConfig {
   int64_t q_lora_rank = 0;  // 0: null in config.json, q_proj instead of q_a/q_b
   int64_t kv_lora_rank = 0, qk_nope_head_dim = 0, qk_rope_head_dim = 0, v_head_dim = 0;

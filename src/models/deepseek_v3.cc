@@ -89,7 +89,7 @@ DeepseekV3Model::DeepseekV3Model(const io::ModelConfig& cfg, io::WeightStore sto
     lm_head_ = weight("lm_head", cfg_.vocab, H);
   }
   for (int64_t l = 0; l < cfg_.n_layers; ++l) layers_.push_back(load_layer(l));
-  // The MTP layer: index num_hidden_layers, loaded when present (FACTS.md section 2).
+  // The MTP layer: index num_hidden_layers, loaded when present (docs/FACTS.md section 2).
   const std::string m = "model.layers." + std::to_string(cfg_.n_layers) + ".";
   has_mtp_ = d.num_nextn_predict_layers > 0 && store_.has(m + "eh_proj.weight");
   if (has_mtp_) {
@@ -111,7 +111,7 @@ DeepseekV3Model::DeepseekV3Model(const io::ModelConfig& cfg, io::WeightStore sto
   rope_factor_ = static_cast<float>(rope_attention_factor(cfg_.rope_scaling));
   // Softmax scale: (nope + rope)^-0.5, times yarn_mscale(factor, mscale_all_dim)^2 as HF applies
   // it whenever rope_scaling is yarn (the official demo only when max_seq_len exceeds the
-  // original context; FACTS.md section 2).
+  // original context; docs/FACTS.md section 2).
   double scale = 1.0 / std::sqrt(static_cast<double>(d.qk_nope_head_dim + d.qk_rope_head_dim));
   if (cfg_.rope_scaling.type == "yarn" && cfg_.rope_scaling.mscale_all_dim != 0) {
     const double m = yarn_mscale(cfg_.rope_scaling.factor, cfg_.rope_scaling.mscale_all_dim);

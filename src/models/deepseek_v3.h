@@ -1,7 +1,7 @@
 // DeepseekV3ForCausalLM (DeepSeek-V3, R1, R1-Zero): multi-head latent attention with a latent
 // KV cache, DeepSeekMoE with sigmoid noaux_tc routing and shared experts, YaRN rotary
 // frequencies, FP8 (e4m3, block-scaled) or bf16/f32 weights, and the multi-token-prediction
-// layer. Formulas: FACTS.md section 2 (checked against DeepSeek's inference/model.py and HF's
+// layer. Formulas: docs/FACTS.md section 2 (checked against DeepSeek's inference/model.py and HF's
 // modeling_deepseek.py by tools/reference/deepseek_v3.py).
 #pragma once
 

@@ -1,5 +1,5 @@
 // Qwen2ForCausalLM and LlamaForCausalLM: pre-norm decoder layers with grouped-query attention
-// (q/k/v biases for Qwen2), half-split RoPE, RMSNorm and a SwiGLU MLP (FACTS.md section 1).
+// (q/k/v biases for Qwen2), half-split RoPE, RMSNorm and a SwiGLU MLP (docs/FACTS.md section 1).
 #pragma once
 
 #include <memory>

@@ -14,7 +14,7 @@ namespace r1::models {
 // original / high_freq_factor kept, and those between blended linearly in original / wavelength.
 // rope_scaling "yarn" (DeepSeek-V3; HF modeling_deepseek.py DeepseekV3YarnRotaryEmbedding):
 // f' = f / factor * ramp + f * (1 - ramp), ramp rising linearly over the dimensions between
-// the correction range of beta_fast and beta_slow (FACTS.md section 2).
+// the correction range of beta_fast and beta_slow (docs/FACTS.md section 2).
 std::vector<float> rope_inv_freq(int64_t dim, double theta, const io::RopeScaling& scaling);
 
 // yarn_get_mscale(s, m) = 1 if s <= 1 else 0.1 * m * ln(s) + 1.

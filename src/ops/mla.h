@@ -1,4 +1,4 @@
-// Multi-head latent attention (DeepSeek-V2/V3), FACTS.md section 2, in its two forms:
+// Multi-head latent attention (DeepSeek-V2/V3), docs/FACTS.md section 2, in its two forms:
 //   naive:    k_nope, v = kv_b_proj(c) per head; k = [k_nope, k_pe]; softmax(q.k * scale) v
 //   absorbed: q_lat = q_nope . W_k[h] (W_k[h]: the head's k rows of kv_b_proj, [nope, lora]);
 //             scores = (q_lat . c + q_pe . k_pe) * scale; o_lat = softmax . c;

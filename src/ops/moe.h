@@ -1,4 +1,4 @@
-// DeepSeekMoE routing (noaux_tc), FACTS.md section 2 and DeepSeek-V3 inference/model.py Gate:
+// DeepSeekMoE routing (noaux_tc), docs/FACTS.md section 2 and DeepSeek-V3 inference/model.py Gate:
 //   s = sigmoid(logits) (f32); b = s + e_score_correction_bias (selection only);
 //   group score = sum of the top-2 b in each of n_group groups; keep the topk_group best groups
 //   and mask the other experts to -inf; take the top_k experts by b;

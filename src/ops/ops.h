@@ -1,7 +1,7 @@
 // The op set models are written in. Each op takes and returns r1::Tensor (activations are
 // contiguous f32; weights are in their stored dtype) and runs on the process thread pool
 // through the dispatched kernels. While a tape is active (tape.h) each op whose input is tracked
-// records its backward, which lives beside its forward (DESIGN.md principle 1): one model
+// records its backward, which lives beside its forward (docs/DESIGN.md principle 1): one model
 // definition serves inference and training. In-place ops (name ending in _) refuse tracked
 // inputs, except rope_half, whose backward is exact in place.
 #pragma once

@@ -1,4 +1,4 @@
-// Reverse-mode automatic differentiation for the ops in ops.h (DESIGN.md principle 1). While a
+// Reverse-mode automatic differentiation for the ops in ops.h (docs/DESIGN.md principle 1). While a
 // Tape is active (TapeScope), every op whose input is tracked records a backward closure beside
 // its forward; Tape::backward runs them in reverse order. Tensors are identified by their data
 // pointer: the tape keeps every tensor a closure uses alive, so a pointer cannot be reused while

@@ -1,7 +1,7 @@
 // Token sampling. The order of the transforms follows Hugging Face's generate():
 // repetition penalty, presence/frequency penalties, temperature, top-k, top-p, min-p, then a
 // draw. Temperature 0 means greedy (argmax, ties to the lowest id).
-// Defaults are R1's recommendation (temperature 0.6, top-p 0.95; FACTS.md section 4).
+// Defaults are R1's recommendation (temperature 0.6, top-p 0.95; docs/FACTS.md section 4).
 #pragma once
 
 #include <cstdint>

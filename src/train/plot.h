@@ -1,4 +1,4 @@
-// A training curve as a self-contained SVG (DESIGN.md: what people would rather see than read
+// A training curve as a self-contained SVG (docs/DESIGN.md: what people would rather see than read
 // is written as a file): training loss per step and evaluation loss points, log-scale loss axis.
 #pragma once
 

@@ -30,7 +30,7 @@ std::vector<std::string> lines(const std::string& path) {
 }
 
 TEST(EvalRunCli, WritesSamplesAndSummaryAndResumes) {
-  const std::string data = std::string(R1_SHARED_DIR) + "/data/gsm8k_test.jsonl";
+  const std::string data = std::string(R1_SOURCE_DIR) + "/data/gsm8k_test.jsonl";
   const fs::path dir = fs::temp_directory_path() / "r1_eval_run";
   fs::remove_all(dir);
   const std::string cmd =
@@ -74,6 +74,20 @@ TEST(EvalRunCli, BadDataIsAnErrorWithItsLine) {
   EXPECT_NE(err.find("r1_eval_bad.jsonl:2:"), std::string::npos) << err;
   EXPECT_EQ(run("eval --task gsm8k", &err), 2);
   EXPECT_NE(err.find("--data"), std::string::npos) << err;
+}
+
+TEST(EvalRunCli, BundledSetsByName) {
+  // amc23 is the bundled data/amc23.jsonl, graded as task aime unless --task says otherwise.
+  const fs::path dir = fs::temp_directory_path() / "r1_eval_bundled";
+  fs::remove_all(dir);
+  std::string err;
+  ASSERT_EQ(run("eval --data amc23 --limit 2 -n 4 --out " + dir.string(), &err), 0) << err;
+  EXPECT_EQ(lines((dir / "samples.jsonl").string()).size(), 2u);
+  json settings = json::parse(std::ifstream(dir / "run.json"));
+  EXPECT_EQ(settings["data"], "amc23");
+  EXPECT_EQ(settings["task"], "aime");
+  EXPECT_EQ(run("eval --data amc24 --limit 1 --out " + dir.string() + "x", &err), 2);
+  EXPECT_NE(err.find("amc24"), std::string::npos) << err;
 }
 
 }  // namespace

@@ -196,7 +196,7 @@ TEST(GenerateCli, ChatSplitsReasoningFromContent) {
   Result r = run_r1("generate --chat -p 'What is 2+2?' -n 8 --seed 3 --json");
   ASSERT_EQ(r.code, 0) << r.err;
   json o = json::parse(r.out);
-  // Without </think> in the output everything is reasoning (FACTS.md section 5).
+  // Without </think> in the output everything is reasoning (docs/FACTS.md section 5).
   std::string text = o["text"];
   if (text.find("</think>") == std::string::npos) {
     EXPECT_EQ(o["reasoning"], text);

@@ -16,7 +16,7 @@ using r1::testing::run_r1;
 using Result = r1::testing::CliResult;
 
 std::string model(const std::string& name) {
-  return std::string(R1_SHARED_DIR) + "/tokenizers/" + name;
+  return std::string(R1_TOKENIZERS_DIR) + "/" + name;
 }
 
 const std::string kChat =

@@ -16,10 +16,11 @@ using r1::testing::run_r1;
 using Result = r1::testing::CliResult;
 
 std::string model(const std::string& name) {
-  return std::string(R1_SHARED_DIR) + "/tokenizers/" + name;
+  return std::string(R1_TOKENIZERS_DIR) + "/" + name;
 }
 
-// Ids from FACTS.md section 3: BOS 0, <｜User｜> 128803, <｜Assistant｜> 128804, <think> 128798.
+// Ids from docs/FACTS.md section 3: BOS 0, <｜User｜> 128803, <｜Assistant｜> 128804, <think>
+// 128798.
 TEST(TokenizeCli, TextToIds) {
   Result plain = run_r1("tokenize -m " + model("r1"), "Hello world");
   EXPECT_EQ(plain.code, 0) << plain.err;

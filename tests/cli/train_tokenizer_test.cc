@@ -37,7 +37,7 @@ TEST(TrainTokenizerCli, WritesAFolderThatTokenizes) {
   const std::string out = dir + "/tok";
   const auto r =
       run_r1("train tokenizer --corpus " + corpus_txt() + " --vocab-size 400 --special r1 --out " +
-             out + " --template-from " + R1_SHARED_DIR + "/tokenizers/r1-distill-qwen");
+             out + " --template-from " + R1_TOKENIZERS_DIR + "/r1-distill-qwen");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("bytes/token"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("vocab size 400"), std::string::npos) << r.err;
@@ -46,7 +46,7 @@ TEST(TrainTokenizerCli, WritesAFolderThatTokenizes) {
             slurp_file(std::string(R1_SOURCE_DIR) + "/tests/fixtures/bpe_train/tokenizer.json"));
   const auto config = nlohmann::json::parse(slurp_file(out + "/tokenizer_config.json"));
   const auto source = nlohmann::json::parse(
-      slurp_file(std::string(R1_SHARED_DIR) + "/tokenizers/r1-distill-qwen/tokenizer_config.json"));
+      slurp_file(std::string(R1_TOKENIZERS_DIR) + "/r1-distill-qwen/tokenizer_config.json"));
   EXPECT_EQ(config["chat_template"], source["chat_template"]);
   EXPECT_EQ(config["bos_token"], "<｜begin▁of▁sentence｜>");
   const auto ids = run_r1("tokenize -m " + out + " --add-special-tokens", "<think>2024</think>");

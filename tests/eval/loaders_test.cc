@@ -13,7 +13,7 @@
 namespace r1::eval {
 namespace {
 
-const std::string kData = std::string(R1_SHARED_DIR) + "/data/";
+const std::string kData = std::string(R1_SOURCE_DIR) + "/data/";
 const std::string kFixtures = std::string(R1_SOURCE_DIR) + "/tests/fixtures/eval/";
 
 // Writes text to a fresh temp file with the given extension and returns its path.

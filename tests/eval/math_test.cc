@@ -123,7 +123,7 @@ TEST(MathEquiv, CommittedPairsSuite) {
 // Every MATH-500 gold solution, graded through the full completion path (last box of the
 // solution), must match its own answer.
 TEST(MathEquiv, Math500SolutionsGradeCorrect) {
-  auto rows = read_jsonl(std::string(R1_SHARED_DIR) + "/data/math500.jsonl");
+  auto rows = read_jsonl(std::string(R1_SOURCE_DIR) + "/data/math500.jsonl");
   ASSERT_EQ(rows.size(), 500u);
   size_t correct = 0;
   for (const auto& row : rows) {
@@ -140,7 +140,7 @@ TEST(MathEquiv, Math500SolutionsGradeCorrect) {
 // Each MATH-500 answer is parsed as math (not left as text) unless it is a word answer, so the
 // structural comparison is really exercised on the real answers.
 TEST(MathEquiv, Math500AnswersParse) {
-  auto rows = read_jsonl(std::string(R1_SHARED_DIR) + "/data/math500.jsonl");
+  auto rows = read_jsonl(std::string(R1_SOURCE_DIR) + "/data/math500.jsonl");
   size_t text = 0;
   for (const auto& row : rows) {
     auto n = parse_math_answer(normalize_math_answer(row.at("answer").get<std::string>()));
@@ -154,7 +154,7 @@ TEST(MathEquiv, Math500AnswersParse) {
 
 // Distinct MATH-500 answers are almost never equal; the few that are were checked by hand.
 TEST(MathEquiv, Math500DistinctAnswersMostlyDiffer) {
-  auto rows = read_jsonl(std::string(R1_SHARED_DIR) + "/data/math500.jsonl");
+  auto rows = read_jsonl(std::string(R1_SOURCE_DIR) + "/data/math500.jsonl");
   std::vector<std::string> answers;
   for (const auto& row : rows) {
     std::string a = normalize_math_answer(row.at("answer").get<std::string>());
@@ -215,7 +215,7 @@ namespace {
 // Rewritings of every MATH-500 answer that keep its value must grade correct, and changing one
 // digit must not: a check of the grader on the real answers in both directions.
 TEST(MathEquiv, Math500RewritingsAndDigitChanges) {
-  std::ifstream in(std::string(R1_SHARED_DIR) + "/data/math500.jsonl");
+  std::ifstream in(std::string(R1_SOURCE_DIR) + "/data/math500.jsonl");
   std::string line;
   size_t rewrites = 0, rewrites_ok = 0, changed = 0, changed_rejected = 0;
   while (std::getline(in, line)) {

@@ -1,4 +1,4 @@
-// Statistics against values derived by hand from the formulas in FACTS.md section 7.
+// Statistics against values derived by hand from the formulas in docs/FACTS.md section 7.
 #include "eval/stats.h"
 
 #include "eval/report.h"

@@ -66,7 +66,7 @@ TEST(Verifier, Gsm8k) {
   EXPECT_EQ(v->evaluate(p, "a 12 then 1800 then 5").extracted, "5");
   EXPECT_FALSE(v->evaluate(p, "a 12 then 1800 then 5").correct);
   EXPECT_FALSE(v->evaluate(p, "no number").correct);
-  auto loaded = load_gsm8k(std::string(R1_SHARED_DIR) + "/data/gsm8k_test.jsonl");
+  auto loaded = load_gsm8k(std::string(R1_SOURCE_DIR) + "/data/gsm8k_test.jsonl");
   // every gold worked solution grades correct against its own answer
   size_t ok = 0;
   for (const auto& q : loaded) {
@@ -78,7 +78,7 @@ TEST(Verifier, Gsm8k) {
 
 TEST(Verifier, Gsm8kGoldSolutionsGradeCorrect) {
   // The full GSM8K worked solutions ("... #### N") read through the "####" rule.
-  std::ifstream in(std::string(R1_SHARED_DIR) + "/data/gsm8k_test.jsonl");
+  std::ifstream in(std::string(R1_SOURCE_DIR) + "/data/gsm8k_test.jsonl");
   auto v = make_verifier("gsm8k");
   std::string line;
   size_t n = 0, ok = 0;
@@ -210,7 +210,7 @@ namespace {
 
 // The AoPS solutions of AIME 2024 end in a \boxed / \framebox answer: each grades correct.
 TEST(Verifier, Aime2024SolutionsGradeCorrect) {
-  std::ifstream in(std::string(R1_SHARED_DIR) + "/data/aime24.jsonl");
+  std::ifstream in(std::string(R1_SOURCE_DIR) + "/data/aime24.jsonl");
   auto v = make_verifier("aime");
   std::string line;
   size_t n = 0, ok = 0;

@@ -12,7 +12,7 @@ namespace {
 using nlohmann::json;
 
 json qwen_1_5b() {
-  // DeepSeek-R1-Distill-Qwen-1.5B's config.json (FACTS.md section 1).
+  // DeepSeek-R1-Distill-Qwen-1.5B's config.json (docs/FACTS.md section 1).
   return json::parse(R"({"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2",
     "hidden_size": 1536, "intermediate_size": 8960, "num_hidden_layers": 28,
     "num_attention_heads": 12, "num_key_value_heads": 2, "vocab_size": 151936,

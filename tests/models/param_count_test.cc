@@ -18,7 +18,7 @@ TEST(ParamCount, DeepSeekR1) {
   EXPECT_NEAR(pc.mtp_params / 1e9, 14, 14 * 0.1);
   EXPECT_NEAR(pc.active_params / 1e9, 37, 37 * 0.05) << pc.active_params / 1e9;
   // 576 cached values per token per layer for the absorbed form, 40,960 for the naive one
-  // (FACTS.md section 2), in f32.
+  // (docs/FACTS.md section 2), in f32.
   EXPECT_EQ(pc.kv_bytes_per_token, 61 * 576 * 4);
   EXPECT_EQ(pc.naive_kv_bytes_per_token, 61 * 128 * 320 * 4);
   EXPECT_GT(pc.bytes_by_dtype["F8_E4M3"], 600e9);

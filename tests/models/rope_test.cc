@@ -9,7 +9,7 @@ namespace r1::models {
 namespace {
 
 TEST(Rope, YarnForDeepSeekR1) {
-  // R1's rope_scaling (FACTS.md section 2): correction range low 10, high 23 for dim 64, and
+  // R1's rope_scaling (docs/FACTS.md section 2): correction range low 10, high 23 for dim 64, and
   // the softmax scale 192^-0.5 * mscale^2 = 0.1352338 with mscale = 0.1 * ln(40) + 1.
   io::RopeScaling y;
   y.type = "yarn";

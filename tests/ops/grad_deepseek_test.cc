@@ -1,5 +1,5 @@
 // DeepSeek-V3's training ops (MLA pieces, MoE routing weights and combine) against finite
-// differences (DESIGN.md principle 2), and their forwards against the inference code.
+// differences (docs/DESIGN.md principle 2), and their forwards against the inference code.
 #include <gtest/gtest.h>
 
 #include <cmath>

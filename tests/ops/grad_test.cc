@@ -1,4 +1,4 @@
-// Every op with a backward against finite differences (DESIGN.md principle 2).
+// Every op with a backward against finite differences (docs/DESIGN.md principle 2).
 #include <gtest/gtest.h>
 
 #include "core/dtype.h"

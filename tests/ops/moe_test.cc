@@ -1,5 +1,5 @@
 // DeepSeekMoE noaux_tc routing against values worked out by hand from the formula
-// (FACTS.md section 2).
+// (docs/FACTS.md section 2).
 #include "ops/moe.h"
 
 #include <gtest/gtest.h>

@@ -20,7 +20,7 @@ const std::string kUser = "<｜User｜>";
 const std::string kAssistant = "<｜Assistant｜>";
 
 std::string shared_dir(const std::string& name) {
-  return std::string(R1_SHARED_DIR) + "/tokenizers/" + name;
+  return std::string(R1_TOKENIZERS_DIR) + "/" + name;
 }
 
 json conv(std::initializer_list<std::pair<const char*, const char*>> turns) {

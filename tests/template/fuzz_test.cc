@@ -1,5 +1,5 @@
-// Robustness (DESIGN.md principle 6): random and mutated templates either render or fail with an
-// r1::Error; they never crash, hang or overflow the stack.
+// Robustness (docs/DESIGN.md principle 6): random and mutated templates either render or fail with
+// an r1::Error; they never crash, hang or overflow the stack.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -122,7 +122,7 @@ TEST(TemplateFuzz, MutatedRealTemplates) {
   std::mt19937 rng(99);
   for (const char* name : {"r1", "qwen2.5", "llama3.1"}) {
     auto config = nlohmann::json::parse(
-        read_file(std::string(R1_SHARED_DIR) + "/tokenizers/" + name + "/tokenizer_config.json"));
+        read_file(std::string(R1_TOKENIZERS_DIR) + "/" + name + "/tokenizer_config.json"));
     std::string src = config["chat_template"];
     ASSERT_TRUE(try_render(src));
     for (int iter = 0; iter < 1500; ++iter) {

@@ -27,7 +27,7 @@ TEST(TemplateGoldens, ChatTemplatesMatchJinja2) {
   for (const auto& g : goldens["chats"]) {
     std::string name = g["template"];
     if (!templates.count(name)) {
-      std::string dir = std::string(R1_SHARED_DIR) + "/tokenizers/" + name;
+      std::string dir = std::string(R1_TOKENIZERS_DIR) + "/" + name;
       templates.emplace(name, ChatTemplate::load(dir));
     }
     const ojson* conv = nullptr;

@@ -1,4 +1,4 @@
-// The reasoning parser against FACTS.md section 5 (DeepSeek API / vLLM deepseek_r1), and the
+// The reasoning parser against docs/FACTS.md section 5 (DeepSeek API / vLLM deepseek_r1), and the
 // streaming version against the whole-text version for every way of cutting the text.
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // encode(add_special_tokens=true), special ids and skip_special_tokens, against the facts of
-// shared/FACTS.md section 3 and shared/tokenizers/README.md, and against the JS oracle for the
+// docs/FACTS.md section 3 and tests/fixtures/TOKENIZERS.md, and against the JS oracle for the
 // tokenizers whose BOS comes from tokenizer.json's post_processor.
 #include <gtest/gtest.h>
 

@@ -1,5 +1,6 @@
-// Shared helpers for the tokenizer tests: the five real tokenizers of shared/tokenizers (loaded
-// once per test program) and the committed oracle corpus and goldens.
+// Shared helpers for the tokenizer tests: the five real tokenizers of
+// tests/fixtures/tokenizers.tar.xz (loaded once per test program) and the committed oracle corpus
+// and goldens.
 #pragma once
 
 #include <map>
@@ -21,7 +22,7 @@ inline const std::vector<std::string>& tokenizer_names() {
 }
 
 inline std::string tokenizer_dir(const std::string& name) {
-  return std::string(R1_SHARED_DIR) + "/tokenizers/" + name;
+  return std::string(R1_TOKENIZERS_DIR) + "/" + name;
 }
 
 inline const Tokenizer& shared_tokenizer(const std::string& name) {

@@ -1,5 +1,5 @@
-// DeepSeek-V3 training parity (DESIGN.md principle 3): the step-0 loss and the gradient of every
-// trainable tensor of tests/fixtures/train/dsv3-f32 (tools/reference/train_reference.py) from
+// DeepSeek-V3 training parity (docs/DESIGN.md principle 3): the step-0 loss and the gradient of
+// every trainable tensor of tests/fixtures/train/dsv3-f32 (tools/reference/train_reference.py) from
 // the single model definition (final_hidden + cross_entropy under a tape), and the training
 // forward against the inference forward over a KV cache.
 #include <gtest/gtest.h>

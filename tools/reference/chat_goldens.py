@@ -28,7 +28,7 @@ import jinja2.ext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-SHARED = os.path.abspath(os.path.join(REPO, "..", "shared"))
+TOKENIZERS = os.path.join(REPO, "build", "tokenizers")  # unpacked by CMake
 FIXTURES = os.path.join(REPO, "tests", "fixtures", "template")
 TEMPLATES = ["r1", "r1-distill-qwen", "deepseek-v3", "llama3.1", "qwen2.5"]
 
@@ -80,7 +80,7 @@ def main():
     snippets = json.load(open(os.path.join(FIXTURES, "snippets.json"), encoding="utf-8"))
     chats = []
     for name in TEMPLATES:
-        config = json.load(open(os.path.join(SHARED, "tokenizers", name, "tokenizer_config.json"),
+        config = json.load(open(os.path.join(TOKENIZERS, name, "tokenizer_config.json"),
                                 encoding="utf-8"))
         specials = special_tokens(config)
         for conv in conversations:

@@ -6,8 +6,8 @@ What is compared with what:
  1. FP8 e4m3fn codec: deepseek_v3's table decode vs a bit-formula decode (ldexp) of all 256 codes;
     its encoder vs a brute-force nearest-value search (ties to the even code), saturation, NaN.
  2. RoPE: interleaved pairs give the same q.k as HF's de-interleave + rotate_half.
-    YaRN: deepseek_v3.yarn_params vs a scalar float64 rewrite of the FACTS.md formula, and the R1
-    numbers FACTS.md states (low 10, high 23, mscale 1.368888, softmax scale 0.1352338).
+    YaRN: deepseek_v3.yarn_params vs a scalar float64 rewrite of the docs/FACTS.md formula, and the R1
+    numbers docs/FACTS.md states (low 10, high 23, mscale 1.368888, softmax scale 0.1352338).
  3. An OFFICIAL-STYLE model written here in the structure of deepseek-ai/DeepSeek-V3
     inference/model.py (weights renamed as its convert.py does: wq_a, wkv_b, w1/w2/w3, ...; block
     dequantization as kernel.weight_dequant, block by block; precompute_freqs_cis with complex
@@ -97,7 +97,7 @@ def check_fp8_codec():
 
 # ------------------------------------------------------------------------------------ 2. YaRN
 def yarn_scalar(d, base, factor, orig, beta_fast, beta_slow):
-    """float64 scalar FACTS.md formula; returns (freqs, low, high)."""
+    """float64 scalar docs/FACTS.md formula; returns (freqs, low, high)."""
     def corr(r):
         return d * math.log(orig / (r * 2 * math.pi)) / (2 * math.log(base))
     low = max(math.floor(corr(beta_fast)), 0)
@@ -142,7 +142,7 @@ def check_yarn():
         assert n_blend >= 1, f"{name}: no frequency is blended"
         print(f"yarn {name}: low {low} high {high} ({n_blend} blended), cos/sin x{cs:.6f}, "
               f"softmax scale {scale:.7f}, max rel err vs float64 {err:.1e}")
-    print("yarn R1: low 10, high 23, mscale 1.368888, softmax scale 0.1352338 (FACTS.md)")
+    print("yarn R1: low 10, high 23, mscale 1.368888, softmax scale 0.1352338 (docs/FACTS.md)")
 
 
 def check_rope_hf_equivalence():
@@ -387,7 +387,7 @@ def read_jsonl(path):
 
 
 def expected_names(cfg, fp8):
-    """The real checkpoint's tensor names for this config (FACTS.md section 2)."""
+    """The real checkpoint's tensor names for this config (docs/FACTS.md section 2)."""
     names = {"model.embed_tokens.weight": "W", "model.norm.weight": "W", "lm_head.weight": "W"}
     quantized = []
     layers = list(range(cfg.num_hidden_layers)) + ([cfg.num_hidden_layers] if cfg.num_nextn_predict_layers else [])

@@ -6,7 +6,7 @@ Written from the formulas (not the code) of:
   [OFF]  deepseek-ai/DeepSeek-V3 inference/model.py and kernel.py (the official demo)
   [VLLM] vllm/model_executor/models/deepseek_mtp.py, [SGL] sglang deepseek_nextn.py (MTP)
   [RW]   DeepSeek-V3 README_WEIGHTS.md (FP8 block scales, MTP layer layout)
-  [F]    ../../shared/FACTS.md section 2 (the project's summary of the above)
+  [F]    docs/FACTS.md section 2 (the project's summary of the above)
 
 NUMERICS CONTRACT (what the goldens compute; the C++ engine's default):
   * every weight widened exactly to float32 (bf16/f16 widening is exact); an FP8 weight is
@@ -167,7 +167,7 @@ def yarn_get_mscale(scale, mscale):
 def yarn_params(cfg):
     """(inv_freq f32 [rope/2], cos_sin_scale, softmax_scale) as Hugging Face applies YaRN.
 
-    [HF] DeepseekV3YarnRotaryEmbedding._set_cos_sin_cache (FACTS.md section 2):
+    [HF] DeepseekV3YarnRotaryEmbedding._set_cos_sin_cache (docs/FACTS.md section 2):
       freq_extra_i = 1 / base^(2i/d);  freq_inter_i = 1 / (factor * base^(2i/d))
       corr(r) = d * ln(orig / (r * 2 pi)) / (2 ln base)
       low = max(floor(corr(beta_fast)), 0), high = min(ceil(corr(beta_slow)), d - 1); high += 0.001 if equal
@@ -307,7 +307,7 @@ class DeepseekV3Model:
 
     def mla(self, layer, x, cache, pos0):
         """x [T, hidden] (normed). Returns o_proj output [T, hidden]. [HF] DeepseekV3Attention,
-        [OFF] MLA.forward; FACTS.md "MLA"."""
+        [OFF] MLA.forward; docs/FACTS.md "MLA"."""
         cfg, w = self.cfg, self.w
         p = f"model.layers.{layer}.self_attn."
         T = x.shape[0]

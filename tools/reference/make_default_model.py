@@ -8,12 +8,13 @@
   - tokenizer.json: byte-level BPE in the Qwen2 / R1-Distill-Qwen layout:
       base tokens 0..255 = the GPT-2 byte-to-unicode alphabet (in GPT-2's order: printable bytes
       first), then MERGES merges learned here by a plain BPE trainer on the questions of
-      /work/shared/data/gsm8k_test.jsonl; pre-tokenizer = Split(the Qwen2 regex, copied from
+      data/gsm8k_test.jsonl; pre-tokenizer = Split(the Qwen2 regex, copied from
       r1-distill-qwen's tokenizer.json, Isolated) + ByteLevel(add_prefix_space false, use_regex
       false); no normalizer; ByteLevel decoder; the R1 added tokens with R1-Distill-Qwen's strings
       and special flags; a TemplateProcessing post-processor that prepends BOS.
   - tokenizer_config.json: bos/eos/pad tokens, add_bos_token true, and the R1-Distill chat_template
-    copied from /work/shared/tokenizers/r1-distill-qwen/tokenizer_config.json.
+    copied from the r1-distill-qwen tokenizer (tests/fixtures/tokenizers.tar.xz, unpacked by CMake
+    into build/tokenizers).
   - generation_config.json: temperature 0.6, top_p 0.95 (R1 usage recommendations), bos/eos ids.
 Then checks the tokenizer with an own pure-Python encoder/decoder (round trips) and writes
 tests/fixtures/models/r1-tiny-random-tokenize.jsonl ({"text", "ids"} with ids encoded without
@@ -34,8 +35,8 @@ import safetensors_io  # noqa: E402
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 OUT = os.path.join(REPO, "models", "r1-tiny-random")
 TOKENIZE_GOLDEN = os.path.join(REPO, "tests", "fixtures", "models", "r1-tiny-random-tokenize.jsonl")
-DISTILL = "/work/shared/tokenizers/r1-distill-qwen"
-GSM8K = "/work/shared/data/gsm8k_test.jsonl"
+DISTILL = os.path.join(REPO, "build", "tokenizers", "r1-distill-qwen")
+GSM8K = os.path.join(REPO, "data", "gsm8k_test.jsonl")
 MERGES = 470
 VOCAB_SIZE = 768  # embedding rows (>= 256 + MERGES + added tokens)
 

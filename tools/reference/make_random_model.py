@@ -10,7 +10,8 @@
 Weights ~ N(0, 0.02^2), norms 1, biases N(0, 0.02^2); seeded per tensor, so the output is
 deterministic. The file is written tensor by tensor after a header computed from the shapes, so
 the model never sits in memory (peak: the largest tensor, the embedding). Also copies the
-R1-Distill-Qwen tokenizer files when /work/shared/tokenizers has them, so the folder is complete.
+R1-Distill-Qwen tokenizer files when build/tokenizers has them (CMake unpacks them there from
+tests/fixtures/tokenizers.tar.xz), so the folder is complete.
 """
 import argparse
 import json
@@ -36,7 +37,8 @@ SHAPES = {
                      bos_token_id=151646, eos_token_id=151643),
 }
 DTYPES = {"f32": (torch.float32, "float32"), "bf16": (torch.bfloat16, "bfloat16")}
-TOKENIZER_DIR = "/work/shared/tokenizers/r1-distill-qwen"
+TOKENIZER_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build",
+                             "tokenizers", "r1-distill-qwen")
 
 
 def tensor_shapes(c):

@@ -1,4 +1,4 @@
-// Writes tests/fixtures/tokenizer/goldens.json: for each of the five shared tokenizers, the ids of
+// Writes tests/fixtures/tokenizer/goldens.json: for each of the five real tokenizers, the ids of
 // every corpus string encoded WITHOUT special tokens by @lenml/tokenizers 3.7.2 (a JavaScript port
 // of Hugging Face tokenizers), and the oracle's decode of those ids where it differs from the
 // input text. Every corpus encoding is also checked against Hugging Face's own Rust tokenizers
@@ -7,7 +7,8 @@
 //
 // Usage (from the repository root):
 //   (cd tools/tokenizer_oracle && npm ci)
-//   node tools/tokenizer_oracle/make_goldens.mjs [SHARED_DIR]
+//   node tools/tokenizer_oracle/make_goldens.mjs [TOKENIZERS_DIR]   (default build/tokenizers,
+//   which CMake unpacks from tests/fixtures/tokenizers.tar.xz)
 import fs from "fs";
 import path from "path";
 import crypto from "crypto";
@@ -17,7 +18,7 @@ import { Tokenizer as HfTokenizer } from "@anush008/tokenizers";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, "../..");
-const shared = process.argv[2] || path.resolve(repo, "../shared");
+const tokenizers = process.argv[2] || path.resolve(repo, "build/tokenizers");
 const fixtures = path.join(repo, "tests/fixtures/tokenizer");
 const corpusText = fs.readFileSync(path.join(fixtures, "corpus.json"), "utf8");
 const corpus = JSON.parse(corpusText);
@@ -38,7 +39,7 @@ const out = {
   tokenizers: {},
 };
 for (const name of names) {
-  const tok = loadTokenizer(path.join(shared, "tokenizers", name));
+  const tok = loadTokenizer(path.join(tokenizers, name));
   const ids = [];
   const decoded = {};
   corpus.forEach((text, i) => {
@@ -49,7 +50,7 @@ for (const name of names) {
   });
   out.tokenizers[name] = { ids, decoded };
   // Cross-check with Hugging Face's Rust implementation.
-  const hf = HfTokenizer.fromFile(path.join(shared, "tokenizers", name, "tokenizer.json"));
+  const hf = HfTokenizer.fromFile(path.join(tokenizers, name, "tokenizer.json"));
   const disagree = [];
   for (let i = 0; i < corpus.length; ++i) {
     const e = await hf.encode(corpus[i], null, { addSpecialTokens: false });
@@ -67,7 +68,7 @@ for (const name of names) {
 // post_processor only; tests use these for the tokenizers whose BOS comes from it).
 const withSpecial = {};
 for (const name of names) {
-  const tok = loadTokenizer(path.join(shared, "tokenizers", name));
+  const tok = loadTokenizer(path.join(tokenizers, name));
   withSpecial[name] = corpus.slice(0, 40).map((t) => tok.encode(t, { add_special_tokens: true }));
 }
 // Variants: tokenizers built from tests/fixtures/tokenizer/variants.json (changed flags, tiny
@@ -81,7 +82,7 @@ for (const v of variantSpecs) {
     json = structuredClone(b.tokenizer);
     config = structuredClone(b.config);
   } else if (v.base) {
-    const dir = path.join(shared, "tokenizers", v.base);
+    const dir = path.join(tokenizers, v.base);
     json = JSON.parse(fs.readFileSync(path.join(dir, "tokenizer.json"), "utf8"));
     config = JSON.parse(fs.readFileSync(path.join(dir, "tokenizer_config.json"), "utf8"));
   } else {

@@ -1,6 +1,6 @@
 // Chat templates from Hugging Face tokenizer_config.json files, rendered as
 // tokenizer.apply_chat_template(messages, tools=..., add_generation_prompt=..., tokenize=False)
-// does, plus the R1 usage conventions (FACTS.md section 4, DESIGN.md principle 7).
+// does, plus the R1 usage conventions (docs/FACTS.md section 4, docs/DESIGN.md principle 7).
 //
 // Variables the template sees (as HF passes them): messages, tools (None when absent),
 // documents (None), add_generation_prompt, and the tokenizer's special tokens bos_token,

@@ -1,5 +1,5 @@
 // Splits R1 output into reasoning and answer, as DeepSeek's API (reasoning_content / content)
-// and vLLM's deepseek_r1 reasoning parser do (FACTS.md section 5):
+// and vLLM's deepseek_r1 reasoning parser do (docs/FACTS.md section 5):
 // - the chat template already emitted "<think>\n", so the output normally starts inside the
 //   reasoning; one "<think>" at the very start of the output (if the model emits it anyway) is
 //   dropped;
