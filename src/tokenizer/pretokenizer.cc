@@ -140,7 +140,15 @@ void Regex::find_all(std::string_view text, std::vector<Piece>& matches) const {
     if (rc < 0) {
       PCRE2_UCHAR message[256];
       pcre2_get_error_message(rc, message, sizeof(message));
-      fail_internal("pre-tokenizer regex match failed: ", reinterpret_cast<const char*>(message));
+      const char* why = reinterpret_cast<const char*>(message);
+      // The resource limits are a property of this regex on this text (a tokenizer.json whose
+      // pattern backtracks catastrophically, or a pathological input): bad input, not a bug.
+      if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
+          rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_JIT_STACKLIMIT ||
+          rc == PCRE2_ERROR_NOMEMORY)
+        fail_input("the tokenizer's pre-tokenizer regex gives up on this text at byte ", start,
+                   " (", why, ")");
+      fail_internal("pre-tokenizer regex match failed: ", why);
     }
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(s.data);
     matches.push_back({uint32_t(ov[0]), uint32_t(ov[1])});

@@ -19,7 +19,7 @@ const std::string kBos = "<｜begin▁of▁sentence｜>";
 const std::string kUser = "<｜User｜>";
 const std::string kAssistant = "<｜Assistant｜>";
 
-std::string shared_dir(const std::string& name) {
+std::string tokenizer_dir(const std::string& name) {
   return std::string(R1_TOKENIZERS_DIR) + "/" + name;
 }
 
@@ -30,7 +30,7 @@ json conv(std::initializer_list<std::pair<const char*, const char*>> turns) {
 }
 
 TEST(ChatTemplate, FoldsSystemIntoFirstUserTurn) {
-  ChatTemplate t = ChatTemplate::load(shared_dir("r1"));
+  ChatTemplate t = ChatTemplate::load(tokenizer_dir("r1"));
   json m = conv({{"system", "You are helpful."}, {"user", "Hello"}});
   EXPECT_EQ(t.render(m, ChatOptions{}),
             kBos + kUser + "You are helpful.\n\nHello" + kAssistant + "<think>\n");
@@ -41,7 +41,7 @@ TEST(ChatTemplate, FoldsSystemIntoFirstUserTurn) {
 }
 
 TEST(ChatTemplate, FoldJoinsSeveralSystemMessagesAndOnlyTouchesFirstUser) {
-  ChatTemplate t = ChatTemplate::load(shared_dir("r1-distill-qwen"));
+  ChatTemplate t = ChatTemplate::load(tokenizer_dir("r1-distill-qwen"));
   json m =
       conv({{"user", "Q1"}, {"system", "A"}, {"assistant", "R1"}, {"system", "B"}, {"user", "Q2"}});
   EXPECT_EQ(t.render(m, ChatOptions{}), kBos + kUser + "A\n\nB\n\nQ1" + kAssistant + "R1" +
@@ -50,7 +50,7 @@ TEST(ChatTemplate, FoldJoinsSeveralSystemMessagesAndOnlyTouchesFirstUser) {
 }
 
 TEST(ChatTemplate, FoldLeavesMessagesWithoutUserTurnAlone) {
-  ChatTemplate t = ChatTemplate::load(shared_dir("r1"));
+  ChatTemplate t = ChatTemplate::load(tokenizer_dir("r1"));
   json m = conv({{"system", "Only system"}});
   ChatOptions raw;
   raw.keep_system = true;
@@ -59,7 +59,7 @@ TEST(ChatTemplate, FoldLeavesMessagesWithoutUserTurnAlone) {
 
 TEST(ChatTemplate, FoldEqualsRawRenderOfFoldedMessages) {
   for (const char* name : {"r1", "r1-distill-qwen", "deepseek-v3", "llama3.1", "qwen2.5"}) {
-    ChatTemplate t = ChatTemplate::load(shared_dir(name));
+    ChatTemplate t = ChatTemplate::load(tokenizer_dir(name));
     json with_system = conv({{"system", "S"}, {"user", "U"}, {"assistant", "A"}, {"user", "V"}});
     json folded = conv({{"user", "S\n\nU"}, {"assistant", "A"}, {"user", "V"}});
     ChatOptions raw;
@@ -74,7 +74,7 @@ TEST(ChatTemplate, FoldEqualsRawRenderOfFoldedMessages) {
 TEST(ChatTemplate, OldR1TemplateGetsThinkAppended) {
   // deepseek-v3's template is the R1 template of older revisions: its generation prompt is
   // "<｜Assistant｜>" only.
-  ChatTemplate t = ChatTemplate::load(shared_dir("deepseek-v3"));
+  ChatTemplate t = ChatTemplate::load(tokenizer_dir("deepseek-v3"));
   json m = conv({{"user", "Hi"}});
   EXPECT_EQ(t.render(m, ChatOptions{}), kBos + kUser + "Hi" + kAssistant + "<think>\n");
   ChatOptions raw;
@@ -86,14 +86,14 @@ TEST(ChatTemplate, OldR1TemplateGetsThinkAppended) {
 }
 
 TEST(ChatTemplate, ThinkIsNotDoubledNorAddedAfterToolOutputs) {
-  ChatTemplate r1 = ChatTemplate::load(shared_dir("r1"));
+  ChatTemplate r1 = ChatTemplate::load(tokenizer_dir("r1"));
   std::string out = r1.render(conv({{"user", "Hi"}}), ChatOptions{});
   EXPECT_EQ(out, kBos + kUser + "Hi" + kAssistant + "<think>\n");
   json tool = json::parse(R"([{"role": "user", "content": "w?"},
     {"role": "assistant", "content": null, "tool_calls": [{"type": "function",
       "function": {"name": "f", "arguments": "{}"}}]},
     {"role": "tool", "content": "21"}])");
-  ChatTemplate v3 = ChatTemplate::load(shared_dir("deepseek-v3"));
+  ChatTemplate v3 = ChatTemplate::load(tokenizer_dir("deepseek-v3"));
   std::string t = v3.render(tool, ChatOptions{});
   EXPECT_EQ(t.substr(t.size() - std::string("<｜tool▁outputs▁end｜>").size()),
             "<｜tool▁outputs▁end｜>");
@@ -101,9 +101,9 @@ TEST(ChatTemplate, ThinkIsNotDoubledNorAddedAfterToolOutputs) {
 
 TEST(ChatTemplate, OtherFamiliesKeepTheirGenerationPrompt) {
   json m = conv({{"user", "Hi"}});
-  EXPECT_EQ(ChatTemplate::load(shared_dir("qwen2.5")).render(m, ChatOptions{}),
+  EXPECT_EQ(ChatTemplate::load(tokenizer_dir("qwen2.5")).render(m, ChatOptions{}),
             "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
-  EXPECT_EQ(ChatTemplate::load(shared_dir("llama3.1")).render(m, ChatOptions{}),
+  EXPECT_EQ(ChatTemplate::load(tokenizer_dir("llama3.1")).render(m, ChatOptions{}),
             "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
             "<|start_header_id|>assistant<|end_header_id|>\n\n");
 }
@@ -113,7 +113,7 @@ TEST(ChatTemplate, ToolsReachTheTemplate) {
       json::parse(R"([{"type": "function", "function": {"name": "f", "parameters": {}}}])");
   ChatOptions opt;
   opt.tools = tools;
-  std::string out = ChatTemplate::load(shared_dir("qwen2.5")).render(conv({{"user", "Hi"}}), opt);
+  std::string out = ChatTemplate::load(tokenizer_dir("qwen2.5")).render(conv({{"user", "Hi"}}), opt);
   EXPECT_NE(out.find("<tools>\n{\"function\": {\"name\": \"f\", \"parameters\": {}}, \"type\": "
                      "\"function\"}\n</tools>"),
             std::string::npos)
@@ -177,18 +177,18 @@ TEST(ChatTemplate, EarlierReasoningIsDroppedForR1Templates) {
   std::string want = kBos + kUser + "Q1" + kAssistant + "\n\nA1<｜end▁of▁sentence｜>" + kUser +
                      "Q2" + kAssistant + "<think>\n";
   for (const char* name : {"r1", "r1-distill-qwen", "deepseek-v3"})
-    EXPECT_EQ(ChatTemplate::load(shared_dir(name)).render(m, ChatOptions{}), want) << name;
+    EXPECT_EQ(ChatTemplate::load(tokenizer_dir(name)).render(m, ChatOptions{}), want) << name;
   ChatOptions raw;
   raw.keep_system = true;
-  EXPECT_NE(ChatTemplate::load(shared_dir("r1")).render(m, raw).find("<think>\nr\n</think>"),
+  EXPECT_NE(ChatTemplate::load(tokenizer_dir("r1")).render(m, raw).find("<think>\nr\n</think>"),
             std::string::npos);
   // Other families get the conversation as given (Qwen's template handles reasoning itself).
-  ChatTemplate qwen = ChatTemplate::load(shared_dir("qwen2.5"));
+  ChatTemplate qwen = ChatTemplate::load(tokenizer_dir("qwen2.5"));
   EXPECT_EQ(qwen.render(m, ChatOptions{}), qwen.render(m, raw));
 }
 
 TEST(ChatTemplate, ExtraTemplateVariables) {
-  ChatTemplate qwen = ChatTemplate::load(shared_dir("qwen2.5"));
+  ChatTemplate qwen = ChatTemplate::load(tokenizer_dir("qwen2.5"));
   ChatOptions opt;
   opt.template_vars = {{"enable_thinking", false}};
   EXPECT_EQ(qwen.render(conv({{"user", "Hi"}}), opt),

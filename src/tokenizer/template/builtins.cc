@@ -7,13 +7,20 @@
 #include <cstdint>
 #include <set>
 
+#include "tokenizer/template/budget.h"
 #include "tokenizer/template/str_methods.h"
 
 namespace r1::tmpl {
 
 namespace {
 
-constexpr uint64_t kMaxRepeat = uint64_t{1} << 28;  // elements or bytes that * may produce
+// Python's int(x) of a float; ints past int64 (Python would make a big integer) and inf/nan (an
+// OverflowError / ValueError in Python) are errors.
+int64_t float_to_int(double d, int line) {
+  if (!(d > -9223372036854775808.0 && d < 9223372036854775808.0))
+    template_error(line, "cannot convert ", float_repr(d), " to a 64-bit integer");
+  return static_cast<int64_t>(d);
+}
 
 int64_t as_int(const Value& v, int line, const char* what) {
   if (v.type == Type::Int) return v.i;
@@ -45,7 +52,13 @@ Value filter_map_attr(const Value& item, const std::string& attr, int line) {
     std::string part =
         attr.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit);
-    v = numeric ? get_item(v, Value::integer(std::stoll(part)), line) : get_attr(v, part, line);
+    if (numeric) {
+      auto index = parse_int(part);
+      if (!index) template_error(line, "attribute index ", part, " is out of range");
+      v = get_item(v, Value::integer(*index), line);
+    } else {
+      v = get_attr(v, part, line);
+    }
     if (dot == std::string::npos) return v;
     start = dot + 1;
   }
@@ -251,9 +264,10 @@ Value binary_op(const std::string& op, const Value& a, const Value& b, int line)
     const Value& num = a.is_number() ? a : b;
     if (num.type == Type::Int || num.type == Type::Bool) {
       int64_t n = num.type == Type::Bool ? num.b : num.i;
-      size_t unit = seq.is_string() ? seq.s.size() : seq.is_list() ? seq.list->size() : 0;
-      if (n > 0 && unit > 0 && static_cast<uint64_t>(n) > kMaxRepeat / unit)
-        template_error(line, "repetition result too large");
+      const uint64_t unit = seq.is_string() ? seq.s.size()
+                            : seq.is_list() ? seq.list->size() * sizeof(Value)
+                                            : 0;
+      if (n > 0) budget::room(static_cast<uint64_t>(n), unit);
       if (seq.is_string()) {
         std::string s;
         for (int64_t k = 0; k < n; ++k) s += seq.s;
@@ -290,7 +304,7 @@ Value binary_op(const std::string& op, const Value& a, const Value& b, int line)
       try {
         return Value::string(py_percent_format(a.s, b.is_list() && b.tuple ? *b.list : List{b}));
       } catch (const Error& e) {
-        template_error(line, e.what());
+        rethrow_at(line, e);
       }
     }
   } else if (op == "**") {
@@ -391,8 +405,12 @@ Value call_filter(const std::string& name, const Value& v, CallArgs& a, int line
     const Value* separators = a.get(2, "separators");
     const Value* sort_keys = a.get(3, "sort_keys");
     JsonStyle style;
-    if (indent && !indent->is_none())
-      style.indent = static_cast<int>(as_int(*indent, line, "indent"));
+    if (indent && !indent->is_none()) {
+      // Python indents by ' ' * indent: a negative indent is 0; the budget bounds a large one.
+      const int64_t n = as_int(*indent, line, "indent");
+      if (n > (int64_t{1} << 30)) template_error(line, "tojson indent ", n, " is too large");
+      style.indent = static_cast<int>(std::max<int64_t>(n, 0));
+    }
     if (separators && separators->is_list() && separators->list->size() == 2) {
       style.item_sep = to_str((*separators->list)[0]);
       style.key_sep = to_str((*separators->list)[1]);
@@ -404,7 +422,7 @@ Value call_filter(const std::string& name, const Value& v, CallArgs& a, int line
     try {
       return Value::string(to_json(v, style));
     } catch (const Error& e) {
-      template_error(line, e.what());
+      rethrow_at(line, e);
     }
   }
   if (name == "join") {
@@ -412,10 +430,13 @@ Value call_filter(const std::string& name, const Value& v, CallArgs& a, int line
     const Value* attr = a.get(1, "attribute");
     std::string out;
     bool first = true;
+    const std::string separator = sep ? to_str(*sep) : "";
     for (const auto& item : iterate(v, line)) {
-      if (!first) out += sep ? to_str(*sep) : "";
+      std::string piece = to_str(attr ? filter_map_attr(item, to_str(*attr), line) : item);
+      budget::room(out.size() + separator.size() + piece.size());
+      if (!first) out += separator;
       first = false;
-      out += to_str(attr ? filter_map_attr(item, to_str(*attr), line) : item);
+      out += piece;
     }
     return Value::string(out);
   }
@@ -499,17 +520,11 @@ Value call_filter(const std::string& name, const Value& v, CallArgs& a, int line
     const Value* def = a.get(0, "default");
     if (v.type == Type::Int) return v;
     if (v.type == Type::Bool) return Value::integer(v.b);
-    if (v.type == Type::Float) return Value::integer(static_cast<int64_t>(v.f));
+    if (v.type == Type::Float) return Value::integer(float_to_int(v.f, line));
     if (v.is_string()) {
       std::string s = py_strip(v.s, nullptr, true, true);
-      try {
-        size_t used = 0;
-        int64_t n = std::stoll(s, &used);
-        if (used == s.size()) return Value::integer(n);
-        double d = std::stod(s, &used);
-        if (used == s.size()) return Value::integer(static_cast<int64_t>(d));
-      } catch (const std::exception&) {
-      }
+      if (auto n = parse_int(s)) return Value::integer(*n);
+      if (auto d = parse_float(s)) return Value::integer(float_to_int(*d, line));
     }
     return def ? *def : Value::integer(0);
   }
@@ -518,12 +533,7 @@ Value call_filter(const std::string& name, const Value& v, CallArgs& a, int line
     if (v.is_number()) return Value::real(v.as_double());
     if (v.is_string()) {
       std::string s = py_strip(v.s, nullptr, true, true);
-      try {
-        size_t used = 0;
-        double d = std::stod(s, &used);
-        if (used == s.size()) return Value::real(d);
-      } catch (const std::exception&) {
-      }
+      if (auto d = parse_float(s)) return Value::real(*d);
     }
     return def ? *def : Value::real(0);
   }
@@ -582,10 +592,10 @@ Value call_filter(const std::string& name, const Value& v, CallArgs& a, int line
     const Value* width = a.get(0, "width");
     const Value* first = a.get(1, "first");
     const Value* blank = a.get(2, "blank");
+    const int64_t n = width && !width->is_string() ? as_int(*width, line, "width") : 4;
+    if (n < 0 || n > 4096) template_error(line, "indent width must be between 0 and 4096");
     std::string pad =
-        width && width->is_string()
-            ? width->s
-            : std::string(static_cast<size_t>(width ? as_int(*width, line, "width") : 4), ' ');
+        width && width->is_string() ? width->s : std::string(static_cast<size_t>(n), ' ');
     return Value::string(
         py_indent(to_str(v), pad, first && first->truthy(), blank && blank->truthy()));
   }
@@ -593,7 +603,7 @@ Value call_filter(const std::string& name, const Value& v, CallArgs& a, int line
     try {
       return Value::string(py_percent_format(to_str(v), a.positional));
     } catch (const Error& e) {
-      template_error(line, e.what());
+      rethrow_at(line, e);
     }
   }
   if (name == "attr") {

@@ -14,6 +14,13 @@ template <typename... Args>
   fail_input("chat template line ", line, ": ", std::forward<Args>(args)...);
 }
 
+// An error from inside a filter or function, placed at the template line unless it already names
+// one (or is the render budget's, which names none).
+[[noreturn]] inline void rethrow_at(int line, const Error& e) {
+  if (std::string(e.what()).rfind("chat template", 0) == 0) throw e;
+  template_error(line, e.what());
+}
+
 // jinja2's getattr: methods of str and dict first, then dict items; Undefined on a miss; an
 // error on Undefined itself.
 Value get_attr(const Value& obj, const std::string& name, int line);

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "tokenizer/template/ast.h"
+#include "tokenizer/template/budget.h"
 #include "tokenizer/template/builtins.h"
 #include "tokenizer/template/template.h"
 
@@ -42,14 +43,21 @@ class Renderer {
         n.push_back(v.type == Type::Bool ? v.b : v.i);
       }
       if (n.empty() || n.size() > 3) fail_input("range() expects 1 to 3 arguments");
-      int64_t start = n.size() == 1 ? 0 : n[0], stop = n.size() == 1 ? n[0] : n[1];
-      int64_t step = n.size() == 3 ? n[2] : 1;
+      const int64_t start = n.size() == 1 ? 0 : n[0], stop = n.size() == 1 ? n[0] : n[1];
+      const int64_t step = n.size() == 3 ? n[2] : 1;
       if (step == 0) fail_input("range() step must not be zero");
+      // The length first, in 128 bits (stop - start may overflow int64), and charged before
+      // anything is built.
+      const __int128 span = static_cast<__int128>(stop) - start;
+      const __int128 count = step > 0 ? (span > 0 ? (span + step - 1) / step : 0)
+                                      : (span < 0 ? (span + step + 1) / step : 0);
+      if (count > 10'000'000) fail_input("range() of more than 10000000 numbers");
+      budget::room(static_cast<uint64_t>(count), sizeof(Value));
       List out;
-      for (int64_t k = start; step > 0 ? k < stop : k > stop; k += step) {
-        out.push_back(Value::integer(k));
-        if (out.size() > 10000000) fail_input("range() too large");
-      }
+      out.reserve(static_cast<size_t>(count));
+      for (int64_t k = 0; k < static_cast<int64_t>(count); ++k)
+        out.push_back(
+            Value::integer(static_cast<int64_t>(start + static_cast<__int128>(k) * step)));
       return Value::make_list(std::move(out));
     });
     g["namespace"] = Value::callable([](CallArgs& a) {
@@ -123,13 +131,19 @@ class Renderer {
     return buf;
   }
 
+  void emit(const std::string& text) {
+    budget::bytes(text.size());
+    *out_ += text;
+  }
+
   Flow exec(const Stmt& s) {
+    budget::step();
     switch (s.kind) {
       case Stmt::Text:
-        *out_ += s.text;
+        emit(s.text);
         return Flow::Normal;
       case Stmt::Output:
-        *out_ += to_str(eval(*s.expr));
+        emit(to_str(eval(*s.expr)));
         return Flow::Normal;
       case Stmt::If:
         for (const auto& br : s.branches)
@@ -162,7 +176,7 @@ class Renderer {
         if (s.text.empty()) return exec_body(s.body);
         {
           CallArgs none;
-          *out_ += to_str(call_filter(s.text, Value::string(capture(s.body)), none, s.line));
+          emit(to_str(call_filter(s.text, Value::string(capture(s.body)), none, s.line)));
         }
         return Flow::Normal;
     }
@@ -174,6 +188,7 @@ class Renderer {
     if (s.cond) {
       List kept;
       for (const auto& item : items) {
+        budget::step();
         frames_.emplace_back();
         assign(s.targets, item, s.line);
         bool keep = eval(*s.cond).truthy();
@@ -185,6 +200,7 @@ class Renderer {
     if (items.empty()) return exec_body(s.else_body);
     const int64_t n = static_cast<int64_t>(items.size());
     for (int64_t k = 0; k < n; ++k) {
+      for (int c = 0; c < kLoopSteps; ++c) budget::step();
       Value loop = Value::make_dict();
       Dict& d = *loop.dict;
       d.set("index", Value::integer(k + 1));
@@ -261,7 +277,16 @@ class Renderer {
     return a;
   }
 
+  // Every expression costs a step, and a string it yields the bytes of its copy (a name or item
+  // lookup copies the string it finds).
   Value eval(const Expr& e) {
+    budget::step();
+    Value v = eval_node(e);
+    if (v.is_string()) budget::bytes(v.s.size());
+    return v;
+  }
+
+  Value eval_node(const Expr& e) {
     switch (e.kind) {
       case Expr::Literal:
         return e.value;
@@ -305,8 +330,7 @@ class Renderer {
         try {
           return (*callee.fn)(a);
         } catch (const Error& err) {
-          if (std::string(err.what()).rfind("chat template", 0) == 0) throw;
-          template_error(e.line, err.what());
+          rethrow_at(e.line, err);
         }
       }
       case Expr::Filter: {
@@ -358,6 +382,8 @@ class Renderer {
   }
 
   static constexpr int kMaxMacroDepth = 100;
+  // An iteration builds the loop object (a dict of 12 entries): about as much work as 10 steps.
+  static constexpr int kLoopSteps = 10;
   std::vector<Frame> frames_;
   std::string* out_ = nullptr;
   int macro_depth_ = 0;
@@ -371,7 +397,9 @@ Template Template::parse(const std::string& source) {
   return t;
 }
 
-std::string Template::render(const std::vector<std::pair<std::string, Value>>& vars) const {
+std::string Template::render(const std::vector<std::pair<std::string, Value>>& vars,
+                             const RenderLimits& limits) const {
+  budget::Scope scope(limits);
   Renderer r(vars);
   return r.render(*body_);
 }

@@ -423,11 +423,14 @@ class Parser {
     if (t.kind == Tok::Int || t.kind == Tok::Float) {
       ++p_;
       auto e = make(Expr::Literal, line);
-      try {
-        e->value = t.kind == Tok::Int ? Value::integer(std::stoll(t.text))
-                                      : Value::real(std::stod(t.text));
-      } catch (const std::exception&) {
-        fail_input("chat template line ", line, ": bad number '", t.text, "'");
+      if (t.kind == Tok::Int) {
+        auto n = parse_int(t.text);
+        if (!n) fail_input("chat template line ", line, ": integer ", t.text, " is out of range");
+        e->value = Value::integer(*n);
+      } else {
+        auto d = parse_float(t.text);
+        if (!d) fail_input("chat template line ", line, ": bad number '", t.text, "'");
+        e->value = Value::real(*d);
       }
       return e;
     }
@@ -479,7 +482,11 @@ class Parser {
       if (skip_op(".")) {
         if (cur().kind == Tok::Int) {
           auto idx = make(Expr::Literal, line);
-          idx->value = Value::integer(std::stoll(t_[p_++].text));
+          auto n = parse_int(t_[p_++].text);
+          if (!n)
+            fail_input("chat template line ", line, ": index ", t_[p_ - 1].text,
+                       " is out of range");
+          idx->value = Value::integer(*n);
           e = make2(Expr::Index, line, "", std::move(e), std::move(idx));
         } else {
           auto a = make(Expr::Attr, line);

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "core/error.h"
+#include "tokenizer/template/budget.h"
 #include "tokenizer/unicode.h"
 
 namespace r1::tmpl {
@@ -220,6 +221,7 @@ std::string py_replace(const std::string& s, const std::string& old_s, const std
     int64_t done = 0;
     for (const auto& c : utf8_chars(s)) {
       if (count < 0 || done < count) {
+        budget::room(out.size() + new_s.size() + c.size());
         out += new_s;
         ++done;
       }
@@ -232,7 +234,9 @@ std::string py_replace(const std::string& s, const std::string& old_s, const std
   int64_t done = 0;
   for (size_t p = s.find(old_s); p != std::string::npos && (count < 0 || done < count);
        p = s.find(old_s, b)) {
-    out += s.substr(b, p - b) + new_s;
+    budget::room(out.size() + (p - b) + new_s.size());
+    out.append(s, b, p - b);
+    out += new_s;
     b = p + old_s.size();
     ++done;
   }
@@ -383,9 +387,10 @@ std::string py_str_format(const std::string& fmt, const CallArgs& args) {
     } else if (std::all_of(field.begin(), field.end(), ::isdigit)) {
       if (used_auto) fail_input("str.format: cannot switch from automatic to manual numbering");
       used_manual = true;
-      size_t i = std::stoul(field);
-      if (i >= args.positional.size()) fail_input("str.format: index ", i, " out of range");
-      v = &args.positional[i];
+      auto i = parse_int(field);
+      if (!i || static_cast<uint64_t>(*i) >= args.positional.size())
+        fail_input("str.format: index ", field, " out of range");
+      v = &args.positional[static_cast<size_t>(*i)];
     } else {
       for (const auto& kv : args.keyword)
         if (kv.first == field) v = &kv.second;

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "tokenizer/template/budget.h"
 #include "tokenizer/template/value.h"
 
 namespace r1::tmpl {
@@ -31,8 +32,10 @@ class Template {
  public:
   // Lexes and parses; syntax errors are Input errors "chat template line N: ...".
   static Template parse(const std::string& source);
-  // Renders with the given top-level variables (and the built-in globals).
-  std::string render(const std::vector<std::pair<std::string, Value>>& vars) const;
+  // Renders with the given top-level variables (and the built-in globals), within the limits
+  // (budget.h); going over them is an Input error.
+  std::string render(const std::vector<std::pair<std::string, Value>>& vars,
+                     const RenderLimits& limits = {}) const;
 
  private:
   std::shared_ptr<const std::vector<std::unique_ptr<Stmt>>> body_;

@@ -4,8 +4,10 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include "core/error.h"
+#include "tokenizer/template/budget.h"
 
 namespace r1::tmpl {
 
@@ -15,7 +17,33 @@ const Value* Dict::find(const std::string& key) const {
   return nullptr;
 }
 
+std::optional<int64_t> parse_int(const std::string& s) {
+  size_t k = 0;
+  const bool negative = !s.empty() && s[0] == '-';
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) k = 1;
+  if (k == s.size()) return std::nullopt;
+  uint64_t magnitude = 0;
+  for (; k < s.size(); ++k) {
+    if (s[k] < '0' || s[k] > '9') return std::nullopt;
+    if (__builtin_mul_overflow(magnitude, uint64_t{10}, &magnitude) ||
+        __builtin_add_overflow(magnitude, static_cast<uint64_t>(s[k] - '0'), &magnitude))
+      return std::nullopt;
+  }
+  const uint64_t limit = negative ? uint64_t{1} << 63 : (uint64_t{1} << 63) - 1;
+  if (magnitude > limit) return std::nullopt;
+  return negative ? static_cast<int64_t>(0 - magnitude) : static_cast<int64_t>(magnitude);
+}
+
+std::optional<double> parse_float(const std::string& s) {
+  if (s.empty() || std::isspace(static_cast<unsigned char>(s[0]))) return std::nullopt;
+  char* end = nullptr;
+  const double d = std::strtod(s.c_str(), &end);
+  if (end != s.c_str() + s.size()) return std::nullopt;
+  return d;
+}
+
 void Dict::set(const std::string& key, Value v) {
+  budget::bytes(v.s.size());  // a copy that lives as long as the dict
   for (auto& kv : items)
     if (kv.first == key) {
       kv.second = std::move(v);
@@ -53,12 +81,18 @@ Value Value::real(double x) {
   return v;
 }
 Value Value::string(std::string x) {
+  budget::bytes(x.size());
   Value v;
   v.type = Type::String;
   v.s = std::move(x);
   return v;
 }
 Value Value::make_list(List x) {
+  // The slots, and the text of the strings they copy (lists, dicts and namespaces inside are
+  // shared, not copied).
+  uint64_t text = 0;
+  for (const Value& e : x) text += e.s.size();
+  budget::bytes(x.size() * sizeof(Value) + text);
   Value v;
   v.type = Type::List;
   v.list = std::make_shared<List>(std::move(x));
@@ -283,8 +317,9 @@ void json_string(const std::string& s, bool ensure_ascii, std::string& out) {
 void json_dump(const Value& v, const JsonStyle& st, int level, std::string& out) {
   const int indent = st.indent;
   auto newline = [&](int lvl) {
+    budget::room(out.size() + static_cast<uint64_t>(lvl) * static_cast<uint64_t>(indent));
     out += '\n';
-    out.append(static_cast<size_t>(indent * lvl), ' ');
+    out.append(static_cast<size_t>(indent) * static_cast<size_t>(lvl), ' ');
   };
   switch (v.type) {
     case Type::None:

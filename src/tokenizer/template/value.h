@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -94,6 +95,12 @@ struct JsonStyle {
 // json.dumps(v, ...) as Hugging Face's tojson calls it. Non-JSON values (Undefined, callables)
 // are an Input error.
 std::string to_json(const Value& v, const JsonStyle& style);
+
+// Whole-string number parsing without exceptions: an optional sign and decimal digits that fit
+// int64; a decimal float as strtod reads it (out of range -> +-inf, as Python's float()).
+// nullopt when the text is not entirely a number.
+std::optional<int64_t> parse_int(const std::string& s);
+std::optional<double> parse_float(const std::string& s);
 
 // Python == between values (1 == 1.0 == True, lists and dicts element-wise).
 bool equal(const Value& a, const Value& b);
