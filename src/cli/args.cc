@@ -1,7 +1,9 @@
 #include "cli/args.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 
 #include "core/error.h"
@@ -56,25 +58,38 @@ std::string Args::take_str(const std::string& name, const std::string& def,
   return v ? *v : def;
 }
 
-int64_t Args::take_int(const std::string& name, int64_t def, const std::string& alias) {
+bool Range::contains(double x) const {
+  return std::isfinite(x) && (lo_open ? x > lo : x >= lo) && (hi_open ? x < hi : x <= hi);
+}
+
+std::string Range::str() const {
+  return cat(lo_open ? "(" : "[", lo, ", ", hi, hi_open ? ")" : "]");
+}
+
+int64_t Args::take_int(const std::string& name, int64_t def, int64_t lo, int64_t hi,
+                       const std::string& alias) {
   auto v = take(name, alias);
   if (!v) return def;
   errno = 0;
   char* end = nullptr;
   long long x = std::strtoll(v->c_str(), &end, 10);
-  if (v->empty() || *end != '\0' || errno != 0)
-    fail_usage("flag ", last_name_, " expects an integer, got '", *v, "'");
+  const bool number =
+      !v->empty() && *end == '\0' && !std::isspace(static_cast<unsigned char>((*v)[0]));
+  if (!number || errno != 0 || x < lo || x > hi)
+    fail_usage("flag ", last_name_, " must be an integer in [", lo, ", ", hi, "], got '", *v, "'");
   return x;
 }
 
-double Args::take_double(const std::string& name, double def, const std::string& alias) {
+double Args::take_double(const std::string& name, double def, const Range& range,
+                         const std::string& alias) {
   auto v = take(name, alias);
   if (!v) return def;
-  errno = 0;
   char* end = nullptr;
   double x = std::strtod(v->c_str(), &end);
-  if (v->empty() || *end != '\0' || errno != 0)
-    fail_usage("flag ", last_name_, " expects a number, got '", *v, "'");
+  const bool number =
+      !v->empty() && *end == '\0' && !std::isspace(static_cast<unsigned char>((*v)[0]));
+  if (!number || !range.contains(x))
+    fail_usage("flag ", last_name_, " must be a number in ", range.str(), ", got '", *v, "'");
   return x;
 }
 

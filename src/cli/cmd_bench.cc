@@ -84,22 +84,20 @@ int dry_run(const std::string& dir, bool as_json, bool skip_bw) {
 }
 
 int run_bench(Args& args) {
-  int64_t P = args.take_int("--prompt-tokens", 128);
-  int64_t G = args.take_int("--gen-tokens", 32);
-  int64_t reps = args.take_int("--reps", 3);
-  int64_t batch = args.take_int("--batch", 1);
+  int64_t P = args.take_int("--prompt-tokens", 128, 1, kMaxTokens);
+  int64_t G = args.take_int("--gen-tokens", 32, 1, kMaxTokens);
+  int64_t reps = args.take_int("--reps", 3, 1, 1000);
+  int64_t batch = args.take_int("--batch", 1, 1, kMaxBatch);
   bool as_json = args.take_bool("--json");
   bool skip_bw = args.take_bool("--no-bandwidth");
   if (args.take_bool("--dry-run")) {
     std::string dir = resolve_model_dir(args.take("--model", "-m"));
-    args.take_int("--threads", 0);
+    take_threads(args);
     args.finish();
     return dry_run(dir, as_json, skip_bw);
   }
   LoadedModel lm = load_model_from_flags(args);
   args.finish();
-  if (P < 1 || G < 1 || reps < 1 || batch < 1)
-    fail_usage("token counts, --reps and --batch must be >= 1");
   models::Model& model = *lm.model;
   const auto& cfg = model.config();
   runtime::Rng rng(1234);

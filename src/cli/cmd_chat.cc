@@ -61,7 +61,7 @@ bool read_turn(bool tty, std::string* out) {
 }
 
 int run_chat(Args& args) {
-  int64_t max_tokens = args.take_int("--max-tokens", 4096, "-n");
+  int64_t max_tokens = args.take_int("--max-tokens", 4096, 1, kMaxTokens, "-n");
   bool hide = args.take_bool("--hide-reasoning");
   std::string system = args.take_str("--system", "");
   tmpl::ChatOptions opt;

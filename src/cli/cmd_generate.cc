@@ -20,8 +20,8 @@ using nlohmann::json;
 
 int run_generate(Args& args) {
   std::optional<std::string> prompt = args.take("--prompt", "-p");
-  int64_t max_tokens = args.take_int("--max-tokens", 256, "-n");
-  int64_t samples = args.take_int("--samples", 1);
+  int64_t max_tokens = args.take_int("--max-tokens", 256, 0, kMaxTokens, "-n");
+  int64_t samples = args.take_int("--samples", 1, 1, kMaxBatch);
   std::optional<std::string> stop = args.take("--stop");
   bool as_json = args.take_bool("--json");
   bool chat = args.take_bool("--chat");
@@ -32,9 +32,8 @@ int run_generate(Args& args) {
   runtime::SamplingParams sp = take_sampling(args);
   LoadedModel lm = load_model_from_flags(args);
   args.finish();
-  if (max_tokens < 0) fail_usage("-n must be >= 0");
-  if (samples < 1 || samples > 4096) fail_usage("--samples must be between 1 and 4096");
   if (!lm.tokenizer) fail_input(lm.dir, ": no tokenizer.json; r1 generate needs one");
+  if (stop && stop->empty()) fail_usage("--stop needs a non-empty string");
   if ((system || chat_opt.keep_system) && !chat)
     fail_usage("--system and --keep-system need --chat");
   std::string text = prompt ? *prompt : read_stdin();

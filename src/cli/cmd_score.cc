@@ -20,6 +20,8 @@ using nlohmann::json;
 std::vector<int32_t> input_ids(const json& j, const LoadedModel& lm, const std::string& where) {
   if (!j.is_object()) fail_input(where, ": expected a JSON object with \"ids\" or \"text\"");
   std::vector<int32_t> ids;
+  if (j.contains("ids") && j.contains("text"))
+    fail_input(where, ": give \"ids\" or \"text\", not both");
   if (j.contains("ids")) {
     if (!j["ids"].is_array()) fail_input(where, ": \"ids\" must be an array of token ids");
     for (const json& x : j["ids"]) {

@@ -15,17 +15,14 @@ namespace {
 constexpr int64_t kMaxProblems = 1'000'000;  // about 0.7 GB of JSONL
 
 int run_tasks_arithmetic(Args& args) {
-  const int64_t n = args.take_int("--n", 1000);
-  const int64_t seed = args.take_int("--seed", 0);
+  const int64_t n = args.take_int("--n", 1000, 1, kMaxProblems);
+  const int64_t seed = args.take_int("--seed", 0, 0, kMaxI64);
   const std::string split = args.take_str("--split", "train");
   const std::string format = args.take_str("--format", "sft");
   const std::string kinds = args.take_str("--kinds", "add,sub,mul,word");
   const std::string out = args.take_str("--out", "", "-o");
-  const double bare = args.take_double("--bare-fraction", 0.0);
+  const double bare = args.take_double("--bare-fraction", 0.0, Range::closed(0, 1));
   args.finish();
-  if (bare < 0 || bare > 1) fail_usage("--bare-fraction must be in [0, 1], got ", bare);
-  if (n < 1 || n > kMaxProblems) fail_usage("--n must be 1..", kMaxProblems, ", got ", n);
-  if (seed < 0) fail_usage("--seed must be >= 0, got ", seed);
   if (format != "sft" && format != "eval")
     fail_usage("--format must be sft or eval, got '", format, "'");
 

@@ -108,17 +108,15 @@ int run_train_tokenizer(Args& args) {
   const std::string corpus = args.take_str("--corpus", "");
   const std::string out = args.take_str("--out", "", "-o");
   tok::BpeTrainOptions options;
-  options.vocab_size = args.take_int("--vocab-size", 0);
-  options.min_frequency = args.take_int("--min-frequency", 2);
+  options.vocab_size = args.take_int("--vocab-size", 0, 1, kMaxVocab);
+  options.min_frequency = args.take_int("--min-frequency", 2, 1, kMaxI64);
   const std::string special = args.take_str("--special", "r1");
   const std::string template_from = args.take_str("--template-from", "");
-  const int64_t max_bytes = args.take_int("--max-bytes", int64_t(1) << 40);
+  const int64_t max_bytes = args.take_int("--max-bytes", int64_t(1) << 40, 1, kMaxI64);
   args.finish();
   if (corpus.empty()) fail_usage("--corpus FILE[,FILE...] is required");
   if (out.empty()) fail_usage("--out DIR is required");
   if (options.vocab_size <= 0) fail_usage("--vocab-size N is required (N > 0)");
-  if (options.min_frequency < 1) fail_usage("--min-frequency must be at least 1");
-  if (max_bytes <= 0) fail_usage("--max-bytes must be positive");
   if (special == "r1") {
     tok::use_r1_special_tokens(options);
   } else if (special != "none") {

@@ -7,6 +7,7 @@
 #include "cli/model_dir.h"
 #include "core/error.h"
 #include "core/file_util.h"
+#include "core/json_util.h"
 #include "core/threads.h"
 #include "ops/ops.h"
 
@@ -32,17 +33,19 @@ const char* kSamplingFlagsUsage =
     "  --seed S             random seed (default 0); same seed, same output\n";
 
 namespace {
-void add_eos(std::vector<int32_t>& v, const nlohmann::json& j) {
-  if (j.is_number_integer()) v.push_back(j.get<int32_t>());
-  if (j.is_array())
-    for (const auto& x : j)
-      if (x.is_number_integer()) v.push_back(x.get<int32_t>());
+// generation_config.json's eos_token_id: an id or a list of ids, each a row of the embedding.
+void add_eos(std::vector<int32_t>& v, const nlohmann::json& j, int64_t vocab,
+             const std::string& where) {
+  for (const auto& x : j.is_array() ? j : nlohmann::json::array({j})) {
+    if (!x.is_number_integer() || x.get<int64_t>() < 0 || x.get<int64_t>() >= vocab)
+      fail_input(where, ": eos_token_id ", x.dump(), " is not a token id (vocab_size ", vocab, ")");
+    v.push_back(static_cast<int32_t>(x.get<int64_t>()));
+  }
 }
 }  // namespace
 
 void take_threads(Args& args) {
-  const int64_t threads = args.take_int("--threads", 0);
-  if (threads < 0 || threads > 1024) fail_usage("--threads must be between 1 and 1024");
+  const int64_t threads = args.take_int("--threads", 0, 1, 1024);
   if (threads > 0) set_num_threads(static_cast<int>(threads));
 }
 
@@ -53,19 +56,22 @@ LoadedModel load_model_from_flags(Args& args) {
   models::LoadOptions opt;
   opt.use_mmap = !args.take_bool("--no-mmap");
   ops::set_fast_bf16(args.take_bool("--fast-bf16"));
-  opt.max_context = args.take_int("--ctx", 0);
-  if (opt.max_context < 0) fail_usage("--ctx must be positive");
+  opt.max_context = args.take_int("--ctx", 0, 1, kMaxTokens);
   lm.model = models::load_model(lm.dir, opt);
-  if (file_exists(path_join(lm.dir, "tokenizer.json"))) lm.tokenizer = tok::Tokenizer::load(lm.dir);
+  const int64_t vocab = lm.model->config().vocab;
+  if (file_exists(path_join(lm.dir, "tokenizer.json"))) {
+    lm.tokenizer = tok::Tokenizer::load(lm.dir);
+    // Every id the tokenizer can produce must be a row of the embedding.
+    if (lm.tokenizer->vocab_size() > vocab)
+      fail_input(lm.dir, ": the tokenizer has ", lm.tokenizer->vocab_size(),
+                 " ids but the model's embedding only ", vocab, " rows (vocab_size)");
+  }
   lm.eos_ids = lm.model->config().eos_token_ids;
   std::string gen = path_join(lm.dir, "generation_config.json");
   if (file_exists(gen)) {
-    try {
-      auto j = nlohmann::json::parse(read_file(gen));
-      if (j.is_object() && j.contains("eos_token_id")) add_eos(lm.eos_ids, j["eos_token_id"]);
-    } catch (const nlohmann::json::exception& e) {
-      fail_input(gen, ": not valid JSON: ", e.what());
-    }
+    const nlohmann::json j = read_json_file(gen);
+    if (j.is_object() && j.contains("eos_token_id") && !j["eos_token_id"].is_null())
+      add_eos(lm.eos_ids, j["eos_token_id"], vocab, gen);
   }
   if (lm.tokenizer && lm.tokenizer->eos_id() >= 0) lm.eos_ids.push_back(lm.tokenizer->eos_id());
   return lm;
@@ -73,15 +79,19 @@ LoadedModel load_model_from_flags(Args& args) {
 
 runtime::SamplingParams take_sampling(Args& args) {
   runtime::SamplingParams p;
-  p.temperature = static_cast<float>(args.take_double("--temperature", p.temperature));
-  p.top_p = static_cast<float>(args.take_double("--top-p", p.top_p));
-  p.top_k = static_cast<int>(args.take_int("--top-k", p.top_k));
-  p.min_p = static_cast<float>(args.take_double("--min-p", p.min_p));
-  p.repetition_penalty =
-      static_cast<float>(args.take_double("--repetition-penalty", p.repetition_penalty));
-  p.presence_penalty = static_cast<float>(args.take_double("--presence-penalty", 0));
-  p.frequency_penalty = static_cast<float>(args.take_double("--frequency-penalty", 0));
-  int64_t seed = args.take_int("--seed", 0);
+  // The ranges OpenAI's API allows, where it has the parameter.
+  p.temperature =
+      static_cast<float>(args.take_double("--temperature", p.temperature, Range::closed(0, 100)));
+  p.top_p = static_cast<float>(args.take_double("--top-p", p.top_p, Range::above(0, 1)));
+  p.top_k = static_cast<int>(args.take_int("--top-k", p.top_k, 0, 1 << 30));
+  p.min_p = static_cast<float>(args.take_double("--min-p", p.min_p, Range::closed(0, 1)));
+  p.repetition_penalty = static_cast<float>(
+      args.take_double("--repetition-penalty", p.repetition_penalty, Range::above(0, 100)));
+  p.presence_penalty =
+      static_cast<float>(args.take_double("--presence-penalty", 0, Range::closed(-2, 2)));
+  p.frequency_penalty =
+      static_cast<float>(args.take_double("--frequency-penalty", 0, Range::closed(-2, 2)));
+  int64_t seed = args.take_int("--seed", 0, 0, kMaxI64);
   p.seed = static_cast<uint64_t>(seed);
   p.validate();
   return p;

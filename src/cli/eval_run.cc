@@ -21,6 +21,7 @@
 #include "cli/model_dir.h"
 #include "core/error.h"
 #include "core/file_util.h"
+#include "core/json_util.h"
 #include "eval/loaders.h"
 #include "eval/report.h"
 #include "eval/stats.h"
@@ -50,15 +51,13 @@ int run_eval_model(Args& args) {
   const std::optional<BundledData> bundled = resolve_bundled_data(data);
   const std::string data_file = bundled ? bundled->file : data;
   const std::string task = args.take_str("--task", bundled ? bundled->task : "math");
-  const int64_t k = args.take_int("-k", 1);
+  const int64_t k = args.take_int("-k", 1, 1, 1024);
   std::string out_dir = args.take_str("--out", "");
-  const int64_t limit = args.take_int("--limit", 0);
-  const int64_t max_tokens = args.take_int("--max-tokens", 32768, "-n");
-  const int64_t batch = args.take_int("--batch", 16);
+  const int64_t limit = args.take_int("--limit", 0, 0, kMaxI64);
+  const int64_t max_tokens = args.take_int("--max-tokens", 32768, 1, kMaxTokens, "-n");
+  const int64_t batch = args.take_int("--batch", 16, 1, kMaxBatch);
   runtime::SamplingParams sp = take_sampling(args);
   if (data.empty()) fail_usage("--data FILE is required (or `r1 eval grade`)");
-  if (k < 1 || k > 1024) fail_usage("-k must be between 1 and 1024");
-  if (max_tokens < 1 || batch < 1 || limit < 0) fail_usage("-n and --batch must be >= 1");
   std::vector<eval::Problem> problems = eval::load_problems(data_file, task);
   if (limit > 0 && static_cast<int64_t>(problems.size()) > limit) problems.resize(limit);
   if (problems.empty()) fail_input(data, ": no problems");
@@ -84,12 +83,7 @@ int run_eval_model(Args& args) {
                    {"seed", sp.seed},
                    {"problems", problems.size()}};
   if (file_exists(run_path)) {
-    json old;
-    try {
-      old = json::parse(read_file(run_path));
-    } catch (const json::exception& e) {
-      fail_input(run_path, ": not valid JSON: ", e.what());
-    }
+    const json old = read_json_file(run_path);
     if (old != settings)
       fail_usage(out_dir, " holds a run with other settings (", run_path,
                  "); use another --out or the same flags");
@@ -109,22 +103,23 @@ int run_eval_model(Args& args) {
     std::string line;
     std::string kept;
     for (size_t n = 1; std::getline(in, line); ++n) {
-      json j;
-      try {
-        j = json::parse(line);
-      } catch (const json::exception&) {
+      const std::string where = cat(samples_path, ": line ", n);
+      if (!json::accept(line)) {
         if (in.peek() == EOF) break;  // a torn final line from an interrupted run
-        fail_input(samples_path, ": line ", n, " is not valid JSON");
+        fail_input(where, " is not valid JSON");
       }
-      auto it = index_of.find(j.value("id", std::string()));
-      const int64_t s = j.value("sample", static_cast<int64_t>(-1));
+      const json j = parse_json(line, where);
+      auto it = index_of.find(json_string(j, "id", where));
+      const int64_t s = json_int(j, "sample", where);
       if (it == index_of.end() || s < 0 || s >= k)
-        fail_input(samples_path, ": line ", n, " names a sample this run does not have");
+        fail_input(where, " names a sample this run does not have");
+      const int64_t tokens = json_int(j, "tokens", where, 0);
+      if (tokens < 0) fail_input(where, ": field tokens must not be negative");
       if (!have[it->second][s]) ++done;
       have[it->second][s] = true;
-      graded[it->second][s] = {j.value("correct", false), j.value("extracted", std::string()),
-                               j.value("tokens", static_cast<size_t>(0)),
-                               j.value("truncated", false)};
+      graded[it->second][s] = {json_bool(j, "correct", where),
+                               json_string(j, "extracted", where, ""), static_cast<size_t>(tokens),
+                               json_bool(j, "truncated", where, false)};
       kept += line + "\n";
     }
     write_file_atomic(samples_path, kept);  // without a torn line, so appends stay well formed

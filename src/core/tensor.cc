@@ -5,6 +5,7 @@
 #include <new>
 
 #include "core/error.h"
+#include "core/memory.h"
 
 namespace r1 {
 
@@ -23,7 +24,12 @@ Tensor Tensor::zeros(DType dtype, std::vector<int64_t> shape) {
   t.dtype = dtype;
   t.shape = std::move(shape);
   t.strides = contiguous_strides(t.shape);
-  for (int64_t d : t.shape) R1_ASSERT(d >= 0);
+  uint64_t elements = 1;
+  for (int64_t d : t.shape) {
+    R1_ASSERT(d >= 0);
+    elements = mul_sat(elements, static_cast<uint64_t>(d));
+  }
+  check_memory(mul_sat(elements, dtype_size(dtype)), "a tensor of shape " + t.shape_str());
   size_t bytes = t.nbytes();
   size_t alloc = (bytes + 63) / 64 * 64;
   if (alloc == 0) alloc = 64;

@@ -1,5 +1,7 @@
 #include "io/model_config.h"
 
+#include <cmath>
+
 #include "core/error.h"
 #include "core/file_util.h"
 
@@ -24,8 +26,16 @@ int64_t get_int(const json& j, const std::string& where, const char* key, int64_
 double get_num(const json& j, const std::string& where, const char* key, double def) {
   if (!j.contains(key) || j[key].is_null()) return def;
   const json& v = j[key];
-  if (!v.is_number()) fail_input(where, ": field ", key, " must be a number, got ", v.dump());
+  if (!v.is_number() || !std::isfinite(v.get<double>()))
+    fail_input(where, ": field ", key, " must be a finite number, got ", v.dump());
   return v.get<double>();
+}
+
+std::string get_str(const json& j, const std::string& where, const char* key,
+                    const std::string& def) {
+  if (!j.contains(key) || j[key].is_null()) return def;
+  if (!j[key].is_string()) fail_input(where, ": field ", key, " must be a string");
+  return j[key].get<std::string>();
 }
 
 bool get_bool(const json& j, const std::string& where, const char* key, bool def) {
@@ -111,7 +121,7 @@ void parse_deepseek(const json& j, const std::string& where, ModelConfig* c) {
 ModelConfig ModelConfig::parse(const json& j, const std::string& where) {
   if (!j.is_object()) fail_input(where, ": not a JSON object");
   ModelConfig c;
-  std::string model_type = j.value("model_type", std::string());
+  std::string model_type = get_str(j, where, "model_type", "");
   if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty() &&
       j["architectures"][0].is_string())
     c.arch_name = j["architectures"][0].get<std::string>();
@@ -164,17 +174,24 @@ ModelConfig ModelConfig::parse(const json& j, const std::string& where) {
   c.rope_theta = get_num(j, where, "rope_theta", 10000.0);
   if (!(c.rope_theta > 0)) fail_input(where, ": rope_theta must be positive");
   c.rms_norm_eps = get_num(j, where, "rms_norm_eps", 1e-6);
+  if (!(c.rms_norm_eps > 0 && c.rms_norm_eps < 1))
+    fail_input(where, ": rms_norm_eps must be in (0, 1), got ", c.rms_norm_eps);
+  // The MLP activation: every architecture r1 runs uses SiLU (HF ACT2FN "silu", alias "swish").
+  const std::string act = get_str(j, where, "hidden_act", "silu");
+  if (act != "silu" && act != "swish")
+    fail_input(where, ": hidden_act \"", act, "\" is not supported (r1 runs silu)");
+  positive(where, "max_position_embeddings", c.max_position_embeddings);
   c.tie_word_embeddings = get_bool(j, where, "tie_word_embeddings", false);
   c.attention_bias = c.arch == Arch::Qwen2 ? true : get_bool(j, where, "attention_bias", false);
   if (c.arch == Arch::Llama && get_bool(j, where, "mlp_bias", false))
     fail_input(where, ": mlp_bias true is not supported");
-  c.torch_dtype = j.value("torch_dtype", std::string());
+  c.torch_dtype = get_str(j, where, "torch_dtype", "");
 
   if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
     const json& r = j["rope_scaling"];
     std::string rw = where + ": rope_scaling";
     if (!r.is_object()) fail_input(rw, " must be an object");
-    std::string type = r.value("rope_type", r.value("type", std::string()));
+    std::string type = get_str(r, rw, "rope_type", get_str(r, rw, "type", ""));
     if (type == "llama3") {
       c.rope_scaling.type = type;
       c.rope_scaling.factor = get_num(r, rw, "factor", 8.0);
@@ -201,14 +218,21 @@ ModelConfig ModelConfig::parse(const json& j, const std::string& where) {
       fail_input(rw, ": unsupported rope type '", type, "'");
     }
   }
-  if (j.contains("bos_token_id") && j["bos_token_id"].is_number_integer())
-    c.bos_token_id = j["bos_token_id"].get<int32_t>();
-  if (j.contains("eos_token_id")) {
+  // Special token ids index the embedding: each must be one of its rows.
+  auto token_id = [&](const json& v, const char* key) {
+    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() >= c.vocab)
+      fail_input(where, ": ", key, " ", v.dump(), " is not a token id (vocab_size ", c.vocab, ")");
+    return static_cast<int32_t>(v.get<int64_t>());
+  };
+  if (j.contains("bos_token_id") && !j["bos_token_id"].is_null())
+    c.bos_token_id = token_id(j["bos_token_id"], "bos_token_id");
+  if (j.contains("eos_token_id") && !j["eos_token_id"].is_null()) {
     const json& e = j["eos_token_id"];
-    if (e.is_number_integer()) c.eos_token_ids.push_back(e.get<int32_t>());
-    if (e.is_array())
-      for (const json& x : e)
-        if (x.is_number_integer()) c.eos_token_ids.push_back(x.get<int32_t>());
+    if (e.is_array()) {
+      for (const json& x : e) c.eos_token_ids.push_back(token_id(x, "eos_token_id"));
+    } else {
+      c.eos_token_ids.push_back(token_id(e, "eos_token_id"));
+    }
   }
   return c;
 }

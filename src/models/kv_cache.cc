@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/memory.h"
 
 namespace r1::models {
 
@@ -23,6 +24,8 @@ int KvCache::add_sequence() {
 
 void KvCache::free_sequence(int seq) {
   R1_ASSERT(seq >= 0 && seq < static_cast<int>(seqs_.size()));
+  reserved_bytes_ -= static_cast<uint64_t>(seqs_[seq].capacity * bytes_per_token());
+  total_positions_ -= seqs_[seq].capacity;
   seqs_[seq] = Seq();
 }
 
@@ -34,6 +37,13 @@ void KvCache::reserve(int seq, int64_t n) {
   if (n <= s.capacity) return;
   int64_t cap =
       std::min(max_positions_, std::max<int64_t>(n, std::max<int64_t>(64, s.capacity * 2)));
+  const uint64_t per_position = static_cast<uint64_t>(bytes_per_token());
+  const uint64_t grown = mul_sat(static_cast<uint64_t>(cap - s.capacity), per_position);
+  check_memory(add_sat(reserved_bytes_, grown),
+               cat("the KV cache (", total_positions_ + cap - s.capacity, " positions of ",
+                   format_bytes(per_position), ")"));
+  reserved_bytes_ += grown;
+  total_positions_ += cap - s.capacity;
   for (int64_t l = 0; l < n_layers_; ++l) {
     s.k[l].resize(cap * k_width_);
     s.v[l].resize(cap * v_width_);

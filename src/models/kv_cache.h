@@ -26,6 +26,8 @@ class KvCache {
   float* v(int layer, int seq) { return seqs_[seq].v[layer].data(); }
   int64_t k_stride() const { return k_width_; }  // floats between positions
   int64_t v_stride() const { return v_width_; }
+  // Positions a sequence may have: the context length.
+  int64_t max_positions() const { return max_positions_; }
   // Bytes per cached token (all layers, keys and values).
   int64_t bytes_per_token() const { return n_layers_ * (k_width_ + v_width_) * 4; }
 
@@ -36,6 +38,8 @@ class KvCache {
     std::vector<std::vector<float>> k, v;  // [layer] -> [capacity * width]
   };
   int64_t n_layers_, k_width_, v_width_, max_positions_;
+  uint64_t reserved_bytes_ = 0;  // all sequences' capacity, checked against the machine's memory
+  int64_t total_positions_ = 0;
   std::vector<Seq> seqs_;
 };
 

@@ -31,11 +31,19 @@ Generator::Generator(models::Model& model, const tok::Tokenizer* tokenizer,
 
 OutputBuilder::OutputBuilder(const GenRequest& r, const tok::Tokenizer* tokenizer,
                              const std::vector<int32_t>* eos, size_t index,
-                             const TextCallback* on_text)
+                             const TextCallback* on_text, int64_t context)
     : r_(&r), eos_(eos), index_(index), on_text_(on_text) {
   if (tokenizer) decoder_ = std::make_unique<tok::StreamDecoder>(*tokenizer, false);
   out_.prompt_tokens = static_cast<int64_t>(r.prompt.size());
-  if (r.max_tokens <= 0) out_.finish_reason = "length";
+  for (const std::string& s : r.stop)
+    if (s.empty()) fail_input("request ", index, ": a stop string must not be empty");
+  if (out_.prompt_tokens > context)
+    fail_input("request ", index, ": a prompt of ", out_.prompt_tokens,
+               " tokens does not fit the context of ", context, " tokens (see --ctx)");
+  // The last token sampled is never run through the model, so prompt + reply may fill the
+  // context exactly.
+  limit_ = std::min(r.max_tokens, context - out_.prompt_tokens);
+  if (limit_ <= 0) out_.finish_reason = "length";
 }
 
 void OutputBuilder::finish(const std::string& reason) {
@@ -62,7 +70,7 @@ bool OutputBuilder::push(int32_t token) {
         decoder_.reset();  // the text is final; nothing held back may follow the cut
       }
     }
-    if (o.finish_reason.empty() && static_cast<int64_t>(o.tokens.size()) >= r_->max_tokens)
+    if (o.finish_reason.empty() && static_cast<int64_t>(o.tokens.size()) >= limit_)
       o.finish_reason = "length";
   }
   if (!o.finish_reason.empty() && decoder_) {
@@ -104,8 +112,8 @@ std::vector<GenOutput> Generator::run(const std::vector<GenRequest>& reqs,
     r.sampling.validate();
     if (r.prompt.empty()) fail_input("request ", i, ": empty prompt");
     if (!r.stop.empty() && !tok_) fail_usage("stop strings need a tokenizer");
-    act.push_back(
-        {cache.add_sequence(), Sampler(r.sampling), OutputBuilder(r, tok_, &eos_, i, &on_text)});
+    act.push_back({cache.add_sequence(), Sampler(r.sampling),
+                   OutputBuilder(r, tok_, &eos_, i, &on_text, cache.max_positions())});
     if (act.back().builder.done()) continue;
     models::Batch b;
     for (size_t t = 0; t < r.prompt.size(); ++t)

@@ -1,6 +1,8 @@
 // Batched generation: each request's prompt is prefilled (matrix-matrix), then all unfinished
 // sequences decode together, one token per sequence per forward pass. A sequence stops at an
-// end-of-sequence id, at a stop string (the text is cut before it), or at max_tokens.
+// end-of-sequence id, at a stop string (the text is cut before it), at max_tokens, or when prompt
+// and reply fill the context (finish reason "length", as at max_tokens; a prompt longer than the
+// context is an Input error).
 #pragma once
 
 #include <atomic>
@@ -38,12 +40,14 @@ struct GenStats {
 using TextCallback = std::function<void(size_t, const std::string&)>;
 
 // Turns one request's sampled tokens into its GenOutput: end-of-sequence ids, stop strings (the
-// text is cut before one), max_tokens, and streamed text that is final (complete UTF-8, never a
-// piece that could still begin a stop string).
+// text is cut before one), max_tokens and the context (prompt + reply at most `context` tokens),
+// and streamed text that is final (complete UTF-8, never a piece that could still begin a stop
+// string).
 class OutputBuilder {
  public:
   OutputBuilder(const GenRequest& r, const tok::Tokenizer* tokenizer,
-                const std::vector<int32_t>* eos, size_t index, const TextCallback* on_text);
+                const std::vector<int32_t>* eos, size_t index, const TextCallback* on_text,
+                int64_t context);
   // Appends a sampled token; returns false once the sequence has finished.
   bool push(int32_t token);
   void finish(const std::string& reason);  // e.g. "cancelled"
@@ -57,6 +61,7 @@ class OutputBuilder {
   const TextCallback* on_text_;
   std::unique_ptr<tok::StreamDecoder> decoder_;
   size_t emitted_ = 0;  // bytes of out_.text already passed to on_text
+  int64_t limit_ = 0;   // tokens this reply may have: max_tokens, or less if the context is full
   GenOutput out_;
 };
 

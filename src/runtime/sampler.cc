@@ -85,55 +85,56 @@ const std::vector<TokenProb>& Sampler::distribution(float* logits, int64_t n,
     dist_.push_back({static_cast<int32_t>(best), 1.0});
     return dist_;
   }
-  // Candidates sorted by logit, descending (ties: lower id first, for determinism).
+  // Candidates in the order of the distribution: by logit, descending (ties: lower id first, for
+  // determinism). Only what a cutoff needs is ordered: top-k selects its k in linear time, top-p
+  // orders a growing prefix until it holds the mass, and the survivors are sorted at the end.
   cand_.resize(n);
   for (int64_t i = 0; i < n; ++i) cand_[i] = {logits[i] / p_.temperature, static_cast<int32_t>(i)};
   auto by_logit = [](const auto& a, const auto& b) {
     return a.first > b.first || (a.first == b.first && a.second < b.second);
   };
   int64_t keep = n;
-  if (p_.top_k > 0 && p_.top_k < n) keep = p_.top_k;
-  // A partial sort is enough when a cutoff is small; top-p needs the sorted prefix it keeps.
-  const int64_t sorted = std::min<int64_t>(keep, 4096);
-  std::partial_sort(cand_.begin(), cand_.begin() + sorted, cand_.end(), by_logit);
-  if (sorted < keep) std::sort(cand_.begin() + sorted, cand_.begin() + keep, by_logit);
-  cand_.resize(keep);
-  const float mx = cand_[0].first;
-  std::vector<double> prob(keep);
+  if (p_.top_k > 0 && p_.top_k < n) {
+    std::nth_element(cand_.begin(), cand_.begin() + (p_.top_k - 1), cand_.end(), by_logit);
+    keep = p_.top_k;
+  }
+  float mx = cand_[0].first;
+  for (int64_t i = 1; i < keep; ++i) mx = std::max(mx, cand_[i].first);
+  auto weight = [&](int64_t i) { return std::exp(static_cast<double>(cand_[i].first - mx)); };
   double sum = 0;
-  for (int64_t i = 0; i < keep; ++i)
-    sum += prob[i] = std::exp(static_cast<double>(cand_[i].first - mx));
+  for (int64_t i = 0; i < keep; ++i) sum += weight(i);
+  int64_t sorted = 0;  // cand_[0, sorted) is ordered and better than the rest of cand_[0, keep)
   if (p_.top_p < 1.0f) {
-    // Keep the smallest prefix whose mass reaches top_p (at least one token), as HF.
+    // The smallest prefix whose mass reaches top_p (at least one token), as HF.
     double acc = 0;
-    int64_t k = 0;
+    int64_t k = 0, chunk = 64;
     while (k < keep) {
-      if (k == sorted && sorted < keep) {  // past the sorted prefix: sort the rest too
-        std::vector<int64_t> idx(keep - k);
-        for (int64_t i = 0; i < keep - k; ++i) idx[i] = k + i;
-        std::sort(idx.begin(), idx.end(),
-                  [&](int64_t x, int64_t y) { return by_logit(cand_[x], cand_[y]); });
-        std::vector<std::pair<float, int32_t>> c2;
-        std::vector<double> p2;
-        for (int64_t i : idx) c2.push_back(cand_[i]), p2.push_back(prob[i]);
-        std::copy(c2.begin(), c2.end(), cand_.begin() + k);
-        std::copy(p2.begin(), p2.end(), prob.begin() + k);
+      if (k == sorted) {
+        const int64_t upto = std::min(keep, sorted + chunk);
+        std::partial_sort(cand_.begin() + sorted, cand_.begin() + upto, cand_.begin() + keep,
+                          by_logit);
+        sorted = upto;
+        chunk *= 4;
       }
-      acc += prob[k] / sum;
+      acc += weight(k) / sum;
       ++k;
       if (acc >= p_.top_p) break;
     }
     keep = k;
   }
   if (p_.min_p > 0.0f) {
-    const double floor = p_.min_p * prob[0];  // prob[0] is the largest
-    int64_t k = 1;
-    while (k < keep && prob[k] >= floor) ++k;
-    keep = k;
+    // Tokens below min_p times the top probability go (the top one, weight 1, always stays).
+    keep = std::partition(cand_.begin(), cand_.begin() + keep,
+                          [&](const auto& c) {
+                            return std::exp(static_cast<double>(c.first - mx)) >= p_.min_p;
+                          }) -
+           cand_.begin();
+    sorted = 0;  // a partition keeps no order: sorted below
   }
+  if (sorted < keep) std::sort(cand_.begin() + sorted, cand_.begin() + keep, by_logit);
   double total = 0;
-  for (int64_t i = 0; i < keep; ++i) total += prob[i];
-  for (int64_t i = 0; i < keep; ++i) dist_.push_back({cand_[i].second, prob[i] / total});
+  for (int64_t i = 0; i < keep; ++i) total += weight(i);
+  for (int64_t i = 0; i < keep; ++i) dist_.push_back({cand_[i].second, weight(i) / total});
   return dist_;
 }
 

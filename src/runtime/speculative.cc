@@ -58,7 +58,7 @@ GenOutput generate_mtp_speculative(models::DeepseekV3Model& model, const tok::To
   const int64_t n0 = static_cast<int64_t>(r.prompt.size());
   models::KvCache cache = model.new_cache();
   const int seq = cache.add_sequence();
-  OutputBuilder builder(r, tokenizer, &eos, 0, &on_text);
+  OutputBuilder builder(r, tokenizer, &eos, 0, &on_text, cache.max_positions());
   if (builder.done()) return builder.out();
   Sampler main_s(r.sampling);
   SamplingParams dp = r.sampling;

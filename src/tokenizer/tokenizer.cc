@@ -275,8 +275,25 @@ Tokenizer Tokenizer::build(std::string_view tokenizer_json, std::string_view con
 
   // Model.
   int64_t max_id = -1;
-  parsed.vocab.for_each(
-      [&](std::string_view, int32_t id) { max_id = std::max<int64_t>(max_id, id); });
+  bool multi_symbol = false;  // a token of more than one character, which only merges can make
+  parsed.vocab.for_each([&](std::string_view token, int32_t id) {
+    max_id = std::max<int64_t>(max_id, id);
+    size_t starts = 0;  // UTF-8 characters (bytes that do not continue one)
+    for (char c : token) starts += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    multi_symbol = multi_symbol || starts > 1;
+  });
+  if (parsed.vocab.size() == 0) fail_input(file, ": model.vocab is empty");
+  if (parsed.merges.empty() && multi_symbol)
+    fail_input(file, ": model.merges is missing or empty, but the vocab has tokens of several ",
+               "characters that only merges can produce");
+  // Each id names one token: the vocab's own tokens by id, for the checks below.
+  std::vector<std::string> vocab_token(static_cast<size_t>(max_id + 1));
+  std::vector<uint8_t> vocab_named(static_cast<size_t>(max_id + 1), 0);
+  parsed.vocab.for_each([&](std::string_view token, int32_t id) {
+    if (vocab_named[id]) fail_input(file, ": model.vocab gives id ", id, " to two tokens");
+    vocab_named[id] = 1;
+    vocab_token[id] = std::string(token);
+  });
   t->bpe.set_vocab(std::move(parsed.vocab));
   t->bpe.set_byte_level(t->pre_tokenizer.byte_level());
   t->bpe.set_ignore_merges(parsed.ignore_merges);
@@ -309,6 +326,10 @@ Tokenizer Tokenizer::build(std::string_view tokenizer_json, std::string_view con
       AddedToken token;
       token.id = a["id"].get<int32_t>();
       token.content = a["content"].get<std::string>();
+      if (static_cast<size_t>(token.id) < vocab_named.size() && vocab_named[token.id] &&
+          vocab_token[token.id] != token.content)
+        fail_input(file, ": added_tokens[", i, "] gives id ", token.id, " to \"", token.content,
+                   "\", but the vocab has \"", vocab_token[token.id], "\" there");
       token.special = flag(a, "special", false);
       token.lstrip = flag(a, "lstrip", false);
       token.rstrip = flag(a, "rstrip", false);
@@ -328,6 +349,19 @@ Tokenizer Tokenizer::build(std::string_view tokenizer_json, std::string_view con
     }
   }
   t->vocab_size = max_id + 1;
+  // No id without a token: every id below the largest is named by the vocab or an added token
+  // (true of every published tokenizer; a hole means a damaged file, and a stray huge id would
+  // size every per-id table).
+  std::vector<uint8_t> named = std::move(vocab_named);
+  named.resize(static_cast<size_t>(t->vocab_size), 0);
+  for (const AddedToken& token : added) named[token.id] = 1;
+  for (int64_t id = 0; id < t->vocab_size; ++id)
+    if (!named[id]) {
+      int64_t end = id;
+      while (end + 1 < t->vocab_size && !named[end + 1]) ++end;
+      fail_input(file, ": ids ", id, "..", end, " are not named by any token (the vocab and ",
+                 "added_tokens must cover every id up to the largest, ", t->vocab_size - 1, ")");
+    }
 
   // Decoding tables.
   bool byte_level_decoder = false;

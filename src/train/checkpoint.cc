@@ -47,6 +47,7 @@ int64_t step_of(const fs::path& p) {
   if (n.rfind(kPrefix, 0) != 0 || n.size() == kPrefix.size()) return -1;
   for (size_t i = kPrefix.size(); i < n.size(); ++i)
     if (n[i] < '0' || n[i] > '9') return -1;
+  if (n.size() - kPrefix.size() > 18) return -1;  // not a step r1 wrote (past int64)
   return std::stoll(n.substr(kPrefix.size()));
 }
 

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/file_util.h"
+#include "core/memory.h"
 #include "core/random.h"
 #include "io/model_config.h"
 #include "models/layout.h"
@@ -104,10 +105,18 @@ int64_t init_model(const InitOptions& o, const std::string& out_dir) {
   nlohmann::ordered_json cfg = make_config(o, vocab, tk.bos_id(), tk.eos_id());
   const io::ModelConfig parsed =
       io::ModelConfig::parse(nlohmann::json::parse(cfg.dump()), "config");
+  const std::vector<models::TensorSpec> layout = models::checkpoint_layout(parsed);
+  uint64_t bytes = 0;  // every tensor in f32 at once, before any is made
+  for (const models::TensorSpec& s : layout) {
+    uint64_t n = 4;
+    for (int64_t d : s.shape) n = mul_sat(n, static_cast<uint64_t>(d));
+    bytes = add_sat(bytes, n);
+  }
+  check_memory(bytes, "the new model's f32 weights");
   Normal rng{SplitMix64(o.seed)};
   NamedTensors tensors;
   int64_t params = 0;
-  for (const models::TensorSpec& s : models::checkpoint_layout(parsed)) {
+  for (const models::TensorSpec& s : layout) {
     Tensor t = Tensor::zeros(DType::F32, s.shape);
     float* p = t.ptr<float>();
     for (int64_t i = 0; i < t.numel(); ++i)

@@ -11,10 +11,13 @@
 
 #include "core/error.h"
 #include "core/file_util.h"
+#include "core/json_util.h"
+#include "core/memory.h"
 #include "core/random.h"
 #include "io/model_config.h"
 #include "io/safetensors.h"
 #include "models/model.h"
+#include "models/param_count.h"
 #include "train/checkpoint.h"
 #include "train/data.h"
 #include "train/plot.h"
@@ -154,6 +157,9 @@ double run_training(const RunOptions& o) {
   const uint64_t tok_hash = fnv1a64(read_file(path_join(source, "tokenizer.json")));
   const ordered_json want = settings(o, steps, warmup, data_hash, tok_hash);
 
+  // f32 weights, gradients and both AdamW moments, before anything is allocated.
+  check_memory(mul_sat(models::count_params(mcfg, 4).total_params, 16),
+               "training this model (f32 weights, gradients and AdamW moments)");
   models::LoadOptions lo;
   lo.trainable = true;
   auto model = models::load_model(source, lo);
@@ -165,12 +171,22 @@ double run_training(const RunOptions& o) {
   const std::map<std::string, std::string> side = model_side_files(o.model_dir);
 
   if (latest) {
-    ordered_json st = ordered_json::parse(read_file(path_join(*latest, "trainer_state.json")));
-    for (auto it = want.begin(); it != want.end(); ++it)
-      if (st["settings"][it.key()] != it.value())
-        fail_usage("--resume: the checkpoint was made with ", it.key(), " = ",
-                   st["settings"][it.key()].dump(), ", this run has ", it.value().dump(),
+    const std::string state_path = path_join(*latest, "trainer_state.json");
+    const nlohmann::json st = read_json_file(state_path);
+    const nlohmann::json& old = json_field(st, "settings", state_path);
+    for (auto it = want.begin(); it != want.end(); ++it) {
+      const nlohmann::json was =
+          old.is_object() && old.contains(it.key()) ? old[it.key()] : nullptr;
+      if (was != nlohmann::json(it.value()))
+        fail_usage("--resume: the checkpoint was made with ", it.key(), " = ", was.dump(),
+                   ", this run has ", it.value().dump(),
                    (it.key() == "data_fnv1a" ? " (the data file changed)" : ""));
+    }
+    const int64_t step = json_int(st, "step", state_path);
+    const int64_t epoch = json_int(st, "epoch", state_path);
+    const int64_t cursor = json_int(st, "cursor", state_path);
+    if (step < 0 || step > steps || epoch < 0 || cursor < 0)
+      fail_input(state_path, ": step, epoch or cursor out of range");
     io::WeightStore opt = io::WeightStore::open_file(path_join(*latest, "optimizer.safetensors"));
     for (auto& [name, t] : trainer.optimizer().state_tensors()) {
       Tensor s = opt.get(name);
@@ -178,8 +194,8 @@ double run_training(const RunOptions& o) {
         fail_input(*latest, ": optimizer state ", name, " does not match the model");
       std::memcpy(t.data, s.data, t.nbytes());
     }
-    trainer.optimizer().set_steps_done(st["step"].get<int64_t>());
-    batcher.seek(st["epoch"].get<int64_t>(), st["cursor"].get<int64_t>());
+    trainer.optimizer().set_steps_done(step);
+    batcher.seek(epoch, cursor);
     std::fprintf(stderr, "resumed from %s (step %lld)\n", latest->c_str(),
                  static_cast<long long>(trainer.step_index()));
   }

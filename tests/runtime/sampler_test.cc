@@ -4,8 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
+#include <random>
 
 #include "core/error.h"
 
@@ -122,16 +124,75 @@ TEST(Sampler, SameSeedSameDraws) {
 }
 
 TEST(Sampler, RngIsFixedAcrossPlatforms) {
-  // xoshiro256** seeded by splitmix64(0): a fixed algorithm, so these values never change.
+  // xoshiro256** seeded by splitmix64(0): the reference algorithm's first outputs (computed
+  // independently from Blackman and Vigna's definitions), so draws never change between builds.
   Rng r(0);
-  uint64_t a = r.next(), b = r.next();
-  Rng r2(0);
-  EXPECT_EQ(a, r2.next());
-  EXPECT_EQ(b, r2.next());
-  EXPECT_NE(a, b);
+  EXPECT_EQ(r.next(), 0x99ec5f36cb75f2b4ull);
+  EXPECT_EQ(r.next(), 0xbf6e1f784956452aull);
+  EXPECT_EQ(r.next(), 0x1a5f849d4933e6e0ull);
   for (int i = 0; i < 1000; ++i) {
     double u = r.uniform();
     ASSERT_TRUE(u >= 0 && u < 1);
+  }
+}
+
+// Cutoffs on a vocabulary of real size (Qwen2's 151,936), against a plain reference: sort every
+// token, then apply top-k, top-p and min-p to the sorted list in float64.
+TEST(Sampler, FullVocabularyCutoffsMatchAFullSort) {
+  const int64_t n = 151936;
+  std::mt19937_64 gen(42);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  std::vector<float> logits(n);
+  for (auto& x : logits) x = normal(gen);
+  std::vector<int32_t> order(n);
+  for (int64_t i = 0; i < n; ++i) order[i] = static_cast<int32_t>(i);
+  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+  });
+  auto reference = [&](int top_k, double top_p, double min_p) {
+    int64_t keep = top_k > 0 && top_k < n ? top_k : n;
+    std::vector<double> w(keep);
+    double sum = 0;
+    for (int64_t i = 0; i < keep; ++i)
+      sum += w[i] = std::exp(double(logits[order[i]] - logits[order[0]]));
+    if (top_p < 1) {
+      double acc = 0;
+      int64_t k = 0;
+      while (k < keep && (acc += w[k] / sum, ++k, acc < top_p)) {
+      }
+      keep = k;
+    }
+    int64_t k = 1;
+    while (k < keep && w[k] >= min_p) ++k;
+    if (min_p > 0) keep = k;
+    double total = 0;
+    for (int64_t i = 0; i < keep; ++i) total += w[i];
+    std::vector<TokenProb> d;
+    for (int64_t i = 0; i < keep; ++i) d.push_back({order[i], w[i] / total});
+    return d;
+  };
+  struct Case {
+    int top_k;
+    float top_p, min_p;
+  };
+  for (const Case c :
+       {Case{1, 1, 0}, Case{40, 1, 0}, Case{4095, 1, 0}, Case{4096, 1, 0}, Case{4097, 1, 0},
+        Case{5000, 1, 0}, Case{100000, 1, 0}, Case{int(n) - 1, 1, 0}, Case{0, 0.95f, 0},
+        Case{0, 0.999f, 0}, Case{50000, 0.99f, 0}, Case{0, 1, 0.01f}, Case{0, 0.9f, 0.05f},
+        Case{0, 1, 0}}) {
+    SamplingParams p = plain(1);
+    p.top_k = c.top_k;
+    p.top_p = c.top_p;
+    p.min_p = c.min_p;
+    Sampler s(p);
+    std::vector<float> l = logits;
+    const std::vector<TokenProb> got = s.distribution(l.data(), n, {}, {});
+    const std::vector<TokenProb> want = reference(c.top_k, c.top_p, c.min_p);
+    ASSERT_EQ(got.size(), want.size()) << c.top_k << " " << c.top_p << " " << c.min_p;
+    for (size_t i = 0; i < want.size(); ++i) {
+      ASSERT_EQ(got[i].id, want[i].id) << i << " top_k " << c.top_k << " top_p " << c.top_p;
+      ASSERT_NEAR(got[i].p, want[i].p, 1e-9 + 1e-6 * want[i].p) << i;
+    }
   }
 }
 

@@ -35,6 +35,55 @@ void expect_input_error(const nlohmann::json& json, const std::vector<std::strin
   }
 }
 
+TEST(Errors, InconsistentVocabulariesAreRefused) {
+  nlohmann::json j = tiny();
+  j["model"]["vocab"] = nlohmann::json::object();
+  j["model"]["merges"] = nlohmann::json::array();
+  j["model"].erase("unk_token");
+  expect_input_error(j, {"models/x/tokenizer.json", "model.vocab is empty"});
+  j = tiny();
+  j["model"]["vocab"]["hello"] = 3;  // "c" has id 3 already
+  expect_input_error(j, {"gives id 3 to two tokens"});
+  j = tiny();
+  j["model"]["merges"] = nlohmann::json::array();  // "ab", "abc", ... can never be made
+  expect_input_error(j, {"model.merges is missing or empty"});
+  j = tiny();
+  j["model"].erase("merges");
+  expect_input_error(j, {"model.merges is missing or empty"});
+  j = tiny();
+  j["added_tokens"] = {{{"id", 4}, {"content", "<tool>"}, {"special", true}}};  // 4 is "ab"
+  expect_input_error(j, {"added_tokens[0]", "gives id 4 to \"<tool>\"", "\"ab\""});
+  j = tiny();
+  j["added_tokens"] = {{{"id", 1000000}, {"content", "<far>"}, {"special", true}}};
+  expect_input_error(j, {"ids 10..999999 are not named by any token"});
+  // An added token naming its own vocab entry (as DeepSeek's BOS does) and one right after the
+  // vocab are consistent.
+  j = tiny();
+  j["added_tokens"] = {{{"id", 0}, {"content", "<unk>"}, {"special", true}},
+                       {{"id", 10}, {"content", "<eos>"}, {"special", true}}};
+  EXPECT_EQ(Tokenizer::from_json(j.dump(), "", "x").vocab_size(), 11);
+}
+
+TEST(Errors, RegexResourceLimitsAreInputErrors) {
+  // A pre-tokenizer regex that backtracks exponentially: PCRE2 gives up at its match limit, and
+  // that is the input's fault (one clear error), not r1's.
+  nlohmann::json j = tiny();
+  j["pre_tokenizer"] = {{"type", "Split"},
+                        {"pattern", {{"Regex", "(a|aa)+$"}}},
+                        {"behavior", "Isolated"},
+                        {"invert", false}};
+  const Tokenizer t = Tokenizer::from_json(j.dump(), "", "x");
+  EXPECT_EQ(t.encode("aab").size(), 2u);  // no match: "aab" is one word, a + ab
+  try {
+    t.encode(std::string(200, 'a') + "b");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Input);
+    EXPECT_NE(std::string(e.what()).find("pre-tokenizer regex gives up"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(Errors, UnsupportedComponentsAreNamed) {
   nlohmann::json j = tiny();
   j["normalizer"] = {{"type", "Lowercase"}};
@@ -135,7 +184,7 @@ TEST(AddedTokens, SingleWord) {
   nlohmann::json j = tiny();
   j["model"]["vocab"]["g"] = 10;
   j["model"]["vocab"]["n"] = 11;
-  j["added_tokens"] = {{{"id", 20},
+  j["added_tokens"] = {{{"id", 12},
                         {"content", "ing"},
                         {"single_word", true},
                         {"lstrip", false},
@@ -145,7 +194,7 @@ TEST(AddedTokens, SingleWord) {
   const Tokenizer t = Tokenizer::from_json(j.dump(), "", "tiny");
   const auto has_ing = [&](const std::string& s) {
     const auto ids = t.encode(s);
-    return std::find(ids.begin(), ids.end(), 20) != ids.end();
+    return std::find(ids.begin(), ids.end(), 12) != ids.end();
   };
   EXPECT_FALSE(has_ing("tokenizing"));
   EXPECT_FALSE(has_ing("ingot"));
@@ -155,7 +204,7 @@ TEST(AddedTokens, SingleWord) {
   j["added_tokens"][0]["single_word"] = false;
   const Tokenizer loose = Tokenizer::from_json(j.dump(), "", "tiny");
   const auto ids = loose.encode("tokenizing");
-  EXPECT_NE(std::find(ids.begin(), ids.end(), 20), ids.end());
+  EXPECT_NE(std::find(ids.begin(), ids.end(), 12), ids.end());
 }
 
 // transformers makes the config's named special tokens special for skip_special_tokens.

@@ -1,0 +1,28 @@
+// How much memory r1 may use, and the check made before any allocation whose size comes from
+// input (a flag, a config.json, a request): a size the machine cannot hold is an Input error that
+// says how much was asked for and how much there is, instead of the kernel killing the process
+// or a bare "out of memory" halfway through.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace r1 {
+
+// Physical memory, lowered by the cgroup limit (memory.max) and RLIMIT_AS when they are set.
+// R1_MEMORY_LIMIT (bytes, optionally with a K/M/G suffix) lowers it further, for tests and for
+// sharing a machine.
+uint64_t memory_limit_bytes();
+
+// An Input error "WHAT would take N GiB, more than the M GiB of memory on this machine" when bytes
+// exceeds memory_limit_bytes(). UINT64_MAX stands for a size that overflowed.
+void check_memory(uint64_t bytes, const std::string& what);
+
+// a * b, or UINT64_MAX when the product overflows (then check_memory fails).
+uint64_t mul_sat(uint64_t a, uint64_t b);
+uint64_t add_sat(uint64_t a, uint64_t b);
+
+// "1.5 GiB", "300 MiB": for messages.
+std::string format_bytes(uint64_t bytes);
+
+}  // namespace r1
