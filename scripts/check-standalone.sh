@@ -4,7 +4,7 @@
 # ctest (standalone_repository) and by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pattern='\.\./shared|/work/(shared|main)'
+pattern='\.\./shared|/work/shared|/work/main/'
 if git rev-parse --git-dir >/dev/null 2>&1; then
   hits=$(git grep -nIE "$pattern" -- . ':!scripts/check-standalone.sh' || true)
 else

@@ -99,6 +99,13 @@ bool same_json(const std::string& got, const std::string& want) {
   return g == w;
 }
 
+// A sandbox that could not run the program says nothing about the completion: that is an error of
+// this machine (no namespaces, no compiler), reported as such, never a wrong answer.
+SandboxResult checked(SandboxResult r) {
+  if (!r.started) fail_input("code sandbox: ", r.error);
+  return r;
+}
+
 class CodeVerifier : public Verifier {
  public:
   explicit CodeVerifier(const VerifierOptions& o) : options_(o) {}
@@ -110,24 +117,29 @@ class CodeVerifier : public Verifier {
     bool functional = std::any_of(problem.tests.begin(), problem.tests.end(),
                                   [](const TestCase& t) { return t.functional; });
     if (functional) return verdict(run_functional(problem, code, language), code);
-    TempDir dir;
+    std::vector<SandboxFile> files;
     std::vector<std::string> argv;
     if (language == "cpp") {
-      dir.write("main.cpp", code);
       SandboxLimits compile = options_.sandbox;
       compile.cpu_seconds = std::max(compile.cpu_seconds, 30.0);
       compile.wall_seconds = std::max(compile.wall_seconds, 60.0);
       compile.memory_bytes = std::max<uint64_t>(compile.memory_bytes, 4ull << 30);
-      auto built = run_sandboxed({options_.cxx, "-O2", "-std=c++17", "-o", "main", "main.cpp"}, "",
-                                 dir.path(), compile);
+      compile.disk_bytes = std::max<uint64_t>(compile.disk_bytes, 256ull << 20);
+      compile.output_bytes = std::max<uint64_t>(compile.output_bytes, 64ull << 20);
+      // A run's /work ends with it, so the compiler's output comes back on stdout.
+      auto built = checked(run_sandboxed(
+          {"/bin/sh", "-c", "\"$0\" -O2 -std=c++17 -o main main.cpp >&2 && exec cat main",
+           options_.cxx},
+          "", {{"main.cpp", code}}, compile));
       if (!built.ok()) return verdict(false, code);
-      argv = {dir.path() + "/main"};
+      files = {{"main", built.out, true}};
+      argv = {"/work/main"};
     } else {
-      dir.write("main.py", code);
+      files = {{"main.py", code}};
       argv = {options_.python, "-I", "main.py"};
     }
     for (const auto& t : problem.tests) {
-      auto run = run_sandboxed(argv, t.input, dir.path(), options_.sandbox);
+      auto run = checked(run_sandboxed(argv, t.input, files, options_.sandbox));
       if (!run.ok() || output_lines(run.out) != output_lines(t.output)) return verdict(false, code);
     }
     return verdict(true, code);
@@ -141,12 +153,10 @@ class CodeVerifier : public Verifier {
     if (language != "python" || problem.entry_point.empty()) return false;
     for (const auto& t : problem.tests)
       if (!t.functional) return false;  // a mix of test kinds is not a LiveCodeBench problem
-    TempDir dir;
-    dir.write("main.py", code);
-    dir.write("harness.py", kFunctionalHarness);
+    const std::vector<SandboxFile> files = {{"main.py", code}, {"harness.py", kFunctionalHarness}};
     for (const auto& t : problem.tests) {
-      auto run = run_sandboxed({options_.python, "-I", "harness.py", problem.entry_point}, t.input,
-                               dir.path(), options_.sandbox);
+      auto run = checked(run_sandboxed({options_.python, "-I", "harness.py", problem.entry_point},
+                                       t.input, files, options_.sandbox));
       if (!run.ok() || !same_json(run.out, t.output)) return false;
     }
     return true;
