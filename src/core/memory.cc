@@ -73,8 +73,12 @@ std::string format_bytes(uint64_t bytes) {
     std::snprintf(buf, sizeof(buf), "%.1f TiB", b / double(1ull << 40));
   else if (b >= double(1ull << 30))
     std::snprintf(buf, sizeof(buf), "%.1f GiB", b / double(1ull << 30));
+  else if (b >= double(1ull << 20))
+    std::snprintf(buf, sizeof(buf), "%.1f MiB", b / double(1ull << 20));
+  else if (b >= 1024)
+    std::snprintf(buf, sizeof(buf), "%.1f KiB", b / 1024);
   else
-    std::snprintf(buf, sizeof(buf), "%.0f MiB", b / double(1ull << 20));
+    std::snprintf(buf, sizeof(buf), "%.0f bytes", b);
   return buf;
 }
 

@@ -25,14 +25,16 @@ inline std::string slurp_file(const std::string& path) {
   return s.str();
 }
 
-// Runs `r1 ARGS` (ARGS shell-quoted by the caller) with `input` on stdin.
-inline CliResult run_r1(const std::string& args, const std::string& input = "") {
+// Runs `r1 ARGS` (ARGS shell-quoted by the caller) with `input` on stdin and `env` (shell
+// assignments such as "R1_MEMORY_LIMIT=64M") in its environment.
+inline CliResult run_r1(const std::string& args, const std::string& input = "",
+                        const std::string& env = "") {
   static std::atomic<int> counter{0};
   const std::string base =
       "/tmp/r1_cli_" + std::to_string(getpid()) + "_" + std::to_string(counter++);
   std::ofstream(base + ".in", std::ios::binary) << input;
-  const std::string cmd = std::string(R1_BINARY) + " " + args + " < " + base + ".in > " + base +
-                          ".out 2> " + base + ".err";
+  const std::string cmd = env + " " + std::string(R1_BINARY) + " " + args + " < " + base +
+                          ".in > " + base + ".out 2> " + base + ".err";
   const int status = std::system(cmd.c_str());
   CliResult r;
   r.out = slurp_file(base + ".out");

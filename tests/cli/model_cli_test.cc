@@ -84,8 +84,22 @@ TEST(GenerateCli, SameSeedSameTextAndBatchedSamples) {
   std::string first;
   std::getline(lines, first);
   EXPECT_EQ(json::parse(first)["tokens"], o["tokens"]) << "sample 0 of seed 5 equals seed 5 alone";
-  Result g = run_r1("generate -m r1-tiny-random -p 'Tom has' -n 8 --temperature 0");
-  EXPECT_EQ(g.code, 0) << g.err;
+}
+
+TEST(GenerateCli, GreedyMatchesPyTorch) {
+  // tools/reference/greedy_golden.py: PyTorch's greedy continuation of a prompt of the bundled
+  // random model (no step a near tie: margins >= 0.33).
+  const json g = json::parse(std::ifstream(std::string(R1_SOURCE_DIR) +
+                                           "/tests/fixtures/models/r1-tiny-random-greedy.json"));
+  const std::string text = g["text"];
+  const size_t n = g["greedy"].size();
+  Result r =
+      run_r1("generate -m r1-tiny-random --temperature 0 --json -n " + std::to_string(n), text);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json o = json::parse(r.out);
+  EXPECT_EQ(o["prompt_tokens"], g["prompt_ids"].size());
+  EXPECT_EQ(o["tokens"], g["greedy"]);
+  EXPECT_EQ(o["finish_reason"], "length");
 }
 
 TEST(BenchCli, ReportsSpeedsAndBytes) {
@@ -95,8 +109,23 @@ TEST(BenchCli, ReportsSpeedsAndBytes) {
   json o = json::parse(r.out);
   EXPECT_GT(o["prefill_tok_s"].get<double>(), 0);
   EXPECT_GT(o["decode_tok_s"].get<double>(), 0);
-  // f32 weights: every matrix and norm, lm_head included, plus one embedding row.
-  EXPECT_GT(o["weight_bytes_per_step"].get<double>(), 2 * 4 * (4 * 64 * 64.0));
+  // A decode step reads every tensor of the checkpoint once, except the embedding, of which it
+  // reads one row: computed here from the safetensors header, independently of r1's loader.
+  std::ifstream f(fixture("qwen2-f32") + "/model.safetensors", std::ios::binary);
+  uint64_t header_len = 0;
+  f.read(reinterpret_cast<char*>(&header_len), 8);
+  std::string header(header_len, '\0');
+  f.read(header.data(), static_cast<std::streamsize>(header_len));
+  const json tensors = json::parse(header);
+  double bytes = 0;
+  for (const auto& [name, t] : tensors.items()) {
+    if (name == "__metadata__") continue;
+    const double size = t["data_offsets"][1].get<double>() - t["data_offsets"][0].get<double>();
+    bytes += name == "model.embed_tokens.weight" ? size / t["shape"][0].get<double>() : size;
+  }
+  EXPECT_EQ(o["weight_bytes_per_step"].get<double>(), bytes);
+  // f32 keys and values: 2 layers x 2 kv heads x 16 dims, twice, 4 bytes.
+  EXPECT_EQ(o["kv_bytes_per_token"], 2 * 2 * 2 * 16 * 4);
 }
 
 TEST(BadInput, MissingModelFolder) {
@@ -193,15 +222,26 @@ TEST(ChatCli, ScriptedConversation) {
 }
 
 TEST(GenerateCli, ChatSplitsReasoningFromContent) {
-  Result r = run_r1("generate --chat -p 'What is 2+2?' -n 8 --seed 3 --json");
+  // The bundled model reasons, closes </think> and answers in a box; greedy, so the same every
+  // run. The reasoning is what comes before </think>, the content what follows (FACTS.md s. 5).
+  Result r = run_r1("generate --chat -p 'What is 12 + 30?' -n 300 --temperature 0 --json");
   ASSERT_EQ(r.code, 0) << r.err;
   json o = json::parse(r.out);
-  // Without </think> in the output everything is reasoning (docs/FACTS.md section 5).
-  std::string text = o["text"];
-  if (text.find("</think>") == std::string::npos) {
-    EXPECT_EQ(o["reasoning"], text);
-    EXPECT_EQ(o["content"], "");
-  }
+  const std::string text = o["text"], reasoning = o["reasoning"], content = o["content"];
+  const size_t end = text.find("</think>");
+  ASSERT_NE(end, std::string::npos) << text;
+  EXPECT_EQ(reasoning, text.substr(0, end));
+  EXPECT_FALSE(reasoning.empty());
+  EXPECT_NE(content.find("\\boxed{42}"), std::string::npos) << content;
+  EXPECT_EQ(content.find("</think>"), std::string::npos) << content;
+  EXPECT_EQ(o["finish_reason"], "stop");
+  // Cut before </think>: everything is reasoning, the content is empty.
+  Result cut = run_r1("generate --chat -p 'What is 12 + 30?' -n 4 --temperature 0 --json");
+  ASSERT_EQ(cut.code, 0) << cut.err;
+  json c = json::parse(cut.out);
+  EXPECT_EQ(c["reasoning"], c["text"]);
+  EXPECT_EQ(c["content"], "");
+  EXPECT_EQ(c["finish_reason"], "length");
   expect_bad_input(run_r1("generate -p x --system 'be brief'"), {"--system", "--chat"});
 }
 

@@ -431,11 +431,6 @@ TEST(Arithmetic, Rows) {
 
 // The command, when the binary has been built (test_tasks does not depend on it).
 TEST(Arithmetic, Cli) {
-  if (std::FILE* f = std::fopen(R1_BINARY, "rb")) {
-    std::fclose(f);
-  } else {
-    GTEST_SKIP() << "r1 not built";
-  }
   using r1::testing::run_r1;
   const auto ok = run_r1("tasks arithmetic --n 6 --seed 7 --split test --format eval");
   ASSERT_EQ(ok.code, 0) << ok.err;

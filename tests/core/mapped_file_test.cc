@@ -1,0 +1,60 @@
+// MappedFile: the same bytes whether mapped or read, empty files, and errors that name the path.
+#include "core/mapped_file.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.h"
+
+namespace r1 {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string temp_file(const std::string& name, const std::string& content) {
+  const fs::path p = fs::temp_directory_path() / ("r1_mapped_" + std::to_string(getpid()) + name);
+  std::ofstream(p, std::ios::binary) << content;
+  return p.string();
+}
+
+TEST(MappedFile, MappedAndReadGiveTheSameBytes) {
+  std::string content(100000, '\0');
+  for (size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>(i * 131 % 251);
+  const std::string path = temp_file("data", content);
+  for (bool mmap : {true, false}) {
+    auto f = MappedFile::open(path, mmap);
+    ASSERT_EQ(f->size(), content.size());
+    EXPECT_EQ(std::memcmp(f->data(), content.data(), content.size()), 0);
+    EXPECT_EQ(f->path(), path);
+  }
+  // The mapping outlives the file's name.
+  auto f = MappedFile::open(path, true);
+  fs::remove(path);
+  EXPECT_EQ(f->data()[99999], static_cast<uint8_t>(content[99999]));
+}
+
+TEST(MappedFile, EmptyFile) {
+  const std::string path = temp_file("empty", "");
+  for (bool mmap : {true, false}) EXPECT_EQ(MappedFile::open(path, mmap)->size(), 0u);
+  fs::remove(path);
+}
+
+TEST(MappedFile, MissingFileOrFolderIsAnInputError) {
+  for (const std::string& path :
+       {std::string("/nonexistent/file.bin"), fs::temp_directory_path().string()}) {
+    try {
+      MappedFile::open(path);
+      ADD_FAILURE() << "no error for " << path;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::Input);
+      EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace r1
