@@ -26,6 +26,9 @@ int register_command(const Command& c);
 size_t name_words(const std::string& name);
 bool matches(const std::string& name, const std::vector<std::string>& words);
 const std::vector<Command>& commands();
+// Runs the command the words (after "r1") name and returns its exit code: 0 success, 2 bad usage
+// or input, 1 internal failure (each error one line on stderr).
+int run_cli(const std::vector<std::string>& words);
 
 }  // namespace r1::cli
 
