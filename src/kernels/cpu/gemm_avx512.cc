@@ -9,8 +9,10 @@
 // lives in an anonymous namespace.
 // GCC 12's AVX-512 headers build "undefined" vectors from self-initialised variables, which
 // -Wuninitialized reports once _mm512_cvtph_ps / _mm512_reduce_* are inlined (GCC PR 105593).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include <cstdint>
