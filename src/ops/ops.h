@@ -108,6 +108,15 @@ std::vector<int32_t> sequence_starts(const std::vector<int32_t>& pos);
 Tensor cross_entropy(const Tensor& h, const Tensor& w, const std::vector<int32_t>& targets,
                      float scale, std::vector<float>* token_logprobs = nullptr);
 
+// Per-token log-probabilities straight from hidden states, chunk by chunk as cross_entropy:
+// lp[t] = log softmax(h[t] . w^T / temperature)[targets[t]] for targets[t] >= 0, 0 elsewhere.
+// h: [T, H] f32; w: [V, H]; returns lp [T] f32, tracked when h or w is. Its backward takes dL/dlp
+// per token and recomputes each chunk's logits (no [T, V] tensor is kept between forward and
+// backward): dz = dL/dlp[t] / temperature * (onehot(target) - softmax). If entropy is given it
+// receives each counted token's entropy of that distribution (nats; 0 elsewhere).
+Tensor token_logprobs(const Tensor& h, const Tensor& w, const std::vector<int32_t>& targets,
+                      float temperature, std::vector<float>* entropy = nullptr);
+
 // log_softmax of each row of logits [T, V], in place; returns nothing, rows become log-probs.
 void log_softmax_(Tensor& logits);
 

@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include <cstring>
+#include <tuple>
 
 #include "core/error.h"
 #include "ops/ops.h"
@@ -67,10 +68,90 @@ StepStats Trainer::forward_backward(const std::vector<std::vector<const Example*
 
 StepStats Trainer::step(const std::vector<std::vector<const Example*>>& micro) {
   StepStats st = forward_backward(micro);
-  st.grad_norm = clip_grad_norm(grads_, cfg_.clip_norm);
-  st.lr = cfg_.schedule.lr_at(adam_.steps_done());
-  adam_.step(grads_, st.lr);
+  std::tie(st.grad_norm, st.lr) = update();
   return st;
+}
+
+std::pair<double, double> Trainer::update() {
+  const double norm = clip_grad_norm(grads_, cfg_.clip_norm);
+  const double lr = cfg_.schedule.lr_at(adam_.steps_done());
+  adam_.step(grads_, lr);
+  return {norm, lr};
+}
+
+namespace {
+
+// Packs completions into one batch: targets are the completion tokens (from position
+// prompt_len - 1 on), -1 elsewhere; starts[i] is where sequence i's first target sits.
+models::Batch pack_policy(const std::vector<const PolicyExample*>& ex,
+                          std::vector<int32_t>* targets, std::vector<int64_t>* starts) {
+  models::Batch b;
+  targets->clear();
+  starts->clear();
+  for (size_t s = 0; s < ex.size(); ++s) {
+    const PolicyExample& e = *ex[s];
+    if (e.prompt_len < 1 || e.completion_len() < 1)
+      fail_internal("policy example with ", e.ids.size(), " ids and a prompt of ", e.prompt_len);
+    starts->push_back(static_cast<int64_t>(targets->size()) + e.prompt_len - 1);
+    for (size_t i = 0; i < e.ids.size(); ++i) {
+      b.add(e.ids[i], static_cast<int32_t>(i), static_cast<int32_t>(s), false);
+      const bool target = static_cast<int64_t>(i) + 1 >= e.prompt_len && i + 1 < e.ids.size();
+      targets->push_back(target ? e.ids[i + 1] : -1);
+    }
+  }
+  return b;
+}
+
+}  // namespace
+
+PolicyStepStats Trainer::policy_forward_backward(
+    const std::vector<std::vector<const PolicyExample*>>& micro, const PolicyLossConfig& cfg,
+    float temperature) {
+  PolicyStepStats st;
+  for (Tensor& g : grads_) std::memset(g.data, 0, g.nbytes());
+  Tensor out_emb = model_.output_embedding();
+  for (const auto& mb : micro) {
+    std::vector<int32_t> targets;
+    std::vector<int64_t> starts;
+    models::Batch b = pack_policy(mb, &targets, &starts);
+    st.tokens += static_cast<int64_t>(b.tokens.size());
+    std::vector<PolicySequence> seqs;
+    for (size_t s = 0; s < mb.size(); ++s)
+      seqs.push_back({starts[s], mb[s]->completion_len(), mb[s]->advantage, mb[s]->weight,
+                      mb[s]->old, mb[s]->ref});
+    ops::TapeScope scope(tape_);
+    Tensor h = model_.final_hidden(b);
+    std::vector<float> entropy;
+    Tensor lp = ops::token_logprobs(h, out_emb, targets, temperature, &entropy);
+    Tensor loss = policy_loss(lp, seqs, cfg, &st.loss);
+    for (size_t t = 0; t < targets.size(); ++t)
+      if (targets[t] >= 0) st.entropy_sum += entropy[t];
+    tape_.backward(loss);
+  }
+  return st;
+}
+
+std::vector<std::vector<float>> Trainer::completion_logprobs(
+    const std::vector<const PolicyExample*>& ex, float temperature, int64_t max_batch_tokens) {
+  std::vector<std::vector<float>> out;
+  Tensor out_emb = model_.output_embedding();
+  for (size_t i = 0; i < ex.size();) {
+    std::vector<const PolicyExample*> mb;
+    int64_t tokens = 0;
+    while (i < ex.size() &&
+           (mb.empty() || tokens + static_cast<int64_t>(ex[i]->ids.size()) <= max_batch_tokens)) {
+      tokens += static_cast<int64_t>(ex[i]->ids.size());
+      mb.push_back(ex[i++]);
+    }
+    std::vector<int32_t> targets;
+    std::vector<int64_t> starts;
+    models::Batch b = pack_policy(mb, &targets, &starts);
+    Tensor lp = ops::token_logprobs(model_.final_hidden(b), out_emb, targets, temperature);
+    for (size_t s = 0; s < mb.size(); ++s)
+      out.emplace_back(lp.ptr<float>() + starts[s],
+                       lp.ptr<float>() + starts[s] + mb[s]->completion_len());
+  }
+  return out;
 }
 
 std::pair<double, int64_t> Trainer::eval_loss(const std::vector<const Example*>& examples,

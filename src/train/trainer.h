@@ -11,6 +11,7 @@
 #include "models/model.h"
 #include "ops/tape.h"
 #include "train/optimizer.h"
+#include "train/policy_loss.h"
 
 namespace r1::train {
 
@@ -20,6 +21,25 @@ struct Example {
   std::vector<int32_t> ids;
   std::vector<uint8_t> mask;
   int64_t targets() const;  // number of mask == 1
+};
+
+// A sampled completion for a policy-gradient step: prompt + completion ids; the completion's
+// tokens ids[prompt_len..] are the targets.
+struct PolicyExample {
+  std::vector<int32_t> ids;
+  int64_t prompt_len = 0;
+  double advantage = 0;
+  double weight = 0;       // per-token aggregation weight (policy_loss.h)
+  std::vector<float> old;  // log pi_old of each completion token (empty: on-policy)
+  std::vector<float> ref;  // log pi_ref of each completion token (when beta > 0)
+  int64_t completion_len() const { return static_cast<int64_t>(ids.size()) - prompt_len; }
+};
+
+struct PolicyStepStats {
+  PolicyLossStats loss;
+  double entropy_sum = 0;  // sum over completion tokens of the sampling distribution's entropy
+  double grad_norm = 0, lr = 0;
+  int64_t tokens = 0;  // tokens run through the model
 };
 
 struct StepStats {
@@ -46,6 +66,16 @@ class Trainer {
   StepStats step(const std::vector<std::vector<const Example*>>& micro_batches);
   // Only the loss and gradients (no update); gradients are left in grads().
   StepStats forward_backward(const std::vector<std::vector<const Example*>>& micro_batches);
+  // The policy-gradient loss (policy_loss.h) of the micro-batches' completions, with log-probs
+  // of softmax(logits / temperature); gradients are left in grads() (no update).
+  PolicyStepStats policy_forward_backward(
+      const std::vector<std::vector<const PolicyExample*>>& micro_batches,
+      const PolicyLossConfig& cfg, float temperature);
+  // Clips the gradients in grads() and takes one AdamW step; returns {grad norm, lr}.
+  std::pair<double, double> update();
+  // log pi of each completion token (no gradients), in micro-batches of at most max_batch_tokens.
+  std::vector<std::vector<float>> completion_logprobs(const std::vector<const PolicyExample*>& ex,
+                                                      float temperature, int64_t max_batch_tokens);
   // Mean masked NLL without gradients. Returns {loss, targets}.
   std::pair<double, int64_t> eval_loss(const std::vector<const Example*>& examples,
                                        int64_t max_batch_tokens);

@@ -100,6 +100,38 @@ TEST(GradCheck, CrossEntropyWithIgnoredTargets) {
   grad_check("cross_entropy", {h, w}, [&] { return ops::cross_entropy(h, w, targets, 0.25f); });
 }
 
+TEST(GradCheck, TokenLogprobs) {
+  // Per-token log-probabilities at a temperature; the checked scalar is a random projection of
+  // the [T] output (grad_check), so every token's gradient is exercised, masked ones included.
+  Tensor h = random_tensor({5, 6}, 30), w = random_tensor({11, 6}, 31);
+  const std::vector<int32_t> targets = {2, -1, 10, 0, 7};
+  grad_check("token_logprobs", {h, w}, [&] { return ops::token_logprobs(h, w, targets, 0.7f); });
+}
+
+TEST(TokenLogprobs, EqualsLogSoftmaxAndEntropyOfScaledLogits) {
+  Tensor h = random_tensor({3, 4}, 32), w = random_tensor({7, 4}, 33);
+  const std::vector<int32_t> targets = {6, -1, 0};
+  std::vector<float> entropy;
+  Tensor lp = ops::token_logprobs(h, w, targets, 0.5f, &entropy);
+  Tensor logits = ops::linear(h, w);
+  for (int64_t i = 0; i < logits.numel(); ++i) logits.ptr<float>()[i] /= 0.5f;
+  ops::log_softmax_(logits);
+  for (int t = 0; t < 3; ++t) {
+    if (targets[t] < 0) {
+      EXPECT_EQ(lp.ptr<float>()[t], 0.0f);
+      EXPECT_EQ(entropy[t], 0.0f);
+      continue;
+    }
+    EXPECT_NEAR(lp.ptr<float>()[t], logits.ptr<float>()[t * 7 + targets[t]], 1e-5);
+    double ent = 0;
+    for (int c = 0; c < 7; ++c) {
+      const double l = logits.ptr<float>()[t * 7 + c];
+      ent -= std::exp(l) * l;
+    }
+    EXPECT_NEAR(entropy[t], ent, 1e-5);
+  }
+}
+
 TEST(CrossEntropy, EqualsLogSoftmaxOfLogits) {
   Tensor h = random_tensor({4, 6}, 22), w = random_tensor({9, 6}, 23);
   const std::vector<int32_t> targets = {1, 8, -1, 0};
