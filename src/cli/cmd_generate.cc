@@ -49,15 +49,14 @@ int run_generate(Args& args) {
   }
   if (ids.empty()) fail_usage("the prompt is empty");
 
-  std::vector<runtime::GenRequest> reqs(samples);
-  for (size_t i = 0; i < reqs.size(); ++i) {
-    auto& r = reqs[i];
-    r.prompt = ids;
-    r.sampling = sp;
-    r.sampling.seed = sp.seed + i;  // sample i of seed s is reproducible on its own
-    r.max_tokens = max_tokens;
-    if (stop) r.stop = {*stop};
-  }
+  // One prompt, prefilled once: sample i draws with seed + i (reproducible on its own).
+  std::vector<runtime::GenRequest> reqs(1);
+  runtime::GenRequest& r = reqs[0];
+  r.prompt = ids;
+  r.sampling = sp;
+  r.max_tokens = max_tokens;
+  r.n = samples;
+  if (stop) r.stop = {*stop};
   if (!speculative.empty() && speculative != "mtp")
     fail_usage("--speculative takes 'mtp', got '", speculative, "'");
   if (!speculative.empty() && samples != 1) fail_usage("--speculative runs one sample at a time");

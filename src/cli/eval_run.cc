@@ -24,6 +24,7 @@
 #include "core/json_util.h"
 #include "eval/loaders.h"
 #include "eval/report.h"
+#include "eval/rollout.h"
 #include "eval/stats.h"
 #include "eval/verifier.h"
 #include "runtime/generator.h"
@@ -136,51 +137,29 @@ int run_eval_model(Args& args) {
     std::fprintf(stderr, "resuming %s: %zu of %zu samples done\n", out_dir.c_str(), done, total);
 
   // Prompts: the problem as the user turn through the chat template (R1 conventions).
-  std::vector<std::vector<int32_t>> prompt_ids(problems.size());
-  auto prompt_of = [&](size_t p) -> const std::vector<int32_t>& {
-    if (prompt_ids[p].empty()) {
-      json msgs = json::array({{{"role", "user"}, {"content", problems[p].prompt}}});
-      prompt_ids[p] = lm.tokenizer->encode(chat.render(msgs, tmpl::ChatOptions()), false);
-    }
-    return prompt_ids[p];
-  };
-  runtime::Generator gen(*lm.model, &*lm.tokenizer, lm.eos_ids);
+  eval::RolloutRunner runner(*lm.model, *lm.tokenizer, &chat, lm.eos_ids);
+  eval::RolloutOptions ro;
+  ro.sampling = sp;
+  ro.max_tokens = max_tokens;
+  ro.batch = batch;
   const double t0 = now_s();
   size_t new_done = 0;
-  for (size_t b = 0; b < todo.size(); b += batch) {
-    const size_t e = std::min(todo.size(), b + static_cast<size_t>(batch));
-    std::vector<runtime::GenRequest> reqs;
-    for (size_t i = b; i < e; ++i) {
-      runtime::GenRequest r;
-      r.prompt = prompt_of(todo[i].first);
-      r.sampling = sp;
-      r.sampling.seed = sp.seed + todo[i].first * 1000003ull + todo[i].second;
-      r.max_tokens = max_tokens;
-      reqs.push_back(std::move(r));
-    }
-    std::vector<runtime::GenOutput> outs = gen.run(reqs);
-    for (size_t i = b; i < e; ++i) {
-      const auto [p, s] = todo[i];
-      const runtime::GenOutput& o = outs[i - b];
-      eval::Verdict v = verifier->evaluate(problems[p], o.text);
-      const bool truncated = o.finish_reason == "length";
-      graded[p][s] = {v.correct, v.extracted, o.tokens.size(), truncated};
-      json line = {{"id", problems[p].id},
-                   {"sample", s},
-                   {"correct", v.correct},
-                   {"extracted", v.extracted},
-                   {"tokens", o.tokens.size()},
-                   {"truncated", truncated},
-                   {"finish_reason", o.finish_reason},
-                   {"response", o.text}};
-      out << line.dump(-1, ' ', false, json::error_handler_t::replace) << "\n" << std::flush;
-    }
-    new_done += e - b;
+  runner.run(problems, todo, *verifier, ro, [&](eval::Rollout&& r) {
+    const runtime::GenOutput& o = r.out;
+    const bool truncated = o.finish_reason == "length";
+    graded[r.problem][r.sample] = {r.verdict.correct, r.verdict.extracted, o.tokens.size(),
+                                   truncated};
+    json line = {{"id", problems[r.problem].id},     {"sample", r.sample},
+                 {"correct", r.verdict.correct},     {"extracted", r.verdict.extracted},
+                 {"tokens", o.tokens.size()},        {"truncated", truncated},
+                 {"finish_reason", o.finish_reason}, {"response", o.text}};
+    out << line.dump(-1, ' ', false, json::error_handler_t::replace) << "\n" << std::flush;
+    ++new_done;
     const double el = now_s() - t0, rate = new_done / el;
     std::fprintf(stderr, "\r[%zu/%zu samples] %.2f samples/s, ETA %.0f s   ", done + new_done,
                  total, rate, rate > 0 ? (todo.size() - new_done) / rate : 0.0);
     std::fflush(stderr);
-  }
+  });
   if (!todo.empty()) std::fprintf(stderr, "\n");
 
   std::vector<size_t> ks;

@@ -29,6 +29,19 @@ void KvCache::free_sequence(int seq) {
   seqs_[seq] = Seq();
 }
 
+int KvCache::fork_sequence(int seq) {
+  R1_ASSERT(seq >= 0 && seq < static_cast<int>(seqs_.size()) && seqs_[seq].used);
+  const int64_t n = seqs_[seq].length;
+  const int copy = add_sequence();  // may reallocate seqs_: index, do not hold references
+  reserve(copy, std::max<int64_t>(n, 1));
+  for (int64_t l = 0; l < n_layers_; ++l) {
+    std::copy_n(seqs_[seq].k[l].begin(), n * k_width_, seqs_[copy].k[l].begin());
+    std::copy_n(seqs_[seq].v[l].begin(), n * v_width_, seqs_[copy].v[l].begin());
+  }
+  seqs_[copy].length = n;
+  return copy;
+}
+
 void KvCache::reserve(int seq, int64_t n) {
   R1_ASSERT(seq >= 0 && seq < static_cast<int>(seqs_.size()) && seqs_[seq].used);
   if (n > max_positions_)

@@ -16,6 +16,9 @@ class KvCache {
   // A new empty sequence slot; returns its id (slots of freed sequences are reused).
   int add_sequence();
   void free_sequence(int seq);
+  // A new sequence slot holding a copy of seq's positions (the fork of a shared prompt: the
+  // samples of one prompt each continue from its prefill).
+  int fork_sequence(int seq);
   // Makes room for positions [0, n) of seq. n beyond max_positions is an Input error.
   void reserve(int seq, int64_t n);
   // Number of positions of seq whose keys/values are stored.

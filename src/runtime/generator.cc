@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <memory>
 
 #include "core/error.h"
@@ -58,6 +59,7 @@ bool OutputBuilder::push(int32_t token) {
     // finish(): only flush below
   } else if (std::find(eos_->begin(), eos_->end(), token) != eos_->end()) {
     o.finish_reason = "stop";
+    o.eos_token = token;
   } else {
     o.tokens.push_back(token);
     if (decoder_) o.text += decoder_->push(token);
@@ -100,30 +102,64 @@ std::vector<GenOutput> Generator::run(const std::vector<GenRequest>& reqs,
   const int64_t vocab = model_.config().vocab;
   models::KvCache cache = model_.new_cache();
   std::vector<Active> act;
-  act.reserve(reqs.size());
-  auto accept = [&](size_t i, int32_t token) {
+  std::vector<const GenRequest*> req_of;  // the request of each output
+  size_t total = 0;
+  for (const GenRequest& r : reqs) {
+    if (r.n < 1) fail_internal("a generation request with n = ", r.n);
+    total += static_cast<size_t>(r.n);
+  }
+  act.reserve(total);
+  std::vector<float> row;  // a copy of one row of logits (the sampler may change it)
+  // Samples token i's next token from logits z (its logprob first, from the unchanged row).
+  auto accept = [&](size_t i, const float* z) {
+    const GenRequest& r = *req_of[i];
+    row.assign(z, z + vocab);
+    const int32_t token =
+        act[i].sampler.sample(row.data(), vocab, r.prompt, act[i].builder.out().tokens);
+    if (r.logprobs) {
+      const float inv_t = r.sampling.temperature > 0 ? 1.0f / r.sampling.temperature : 1.0f;
+      float m = -INFINITY;
+      for (int64_t c = 0; c < vocab; ++c) m = std::max(m, z[c] * inv_t);
+      double sum = 0;
+      for (int64_t c = 0; c < vocab; ++c) sum += std::exp(static_cast<double>(z[c] * inv_t - m));
+      const double lp = z[token] * inv_t - m - std::log(sum);
+      act[i].builder.out().logprobs.push_back(static_cast<float>(lp));
+    }
     act[i].next = token;
     return act[i].builder.push(token);
   };
 
-  // Prefill each prompt on its own (one sequence, many tokens: the matrix-matrix path).
-  for (size_t i = 0; i < reqs.size(); ++i) {
-    const GenRequest& r = reqs[i];
+  // Prefill each prompt once (one sequence, many tokens: the matrix-matrix path); its samples
+  // continue from forks of that cache.
+  for (size_t q = 0; q < reqs.size(); ++q) {
+    const GenRequest& r = reqs[q];
     r.sampling.validate();
-    if (r.prompt.empty()) fail_input("request ", i, ": empty prompt");
+    if (r.prompt.empty()) fail_input("request ", q, ": empty prompt");
     if (!r.stop.empty() && !tok_) fail_usage("stop strings need a tokenizer");
-    act.push_back({cache.add_sequence(), Sampler(r.sampling),
-                   OutputBuilder(r, tok_, &eos_, i, &on_text, cache.max_positions())});
-    if (act.back().builder.done()) continue;
+    const size_t first = act.size();
+    const int slot = cache.add_sequence();
+    for (int64_t j = 0; j < r.n; ++j) {
+      SamplingParams sp = r.sampling;
+      sp.seed = r.sampling.seed + static_cast<uint64_t>(j);
+      act.push_back({j == 0 ? slot : -1, Sampler(sp),
+                     OutputBuilder(r, tok_, &eos_, act.size(), &on_text, cache.max_positions())});
+      req_of.push_back(&r);
+    }
+    if (act[first].builder.done()) {  // no room for a token: every sample is finished
+      for (size_t i = first + 1; i < act.size(); ++i) act[i].slot = cache.add_sequence();
+      continue;
+    }
     models::Batch b;
     for (size_t t = 0; t < r.prompt.size(); ++t)
-      b.add(r.prompt[t], static_cast<int32_t>(t), act.back().slot, t + 1 == r.prompt.size());
+      b.add(r.prompt[t], static_cast<int32_t>(t), slot, t + 1 == r.prompt.size());
     double t0 = now_seconds();
     Tensor logits = model_.forward(b, cache);
     stats_.prefill_seconds += now_seconds() - t0;
     stats_.prefill_tokens += static_cast<int64_t>(r.prompt.size());
-    accept(i, act[i].sampler.sample(logits.ptr<float>(), vocab, r.prompt,
-                                    act[i].builder.out().tokens));
+    for (size_t i = first; i < act.size(); ++i) {
+      if (act[i].slot < 0) act[i].slot = cache.fork_sequence(slot);
+      accept(i, logits.ptr<float>());
+    }
   }
 
   // Decode all unfinished sequences together.
@@ -144,11 +180,7 @@ std::vector<GenOutput> Generator::run(const std::vector<GenRequest>& reqs,
     Tensor logits = model_.forward(b, cache);
     stats_.decode_seconds += now_seconds() - t0;
     stats_.decode_tokens += static_cast<int64_t>(who.size());
-    for (size_t k = 0; k < who.size(); ++k) {
-      size_t i = who[k];
-      accept(i, act[i].sampler.sample(logits.ptr<float>() + k * vocab, vocab, reqs[i].prompt,
-                                      act[i].builder.out().tokens));
-    }
+    for (size_t k = 0; k < who.size(); ++k) accept(who[k], logits.ptr<float>() + k * vocab);
   }
   std::vector<GenOutput> out;
   for (auto& a : act) {

@@ -23,12 +23,23 @@ struct GenRequest {
   SamplingParams sampling;  // its seed alone decides the draws: batching does not change them
   int64_t max_tokens = 256;
   std::vector<std::string> stop;  // stop strings (need a tokenizer)
+  // Samples of this prompt: the prompt is prefilled once and its cache forked for each. Sample j
+  // draws with seed sampling.seed + j, so it is the same sample as a request of that seed alone.
+  int64_t n = 1;
+  // Record the log-probability of each sampled token under softmax(logits / temperature) (the
+  // whole distribution, before top-k/top-p/min-p and penalties), from the forward that sampled
+  // it: the "old" policy of a policy-gradient step. Temperature 0 counts as 1.
+  bool logprobs = false;
 };
 
 struct GenOutput {
   std::vector<int32_t> tokens;  // generated ids (the end-of-sequence id is not included)
-  std::string text;             // decoded text, cut before a stop string
-  std::string finish_reason;    // "stop" (eos or stop string), "length", or "cancelled"
+  int32_t eos_token = -1;       // the end-of-sequence id that ended it, if one did
+  // When the request asked (GenRequest::logprobs): one per token of `tokens`, then one for
+  // eos_token if there is one.
+  std::vector<float> logprobs;
+  std::string text;           // decoded text, cut before a stop string
+  std::string finish_reason;  // "stop" (eos or stop string), "length", or "cancelled"
   int64_t prompt_tokens = 0;
 };
 
@@ -70,8 +81,9 @@ class Generator {
   // tokenizer may be null (then stop strings are not allowed and text stays empty).
   Generator(models::Model& model, const tok::Tokenizer* tokenizer, std::vector<int32_t> eos_ids);
 
-  // on_text(request index, text delta) receives text as it becomes final: complete UTF-8 and
-  // never a piece that could still turn out to begin a stop string.
+  // One output per sample: request 0's n samples, then request 1's, and so on. on_text(output
+  // index, text delta) receives text as it becomes final: complete UTF-8 and never a piece that
+  // could still turn out to begin a stop string.
   std::vector<GenOutput> run(const std::vector<GenRequest>& requests,
                              const TextCallback& on_text = {},
                              const std::atomic<bool>* cancel = nullptr);

@@ -97,6 +97,78 @@ TEST(DenseBatch, BatchedDecodeEqualsSingle) {
   EXPECT_GT(batched.stats().decode_tokens, 0);
 }
 
+// The samples of one prompt share its prefill (its cache forked per sample): the same tokens as
+// separate requests with the samples' seeds, for one prefill's worth of prompt tokens.
+TEST(DenseBatch, SamplesShareOnePrefill) {
+  auto model = models::load_model(fixture_dir("qwen2-f32"));
+  GenRequest r;
+  for (int t = 0; t < 23; ++t) r.prompt.push_back((t * 29 + 3) % 397);
+  r.sampling.temperature = 1.0f;
+  r.sampling.seed = 7;
+  r.max_tokens = 10;
+  r.n = 4;
+  Generator shared(*model, nullptr, {});
+  auto together = shared.run({r});
+  ASSERT_EQ(together.size(), 4u);
+  EXPECT_EQ(shared.stats().prefill_tokens, 23);
+  std::vector<GenRequest> apart(4, r);
+  for (int j = 0; j < 4; ++j) {
+    apart[j].n = 1;
+    apart[j].sampling.seed = 7 + j;
+  }
+  Generator separate(*model, nullptr, {});
+  auto alone = separate.run(apart);
+  EXPECT_EQ(separate.stats().prefill_tokens, 4 * 23);
+  int distinct = 0;
+  for (int j = 0; j < 4; ++j) {
+    EXPECT_EQ(together[j].tokens, alone[j].tokens) << "sample " << j;
+    distinct += j > 0 && together[j].tokens != together[0].tokens;
+  }
+  EXPECT_GT(distinct, 0) << "the samples differ from each other";
+}
+
+// The log-probabilities recorded while sampling are those of the model: against scoring the same
+// tokens afterwards (temperature 1), and against the temperature-scaled softmax at 0.5.
+TEST(DenseBatch, SamplingLogprobsMatchScoring) {
+  auto model = models::load_model(fixture_dir("qwen2-f32"));
+  GenRequest r;
+  for (int t = 0; t < 9; ++t) r.prompt.push_back((t * 13 + 5) % 397);
+  r.sampling.temperature = 1.0f;
+  r.sampling.top_p = 0.9f;  // truncation changes what is drawn, not the recorded log-probs
+  r.max_tokens = 12;
+  r.logprobs = true;
+  r.n = 2;
+  Generator gen(*model, nullptr, {});
+  for (const GenOutput& o : gen.run({r})) {
+    ASSERT_EQ(o.logprobs.size(), o.tokens.size());
+    std::vector<int32_t> ids = r.prompt;
+    ids.insert(ids.end(), o.tokens.begin(), o.tokens.end());
+    const std::vector<double> scored = score_tokens(*model, ids);
+    for (size_t k = 0; k < o.tokens.size(); ++k)
+      EXPECT_NEAR(o.logprobs[k], scored[r.prompt.size() - 1 + k], 1e-4) << k;
+  }
+  // At temperature 0.5 the recorded value is log softmax(z / 0.5) of the logits z.
+  r.sampling.temperature = 0.5f;
+  r.n = 1;
+  Generator hot(*model, nullptr, {});
+  const GenOutput o = hot.run({r})[0];
+  std::vector<int32_t> ids = r.prompt;
+  ids.insert(ids.end(), o.tokens.begin(), o.tokens.end());
+  models::KvCache cache = model->new_cache();
+  models::Batch b;
+  const int seq = cache.add_sequence();
+  for (size_t t = 0; t < ids.size(); ++t) b.add(ids[t], static_cast<int32_t>(t), seq, true);
+  Tensor logits = model->forward(b, cache);  // [T, V]
+  const int64_t V = logits.dim(1);
+  for (int64_t i = 0; i < logits.numel(); ++i) logits.ptr<float>()[i] *= 2.0f;
+  ops::log_softmax_(logits);
+  ASSERT_EQ(o.logprobs.size(), o.tokens.size());
+  for (size_t k = 0; k < o.tokens.size(); ++k)
+    EXPECT_NEAR(o.logprobs[k], logits.ptr<float>()[(r.prompt.size() - 1 + k) * V + o.tokens[k]],
+                1e-4)
+        << k;
+}
+
 TEST(DenseBatch, EosStopsASequence) {
   auto model = models::load_model(fixture_dir("qwen2-f32"));
   auto rows = read_jsonl(fixture_dir("qwen2-f32") + "/golden_top.jsonl");
