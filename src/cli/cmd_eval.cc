@@ -25,7 +25,7 @@ namespace {
 
 using nlohmann::json;
 
-const char* const kTasks[] = {"math", "aime", "gsm8k", "gpqa", "code"};
+const char* const kTasks[] = {"math", "aime", "gsm8k", "gpqa", "code", "countdown"};
 
 bool known_task(const std::string& t) {
   for (const char* k : kTasks)
@@ -44,9 +44,22 @@ eval::Problem grade_problem(const json& in, const std::string& default_task,
     p.task = in["task"].get<std::string>();
     if (!known_task(p.task))
       fail_input(where, ": unknown task \"", p.task,
-                 "\" (expected math, aime, gsm8k, gpqa or code)");
+                 "\" (expected math, aime, gsm8k, gpqa, code or countdown)");
   }
-  if (p.task == "code") {
+  if (p.task == "countdown") {
+    const json& nums = in.contains("numbers") ? in["numbers"] : json();
+    if (!nums.is_array() || nums.empty() || nums.size() > 16)
+      fail_input(where, ": task countdown needs \"numbers\": a list of 1 to 16 integers");
+    for (const json& x : nums) {
+      if (!x.is_number_integer() || x.get<int64_t>() < 0 || x.get<int64_t>() > 1000000)
+        fail_input(where, ": countdown numbers are integers in [0, 1000000]");
+      p.numbers.push_back(x.get<int64_t>());
+    }
+    if (!in.contains("target") || !in["target"].is_number_integer() ||
+        std::llabs(in["target"].get<int64_t>()) > 1000000000)
+      fail_input(where, ": task countdown needs an integer \"target\"");
+    p.answer = std::to_string(in["target"].get<int64_t>());
+  } else if (p.task == "code") {
     if (!in.contains("tests") || !in["tests"].is_array() || in["tests"].empty())
       fail_input(where, ": task code needs \"tests\": [{\"input\", \"output\"}, ...]");
     for (const json& t : in["tests"]) {
@@ -94,6 +107,7 @@ int run_grade(Args& args) {
     if (!verifier) verifier = eval::make_verifier(problem.task);
     eval::Verdict v = verifier->evaluate(problem, in["response"].get<std::string>());
     json out = {{"correct", v.correct}, {"extracted", v.extracted}};
+    if (problem.task == "countdown") out["reward"] = v.score;  // 1, 0.1 (well formed) or 0
     std::cout << out.dump(-1, ' ', false, json::error_handler_t::replace) << "\n" << std::flush;
   }
   return 0;
@@ -113,12 +127,14 @@ int run_eval(Args& args) {
 R1_COMMAND(
     {"eval",
      "evaluate with R1's protocol: run a model (eval -m) or grade responses (eval grade)",
-     "usage: r1 eval grade [--task math|aime|gsm8k|gpqa|code]\n"
+     "usage: r1 eval grade [--task math|aime|gsm8k|gpqa|code|countdown]\n"
      "  stdin: JSONL {\"gold\", \"response\"[, \"task\"]} (code: \"tests\" instead of "
-     "\"gold\")\n"
-     "  stdout: JSONL {\"correct\", \"extracted\"}, one line per input line\n"
+     "\"gold\";\n"
+     "         countdown: \"numbers\" and \"target\")\n"
+     "  stdout: JSONL {\"correct\", \"extracted\"} (countdown also \"reward\": 1, 0.1 or 0), one\n"
+     "          line per input line\n"
      "\n"
-     "or:    r1 eval -m MODEL --data FILE --task math|aime|gsm8k|gpqa|code -k N [flags]\n"
+     "or:    r1 eval -m MODEL --data FILE --task math|aime|gsm8k|gpqa|code|countdown -k N [flags]\n"
      "  --data FILE          MATH-500 / AIME / AMC / GSM8K / GPQA / LiveCodeBench file, or\n"
      "                       a bundled set (data/): math500, aime24, amc23, gsm8k (its task\n"
      "                       is then the default)\n"

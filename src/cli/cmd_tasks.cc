@@ -1,6 +1,6 @@
-// r1 tasks arithmetic: procedural arithmetic problems (tasks/arithmetic.h) as SFT conversations
-// or as an evaluation set for `r1 eval --task math`. The split is fixed by a hash of each
-// problem, so `--split train` never emits a problem of `--split test`, whatever the seeds.
+// r1 tasks arithmetic | countdown: procedural problems (tasks/) as SFT conversations or as
+// evaluation sets for `r1 eval`. The split is fixed by a hash of each problem, so `--split train`
+// never emits a problem of `--split test`, whatever the seeds.
 #include <cstdio>
 #include <string>
 
@@ -8,11 +8,22 @@
 #include "core/error.h"
 #include "core/file_util.h"
 #include "tasks/arithmetic.h"
+#include "tasks/countdown.h"
 
 namespace r1::cli {
 namespace {
 
 constexpr int64_t kMaxProblems = 1'000'000;  // about 0.7 GB of JSONL
+
+// Writes the rows to FILE atomically, or to stdout.
+int emit(const std::string& text, const std::string& out) {
+  if (!out.empty()) {
+    write_file_atomic(out, text);
+    return 0;
+  }
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  return std::fflush(stdout) == 0 ? 0 : 1;
+}
 
 int run_tasks_arithmetic(Args& args) {
   const int64_t n = args.take_int("--n", 1000, 1, kMaxProblems);
@@ -47,12 +58,27 @@ int run_tasks_arithmetic(Args& args) {
       p.prompt = p.problem;
     text += tasks::sft_row(p);
   }
-  if (!out.empty()) {
-    write_file_atomic(out, text);
-    return 0;
-  }
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  return std::fflush(stdout) == 0 ? 0 : 1;
+  return emit(text, out);
+}
+
+int run_tasks_countdown(Args& args) {
+  const int64_t n = args.take_int("--n", 1000, 1, kMaxProblems);
+  tasks::CountdownOptions o;
+  o.seed = static_cast<uint64_t>(args.take_int("--seed", 0, 0, kMaxI64));
+  o.split = tasks::parse_split(args.take_str("--split", "train"));
+  o.numbers = static_cast<int>(args.take_int("--numbers", o.numbers, 2, 6));
+  o.max_number = args.take_int("--max-number", o.max_number, 1, 1000);
+  o.max_target = args.take_int("--max-target", o.max_target, 1, 1000000);
+  const std::string format = args.take_str("--format", "eval");
+  const std::string out = args.take_str("--out", "", "-o");
+  args.finish();
+  if (format != "sft" && format != "eval")
+    fail_usage("--format must be sft or eval, got '", format, "'");
+  o.distinct = format == "eval";
+  std::string text;
+  for (const auto& p : tasks::generate_countdown(static_cast<size_t>(n), o))
+    text += format == "eval" ? tasks::countdown_eval_row(p) : tasks::countdown_sft_row(p);
+  return emit(text, out);
 }
 
 R1_COMMAND(
@@ -73,6 +99,20 @@ R1_COMMAND(
      "  --out FILE    write FILE atomically (default stdout)\n",
      {},
      run_tasks_arithmetic});
+
+R1_COMMAND(
+    {"tasks countdown",
+     "countdown problems: reach a target with + - * / over given numbers (RL, eval sets)",
+     "r1 tasks countdown [--n N] [--seed S] [--split train|test] [--numbers K]\n"
+     "                   [--max-number M] [--max-target T] [--format eval|sft] [--out FILE]\n"
+     "  --numbers K      numbers per problem, 2 to 6 (default 4): the difficulty\n"
+     "  --max-number M   numbers from 1 to M (default 50); targets from 1 to T (default 200)\n"
+     "  --format         eval (default): {\"numbers\", \"target\", \"id\"}, distinct problems,\n"
+     "                   for r1 eval --task countdown and r1 train grpo; sft: a conversation\n"
+     "                   whose reply reaches the target step by step, then \\boxed{equation}\n"
+     "  --split, --seed, --out as r1 tasks arithmetic\n",
+     {},
+     run_tasks_countdown});
 
 }  // namespace
 }  // namespace r1::cli

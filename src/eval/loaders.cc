@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/file_util.h"
+#include "eval/countdown.h"
 
 namespace r1::eval {
 
@@ -343,13 +344,38 @@ std::vector<Problem> load_livecodebench(const std::string& path) {
   return out;
 }
 
+std::vector<Problem> load_countdown(const std::string& path) {
+  std::vector<Problem> out;
+  for_each_jsonl(path, [&](const json& j, size_t line) {
+    Problem p;
+    p.task = "countdown";
+    p.id = id_of(j, "id", line);
+    const json& nums = field(j, "numbers", path, line);
+    if (!nums.is_array() || nums.empty() || nums.size() > 16)
+      fail_input(path, ":", line, ": \"numbers\" must be a list of 1 to 16 integers");
+    for (const json& x : nums) {
+      if (!x.is_number_integer() || x.get<int64_t>() < 0 || x.get<int64_t>() > 1000000)
+        fail_input(path, ":", line, ": countdown numbers are integers in [0, 1000000]");
+      p.numbers.push_back(x.get<int64_t>());
+    }
+    const json& target = field(j, "target", path, line);
+    if (!target.is_number_integer() || std::llabs(target.get<int64_t>()) > 1000000000)
+      fail_input(path, ":", line, ": \"target\" must be an integer");
+    p.answer = std::to_string(target.get<int64_t>());
+    p.prompt = countdown_prompt(p.numbers, target.get<int64_t>());
+    out.push_back(std::move(p));
+  });
+  return out;
+}
+
 std::vector<Problem> load_problems(const std::string& path, const std::string& task) {
+  if (task == "countdown") return load_countdown(path);
   if (task == "math") return load_math500(path);
   if (task == "aime") return load_aime(path);
   if (task == "gsm8k") return load_gsm8k(path);
   if (task == "gpqa") return load_gpqa(path);
   if (task == "code") return load_livecodebench(path);
-  fail_usage("unknown task \"", task, "\" (expected math, gsm8k, aime, gpqa or code)");
+  fail_usage("unknown task \"", task, "\" (expected math, gsm8k, aime, gpqa, code or countdown)");
 }
 
 }  // namespace r1::eval

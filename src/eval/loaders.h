@@ -28,6 +28,10 @@ std::vector<Problem> load_gsm8k(const std::string& path);
 // text when there is no "####".
 std::string gsm8k_gold(const std::string& answer);
 
+// Countdown: {"numbers": [integers], "target": integer, "id"?} (other fields allowed); the prompt
+// is countdown_prompt (countdown.h). task "countdown".
+std::vector<Problem> load_countdown(const std::string& path);
+
 // GPQA (Diamond) as CSV (the published gpqa_diamond.csv, RFC 4180 quoting) or JSONL, with the
 // columns "Question", "Correct Answer", "Incorrect Answer 1".."Incorrect Answer 3" (and
 // "Record ID" when present). The four options are shuffled as simple-evals does, with one RNG

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "eval/countdown.h"
 #include "eval/loaders.h"
 #include "eval/math_answer.h"
 #include "eval/math_equiv.h"
@@ -163,6 +164,20 @@ class CodeVerifier : public Verifier {
   }
 };
 
+// Countdown: the equation is parsed and evaluated exactly (countdown.h); TinyZero's reward.
+class CountdownVerifier : public Verifier {
+ public:
+  Verdict evaluate(const Problem& problem, std::string_view completion) const override {
+    const CountdownGrade g =
+        grade_countdown(completion, problem.numbers, std::stoll(problem.answer));
+    Verdict v;
+    v.score = g.reward;
+    v.correct = g.reward == 1.0;
+    v.extracted = g.equation;
+    return v;
+  }
+};
+
 // VerifierOptions::require_think_end around any verifier.
 class ThinkEndRequired : public Verifier {
  public:
@@ -186,7 +201,8 @@ std::unique_ptr<Verifier> make_plain_verifier(std::string_view task,
   if (task == "gsm8k") return std::make_unique<Gsm8kVerifier>();
   if (task == "gpqa") return std::make_unique<ChoiceVerifier>();
   if (task == "code") return std::make_unique<CodeVerifier>(options);
-  fail_usage("unknown task \"", task, "\" (expected math, gsm8k, aime, gpqa or code)");
+  if (task == "countdown") return std::make_unique<CountdownVerifier>();
+  fail_usage("unknown task \"", task, "\" (expected math, gsm8k, aime, gpqa, code or countdown)");
 }
 
 bool is_space_or_tab(char c) {

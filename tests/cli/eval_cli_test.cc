@@ -94,4 +94,34 @@ TEST(EvalCli, BadLineIsAnErrorWithItsLineNumber) {
   EXPECT_NE(r.err.find("stdin line 1: \"response\" must be a string"), std::string::npos) << r.err;
 }
 
+TEST(EvalCli, Countdown) {
+  // Grading lines {"numbers", "target", "response"}; the reward is TinyZero's.
+  CliRun r =
+      run_r1("eval grade --task countdown",
+             R"j({"numbers": [25, 7, 3], "target": 54, "response": "\\boxed{(25-7)*3}"})j"
+             "\n"
+             R"j({"numbers": [25, 7, 3], "target": 54, "response": "<answer>25+7</answer>"})j"
+             "\n"
+             R"j({"numbers": [25, 7, 3], "target": 54, "response": "no idea"})j"
+             "\n");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto out = lines(r.out);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0],
+            nlohmann::json::parse(R"({"correct": true, "extracted": "(25-7)*3", "reward": 1.0})"));
+  EXPECT_EQ(out[1]["reward"], 0.1);
+  EXPECT_EQ(out[2]["reward"], 0.0);
+  r = run_r1("eval grade --task countdown",
+             R"j({"numbers": [1, "x"], "target": 3, "response": ""})j"
+             "\n");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("countdown numbers are integers"), std::string::npos) << r.err;
+  // A generated evaluation set runs through r1 eval --task countdown.
+  const std::string data = "/tmp/r1_countdown_eval_" + std::to_string(getpid()) + ".jsonl";
+  ASSERT_EQ(run_r1("tasks countdown --n 3 --split test --out " + data).code, 0);
+  r = run_r1("eval --data " + data + " --task countdown -k 2 -n 8 --out " + data + ".run");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("pass@1"), std::string::npos) << r.out;
+}
+
 }  // namespace
