@@ -5,6 +5,7 @@
 #include "cli/common.h"
 #include "cli/model_dir.h"
 #include "core/error.h"
+#include "train/grpo.h"
 #include "train/init.h"
 #include "train/run.h"
 
@@ -86,6 +87,59 @@ int run_loop(Args& a, const char* kind) {
   return 0;
 }
 
+int run_grpo(Args& a) {
+  train::GrpoOptions o;
+  const auto model = a.take("--model", "-m");
+  if (!model) fail_usage("-m DIR (the policy to train) is required");
+  o.model_dir = resolve_model_dir(model);
+  o.task = a.take_str("--task", o.task);
+  o.data = a.take_str("--data", "");
+  o.eval_data = a.take_str("--eval-data", "");
+  o.out_dir = a.take_str("--out", "", "-o");
+  o.prompt_style = a.take_str("--prompt-style", o.prompt_style);
+  o.group = a.take_int("--group", o.group, 1, 1024);
+  o.prompts = a.take_int("--prompts", o.prompts, 1, 4096);
+  o.steps = a.take_int("--steps", o.steps, 1, kMaxI64);
+  o.max_tokens = a.take_int("--max-tokens", o.max_tokens, 1, kMaxTokens, "-n");
+  o.temperature = a.take_double("--temperature", o.temperature, Range::above(0, 10));
+  o.top_p = a.take_double("--top-p", o.top_p, Range::above(0, 1));
+  o.lr = a.take_double("--lr", o.lr, Range::above(0, 10));
+  o.min_lr_ratio = a.take_double("--min-lr-ratio", o.min_lr_ratio, Range::closed(0, 1));
+  o.warmup = a.take_int("--warmup", o.warmup, 0, kMaxI64);
+  o.weight_decay = a.take_double("--weight-decay", o.weight_decay, Range::closed(0, 10));
+  o.clip = a.take_double("--clip", o.clip, Range::closed(0, 1e6));
+  o.beta1 = a.take_double("--beta1", o.beta1, Range::below(0, 1));
+  o.beta2 = a.take_double("--beta2", o.beta2, Range::below(0, 1));
+  o.beta = a.take_double("--beta", o.beta, Range::closed(0, 100));
+  o.eps_low = a.take_double("--epsilon", o.eps_low, Range::above(0, 1));
+  o.eps_high = a.take_double("--epsilon-high", o.eps_low, Range::above(0, 10));
+  o.updates = a.take_int("--updates", o.updates, 1, 64);
+  o.ref_update_every = a.take_int("--ref-update-every", 0, 1, kMaxI64);
+  o.advantage = a.take_str("--advantage", o.advantage);
+  o.loss_agg = a.take_str("--loss-agg", o.loss_agg);
+  o.sequence_ratio = a.take_bool("--gspo");
+  o.dynamic_sampling = a.take_bool("--dynamic-sampling");
+  o.overlong_buffer = a.take_int("--overlong-buffer", 0, 1, kMaxTokens);
+  o.accuracy_weight = a.take_double("--accuracy-weight", o.accuracy_weight, Range::closed(0, 100));
+  o.format_weight = a.take_double("--format-weight", o.format_weight, Range::closed(0, 100));
+  o.micro_tokens = a.take_int("--micro-tokens", o.micro_tokens, 16, kMaxTokens);
+  o.eval_every = a.take_int("--eval-every", 0, 1, kMaxI64);
+  o.eval_k = a.take_int("--eval-k", o.eval_k, 1, 1024);
+  o.eval_limit = a.take_int("--eval-limit", o.eval_limit, 1, kMaxI64);
+  o.save_every = a.take_int("--save-every", 0, 1, kMaxI64);
+  o.keep = a.take_int("--keep", o.keep, 1, 1 << 20);
+  o.stop_after = a.take_int("--stop-after", 0, 1, kMaxI64);
+  o.log_every = a.take_int("--log-every", o.log_every, 1, kMaxI64);
+  o.seed = static_cast<uint64_t>(a.take_int("--seed", 0, 0, kMaxI64));
+  o.resume = a.take_bool("--resume");
+  take_threads(a);
+  a.finish();
+  if (o.overlong_buffer >= o.max_tokens)
+    fail_usage("--overlong-buffer must be smaller than --max-tokens");
+  train::run_grpo(o);
+  return 0;
+}
+
 int run_pretrain(Args& a) {
   return run_loop(a, "pretrain");
 }
@@ -129,6 +183,34 @@ R1_COMMAND(
      "  --data: .jsonl rows {\"text\"} or plain text, one document per line\n" R1_TRAIN_LOOP_USAGE,
      {"--resume"},
      run_pretrain});
+R1_COMMAND(
+    {"train grpo",
+     "reinforcement learning with GRPO and rule rewards (R1-Zero / R1's RL stages)",
+     "  -m, --model DIR       the policy to train (f32 master weights; sampled and updated in\n"
+     "                        place, one process)\n"
+     "  --task T              countdown | arithmetic | math | gsm8k | aime (the verifier of\n"
+     "                        r1 eval); countdown and arithmetic problems are generated when\n"
+     "                        --data is not given\n"
+     "  --data FILE --eval-data FILE   training / held-out problems in r1 eval's formats\n"
+     "  --out DIR             train_log.jsonl, reward.svg, length.svg, checkpoints/, the model\n"
+     "  --prompt-style chat|r1-zero   the chat template, or R1-Zero's plain-text template\n"
+     "  --group G --prompts P  samples per prompt (8) and prompts per step (8)\n"
+     "  --steps N --max-tokens N --temperature T --top-p P   (100, 256, 1.0, 1.0)\n"
+     "  --advantage grpo|drgrpo|rloo   (r - mean)/std, r - mean, leave-one-out (grpo)\n"
+     "  --loss-agg seq-mean|token-mean|constant   GRPO, DAPO, Dr. GRPO (seq-mean)\n"
+     "  --epsilon E --epsilon-high E   the clip range [1 - E, 1 + E_high] (0.2, = E)\n"
+     "  --gspo                sequence-level ratio\n"
+     "  --beta B --ref-update-every N  k3 KL to a reference policy (0: none kept)\n"
+     "  --updates N           optimizer updates per batch of rollouts (1: exactly on-policy)\n"
+     "  --dynamic-sampling    drop groups with equal rewards and draw more prompts (DAPO)\n"
+     "  --overlong-buffer N   DAPO's soft penalty over the last N tokens of --max-tokens\n"
+     "  --accuracy-weight X --format-weight X   reward = X_acc * verifier + X_fmt * format\n"
+     "  --lr X --warmup N --min-lr-ratio R --weight-decay X --clip X --beta1 X --beta2 X\n"
+     "                        (1e-5, 0, 1 = constant, 0, 1.0, 0.9, 0.99)\n"
+     "  --eval-every N --eval-k K --eval-limit N   held-out pass@1 / cons@K (K 4, 200 problems)\n"
+     "  --micro-tokens N --save-every N --keep N --stop-after N --resume --seed N --threads N\n",
+     {"--gspo", "--dynamic-sampling", "--resume"},
+     run_grpo});
 R1_COMMAND({"train sft",
             "supervised fine-tuning on conversations (loss on replies only)",
             "  --data: JSONL {\"messages\": [...]} ending in the assistant reply, or\n"
