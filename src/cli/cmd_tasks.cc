@@ -33,9 +33,10 @@ int run_tasks_arithmetic(Args& args) {
   const std::string kinds = args.take_str("--kinds", "add,sub,mul,word");
   const std::string out = args.take_str("--out", "", "-o");
   const double bare = args.take_double("--bare-fraction", 0.0, Range::closed(0, 1));
+  const double worked = args.take_double("--worked-fraction", 0.5, Range::closed(0, 1));
   args.finish();
-  if (format != "sft" && format != "eval")
-    fail_usage("--format must be sft or eval, got '", format, "'");
+  if (format != "sft" && format != "eval" && format != "text")
+    fail_usage("--format must be sft, eval or text, got '", format, "'");
 
   tasks::ArithOptions options;
   options.seed = static_cast<uint64_t>(seed);
@@ -46,8 +47,18 @@ int run_tasks_arithmetic(Args& args) {
 
   std::string text;
   for (size_t i = 0; i < problems.size(); ++i) {
+    // Stable per-row choices (bare question, worked reply) from a hash of the row.
+    const auto chance = [&](const char* what) {
+      return static_cast<double>(tasks::fnv1a64(problems[i].canonical + what + std::to_string(i)) %
+                                 10000) /
+             10000;
+    };
     if (format == "eval") {
       text += tasks::eval_row(problems[i]);
+      continue;
+    }
+    if (format == "text") {
+      text += tasks::text_row(problems[i], chance("#worked") < worked);
       continue;
     }
     // A stable choice of rows whose question comes without the instruction, so that a model
@@ -95,6 +106,9 @@ R1_COMMAND(
      "                R1-style reply (<think> column method </think> \\boxed{N});\n"
      "                eval: {\"problem\", \"answer\", \"unique_id\"}, distinct problems, for\n"
      "                r1 eval --task math\n"
+     "                text: {\"text\": \"User: Q. Assistant: ...\"}, plain text for pretraining\n"
+     "                a base model (no chat or R1 format; --worked-fraction F of the replies\n"
+     "                show the column method, default 0.5, the rest only the result)\n"
      "  --kinds       kinds to mix, each optionally weighted: add,sub,mul,word=2\n"
      "  --out FILE    write FILE atomically (default stdout)\n",
      {},

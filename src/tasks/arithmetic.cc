@@ -559,6 +559,23 @@ std::string eval_row(const ArithProblem& p) {
   return j.dump() + "\n";
 }
 
+std::string text_row(const ArithProblem& p, bool worked) {
+  // The reasoning lines of the solution, between "<think>\n" and "\n</think>"; its last line is
+  // "So a op b = N."; the part after the reasoning is "a op b = \boxed{N}".
+  const size_t open = p.solution.find("<think>\n") + 8, close = p.solution.find("\n</think>");
+  std::string reply;
+  if (worked) {
+    reply = p.solution.substr(open, close - open);
+  } else {
+    const size_t eq = p.solution.rfind(" = \\boxed{");
+    const size_t start = p.solution.rfind('\n', eq) + 1;
+    reply = p.solution.substr(start, eq - start) + " = " + std::to_string(p.answer) + ".";
+  }
+  nlohmann::ordered_json j;
+  j["text"] = "User: " + p.problem + ". Assistant: " + reply;
+  return j.dump() + "\n";
+}
+
 size_t approx_tokens(std::string_view text) {
   size_t n = 0;
   for (size_t i = 0; i < text.size();) {

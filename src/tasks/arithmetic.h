@@ -90,6 +90,10 @@ std::vector<ArithProblem> generate_arithmetic(size_t n, const ArithOptions& opti
 // format eval::load_math500 reads; unique_id is the canonical form).
 std::string sft_row(const ArithProblem& p);
 std::string eval_row(const ArithProblem& p);
+// text: {"text": "User: PROBLEM. Assistant: ..."} for pretraining a base model on plain text in no
+// chat or R1 format: the reply is the worked column method ending "So a op b = N." when `worked`,
+// else just "a op b = N.".
+std::string text_row(const ArithProblem& p, bool worked);
 
 // A rough token count for a byte-level BPE that keeps digits apart: each digit, each run of
 // letters and each other non-space character counts one.
