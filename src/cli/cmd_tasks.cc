@@ -34,6 +34,7 @@ int run_tasks_arithmetic(Args& args) {
   const std::string out = args.take_str("--out", "", "-o");
   const double bare = args.take_double("--bare-fraction", 0.0, Range::closed(0, 1));
   const double worked = args.take_double("--worked-fraction", 0.5, Range::closed(0, 1));
+  const double zero = args.take_double("--r1-zero-fraction", 0.0, Range::closed(0, 1));
   args.finish();
   if (format != "sft" && format != "eval" && format != "text")
     fail_usage("--format must be sft, eval or text, got '", format, "'");
@@ -58,7 +59,7 @@ int run_tasks_arithmetic(Args& args) {
       continue;
     }
     if (format == "text") {
-      text += tasks::text_row(problems[i], chance("#worked") < worked);
+      text += tasks::text_row(problems[i], chance("#worked") < worked, chance("#zero") < zero);
       continue;
     }
     // A stable choice of rows whose question comes without the instruction, so that a model
@@ -108,7 +109,8 @@ R1_COMMAND(
      "                r1 eval --task math\n"
      "                text: {\"text\": \"User: Q. Assistant: ...\"}, plain text for pretraining\n"
      "                a base model (no chat or R1 format; --worked-fraction F of the replies\n"
-     "                show the column method, default 0.5, the rest only the result)\n"
+     "                show the column method, default 0.5, the rest only the result;\n"
+     "                --r1-zero-fraction F of the rows open with R1-Zero's prompt, default 0)\n"
      "  --kinds       kinds to mix, each optionally weighted: add,sub,mul,word=2\n"
      "  --out FILE    write FILE atomically (default stdout)\n",
      {},

@@ -8,6 +8,7 @@
 #include "cli/eval_run.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -57,6 +58,7 @@ int run_eval_model(Args& args) {
   const int64_t limit = args.take_int("--limit", 0, 0, kMaxI64);
   const int64_t max_tokens = args.take_int("--max-tokens", 32768, 1, kMaxTokens, "-n");
   const int64_t batch = args.take_int("--batch", 16, 1, kMaxBatch);
+  const eval::PromptStyle style = eval::parse_prompt_style(args.take_str("--prompt-style", "chat"));
   runtime::SamplingParams sp = take_sampling(args);
   if (data.empty()) fail_usage("--data FILE is required (or `r1 eval grade`)");
   std::vector<eval::Problem> problems = eval::load_problems(data_file, task);
@@ -66,7 +68,9 @@ int run_eval_model(Args& args) {
   LoadedModel lm = load_model_from_flags(args);
   args.finish();
   if (!lm.tokenizer) fail_input(lm.dir, ": no tokenizer.json; r1 eval needs one");
-  tmpl::ChatTemplate chat = tmpl::ChatTemplate::load(lm.dir);
+  std::unique_ptr<tmpl::ChatTemplate> chat;
+  if (style == eval::PromptStyle::Chat)
+    chat = std::make_unique<tmpl::ChatTemplate>(tmpl::ChatTemplate::load(lm.dir));
 
   if (out_dir.empty()) out_dir = "eval-" + task + "-" + base_name(data);
   mkdir(out_dir.c_str(), 0755);
@@ -75,6 +79,7 @@ int run_eval_model(Args& args) {
   json settings = {{"model", lm.dir},
                    {"data", data},
                    {"task", task},
+                   {"prompt_style", style == eval::PromptStyle::Chat ? "chat" : "r1-zero"},
                    {"k", k},
                    {"max_tokens", max_tokens},
                    {"temperature", sp.temperature},
@@ -137,12 +142,14 @@ int run_eval_model(Args& args) {
     std::fprintf(stderr, "resuming %s: %zu of %zu samples done\n", out_dir.c_str(), done, total);
 
   // Prompts: the problem as the user turn through the chat template (R1 conventions).
-  eval::RolloutRunner runner(*lm.model, *lm.tokenizer, &chat, lm.eos_ids);
+  eval::RolloutRunner runner(*lm.model, *lm.tokenizer, chat.get(), lm.eos_ids);
   eval::RolloutOptions ro;
   ro.sampling = sp;
   ro.max_tokens = max_tokens;
   ro.batch = batch;
+  ro.style = style;
   const double t0 = now_s();
+  const bool tty = isatty(fileno(stderr));
   size_t new_done = 0;
   runner.run(problems, todo, *verifier, ro, [&](eval::Rollout&& r) {
     const runtime::GenOutput& o = r.out;
@@ -155,12 +162,16 @@ int run_eval_model(Args& args) {
                  {"finish_reason", o.finish_reason}, {"response", o.text}};
     out << line.dump(-1, ' ', false, json::error_handler_t::replace) << "\n" << std::flush;
     ++new_done;
-    const double el = now_s() - t0, rate = new_done / el;
-    std::fprintf(stderr, "\r[%zu/%zu samples] %.2f samples/s, ETA %.0f s   ", done + new_done,
-                 total, rate, rate > 0 ? (todo.size() - new_done) / rate : 0.0);
-    std::fflush(stderr);
+    // A line that rewrites itself on a terminal; in a log, a line per tenth of the samples.
+    const bool last = new_done == todo.size();
+    if (tty || last || new_done % std::max<size_t>(1, todo.size() / 10) == 0) {
+      const double el = now_s() - t0, rate = new_done / el;
+      std::fprintf(stderr, "%s[%zu/%zu samples] %.2f samples/s, ETA %.0f s%s", tty ? "\r" : "",
+                   done + new_done, total, rate, rate > 0 ? (todo.size() - new_done) / rate : 0.0,
+                   tty && !last ? "   " : "\n");
+      std::fflush(stderr);
+    }
   });
-  if (!todo.empty()) std::fprintf(stderr, "\n");
 
   std::vector<size_t> ks;
   for (size_t kk = 1; kk <= static_cast<size_t>(k); kk *= 2) ks.push_back(kk);

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "eval/loaders.h"
 
 namespace r1::eval {
 
@@ -35,7 +36,13 @@ const std::vector<int32_t>& RolloutRunner::prompt_ids(const Problem& p, PromptSt
     nlohmann::json msgs = nlohmann::json::array({{{"role", "user"}, {"content", p.prompt}}});
     ids = tok_.encode(chat_->render(msgs, tmpl::ChatOptions()), false);  // the template has BOS
   } else {
-    ids = tok_.encode(r1_zero_prompt(p.prompt), true);
+    // The question alone: R1-Zero's template states the format itself, so the chat-style
+    // instruction that loaders append for math ("Please reason step by step, ...") is left out.
+    std::string q = p.prompt;
+    const std::string tail = std::string("\n") + kMathInstruction;
+    if (q.size() >= tail.size() && q.compare(q.size() - tail.size(), tail.size(), tail) == 0)
+      q.resize(q.size() - tail.size());
+    ids = tok_.encode(r1_zero_prompt(q), true);
   }
   return prompts_.emplace(key, std::move(ids)).first->second;
 }

@@ -87,10 +87,10 @@ void parse_deepseek(const json& j, const std::string& where, ModelConfig* c) {
                  " does not fit in topk_group groups of experts");
     positive(where, "moe_intermediate_size", d.moe_intermediate);
   }
-  std::string scoring = j.value("scoring_func", std::string("sigmoid"));
+  std::string scoring = get_str(j, where, "scoring_func", "sigmoid");
   if (scoring != "sigmoid")
     fail_input(where, ": scoring_func '", scoring, "' is not supported (DeepSeek-V3 uses sigmoid)");
-  std::string method = j.value("topk_method", std::string("noaux_tc"));
+  std::string method = get_str(j, where, "topk_method", "noaux_tc");
   if (method != "noaux_tc")
     fail_input(where, ": topk_method '", method, "' is not supported (DeepSeek-V3 uses noaux_tc)");
   if (d.num_nextn_predict_layers > 1)
@@ -100,9 +100,9 @@ void parse_deepseek(const json& j, const std::string& where, ModelConfig* c) {
   if (j.contains("quantization_config") && j["quantization_config"].is_object()) {
     const json& q = j["quantization_config"];
     std::string qw = where + ": quantization_config";
-    std::string qm = q.value("quant_method", std::string());
+    std::string qm = get_str(q, qw, "quant_method", "");
     if (qm != "fp8") fail_input(qw, ": quant_method '", qm, "' is not supported");
-    std::string fmt = q.value("fmt", std::string("e4m3"));
+    std::string fmt = get_str(q, qw, "fmt", "e4m3");
     if (fmt != "e4m3") fail_input(qw, ": fmt '", fmt, "' is not supported");
     d.fp8 = true;
     if (q.contains("weight_block_size")) {

@@ -52,16 +52,16 @@ Tensor DenseModel::attention_block(const DenseLayer& L, int layer, const Tensor&
                                    const Tensor& cos, const Tensor& sin, KvCache* cache) {
   const int64_t T = x.dim(0), D = cfg_.head_dim, kv_dim = cfg_.n_kv_heads * D;
   Tensor h = ops::rms_norm(x, L.attn_norm, static_cast<float>(cfg_.rms_norm_eps));
-  Tensor q = ops::linear(h, L.wq, L.bq.defined() ? &L.bq : nullptr);  // [T, n_heads*D]
-  Tensor k = ops::linear(h, L.wk, L.bk.defined() ? &L.bk : nullptr);  // [T, n_kv*D]
-  Tensor v = ops::linear(h, L.wv, L.bv.defined() ? &L.bv : nullptr);  // [T, n_kv*D]
+  Tensor q = project(h, L.wq, L.bq.defined() ? &L.bq : nullptr);  // [T, n_heads*D]
+  Tensor k = project(h, L.wk, L.bk.defined() ? &L.bk : nullptr);  // [T, n_kv*D]
+  Tensor v = project(h, L.wv, L.bv.defined() ? &L.bv : nullptr);  // [T, n_kv*D]
   ops::rope_half(q, cfg_.n_heads, cos, sin);
   ops::rope_half(k, cfg_.n_kv_heads, cos, sin);
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   if (!cache) {
     Tensor att = ops::causal_attention(q, k, v, cfg_.n_heads, cfg_.n_kv_heads, D, D,
                                        ops::sequence_starts(b.pos), scale);
-    return ops::linear(att, L.wo);
+    return project(att, L.wo);
   }
   std::vector<ops::KvSpan> spans(T);
   for (int64_t t = 0; t < T; ++t) {
@@ -73,14 +73,14 @@ Tensor DenseModel::attention_block(const DenseLayer& L, int layer, const Tensor&
   }
   Tensor att = ops::attention(q, cfg_.n_heads, cfg_.n_kv_heads, D, spans, b.pos, cache->k_stride(),
                               scale);  // [T, n_heads*D]
-  return ops::linear(att, L.wo);       // [T, hidden]
+  return project(att, L.wo);           // [T, hidden]
 }
 
 Tensor DenseModel::mlp_block(const DenseLayer& L, const Tensor& x) {
   Tensor h = ops::rms_norm(x, L.ffn_norm, static_cast<float>(cfg_.rms_norm_eps));
-  Tensor g = ops::linear(h, L.w_gate);                                 // [T, inter]
-  Tensor u = ops::linear(h, L.w_up);                                   // [T, inter]
-  return ops::linear(ops::silu_mul_reuse(std::move(g), u), L.w_down);  // [T, hidden]
+  Tensor g = project(h, L.w_gate);                                 // [T, inter]
+  Tensor u = project(h, L.w_up);                                   // [T, inter]
+  return project(ops::silu_mul_reuse(std::move(g), u), L.w_down);  // [T, hidden]
 }
 
 Tensor DenseModel::run_layers(const Batch& b, KvCache* cache) {

@@ -6,6 +6,7 @@
 #include "kernels/kernels.h"
 #include "models/deepseek_v3.h"
 #include "models/dense.h"
+#include "ops/ops.h"
 
 namespace r1::models {
 
@@ -20,6 +21,13 @@ std::unique_ptr<Model> load_model(const std::string& dir, const LoadOptions& opt
   }
   if (opt.trainable) make_trainable(*m);
   return m;
+}
+
+Tensor Model::project(const Tensor& x, const Tensor& w, const Tensor* bias) const {
+  Tensor y = ops::linear(x, w, bias);
+  const LoraPair* p = lora_ ? lora_->find(w) : nullptr;
+  if (!p) return y;
+  return ops::add_scaled(y, ops::linear(ops::linear(x, p->a), p->b), p->scale);
 }
 
 std::vector<std::pair<std::string, Tensor>> Model::parameters(bool with_frozen) {

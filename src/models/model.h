@@ -9,6 +9,7 @@
 #include "core/tensor.h"
 #include "io/model_config.h"
 #include "models/kv_cache.h"
+#include "models/lora.h"
 
 namespace r1::models {
 
@@ -67,6 +68,18 @@ class Model {
   // The named parameters (aliases left out; frozen ones too unless asked), after
   // make_trainable: contiguous f32.
   std::vector<std::pair<std::string, Tensor>> parameters(bool with_frozen = false);
+
+  // Low-rank adapters applied to the projections from now on (nullptr: none; lora.h).
+  void set_lora(std::shared_ptr<LoraAdapters> adapters) { lora_ = std::move(adapters); }
+  const std::shared_ptr<LoraAdapters>& lora() const { return lora_; }
+
+ protected:
+  // x . w^T (+ bias), plus w's adapter when one is set: the projections of the architectures
+  // that take adapters go through here.
+  Tensor project(const Tensor& x, const Tensor& w, const Tensor* bias = nullptr) const;
+
+ private:
+  std::shared_ptr<LoraAdapters> lora_;
 };
 
 // Replaces every weight with a writable f32 heap copy, keeping tied weights tied. Fails (Input

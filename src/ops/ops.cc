@@ -347,6 +347,25 @@ Tensor add(const Tensor& a, const Tensor& b) {
   return y;
 }
 
+Tensor add_scaled(const Tensor& a, const Tensor& b, float s) {
+  R1_ASSERT(a.numel() == b.numel());
+  Tensor y = Tensor::zeros(DType::F32, a.shape);
+  std::memcpy(y.data, a.data, a.nbytes());
+  {
+    NoGrad off;
+    accumulate(y, b, s);
+  }
+  if (Tape* tp = recording({&a, &b})) {
+    tp->record(y, {a, b}, [a, b, y, s](Tape& t) {
+      const Tensor* g = t.find_grad(y);
+      if (!g) return;
+      if (t.tracked(a)) accumulate(t.grad(a), *g);
+      if (t.tracked(b)) accumulate(t.grad(b), *g, s);
+    });
+  }
+  return y;
+}
+
 Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& rows) {
   const int64_t H = x.dim(1);
   Tensor y = Tensor::zeros(DType::F32, {static_cast<int64_t>(rows.size()), H});

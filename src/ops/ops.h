@@ -63,6 +63,8 @@ Tensor silu_mul(const Tensor& g, const Tensor& u);
 void add_(Tensor& y, const Tensor& x);
 // a + b, a new tensor.
 Tensor add(const Tensor& a, const Tensor& b);
+// a + s * b, a new tensor.
+Tensor add_scaled(const Tensor& a, const Tensor& b, float s);
 // a + b and silu(g) * u reusing the first operand's storage when nothing is recorded
 // (inference), new tensors while a tape records (the backward needs the inputs). The caller
 // hands the first operand over.

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "eval/loaders.h"
+#include "eval/rollout.h"
 
 namespace r1::tasks {
 
@@ -559,7 +560,7 @@ std::string eval_row(const ArithProblem& p) {
   return j.dump() + "\n";
 }
 
-std::string text_row(const ArithProblem& p, bool worked) {
+std::string text_row(const ArithProblem& p, bool worked, bool r1_zero_template) {
   // The reasoning lines of the solution, between "<think>\n" and "\n</think>"; its last line is
   // "So a op b = N."; the part after the reasoning is "a op b = \boxed{N}".
   const size_t open = p.solution.find("<think>\n") + 8, close = p.solution.find("\n</think>");
@@ -572,7 +573,9 @@ std::string text_row(const ArithProblem& p, bool worked) {
     reply = p.solution.substr(start, eq - start) + " = " + std::to_string(p.answer) + ".";
   }
   nlohmann::ordered_json j;
-  j["text"] = "User: " + p.problem + ". Assistant: " + reply;
+  j["text"] =
+      (r1_zero_template ? eval::r1_zero_prompt(p.problem) : "User: " + p.problem + ". Assistant:") +
+      " " + reply;
   return j.dump() + "\n";
 }
 

@@ -93,7 +93,10 @@ std::string eval_row(const ArithProblem& p);
 // text: {"text": "User: PROBLEM. Assistant: ..."} for pretraining a base model on plain text in no
 // chat or R1 format: the reply is the worked column method ending "So a op b = N." when `worked`,
 // else just "a op b = N.".
-std::string text_row(const ArithProblem& p, bool worked);
+// With `r1_zero_template` the text opens with R1-Zero's prompt (eval::r1_zero_prompt) around the
+// question, so that a base model has seen that preamble before RL asks with it; the reply is the
+// same plain text (no <think> or <answer> tags).
+std::string text_row(const ArithProblem& p, bool worked, bool r1_zero_template = false);
 
 // A rough token count for a byte-level BPE that keeps digits apart: each digit, each run of
 // letters and each other non-space character counts one.

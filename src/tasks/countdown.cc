@@ -11,32 +11,22 @@ namespace r1::tasks {
 
 namespace {
 
-// Uniform integer in [lo, hi] by rejection from the splitmix64 stream.
-int64_t uniform(SplitMix64& rng, int64_t lo, int64_t hi) {
-  const uint64_t span = static_cast<uint64_t>(hi - lo) + 1;
-  const uint64_t limit = UINT64_MAX - UINT64_MAX % span;
-  uint64_t x;
-  do x = rng.next();
-  while (x >= limit);
-  return lo + static_cast<int64_t>(x % span);
-}
-
 // One try: numbers, then a chain over a random subset of at least two of them. False when the
 // chain leaves the allowed range.
 bool try_make(SplitMix64& rng, const CountdownOptions& o, CountdownProblem* p) {
   p->numbers.clear();
   p->steps.clear();
-  for (int i = 0; i < o.numbers; ++i) p->numbers.push_back(uniform(rng, 1, o.max_number));
+  for (int i = 0; i < o.numbers; ++i) p->numbers.push_back(rng.uniform(1, o.max_number));
   std::vector<int64_t> order = p->numbers;
   for (size_t i = order.size(); i > 1; --i)  // Fisher-Yates, from the last position down
-    std::swap(order[i - 1], order[static_cast<size_t>(uniform(rng, 0, int64_t(i) - 1))]);
-  const size_t use = static_cast<size_t>(uniform(rng, 2, o.numbers));
+    std::swap(order[i - 1], order[static_cast<size_t>(rng.uniform(0, int64_t(i) - 1))]);
+  const size_t use = static_cast<size_t>(rng.uniform(2, o.numbers));
   int64_t value = order[0];
   std::string expr = std::to_string(order[0]);
   char last_op = 0;
   for (size_t i = 1; i < use; ++i) {
     const int64_t x = order[i];
-    const char op = "+-*/"[uniform(rng, 0, 3)];
+    const char op = "+-*/"[rng.uniform(0, 3)];
     int64_t next = 0;
     if (op == '+') next = value + x;
     if (op == '-') next = value - x;

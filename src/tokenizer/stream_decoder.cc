@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <string_view>
 
 #include "tokenizer/tokenizer.h"
@@ -7,17 +8,14 @@ namespace r1::tok {
 
 namespace {
 
-// With clean-up on, a tail that may still become one of clean_up_tokenization's patterns
-// (" ", " n", " n'", " '", " 'r", " 'v") is held back until the next token decides it.
+// With clean-up on, text is held back from the first space among its last three characters:
+// every clean_up_tokenization pattern starts with a space and has at most four characters, so no
+// pattern (nor one that an earlier replacement creates: replacements only remove characters)
+// can then span what was emitted and what follows, and cleaning the pieces equals cleaning the
+// whole. Holding only a proper prefix of a pattern is not enough: " '" then " " makes " ' ".
 size_t clean_up_hold(std::string_view text) {
-  static constexpr std::string_view kPatterns[] = {" .",   " ?",  " !",  " ,",   " ' ",
-                                                   " n't", " 'm", " 's", " 've", " 're"};
-  const size_t space = text.rfind(' ');
-  if (space == std::string_view::npos) return 0;
-  const std::string_view tail = text.substr(space);
-  for (const std::string_view p : kPatterns) {
-    if (tail.size() < p.size() && p.substr(0, tail.size()) == tail) return tail.size();
-  }
+  for (size_t k = std::min<size_t>(text.size(), 3); k >= 1; --k)  // the earliest space first
+    if (text[text.size() - k] == ' ') return k;
   return 0;
 }
 

@@ -76,6 +76,12 @@ TEST(ModelConfig, Errors) {
   j = qwen_1_5b();
   j["num_hidden_layers"] = 0;
   EXPECT_NE(error_of(j).find("num_hidden_layers must be positive"), std::string::npos);
+  // Found by fuzz_config: string fields of the wrong JSON type were a library exception.
+  for (const char* key : {"model_type", "torch_dtype", "hidden_act"}) {
+    j = qwen_1_5b();
+    j[key] = 7;
+    EXPECT_NE(error_of(j).find(std::string(key) + " must be a string"), std::string::npos) << key;
+  }
 }
 
 }  // namespace

@@ -100,6 +100,11 @@ TEST(GradCheck, CrossEntropyWithIgnoredTargets) {
   grad_check("cross_entropy", {h, w}, [&] { return ops::cross_entropy(h, w, targets, 0.25f); });
 }
 
+TEST(GradCheck, AddScaled) {
+  Tensor a = random_tensor({3, 5}, 40), b = random_tensor({3, 5}, 41);
+  grad_check("add_scaled", {a, b}, [&] { return ops::add_scaled(a, b, -0.75f); });
+}
+
 TEST(GradCheck, TokenLogprobs) {
   // Per-token log-probabilities at a temperature; the checked scalar is a random projection of
   // the [T] output (grad_check), so every token's gradient is exercised, masked ones included.

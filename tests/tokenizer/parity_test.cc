@@ -73,6 +73,24 @@ TEST_P(Parity, StreamingDecodeEqualsDecode) {
   }
 }
 
+// Found by fuzz_tokenizer_encode: with clean-up on (Llama 3.1), " '" and then " " make the pattern
+// " ' ", which the stream must not split; likewise every pattern across token boundaries.
+TEST(StreamingCleanUp, PatternsAcrossTokensEqualDecode) {
+  const Tokenizer& tok = shared_tokenizer("llama3.1");
+  ASSERT_TRUE(tok.clean_up_spaces());
+  for (const std::string& text :
+       {std::string("and tab ' "), std::string("a ' .b"), std::string("x n't y 's z 've"),
+        std::string("  \xdd\xdf\x96\x91\x9b\x9a$\0\0 'ree\n\tand tab ' ", 31),
+        std::string("word ,  . ! ? ' ' 're 'm")}) {
+    const std::vector<int32_t> ids = tok.encode(text);
+    StreamDecoder stream(tok, false);
+    std::string got;
+    for (const int32_t id : ids) got += stream.push(id);
+    got += stream.flush();
+    EXPECT_EQ(got, tok.decode(ids, false)) << text;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllTokenizers, Parity, ::testing::ValuesIn(testing::tokenizer_names()),
                          [](const auto& info) {
                            std::string name = info.param;
