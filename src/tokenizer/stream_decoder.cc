@@ -8,15 +8,21 @@ namespace r1::tok {
 
 namespace {
 
-// With clean-up on, text is held back from the first space among its last three characters:
-// every clean_up_tokenization pattern starts with a space and has at most four characters, so no
-// pattern (nor one that an earlier replacement creates: replacements only remove characters)
-// can then span what was emitted and what follows, and cleaning the pieces equals cleaning the
-// whole. Holding only a proper prefix of a pattern is not enough: " '" then " " makes " ' ".
+// With clean-up on, only a prefix whose last three characters hold no space is released: every
+// clean_up_tokenization pattern starts with a space and has at most four characters, so no
+// pattern can then span what was released and what follows (replacements only remove
+// characters, and never the three space-free ones at the end), and cleaning the pieces equals
+// cleaning the whole. Returns how many trailing bytes to hold. Holding only a partial pattern is
+// not enough: " '" then " '" contain " ' ".
 size_t clean_up_hold(std::string_view text) {
-  for (size_t k = std::min<size_t>(text.size(), 3); k >= 1; --k)  // the earliest space first
-    if (text[text.size() - k] == ' ') return k;
-  return 0;
+  size_t cut = text.size();
+  auto clear = [&](size_t c) {
+    for (size_t k = 1; k <= 3 && k <= c; ++k)
+      if (text[c - k] == ' ') return false;
+    return true;
+  };
+  while (cut > 0 && !clear(cut)) --cut;
+  return text.size() - cut;
 }
 
 }  // namespace
