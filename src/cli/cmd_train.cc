@@ -5,6 +5,9 @@
 #include "cli/common.h"
 #include "cli/model_dir.h"
 #include "core/error.h"
+#include "models/lora.h"
+#include "models/model.h"
+#include "train/checkpoint.h"
 #include "train/grpo.h"
 #include "train/init.h"
 #include "train/run.h"
@@ -132,11 +135,37 @@ int run_grpo(Args& a) {
   o.log_every = a.take_int("--log-every", o.log_every, 1, kMaxI64);
   o.seed = static_cast<uint64_t>(a.take_int("--seed", 0, 0, kMaxI64));
   o.resume = a.take_bool("--resume");
+  o.lora_rank = a.take_int("--lora-rank", 0, 1, 4096);
+  o.lora_alpha = a.take_double("--lora-alpha", o.lora_alpha, Range::above(0, 1e6));
+  o.lora_targets = a.take_str("--lora-targets", "");
   take_threads(a);
   a.finish();
   if (o.overlong_buffer >= o.max_tokens)
     fail_usage("--overlong-buffer must be smaller than --max-tokens");
   train::run_grpo(o);
+  return 0;
+}
+
+int run_merge(Args& a) {
+  const auto model = a.take("--model", "-m");
+  if (!model) fail_usage("-m DIR (the base model) is required");
+  const std::string base = resolve_model_dir(model);
+  const std::string adapter = a.take_str("--adapter", "");
+  const std::string out = a.take_str("--out", "", "-o");
+  const std::string dtype = a.take_str("--dtype", "f32");
+  a.finish();
+  if (adapter.empty()) fail_usage("--adapter DIR (a PEFT LoRA folder) is required");
+  if (out.empty()) fail_usage("--out DIR is required");
+  if (dtype != "f32" && dtype != "bf16") fail_usage("--dtype must be f32 or bf16");
+  models::LoadOptions lo;
+  lo.trainable = true;  // writable f32 weights to merge into
+  auto m = models::load_model(base, lo);
+  const auto adapters = models::LoraAdapters::load(*m, adapter);
+  models::merge_lora(*m, *adapters);
+  train::write_folder(out, train::model_side_files(base),
+                      {{"model.safetensors", m->parameters(true)}},
+                      dtype == "bf16" ? DType::BF16 : DType::F32);
+  std::printf("wrote %s: %s with %s merged\n", out.c_str(), base.c_str(), adapter.c_str());
   return 0;
 }
 
@@ -208,9 +237,19 @@ R1_COMMAND(
      "  --lr X --warmup N --min-lr-ratio R --weight-decay X --clip X --beta1 X --beta2 X\n"
      "                        (1e-5, 0, 1 = constant, 0, 1.0, 0.9, 0.99)\n"
      "  --eval-every N --eval-k K --eval-limit N   held-out pass@1 / cons@K (K 4, 200 problems)\n"
-     "  --micro-tokens N --save-every N --keep N --stop-after N --resume --seed N --threads N\n",
+     "  --micro-tokens N --save-every N --keep N --stop-after N --resume --seed N --threads N\n"
+     "  --lora-rank R --lora-alpha A --lora-targets q_proj,v_proj,...   train LoRA adapters only\n"
+     "                        (base frozen in its dtype; --out gets a PEFT adapter folder)\n",
      {"--gspo", "--dynamic-sampling", "--resume"},
      run_grpo});
+R1_COMMAND({"train merge",
+            "merge a LoRA adapter (PEFT folder) into its base model: a full checkpoint",
+            "  -m, --model DIR       the base model\n"
+            "  --adapter DIR         adapter_config.json + adapter_model.safetensors\n"
+            "  --out DIR             the merged model (a new folder)\n"
+            "  --dtype f32|bf16      dtype of the written weights (default f32)\n",
+            {},
+            run_merge});
 R1_COMMAND({"train sft",
             "supervised fine-tuning on conversations (loss on replies only)",
             "  --data: JSONL {\"messages\": [...]} ending in the assistant reply, or\n"

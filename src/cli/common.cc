@@ -18,6 +18,8 @@ const char* kModelFlagsUsage =
     "  --threads N          worker threads (default: all CPUs)\n"
     "  --no-mmap            read weights into memory instead of mapping the files\n"
     "  --ctx N              context length to allow (default: max_position_embeddings)\n"
+    "  --adapter DIR        apply a LoRA adapter (PEFT folder, e.g. from r1 train ... "
+    "--lora-rank)\n"
     "  --fast-bf16          bf16 weights: round activations to bf16 and use the CPU's bf16\n"
     "                       dot products (faster prefill; logits within bf16 rounding of\n"
     "                       the default exact f32 path)\n";
@@ -57,7 +59,9 @@ LoadedModel load_model_from_flags(Args& args) {
   opt.use_mmap = !args.take_bool("--no-mmap");
   ops::set_fast_bf16(args.take_bool("--fast-bf16"));
   opt.max_context = args.take_int("--ctx", 0, 1, kMaxTokens);
+  const std::string adapter = args.take_str("--adapter", "");
   lm.model = models::load_model(lm.dir, opt);
+  if (!adapter.empty()) lm.model->set_lora(models::LoraAdapters::load(*lm.model, adapter));
   const int64_t vocab = lm.model->config().vocab;
   if (file_exists(path_join(lm.dir, "tokenizer.json"))) {
     lm.tokenizer = tok::Tokenizer::load(lm.dir);

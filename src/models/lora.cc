@@ -114,7 +114,23 @@ std::shared_ptr<LoraAdapters> LoraAdapters::load(Model& model, const std::string
   return ad;
 }
 
-void LoraAdapters::save(const std::string& dir, const std::string& base_model) const {
+LoraConfig LoraAdapters::make_config(int64_t rank, double alpha, const std::string& targets) {
+  LoraConfig c;
+  c.rank = rank;
+  c.alpha = alpha;
+  if (!targets.empty()) {
+    c.targets.clear();
+    for (size_t b = 0; b <= targets.size();) {
+      size_t e = targets.find(',', b);
+      if (e == std::string::npos) e = targets.size();
+      if (e > b) c.targets.push_back(targets.substr(b, e - b));
+      b = e + 1;
+    }
+  }
+  return c;
+}
+
+std::string LoraAdapters::config_json(const std::string& base_model) const {
   nlohmann::ordered_json j = {{"peft_type", "LORA"},
                               {"task_type", "CAUSAL_LM"},
                               {"base_model_name_or_path", base_model},
@@ -125,8 +141,13 @@ void LoraAdapters::save(const std::string& dir, const std::string& base_model) c
                               {"target_modules", config_.targets},
                               {"fan_in_fan_out", false},
                               {"inference_mode", true}};
-  write_file_atomic(path_join(dir, "adapter_config.json"), j.dump(2) + "\n");
-  std::map<std::string, Tensor> tensors(parameters().begin(), parameters().end());
+  return j.dump(2) + "\n";
+}
+
+void LoraAdapters::save(const std::string& dir, const std::string& base_model) const {
+  write_file_atomic(path_join(dir, "adapter_config.json"), config_json(base_model));
+  const auto params = parameters();
+  const std::map<std::string, Tensor> tensors(params.begin(), params.end());
   io::write_safetensors(path_join(dir, "adapter_model.safetensors"), tensors);
 }
 

@@ -47,6 +47,10 @@ class LoraAdapters {
   static std::shared_ptr<LoraAdapters> load(Model& model, const std::string& dir);
   // Writes dir/adapter_config.json and dir/adapter_model.safetensors (each atomically).
   void save(const std::string& dir, const std::string& base_model) const;
+  // The text of adapter_config.json.
+  std::string config_json(const std::string& base_model) const;
+  // Options as flags give them: "q_proj,v_proj" -> targets (empty: the default set).
+  static LoraConfig make_config(int64_t rank, double alpha, const std::string& targets);
 
   // The adapter of a base weight (by its storage), or nullptr.
   const LoraPair* find(const Tensor& weight) const;

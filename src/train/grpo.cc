@@ -87,15 +87,25 @@ std::vector<eval::Problem> task_problems(const std::string& task, const std::str
   return out;
 }
 
-// The reference policy: a copy of weights that can be put in the model's slots for a forward and
-// taken out again (pointers swapped, nothing copied). Tied weights follow their named slot.
+// The reference policy: a copy of the trained tensors (the model's weights, or its adapters)
+// that can be put in their slots for a forward and taken out again (pointers swapped, nothing
+// copied). Slots without a name alias a named one with the same storage (tied weights).
+using Slots = std::vector<std::pair<std::string, Tensor*>>;
+
+Slots model_slots(models::Model& m) {
+  Slots out;
+  for (auto& s : m.parameter_slots()) out.emplace_back(s.name, s.t);
+  return out;
+}
+
 class ReferencePolicy {
  public:
-  void snapshot(models::Model& m) {
+  void snapshot(const Slots& slots) {
     weights_.clear();
-    for (auto& [name, t] : m.parameters(true)) {
-      Tensor c = Tensor::zeros(t.dtype, t.shape);
-      std::memcpy(c.data, t.data, t.nbytes());
+    for (const auto& [name, t] : slots) {
+      if (name.empty() || !t->defined()) continue;
+      Tensor c = Tensor::zeros(t->dtype, t->shape);
+      std::memcpy(c.data, t->data, t->nbytes());
       weights_[name] = c;
     }
   }
@@ -108,18 +118,17 @@ class ReferencePolicy {
       std::memcpy(t.data, src.data, t.nbytes());
     }
   }
-  bool empty() const { return weights_.empty(); }
   NamedTensors named() const { return NamedTensors(weights_.begin(), weights_.end()); }
-  // Exchanges the model's weights and these (call twice to undo).
-  void swap_into(models::Model& m) {
+  // Exchanges the slots' tensors and these (call twice to undo).
+  void swap_into(const Slots& slots) {
     std::map<const void*, Tensor*> by_data;
-    std::vector<models::ParamSlot> slots = m.parameter_slots();
-    for (auto& s : slots)
-      if (!s.name.empty()) by_data[s.t->data] = &weights_.at(s.name);
+    for (const auto& [name, t] : slots)
+      if (!name.empty() && t->defined()) by_data[t->data] = &weights_.at(name);
     std::vector<std::pair<Tensor*, Tensor>> plan;  // slot -> the tensor it gets
-    for (auto& s : slots) plan.push_back({s.t, *by_data.at(s.t->data)});
-    for (auto& s : slots)
-      if (!s.name.empty()) weights_[s.name] = *s.t;
+    for (const auto& [name, t] : slots)
+      if (t->defined()) plan.push_back({t, *by_data.at(t->data)});
+    for (const auto& [name, t] : slots)
+      if (!name.empty() && t->defined()) weights_[name] = *t;
     for (auto& [slot, t] : plan) *slot = t;
   }
 
@@ -275,15 +284,28 @@ void run_grpo(const GrpoOptions& o) {
   for (const auto& p : train) data_hash = fnv1a64(std::to_string(data_hash) + p.id + p.prompt);
   const ordered_json want = settings(o, data_hash);
 
-  // The policy: f32 master weights that the engine samples from and the trainer updates.
-  const std::string source = latest ? *latest : o.model_dir;
+  // The policy: f32 master weights that the engine samples from and the trainer updates (or,
+  // with LoRA, the base in its stored dtype plus f32 adapters, which are what is trained).
+  const bool lora = o.lora_rank > 0;
+  const std::string source = latest && !lora ? *latest : o.model_dir;
   const io::ModelConfig mcfg = io::ModelConfig::load(source);
-  check_memory(mul_sat(models::count_params(mcfg, 4).total_params, o.beta > 0 ? 20 : 16),
-               "reinforcement learning on this model (f32 weights, gradients, AdamW moments" +
-                   std::string(o.beta > 0 ? " and a reference copy)" : ")"));
+  if (!lora)
+    check_memory(mul_sat(models::count_params(mcfg, 4).total_params, o.beta > 0 ? 20 : 16),
+                 "reinforcement learning on this model (f32 weights, gradients, AdamW moments" +
+                     std::string(o.beta > 0 ? " and a reference copy)" : ")"));
   models::LoadOptions lo;
-  lo.trainable = true;
+  lo.trainable = !lora;
   auto model = models::load_model(source, lo);
+  std::shared_ptr<models::LoraAdapters> adapters;
+  if (lora) {
+    adapters = latest ? models::LoraAdapters::load(*model, *latest)
+                      : models::LoraAdapters::create(*model,
+                                                     models::LoraAdapters::make_config(
+                                                         o.lora_rank, o.lora_alpha, o.lora_targets),
+                                                     o.seed);
+    model->set_lora(adapters);
+  }
+  auto trained_slots = [&] { return lora ? adapters->slots() : model_slots(*model); };
   tok::Tokenizer tk = tok::Tokenizer::load(source);
   std::unique_ptr<tmpl::ChatTemplate> chat;
   if (style == eval::PromptStyle::Chat)
@@ -295,11 +317,14 @@ void run_grpo(const GrpoOptions& o) {
   // The schedule counts optimizer updates: `updates` per step.
   tc.schedule = {o.lr, o.warmup * o.updates, o.steps * o.updates, o.min_lr_ratio};
   tc.clip_norm = o.clip;
-  Trainer trainer(*model, tc);
+  std::unique_ptr<Trainer> trainer_ptr =
+      lora ? std::make_unique<Trainer>(*model, tc, adapters->parameters())
+           : std::make_unique<Trainer>(*model, tc);
+  Trainer& trainer = *trainer_ptr;
   const std::map<std::string, std::string> side = model_side_files(o.model_dir);
   PromptStream stream(train.size(), o.seed);
   ReferencePolicy ref;
-  if (o.beta > 0) ref.snapshot(*model);
+  if (o.beta > 0) ref.snapshot(trained_slots());
 
   if (latest) {
     const std::string state_path = path_join(*latest, "trainer_state.json");
@@ -325,11 +350,13 @@ void run_grpo(const GrpoOptions& o) {
       const std::string saved = path_join(*latest, "reference.safetensors");
       if (file_exists(saved)) {
         ref.load(saved);
+      } else if (lora) {
+        ref.snapshot(models::LoraAdapters::create(*model, adapters->config(), o.seed)->slots());
       } else {
         models::LoadOptions start;
         start.trainable = true;
         auto initial = models::load_model(o.model_dir, start);
-        ref.snapshot(*initial);
+        ref.snapshot(model_slots(*initial));
       }
     }
     std::fprintf(stderr, "resumed from %s (step %lld)\n", latest->c_str(),
@@ -391,8 +418,13 @@ void run_grpo(const GrpoOptions& o) {
         {"step", step}, {"epoch", stream.epoch()}, {"cursor", stream.cursor()}, {"settings", want}};
     files["trainer_state.json"] = st.dump(2) + "\n";
     std::map<std::string, NamedTensors> tensors = {
-        {"model.safetensors", model->parameters(true)},
         {"optimizer.safetensors", trainer.optimizer().state_tensors()}};
+    if (lora) {
+      files["adapter_config.json"] = adapters->config_json(o.model_dir);
+      tensors["adapter_model.safetensors"] = adapters->parameters();
+    } else {
+      tensors["model.safetensors"] = model->parameters(true);
+    }
     if (o.beta > 0 && !ref_is_start) tensors["reference.safetensors"] = ref.named();
     write_folder(checkpoint_dir(o.out_dir, step), files, tensors, DType::F32);
     prune_checkpoints(o.out_dir, static_cast<int>(o.keep));
@@ -493,10 +525,10 @@ void run_grpo(const GrpoOptions& o) {
       std::vector<const PolicyExample*> all;
       for (const auto& e : examples) all.push_back(&e);
       if (o.beta > 0) {
-        ref.swap_into(*model);
+        ref.swap_into(trained_slots());
         const auto ref_lp =
             trainer.completion_logprobs(all, static_cast<float>(o.temperature), o.micro_tokens);
-        ref.swap_into(*model);
+        ref.swap_into(trained_slots());
         for (size_t i = 0; i < examples.size(); ++i) examples[i].ref = ref_lp[i];
       }
       std::vector<std::vector<const PolicyExample*>> micro(1);
@@ -526,7 +558,7 @@ void run_grpo(const GrpoOptions& o) {
                  "); try a lower --lr");
     const double train_seconds = seconds_since(t_train);
     if (o.ref_update_every > 0 && o.beta > 0 && (step + 1) % o.ref_update_every == 0) {
-      ref.snapshot(*model);
+      ref.snapshot(trained_slots());
       ref_is_start = false;
     }
 
@@ -582,7 +614,10 @@ void run_grpo(const GrpoOptions& o) {
   }
   if (o.eval_every > 0 && o.steps % o.eval_every != 0) evaluate(o.steps);
   if (o.save_every > 0) save_checkpoint();
-  write_model_files(o.out_dir, side, model->parameters(true), DType::F32);
+  if (lora)
+    adapters->save(o.out_dir, o.model_dir);
+  else
+    write_model_files(o.out_dir, side, model->parameters(true), DType::F32);
   log.close();
   write_plots(o.out_dir, "r1 train grpo: " + o.task);
   std::fprintf(stderr, "done: %lld steps in %s; model written to %s\n",

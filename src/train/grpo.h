@@ -56,6 +56,12 @@ struct GrpoOptions {
   int64_t save_every = 0, keep = 2, stop_after = 0, log_every = 1;
   uint64_t seed = 0;
   bool resume = false;
+  // LoRA (models/lora.h): with lora_rank > 0 only adapters are trained, the base stays frozen in
+  // its stored dtype; the output is a PEFT adapter folder (and the reference policy is the base
+  // with the adapters as they were at the start or the last refresh).
+  int64_t lora_rank = 0;
+  double lora_alpha = 16;
+  std::string lora_targets;  // comma-separated module names; empty: attention and MLP
 };
 
 void run_grpo(const GrpoOptions& o);

@@ -17,7 +17,11 @@ int64_t Example::targets() const {
 }
 
 Trainer::Trainer(models::Model& model, TrainerConfig cfg)
-    : model_(model), cfg_(cfg), params_(model.parameters()), adam_(params_, cfg.adam) {
+    : Trainer(model, cfg, model.parameters()) {}
+
+Trainer::Trainer(models::Model& model, TrainerConfig cfg,
+                 std::vector<std::pair<std::string, Tensor>> params)
+    : model_(model), cfg_(cfg), params_(std::move(params)), adam_(params_, cfg.adam) {
   // Every step allocates and frees the same activation buffers: keep freed blocks of up to
   // 32 MiB (glibc's largest mmap threshold) in the heap instead of returning them to the system,
   // so they are not page-faulted in again each step. A hint: failure is harmless.

@@ -60,6 +60,10 @@ class Trainer {
  public:
   // The model must have been made trainable (LoadOptions::trainable).
   Trainer(models::Model& model, TrainerConfig cfg);
+  // Trains only `params` (contiguous f32, used by the model's forward: e.g. LoRA adapters on a
+  // frozen model); everything else stays as it is.
+  Trainer(models::Model& model, TrainerConfig cfg,
+          std::vector<std::pair<std::string, Tensor>> params);
 
   // One optimizer update from the micro-batches (gradient accumulation: each is one forward and
   // backward; the loss of every micro-batch is divided by the step's total target count).
