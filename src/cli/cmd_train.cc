@@ -84,6 +84,9 @@ int run_loop(Args& a, const char* kind) {
   o.seed = static_cast<uint64_t>(a.take_int("--seed", 0, 0, kMaxI64));
   o.resume = a.take_bool("--resume");
   o.save_dtype = a.take_str("--save-dtype", o.save_dtype);
+  o.lora_rank = a.take_int("--lora-rank", 0, 1, 4096);
+  o.lora_alpha = a.take_double("--lora-alpha", o.lora_alpha, Range::above(0, 1e6));
+  o.lora_targets = a.take_str("--lora-targets", "");
   take_threads(a);
   a.finish();
   train::run_training(o);
@@ -191,7 +194,8 @@ int run_sft(Args& a) {
   "  --stop-after N        stop after N steps with a checkpoint (continue with --resume)\n" \
   "  --resume              continue exactly from the newest checkpoint in --out\n"          \
   "  --save-dtype f32|bf16 dtype of the final model (checkpoints keep f32)\n"               \
-  "  --seed N --threads N\n"
+  "  --seed N --threads N\n"                                                                \
+  "  --lora-rank R --lora-alpha A --lora-targets LIST   train LoRA adapters only (PEFT)\n"
 
 R1_COMMAND({"train init",
             "create a new randomly initialized model with a given tokenizer",

@@ -60,7 +60,8 @@ ordered_json settings(const RunOptions& o, int64_t steps, int64_t warmup, uint64
           {"weight_decay", o.weight_decay},
           {"clip", o.clip},
           {"seed", o.seed},
-          {"eval_frac", o.eval_frac}};
+          {"eval_frac", o.eval_frac},
+          {"lora", {o.lora_rank, o.lora_alpha, o.lora_targets}}};
 }
 
 // loss.svg from train_log.jsonl (the whole run, across resumes: the last record of a step wins).
@@ -157,17 +158,32 @@ double run_training(const RunOptions& o) {
   const uint64_t tok_hash = fnv1a64(read_file(path_join(source, "tokenizer.json")));
   const ordered_json want = settings(o, steps, warmup, data_hash, tok_hash);
 
-  // f32 weights, gradients and both AdamW moments, before anything is allocated.
-  check_memory(mul_sat(models::count_params(mcfg, 4).total_params, 16),
-               "training this model (f32 weights, gradients and AdamW moments)");
+  // f32 weights, gradients and both AdamW moments, before anything is allocated (with LoRA the
+  // base stays as stored and only the adapters are trained).
+  const bool lora = o.lora_rank > 0;
+  if (!lora)
+    check_memory(mul_sat(models::count_params(mcfg, 4).total_params, 16),
+                 "training this model (f32 weights, gradients and AdamW moments)");
   models::LoadOptions lo;
-  lo.trainable = true;
-  auto model = models::load_model(source, lo);
+  lo.trainable = !lora;
+  auto model = models::load_model(lora ? o.model_dir : source, lo);
+  std::shared_ptr<models::LoraAdapters> adapters;
+  if (lora) {
+    adapters = latest ? models::LoraAdapters::load(*model, *latest)
+                      : models::LoraAdapters::create(*model,
+                                                     models::LoraAdapters::make_config(
+                                                         o.lora_rank, o.lora_alpha, o.lora_targets),
+                                                     o.seed);
+    model->set_lora(adapters);
+  }
   TrainerConfig tc;
   tc.adam = {o.beta1, o.beta2, o.eps, o.weight_decay};
   tc.schedule = {o.lr, warmup, steps, o.min_lr_ratio};
   tc.clip_norm = o.clip;
-  Trainer trainer(*model, tc);
+  std::unique_ptr<Trainer> trainer_ptr =
+      lora ? std::make_unique<Trainer>(*model, tc, adapters->parameters())
+           : std::make_unique<Trainer>(*model, tc);
+  Trainer& trainer = *trainer_ptr;
   const std::map<std::string, std::string> side = model_side_files(o.model_dir);
 
   if (latest) {
@@ -223,10 +239,15 @@ double run_training(const RunOptions& o) {
                        {"cursor", batcher.cursor()},
                        {"settings", want}};
     files["trainer_state.json"] = st.dump(2) + "\n";
-    write_folder(checkpoint_dir(o.out_dir, step), files,
-                 {{"model.safetensors", model->parameters(true)},
-                  {"optimizer.safetensors", trainer.optimizer().state_tensors()}},
-                 DType::F32);
+    std::map<std::string, NamedTensors> tensors = {
+        {"optimizer.safetensors", trainer.optimizer().state_tensors()}};
+    if (lora) {
+      files["adapter_config.json"] = adapters->config_json(o.model_dir);
+      tensors["adapter_model.safetensors"] = adapters->parameters();
+    } else {
+      tensors["model.safetensors"] = model->parameters(true);
+    }
+    write_folder(checkpoint_dir(o.out_dir, step), files, tensors, DType::F32);
     prune_checkpoints(o.out_dir, static_cast<int>(o.keep));
   };
 
@@ -275,8 +296,11 @@ double run_training(const RunOptions& o) {
   }
   if (o.eval_every > 0 && steps % o.eval_every != 0) evaluate(steps);
   if (o.save_every > 0) save_checkpoint();
-  write_model_files(o.out_dir, side, model->parameters(true),
-                    o.save_dtype == "bf16" ? DType::BF16 : DType::F32);
+  if (lora)
+    adapters->save(o.out_dir, o.model_dir);
+  else
+    write_model_files(o.out_dir, side, model->parameters(true),
+                      o.save_dtype == "bf16" ? DType::BF16 : DType::F32);
   log.close();
   write_loss_plot(o.out_dir, "r1 train " + o.kind + ": " + o.data);
   const double total = std::chrono::duration<double>(clock::now() - t0).count();

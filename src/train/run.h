@@ -24,6 +24,10 @@ struct RunOptions {
   uint64_t seed = 0;
   bool resume = false;
   std::string save_dtype = "f32";  // the final model's dtype: f32 | bf16
+  // LoRA (models/lora.h): train adapters only; the output is a PEFT adapter folder.
+  int64_t lora_rank = 0;
+  double lora_alpha = 16;
+  std::string lora_targets;
 };
 
 // Runs training; prints progress to stderr; writes the model to out_dir (and checkpoints under

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "cli_run.h"
 
@@ -65,6 +66,36 @@ void expect_usage_error(const testing::CliResult& r, const std::string& needle) 
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_EQ(count_lines(r.err), 1) << r.err;
   EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+}
+
+// SFT of LoRA adapters only: a PEFT folder out, usable with --adapter and equal to its merge.
+TEST(TrainCli, LoraAdapterThenMerge) {
+  const std::string d = temp_dir("lora");
+  {
+    std::ofstream f(d + "/data.jsonl");
+    for (int i = 0; i < 16; ++i)
+      f << R"({"prompt": "What is 2 + 2?", "response": "4"})"
+        << "\n";
+  }
+  auto r = run_r1("train sft -m r1-tiny-random --data " + d + "/data.jsonl --out " + d +
+                  "/adapter --steps 3 --batch-tokens 128 --lr 1e-2 --lora-rank 4 --threads 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(d + "/adapter/adapter_config.json"));
+  EXPECT_TRUE(fs::exists(d + "/adapter/adapter_model.safetensors"));
+  EXPECT_FALSE(fs::exists(d + "/adapter/model.safetensors"));
+  const std::string gen = "generate -p 'What is 2 + 2?' -n 8 --temperature 0 --json --threads 1";
+  const auto with = run_r1(gen + " -m r1-tiny-random --adapter " + d + "/adapter");
+  ASSERT_EQ(with.code, 0) << with.err;
+  ASSERT_EQ(
+      run_r1("train merge -m r1-tiny-random --adapter " + d + "/adapter --out " + d + "/merged")
+          .code,
+      0);
+  const auto merged = run_r1(gen + " -m " + d + "/merged");
+  ASSERT_EQ(merged.code, 0) << merged.err;
+  EXPECT_EQ(nlohmann::json::parse(with.out)["tokens"], nlohmann::json::parse(merged.out)["tokens"]);
+  const auto plain = run_r1(gen + " -m r1-tiny-random");
+  EXPECT_NE(nlohmann::json::parse(with.out)["tokens"], nlohmann::json::parse(plain.out)["tokens"]);
+  EXPECT_EQ(run_r1("generate -p x --adapter /nonexistent").code, 2);
 }
 
 TEST(TrainCli, BadInputIsOneLineAndExitCode2) {
