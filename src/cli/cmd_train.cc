@@ -10,6 +10,7 @@
 #include "train/checkpoint.h"
 #include "train/grpo.h"
 #include "train/init.h"
+#include "train/rejection.h"
 #include "train/run.h"
 
 namespace r1::cli {
@@ -149,6 +150,38 @@ int run_grpo(Args& a) {
   return 0;
 }
 
+int run_rejection(Args& a) {
+  train::RejectionOptions o;
+  const auto model = a.take("--model", "-m");
+  if (!model) fail_usage("-m DIR (the model to sample from) is required");
+  o.model_dir = resolve_model_dir(model);
+  o.adapter = a.take_str("--adapter", "");
+  o.task = a.take_str("--task", o.task);
+  o.data = a.take_str("--data", "");
+  o.out = a.take_str("--out", "", "-o");
+  o.k = a.take_int("-k", o.k, 1, 1024);
+  o.keep_per_problem = a.take_int("--keep-per-problem", o.keep_per_problem, 1, 1024);
+  o.limit = a.take_int("--limit", 0, 1, kMaxI64);
+  o.max_tokens = a.take_int("--max-tokens", o.max_tokens, 1, kMaxTokens, "-n");
+  o.batch = a.take_int("--batch", o.batch, 1, kMaxBatch);
+  o.temperature = a.take_double("--temperature", o.temperature, Range::above(0, 10));
+  o.top_p = a.take_double("--top-p", o.top_p, Range::above(0, 1));
+  o.max_repeats = a.take_int("--max-repeats", o.max_repeats, 1, 1 << 20);
+  o.seed = static_cast<uint64_t>(a.take_int("--seed", 0, 0, kMaxI64));
+  take_threads(a);
+  a.finish();
+  const train::RejectionStats st = train::rejection_sample(o);
+  std::fprintf(
+      stderr,
+      "%lld problems, %lld samples, %lld correct (%.1f%%), %lld kept for SFT covering %lld "
+      "problems, %.0f tokens each on average -> %s\n",
+      static_cast<long long>(st.problems), static_cast<long long>(st.samples),
+      static_cast<long long>(st.correct), 100.0 * st.correct / std::max<int64_t>(1, st.samples),
+      static_cast<long long>(st.kept), static_cast<long long>(st.problems_covered),
+      st.mean_kept_tokens, o.out.c_str());
+  return 0;
+}
+
 int run_merge(Args& a) {
   const auto model = a.take("--model", "-m");
   if (!model) fail_usage("-m DIR (the base model) is required");
@@ -246,6 +279,20 @@ R1_COMMAND(
      "                        (base frozen in its dtype; --out gets a PEFT adapter folder)\n",
      {"--gspo", "--dynamic-sampling", "--resume"},
      run_grpo});
+R1_COMMAND(
+    {"train rejection-sample",
+     "k samples per problem, keep the correct and readable ones as SFT data (R1 stage 3)",
+     "  -m, --model DIR       the model to sample from (--adapter DIR: with a LoRA adapter)\n"
+     "  --task T --data FILE  problems as r1 train grpo takes them (countdown and\n"
+     "                        arithmetic are generated without --data)\n"
+     "  --out FILE            SFT rows {\"messages\": [user, assistant]} for r1 train sft\n"
+     "  -k K                  samples per problem (8); --keep-per-problem N (2)\n"
+     "  --limit N --max-tokens N --batch B --temperature T --top-p P --seed S --threads N\n"
+     "  --max-repeats N       drop replies that repeat a line more than N times (3)\n"
+     "  kept: verified correct, ended on their own, </think> once with the answer after\n"
+     "  it, valid UTF-8, not repetitive; identical replies once\n",
+     {},
+     run_rejection});
 R1_COMMAND({"train merge",
             "merge a LoRA adapter (PEFT folder) into its base model: a full checkpoint",
             "  -m, --model DIR       the base model\n"

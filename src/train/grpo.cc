@@ -27,6 +27,7 @@
 #include "tasks/countdown.h"
 #include "train/checkpoint.h"
 #include "train/plot.h"
+#include "train/problems.h"
 #include "train/trainer.h"
 
 namespace r1::train {
@@ -45,46 +46,6 @@ std::string duration(double s) {
   char b[32];
   std::snprintf(b, sizeof b, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
   return b;
-}
-
-// The problems of a task: from a file, or generated for the procedural tasks (countdown with
-// its defaults, arithmetic as MATH-style \boxed answers) when no file is given.
-std::vector<eval::Problem> task_problems(const std::string& task, const std::string& file,
-                                         tasks::Split split, size_t n, uint64_t seed) {
-  if (!file.empty()) return eval::load_problems(file, task == "arithmetic" ? "math" : task);
-  std::vector<eval::Problem> out;
-  if (task == "countdown") {
-    tasks::CountdownOptions o;
-    o.seed = seed;
-    o.split = split;
-    o.distinct = true;
-    for (const auto& p : tasks::generate_countdown(n, o)) {
-      eval::Problem q;
-      q.id = p.canonical;
-      q.task = "countdown";
-      q.numbers = p.numbers;
-      q.answer = std::to_string(p.target);
-      q.prompt = eval::countdown_prompt(p.numbers, p.target);
-      out.push_back(std::move(q));
-    }
-  } else if (task == "arithmetic") {
-    tasks::ArithOptions o;
-    o.seed = seed;
-    o.split = split;
-    o.distinct = true;
-    for (const auto& p : tasks::generate_arithmetic(n, o)) {
-      eval::Problem q;
-      q.id = p.canonical;
-      q.task = "math";
-      q.answer = std::to_string(p.answer);
-      q.prompt = p.prompt;
-      out.push_back(std::move(q));
-    }
-  } else {
-    fail_usage("--data FILE is required for task ", task,
-               " (only countdown and arithmetic are generated)");
-  }
-  return out;
 }
 
 // The reference policy: a copy of the trained tensors (the model's weights, or its adapters)

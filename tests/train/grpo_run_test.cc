@@ -5,11 +5,14 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "core/file_util.h"
 #include "core/threads.h"
 #include "train/grpo.h"
+#include "train/rejection.h"
 
 namespace r1::train {
 namespace {
@@ -107,6 +110,39 @@ TEST(GrpoRun, FormatRule) {
   EXPECT_TRUE(format_ok(" <think> a </think> <answer> 4 </answer>\n", "r1-zero", "math"));
   EXPECT_FALSE(format_ok("<think> a </think> <answer> 4 </answer> more", "r1-zero", "math"));
   EXPECT_FALSE(format_ok("<answer> 4 </answer>", "r1-zero", "math"));
+}
+
+TEST(RejectionSampling, KeepsCorrectReadableDistinctReplies) {
+  EXPECT_TRUE(readable("a\nb\na\n</think> \\boxed{1}", "stop", 3));
+  EXPECT_FALSE(readable("a\na\na\na\n", "stop", 3));                // a line four times
+  EXPECT_FALSE(readable("fine </think> \\boxed{1}", "length", 3));  // cut by the limit
+  EXPECT_FALSE(readable("bad \xef\xbf\xbd byte", "stop", 3));
+  const fs::path out = fs::temp_directory_path() / "r1_rejection.jsonl";
+  RejectionOptions o;
+  o.model_dir = std::string(R1_SOURCE_DIR) + "/models/r1-arith";
+  o.task = "arithmetic";
+  o.k = 3;
+  o.limit = 6;
+  o.keep_per_problem = 2;
+  o.max_tokens = 256;
+  o.temperature = 1.5;  // varied replies, some wrong
+  o.out = out.string();
+  const RejectionStats st = rejection_sample(o);
+  EXPECT_EQ(st.problems, 6);
+  EXPECT_EQ(st.samples, 18);
+  EXPECT_LE(st.kept, st.correct);
+  EXPECT_LE(st.kept, 12);
+  std::ifstream in(out);
+  int rows = 0;
+  std::map<std::string, std::set<std::string>> replies;
+  for (std::string l; std::getline(in, l); ++rows) {
+    const json j = json::parse(l);
+    const std::string reply = j["messages"][1]["content"];
+    EXPECT_EQ(reply.rfind("<think>\n", 0), 0u);
+    EXPECT_NE(reply.find("\\boxed{"), std::string::npos);
+    EXPECT_TRUE(replies[j["id"]].insert(reply).second) << "a reply kept twice";
+  }
+  EXPECT_EQ(rows, st.kept);
 }
 
 }  // namespace
