@@ -51,6 +51,8 @@ const char* op_symbol(ArithOp op) {
       return "-";
     case ArithOp::Mul:
       return "×";
+    case ArithOp::Div:
+      return "÷";
   }
   return "?";
 }
@@ -62,6 +64,8 @@ const char* op_name(ArithOp op) {
       return "sub";
     case ArithOp::Mul:
       return "mul";
+    case ArithOp::Div:
+      return "div";
   }
   return "?";
 }
@@ -77,7 +81,7 @@ std::string expression(ArithOp op, int64_t a, int64_t b) {
 // A plain problem, one of four phrasings.
 std::string plain_text(ArithOp op, int64_t a, int64_t b, SplitMix64& rng) {
   static constexpr const char* kWords[][2] = {
-      {"plus", "the sum"}, {"minus", ""}, {"times", "the product"}};
+      {"plus", "the sum"}, {"minus", ""}, {"times", "the product"}, {"divided by", "the quotient"}};
   const char* const* w = kWords[static_cast<int>(op)];
   switch (rng.uniform(0, 3)) {
     case 0:
@@ -329,8 +333,148 @@ int64_t apply(ArithOp op, int64_t a, int64_t b) {
       return a - b;
     case ArithOp::Mul:
       return a * b;
+    case ArithOp::Div:
+      return a / b;
   }
   return 0;
+}
+
+// neg: a - b with a < b, as b - a with the sign.
+int64_t neg_lines(int64_t a, int64_t b, std::vector<std::string>& lines) {
+  R1_ASSERT(0 <= a && a < b);
+  lines.push_back(s(a) + " < " + s(b) + ", swap: " + s(b) + " - " + s(a));
+  const int64_t d = sub_columns(b, a, lines);
+  lines.push_back("So " + s(b) + " - " + s(a) + " = " + s(d) + ".");
+  return -d;
+}
+
+// div: short division of a by one digit d, most significant digit first.
+int64_t div_lines(int64_t a, int64_t d, std::vector<std::string>& lines) {
+  R1_ASSERT(d >= 2 && d <= 9 && a % d == 0);
+  const std::vector<int> da = digits_lsb(a);
+  int64_t r = 0, q_all = 0;
+  for (size_t i = da.size(); i-- > 0;) {
+    const int64_t n = r * 10 + da[i], q = n / d;
+    r = n % d;
+    lines.push_back(s(n) + " ÷ " + s(d) + " = " + s(q) + " remainder " + s(r) + ", write " + s(q));
+    q_all = q_all * 10 + q;
+  }
+  R1_ASSERT(r == 0 && q_all == a / d);
+  return q_all;
+}
+
+// mul3: a partial product per nonzero digit of b, then their sums one by one.
+int64_t mul_any_lines(int64_t a, int64_t b, std::vector<std::string>& lines) {
+  if (b < 10) return mul_digit_rows(a, static_cast<int>(b), lines);
+  std::vector<int64_t> partials;
+  int64_t place = 1;
+  for (int64_t rest = b; rest > 0; rest /= 10, place *= 10) {
+    const int digit = static_cast<int>(rest % 10);
+    if (digit == 0) continue;
+    const int64_t row = mul_digit_rows(a, digit, lines) * place;
+    lines.push_back(s(a) + " × " + s(digit * place) + " = " + s(row));
+    partials.push_back(row);
+  }
+  int64_t acc = partials[0];
+  for (size_t i = 1; i < partials.size(); ++i) {
+    lines.push_back(s(acc) + " + " + s(partials[i]));
+    const int64_t sum = add_columns(acc, partials[i], lines);
+    lines.push_back("So " + s(acc) + " + " + s(partials[i]) + " = " + s(sum) + ".");
+    acc = sum;
+  }
+  R1_ASSERT(acc == a * b);
+  return acc;
+}
+
+// One binary step of an expression with the method of its operator; sub needs x >= y.
+int64_t step_lines(ArithOp op, int64_t x, int64_t y, std::vector<std::string>& lines) {
+  switch (op) {
+    case ArithOp::Add:
+      return add_columns(x, y, lines);
+    case ArithOp::Sub:
+      return sub_columns(x, y, lines);
+    case ArithOp::Mul:
+      return mul_any_lines(x, y, lines);
+    case ArithOp::Div:
+      return div_lines(x, y, lines);
+  }
+  return 0;
+}
+
+// An expression of two or three steps (see arithmetic.h "expr"): its text and its steps in the
+// order they are computed, each (x op y) with x, y numbers or earlier results.
+struct ExprDraw {
+  std::string text;
+  struct Step {
+    ArithOp op;
+    int64_t x, y;
+  };
+  std::vector<Step> steps;
+  int64_t value = 0;
+};
+
+bool draw_expr(SplitMix64& rng, ExprDraw* e) {
+  const auto num = [&] { return rng.uniform(2, 99); };
+  const auto digit = [&] { return rng.uniform(2, 9); };
+  const auto pm = [&] { return rng.uniform(0, 1) ? ArithOp::Add : ArithOp::Sub; };
+  const auto sym = [](ArithOp op) { return std::string(" ") + op_symbol(op) + " "; };
+  e->steps.clear();
+  auto step = [&](ArithOp op, int64_t x, int64_t y) {
+    if (op == ArithOp::Sub && x < y) return int64_t{-1};
+    e->steps.push_back({op, x, y});
+    return apply(op, x, y);
+  };
+  const int64_t a = num(), b = num();
+  const ArithOp o1 = pm(), o2 = pm();
+  int64_t v = -1;
+  switch (rng.uniform(0, 4)) {
+    case 0: {  // (a ± b) × c
+      const int64_t c = digit(), s1 = step(o1, a, b);
+      if (s1 < 0) return false;
+      v = step(ArithOp::Mul, s1, c);
+      e->text = "(" + s(a) + sym(o1) + s(b) + ") × " + s(c);
+      break;
+    }
+    case 1: {  // a × c ± b
+      const int64_t c = digit(), s1 = step(ArithOp::Mul, a, c);
+      v = step(o1, s1, b);
+      e->text = s(a) + " × " + s(c) + sym(o1) + s(b);
+      break;
+    }
+    case 2: {  // a ± b × c
+      const int64_t c = digit(), s1 = step(ArithOp::Mul, b, c);
+      v = step(o1, a, s1);
+      e->text = s(a) + sym(o1) + s(b) + " × " + s(c);
+      break;
+    }
+    case 3: {  // (a ± b) × c ± d
+      const int64_t c = digit(), d = num(), s1 = step(o1, a, b);
+      if (s1 < 0) return false;
+      const int64_t s2 = step(ArithOp::Mul, s1, c);
+      v = step(o2, s2, d);
+      e->text = "(" + s(a) + sym(o1) + s(b) + ") × " + s(c) + sym(o2) + s(d);
+      break;
+    }
+    default: {  // a ± (b ± c)
+      const int64_t c = num(), s1 = step(o2, b, c);
+      if (s1 < 0) return false;
+      v = step(o1, a, s1);
+      e->text = s(a) + sym(o1) + "(" + s(b) + sym(o2) + s(c) + ")";
+      break;
+    }
+  }
+  e->value = v;
+  return v >= 0;
+}
+
+// How people type the operators: × as ×, * or x; ÷ as ÷ or /.
+std::string typed(std::string text, SplitMix64& rng) {
+  const int m = static_cast<int>(rng.uniform(0, 2)), d = static_cast<int>(rng.uniform(0, 1));
+  const std::string times[] = {"×", "*", "x"}, divide[] = {"÷", "/"};
+  for (const auto& [from, to] : {std::pair{std::string("×"), times[m]}, {"÷", divide[d]}})
+    for (size_t k = text.find(from); k != std::string::npos; k = text.find(from, k + to.size()))
+      text.replace(k, from.size(), to);
+  return text;
 }
 
 // A number with exactly `digits` digits, at least min_value (one digit: min_value..9).
@@ -384,13 +528,30 @@ Operands draw_operands(ArithKind kind, SplitMix64& rng) {
         return {op, with_digits(rng.uniform(1, 3), 2, rng), rng.uniform(2, 9)};
       return {op, rng.uniform(10, 99), rng.uniform(10, 99)};
     }
+    case ArithKind::Neg: {
+      const int64_t db = rng.uniform(1, 4);
+      int64_t b = with_digits(db, 1, rng), a = with_digits(rng.uniform(1, db), 1, rng);
+      if (a > b) std::swap(a, b);
+      if (a == b) ++b;
+      return {ArithOp::Sub, a, b};
+    }
+    case ArithKind::Div: {
+      const int64_t d = rng.uniform(2, 9);
+      const int64_t q = with_digits(rng.uniform(1, 3), 2, rng);
+      return {ArithOp::Div, q * d, d};
+    }
+    case ArithKind::Mul3:
+      return {ArithOp::Mul, with_digits(rng.uniform(2, 3), 10, rng),
+              with_digits(rng.uniform(2, 3), 10, rng)};
+    case ArithKind::Expr:
+      break;  // generate_arithmetic draws expressions itself (draw_expr)
   }
   fail_internal("unknown arithmetic kind");
 }
 
 std::string canonical_of(ArithKind kind, ArithOp op, int64_t a, int64_t b) {
   // + and × are the same problem in either order.
-  if (op != ArithOp::Sub && a < b) std::swap(a, b);
+  if ((op == ArithOp::Add || op == ArithOp::Mul) && a < b) std::swap(a, b);
   std::string head = kind == ArithKind::Word ? std::string("word-") + op_name(op) : kind_name(kind);
   return head + ":" + s(a) + ":" + s(b);
 }
@@ -407,6 +568,14 @@ const char* kind_name(ArithKind kind) {
       return "mul";
     case ArithKind::Word:
       return "word";
+    case ArithKind::Neg:
+      return "neg";
+    case ArithKind::Div:
+      return "div";
+    case ArithKind::Mul3:
+      return "mul3";
+    case ArithKind::Expr:
+      return "expr";
   }
   return "?";
 }
@@ -448,8 +617,17 @@ std::vector<std::pair<ArithKind, int>> parse_kinds(const std::string& spec) {
       kind = ArithKind::Mul;
     else if (name == "word")
       kind = ArithKind::Word;
+    else if (name == "neg")
+      kind = ArithKind::Neg;
+    else if (name == "div")
+      kind = ArithKind::Div;
+    else if (name == "mul3")
+      kind = ArithKind::Mul3;
+    else if (name == "expr")
+      kind = ArithKind::Expr;
     else
-      fail_usage("--kinds: unknown kind '", name, "' (expected add, sub, mul, word)");
+      fail_usage("--kinds: unknown kind '", name,
+                 "' (expected add, sub, mul, word, neg, div, mul3, expr)");
     for (const auto& [k, w] : out)
       if (k == kind) fail_usage("--kinds: '", name, "' given twice");
     out.emplace_back(kind, weight);
@@ -467,7 +645,80 @@ Split split_of(std::string_view canonical) {
   return fnv1a64(canonical) % 10 == 0 ? Split::Test : Split::Train;
 }
 
+namespace {
+
+// The parts every problem shares: prompt, think block around the lines, boxed answer.
+void finish_problem(ArithProblem& p, const std::vector<std::string>& lines) {
+  p.prompt = p.problem + "\n" + eval::kMathInstruction;
+  p.solution = "<think>\n";
+  for (size_t i = 0; i < lines.size(); ++i) p.solution += (i ? "\n" : "") + lines[i];
+  p.solution += "\n</think>\n\n" + p.expression + " = \\boxed{" + s(p.answer) + "}";
+}
+
+// neg, div and mul3: one operation, typed as people type it.
+ArithProblem make_more_problem(ArithKind kind, ArithOp op, int64_t a, int64_t b, SplitMix64& rng) {
+  ArithProblem p;
+  p.kind = kind;
+  p.op = op;
+  p.a = a;
+  p.b = b;
+  p.canonical = canonical_of(kind, op, a, b);
+  p.expression = expression(op, a, b);
+  p.problem = typed(plain_text(op, a, b, rng), rng);
+  std::vector<std::string> lines = {p.expression};
+  const int64_t result =
+      kind == ArithKind::Neg ? neg_lines(a, b, lines) : step_lines(op, a, b, lines);
+  p.answer = apply(op, a, b);
+  R1_ASSERT(result == p.answer);
+  lines.push_back("So " + p.expression + " = " + s(result) + ".");
+  finish_problem(p, lines);
+  return p;
+}
+
+ArithProblem make_expr_problem(const ExprDraw& e, SplitMix64& rng) {
+  ArithProblem p;
+  p.kind = ArithKind::Expr;
+  p.canonical = "expr:" + e.text;
+  p.expression = e.text;
+  p.answer = e.value;
+  switch (rng.uniform(0, 3)) {
+    case 0:
+      p.problem = "What is " + e.text + "?";
+      break;
+    case 1:
+      p.problem = "Compute " + e.text + ".";
+      break;
+    case 2:
+      p.problem = e.text + " = ?";
+      break;
+    default:
+      p.problem = "Calculate " + e.text + ".";
+  }
+  p.problem = typed(p.problem, rng);
+  std::vector<std::string> lines = {e.text};
+  for (size_t k = 0; k < e.steps.size(); ++k) {
+    const auto& st = e.steps[k];
+    lines.push_back("Step " + s(static_cast<int64_t>(k + 1)) + ": " +
+                    expression(st.op, st.x, st.y));
+    const int64_t r = step_lines(st.op, st.x, st.y, lines);
+    lines.push_back("So " + expression(st.op, st.x, st.y) + " = " + s(r) + ".");
+  }
+  lines.push_back("So " + e.text + " = " + s(e.value) + ".");
+  finish_problem(p, lines);
+  return p;
+}
+
+}  // namespace
+
 ArithProblem make_arith_problem(ArithKind kind, ArithOp op, int64_t a, int64_t b, SplitMix64& rng) {
+  if (kind == ArithKind::Neg || kind == ArithKind::Div || kind == ArithKind::Mul3) {
+    R1_ASSERT(a >= 0 && b >= 0 && a <= 9999 && b <= 9999);
+    if (kind == ArithKind::Neg) R1_ASSERT(op == ArithOp::Sub && a < b);
+    if (kind == ArithKind::Div) R1_ASSERT(op == ArithOp::Div && b >= 2 && b <= 9 && a % b == 0);
+    if (kind == ArithKind::Mul3) R1_ASSERT(op == ArithOp::Mul && a <= 999 && b <= 999);
+    return make_more_problem(kind, op, a, b, rng);
+  }
+  R1_ASSERT(kind != ArithKind::Expr);  // expressions come from generate_arithmetic
   R1_ASSERT(a >= 0 && b >= 0 && a <= 9999 && b <= 9999);
   if (kind == ArithKind::Add) R1_ASSERT(op == ArithOp::Add);
   if (kind == ArithKind::Sub) R1_ASSERT(op == ArithOp::Sub);
@@ -484,6 +735,7 @@ ArithProblem make_arith_problem(ArithKind kind, ArithOp op, int64_t a, int64_t b
   p.answer = apply(op, a, b);
   p.canonical = canonical_of(kind, op, a, b);
   const std::string expr = expression(op, a, b);
+  p.expression = expr;
   std::vector<std::string> lines;
   if (kind == ArithKind::Word) {
     WordText w = word_text(op, a, b, rng);
@@ -504,6 +756,8 @@ ArithProblem make_arith_problem(ArithKind kind, ArithOp op, int64_t a, int64_t b
     case ArithOp::Mul:
       result = mul_lines(a, b, lines);
       break;
+    case ArithOp::Div:
+      R1_ASSERT(false);
   }
   R1_ASSERT(result == p.answer);
   lines.push_back("So " + expr + " = " + s(result) + ".");
@@ -533,6 +787,15 @@ std::vector<ArithProblem> generate_arithmetic(size_t n, const ArithOptions& opti
       if (attempt == 10000)
         fail_usage("cannot draw ", n, " distinct ", kind_name(kind),
                    " problems in this split (got ", i, "); ask for fewer");
+      if (kind == ArithKind::Expr) {
+        ExprDraw e;
+        if (!draw_expr(rng, &e)) continue;
+        const std::string canonical = "expr:" + e.text;
+        if (split_of(canonical) != options.split) continue;
+        if (options.distinct && !seen.insert(canonical).second) continue;
+        out.push_back(make_expr_problem(e, rng));
+        break;
+      }
       const Operands o = draw_operands(kind, rng);
       const std::string canonical = canonical_of(kind, o.op, o.a, o.b);
       if (split_of(canonical) != options.split) continue;

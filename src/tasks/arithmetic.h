@@ -38,8 +38,8 @@
 
 namespace r1::tasks {
 
-enum class ArithKind { Add, Sub, Mul, Word };
-enum class ArithOp { Add, Sub, Mul };
+enum class ArithKind { Add, Sub, Mul, Word, Neg, Div, Mul3, Expr };
+enum class ArithOp { Add, Sub, Mul, Div };
 enum class Split { Train, Test };
 
 using r1::fnv1a64;  // core/random.h
@@ -54,10 +54,21 @@ struct ArithProblem {
   std::string problem;    // the question, without the instruction
   std::string prompt;  // problem + "\n" + eval::kMathInstruction (what `r1 eval --task math` asks)
   std::string solution;  // the assistant reply: "<think>\n...\n</think>\n\n... \boxed{N}"
+  std::string
+      expression;  // the computation as the solution writes it: "4738 + 295", "(12 + 7) × 3"
 };
 
-// add, sub, mul, word, each weight 1.
+// add, sub, mul, word, each weight 1 (the default mix).
 std::vector<std::pair<ArithKind, int>> all_kinds();
+// More of what a person types (select them with --kinds):
+//   neg   a - b with a < b (a negative answer): the columns of b - a, then the sign
+//   div   exact a ÷ b, a up to 4 digits, b one digit: short division digit by digit
+//         ("14 ÷ 4 = 3 remainder 2, write 3"), each step checkable (q × d + r = n, r < d)
+//   mul3  up to 3 digits times 2 or 3 digits: a partial product per digit of b, then the sums
+//   expr  two or three operations with + - × and parentheses, evaluated step by step
+//         ("Step 1: 12 + 7" ... "So 12 + 7 = 19.") with the methods above
+// Questions write × as ×, * or x and ÷ as ÷ or / at random, as people type them; solutions always
+// use × and ÷.
 
 struct ArithOptions {
   uint64_t seed = 0;

@@ -52,33 +52,70 @@ std::vector<std::string> split_on(const std::string& text, const std::string& se
 }
 
 bool is_number(const std::string& w) {
-  if (w.empty()) return false;
-  for (char c : w)
-    if (c < '0' || c > '9') return false;
+  const size_t start = !w.empty() && w[0] == '-' ? 1 : 0;
+  if (w.size() == start) return false;
+  for (size_t i = start; i < w.size(); ++i)
+    if (w[i] < '0' || w[i] > '9') return false;
   return true;
 }
 
-// Evaluates "n op n op n ..." (ops + - ×; × binds tighter); false when it is not such a text.
-bool evaluate(const std::string& text, int64_t* value) {
-  std::vector<std::string> words = split_on(text, " ");
-  if (words.size() % 2 == 0) return false;
-  std::vector<int64_t> terms;  // summed at the end, with signs applied
-  for (size_t i = 0; i < words.size(); i += 2) {
-    if (!is_number(words[i])) return false;
-    const int64_t v = std::stoll(words[i]);
-    const std::string op = i == 0 ? "+" : words[i - 1];
-    if (op == "+")
-      terms.push_back(v);
-    else if (op == "-")
-      terms.push_back(-v);
-    else if (op == "×")
-      terms.back() *= v;
-    else
-      return false;
+// Evaluates an expression of non-negative integers with + - × ÷ (× and ÷ bind tighter; ÷ must
+// be exact) and parentheses, words separated by single spaces as the solutions write them
+// ("(12 + 7) × 3 - 4"); false when the text is not one.
+class Expr {
+ public:
+  explicit Expr(const std::string& text) {
+    for (const std::string& w : split_on(text, " ")) {
+      std::string rest = w;
+      while (!rest.empty() && rest[0] == '(') tokens_.push_back("("), rest.erase(0, 1);
+      size_t close = 0;
+      while (!rest.empty() && rest.back() == ')') ++close, rest.pop_back();
+      if (!rest.empty()) tokens_.push_back(rest);
+      for (size_t k = 0; k < close; ++k) tokens_.push_back(")");
+    }
   }
-  *value = 0;
-  for (int64_t t : terms) *value += t;
-  return true;
+  bool value(int64_t* v) { return sum(v) && pos_ == tokens_.size(); }
+
+ private:
+  bool sum(int64_t* v) {
+    if (!product(v)) return false;
+    while (pos_ < tokens_.size() && (tokens_[pos_] == "+" || tokens_[pos_] == "-")) {
+      const bool plus = tokens_[pos_++] == "+";
+      int64_t r;
+      if (!product(&r)) return false;
+      *v = plus ? *v + r : *v - r;
+    }
+    return true;
+  }
+  bool product(int64_t* v) {
+    if (!atom(v)) return false;
+    while (pos_ < tokens_.size() && (tokens_[pos_] == "×" || tokens_[pos_] == "÷")) {
+      const bool times = tokens_[pos_++] == "×";
+      int64_t r;
+      if (!atom(&r)) return false;
+      if (!times && (r == 0 || *v % r != 0)) return false;
+      *v = times ? *v * r : *v / r;
+    }
+    return true;
+  }
+  bool atom(int64_t* v) {
+    if (pos_ >= tokens_.size()) return false;
+    if (tokens_[pos_] == "(") {
+      ++pos_;
+      if (!sum(v) || pos_ >= tokens_.size() || tokens_[pos_] != ")") return false;
+      ++pos_;
+      return true;
+    }
+    if (!is_number(tokens_[pos_]) || tokens_[pos_][0] == '-') return false;
+    *v = std::stoll(tokens_[pos_++]);
+    return true;
+  }
+  std::vector<std::string> tokens_;
+  size_t pos_ = 0;
+};
+
+bool evaluate(const std::string& text, int64_t* value) {
+  return Expr(text).value(value);
 }
 
 std::string reasoning_of(const std::string& solution) {
@@ -89,8 +126,11 @@ std::string reasoning_of(const std::string& solution) {
 }
 
 // Checks every line of the reasoning: each ", "-separated segment is an equation that holds, a
-// comparison that holds, "write N", "carry N", "borrow 1", or an expression (a restatement); the
-// first line of a word problem is "CUE means OP: a op b". Returns the number of equations.
+// comparison that holds, a division step "n ÷ d = q remainder r" that holds, "write N", "carry
+// N", "borrow 1", "swap: EXPR" or an expression (a restatement); a line may open with "Step K: "
+// and lines that open with "So " end with "." and state an equation; the first line of a word
+// problem is "CUE means OP: a op b"; the last line states the answer. Returns the number of
+// equations.
 int check_reasoning(const ArithProblem& p) {
   const std::vector<std::string> lines = split_on(reasoning_of(p.solution), "\n");
   int equations = 0;
@@ -110,15 +150,28 @@ int check_reasoning(const ArithProblem& p) {
       line = line.substr(colon + 2);
     }
     if (li + 1 == lines.size()) {
-      EXPECT_EQ(line.rfind("So ", 0), 0u) << line;
+      const std::string expected_tail = " = " + std::to_string(p.answer) + ".";
+      EXPECT_TRUE(line.rfind("So ", 0) == 0 && line.ends_with(expected_tail)) << line;
+    }
+    if (line.rfind("Step ", 0) == 0) line = line.substr(line.find(": ") + 2);
+    if (line.rfind("So ", 0) == 0) {
       EXPECT_EQ(line.back(), '.') << line;
       line = line.substr(3, line.size() - 4);
-      const std::string expected_tail = " = " + std::to_string(p.answer);
-      EXPECT_EQ(line.substr(line.size() - expected_tail.size()), expected_tail) << line;
     }
     for (const std::string& seg : split_on(line, ", ")) {
       int64_t lhs = 0, rhs = 0;
-      if (seg.find(" = ") != std::string::npos) {
+      if (seg.find(" remainder ") != std::string::npos) {
+        // n ÷ d = q remainder r
+        const std::vector<std::string> w = split_on(seg, " ");
+        if (w.size() != 7 || w[1] != "÷" || w[3] != "=" || w[5] != "remainder") {
+          ADD_FAILURE() << "malformed division step '" << seg << "'";
+          continue;
+        }
+        const int64_t n = std::stoll(w[0]), d = std::stoll(w[2]), q = std::stoll(w[4]),
+                      r = std::stoll(w[6]);
+        EXPECT_TRUE(q * d + r == n && r >= 0 && r < d) << seg;
+        ++equations;
+      } else if (seg.find(" = ") != std::string::npos) {
         const std::vector<std::string> sides = split_on(seg, " = ");
         if (sides.size() != 2 || !evaluate(sides[0], &lhs) || !is_number(sides[1])) {
           ADD_FAILURE() << "malformed equation '" << seg << "'";
@@ -136,6 +189,8 @@ int check_reasoning(const ArithProblem& p) {
         EXPECT_LT(std::stoll(sides[0]), std::stoll(sides[1])) << seg;
       } else if (seg.rfind("write ", 0) == 0 || seg.rfind("carry ", 0) == 0) {
         EXPECT_TRUE(is_number(seg.substr(6))) << seg;
+      } else if (seg.rfind("swap: ", 0) == 0) {
+        EXPECT_TRUE(evaluate(seg.substr(6), &lhs)) << seg;
       } else if (seg != "borrow 1") {
         EXPECT_TRUE(evaluate(seg, &lhs)) << "unexpected segment '" << seg << "'";
       }
@@ -145,6 +200,11 @@ int check_reasoning(const ArithProblem& p) {
 }
 
 int64_t exact(const ArithProblem& p) {
+  if (p.kind == ArithKind::Expr) {
+    int64_t v = -1;
+    EXPECT_TRUE(evaluate(p.expression, &v)) << p.expression;
+    return v;
+  }
   switch (p.op) {
     case ArithOp::Add:
       return p.a + p.b;
@@ -152,6 +212,8 @@ int64_t exact(const ArithProblem& p) {
       return p.a - p.b;
     case ArithOp::Mul:
       return p.a * p.b;
+    case ArithOp::Div:
+      return p.a / p.b;
   }
   return -1;
 }
@@ -243,6 +305,50 @@ TEST(Arithmetic, EveryStepIsTrueAndBoxedAnswerIsExact) {
   EXPECT_EQ(kinds.size(), 4u);
 }
 
+// The kinds of what people type: every step true, the answer exact, every way of writing an
+// operator used, and the shapes the kinds promise.
+TEST(Arithmetic, MoreKinds) {
+  ArithOptions o = options_for(9, Split::Train);
+  o.kinds = parse_kinds("neg,div,mul3,expr");
+  std::map<ArithKind, int> kinds;
+  std::set<std::string> symbols;
+  for (const ArithProblem& p : generate_arithmetic(2000, o)) {
+    ++kinds[p.kind];
+    EXPECT_EQ(p.answer, exact(p)) << p.expression;
+    EXPECT_EQ(eval::last_boxed(p.solution), std::to_string(p.answer)) << p.solution;
+    EXPECT_GT(check_reasoning(p), 0) << p.solution;
+    for (const char* sym : {"×", "*", " x ", "÷", "/"})
+      if (p.problem.find(sym) != std::string::npos) symbols.insert(sym);
+    switch (p.kind) {
+      case ArithKind::Neg:
+        EXPECT_LT(p.answer, 0);
+        break;
+      case ArithKind::Div:
+        EXPECT_TRUE(p.b >= 2 && p.b <= 9 && p.a % p.b == 0 && p.a <= 9999);
+        break;
+      case ArithKind::Mul3:
+        EXPECT_TRUE(p.a >= 10 && p.a <= 999 && p.b >= 10 && p.b <= 999);
+        break;
+      case ArithKind::Expr:
+        EXPECT_GE(p.answer, 0);
+        EXPECT_NE(p.solution.find("Step 2: "), std::string::npos);
+        break;
+      default:
+        ADD_FAILURE() << kind_name(p.kind);
+    }
+  }
+  EXPECT_EQ(kinds.size(), 4u);
+  EXPECT_EQ(symbols.size(), 5u);
+  // The questions of the issue, as a person types them, are problems of these kinds.
+  SplitMix64 rng(1);
+  const ArithProblem m = make_arith_problem(ArithKind::Mul3, ArithOp::Mul, 733, 87, rng);
+  EXPECT_EQ(m.answer, 63771);
+  EXPECT_GT(check_reasoning(m), 0);
+  const ArithProblem n = make_arith_problem(ArithKind::Neg, ArithOp::Sub, 95, 187, rng);
+  EXPECT_EQ(n.answer, -92);
+  EXPECT_EQ(eval::last_boxed(n.solution), "-92");
+}
+
 TEST(Arithmetic, OperandRanges) {
   std::set<std::string> shapes;
   for (const ArithProblem& p : sample_all(5, 8000)) {
@@ -263,6 +369,8 @@ TEST(Arithmetic, OperandRanges) {
         EXPECT_LE(p.a, 999);
         EXPECT_LE(p.b, 999);
         break;
+      default:
+        ADD_FAILURE() << "the default mix has only add, sub, mul and word";
     }
     if (p.op == ArithOp::Sub) {
       EXPECT_GE(p.a, p.b);
@@ -357,7 +465,7 @@ TEST(Arithmetic, ParseKindsAndSplit) {
   EXPECT_EQ(k[0].second, 1);
   EXPECT_EQ(k[1].first, ArithKind::Word);
   EXPECT_EQ(k[1].second, 3);
-  for (const char* bad : {"", "add,", "add,add", "div", "add=0", "add=x", "add=101", "Add"})
+  for (const char* bad : {"", "add,", "add,add", "mod", "add=0", "add=x", "add=101", "Add"})
     EXPECT_THROW(parse_kinds(bad), Error) << bad;
   EXPECT_EQ(parse_split("train"), Split::Train);
   EXPECT_EQ(parse_split("test"), Split::Test);
@@ -454,7 +562,7 @@ TEST(Arithmetic, Cli) {
   std::remove(out.c_str());
 
   for (const char* bad :
-       {"--n 0", "--n x", "--split dev", "--format csv", "--kinds add,div", "--seed -1",
+       {"--n 0", "--n x", "--split dev", "--format csv", "--kinds add,mod", "--seed -1",
         "--bogus 1", "extra", "--kinds mul --split test --format eval --n 5000"}) {
     const auto r = run_r1(std::string("tasks arithmetic ") + bad);
     EXPECT_EQ(r.code, 2) << bad << ": " << r.err;
