@@ -59,15 +59,19 @@ const std::vector<Command>& commands() {
   return registry();
 }
 
+static void print_command_help(const Command& c) {
+  std::printf("r1 %s: %s\n\n%s", c.name, c.summary, c.usage);
+  if (c.flag_sets & kModelFlags) std::printf("model:\n%s", kModelFlagsUsage);
+  if (c.flag_sets & kSamplingFlags) std::printf("sampling:\n%s", kSamplingFlagsUsage);
+}
+
 int run_cli(const std::vector<std::string>& words) {
   if (words.empty() || words[0] == "help" || words[0] == "--help" || words[0] == "-h") {
     if (words.size() >= 2) {
       for (const auto& c : commands())
         if (name_words(c.name) <= words.size() - 1 &&
             matches(c.name, std::vector<std::string>(words.begin() + 1, words.end()))) {
-          std::printf("r1 %s: %s\n\n%s", c.name, c.summary, c.usage);
-          if (c.flag_sets & kModelFlags) std::printf("model:\n%s", kModelFlagsUsage);
-          if (c.flag_sets & kSamplingFlags) std::printf("sampling:\n%s", kSamplingFlagsUsage);
+          print_command_help(c);
           return 0;
         }
       if (print_group(words[1], stdout)) return 0;
@@ -79,6 +83,12 @@ int run_cli(const std::vector<std::string>& words) {
   }
   for (const auto& c : commands()) {
     if (!matches(c.name, words)) continue;
+    // `r1 COMMAND ... --help` (or -h) anywhere among the flags: the command's help, as r1 help.
+    if (std::any_of(words.begin() + name_words(c.name), words.end(),
+                    [](const std::string& w) { return w == "--help" || w == "-h"; })) {
+      print_command_help(c);
+      return 0;
+    }
     try {
       Args args(std::vector<std::string>(words.begin() + name_words(c.name), words.end()),
                 c.bool_flags);

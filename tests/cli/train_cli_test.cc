@@ -114,6 +114,12 @@ TEST(TrainCli, BadInputIsOneLineAndExitCode2) {
                      "already exists");  // never overwrites a folder
   expect_usage_error(run_r1("train"), "choose one of");
   EXPECT_NE(run_r1("help train").out.find("train sft"), std::string::npos);
+  for (const char* help : {"train grpo --help", "train sft -m x -h", "help train grpo"}) {
+    const auto h = run_r1(help);  // the command's flags, not "flag --help needs a value"
+    EXPECT_EQ(h.code, 0) << help;
+    EXPECT_EQ(h.out.rfind("r1 train ", 0), 0u) << help << ": " << h.out;
+    EXPECT_NE(h.out.find("--lr"), std::string::npos) << help;
+  }
   expect_usage_error(run_r1("train sft -m " + d + "/m --out " + d + "/o"), "--data");
   expect_usage_error(run_r1("train sft --data x --out " + d + "/o"), "-m DIR");
   expect_usage_error(run_r1("train sft -m " + d + "/m --data /nonexistent.jsonl --out " + d + "/o"),
