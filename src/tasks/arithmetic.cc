@@ -681,7 +681,7 @@ ArithProblem make_expr_problem(const ExprDraw& e, SplitMix64& rng) {
   p.canonical = "expr:" + e.text;
   p.expression = e.text;
   p.answer = e.value;
-  switch (rng.uniform(0, 3)) {
+  switch (rng.uniform(0, 4)) {
     case 0:
       p.problem = "What is " + e.text + "?";
       break;
@@ -690,6 +690,9 @@ ArithProblem make_expr_problem(const ExprDraw& e, SplitMix64& rng) {
       break;
     case 2:
       p.problem = e.text + " = ?";
+      break;
+    case 3:
+      p.problem = e.text + "?";  // as typed into a chat box: "(12 + 7) * 3 - 4?"
       break;
     default:
       p.problem = "Calculate " + e.text + ".";
