@@ -40,7 +40,7 @@ fi
 
 # The student base: pretraining on the R1-Zero base's plain text.
 if [ ! -f student-init/model.safetensors ]; then
-  "$R1" train init --arch qwen2 --tokenizer "$ROOT/models/r1-arith" --hidden 128 --layers 3 \
+  "$R1" train init --arch qwen2 --tokenizer "$ZERO_WORK/tokenizer" --hidden 128 --layers 3 \
     --heads 4 --kv-heads 2 --intermediate 384 --max-position 512 --seed 2 --out student-init
 fi
 if [ ! -f student-base/model.safetensors ]; then
