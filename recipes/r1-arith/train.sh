@@ -27,6 +27,7 @@ WORK="${1:-/tmp/r1-arith-work}"
 OUT="${2:-$ROOT/models/r1-arith}"
 THREADS="${THREADS:-2}"
 RL_STEPS="${RL_STEPS:-100}"
+STAGES="${STAGES:-3}"  # STAGES=1 stops after stage 1 (the model committed today, see its README)
 WIDE=add,sub,mul,word,neg,div,mul3=2,expr=2
 mkdir -p "$WORK"
 cd "$WORK"
@@ -52,6 +53,8 @@ if [ ! -f stage1/model.safetensors ]; then
     --log-every 25 --threads "$THREADS" $(resume stage1)
 fi
 
+FINAL=stage1
+if [ "$STAGES" -ge 2 ]; then
 # Stage 2: every kind; the 3x3-digit traces run to ~560 tokens, so the context grows to 1024.
 if [ ! -f train-wide.jsonl ]; then
   "$R1" tasks arithmetic --split train --format sft --n 80000 --seed 3 --bare-fraction 0.3 \
@@ -81,15 +84,19 @@ if [ ! -f stage3/model.safetensors ]; then
     --format-weight 0.1 --save-every 20 --log-every 5 --seed 1 --threads "$THREADS" \
     $(resume stage3)
 fi
+FINAL=stage3
+fi
 
 mkdir -p "$OUT"
 for f in config.json generation_config.json model.safetensors tokenizer.json \
          tokenizer_config.json; do
-  cp "stage3/$f" "$OUT/$f"
+  cp "$FINAL/$f" "$OUT/$f"
 done
 cp stage1/loss.svg "$OUT/loss-stage1.svg"
-cp stage2/loss.svg "$OUT/loss-stage2.svg"
-cp stage3/reward.svg "$OUT/reward-stage3.svg"
+if [ "$FINAL" = stage3 ]; then
+  cp stage2/loss.svg "$OUT/loss-stage2.svg"
+  cp stage3/reward.svg "$OUT/reward-stage3.svg"
+fi
 for set in heldout-500 heldout-wide; do
   "$R1" eval -m "$OUT" --data "$ROOT/tests/fixtures/arith/$set.jsonl" --task math -k 1 \
     --temperature 0 -n 800 --batch 32 --out "eval-$set" --threads "$THREADS"
