@@ -14,7 +14,12 @@ std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape) {
   int64_t acc = 1;
   for (int i = static_cast<int>(shape.size()) - 1; i >= 0; --i) {
     s[i] = acc;
-    acc *= shape[i];
+    // A zero dimension elsewhere does not make [0, 2^40, 2^40] addressable: refuse the overflow.
+    if (__builtin_mul_overflow(acc, shape[i] == 0 ? 1 : shape[i], &acc)) {
+      std::string dims;
+      for (int64_t d : shape) dims += (dims.empty() ? "" : ", ") + std::to_string(d);
+      fail_input("tensor shape [", dims, "] is too large to address");
+    }
   }
   return s;
 }
@@ -23,13 +28,13 @@ Tensor Tensor::zeros(DType dtype, std::vector<int64_t> shape) {
   Tensor t;
   t.dtype = dtype;
   t.shape = std::move(shape);
-  t.strides = contiguous_strides(t.shape);
   uint64_t elements = 1;
   for (int64_t d : t.shape) {
     R1_ASSERT(d >= 0);
     elements = mul_sat(elements, static_cast<uint64_t>(d));
   }
   check_memory(mul_sat(elements, dtype_size(dtype)), "a tensor of shape " + t.shape_str());
+  t.strides = contiguous_strides(t.shape);
   size_t bytes = t.nbytes();
   size_t alloc = (bytes + 63) / 64 * 64;
   if (alloc == 0) alloc = 64;

@@ -22,11 +22,15 @@ uint64_t read_u64_le(const uint8_t* p) {
 }
 
 // numel * element size with overflow checks; false on overflow.
+// The bound holds for the product of the nonzero dimensions too, so that an empty tensor such as
+// [0, 2^40, 2^40] cannot carry strides past int64.
 bool checked_bytes(const std::vector<int64_t>& shape, size_t elem, uint64_t* out) {
-  unsigned __int128 n = elem;
+  const unsigned __int128 limit = static_cast<unsigned __int128>(1) << 62;
+  unsigned __int128 n = elem, nonzero = elem;
   for (int64_t d : shape) {
     n *= static_cast<uint64_t>(d);
-    if (n > (static_cast<unsigned __int128>(1) << 62)) return false;
+    if (d != 0) nonzero *= static_cast<uint64_t>(d);
+    if (n > limit || nonzero > limit) return false;
   }
   *out = static_cast<uint64_t>(n);
   return true;

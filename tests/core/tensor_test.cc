@@ -60,6 +60,10 @@ TEST(Tensor, AllocationBeyondMemoryIsAnInputError) {
       EXPECT_NE(std::string(e.what()).find("a tensor of shape"), std::string::npos) << e.what();
     }
   }
+  // Strides past int64 are an input error, also when a zero dimension makes the tensor empty.
+  EXPECT_THROW(Tensor::zeros(DType::F32, {0, int64_t{1} << 40, int64_t{1} << 40}), Error);
+  EXPECT_THROW(contiguous_strides({int64_t{1} << 40, int64_t{1} << 40, 2}), Error);
+  EXPECT_EQ(contiguous_strides({0, 3, 2}), (std::vector<int64_t>{6, 2, 1}));
   setenv("R1_MEMORY_LIMIT", "1M", 1);
   EXPECT_EQ(memory_limit_bytes(), 1u << 20);
   EXPECT_THROW(Tensor::zeros(DType::F32, {1024, 1024}), Error);  // 4 MiB

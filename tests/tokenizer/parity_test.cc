@@ -78,10 +78,10 @@ TEST_P(Parity, StreamingDecodeEqualsDecode) {
 TEST(StreamingCleanUp, PatternsAcrossTokensEqualDecode) {
   const Tokenizer& tok = shared_tokenizer("llama3.1");
   ASSERT_TRUE(tok.clean_up_spaces());
+  static const char kFuzzInput[] = "  \xdd\xdf\x96\x91\x9b\x9a$\0\0 'ree\n\tand tab ' ";
   for (const std::string& text :
        {std::string("and tab ' "), std::string("a ' .b"), std::string("x n't y 's z 've"),
-        std::string("  \xdd\xdf\x96\x91\x9b\x9a$\0\0 'ree\n\tand tab ' ", 31),
-        std::string("word ,  . ! ? ' ' 're 'm")}) {
+        std::string(kFuzzInput, sizeof kFuzzInput - 1), std::string("word ,  . ! ? ' ' 're 'm")}) {
     const std::vector<int32_t> ids = tok.encode(text);
     StreamDecoder stream(tok, false);
     std::string got;
