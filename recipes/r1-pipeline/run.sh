@@ -54,7 +54,7 @@ grpo() {  # out model
   fi
 }
 evaluate 0-base "$BASE"
-sft 1-cold "$BASE" cold.jsonl 3
+sft 1-cold "$BASE" cold.jsonl 10
 evaluate 1-cold 1-cold
 grpo 2-rl 1-cold
 evaluate 2-rl 2-rl
