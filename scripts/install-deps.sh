@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs everything r1 needs to build and test on Debian 12. Idempotent; run as root (or with sudo).
-# --reference also installs what tools/reference and bench/ need (PyTorch, Jinja2); tests do not.
+# --reference also installs what tools/reference and bench/ need (PyTorch, Jinja2, and OpenBLAS: without
+# it Debian's torch multiplies matrices with the reference BLAS, about 4x slower); tests do not.
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git nlohmann-json3-dev libpcre2-dev libgtest-dev
   libgmock-dev)
-if [[ "${1:-}" == "--reference" ]]; then pkgs+=(python3-torch python3-jinja2 python3-numpy nodejs npm); fi
+if [[ "${1:-}" == "--reference" ]]; then pkgs+=(python3-torch python3-jinja2 python3-numpy libopenblas0-pthread nodejs npm); fi
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
