@@ -34,6 +34,18 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// A parameter count in the unit that shows it: "671.03 B", "1.67 M", "20480".
+std::string count_str(double n) {
+  char buf[32];
+  if (n >= 1e9)
+    std::snprintf(buf, sizeof buf, "%.2f B", n / 1e9);
+  else if (n >= 1e6)
+    std::snprintf(buf, sizeof buf, "%.2f M", n / 1e6);
+  else
+    std::snprintf(buf, sizeof buf, "%.0f", n);
+  return buf;
+}
+
 // --dry-run: what the model in config.json needs, from the config alone (no weights read).
 int dry_run(const std::string& dir, bool as_json, bool skip_bw) {
   io::ModelConfig cfg = io::ModelConfig::load(dir);
@@ -65,12 +77,13 @@ int dry_run(const std::string& dir, bool as_json, bool skip_bw) {
     return 0;
   }
   std::printf("model        %s (%s), from config.json alone\n", dir.c_str(), cfg.arch_name.c_str());
-  std::printf("parameters   %.2f B", pc.total_params / 1e9);
-  if (pc.mtp_params) std::printf(" (%.2f B of them in the MTP layer)", pc.mtp_params / 1e9);
+  std::printf("parameters   %s", count_str(pc.total_params).c_str());
+  if (pc.mtp_params)
+    std::printf(" (%s of them in the MTP layer)", count_str(pc.mtp_params).c_str());
   std::printf("\nweights      %.1f GB:", total_bytes / 1e9);
   for (const auto& [k, v] : pc.bytes_by_dtype) std::printf(" %s %.1f GB", k.c_str(), v / 1e9);
-  std::printf("\nper token    %.2f B parameters activated, %.2f GB read per decode step\n",
-              pc.active_params / 1e9, pc.active_bytes / 1e9);
+  std::printf("\nper token    %s parameters activated, %.2f GB read per decode step\n",
+              count_str(pc.active_params).c_str(), pc.active_bytes / 1e9);
   std::printf("KV cache     %.1f MB per 1K tokens (f32)", pc.kv_bytes_per_token * 1000 / 1e6);
   if (pc.naive_kv_bytes_per_token)
     std::printf(" absorbed MLA; %.1f MB naive", pc.naive_kv_bytes_per_token * 1000 / 1e6);

@@ -128,6 +128,16 @@ TEST(BenchCli, ReportsSpeedsAndBytes) {
   EXPECT_EQ(o["kv_bytes_per_token"], 2 * 2 * 2 * 16 * 4);
 }
 
+TEST(BenchCli, DryRunCountsParametersInTheirUnit) {
+  // models/r1-arith: 1,674,176 parameters (its README, from the safetensors header).
+  Result r = run_r1("bench --dry-run -m r1-arith --no-bandwidth");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("parameters   1.67 M\n"), std::string::npos) << r.out;
+  Result j = run_r1("bench --dry-run -m r1-arith --no-bandwidth --json");
+  ASSERT_EQ(j.code, 0) << j.err;
+  EXPECT_EQ(json::parse(j.out)["params"], 1674176);
+}
+
 TEST(BadInput, MissingModelFolder) {
   expect_bad_input(run_r1("score -m /nonexistent/model", "{}"), {"/nonexistent/model"});
 }
