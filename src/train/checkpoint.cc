@@ -7,6 +7,8 @@
 #include "core/error.h"
 #include "core/file_util.h"
 #include "io/safetensors.h"
+#include "models/lora.h"
+#include "models/model.h"
 
 namespace r1::train {
 
@@ -132,6 +134,26 @@ void prune_checkpoints(const std::string& out_dir, int keep) {
   std::sort(steps.rbegin(), steps.rend());
   for (size_t i = static_cast<size_t>(std::max(1, keep)); i < steps.size(); ++i)
     fs::remove_all(steps[i].second, ec);
+}
+
+std::shared_ptr<models::LoraAdapters> attach_lora(models::Model& model,
+                                                  const std::optional<std::string>& latest,
+                                                  const models::LoraConfig& config, uint64_t seed) {
+  auto adapters = latest ? models::LoraAdapters::load(model, *latest)
+                         : models::LoraAdapters::create(model, config, seed);
+  model.set_lora(adapters);
+  return adapters;
+}
+
+void add_trained_weights(models::Model& model, models::LoraAdapters* adapters,
+                         const std::string& base_dir, std::map<std::string, std::string>& files,
+                         std::map<std::string, NamedTensors>& tensors) {
+  if (adapters) {
+    files["adapter_config.json"] = adapters->config_json(base_dir);
+    tensors["adapter_model.safetensors"] = adapters->parameters();
+  } else {
+    tensors["model.safetensors"] = model.parameters(true);
+  }
 }
 
 }  // namespace r1::train

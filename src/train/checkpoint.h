@@ -8,12 +8,19 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "core/tensor.h"
+
+namespace r1::models {
+class Model;
+class LoraAdapters;
+struct LoraConfig;
+}  // namespace r1::models
 
 namespace r1::train {
 
@@ -40,5 +47,17 @@ std::optional<std::string> latest_checkpoint(const std::string& out_dir);
 // Removes all but the newest `keep` complete checkpoints (keep >= 1) and leftover temporary
 // folders of interrupted saves.
 void prune_checkpoints(const std::string& out_dir, int keep);
+
+// LoRA training: the adapters of checkpoint `latest` when resuming, else new ones (seeded),
+// attached to `model`.
+std::shared_ptr<models::LoraAdapters> attach_lora(models::Model& model,
+                                                  const std::optional<std::string>& latest,
+                                                  const models::LoraConfig& config, uint64_t seed);
+
+// The trained weights of a checkpoint into `files` / `tensors`: with adapters, the PEFT adapter
+// folder (its config naming `base_dir`); without, model.safetensors with every weight.
+void add_trained_weights(models::Model& model, models::LoraAdapters* adapters,
+                         const std::string& base_dir, std::map<std::string, std::string>& files,
+                         std::map<std::string, NamedTensors>& tensors);
 
 }  // namespace r1::train

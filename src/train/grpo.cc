@@ -258,14 +258,10 @@ void run_grpo(const GrpoOptions& o) {
   lo.trainable = !lora;
   auto model = models::load_model(source, lo);
   std::shared_ptr<models::LoraAdapters> adapters;
-  if (lora) {
-    adapters = latest ? models::LoraAdapters::load(*model, *latest)
-                      : models::LoraAdapters::create(*model,
-                                                     models::LoraAdapters::make_config(
-                                                         o.lora_rank, o.lora_alpha, o.lora_targets),
-                                                     o.seed);
-    model->set_lora(adapters);
-  }
+  if (lora)
+    adapters = attach_lora(
+        *model, latest,
+        models::LoraAdapters::make_config(o.lora_rank, o.lora_alpha, o.lora_targets), o.seed);
   auto trained_slots = [&] { return lora ? adapters->slots() : model_slots(*model); };
   tok::Tokenizer tk = tok::Tokenizer::load(source);
   std::unique_ptr<tmpl::ChatTemplate> chat;
@@ -380,12 +376,7 @@ void run_grpo(const GrpoOptions& o) {
     files["trainer_state.json"] = st.dump(2) + "\n";
     std::map<std::string, NamedTensors> tensors = {
         {"optimizer.safetensors", trainer.optimizer().state_tensors()}};
-    if (lora) {
-      files["adapter_config.json"] = adapters->config_json(o.model_dir);
-      tensors["adapter_model.safetensors"] = adapters->parameters();
-    } else {
-      tensors["model.safetensors"] = model->parameters(true);
-    }
+    add_trained_weights(*model, adapters.get(), o.model_dir, files, tensors);
     if (o.beta > 0 && !ref_is_start) tensors["reference.safetensors"] = ref.named();
     write_folder(checkpoint_dir(o.out_dir, step), files, tensors, DType::F32);
     prune_checkpoints(o.out_dir, static_cast<int>(o.keep));

@@ -168,14 +168,10 @@ double run_training(const RunOptions& o) {
   lo.trainable = !lora;
   auto model = models::load_model(lora ? o.model_dir : source, lo);
   std::shared_ptr<models::LoraAdapters> adapters;
-  if (lora) {
-    adapters = latest ? models::LoraAdapters::load(*model, *latest)
-                      : models::LoraAdapters::create(*model,
-                                                     models::LoraAdapters::make_config(
-                                                         o.lora_rank, o.lora_alpha, o.lora_targets),
-                                                     o.seed);
-    model->set_lora(adapters);
-  }
+  if (lora)
+    adapters = attach_lora(
+        *model, latest,
+        models::LoraAdapters::make_config(o.lora_rank, o.lora_alpha, o.lora_targets), o.seed);
   TrainerConfig tc;
   tc.adam = {o.beta1, o.beta2, o.eps, o.weight_decay};
   tc.schedule = {o.lr, warmup, steps, o.min_lr_ratio};
@@ -241,12 +237,7 @@ double run_training(const RunOptions& o) {
     files["trainer_state.json"] = st.dump(2) + "\n";
     std::map<std::string, NamedTensors> tensors = {
         {"optimizer.safetensors", trainer.optimizer().state_tensors()}};
-    if (lora) {
-      files["adapter_config.json"] = adapters->config_json(o.model_dir);
-      tensors["adapter_model.safetensors"] = adapters->parameters();
-    } else {
-      tensors["model.safetensors"] = model->parameters(true);
-    }
+    add_trained_weights(*model, adapters.get(), o.model_dir, files, tensors);
     write_folder(checkpoint_dir(o.out_dir, step), files, tensors, DType::F32);
     prune_checkpoints(o.out_dir, static_cast<int>(o.keep));
   };
