@@ -33,9 +33,8 @@ bool readable(const std::string& reply, const std::string& finish_reason, int64_
 
 RejectionStats rejection_sample(const RejectionOptions& o) {
   if (o.out.empty()) fail_usage("--out FILE is required");
-  const std::vector<eval::Problem> all =
+  std::vector<eval::Problem> problems =
       task_problems(o.task, o.data, tasks::Split::Train, o.limit > 0 ? o.limit : 2000, o.seed);
-  std::vector<eval::Problem> problems = all;
   if (o.limit > 0 && static_cast<int64_t>(problems.size()) > o.limit) problems.resize(o.limit);
   auto verifier = eval::make_verifier(o.task == "arithmetic" ? "math" : o.task);
   auto model = models::load_model(o.model_dir);
