@@ -4,7 +4,7 @@
 # it Debian's torch multiplies matrices with the reference BLAS, about 4x slower); tests do not.
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git nlohmann-json3-dev libpcre2-dev libgtest-dev
-  libgmock-dev)
+  libgmock-dev libcpp-httplib-dev)
 if [[ "${1:-}" == "--reference" ]]; then pkgs+=(python3-torch python3-jinja2 python3-numpy libopenblas0-pthread nodejs npm); fi
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -57,7 +57,7 @@ bool OutputBuilder::push(int32_t token) {
   GenOutput& o = out_;
   if (token < 0) {
     // finish(): only flush below
-  } else if (std::find(eos_->begin(), eos_->end(), token) != eos_->end()) {
+  } else if (!r_->ignore_eos && std::find(eos_->begin(), eos_->end(), token) != eos_->end()) {
     o.finish_reason = "stop";
     o.eos_token = token;
   } else {

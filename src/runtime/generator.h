@@ -30,6 +30,8 @@ struct GenRequest {
   // whole distribution, before top-k/top-p/min-p and penalties), from the forward that sampled
   // it: the "old" policy of a policy-gradient step. Temperature 0 counts as 1.
   bool logprobs = false;
+  // Sample past end-of-sequence ids as ordinary tokens (benchmarks: fixed-length replies).
+  bool ignore_eos = false;
 };
 
 struct GenOutput {

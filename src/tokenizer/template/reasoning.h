@@ -29,6 +29,10 @@ ReasoningSplit split_reasoning(std::string_view output);
 // every way of splitting it into chunks.
 class ReasoningStream {
  public:
+  ReasoningStream() = default;
+  // thinking = false: the prompt already closed an empty think block (a request that skips
+  // thinking), so all output is content.
+  explicit ReasoningStream(bool thinking) : state_(thinking ? State::Start : State::Content) {}
   ReasoningSplit feed(std::string_view chunk);
   // End of output: releases any held-back text (it was not a tag).
   ReasoningSplit finish();

@@ -1,0 +1,179 @@
+// The serving engine (continuous batching, chunked prefill) against the plain Generator: the
+// same requests give the same tokens however they are batched, chunked or interleaved; cancelled
+// requests free their sequences; the queue and the KV budget are enforced.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "core/error.h"
+#include "fixtures.h"
+#include "models/deepseek_v3.h"
+#include "runtime/engine.h"
+
+namespace r1::runtime {
+namespace {
+
+using r1::testing::fixture_dir;
+
+// Collects one request's deltas; wait() blocks until every sample has finished.
+struct Collector {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<size_t, std::vector<int32_t>> tokens;
+  std::map<size_t, std::string> finish;
+  std::map<size_t, std::vector<TokenLogprob>> logprobs;
+  size_t n = 1;
+
+  std::function<void(const SampleDelta&)> sink() {
+    return [this](const SampleDelta& d) {
+      std::lock_guard<std::mutex> l(mu);
+      auto& t = tokens[d.sample];
+      t.insert(t.end(), d.tokens.begin(), d.tokens.end());
+      auto& lp = logprobs[d.sample];
+      lp.insert(lp.end(), d.logprobs.begin(), d.logprobs.end());
+      if (!d.finish_reason.empty()) finish[d.sample] = d.finish_reason;
+      cv.notify_all();
+    };
+  }
+  void wait() {
+    std::unique_lock<std::mutex> l(mu);
+    ASSERT_TRUE(cv.wait_for(l, std::chrono::seconds(60), [&] { return finish.size() == n; }));
+  }
+};
+
+GenRequest request(size_t i, int64_t prompt_len, float temperature, int64_t max_tokens) {
+  GenRequest r;
+  for (int64_t t = 0; t < prompt_len; ++t)
+    r.prompt.push_back(static_cast<int32_t>((t * 37 + i * 11 + 5) % 251));
+  r.sampling.temperature = temperature;
+  r.sampling.seed = 100 + i;
+  r.max_tokens = max_tokens;
+  return r;
+}
+
+// Requests of different prompt lengths, greedy and sampled, submitted together and while others
+// run, with a step budget small enough that prompts are prefilled in chunks beside decoding
+// sequences: each gets the tokens the Generator gives it alone.
+TEST(Engine, ContinuousBatchingEqualsGenerator) {
+  for (const char* fixture : {"qwen2-f32", "dsv3-bf16"}) {
+    auto model = models::load_model(fixture_dir(fixture));
+    std::vector<GenRequest> reqs;
+    for (size_t i = 0; i < 6; ++i)
+      reqs.push_back(request(i, 3 + 9 * static_cast<int64_t>(i), i % 2 ? 1.0f : 0.0f, 10 + i));
+    reqs[3].n = 3;  // samples sharing one prefill
+    EngineOptions opt;
+    opt.step_tokens = 8;
+    opt.max_running = 6;  // fewer than the 8 sequences: some wait for others to finish
+    std::vector<std::unique_ptr<Collector>> got;  // outlives the engine that calls it
+    Engine engine(*model, nullptr, {}, opt);
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      got.push_back(std::make_unique<Collector>());
+      got.back()->n = static_cast<size_t>(reqs[i].n);
+      ASSERT_NE(engine.submit({reqs[i], i == 2 ? 2 : -1, got.back()->sink()}), nullptr);
+      if (i == 2) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    for (auto& c : got) c->wait();
+    for (int k = 0; k < 200 && engine.stats().running != 0; ++k)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      Generator single(*model, nullptr, {});
+      auto want = single.run({reqs[i]});
+      for (size_t s = 0; s < want.size(); ++s) {
+        EXPECT_EQ(got[i]->tokens[s], want[s].tokens)
+            << fixture << " request " << i << " sample " << s;
+        EXPECT_EQ(got[i]->finish[s], "length");
+      }
+    }
+    // Logprobs were asked for request 2: one per token, the chosen token's entry consistent with
+    // its top list (greedy: the chosen token is the most likely).
+    ASSERT_EQ(got[2]->logprobs[0].size(), got[2]->tokens[0].size());
+    for (const TokenLogprob& t : got[2]->logprobs[0]) {
+      ASSERT_EQ(t.top.size(), 2u);
+      EXPECT_EQ(t.top[0].first, t.id);
+      EXPECT_FLOAT_EQ(t.top[0].second, t.logprob);
+      EXPECT_LE(t.top[1].second, t.top[0].second);
+      EXPECT_LT(t.logprob, 0.0f);
+    }
+    const EngineStats st = engine.stats();
+    EXPECT_EQ(st.running, 0);
+    EXPECT_EQ(st.kv_tokens_used, 0);
+    EXPECT_GT(st.generated_tokens, 0);
+  }
+}
+
+TEST(Engine, CancelFreesTheSequence) {
+  auto model = models::load_model(fixture_dir("qwen2-f32"));
+  EngineOptions opt;
+  opt.max_running = 1;
+  Collector a, b;
+  Engine engine(*model, nullptr, {}, opt);
+  auto ta = engine.submit({request(0, 5, 1.0f, 100000), -1, a.sink()});
+  auto tb = engine.submit({request(1, 5, 0.0f, 4), -1, b.sink()});  // waits for a's slot
+  ASSERT_TRUE(ta && tb);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  {
+    std::lock_guard<std::mutex> l(b.mu);
+    EXPECT_TRUE(b.tokens.empty()) << "b waits while a holds the only slot";
+  }
+  ta->cancel();
+  a.wait();
+  b.wait();
+  EXPECT_EQ(a.finish[0], "cancelled");
+  EXPECT_EQ(b.finish[0], "length");
+  EXPECT_EQ(b.tokens[0].size(), 4u);
+  // The engine updates its counts just after the step that sent the last delta.
+  for (int i = 0; i < 200 && engine.stats().running != 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(engine.stats().running, 0);
+}
+
+TEST(Engine, QueueAndBudgetLimits) {
+  auto model = models::load_model(fixture_dir("qwen2-f32"));
+  EngineOptions opt;
+  opt.max_running = 1;
+  opt.max_waiting = 1;
+  const int64_t per_token = model->new_cache().bytes_per_token();
+  opt.kv_budget_bytes = 64 * per_token;
+  Collector a, b, c;
+  Engine engine(*model, nullptr, {}, opt);
+  auto ta = engine.submit({request(0, 5, 1.0f, 50), -1, a.sink()});
+  ASSERT_TRUE(ta);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto tb = engine.submit({request(1, 5, 1.0f, 50), -1, b.sink()});  // queued
+  ASSERT_TRUE(tb);
+  EXPECT_EQ(engine.submit({request(2, 5, 1.0f, 50), -1, c.sink()}), nullptr) << "queue full";
+  // A request that can never fit the budget is refused outright.
+  EXPECT_THROW(engine.submit({request(3, 60, 1.0f, 50), -1, c.sink()}), Error);
+  GenRequest empty;
+  EXPECT_THROW(engine.submit({empty, -1, c.sink()}), Error);
+  GenRequest too_many = request(4, 5, 1.0f, 5);
+  too_many.n = 2;
+  EXPECT_THROW(engine.submit({too_many, -1, c.sink()}), Error);
+  a.wait();
+  b.wait();
+}
+
+// stop() ends running and queued requests, each with a final "cancelled" delta.
+TEST(Engine, StopEndsEverything) {
+  auto model = models::load_model(fixture_dir("qwen2-f32"));
+  EngineOptions opt;
+  opt.max_running = 1;
+  Collector a, b;
+  Engine engine(*model, nullptr, {}, opt);
+  engine.submit({request(0, 5, 1.0f, 100000), -1, a.sink()});
+  engine.submit({request(1, 5, 1.0f, 100000), -1, b.sink()});
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  engine.stop();
+  a.wait();
+  b.wait();
+  EXPECT_EQ(a.finish[0], "cancelled");
+  EXPECT_EQ(b.finish[0], "cancelled");
+  EXPECT_THROW(engine.submit({request(2, 5, 1.0f, 5), -1, a.sink()}), Error);
+}
+
+}  // namespace
+}  // namespace r1::runtime
