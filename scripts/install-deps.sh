@@ -13,3 +13,12 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+# The clients the server tests drive (tests/server/js: the official OpenAI SDK), from npm at the
+# versions package-lock.json pins. Node.js from Debian unless the machine already has one.
+if ! command -v npm >/dev/null; then
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends nodejs npm
+fi
+cd "$(dirname "$0")/.."
+npm ci --prefix tests/server/js --no-audit --no-fund --loglevel=error
