@@ -13,6 +13,7 @@
 #include "server/api_request.h"
 #include "server/generation.h"
 #include "server/metrics.h"
+#include "server/web_assets.h"
 
 namespace r1::server {
 
@@ -340,6 +341,21 @@ void Server::Impl::routes() {
                    s.prompt_tokens, s.generated_tokens, s.cached_prompt_tokens, s.steps};
     res.set_content(metrics.render(g), "text/plain; version=0.0.4; charset=utf-8");
   });
+  // The web chat: its page and the files it loads, all from the binary.
+  auto asset = [](const httplib::Request& req, httplib::Response& res) {
+    const WebAsset* a = find_web_asset(req.path);
+    if (!a) {
+      res.status = 404;
+      return;
+    }
+    res.set_content(a->data, a->size, web_content_type(req.path));
+    res.set_header("Cache-Control", req.path == "/" ? "no-cache" : "max-age=3600");
+    if (req.path == "/")
+      res.set_header("Content-Security-Policy",
+                     "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:");
+  };
+  http.Get("/", asset);
+  http.Get("/assets/.+", asset);
   // Anything else: OpenAI's error shape (404 for unknown paths, 405 handled the same).
   http.set_error_handler(httplib::Server::HandlerWithResponse(
       [this](const httplib::Request& req, httplib::Response& res) {

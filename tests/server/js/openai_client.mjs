@@ -3,46 +3,18 @@
 // errors as the SDK's typed exceptions, an aborted stream, and a clean exit on SIGTERM.
 // usage: node openai_client.mjs R1_BINARY MODEL_DIR
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import OpenAI from "openai";
+
+import { checker, startServer } from "./serve.mjs";
 
 const [r1, modelDir] = process.argv.slice(2);
 const key = "sk-r1-test";
 
-function startServer() {
-  const proc = spawn(r1, ["serve", "-m", modelDir, "--port", "0", "--api-key", key], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let log = "";
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("r1 serve did not start:\n" + log)), 30000);
-    proc.stderr.on("data", (d) => {
-      log += d;
-      const m = log.match(/on http:\/\/[^:]+:(\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ proc, port: Number(m[1]), log: () => log });
-      }
-    });
-    proc.on("exit", (code) => reject(new Error(`r1 serve exited (${code}):\n${log}`)));
-  });
-}
-
-const server = await startServer();
+const server = await startServer(r1, modelDir, ["--api-key", key]);
 const client = new OpenAI({ apiKey: key, baseURL: `http://127.0.0.1:${server.port}/v1`, maxRetries: 0 });
 const model = "r1-arith";
 const question = [{ role: "user", content: "What is 48 + 27?" }];
-let passed = 0;
-async function check(name, fn) {
-  try {
-    await fn();
-    passed++;
-    console.log(`ok ${name}`);
-  } catch (e) {
-    console.log(`FAIL ${name}: ${e.stack || e}`);
-    process.exitCode = 1;
-  }
-}
+const { check, passed } = checker();
 
 await check("models.list", async () => {
   const ids = [];
@@ -135,5 +107,5 @@ await check("SIGTERM: a clean exit", async () => {
   assert.equal(code, 0, server.log());
 });
 
-console.log(`${passed} checks passed`);
+console.log(`${passed()} checks passed`);
 if (process.exitCode) server.proc.kill("SIGKILL");

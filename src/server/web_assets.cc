@@ -1,0 +1,23 @@
+#include "server/web_assets.h"
+
+namespace r1::server {
+
+const WebAsset* find_web_asset(const std::string& path) {
+  for (size_t i = 0; i < kWebAssetCount; ++i)
+    if (path == kWebAssets[i].path) return &kWebAssets[i];
+  return nullptr;
+}
+
+const char* web_content_type(const std::string& path) {
+  auto ends = [&](const char* ext) {
+    const std::string e(ext);
+    return path.size() >= e.size() && path.compare(path.size() - e.size(), e.size(), e) == 0;
+  };
+  if (path == "/" || ends(".html")) return "text/html; charset=utf-8";
+  if (ends(".js")) return "text/javascript; charset=utf-8";
+  if (ends(".css")) return "text/css; charset=utf-8";
+  if (ends(".woff2")) return "font/woff2";
+  return "application/octet-stream";
+}
+
+}  // namespace r1::server
