@@ -19,7 +19,7 @@
 #   OUT_DIR (default models/r1-arith) receives the final model folder.
 # Interrupted? Run it again: finished stages are skipped, a running one continues from its newest
 # checkpoint (--resume). Deterministic: same r1 build, same thread count -> same model.
-# Time on 2 cores: about 55 minutes for stage 1, 40 for stage 2, 25 for stage 3.
+# Time on 2 cores: about 55 minutes for stage 1, 32 for stage 2, 20 for stage 3.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 R1="${R1:-$ROOT/build/r1}"
@@ -27,7 +27,7 @@ WORK="${1:-/tmp/r1-arith-work}"
 OUT="${2:-$ROOT/models/r1-arith}"
 THREADS="${THREADS:-2}"
 RL_STEPS="${RL_STEPS:-100}"
-STAGES="${STAGES:-3}"  # STAGES=1 stops after stage 1 (the model committed today, see its README)
+STAGES="${STAGES:-3}"  # STAGES=1 stops after stage 1
 WIDE=add,sub,mul,word,neg,div,mul3=2,expr=2
 mkdir -p "$WORK"
 cd "$WORK"
