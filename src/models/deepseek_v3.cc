@@ -134,7 +134,7 @@ KvCache DeepseekV3Model::new_cache() const {
 Tensor DeepseekV3Model::attention(const DsLayer& L, int layer, const Tensor& h, const Batch& b,
                                   const Tensor& cos, const Tensor& sin, KvCache* cache) {
   const float eps = static_cast<float>(cfg_.rms_norm_eps);
-  const int64_t T = h.dim(0), R = mla_.lora, row = mla_.lora + mla_.rope, nh = mla_.n_heads;
+  const int64_t T = h.dim(0), R = mla_.lora, nh = mla_.n_heads;
   Tensor q = cfg_.ds.q_lora_rank > 0
                  ? ops::linear(ops::rms_norm(ops::linear(h, L.q_a), L.q_a_norm, eps), L.q_b)
                  : ops::linear(h, L.q);  // [T, H*(nope+rope)]
@@ -155,10 +155,10 @@ Tensor DeepseekV3Model::attention(const DsLayer& L, int layer, const Tensor& h, 
   }
   std::vector<ops::LatentSpan> spans(T);
   for (int64_t t = 0; t < T; ++t) {
-    float* rows = cache->k(layer, b.seq[t]);
-    std::memcpy(rows + b.pos[t] * row, c.ptr<float>() + t * R, R * 4);
-    std::memcpy(rows + b.pos[t] * row + R, k_pe.ptr<float>() + t * mla_.rope, mla_.rope * 4);
-    spans[t] = {rows};
+    float* r = cache->k_row(layer, b.seq[t], b.pos[t]);
+    std::memcpy(r, c.ptr<float>() + t * R, R * 4);
+    std::memcpy(r + R, k_pe.ptr<float>() + t * mla_.rope, mla_.rope * 4);
+    spans[t] = {cache->k_rows(layer, b.seq[t])};
   }
   Tensor out = naive_ ? ops::mla_naive(q, L.kv_b, mla_, spans, b.pos)
                       : ops::mla_absorbed(q, L.kv_b, mla_, spans, b.pos);  // [T, H*v]

@@ -65,13 +65,11 @@ Tensor DenseModel::attention_block(const DenseLayer& L, int layer, const Tensor&
   }
   std::vector<ops::KvSpan> spans(T);
   for (int64_t t = 0; t < T; ++t) {
-    float* kc = cache->k(layer, b.seq[t]);
-    float* vc = cache->v(layer, b.seq[t]);
-    std::copy_n(k.ptr<float>() + t * kv_dim, kv_dim, kc + b.pos[t] * kv_dim);
-    std::copy_n(v.ptr<float>() + t * kv_dim, kv_dim, vc + b.pos[t] * kv_dim);
-    spans[t] = {kc, vc};
+    std::copy_n(k.ptr<float>() + t * kv_dim, kv_dim, cache->k_row(layer, b.seq[t], b.pos[t]));
+    std::copy_n(v.ptr<float>() + t * kv_dim, kv_dim, cache->v_row(layer, b.seq[t], b.pos[t]));
+    spans[t] = {cache->k_rows(layer, b.seq[t]), cache->v_rows(layer, b.seq[t])};
   }
-  Tensor att = ops::attention(q, cfg_.n_heads, cfg_.n_kv_heads, D, spans, b.pos, cache->k_stride(),
+  Tensor att = ops::attention(q, cfg_.n_heads, cfg_.n_kv_heads, D, spans, b.pos,
                               scale);  // [T, n_heads*D]
   return project(att, L.wo);           // [T, hidden]
 }

@@ -1,67 +1,207 @@
 #include "models/kv_cache.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "core/error.h"
 #include "core/memory.h"
 
 namespace r1::models {
 
-KvCache::KvCache(int64_t n_layers, int64_t k_width, int64_t v_width, int64_t max_positions)
-    : n_layers_(n_layers), k_width_(k_width), v_width_(v_width), max_positions_(max_positions) {}
+namespace {
+// The hash of a block given its parent's hash and its tokens (FNV-1a steps, then a finalizer).
+// Matches are checked against the stored tokens and parent, so a collision costs nothing.
+uint64_t chain_hash(uint64_t parent, const int32_t* t, int64_t n) {
+  uint64_t h = parent ^ 0xcbf29ce484222325ull;
+  for (int64_t i = 0; i < n; ++i) h = (h ^ static_cast<uint32_t>(t[i])) * 0x100000001b3ull;
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  return h ? h : 1;  // 0 means "not published"
+}
+}  // namespace
+
+KvCache::KvCache(int64_t n_layers, int64_t k_width, int64_t v_width, int64_t max_positions,
+                 int64_t block_size)
+    : n_layers_(n_layers),
+      k_width_(k_width),
+      v_width_(v_width),
+      max_positions_(max_positions),
+      block_size_(block_size) {
+  R1_ASSERT(block_size_ >= 1);
+}
+
+void KvCache::set_block_budget(int64_t blocks) {
+  budget_ = std::max<int64_t>(0, blocks);
+}
+
+int64_t KvCache::blocks_available() const {
+  if (budget_ == 0) return INT64_MAX / 2;
+  return budget_ - in_use_;  // free and cached blocks, and those never allocated
+}
+
+int KvCache::take_block() {
+  int b = -1;
+  const int64_t allocated = static_cast<int64_t>(blocks_.size());
+  const uint64_t grown = mul_sat(static_cast<uint64_t>(allocated + 1), bytes_per_block());
+  if (!free_.empty()) {
+    b = free_.back();
+    free_.pop_back();
+  } else if (budget_ > 0 ? allocated < budget_ : (lru_.empty() || grown <= memory_limit_bytes())) {
+    check_memory(grown, cat("the KV cache (", allocated + 1, " blocks of ",
+                            format_bytes(bytes_per_block()), ")"));
+    blocks_.emplace_back();
+    blocks_.back().mem.reset(new float[n_layers_ * block_size_ * (k_width_ + v_width_)]);
+    b = static_cast<int>(allocated);
+  } else if (!lru_.empty()) {
+    b = lru_.front();  // evict the least recently used cached block
+    lru_.pop_front();
+    published_.erase(blocks_[b].hash);
+    blocks_[b].hash = 0;
+    blocks_[b].tokens.clear();
+  } else {
+    fail_input("the KV cache is full (", allocated, " blocks of ", block_size_, " positions)");
+  }
+  blocks_[b].refs = 1;
+  ++in_use_;
+  return b;
+}
+
+void KvCache::release_block(int b) {
+  Block& k = blocks_[b];
+  R1_ASSERT(k.refs > 0);
+  if (--k.refs > 0) return;
+  --in_use_;
+  if (k.hash) {
+    lru_.push_back(b);
+    k.lru = std::prev(lru_.end());
+  } else {
+    free_.push_back(b);
+  }
+}
 
 int KvCache::add_sequence() {
   size_t i = 0;
   while (i < seqs_.size() && seqs_[i].used) ++i;
   if (i == seqs_.size()) seqs_.emplace_back();
-  Seq& s = seqs_[i];
-  s = Seq();
-  s.used = true;
-  s.k.resize(n_layers_);
-  s.v.resize(n_layers_);
+  seqs_[i] = Seq();
+  seqs_[i].used = true;
   return static_cast<int>(i);
 }
 
 void KvCache::free_sequence(int seq) {
-  R1_ASSERT(seq >= 0 && seq < static_cast<int>(seqs_.size()));
-  reserved_bytes_ -= static_cast<uint64_t>(seqs_[seq].capacity * bytes_per_token());
-  total_positions_ -= seqs_[seq].capacity;
+  R1_ASSERT(seq >= 0 && seq < static_cast<int>(seqs_.size()) && seqs_[seq].used);
+  for (int b : seqs_[seq].blocks) release_block(b);
   seqs_[seq] = Seq();
 }
 
 int KvCache::fork_sequence(int seq) {
   R1_ASSERT(seq >= 0 && seq < static_cast<int>(seqs_.size()) && seqs_[seq].used);
-  const int64_t n = seqs_[seq].length;
   const int copy = add_sequence();  // may reallocate seqs_: index, do not hold references
-  reserve(copy, std::max<int64_t>(n, 1));
-  for (int64_t l = 0; l < n_layers_; ++l) {
-    std::copy_n(seqs_[seq].k[l].begin(), n * k_width_, seqs_[copy].k[l].begin());
-    std::copy_n(seqs_[seq].v[l].begin(), n * v_width_, seqs_[copy].v[l].begin());
-  }
-  seqs_[copy].length = n;
+  seqs_[copy] = seqs_[seq];
+  for (int b : seqs_[copy].blocks) ++blocks_[b].refs;
   return copy;
+}
+
+int64_t KvCache::blocks_needed(int seq, int64_t n) const {
+  const Seq& s = seqs_[seq];
+  const int64_t have = static_cast<int64_t>(s.blocks.size());
+  const int64_t want = (n + block_size_ - 1) / block_size_;
+  int64_t need = std::max<int64_t>(0, want - have);
+  // Shared blocks that positions from length on fall in are copied.
+  for (int64_t i = s.length / block_size_; i < std::min(have, want); ++i)
+    if (blocks_[s.blocks[i]].refs > 1) ++need;
+  return need;
 }
 
 void KvCache::reserve(int seq, int64_t n) {
   R1_ASSERT(seq >= 0 && seq < static_cast<int>(seqs_.size()) && seqs_[seq].used);
   if (n > max_positions_)
     fail_input("sequence of ", n, " tokens exceeds the model's context of ", max_positions_);
-  Seq& s = seqs_[seq];
-  if (n <= s.capacity) return;
-  int64_t cap =
-      std::min(max_positions_, std::max<int64_t>(n, std::max<int64_t>(64, s.capacity * 2)));
-  const uint64_t per_position = static_cast<uint64_t>(bytes_per_token());
-  const uint64_t grown = mul_sat(static_cast<uint64_t>(cap - s.capacity), per_position);
-  check_memory(add_sat(reserved_bytes_, grown),
-               cat("the KV cache (", total_positions_ + cap - s.capacity, " positions of ",
-                   format_bytes(per_position), ")"));
-  reserved_bytes_ += grown;
-  total_positions_ += cap - s.capacity;
-  for (int64_t l = 0; l < n_layers_; ++l) {
-    s.k[l].resize(cap * k_width_);
-    s.v[l].resize(cap * v_width_);
+  const int64_t want = (n + block_size_ - 1) / block_size_;
+  const int64_t floats = n_layers_ * block_size_ * (k_width_ + v_width_);
+  for (int64_t i = seqs_[seq].length / block_size_;
+       i < std::min<int64_t>(want, static_cast<int64_t>(seqs_[seq].blocks.size())); ++i) {
+    const int old = seqs_[seq].blocks[i];
+    if (blocks_[old].refs == 1) continue;
+    const int b = take_block();  // may grow blocks_: index again below
+    std::memcpy(blocks_[b].mem.get(), blocks_[old].mem.get(), floats * sizeof(float));
+    release_block(old);
+    seqs_[seq].blocks[i] = b;
+    seqs_[seq].ptrs[i] = blocks_[b].mem.get();
   }
-  s.capacity = cap;
+  while (static_cast<int64_t>(seqs_[seq].blocks.size()) < want) {
+    const int b = take_block();
+    seqs_[seq].blocks.push_back(b);
+    seqs_[seq].ptrs.push_back(blocks_[b].mem.get());
+  }
+}
+
+float* KvCache::row(int layer, int seq, int64_t pos, bool value) {
+  const Seq& s = seqs_[seq];
+  float* base = s.ptrs[pos / block_size_];
+  const int64_t off = value ? n_layers_ * block_size_ * k_width_ + layer * block_size_ * v_width_
+                            : layer * block_size_ * k_width_;
+  return base + off + (pos % block_size_) * (value ? v_width_ : k_width_);
+}
+
+float* KvCache::k_row(int layer, int seq, int64_t pos) {
+  return row(layer, seq, pos, false);
+}
+float* KvCache::v_row(int layer, int seq, int64_t pos) {
+  return row(layer, seq, pos, true);
+}
+
+ops::RowBlocks KvCache::k_rows(int layer, int seq) const {
+  return {seqs_[seq].ptrs.data(), layer * block_size_ * k_width_, k_width_, block_size_};
+}
+ops::RowBlocks KvCache::v_rows(int layer, int seq) const {
+  return {seqs_[seq].ptrs.data(),
+          n_layers_ * block_size_ * k_width_ + layer * block_size_ * v_width_, v_width_,
+          block_size_};
+}
+
+int64_t KvCache::attach_prefix(int seq, const int32_t* tokens, int64_t n) {
+  Seq& s = seqs_[seq];
+  R1_ASSERT(s.used && s.blocks.empty());
+  uint64_t chain = 0;
+  for (int64_t i = 0; (i + 1) * block_size_ <= n; ++i) {
+    const int32_t* t = tokens + i * block_size_;
+    const uint64_t h = chain_hash(chain, t, block_size_);
+    auto it = published_.find(h);
+    if (it == published_.end()) break;
+    Block& k = blocks_[it->second];
+    if (k.parent != chain || !std::equal(k.tokens.begin(), k.tokens.end(), t)) break;
+    if (k.refs++ == 0) {
+      lru_.erase(k.lru);
+      ++in_use_;
+    }
+    s.blocks.push_back(it->second);
+    s.ptrs.push_back(k.mem.get());
+    chain = h;
+  }
+  s.published = static_cast<int64_t>(s.blocks.size());
+  s.chain = chain;
+  s.length = s.published * block_size_;
+  return s.length;
+}
+
+void KvCache::publish(int seq, const int32_t* tokens, int64_t n) {
+  Seq& s = seqs_[seq];
+  const int64_t full = std::min<int64_t>(n, s.length) / block_size_;
+  for (int64_t i = s.published; i < full; ++i) {
+    const int32_t* t = tokens + i * block_size_;
+    const uint64_t h = chain_hash(s.chain, t, block_size_);
+    Block& k = blocks_[s.blocks[i]];
+    if (k.hash == 0 && !published_.count(h)) {
+      k.hash = h;
+      k.parent = s.chain;
+      k.tokens.assign(t, t + block_size_);
+      published_[h] = s.blocks[i];
+    }
+    s.chain = h;
+    s.published = i + 1;
+  }
 }
 
 }  // namespace r1::models

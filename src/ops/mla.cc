@@ -130,7 +130,7 @@ Tensor mla_absorbed(const Tensor& q, const Weight& kv_b, const MlaShape& s,
                     const std::vector<LatentSpan>& spans, const std::vector<int32_t>& pos) {
   if (recording({&q})) fail_internal("mla_absorbed: attention over a latent cache has no backward");
   const int64_t T = q.dim(0), H = s.n_heads, qw = s.nope + s.rope, kvw = s.nope + s.v;
-  const int64_t R = s.lora, row = s.lora + s.rope;
+  const int64_t R = s.lora;
   R1_ASSERT(kv_b.rows() == H * kvw && kv_b.cols() == R && q.dim(1) == H * qw);
   // q_lat[t, h] = sum_i q_nope[t, h, i] * W_k[h][i, :]        [T, H, lora]
   Tensor q_lat = Tensor::zeros(DType::F32, {T, H * R});
@@ -152,12 +152,12 @@ Tensor mla_absorbed(const Tensor& q, const Weight& kv_b, const MlaShape& s,
     thread_local std::vector<float> p;
     p.resize(n);
     for (int64_t j = 0; j < n; ++j) {
-      const float* r = spans[t].rows + j * row;
+      const float* r = spans[t].rows.row(j);
       p[j] = s.scale * (K().dot(ql, r, R) + K().dot(qp, r + R, s.rope));
     }
     K().softmax(p.data(), n);
     float* o = o_lat.ptr<float>() + (t * H + h) * R;
-    for (int64_t j = 0; j < n; ++j) K().axpy(p[j], spans[t].rows + j * row, o, R);
+    for (int64_t j = 0; j < n; ++j) K().axpy(p[j], spans[t].rows.row(j), o, R);
   });
   // out[t, h] = o_lat[t, h] . W_v[h]^T                          [T, H, v]
   Tensor out = Tensor::zeros(DType::F32, {T, H * s.v});
@@ -185,28 +185,32 @@ Tensor mla_naive(const Tensor& q, const Weight& kv_b, const MlaShape& s,
                  const std::vector<LatentSpan>& spans, const std::vector<int32_t>& pos) {
   if (recording({&q})) fail_internal("mla_naive: attention over a latent cache has no backward");
   const int64_t T = q.dim(0), H = s.n_heads, qw = s.nope + s.rope, kvw = s.nope + s.v;
-  const int64_t R = s.lora, row = s.lora + s.rope;
+  const int64_t R = s.lora;
   // Expand keys and values of every cached position of each sequence once.
-  std::map<const float*, int64_t> longest;  // sequence -> positions needed
+  // A sequence is known by its block table.
+  std::map<const float* const*, int64_t> longest;  // sequence -> positions needed
   for (int64_t t = 0; t < T; ++t)
-    longest[spans[t].rows] = std::max<int64_t>(longest[spans[t].rows], pos[t] + 1);
-  std::map<const float*, Tensor> kv;  // sequence -> [n, H * (nope + v)]
-  for (const auto& [rows, n] : longest) {
+    longest[spans[t].rows.blocks] = std::max<int64_t>(longest[spans[t].rows.blocks], pos[t] + 1);
+  std::map<const float* const*, Tensor> kv;  // sequence -> [n, H * (nope + v)]
+  for (int64_t t = 0; t < T; ++t) {
+    const RowBlocks& rows = spans[t].rows;
+    if (kv.count(rows.blocks)) continue;
+    const int64_t n = longest[rows.blocks];
     Tensor c = Tensor::zeros(DType::F32, {n, R});
-    for (int64_t j = 0; j < n; ++j) std::copy_n(rows + j * row, R, c.ptr<float>() + j * R);
-    kv[rows] = linear(c, kv_b);
+    for (int64_t j = 0; j < n; ++j) std::copy_n(rows.row(j), R, c.ptr<float>() + j * R);
+    kv[rows.blocks] = linear(c, kv_b);
   }
   Tensor out = Tensor::zeros(DType::F32, {T, H * s.v});
   std::vector<float> k(qw), p;
   for (int64_t t = 0; t < T; ++t) {
-    const Tensor& e = kv[spans[t].rows];
+    const Tensor& e = kv[spans[t].rows.blocks];
     const int64_t n = pos[t] + 1;
     for (int64_t h = 0; h < H; ++h) {
       const float* qh = q.ptr<float>() + t * q.dim(1) + h * qw;
       p.resize(n);
       for (int64_t j = 0; j < n; ++j) {
         std::copy_n(e.ptr<float>() + j * H * kvw + h * kvw, s.nope, k.data());
-        std::copy_n(spans[t].rows + j * row + R, s.rope, k.data() + s.nope);
+        std::copy_n(spans[t].rows.row(j) + R, s.rope, k.data() + s.nope);
         p[j] = s.scale * K().dot(qh, k.data(), qw);
       }
       K().softmax(p.data(), n);

@@ -41,9 +41,9 @@ struct MlaShape {
   float scale;  // softmax scale (with YaRN's mscale^2)
 };
 
-// One cached sequence: rows [position][lora + rope] holding c then k_pe.
+// One cached sequence: a row [lora + rope] per position holding c then k_pe.
 struct LatentSpan {
-  const float* rows;
+  RowBlocks rows;
 };
 
 // q: [T, n_heads * (nope + rope)] with q_pe already rotated. kv_b: [n_heads * (nope + v), lora].

@@ -382,8 +382,7 @@ Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& rows) {
 }
 
 Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim,
-                 const std::vector<KvSpan>& kv, const std::vector<int32_t>& pos, int64_t pos_stride,
-                 float scale) {
+                 const std::vector<KvSpan>& kv, const std::vector<int32_t>& pos, float scale) {
   if (recording({&q}))
     fail_internal("attention over a KV cache has no backward; use causal_attention");
   const int64_t T = q.dim(0), group = n_heads / n_kv_heads;
@@ -398,10 +397,10 @@ Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t h
     thread_local std::vector<float> scores;
     scores.resize(n);
     for (int64_t j = 0; j < n; ++j)
-      scores[j] = scale * K().dot(qv, kv[t].k + j * pos_stride + kvh * head_dim, head_dim);
+      scores[j] = scale * K().dot(qv, kv[t].k.row(j) + kvh * head_dim, head_dim);
     K().softmax(scores.data(), n);
     for (int64_t j = 0; j < n; ++j)
-      K().axpy(scores[j], kv[t].v + j * pos_stride + kvh * head_dim, o, head_dim);
+      K().axpy(scores[j], kv[t].v.row(j) + kvh * head_dim, o, head_dim);
   };
   if (work < kMinParallelWork) {
     for (int64_t task = 0; task < T * n_heads; ++task) head(task);

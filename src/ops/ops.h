@@ -74,18 +74,25 @@ Tensor silu_mul_reuse(Tensor g, const Tensor& u);
 // Selects rows of x: [rows.size(), H].
 Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& rows);
 
+// Rows stored block by block (the paged KV cache): row j is
+// blocks[j / block_size] + offset + (j % block_size) * width.
+struct RowBlocks {
+  const float* const* blocks = nullptr;
+  int64_t offset = 0, width = 0, block_size = 1;
+  const float* row(int64_t j) const {
+    return blocks[j / block_size] + offset + (j % block_size) * width;
+  }
+};
+
 // Causal attention of each token against its own sequence's cached keys/values.
 // For token t and query head h (kv head h / (n_heads / n_kv_heads)):
 //   out[t, h] = sum_{j <= pos[t]} softmax_j(scale * q[t, h] . k_t[j]) v_t[j]
-// where k_t / v_t point at position 0 of token t's sequence cache, laid out
-// [position][n_kv_heads][head_dim] with `pos_stride` floats between positions.
+// where kv[t] holds token t's sequence's key and value rows, each [n_kv_heads][head_dim].
 struct KvSpan {
-  const float* k;
-  const float* v;
+  RowBlocks k, v;
 };
 Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim,
-                 const std::vector<KvSpan>& kv, const std::vector<int32_t>& pos, int64_t pos_stride,
-                 float scale);
+                 const std::vector<KvSpan>& kv, const std::vector<int32_t>& pos, float scale);
 
 // Self-attention inside packed sequences (training and full-sequence scoring; no cache):
 // token t attends to tokens start[t] .. t (its own sequence up to itself), start[t] <= t.

@@ -38,11 +38,13 @@ Engine::Engine(models::Model& model, const tok::Tokenizer* tokenizer, std::vecto
       vocab_(model.config().vocab) {
   if (opt_.max_running < 1 || opt_.max_waiting < 0 || opt_.step_tokens < 1)
     fail_usage("engine: max_running and step_tokens must be >= 1, max_waiting >= 0");
+  stats_.kv_block_size = cache_.block_size();
   if (opt_.kv_budget_bytes > 0) {
-    stats_.kv_tokens_budget = opt_.kv_budget_bytes / cache_.bytes_per_token();
-    if (stats_.kv_tokens_budget < 1)
-      fail_usage("the KV memory budget holds no token (", cache_.bytes_per_token(),
-                 " bytes per token)");
+    stats_.kv_blocks_budget = opt_.kv_budget_bytes / cache_.bytes_per_block();
+    if (stats_.kv_blocks_budget < 1)
+      fail_usage("the KV memory budget holds no block (", cache_.bytes_per_block(),
+                 " bytes per block of ", cache_.block_size(), " tokens)");
+    cache_.set_block_budget(stats_.kv_blocks_budget);
   }
   thread_ = std::thread([this] { loop(); });
 }
@@ -61,10 +63,11 @@ void Engine::stop() {
 }
 
 int64_t Engine::reserve_of(const Job& j) const {
-  // Each sample holds its own copy of the prompt and at most max_tokens replies (the cache
-  // grows on demand; this is the most it can grow to).
-  const int64_t p = static_cast<int64_t>(j.r.gen.prompt.size());
-  return j.r.gen.n * std::min(context_, p + std::max<int64_t>(0, j.r.gen.max_tokens));
+  // The prompt's blocks (shared by the samples), then for each sample its reply's blocks and a
+  // copy of the prompt's last, partly filled block.
+  const int64_t B = cache_.block_size(), p = static_cast<int64_t>(j.r.gen.prompt.size());
+  const int64_t reply = std::min(context_ - p, std::max<int64_t>(0, j.r.gen.max_tokens));
+  return (p + B - 1) / B + j.r.gen.n * ((reply + B - 1) / B + 1);
 }
 
 std::shared_ptr<EngineTicket> Engine::submit(EngineRequest r) {
@@ -87,9 +90,10 @@ std::shared_ptr<EngineTicket> Engine::submit(EngineRequest r) {
   job->r = std::move(r);
   job->ticket = std::make_shared<EngineTicket>();
   job->reserved = reserve_of(*job);
-  if (stats_.kv_tokens_budget > 0 && job->reserved > stats_.kv_tokens_budget)
-    fail_input("the request needs up to ", job->reserved, " cached tokens (prompt + max_tokens, ",
-               "for each of n samples); the KV memory budget holds ", stats_.kv_tokens_budget);
+  if (stats_.kv_blocks_budget > 0 && job->reserved > stats_.kv_blocks_budget)
+    fail_input("the request may need ", job->reserved, " KV cache blocks of ", cache_.block_size(),
+               " tokens (its prompt, and max_tokens for each of its n samples); the KV memory ",
+               "budget holds ", stats_.kv_blocks_budget);
   auto ticket = job->ticket;
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -174,7 +178,7 @@ void Engine::admit() {
       continue;
     }
     const bool budget_ok =
-        stats_.kv_tokens_budget == 0 || reserved_tokens_ + j.reserved <= stats_.kv_tokens_budget;
+        stats_.kv_blocks_budget == 0 || reserved_blocks_ + j.reserved <= stats_.kv_blocks_budget;
     if (running_seqs_ + j.r.gen.n > opt_.max_running || !budget_ok) break;
     auto job = std::move(waiting_.front());
     waiting_.pop_front();
@@ -193,7 +197,14 @@ void Engine::admit() {
     }
     running_seqs_ += g.n;
     stats_.running = running_seqs_;
-    reserved_tokens_ += job->reserved;
+    reserved_blocks_ += job->reserved;
+    // The longest cached prefix of the prompt is not prefilled again (one token at least is, for
+    // its logits).
+    job->slot = cache_.add_sequence();
+    job->prefilled =
+        cache_.attach_prefix(job->slot, g.prompt.data(), static_cast<int64_t>(g.prompt.size()) - 1);
+    job->samples[0].delta.cached_prompt_tokens = job->prefilled;
+    stats_.cached_prompt_tokens += job->prefilled;
     stats_.prompt_tokens += static_cast<int64_t>(g.prompt.size());
     running_.push_back(std::move(job));
   }
@@ -230,7 +241,6 @@ bool Engine::step() {
   for (auto& jp : running_) {
     Job& j = *jp;
     if (j.decoding || j.samples[0].builder->done() || budget <= 0) continue;
-    if (j.slot < 0) j.slot = cache_.add_sequence();
     const int64_t p = static_cast<int64_t>(j.r.gen.prompt.size());
     const int64_t take = std::min(p - j.prefilled, budget);
     for (int64_t t = j.prefilled; t < j.prefilled + take; ++t)
@@ -242,6 +252,10 @@ bool Engine::step() {
   int64_t generated = 0;
   if (!b.tokens.empty()) {
     Tensor logits = model_.forward(b, cache_);
+    // The prompt blocks just filled become findable by later requests (before any fork).
+    for (auto& jp : running_)
+      if (!jp->decoding && jp->slot >= 0)
+        cache_.publish(jp->slot, jp->r.gen.prompt.data(), jp->prefilled);
     for (size_t w = 0; w < wants.size(); ++w) {
       Job& j = *wants[w].job;
       const float* z = logits.ptr<float>() + static_cast<int64_t>(w) * vocab_;
@@ -278,7 +292,7 @@ bool Engine::step() {
   // out (so that a client that got its last token sees counts that include it), and finished
   // requests leave.
   auto ending = [](const Sample& sm) { return sm.ended || !sm.delta.finish_reason.empty(); };
-  int64_t kv_used = 0, live = 0;
+  int64_t live = 0;
   for (auto& jp : running_) {
     Job& j = *jp;
     bool all_ended = true;
@@ -290,21 +304,20 @@ bool Engine::step() {
       if (!ending(sm)) {
         all_ended = false;
         ++live;
-        if (sm.slot >= 0) kv_used += cache_.length(sm.slot);
       }
     }
     if (all_ended && j.slot >= 0) {
       cache_.free_sequence(j.slot);
       j.slot = -1;
     }
-    if (j.slot >= 0) kv_used += cache_.length(j.slot);
-    if (all_ended) reserved_tokens_ -= j.reserved;
+    if (all_ended) reserved_blocks_ -= j.reserved;
   }
   running_seqs_ = live;
   {
     std::lock_guard<std::mutex> l(mu_);
     stats_.running = running_seqs_;
-    stats_.kv_tokens_used = kv_used;
+    stats_.kv_blocks_used = cache_.blocks_in_use();
+    stats_.kv_blocks_cached = cache_.blocks_cached();
     stats_.generated_tokens += generated;
     ++stats_.steps;
   }
@@ -342,7 +355,7 @@ void Engine::loop() {
       }
       running_.clear();
       running_seqs_ = 0;
-      reserved_tokens_ = 0;
+      reserved_blocks_ = 0;
     }
   }
   // Shutting down: every request ends, cancelled.

@@ -4,7 +4,11 @@
 // (continuous batching). Every step runs one forward pass holding one decode token of every
 // running sequence plus prompt chunks of requests still prefilling, up to a token budget, so a
 // long prompt is prefilled over several steps instead of stalling the streams already running.
-// A request's n samples share its prefill (the cache slot is forked when the prompt is done).
+// A request's n samples share its prefill (the cache slot is forked when the prompt is done), and
+// requests share the cached blocks of identical prompt prefixes (KvCache's prefix caching): a
+// prompt is prefilled only from the end of its longest cached prefix. With a KV memory budget,
+// a request is admitted when the blocks it may need at most (prompt, and max_tokens for each
+// sample) fit beside those of the running requests, so a running request never runs out.
 // Outputs go to the request's callback on the engine thread, step by step.
 #pragma once
 
@@ -73,8 +77,10 @@ class EngineTicket {
 struct EngineStats {
   int64_t waiting = 0;           // requests queued
   int64_t running = 0;           // sequences in the batch
-  int64_t kv_tokens_used = 0;    // positions held in the cache
-  int64_t kv_tokens_budget = 0;  // positions the budget allows (0: unbounded)
+  int64_t kv_blocks_used = 0;    // KV cache blocks referenced by sequences
+  int64_t kv_blocks_cached = 0;  // blocks kept only for prefix reuse (evictable)
+  int64_t kv_blocks_budget = 0;  // blocks the budget allows (0: unbounded)
+  int64_t kv_block_size = 0;     // positions per block
   int64_t prompt_tokens = 0;     // totals since start
   int64_t generated_tokens = 0;
   int64_t cached_prompt_tokens = 0;
@@ -109,7 +115,7 @@ class Engine {
   void end_unstarted(Job& j);
   void emit(Job& j, size_t s);
   TokenLogprob logprob_of(const float* z, int32_t token, int k);
-  int64_t reserve_of(const Job& j) const;
+  int64_t reserve_of(const Job& j) const;  // blocks, at most
 
   models::Model& model_;
   const tok::Tokenizer* tok_;
@@ -125,7 +131,7 @@ class Engine {
   bool stopping_ = false;                      // under mu_
   EngineStats stats_;                          // under mu_
   std::vector<std::unique_ptr<Job>> running_;  // engine thread only
-  int64_t running_seqs_ = 0, reserved_tokens_ = 0;
+  int64_t running_seqs_ = 0, reserved_blocks_ = 0;
   std::vector<float> row_;
   std::thread thread_;
 };

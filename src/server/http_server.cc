@@ -337,8 +337,17 @@ void Server::Impl::routes() {
   });
   http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     const runtime::EngineStats s = engine.stats();
-    EngineGauges g{s.waiting,       s.running,          s.kv_tokens_used,       s.kv_tokens_budget,
-                   s.prompt_tokens, s.generated_tokens, s.cached_prompt_tokens, s.steps};
+    EngineGauges g;
+    g.waiting = s.waiting;
+    g.running = s.running;
+    g.kv_blocks_used = s.kv_blocks_used;
+    g.kv_blocks_cached = s.kv_blocks_cached;
+    g.kv_blocks_budget = s.kv_blocks_budget;
+    g.kv_block_size = s.kv_block_size;
+    g.prompt_tokens = s.prompt_tokens;
+    g.generated_tokens = s.generated_tokens;
+    g.cached_prompt_tokens = s.cached_prompt_tokens;
+    g.steps = s.steps;
     res.set_content(metrics.render(g), "text/plain; version=0.0.4; charset=utf-8");
   });
   // The web chat: its page and the files it loads, all from the binary.

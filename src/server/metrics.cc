@@ -88,10 +88,15 @@ std::string Metrics::render(const EngineGauges& g) const {
   counter("r1_engine_steps_total", "Forward passes of the engine.", g.steps);
   gauge("r1_requests_waiting", "Requests queued, not yet running.", static_cast<double>(g.waiting));
   gauge("r1_sequences_running", "Sequences in the running batch.", static_cast<double>(g.running));
-  gauge("r1_kv_cache_tokens_used", "Token positions held in the KV cache.",
-        static_cast<double>(g.kv_tokens_used));
-  gauge("r1_kv_cache_tokens_budget", "Token positions the KV memory budget allows (0: unbounded).",
-        static_cast<double>(g.kv_tokens_budget));
+  gauge("r1_kv_cache_blocks_used", "KV cache blocks held by running sequences.",
+        static_cast<double>(g.kv_blocks_used));
+  gauge("r1_kv_cache_blocks_cached", "Unused KV cache blocks kept for prefix reuse (evictable).",
+        static_cast<double>(g.kv_blocks_cached));
+  gauge("r1_kv_cache_blocks_free",
+        "KV cache blocks that can still be taken (free or evictable; -1: no budget set).",
+        g.kv_blocks_budget ? static_cast<double>(g.kv_blocks_budget - g.kv_blocks_used) : -1.0);
+  gauge("r1_kv_cache_block_tokens", "Token positions per KV cache block.",
+        static_cast<double>(g.kv_block_size));
   gauge("r1_prefix_cache_hit_rate", "Share of prompt tokens served from the prefix cache.",
         g.prompt_tokens ? static_cast<double>(g.cached_prompt_tokens) / g.prompt_tokens : 0.0);
   ttft_.render("r1_time_to_first_token_seconds", "Time from request to its first token.", &out);

@@ -27,7 +27,7 @@ class Histogram {
 // Gauges read from the engine when /metrics is rendered.
 struct EngineGauges {
   int64_t waiting = 0, running = 0;
-  int64_t kv_tokens_used = 0, kv_tokens_budget = 0;
+  int64_t kv_blocks_used = 0, kv_blocks_cached = 0, kv_blocks_budget = 0, kv_block_size = 0;
   int64_t prompt_tokens = 0, generated_tokens = 0, cached_prompt_tokens = 0;
   int64_t steps = 0;
 };

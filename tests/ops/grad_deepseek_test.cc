@@ -184,8 +184,10 @@ TEST(GradCheckDeepseek, CachedMlaRefusesTrackedQueries) {
   tape.watch(q);
   ops::TapeScope scope(tape);
   const ops::MlaShape s{2, 3, 2, 4, 6, 0.3f};
-  EXPECT_THROW(ops::mla_absorbed(q, kv_b, s, {{rows.data()}}, {0}), Error);
-  EXPECT_THROW(ops::mla_naive(q, kv_b, s, {{rows.data()}}, {0}), Error);
+  const float* blocks[1] = {rows.data()};
+  const std::vector<ops::LatentSpan> spans = {{{blocks, 0, 8, 1}}};
+  EXPECT_THROW(ops::mla_absorbed(q, kv_b, s, spans, {0}), Error);
+  EXPECT_THROW(ops::mla_naive(q, kv_b, s, spans, {0}), Error);
 }
 
 }  // namespace

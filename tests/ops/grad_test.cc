@@ -83,8 +83,11 @@ TEST(CausalAttention, MatchesCachedAttention) {
   Tensor q = random_tensor({5, 8}, 17), k = random_tensor({5, 4}, 18),
          v = random_tensor({5, 4}, 19);
   Tensor a = ops::causal_attention(q, k, v, 2, 1, 4, 4, ops::sequence_starts(pos), 0.5f);
-  std::vector<ops::KvSpan> spans(5, ops::KvSpan{k.ptr<float>(), v.ptr<float>()});
-  Tensor b = ops::attention(q, 2, 1, 4, spans, pos, 4, 0.5f);
+  // The cache's rows in blocks of 2 positions.
+  const float* kb[3] = {k.ptr<float>(), k.ptr<float>() + 8, k.ptr<float>() + 16};
+  const float* vb[3] = {v.ptr<float>(), v.ptr<float>() + 8, v.ptr<float>() + 16};
+  std::vector<ops::KvSpan> spans(5, ops::KvSpan{{kb, 0, 4, 2}, {vb, 0, 4, 2}});
+  Tensor b = ops::attention(q, 2, 1, 4, spans, pos, 0.5f);
   for (int64_t i = 0; i < a.numel(); ++i) EXPECT_NEAR(a.ptr<float>()[i], b.ptr<float>()[i], 1e-5);
 }
 

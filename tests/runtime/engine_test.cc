@@ -26,6 +26,7 @@ struct Collector {
   std::map<size_t, std::vector<int32_t>> tokens;
   std::map<size_t, std::string> finish;
   std::map<size_t, std::vector<TokenLogprob>> logprobs;
+  int64_t cached = 0;  // prompt tokens served from the prefix cache
   size_t n = 1;
 
   std::function<void(const SampleDelta&)> sink() {
@@ -36,6 +37,7 @@ struct Collector {
       auto& lp = logprobs[d.sample];
       lp.insert(lp.end(), d.logprobs.begin(), d.logprobs.end());
       if (!d.finish_reason.empty()) finish[d.sample] = d.finish_reason;
+      cached += d.cached_prompt_tokens;
       cv.notify_all();
     };
   }
@@ -100,8 +102,34 @@ TEST(Engine, ContinuousBatchingEqualsGenerator) {
     }
     const EngineStats st = engine.stats();
     EXPECT_EQ(st.running, 0);
-    EXPECT_EQ(st.kv_tokens_used, 0);
+    EXPECT_EQ(st.kv_blocks_used, 0);
     EXPECT_GT(st.generated_tokens, 0);
+  }
+}
+
+// A prompt seen before is prefilled only past its cached whole blocks (16 positions each), and
+// gives the same tokens; a prompt that shares a prefix reuses that prefix's blocks.
+TEST(Engine, PrefixCacheServesRepeatedPrompts) {
+  for (const char* fixture : {"qwen2-f32", "dsv3-bf16"}) {
+    auto model = models::load_model(fixture_dir(fixture));
+    GenRequest a = request(0, 40, 0.0f, 6), c = request(1, 40, 0.0f, 6);
+    std::copy_n(a.prompt.begin(), 20, c.prompt.begin());  // shares its first 20 tokens
+    Collector ra, rb, rc;
+    Engine engine(*model, nullptr, {}, EngineOptions{});
+    engine.submit({a, -1, ra.sink()});
+    ra.wait();
+    engine.submit({a, -1, rb.sink()});
+    rb.wait();
+    engine.submit({c, -1, rc.sink()});
+    rc.wait();
+    EXPECT_EQ(ra.cached, 0) << fixture;
+    EXPECT_EQ(rb.cached, 32) << fixture;
+    EXPECT_EQ(rc.cached, 16) << fixture;
+    Generator g(*model, nullptr, {});
+    EXPECT_EQ(ra.tokens[0], g.run({a})[0].tokens) << fixture;
+    EXPECT_EQ(rb.tokens[0], ra.tokens[0]) << fixture;
+    EXPECT_EQ(rc.tokens[0], g.run({c})[0].tokens) << fixture;
+    EXPECT_EQ(engine.stats().cached_prompt_tokens, 48);
   }
 }
 
@@ -136,8 +164,8 @@ TEST(Engine, QueueAndBudgetLimits) {
   EngineOptions opt;
   opt.max_running = 1;
   opt.max_waiting = 1;
-  const int64_t per_token = model->new_cache().bytes_per_token();
-  opt.kv_budget_bytes = 64 * per_token;
+  // 8 blocks of 16 positions: a request of 5 + 50 tokens needs 1 + 4 + 1 at most.
+  opt.kv_budget_bytes = 8 * model->new_cache().bytes_per_block();
   Collector a, b, c;
   Engine engine(*model, nullptr, {}, opt);
   auto ta = engine.submit({request(0, 5, 1.0f, 50), -1, a.sink()});

@@ -126,6 +126,27 @@ TEST(Serve, ChatCompletionSplitsReasoningAndMatchesGenerate) {
   EXPECT_LT(reasoning, u["completion_tokens"].get<int64_t>());
 }
 
+// The same long prompt again: its whole cached blocks are reused (usage reports them), and the
+// answer is the same.
+TEST(Serve, RepeatedPromptUsesThePrefixCache) {
+  Serve s;
+  const std::string q =
+      "Tom has 48 apples and buys 27 more at the market. How many apples does he have now?";
+  auto first = s.post("/v1/chat/completions", chat_body(q));
+  auto second = s.post("/v1/chat/completions", chat_body(q));
+  ASSERT_EQ(second->status, 200) << second->body;
+  const json a = json::parse(first->body), b = json::parse(second->body);
+  const int64_t p = a["usage"]["prompt_tokens"];
+  ASSERT_GT(p, 32);
+  EXPECT_EQ(a["usage"]["prompt_tokens_details"]["cached_tokens"], 0);
+  EXPECT_EQ(b["usage"]["prompt_tokens_details"]["cached_tokens"], (p - 1) / 16 * 16);
+  EXPECT_EQ(a["choices"][0]["message"], b["choices"][0]["message"]);
+  auto m = s.cli().Get("/metrics");
+  EXPECT_NE(m->body.find("r1_prefix_cache_hit_tokens_total " + std::to_string((p - 1) / 16 * 16)),
+            std::string::npos)
+      << m->body;
+}
+
 TEST(Serve, StreamingSendsReasoningThenContentThenDone) {
   Serve s;
   const std::string q = "What is 48 + 27?";
@@ -290,7 +311,8 @@ TEST(Serve, TokenizeModelsHealthMetrics) {
        {"r1_requests_total{endpoint=\"chat_completions\",status=\"200\"} 1",
         "r1_generation_tokens_total 5", "# TYPE r1_time_to_first_token_seconds histogram",
         "r1_time_to_first_token_seconds_count 1", "r1_inter_token_latency_seconds_count 4",
-        "r1_sequences_running 0", "r1_requests_waiting 0", "r1_prefix_cache_hit_rate"})
+        "r1_sequences_running 0", "r1_requests_waiting 0", "r1_prefix_cache_hit_rate",
+        "r1_kv_cache_blocks_used 0", "r1_kv_cache_blocks_free -1"})
     EXPECT_NE(mt->body.find(name), std::string::npos) << name << "\n" << mt->body;
 }
 
