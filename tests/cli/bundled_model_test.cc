@@ -33,9 +33,9 @@ TEST(BundledModel, IsTheDefaultAndAnswersInR1Shape) {
 void expect_accuracy(const std::string& set, double floor) {
   const std::string out = std::filesystem::temp_directory_path() / ("r1_bundled_eval_" + set);
   std::filesystem::remove_all(out);
-  auto r = run_r1("eval --data " + std::string(R1_SOURCE_DIR) + "/tests/fixtures/arith/" + set +
-                  ".jsonl --task math -k 1 --temperature 0 -n 800 --batch 50 --limit 100 --out " +
-                  out);
+  auto r =
+      run_r1("eval --data " + std::string(R1_SOURCE_DIR) + "/tests/fixtures/arith/" + set +
+             ".jsonl --task math -k 1 --temperature 0 -n 800 --batch 50 --limit 100 --out " + out);
   ASSERT_EQ(r.code, 0) << r.err;
   const auto s = nlohmann::json::parse(testing::slurp_file(out + "/summary.json"));
   EXPECT_EQ(s["problems"], 100);
