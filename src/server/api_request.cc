@@ -64,9 +64,33 @@ bool boolean(const json& body, const char* name, bool dflt) {
   return v->get<bool>();
 }
 
-void check_fields(const json& body, const std::set<std::string>& known) {
+// The fields both endpoints take (parse_sampling reads them; logprobs differs in type).
+const std::set<std::string>& sampling_fields() {
+  static const std::set<std::string> f = {"model",
+                                          "stream",
+                                          "stream_options",
+                                          "n",
+                                          "max_tokens",
+                                          "temperature",
+                                          "top_p",
+                                          "top_k",
+                                          "min_p",
+                                          "repetition_penalty",
+                                          "stop",
+                                          "seed",
+                                          "presence_penalty",
+                                          "frequency_penalty",
+                                          "logprobs",
+                                          "user",
+                                          "logit_bias",
+                                          "ignore_eos"};
+  return f;
+}
+
+void check_fields(const json& body, const std::set<std::string>& known,
+                  const std::set<std::string>& more = {}) {
   for (auto it = body.begin(); it != body.end(); ++it)
-    if (!known.count(it.key()))
+    if (!known.count(it.key()) && !more.count(it.key()))
       bad_param(it.key(), "unrecognized request argument supplied: " + it.key(),
                 "unrecognized_argument");
 }
@@ -216,36 +240,10 @@ json parse_body(const std::string& body) {
 }
 
 ChatRequest parse_chat_request(const json& body, const runtime::SamplingParams& defaults) {
-  check_fields(body, {"model",
-                      "messages",
-                      "stream",
-                      "stream_options",
-                      "n",
-                      "max_tokens",
-                      "max_completion_tokens",
-                      "temperature",
-                      "top_p",
-                      "top_k",
-                      "min_p",
-                      "repetition_penalty",
-                      "stop",
-                      "seed",
-                      "presence_penalty",
-                      "frequency_penalty",
-                      "logprobs",
-                      "top_logprobs",
-                      "user",
-                      "metadata",
-                      "store",
-                      "logit_bias",
-                      "response_format",
-                      "tools",
-                      "tool_choice",
-                      "parallel_tool_calls",
-                      "service_tier",
-                      "thinking",
-                      "chat_template_kwargs",
-                      "ignore_eos"});
+  check_fields(body, sampling_fields(),
+               {"messages", "max_completion_tokens", "top_logprobs", "metadata", "store",
+                "response_format", "tools", "tool_choice", "parallel_tool_calls", "service_tier",
+                "thinking", "chat_template_kwargs"});
   ChatRequest r;
   r.s = parse_sampling(body, true, defaults);
   r.messages = parse_messages(body);
@@ -277,28 +275,7 @@ ChatRequest parse_chat_request(const json& body, const runtime::SamplingParams& 
 
 CompletionRequest parse_completion_request(const json& body,
                                            const runtime::SamplingParams& defaults) {
-  check_fields(body, {"model",
-                      "prompt",
-                      "stream",
-                      "stream_options",
-                      "n",
-                      "max_tokens",
-                      "temperature",
-                      "top_p",
-                      "top_k",
-                      "min_p",
-                      "repetition_penalty",
-                      "stop",
-                      "seed",
-                      "presence_penalty",
-                      "frequency_penalty",
-                      "logprobs",
-                      "echo",
-                      "user",
-                      "logit_bias",
-                      "suffix",
-                      "best_of",
-                      "ignore_eos"});
+  check_fields(body, sampling_fields(), {"prompt", "echo", "suffix", "best_of"});
   CompletionRequest r;
   r.s = parse_sampling(body, false, defaults);
   const int64_t lp = integer(body, "logprobs", 0, 5, -1);
