@@ -1,6 +1,7 @@
 #include "server/http_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <ctime>
@@ -35,6 +36,14 @@ bool ends_with(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
+// httplib::Server listens with a backlog of 5 (compiled into Debian's library), so a burst of
+// connections beyond that has SYNs dropped and clients wait a second to retry. Listening again on
+// the bound socket raises the backlog (Linux updates it in place).
+class HttpServer : public httplib::Server {
+ public:
+  void widen_backlog(int n) { ::listen(svr_sock_, n); }
+};
+
 // Counts a generation request as in flight for as long as it lives.
 struct InFlight {
   explicit InFlight(std::atomic<int>& c) : c_(c) { ++c_; }
@@ -55,7 +64,7 @@ struct Server::Impl {
   ServerOptions opt;
   runtime::Engine engine;
   Metrics metrics;
-  httplib::Server http;
+  HttpServer http;
   std::atomic<bool> draining{false};
   std::atomic<int> in_flight{0};
   int64_t created;
@@ -415,6 +424,7 @@ void Server::bind() {
                  " (in use, or not an address of this machine?)");
     impl_->port = impl_->opt.port;
   }
+  impl_->http.widen_backlog(1024);
 }
 
 void Server::serve() {
