@@ -30,6 +30,7 @@ int run_generate(Args& args) {
   tmpl::ChatOptions chat_opt;
   chat_opt.keep_system = args.take_bool("--keep-system");
   runtime::SamplingParams sp = take_sampling(args);
+  const DType kv_dtype = take_kv_dtype(args, DType::F32);
   LoadedModel lm = load_model_from_flags(args);
   args.finish();
   if (!lm.tokenizer) fail_input(lm.dir, ": no tokenizer.json; r1 generate needs one");
@@ -60,7 +61,9 @@ int run_generate(Args& args) {
   if (!speculative.empty() && speculative != "mtp")
     fail_usage("--speculative takes 'mtp', got '", speculative, "'");
   if (!speculative.empty() && samples != 1) fail_usage("--speculative runs one sample at a time");
-  runtime::Generator gen(*lm.model, &*lm.tokenizer, lm.eos_ids);
+  if (!speculative.empty() && kv_dtype != DType::F32)
+    fail_usage("--speculative runs with an f32 KV cache");
+  runtime::Generator gen(*lm.model, &*lm.tokenizer, lm.eos_ids, kv_dtype);
   const bool stream = !as_json && samples == 1;
   runtime::TextCallback print = [](size_t, const std::string& delta) {
     std::fwrite(delta.data(), 1, delta.size(), stdout);
@@ -125,7 +128,8 @@ R1_COMMAND({"generate",
             "  --stop S             stop before the text S\n"
             "  --json               print one JSON object per sample instead of streaming\n"
             "  --speculative mtp    DeepSeek-V3: draft with the MTP layer, verify with the model\n"
-            "                       (same output distribution; greedy output identical)\n",
+            "                       (same output distribution; greedy output identical)\n"
+            "  --kv-dtype f32|bf16  the KV cache's rows (default f32, exact; bf16 as r1 serve)\n",
             {"--json", "--no-mmap", "--fast-bf16", "--chat", "--keep-system"},
             run_generate,
             kModelFlags | kSamplingFlags});

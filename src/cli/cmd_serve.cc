@@ -37,6 +37,7 @@ int run_serve(Args& args) {
   opt.engine.step_tokens = args.take_int("--step-tokens", 256, 1, kMaxTokens);
   opt.engine.kv_budget_bytes = static_cast<int64_t>(args.take_bytes("--kv-memory", 0));
   opt.shutdown_grace_seconds = args.take_double("--shutdown-grace", 30, Range::closed(0, 3600));
+  opt.engine.kv_dtype = take_kv_dtype(args, DType::BF16);
   opt.defaults = take_sampling(args);
   LoadedModel lm = load_model_from_flags(args);
   args.finish();
@@ -102,6 +103,8 @@ R1_COMMAND({"serve",
             "  --step-tokens N        tokens per forward pass: decode tokens, then prompt\n"
             "                         chunks (default 256)\n"
             "  --kv-memory SIZE       KV cache budget, e.g. 2G (default: the machine's memory)\n"
+            "  --kv-dtype bf16|f32    the KV cache's rows (default bf16: half the memory; f32 is\n"
+            "                         exact)\n"
             "  --shutdown-grace S     seconds running requests get on SIGINT/SIGTERM (default 30)\n"
             "Sampling flags set the defaults a request's own fields override.\n",
             {"--no-mmap", "--fast-bf16"},

@@ -46,6 +46,13 @@ void add_eos(std::vector<int32_t>& v, const nlohmann::json& j, int64_t vocab,
 }
 }  // namespace
 
+DType take_kv_dtype(Args& args, DType dflt) {
+  const std::string v = args.take_str("--kv-dtype", dflt == DType::BF16 ? "bf16" : "f32");
+  if (v == "f32") return DType::F32;
+  if (v == "bf16") return DType::BF16;
+  fail_usage("flag --kv-dtype takes f32 or bf16, got '", v, "'");
+}
+
 void take_threads(Args& args) {
   const int64_t threads = args.take_int("--threads", 0, 1, 1024);
   if (threads > 0) set_num_threads(static_cast<int>(threads));

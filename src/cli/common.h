@@ -33,6 +33,9 @@ LoadedModel load_model_from_flags(Args& args);
 // --frequency-penalty, --seed. Defaults: R1's recommendations.
 runtime::SamplingParams take_sampling(Args& args);
 
+// Reads --kv-dtype f32|bf16 (the KV cache's rows).
+DType take_kv_dtype(Args& args, DType dflt);
+
 // Reads all of stdin.
 std::string read_stdin();
 

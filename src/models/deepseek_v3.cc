@@ -155,9 +155,8 @@ Tensor DeepseekV3Model::attention(const DsLayer& L, int layer, const Tensor& h, 
   }
   std::vector<ops::LatentSpan> spans(T);
   for (int64_t t = 0; t < T; ++t) {
-    float* r = cache->k_row(layer, b.seq[t], b.pos[t]);
-    std::memcpy(r, c.ptr<float>() + t * R, R * 4);
-    std::memcpy(r + R, k_pe.ptr<float>() + t * mla_.rope, mla_.rope * 4);
+    cache->write_k(layer, b.seq[t], b.pos[t], c.ptr<float>() + t * R, 0, R);
+    cache->write_k(layer, b.seq[t], b.pos[t], k_pe.ptr<float>() + t * mla_.rope, R, mla_.rope);
     spans[t] = {cache->k_rows(layer, b.seq[t])};
   }
   Tensor out = naive_ ? ops::mla_naive(q, L.kv_b, mla_, spans, b.pos)

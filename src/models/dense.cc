@@ -65,8 +65,8 @@ Tensor DenseModel::attention_block(const DenseLayer& L, int layer, const Tensor&
   }
   std::vector<ops::KvSpan> spans(T);
   for (int64_t t = 0; t < T; ++t) {
-    std::copy_n(k.ptr<float>() + t * kv_dim, kv_dim, cache->k_row(layer, b.seq[t], b.pos[t]));
-    std::copy_n(v.ptr<float>() + t * kv_dim, kv_dim, cache->v_row(layer, b.seq[t], b.pos[t]));
+    cache->write_k(layer, b.seq[t], b.pos[t], k.ptr<float>() + t * kv_dim, 0, kv_dim);
+    cache->write_v(layer, b.seq[t], b.pos[t], v.ptr<float>() + t * kv_dim, 0, kv_dim);
     spans[t] = {cache->k_rows(layer, b.seq[t]), cache->v_rows(layer, b.seq[t])};
   }
   Tensor att = ops::attention(q, cfg_.n_heads, cfg_.n_kv_heads, D, spans, b.pos,

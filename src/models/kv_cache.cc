@@ -31,6 +31,18 @@ KvCache::KvCache(int64_t n_layers, int64_t k_width, int64_t v_width, int64_t max
   R1_ASSERT(block_size_ >= 1);
 }
 
+void KvCache::set_dtype(DType dtype) {
+  if (dtype != DType::F32 && dtype != DType::BF16)
+    fail_usage("the KV cache holds f32 or bf16 rows, not ", dtype_name(dtype));
+  if (!blocks_.empty()) fail_internal("KvCache::set_dtype after blocks were allocated");
+  bf16_ = dtype == DType::BF16;
+}
+
+int64_t KvCache::block_floats() const {
+  const int64_t elems = n_layers_ * block_size_ * (k_width_ + v_width_);
+  return bf16_ ? (elems + 1) / 2 : elems;
+}
+
 void KvCache::set_block_budget(int64_t blocks) {
   budget_ = std::max<int64_t>(0, blocks);
 }
@@ -51,7 +63,7 @@ int KvCache::take_block() {
     check_memory(grown, cat("the KV cache (", allocated + 1, " blocks of ",
                             format_bytes(bytes_per_block()), ")"));
     blocks_.emplace_back();
-    blocks_.back().mem.reset(new float[n_layers_ * block_size_ * (k_width_ + v_width_)]);
+    blocks_.back().mem.reset(new float[block_floats()]);
     b = static_cast<int>(allocated);
   } else if (!lru_.empty()) {
     b = lru_.front();  // evict the least recently used cached block
@@ -119,7 +131,7 @@ void KvCache::reserve(int seq, int64_t n) {
   if (n > max_positions_)
     fail_input("sequence of ", n, " tokens exceeds the model's context of ", max_positions_);
   const int64_t want = (n + block_size_ - 1) / block_size_;
-  const int64_t floats = n_layers_ * block_size_ * (k_width_ + v_width_);
+  const int64_t floats = block_floats();
   for (int64_t i = seqs_[seq].length / block_size_;
        i < std::min<int64_t>(want, static_cast<int64_t>(seqs_[seq].blocks.size())); ++i) {
     const int old = seqs_[seq].blocks[i];
@@ -137,28 +149,34 @@ void KvCache::reserve(int seq, int64_t n) {
   }
 }
 
-float* KvCache::row(int layer, int seq, int64_t pos, bool value) {
-  const Seq& s = seqs_[seq];
-  float* base = s.ptrs[pos / block_size_];
+void KvCache::write(int layer, int seq, int64_t pos, bool value, const float* src, int64_t col0,
+                    int64_t n) {
   const int64_t off = value ? n_layers_ * block_size_ * k_width_ + layer * block_size_ * v_width_
                             : layer * block_size_ * k_width_;
-  return base + off + (pos % block_size_) * (value ? v_width_ : k_width_);
+  const int64_t at = off + (pos % block_size_) * (value ? v_width_ : k_width_) + col0;
+  float* base = seqs_[seq].ptrs[pos / block_size_];
+  if (!bf16_) {
+    std::memcpy(base + at, src, n * sizeof(float));
+    return;
+  }
+  uint16_t* d = reinterpret_cast<uint16_t*>(base) + at;
+  for (int64_t i = 0; i < n; ++i) d[i] = f32_to_bf16(src[i]);
 }
 
-float* KvCache::k_row(int layer, int seq, int64_t pos) {
-  return row(layer, seq, pos, false);
+void KvCache::write_k(int layer, int seq, int64_t pos, const float* src, int64_t col0, int64_t n) {
+  write(layer, seq, pos, false, src, col0, n);
 }
-float* KvCache::v_row(int layer, int seq, int64_t pos) {
-  return row(layer, seq, pos, true);
+void KvCache::write_v(int layer, int seq, int64_t pos, const float* src, int64_t col0, int64_t n) {
+  write(layer, seq, pos, true, src, col0, n);
 }
 
 ops::RowBlocks KvCache::k_rows(int layer, int seq) const {
-  return {seqs_[seq].ptrs.data(), layer * block_size_ * k_width_, k_width_, block_size_};
+  return {seqs_[seq].ptrs.data(), layer * block_size_ * k_width_, k_width_, block_size_, bf16_};
 }
 ops::RowBlocks KvCache::v_rows(int layer, int seq) const {
   return {seqs_[seq].ptrs.data(),
           n_layers_ * block_size_ * k_width_ + layer * block_size_ * v_width_, v_width_,
-          block_size_};
+          block_size_, bf16_};
 }
 
 int64_t KvCache::attach_prefix(int seq, const int32_t* tokens, int64_t n) {

@@ -9,7 +9,8 @@
 //   cached and are evicted least recently used first when memory is needed.
 // Standard attention stores [n_kv_heads * head_dim] in each key and value row; DeepSeek's
 // absorbed MLA stores the normalized latent and the rotary key ([kv_lora_rank +
-// qk_rope_head_dim]) as the key row and no value row. Rows are f32.
+// qk_rope_head_dim]) as the key row and no value row. Rows are f32 (exact), or bf16 (half the
+// memory; set_dtype before the first block, as r1 serve does by default).
 #pragma once
 
 #include <cstdint>
@@ -18,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/dtype.h"
 #include "ops/ops.h"
 
 namespace r1::models {
@@ -31,6 +33,9 @@ class KvCache {
 
   // The most blocks the cache may hold (in use or cached); 0: as many as the machine's memory.
   void set_block_budget(int64_t blocks);
+  // F32 or BF16 rows; only before any block exists.
+  void set_dtype(DType dtype);
+  DType dtype() const { return bf16_ ? DType::BF16 : DType::F32; }
 
   // A new empty sequence slot; returns its id (slots of freed sequences are reused).
   int add_sequence();
@@ -45,9 +50,10 @@ class KvCache {
   int64_t length(int seq) const { return seqs_[seq].length; }
   void set_length(int seq, int64_t n) { seqs_[seq].length = n; }
 
-  // Rows to write (after reserve) and to read.
-  float* k_row(int layer, int seq, int64_t pos);
-  float* v_row(int layer, int seq, int64_t pos);
+  // Writes src into elements [col0, col0 + n) of a key or value row (after reserve), rounded to
+  // the cache's dtype; reads go through k_rows / v_rows.
+  void write_k(int layer, int seq, int64_t pos, const float* src, int64_t col0, int64_t n);
+  void write_v(int layer, int seq, int64_t pos, const float* src, int64_t col0, int64_t n);
   ops::RowBlocks k_rows(int layer, int seq) const;
   ops::RowBlocks v_rows(int layer, int seq) const;
 
@@ -70,7 +76,7 @@ class KvCache {
   // Positions a sequence may have: the context length.
   int64_t max_positions() const { return max_positions_; }
   // Bytes per cached token (all layers, keys and values).
-  int64_t bytes_per_token() const { return n_layers_ * (k_width_ + v_width_) * 4; }
+  int64_t bytes_per_token() const { return n_layers_ * (k_width_ + v_width_) * (bf16_ ? 2 : 4); }
   int64_t bytes_per_block() const { return bytes_per_token() * block_size_; }
 
  private:
@@ -92,10 +98,13 @@ class KvCache {
   };
   int take_block();
   void release_block(int b);
-  float* row(int layer, int seq, int64_t pos, bool value);
+  void write(int layer, int seq, int64_t pos, bool value, const float* src, int64_t col0,
+             int64_t n);
+  int64_t block_floats() const;  // a block's memory, in floats
 
   int64_t n_layers_, k_width_, v_width_, max_positions_, block_size_;
   int64_t budget_ = 0, in_use_ = 0;
+  bool bf16_ = false;
   std::vector<Block> blocks_;
   std::vector<int> free_;  // allocated, unreferenced, not published
   std::list<int> lru_;     // published, unreferenced: least recently used first

@@ -149,15 +149,16 @@ Tensor mla_absorbed(const Tensor& q, const Weight& kv_b, const MlaShape& s,
     const int64_t t = task / H, h = task % H, n = pos[t] + 1;
     const float* ql = q_lat.ptr<float>() + (t * H + h) * R;
     const float* qp = q.ptr<float>() + t * q.dim(1) + h * qw + s.nope;
-    thread_local std::vector<float> p;
+    thread_local std::vector<float> p, tmp;
     p.resize(n);
+    tmp.resize(R + s.rope);
     for (int64_t j = 0; j < n; ++j) {
-      const float* r = spans[t].rows.row(j);
+      const float* r = spans[t].rows.get(j, 0, R + s.rope, tmp.data());
       p[j] = s.scale * (K().dot(ql, r, R) + K().dot(qp, r + R, s.rope));
     }
     K().softmax(p.data(), n);
     float* o = o_lat.ptr<float>() + (t * H + h) * R;
-    for (int64_t j = 0; j < n; ++j) K().axpy(p[j], spans[t].rows.row(j), o, R);
+    for (int64_t j = 0; j < n; ++j) K().axpy(p[j], spans[t].rows.get(j, 0, R, tmp.data()), o, R);
   });
   // out[t, h] = o_lat[t, h] . W_v[h]^T                          [T, H, v]
   Tensor out = Tensor::zeros(DType::F32, {T, H * s.v});
@@ -197,11 +198,15 @@ Tensor mla_naive(const Tensor& q, const Weight& kv_b, const MlaShape& s,
     if (kv.count(rows.blocks)) continue;
     const int64_t n = longest[rows.blocks];
     Tensor c = Tensor::zeros(DType::F32, {n, R});
-    for (int64_t j = 0; j < n; ++j) std::copy_n(rows.row(j), R, c.ptr<float>() + j * R);
+    for (int64_t j = 0; j < n; ++j) {
+      float* dst = c.ptr<float>() + j * R;
+      const float* src = rows.get(j, 0, R, dst);
+      if (src != dst) std::copy_n(src, R, dst);
+    }
     kv[rows.blocks] = linear(c, kv_b);
   }
   Tensor out = Tensor::zeros(DType::F32, {T, H * s.v});
-  std::vector<float> k(qw), p;
+  std::vector<float> k(qw), p, tmp(s.rope);
   for (int64_t t = 0; t < T; ++t) {
     const Tensor& e = kv[spans[t].rows.blocks];
     const int64_t n = pos[t] + 1;
@@ -210,7 +215,7 @@ Tensor mla_naive(const Tensor& q, const Weight& kv_b, const MlaShape& s,
       p.resize(n);
       for (int64_t j = 0; j < n; ++j) {
         std::copy_n(e.ptr<float>() + j * H * kvw + h * kvw, s.nope, k.data());
-        std::copy_n(spans[t].rows.row(j) + R, s.rope, k.data() + s.nope);
+        std::copy_n(spans[t].rows.get(j, R, s.rope, tmp.data()), s.rope, k.data() + s.nope);
         p[j] = s.scale * K().dot(qh, k.data(), qw);
       }
       K().softmax(p.data(), n);

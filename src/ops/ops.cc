@@ -394,13 +394,15 @@ Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t h
     const int64_t n = pos[t] + 1;
     const float* qv = q.ptr<float>() + t * n_heads * head_dim + h * head_dim;
     float* o = out.ptr<float>() + t * n_heads * head_dim + h * head_dim;
-    thread_local std::vector<float> scores;
+    thread_local std::vector<float> scores, tmp;
     scores.resize(n);
+    tmp.resize(head_dim);
     for (int64_t j = 0; j < n; ++j)
-      scores[j] = scale * K().dot(qv, kv[t].k.row(j) + kvh * head_dim, head_dim);
+      scores[j] =
+          scale * K().dot(qv, kv[t].k.get(j, kvh * head_dim, head_dim, tmp.data()), head_dim);
     K().softmax(scores.data(), n);
     for (int64_t j = 0; j < n; ++j)
-      K().axpy(scores[j], kv[t].v.row(j) + kvh * head_dim, o, head_dim);
+      K().axpy(scores[j], kv[t].v.get(j, kvh * head_dim, head_dim, tmp.data()), o, head_dim);
   };
   if (work < kMinParallelWork) {
     for (int64_t task = 0; task < T * n_heads; ++task) head(task);

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/dtype.h"
 #include "core/tensor.h"
 
 namespace r1::ops {
@@ -74,13 +75,20 @@ Tensor silu_mul_reuse(Tensor g, const Tensor& u);
 // Selects rows of x: [rows.size(), H].
 Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& rows);
 
-// Rows stored block by block (the paged KV cache): row j is
-// blocks[j / block_size] + offset + (j % block_size) * width.
+// Rows stored block by block (the paged KV cache), in f32 or bf16: row j starts at element
+// offset + (j % block_size) * width of block j / block_size.
 struct RowBlocks {
-  const float* const* blocks = nullptr;
+  const float* const* blocks = nullptr;  // block memory (bf16 rows: read as uint16_t)
   int64_t offset = 0, width = 0, block_size = 1;
-  const float* row(int64_t j) const {
-    return blocks[j / block_size] + offset + (j % block_size) * width;
+  bool bf16 = false;
+  // Elements [c0, c0 + n) of row j as f32: a pointer into the block for f32 rows, or tmp (n
+  // floats) filled with the widened values for bf16 rows.
+  const float* get(int64_t j, int64_t c0, int64_t n, float* tmp) const {
+    const int64_t at = offset + (j % block_size) * width + c0;
+    if (!bf16) return blocks[j / block_size] + at;
+    const uint16_t* r = reinterpret_cast<const uint16_t*>(blocks[j / block_size]) + at;
+    for (int64_t i = 0; i < n; ++i) tmp[i] = bf16_to_f32(r[i]);
+    return tmp;
   }
 };
 

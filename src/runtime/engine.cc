@@ -38,6 +38,7 @@ Engine::Engine(models::Model& model, const tok::Tokenizer* tokenizer, std::vecto
       vocab_(model.config().vocab) {
   if (opt_.max_running < 1 || opt_.max_waiting < 0 || opt_.step_tokens < 1)
     fail_usage("engine: max_running and step_tokens must be >= 1, max_waiting >= 0");
+  cache_.set_dtype(opt_.kv_dtype);
   stats_.kv_block_size = cache_.block_size();
   if (opt_.kv_budget_bytes > 0) {
     stats_.kv_blocks_budget = opt_.kv_budget_bytes / cache_.bytes_per_block();
@@ -356,6 +357,9 @@ void Engine::loop() {
       running_.clear();
       running_seqs_ = 0;
       reserved_blocks_ = 0;
+      std::lock_guard<std::mutex> l(mu_);
+      stats_.running = 0;
+      stats_.kv_blocks_used = cache_.blocks_in_use();
     }
   }
   // Shutting down: every request ends, cancelled.

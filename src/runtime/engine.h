@@ -33,6 +33,7 @@ struct EngineOptions {
   int64_t max_waiting = 64;     // requests queued beyond that; submit() refuses more
   int64_t step_tokens = 256;    // tokens per forward pass: decode tokens first, then prefill
   int64_t kv_budget_bytes = 0;  // 0: no limit beyond the machine's memory
+  DType kv_dtype = DType::F32;  // the KV cache's rows: F32 (exact) or BF16 (half the memory)
 };
 
 // The log-probability of a generated token and of the most likely alternatives, from the

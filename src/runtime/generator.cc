@@ -27,8 +27,8 @@ size_t stop_holdback(const std::string& text, const std::vector<std::string>& st
 }
 
 Generator::Generator(models::Model& model, const tok::Tokenizer* tokenizer,
-                     std::vector<int32_t> eos_ids)
-    : model_(model), tok_(tokenizer), eos_(std::move(eos_ids)) {}
+                     std::vector<int32_t> eos_ids, DType kv_dtype)
+    : model_(model), tok_(tokenizer), eos_(std::move(eos_ids)), kv_dtype_(kv_dtype) {}
 
 OutputBuilder::OutputBuilder(const GenRequest& r, const tok::Tokenizer* tokenizer,
                              const std::vector<int32_t>* eos, size_t index,
@@ -101,6 +101,7 @@ std::vector<GenOutput> Generator::run(const std::vector<GenRequest>& reqs,
   };
   const int64_t vocab = model_.config().vocab;
   models::KvCache cache = model_.new_cache();
+  cache.set_dtype(kv_dtype_);
   std::vector<Active> act;
   std::vector<const GenRequest*> req_of;  // the request of each output
   size_t total = 0;

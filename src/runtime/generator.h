@@ -80,8 +80,10 @@ class OutputBuilder {
 
 class Generator {
  public:
-  // tokenizer may be null (then stop strings are not allowed and text stays empty).
-  Generator(models::Model& model, const tok::Tokenizer* tokenizer, std::vector<int32_t> eos_ids);
+  // tokenizer may be null (then stop strings are not allowed and text stays empty). kv_dtype:
+  // the KV cache's rows, F32 (exact) or BF16.
+  Generator(models::Model& model, const tok::Tokenizer* tokenizer, std::vector<int32_t> eos_ids,
+            DType kv_dtype = DType::F32);
 
   // One output per sample: request 0's n samples, then request 1's, and so on. on_text(output
   // index, text delta) receives text as it becomes final: complete UTF-8 and never a piece that
@@ -95,6 +97,7 @@ class Generator {
   models::Model& model_;
   const tok::Tokenizer* tok_;
   std::vector<int32_t> eos_;
+  DType kv_dtype_;
   GenStats stats_;
 };
 

@@ -16,17 +16,20 @@ void fill(KvCache& c, int seq, int64_t from, int64_t to, float base) {
   c.reserve(seq, to);
   for (int64_t p = from; p < to; ++p)
     for (int l = 0; l < 2; ++l) {
-      for (int i = 0; i < 3; ++i) c.k_row(l, seq, p)[i] = base + p + 100 * l;
-      for (int i = 0; i < 2; ++i) c.v_row(l, seq, p)[i] = -(base + p + 100 * l);
+      const float k[3] = {base + p + 100 * l, 1, 2}, v[2] = {3, -(base + p + 100 * l)};
+      c.write_k(l, seq, p, k, 0, 3);
+      c.write_v(l, seq, p, v, 0, 2);
     }
   c.set_length(seq, to);
 }
 
 float k_at(const KvCache& c, int layer, int seq, int64_t pos) {
-  return c.k_rows(layer, seq).row(pos)[0];
+  float tmp[3];
+  return c.k_rows(layer, seq).get(pos, 0, 3, tmp)[0];
 }
 float v_at(const KvCache& c, int layer, int seq, int64_t pos) {
-  return c.v_rows(layer, seq).row(pos)[1];
+  float tmp[2];
+  return c.v_rows(layer, seq).get(pos, 0, 2, tmp)[1];
 }
 
 TEST(KvCache, RowsAcrossBlocks) {
@@ -42,6 +45,25 @@ TEST(KvCache, RowsAcrossBlocks) {
   EXPECT_THROW(c.reserve(s, 101), Error);  // beyond the context
   c.free_sequence(s);
   EXPECT_EQ(c.blocks_in_use(), 0);
+}
+
+// bf16 rows: half the memory, values rounded to nearest even, the same block logic.
+TEST(KvCache, Bf16Rows) {
+  KvCache c(2, 3, 2, 100, 4);
+  const int64_t f32_bytes = c.bytes_per_token();
+  c.set_dtype(DType::BF16);
+  EXPECT_EQ(c.bytes_per_token() * 2, f32_bytes);
+  const int s = c.add_sequence();
+  fill(c, s, 0, 10, 0.3f);
+  for (int64_t p = 0; p < 10; ++p) {
+    EXPECT_EQ(k_at(c, 1, s, p), bf16_to_f32(f32_to_bf16(0.3f + p + 100)));
+    EXPECT_EQ(v_at(c, 0, s, p), bf16_to_f32(f32_to_bf16(-(0.3f + p))));
+  }
+  const int f = c.fork_sequence(s);
+  fill(c, f, 10, 11, 7);
+  EXPECT_EQ(k_at(c, 0, f, 9), bf16_to_f32(f32_to_bf16(9.3f)));
+  EXPECT_EQ(k_at(c, 0, f, 10), 17);
+  EXPECT_THROW(c.set_dtype(DType::F32), Error) << "blocks exist";
 }
 
 TEST(KvCache, ForkSharesBlocksAndCopiesOnWrite) {

@@ -107,6 +107,29 @@ TEST(Engine, ContinuousBatchingEqualsGenerator) {
   }
 }
 
+// With bf16 KV rows the engine still gives what the Generator gives with bf16 rows.
+TEST(Engine, Bf16CacheEqualsGenerator) {
+  for (const char* fixture : {"qwen2-f32", "dsv3-bf16"}) {
+    auto model = models::load_model(fixture_dir(fixture));
+    std::vector<GenRequest> reqs;
+    for (size_t i = 0; i < 4; ++i) reqs.push_back(request(i, 5 + 11 * i, i % 2 ? 1.0f : 0.0f, 12));
+    std::vector<std::unique_ptr<Collector>> got;
+    EngineOptions opt;
+    opt.kv_dtype = DType::BF16;
+    opt.step_tokens = 16;
+    Engine engine(*model, nullptr, {}, opt);
+    for (const GenRequest& r : reqs) {
+      got.push_back(std::make_unique<Collector>());
+      engine.submit({r, -1, got.back()->sink()});
+    }
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      got[i]->wait();
+      Generator g(*model, nullptr, {}, DType::BF16);
+      EXPECT_EQ(got[i]->tokens[0], g.run({reqs[i]})[0].tokens) << fixture << " request " << i;
+    }
+  }
+}
+
 // A prompt seen before is prefilled only past its cached whole blocks (16 positions each), and
 // gives the same tokens; a prompt that shares a prefix reuses that prefix's blocks.
 TEST(Engine, PrefixCacheServesRepeatedPrompts) {

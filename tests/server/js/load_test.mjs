@@ -18,10 +18,10 @@ const questions = ["What is 48 + 27?", "What is 95 - 187?", "What is 306 * 7?",
   "Tom has 3 apples and buys 4 more. How many apples does he have?", "(12 + 7) * 3 - 4?",
   "What is 9000 - 1?"];
 
-// The reference: r1 generate, greedy, one question at a time.
+// The reference: r1 generate, greedy, one question at a time, with the server's bf16 KV cache.
 const expected = questions.map((q) => {
   const r = spawnSync(r1, ["generate", "-m", modelDir, "--chat", "-p", q, "--temperature", "0",
-    "-n", "300", "--json", "--threads", "1"], { encoding: "utf8" });
+    "-n", "300", "--json", "--threads", "1", "--kv-dtype", "bf16"], { encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
   const j = JSON.parse(r.stdout);
   return { reasoning: j.reasoning, content: j.content, finish: j.finish_reason };
