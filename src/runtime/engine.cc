@@ -11,7 +11,9 @@ struct Engine::Sample {
   int slot = -1;
   Sampler sampler;
   std::unique_ptr<OutputBuilder> builder;
-  int32_t next = -1;   // sampled, not yet run through the model
+  // Generated tokens whose keys/values are in the cache: all but the last sampled one normally;
+  // none after a preemption, when the whole reply is fed again before sampling resumes.
+  int64_t fed = 0;
   SampleDelta delta;   // what this step produced, not yet emitted
   bool ended = false;  // its last delta was emitted
 };
@@ -23,7 +25,9 @@ struct Engine::Job {
   int slot = -1;          // the prompt's cache slot (sample 0's once the prompt is done)
   int64_t prefilled = 0;  // prompt tokens in the cache
   bool decoding = false;  // the prompt is done; the samples decode
-  int64_t reserved = 0;   // cache positions counted against the budget
+  bool started = false;   // admitted once (samples exist); a preempted job is started
+  int64_t worst = 0;      // cache blocks it may need at most
+  int64_t take = 0;       // prompt tokens it prefills this step (plan)
   std::vector<Sample> samples;
 };
 
@@ -90,9 +94,9 @@ std::shared_ptr<EngineTicket> Engine::submit(EngineRequest r) {
   auto job = std::make_unique<Job>();
   job->r = std::move(r);
   job->ticket = std::make_shared<EngineTicket>();
-  job->reserved = reserve_of(*job);
-  if (stats_.kv_blocks_budget > 0 && job->reserved > stats_.kv_blocks_budget)
-    fail_input("the request may need ", job->reserved, " KV cache blocks of ", cache_.block_size(),
+  job->worst = reserve_of(*job);
+  if (stats_.kv_blocks_budget > 0 && job->worst > stats_.kv_blocks_budget)
+    fail_input("the request may need ", job->worst, " KV cache blocks of ", cache_.block_size(),
                " tokens (its prompt, and max_tokens for each of its n samples); the KV memory ",
                "budget holds ", stats_.kv_blocks_budget);
   auto ticket = job->ticket;
@@ -169,47 +173,123 @@ void Engine::end_unstarted(Job& j) {
   }
 }
 
+int64_t Engine::live_samples(const Job& j) const {
+  if (!j.started) return j.r.gen.n;
+  int64_t n = 0;
+  for (const Sample& sm : j.samples) n += !sm.ended && sm.delta.finish_reason.empty();
+  return n;
+}
+
 void Engine::admit() {
-  // Under mu_. First come, first served: a request waits while the one before it waits.
+  // Under mu_. First come, first served: a request waits while the one before it waits (a
+  // preempted one waits at the front). With a KV budget, a request needs room for its prompt and
+  // a block per sample beside what the running ones hold; if they grow past the budget later,
+  // the newest is preempted (see step).
+  int64_t promised = 0;
   while (!waiting_.empty()) {
     Job& j = *waiting_.front();
     if (j.ticket->cancelled()) {
-      end_unstarted(j);
+      if (j.started)
+        finish_job_samples(j, "cancelled");
+      else
+        end_unstarted(j);
       waiting_.pop_front();
       continue;
     }
-    const bool budget_ok =
-        stats_.kv_blocks_budget == 0 || reserved_blocks_ + j.reserved <= stats_.kv_blocks_budget;
-    if (running_seqs_ + j.r.gen.n > opt_.max_running || !budget_ok) break;
+    const int64_t live = live_samples(j);
+    if (running_seqs_ + live > opt_.max_running) break;
+    // Its prompt's blocks, and per live sample a block of headroom plus, for a preempted
+    // request, the blocks of the reply it will feed again.
+    const int64_t B = cache_.block_size(), p = static_cast<int64_t>(j.r.gen.prompt.size());
+    int64_t need = (p + B - 1) / B + live;
+    for (const Sample& sm : j.samples)
+      if (!sm.ended && !sm.builder->done())
+        need += (static_cast<int64_t>(sm.builder->out().tokens.size()) + B - 1) / B;
+    if (!running_.empty() && promised + need > cache_.blocks_available()) break;
+    promised += need;
     auto job = std::move(waiting_.front());
     waiting_.pop_front();
-    job->on_text = [jp = job.get()](size_t s, const std::string& t) {
-      jp->samples[s].delta.text += t;
-    };
     const GenRequest& g = job->r.gen;
-    job->samples.reserve(static_cast<size_t>(g.n));
-    for (int64_t s = 0; s < g.n; ++s) {
-      SamplingParams sp = g.sampling;
-      sp.seed = g.sampling.seed + static_cast<uint64_t>(s);
-      Sample sm{-1, Sampler(sp), nullptr, -1, {}, false};
-      sm.builder = std::make_unique<OutputBuilder>(g, tok_, &eos_, static_cast<size_t>(s),
-                                                   &job->on_text, context_);
-      job->samples.push_back(std::move(sm));
+    const bool first = !job->started;
+    if (first) {
+      job->started = true;
+      job->on_text = [jp = job.get()](size_t s, const std::string& t) {
+        jp->samples[s].delta.text += t;
+      };
+      job->samples.reserve(static_cast<size_t>(g.n));
+      for (int64_t s = 0; s < g.n; ++s) {
+        SamplingParams sp = g.sampling;
+        sp.seed = g.sampling.seed + static_cast<uint64_t>(s);
+        Sample sm{-1, Sampler(sp), nullptr, 0, {}, false};
+        sm.builder = std::make_unique<OutputBuilder>(g, tok_, &eos_, static_cast<size_t>(s),
+                                                     &job->on_text, context_);
+        job->samples.push_back(std::move(sm));
+      }
+      stats_.prompt_tokens += p;
     }
-    running_seqs_ += g.n;
+    running_seqs_ += live;
     stats_.running = running_seqs_;
-    reserved_blocks_ += job->reserved;
     // The longest cached prefix of the prompt is not prefilled again (one token at least is, for
     // its logits).
     job->slot = cache_.add_sequence();
-    job->prefilled =
-        cache_.attach_prefix(job->slot, g.prompt.data(), static_cast<int64_t>(g.prompt.size()) - 1);
-    job->samples[0].delta.cached_prompt_tokens = job->prefilled;
+    job->prefilled = cache_.attach_prefix(job->slot, g.prompt.data(), p - 1);
+    job->decoding = false;
+    if (first) job->samples[0].delta.cached_prompt_tokens = job->prefilled;  // usage reports it
     stats_.cached_prompt_tokens += job->prefilled;
-    stats_.prompt_tokens += static_cast<int64_t>(g.prompt.size());
     running_.push_back(std::move(job));
   }
   stats_.waiting = static_cast<int64_t>(waiting_.size());
+}
+
+void Engine::preempt(Job& j) {
+  // Its cache is given back; its samples keep their replies (sampler states, streamed text) and
+  // feed them again when it is admitted anew, so its output is the same as if it had run on.
+  for (Sample& sm : j.samples) {
+    if (sm.slot >= 0) cache_.free_sequence(sm.slot);
+    sm.slot = -1;
+    sm.fed = 0;
+  }
+  if (j.slot >= 0) cache_.free_sequence(j.slot);
+  j.slot = -1;
+  j.prefilled = 0;
+  j.decoding = false;
+  running_seqs_ -= live_samples(j);
+  auto it = std::find_if(running_.begin(), running_.end(),
+                         [&](const std::unique_ptr<Job>& p) { return p.get() == &j; });
+  std::unique_ptr<Job> job = std::move(*it);
+  running_.erase(it);
+  std::lock_guard<std::mutex> l(mu_);
+  waiting_.push_front(std::move(job));
+  stats_.waiting = static_cast<int64_t>(waiting_.size());
+  stats_.running = running_seqs_;
+  ++stats_.preemptions;
+}
+
+int64_t Engine::plan(int64_t* blocks) {
+  // The prompt tokens each prefilling job gets this step (decode tokens first), and the cache
+  // blocks the step will take.
+  int64_t decode = 0;
+  *blocks = 0;
+  for (auto& jp : running_) {
+    if (!jp->decoding) continue;
+    for (Sample& sm : jp->samples) {
+      if (sm.slot < 0 || sm.builder->done()) continue;
+      const int64_t feed = static_cast<int64_t>(sm.builder->out().tokens.size()) - sm.fed;
+      decode += feed;
+      *blocks += cache_.blocks_needed(sm.slot, cache_.length(sm.slot) + feed);
+    }
+  }
+  int64_t budget =
+      std::max<int64_t>(opt_.step_tokens - decode, std::min<int64_t>(32, opt_.step_tokens));
+  for (auto& jp : running_) {
+    Job& j = *jp;
+    j.take = 0;
+    if (j.decoding || j.slot < 0 || j.samples[0].builder->done() || budget <= 0) continue;
+    j.take = std::min(static_cast<int64_t>(j.r.gen.prompt.size()) - j.prefilled, budget);
+    budget -= j.take;
+    *blocks += cache_.blocks_needed(j.slot, j.prefilled + j.take);
+  }
+  return decode;
 }
 
 bool Engine::step() {
@@ -221,6 +301,19 @@ bool Engine::step() {
     else if (!j.decoding && j.samples[0].builder->done())
       finish_job_samples(j, "length");
   }
+  // Memory: while the step needs more blocks than the cache can give, the newest running request
+  // with work left is preempted.
+  for (int64_t need = 0;;) {
+    plan(&need);
+    if (need <= cache_.blocks_available()) break;
+    Job* victim = nullptr;
+    for (auto& jp : running_)
+      if (live_samples(*jp) > 0) victim = jp.get();
+    int64_t with_work = 0;
+    for (auto& jp : running_) with_work += live_samples(*jp) > 0;
+    if (!victim || with_work <= 1) break;  // alone it fits: submit() checked its worst case
+    preempt(*victim);
+  }
   models::Batch b;
   struct Want {
     Job* job;
@@ -231,24 +324,25 @@ bool Engine::step() {
     if (!jp->decoding) continue;
     for (size_t s = 0; s < jp->samples.size(); ++s) {
       Sample& sm = jp->samples[s];
-      if (sm.builder->done()) continue;
-      b.add(sm.next, static_cast<int32_t>(cache_.length(sm.slot)), sm.slot, true);
+      if (sm.slot < 0 || sm.builder->done()) continue;
+      // The last sampled token (or, after a preemption, the whole reply so far).
+      const std::vector<int32_t>& toks = sm.builder->out().tokens;
+      const int64_t len = cache_.length(sm.slot), n = static_cast<int64_t>(toks.size());
+      for (int64_t i = sm.fed; i < n; ++i)
+        b.add(toks[i], static_cast<int32_t>(len + i - sm.fed), sm.slot, i + 1 == n);
+      sm.fed = n;
       wants.push_back({jp.get(), static_cast<int64_t>(s)});
     }
   }
-  const int64_t decode_tokens = static_cast<int64_t>(b.tokens.size());
-  int64_t budget =
-      std::max<int64_t>(opt_.step_tokens - decode_tokens, std::min<int64_t>(32, opt_.step_tokens));
+  // The prompt chunks of the last plan (made before the decode tokens were marked fed).
   for (auto& jp : running_) {
     Job& j = *jp;
-    if (j.decoding || j.samples[0].builder->done() || budget <= 0) continue;
+    if (j.take == 0) continue;
     const int64_t p = static_cast<int64_t>(j.r.gen.prompt.size());
-    const int64_t take = std::min(p - j.prefilled, budget);
-    for (int64_t t = j.prefilled; t < j.prefilled + take; ++t)
+    for (int64_t t = j.prefilled; t < j.prefilled + j.take; ++t)
       b.add(j.r.gen.prompt[t], static_cast<int32_t>(t), j.slot, t + 1 == p);
-    if (j.prefilled + take == p) wants.push_back({&j, -1});
-    j.prefilled += take;
-    budget -= take;
+    if (j.prefilled + j.take == p) wants.push_back({&j, -1});
+    j.prefilled += j.take;
   }
   int64_t generated = 0;
   if (!b.tokens.empty()) {
@@ -264,12 +358,20 @@ bool Engine::step() {
       if (wants[w].sample >= 0) {
         who.push_back(static_cast<size_t>(wants[w].sample));
       } else {
+        // The prompt is done: each live sample gets the prompt's cache (the first takes the
+        // slot, the others fork it); those with no reply yet sample from these logits, resumed
+        // ones feed their replies at the next step.
         j.decoding = true;
+        int owner = -1;
         for (size_t s = 0; s < j.samples.size(); ++s) {
-          j.samples[s].slot = s == 0 ? j.slot : cache_.fork_sequence(j.slot);
-          if (s + 1 == j.samples.size()) j.slot = -1;  // sample 0 owns it now
-          who.push_back(s);
+          Sample& sm = j.samples[s];
+          if (sm.ended || sm.builder->done()) continue;
+          sm.slot = owner < 0 ? j.slot : cache_.fork_sequence(j.slot);
+          if (owner < 0) owner = static_cast<int>(s);
+          sm.fed = 0;
+          if (sm.builder->out().tokens.empty()) who.push_back(s);
         }
+        if (owner >= 0) j.slot = -1;
       }
       for (size_t s : who) {
         Sample& sm = j.samples[s];
@@ -277,7 +379,6 @@ bool Engine::step() {
         row_.assign(z, z + vocab_);
         const int32_t token = sm.sampler.sample(row_.data(), vocab_, j.r.gen.prompt, o.tokens);
         const size_t before = o.tokens.size();
-        sm.next = token;
         sm.builder->push(token);
         if (o.tokens.size() > before) {
           sm.delta.tokens.push_back(token);
@@ -311,7 +412,6 @@ bool Engine::step() {
       cache_.free_sequence(j.slot);
       j.slot = -1;
     }
-    if (all_ended) reserved_blocks_ -= j.reserved;
   }
   running_seqs_ = live;
   {
@@ -356,7 +456,6 @@ void Engine::loop() {
       }
       running_.clear();
       running_seqs_ = 0;
-      reserved_blocks_ = 0;
       std::lock_guard<std::mutex> l(mu_);
       stats_.running = 0;
       stats_.kv_blocks_used = cache_.blocks_in_use();

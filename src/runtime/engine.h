@@ -6,9 +6,11 @@
 // long prompt is prefilled over several steps instead of stalling the streams already running.
 // A request's n samples share its prefill (the cache slot is forked when the prompt is done), and
 // requests share the cached blocks of identical prompt prefixes (KvCache's prefix caching): a
-// prompt is prefilled only from the end of its longest cached prefix. With a KV memory budget,
-// a request is admitted when the blocks it may need at most (prompt, and max_tokens for each
-// sample) fit beside those of the running requests, so a running request never runs out.
+// prompt is prefilled only from the end of its longest cached prefix. With a KV memory budget, a
+// request is admitted when its prompt fits beside the running ones; when a step would need more
+// blocks than the cache can give, the newest request is preempted: its blocks are freed and it
+// waits at the front of the queue, then feeds its reply so far again and continues exactly where
+// it was (recomputation, as vLLM does by default).
 // Outputs go to the request's callback on the engine thread, step by step.
 #pragma once
 
@@ -86,6 +88,7 @@ struct EngineStats {
   int64_t generated_tokens = 0;
   int64_t cached_prompt_tokens = 0;
   int64_t steps = 0;
+  int64_t preemptions = 0;  // requests sent back to the queue to free cache blocks
 };
 
 class Engine {
@@ -117,6 +120,9 @@ class Engine {
   void emit(Job& j, size_t s);
   TokenLogprob logprob_of(const float* z, int32_t token, int k);
   int64_t reserve_of(const Job& j) const;  // blocks, at most
+  int64_t live_samples(const Job& j) const;
+  void preempt(Job& j);
+  int64_t plan(int64_t* blocks);
 
   models::Model& model_;
   const tok::Tokenizer* tok_;
@@ -132,7 +138,7 @@ class Engine {
   bool stopping_ = false;                      // under mu_
   EngineStats stats_;                          // under mu_
   std::vector<std::unique_ptr<Job>> running_;  // engine thread only
-  int64_t running_seqs_ = 0, reserved_blocks_ = 0;
+  int64_t running_seqs_ = 0;
   std::vector<float> row_;
   std::thread thread_;
 };

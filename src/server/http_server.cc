@@ -357,6 +357,7 @@ void Server::Impl::routes() {
     g.generated_tokens = s.generated_tokens;
     g.cached_prompt_tokens = s.cached_prompt_tokens;
     g.steps = s.steps;
+    g.preemptions = s.preemptions;
     res.set_content(metrics.render(g), "text/plain; version=0.0.4; charset=utf-8");
   });
   // The web chat: its page and the files it loads, all from the binary.

@@ -86,6 +86,9 @@ std::string Metrics::render(const EngineGauges& g) const {
   counter("r1_prefix_cache_hit_tokens_total", "Prompt tokens whose cached keys/values were reused.",
           g.cached_prompt_tokens);
   counter("r1_engine_steps_total", "Forward passes of the engine.", g.steps);
+  counter("r1_preemptions_total",
+          "Running requests sent back to the queue to free KV cache blocks (resumed later).",
+          g.preemptions);
   gauge("r1_requests_waiting", "Requests queued, not yet running.", static_cast<double>(g.waiting));
   gauge("r1_sequences_running", "Sequences in the running batch.", static_cast<double>(g.running));
   gauge("r1_kv_cache_blocks_used", "KV cache blocks held by running sequences.",

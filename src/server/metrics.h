@@ -30,6 +30,7 @@ struct EngineGauges {
   int64_t kv_blocks_used = 0, kv_blocks_cached = 0, kv_blocks_budget = 0, kv_block_size = 0;
   int64_t prompt_tokens = 0, generated_tokens = 0, cached_prompt_tokens = 0;
   int64_t steps = 0;
+  int64_t preemptions = 0;
 };
 
 class Metrics {

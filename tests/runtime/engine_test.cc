@@ -122,8 +122,9 @@ TEST(Engine, Bf16CacheEqualsGenerator) {
       got.push_back(std::make_unique<Collector>());
       engine.submit({r, -1, got.back()->sink()});
     }
+    // All done before the references run: the model is not used from two threads at once.
+    for (auto& c : got) c->wait();
     for (size_t i = 0; i < reqs.size(); ++i) {
-      got[i]->wait();
       Generator g(*model, nullptr, {}, DType::BF16);
       EXPECT_EQ(got[i]->tokens[0], g.run({reqs[i]})[0].tokens) << fixture << " request " << i;
     }
@@ -153,6 +154,39 @@ TEST(Engine, PrefixCacheServesRepeatedPrompts) {
     EXPECT_EQ(rb.tokens[0], ra.tokens[0]) << fixture;
     EXPECT_EQ(rc.tokens[0], g.run({c})[0].tokens) << fixture;
     EXPECT_EQ(engine.stats().cached_prompt_tokens, 48);
+  }
+}
+
+// A budget too small for every running request at full length: the newest is preempted (its
+// blocks freed), waits, feeds its reply again and continues; every request still gets exactly
+// the tokens the Generator gives it.
+TEST(Engine, PreemptionKeepsEveryAnswer) {
+  for (const char* fixture : {"qwen2-f32", "dsv3-bf16"}) {
+    auto model = models::load_model(fixture_dir(fixture));
+    std::vector<GenRequest> reqs;
+    for (size_t i = 0; i < 6; ++i) reqs.push_back(request(i, 20, i % 2 ? 1.0f : 0.0f, 60));
+    reqs[1].n = 2;
+    std::vector<std::unique_ptr<Collector>> got;
+    EngineOptions opt;
+    opt.max_running = 8;
+    // 14 blocks of 16 positions: the n = 2 request alone may need 2 + 2 * 5 = 12.
+    opt.kv_budget_bytes = 14 * model->new_cache().bytes_per_block();
+    Engine engine(*model, nullptr, {}, opt);
+    for (const GenRequest& r : reqs) {
+      got.push_back(std::make_unique<Collector>());
+      got.back()->n = static_cast<size_t>(r.n);
+      ASSERT_NE(engine.submit({r, -1, got.back()->sink()}), nullptr);
+    }
+    for (auto& c : got) c->wait();
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      Generator g(*model, nullptr, {});
+      auto want = g.run({reqs[i]});
+      for (size_t s = 0; s < want.size(); ++s) {
+        EXPECT_EQ(got[i]->tokens[s], want[s].tokens) << fixture << " request " << i << "." << s;
+        EXPECT_EQ(got[i]->finish[s], "length");
+      }
+    }
+    EXPECT_GT(engine.stats().preemptions, 0) << fixture;
   }
 }
 
