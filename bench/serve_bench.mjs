@@ -2,7 +2,7 @@
 // to first token, and the prefix cache's effect (one long system prompt sent again and again).
 // usage: node serve_bench.mjs R1_BINARY MODEL_DIR [--streams 1,4,16,64] [--tokens N]
 //        [--prefix-tokens N] [--repeats N] [--threads N] [--fast-bf16 1] [--temperature T]
-import { startServer } from "../tests/server/js/serve.mjs";
+import { readSse, startServer } from "../tests/server/js/serve.mjs";
 
 const [r1, modelDir, ...rest] = process.argv.slice(2);
 const opt = { streams: "1,4,16,64", tokens: 64, "prefix-tokens": 2000, repeats: 32, threads: 2 };
@@ -27,24 +27,12 @@ async function one(messages, maxTokens) {
       stream: true, stream_options: { include_usage: true } }),
   });
   if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
-  const reader = res.body.getReader();
-  const dec = new TextDecoder();
-  let buf = "", first = null, usage = null;
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buf += dec.decode(value, { stream: true });
-    let cut;
-    while ((cut = buf.indexOf("\n\n")) >= 0) {
-      const ev = buf.slice(0, cut);
-      buf = buf.slice(cut + 2);
-      if (!ev.startsWith("data: {")) continue;
-      const c = JSON.parse(ev.slice(6));
-      if (c.usage) usage = c.usage;
-      const d = c.choices?.[0]?.delta;
-      if (first === null && d && (d.reasoning_content || d.content)) first = now();
-    }
-  }
+  let first = null, usage = null;
+  await readSse(res, (c) => {
+    if (c.usage) usage = c.usage;
+    const d = c.choices?.[0]?.delta;
+    if (first === null && d && (d.reasoning_content || d.content)) first = now();
+  });
   return { t0, first, end: now(), tokens: usage.completion_tokens, prompt: usage.prompt_tokens,
     cached: usage.prompt_tokens_details?.cached_tokens ?? 0 };
 }

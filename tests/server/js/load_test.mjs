@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 
-import { startServer } from "./serve.mjs";
+import { readSse, startServer } from "./serve.mjs";
 
 const [r1, modelDir, secondsArg] = process.argv.slice(2);
 const seconds = Number(secondsArg || 15);
@@ -45,26 +45,6 @@ async function post(path, body, signal) {
 }
 const chat = (i, extra = {}) => ({ model: "r1-arith", messages: [{ role: "user", content: questions[i] }],
   temperature: 0, max_tokens: 300, ...extra });
-
-async function readSse(res, onEvent) {
-  const reader = res.body.getReader();
-  const dec = new TextDecoder();
-  let buf = "", done = false;
-  for (;;) {
-    const { value, done: end } = await reader.read();
-    if (end) break;
-    buf += dec.decode(value, { stream: true });
-    let cut;
-    while ((cut = buf.indexOf("\n\n")) >= 0) {
-      const ev = buf.slice(0, cut);
-      buf = buf.slice(cut + 2);
-      if (!ev.startsWith("data: ")) continue;
-      if (ev === "data: [DONE]") { done = true; continue; }
-      if (onEvent(JSON.parse(ev.slice(6))) === false) { reader.cancel(); return "cancelled"; }
-    }
-  }
-  return done ? "done" : "truncated";
-}
 
 const kinds = [
   async function greedy() {

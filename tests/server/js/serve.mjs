@@ -35,3 +35,26 @@ export function checker() {
   };
   return { check, passed: () => passed };
 }
+
+// Reads an SSE response, calling onEvent with each "data: {...}" object (returning false stops
+// reading). Resolves "done" after "data: [DONE]", "truncated" if the stream ended without it,
+// "cancelled" if onEvent stopped it.
+export async function readSse(res, onEvent) {
+  const reader = res.body.getReader();
+  const dec = new TextDecoder();
+  let buf = "", done = false;
+  for (;;) {
+    const { value, done: end } = await reader.read();
+    if (end) break;
+    buf += dec.decode(value, { stream: true });
+    let cut;
+    while ((cut = buf.indexOf("\n\n")) >= 0) {
+      const ev = buf.slice(0, cut);
+      buf = buf.slice(cut + 2);
+      if (!ev.startsWith("data: ")) continue;
+      if (ev === "data: [DONE]") { done = true; continue; }
+      if (onEvent(JSON.parse(ev.slice(6))) === false) { reader.cancel(); return "cancelled"; }
+    }
+  }
+  return done ? "done" : "truncated";
+}
