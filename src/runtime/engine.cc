@@ -173,6 +173,13 @@ void Engine::end_unstarted(Job& j) {
   }
 }
 
+bool Engine::all_done(const Job& j) const {
+  // No sample can take a token (each ended, or had no room from the start).
+  for (const Sample& sm : j.samples)
+    if (!sm.builder->done()) return false;
+  return true;
+}
+
 int64_t Engine::live_samples(const Job& j) const {
   if (!j.started) return j.r.gen.n;
   int64_t n = 0;
@@ -284,7 +291,7 @@ int64_t Engine::plan(int64_t* blocks) {
   for (auto& jp : running_) {
     Job& j = *jp;
     j.take = 0;
-    if (j.decoding || j.slot < 0 || j.samples[0].builder->done() || budget <= 0) continue;
+    if (j.decoding || j.slot < 0 || all_done(j) || budget <= 0) continue;
     j.take = std::min(static_cast<int64_t>(j.r.gen.prompt.size()) - j.prefilled, budget);
     budget -= j.take;
     *blocks += cache_.blocks_needed(j.slot, j.prefilled + j.take);
@@ -298,7 +305,7 @@ bool Engine::step() {
     Job& j = *jp;
     if (j.ticket->cancelled())
       finish_job_samples(j, "cancelled");
-    else if (!j.decoding && j.samples[0].builder->done())
+    else if (!j.decoding && all_done(j))
       finish_job_samples(j, "length");
   }
   // Memory: while the step needs more blocks than the cache can give, the newest running request

@@ -121,6 +121,7 @@ class Engine {
   TokenLogprob logprob_of(const float* z, int32_t token, int k);
   int64_t reserve_of(const Job& j) const;  // blocks, at most
   int64_t live_samples(const Job& j) const;
+  bool all_done(const Job& j) const;
   void preempt(Job& j);
   int64_t plan(int64_t* blocks);
 
