@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "core/error.h"
+#include "core/memory.h"
 
 namespace r1::cli {
 
@@ -96,27 +97,11 @@ double Args::take_double(const std::string& name, double def, const Range& range
 uint64_t Args::take_bytes(const std::string& name, uint64_t def) {
   auto v = take(name);
   if (!v) return def;
-  char* end = nullptr;
-  const double x = std::strtod(v->c_str(), &end);
-  const std::string unit = end ? end : "";
-  double mult = 0;
-  if (unit.empty() || unit == "B")
-    mult = 1;
-  else if (unit == "K" || unit == "KiB")
-    mult = 1024.0;
-  else if (unit == "M" || unit == "MiB")
-    mult = 1024.0 * 1024;
-  else if (unit == "G" || unit == "GiB")
-    mult = 1024.0 * 1024 * 1024;
-  else if (unit == "T" || unit == "TiB")
-    mult = 1024.0 * 1024 * 1024 * 1024;
-  const bool ok = !v->empty() && end != v->c_str() &&
-                  !std::isspace(static_cast<unsigned char>((*v)[0])) && mult > 0 &&
-                  std::isfinite(x) && x > 0 && x * mult < 9.2e18;
-  if (!ok)
+  uint64_t bytes = 0;
+  if (!parse_bytes(*v, &bytes))
     fail_usage("flag ", last_name_, " must be a size such as 512M or 4G (K, M, G, T: powers of ",
                "1024), got '", *v, "'");
-  return static_cast<uint64_t>(x * mult);
+  return bytes;
 }
 
 bool Args::take_bool(const std::string& name, const std::string& alias) {

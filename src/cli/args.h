@@ -47,8 +47,7 @@ class Args {
   double take_double(const std::string& name, double def, const Range& range,
                      const std::string& alias = "");
   bool take_bool(const std::string& name, const std::string& alias = "");
-  // A positive size in bytes: "4096", "512M", "1.5G" (K, M, G, T or KiB, MiB, GiB, TiB: powers
-  // of 1024).
+  // A positive size in bytes, as core/memory.h's parse_bytes reads it: "4096", "512M", "1.5G".
   uint64_t take_bytes(const std::string& name, uint64_t def);
   // Positional words (not starting with '-') in order.
   std::vector<std::string> take_positional();

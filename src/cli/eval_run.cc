@@ -10,7 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -20,6 +19,7 @@
 
 #include "cli/common.h"
 #include "cli/model_dir.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/file_util.h"
 #include "core/json_util.h"
@@ -40,10 +40,6 @@ using nlohmann::json;
 std::string base_name(const std::string& p) {
   std::string b = p.substr(p.find_last_of('/') + 1);
   return b.substr(0, b.find('.'));
-}
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace
@@ -148,7 +144,7 @@ int run_eval_model(Args& args) {
   ro.max_tokens = max_tokens;
   ro.batch = batch;
   ro.style = style;
-  const double t0 = now_s();
+  const double t0 = now_seconds();
   const bool tty = isatty(fileno(stderr));
   size_t new_done = 0;
   runner.run(problems, todo, *verifier, ro, [&](eval::Rollout&& r) {
@@ -165,7 +161,7 @@ int run_eval_model(Args& args) {
     // A line that rewrites itself on a terminal; in a log, a line per tenth of the samples.
     const bool last = new_done == todo.size();
     if (tty || last || new_done % std::max<size_t>(1, todo.size() / 10) == 0) {
-      const double el = now_s() - t0, rate = new_done / el;
+      const double el = now_seconds() - t0, rate = new_done / el;
       std::fprintf(stderr, "%s[%zu/%zu samples] %.2f samples/s, ETA %.0f s%s", tty ? "\r" : "",
                    done + new_done, total, rate, rate > 0 ? (todo.size() - new_done) / rate : 0.0,
                    tty && !last ? "   " : "\n");

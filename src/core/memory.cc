@@ -3,6 +3,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -15,22 +17,8 @@ namespace {
 
 // "123", "64M", "2G" -> bytes; 0 when unreadable.
 uint64_t parse_size(const std::string& s) {
-  char* end = nullptr;
-  const unsigned long long v = std::strtoull(s.c_str(), &end, 10);
-  if (end == s.c_str()) return 0;
-  switch (*end) {
-    case 'K':
-    case 'k':
-      return mul_sat(v, uint64_t{1} << 10);
-    case 'M':
-    case 'm':
-      return mul_sat(v, uint64_t{1} << 20);
-    case 'G':
-    case 'g':
-      return mul_sat(v, uint64_t{1} << 30);
-    default:
-      return v;
-  }
+  uint64_t v = 0;
+  return parse_bytes(s, &v) ? v : 0;
 }
 
 uint64_t cgroup_limit() {
@@ -41,6 +29,28 @@ uint64_t cgroup_limit() {
 }
 
 }  // namespace
+
+bool parse_bytes(const std::string& s, uint64_t* out) {
+  char* end = nullptr;
+  const double x = std::strtod(s.c_str(), &end);
+  const std::string unit = end ? end : "";
+  double mult = 0;
+  if (unit.empty() || unit == "B")
+    mult = 1;
+  else if (unit == "K" || unit == "k" || unit == "KiB")
+    mult = 1024.0;
+  else if (unit == "M" || unit == "m" || unit == "MiB")
+    mult = 1024.0 * 1024;
+  else if (unit == "G" || unit == "g" || unit == "GiB")
+    mult = 1024.0 * 1024 * 1024;
+  else if (unit == "T" || unit == "t" || unit == "TiB")
+    mult = 1024.0 * 1024 * 1024 * 1024;
+  const bool ok = !s.empty() && end != s.c_str() &&
+                  !std::isspace(static_cast<unsigned char>(s[0])) && mult > 0 && std::isfinite(x) &&
+                  x > 0 && x * mult < 9.2e18;
+  if (ok) *out = static_cast<uint64_t>(x * mult);
+  return ok;
+}
 
 uint64_t mul_sat(uint64_t a, uint64_t b) {
   uint64_t r = 0;
@@ -85,8 +95,8 @@ std::string format_bytes(uint64_t bytes) {
 void check_memory(uint64_t bytes, const std::string& what) {
   const uint64_t limit = memory_limit_bytes();
   if (bytes > limit)
-    fail_input(what, " would take ", format_bytes(bytes), ", more than the ",
-               format_bytes(limit), " of memory on this machine");
+    fail_input(what, " would take ", format_bytes(bytes), ", more than the ", format_bytes(limit),
+               " of memory on this machine");
 }
 
 }  // namespace r1

@@ -18,6 +18,10 @@ uint64_t memory_limit_bytes();
 // exceeds memory_limit_bytes(). UINT64_MAX stands for a size that overflowed.
 void check_memory(uint64_t bytes, const std::string& what);
 
+// A positive size: "4096", "512M", "1.5G" (K, M, G, T, lower case too, or KiB, MiB, GiB, TiB:
+// powers of 1024). False when it is not one.
+bool parse_bytes(const std::string& s, uint64_t* out);
+
 // a * b, or UINT64_MAX when the product overflows (then check_memory fails).
 uint64_t mul_sat(uint64_t a, uint64_t b);
 uint64_t add_sat(uint64_t a, uint64_t b);

@@ -142,14 +142,10 @@ void Engine::finish_job_samples(Job& j, const std::string& reason) {
 }
 
 TokenLogprob Engine::logprob_of(const float* z, int32_t token, int k) {
-  float m = -INFINITY;
-  for (int64_t c = 0; c < vocab_; ++c) m = std::max(m, z[c]);
-  double sum = 0;
-  for (int64_t c = 0; c < vocab_; ++c) sum += std::exp(static_cast<double>(z[c] - m));
-  const float lse = m + static_cast<float>(std::log(sum));
+  const LogNormalizer ln = log_normalizer(z, vocab_, 1.0f);
   TokenLogprob out;
   out.id = token;
-  out.logprob = z[token] - lse;
+  out.logprob = static_cast<float>(ln.logprob(z, token, 1.0f));
   // The k largest logits, most likely first (ties to the lower id), kept in a small sorted list.
   std::vector<std::pair<float, int32_t>> best;
   for (int64_t c = 0; c < vocab_ && k > 0; ++c) {
@@ -159,7 +155,8 @@ TokenLogprob Engine::logprob_of(const float* z, int32_t token, int k) {
     best.insert(it, {z[c], static_cast<int32_t>(c)});
     if (static_cast<int>(best.size()) > k) best.pop_back();
   }
-  for (const auto& [v, id] : best) out.top.push_back({id, v - lse});
+  for (const auto& [v, id] : best)
+    out.top.push_back({id, static_cast<float>(ln.logprob(z, id, 1.0f))});
   return out;
 }
 
@@ -180,10 +177,14 @@ bool Engine::all_done(const Job& j) const {
   return true;
 }
 
+bool Engine::ending(const Sample& sm) {
+  return sm.ended || !sm.delta.finish_reason.empty();  // its last delta is out or on its way
+}
+
 int64_t Engine::live_samples(const Job& j) const {
   if (!j.started) return j.r.gen.n;
   int64_t n = 0;
-  for (const Sample& sm : j.samples) n += !sm.ended && sm.delta.finish_reason.empty();
+  for (const Sample& sm : j.samples) n += !ending(sm);
   return n;
 }
 
@@ -400,7 +401,6 @@ bool Engine::step() {
   // Finished samples free their slots, the counts are brought up to date, then the deltas go
   // out (so that a client that got its last token sees counts that include it), and finished
   // requests leave.
-  auto ending = [](const Sample& sm) { return sm.ended || !sm.delta.finish_reason.empty(); };
   int64_t live = 0;
   for (auto& jp : running_) {
     Job& j = *jp;

@@ -120,6 +120,7 @@ class Engine {
   void emit(Job& j, size_t s);
   TokenLogprob logprob_of(const float* z, int32_t token, int k);
   int64_t reserve_of(const Job& j) const;  // blocks, at most
+  static bool ending(const Sample& sm);
   int64_t live_samples(const Job& j) const;
   bool all_done(const Job& j) const;
   void preempt(Job& j);

@@ -1,19 +1,13 @@
 #include "runtime/generator.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <memory>
 
+#include "core/clock.h"
 #include "core/error.h"
 
 namespace r1::runtime {
-
-namespace {
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-}  // namespace
 
 size_t stop_holdback(const std::string& text, const std::vector<std::string>& stops) {
   size_t best = 0;
@@ -119,11 +113,7 @@ std::vector<GenOutput> Generator::run(const std::vector<GenRequest>& reqs,
         act[i].sampler.sample(row.data(), vocab, r.prompt, act[i].builder.out().tokens);
     if (r.logprobs) {
       const float inv_t = r.sampling.temperature > 0 ? 1.0f / r.sampling.temperature : 1.0f;
-      float m = -INFINITY;
-      for (int64_t c = 0; c < vocab; ++c) m = std::max(m, z[c] * inv_t);
-      double sum = 0;
-      for (int64_t c = 0; c < vocab; ++c) sum += std::exp(static_cast<double>(z[c] * inv_t - m));
-      const double lp = z[token] * inv_t - m - std::log(sum);
+      const double lp = log_normalizer(z, vocab, inv_t).logprob(z, token, inv_t);
       act[i].builder.out().logprobs.push_back(static_cast<float>(lp));
     }
     act[i].next = token;

@@ -52,6 +52,14 @@ double Rng::uniform() {
   return static_cast<double>(next() >> 11) * 0x1.0p-53;
 }
 
+LogNormalizer log_normalizer(const float* z, int64_t n, float scale) {
+  float m = -INFINITY;
+  for (int64_t c = 0; c < n; ++c) m = std::max(m, z[c] * scale);
+  double sum = 0;
+  for (int64_t c = 0; c < n; ++c) sum += std::exp(static_cast<double>(z[c] * scale - m));
+  return {m, std::log(sum)};
+}
+
 Sampler::Sampler(const SamplingParams& p, uint64_t stream)
     : p_(p), rng_(p.seed * 0x9e3779b97f4a7c15ull + stream) {}
 

@@ -43,6 +43,17 @@ struct TokenProb {
   double p;
 };
 
+// The normalizer of log softmax(scale * z): log p[i] = scale * z[i] - max - log_sum (the max in
+// f32, the sum of exponentials in f64). One pass for the max, one for the sum.
+struct LogNormalizer {
+  float max;
+  double log_sum;
+  double logprob(const float* z, int64_t i, float scale) const {
+    return z[i] * scale - max - log_sum;
+  }
+};
+LogNormalizer log_normalizer(const float* z, int64_t n, float scale);
+
 class Sampler {
  public:
   Sampler(const SamplingParams& p, uint64_t stream = 0);

@@ -31,6 +31,12 @@ class ApiError : public std::runtime_error {
   std::string type_, param_, code_;
 };
 
+// JSON for a response body. Model text and token pieces may hold partial UTF-8; it is written as
+// U+FFFD (logprobs' "bytes" keep the exact bytes).
+inline std::string dump_json(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 // 400 invalid_request_error naming the parameter.
 [[noreturn]] inline void bad_param(const std::string& param, const std::string& message,
                                    const std::string& code = "") {

@@ -2,22 +2,13 @@
 
 #include <random>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "server/api_error.h"
 
 namespace r1::server {
 
 using nlohmann::json;
-
-namespace {
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-std::string dump(const json& j) {
-  // Token pieces may be partial UTF-8; they are written with U+FFFD (their "bytes" are exact).
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-}  // namespace
 
 std::string random_hex(size_t n) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -72,7 +63,7 @@ void Generation::submit(runtime::GenRequest req, const std::string& echo_text) {
     throw ApiError(429, "the server is busy (its request queue is full); retry later",
                    "rate_limit_error", "", "rate_limit_exceeded");
   tickets_.push_back(t);
-  n_.push_back(n);
+  first_choice_.push_back(choices_.size());
   prompt_tokens_.push_back(prompt);
   for (int64_t s = 0; s < n; ++s) {
     choices_.emplace_back();
@@ -100,7 +91,7 @@ bool Generation::wait(std::chrono::milliseconds timeout) {
           json u = chunk_base();
           u["choices"] = json::array();
           u["usage"] = usage();
-          events_ += "data: " + dump(u) + "\n\n";
+          events_ += "data: " + dump_json(u) + "\n\n";
         }
         events_ += "data: [DONE]\n\n";
       }
@@ -158,8 +149,7 @@ json Generation::logprobs_json(const std::vector<runtime::TokenLogprob>& lps,
 }
 
 void Generation::apply(size_t sub, const runtime::SampleDelta& d, double t) {
-  size_t index = d.sample;
-  for (size_t s = 0; s < sub; ++s) index += static_cast<size_t>(n_[s]);
+  const size_t index = first_choice_[sub] + d.sample;
   Choice& c = choices_[index];
   if (!c.finish.empty()) return;
   const bool chat = setup_.endpoint == Endpoint::Chat;
@@ -186,7 +176,7 @@ void Generation::apply(size_t sub, const runtime::SampleDelta& d, double t) {
                    ? "generation failed: " + d.error
                    : "the request was cancelled (the server is shutting down)";
     if (setup_.stream && !done_sent_) {
-      events_ += "data: " + dump(error_body()) + "\n\n";
+      events_ += "data: " + dump_json(error_body()) + "\n\n";
       done_sent_ = true;
     }
     return;
@@ -267,7 +257,7 @@ void Generation::apply(size_t sub, const runtime::SampleDelta& d, double t) {
   for (json& e : events) {
     json chunk = chunk_base();
     chunk["choices"] = json::array({std::move(e)});
-    events_ += "data: " + dump(chunk) + "\n\n";
+    events_ += "data: " + dump_json(chunk) + "\n\n";
   }
 }
 
@@ -291,8 +281,7 @@ json Generation::usage() const {
 }
 
 json Generation::error_body() const {
-  return {{"error",
-           {{"message", error_}, {"type", "server_error"}, {"param", nullptr}, {"code", nullptr}}}};
+  return ApiError(500, error_, "server_error").body();
 }
 
 json Generation::response() const {

@@ -86,7 +86,7 @@ class Generation {
   double start_;
   std::shared_ptr<Pending> pending_;
   std::vector<std::shared_ptr<runtime::EngineTicket>> tickets_;
-  std::vector<int64_t> n_;              // samples per submission
+  std::vector<size_t> first_choice_;    // per submission: the index of its sample 0
   std::vector<int64_t> prompt_tokens_;  // per submission
   int64_t cached_tokens_ = 0;
   std::vector<Choice> choices_;

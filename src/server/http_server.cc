@@ -23,17 +23,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 void send_json(httplib::Response& res, int status, const json& j) {
   res.status = status;
-  res.set_content(dump(j) + "\n", "application/json");
-}
-
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+  res.set_content(dump_json(j) + "\n", "application/json");
 }
 
 // httplib::Server listens with a backlog of 5 (compiled into Debian's library), so a burst of
@@ -173,7 +165,7 @@ void Server::Impl::respond(std::shared_ptr<Generation> g, bool stream, httplib::
           }
           return true;
         }
-        const std::string body = dump(g->failed() ? g->error_body() : g->response()) + "\n";
+        const std::string body = dump_json(g->failed() ? g->error_body() : g->response()) + "\n";
         if (!sink.write(body.data(), body.size())) return false;
         sink.done();
         return true;
@@ -191,7 +183,7 @@ void Server::Impl::chat(const httplib::Request& req, httplib::Response& res) {
   co.template_vars = cr.template_vars;
   std::string prompt = m.chat_template->render(cr.messages, co);
   // Thinking skipped the R1 way: the assistant turn starts with an empty think block.
-  if (!cr.thinking && ends_with(prompt, "<think>\n")) prompt += "\n</think>\n\n";
+  if (!cr.thinking && prompt.ends_with("<think>\n")) prompt += "\n</think>\n\n";
   GenerationSetup setup;
   setup.endpoint = Endpoint::Chat;
   setup.model = opt.model_name;
@@ -381,7 +373,7 @@ void Server::Impl::routes() {
         if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
         const std::string msg = res.status == 404 ? "no route " + req.method + " " + req.path
                                                   : "HTTP " + std::to_string(res.status);
-        res.set_content(dump(ApiError(res.status, msg, "invalid_request_error").body()) + "\n",
+        res.set_content(dump_json(ApiError(res.status, msg, "invalid_request_error").body()) + "\n",
                         "application/json");
         metrics.request_done("other", res.status);
         return httplib::Server::HandlerResponse::Handled;

@@ -9,14 +9,10 @@ const WebAsset* find_web_asset(const std::string& path) {
 }
 
 const char* web_content_type(const std::string& path) {
-  auto ends = [&](const char* ext) {
-    const std::string e(ext);
-    return path.size() >= e.size() && path.compare(path.size() - e.size(), e.size(), e) == 0;
-  };
-  if (path == "/" || ends(".html")) return "text/html; charset=utf-8";
-  if (ends(".js")) return "text/javascript; charset=utf-8";
-  if (ends(".css")) return "text/css; charset=utf-8";
-  if (ends(".woff2")) return "font/woff2";
+  if (path == "/" || path.ends_with(".html")) return "text/html; charset=utf-8";
+  if (path.ends_with(".js")) return "text/javascript; charset=utf-8";
+  if (path.ends_with(".css")) return "text/css; charset=utf-8";
+  if (path.ends_with(".woff2")) return "font/woff2";
   return "application/octet-stream";
 }
 
