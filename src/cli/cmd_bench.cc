@@ -17,6 +17,7 @@
 #include "kernels/kernels.h"
 #include "models/deepseek_v3.h"
 #include "models/param_count.h"
+#include "runtime/generator.h"
 #include "runtime/sampler.h"
 #include "runtime/speculative.h"
 

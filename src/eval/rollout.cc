@@ -1,5 +1,7 @@
 #include "eval/rollout.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -51,36 +53,37 @@ void RolloutRunner::run(const std::vector<Problem>& problems,
                         const std::vector<std::pair<size_t, int64_t>>& todo,
                         const Verifier& verifier, const RolloutOptions& o,
                         const std::function<void(Rollout&&)>& on_done) {
-  for (size_t b = 0; b < todo.size();) {
-    // One batch: up to o.batch sequences; consecutive samples of a problem form one request.
-    std::vector<runtime::GenRequest> reqs;
-    std::vector<std::pair<size_t, int64_t>> who;
-    while (b < todo.size() && static_cast<int64_t>(who.size()) < o.batch) {
-      const auto [p, s] = todo[b];
-      const bool extends = !reqs.empty() && who.back().first == p && who.back().second + 1 == s;
-      if (extends) {
-        ++reqs.back().n;
-      } else {
-        runtime::GenRequest r;
-        r.prompt = prompt_ids(problems[p], o.style);
-        r.sampling = o.sampling;
-        r.sampling.seed = o.sampling.seed + p * 1000003ull + static_cast<uint64_t>(s);
-        r.max_tokens = o.max_tokens;
-        r.logprobs = o.logprobs;
-        reqs.push_back(std::move(r));
-      }
-      who.push_back(todo[b++]);
+  // Consecutive samples of a problem form one request of up to o.batch samples.
+  std::vector<runtime::GenRequest> reqs;
+  std::vector<std::vector<std::pair<size_t, int64_t>>> who;
+  for (const auto& [p, s] : todo) {
+    const bool extends = !reqs.empty() && who.back().back().first == p &&
+                         who.back().back().second + 1 == s && reqs.back().n < o.batch;
+    if (extends) {
+      ++reqs.back().n;
+    } else {
+      runtime::GenRequest r;
+      r.prompt = prompt_ids(problems[p], o.style);
+      r.sampling = o.sampling;
+      r.sampling.seed = o.sampling.seed + p * 1000003ull + static_cast<uint64_t>(s);
+      r.max_tokens = o.max_tokens;
+      r.logprobs = o.logprobs;
+      reqs.push_back(std::move(r));
+      who.emplace_back();
     }
-    std::vector<runtime::GenOutput> outs = gen_.run(reqs);
-    for (size_t i = 0; i < outs.size(); ++i) {
-      Rollout r;
-      r.problem = who[i].first;
-      r.sample = who[i].second;
-      r.verdict = verifier.evaluate(problems[r.problem], outs[i].text);
-      r.out = std::move(outs[i]);
-      on_done(std::move(r));
-    }
+    who.back().push_back({p, s});
   }
+  gen_.run_each(reqs, std::max<int64_t>(1, o.batch),
+                [&](size_t q, std::vector<runtime::GenOutput>&& outs) {
+                  for (size_t i = 0; i < outs.size(); ++i) {
+                    Rollout r;
+                    r.problem = who[q][i].first;
+                    r.sample = who[q][i].second;
+                    r.verdict = verifier.evaluate(problems[r.problem], outs[i].text);
+                    r.out = std::move(outs[i]);
+                    on_done(std::move(r));
+                  }
+                });
 }
 
 }  // namespace r1::eval

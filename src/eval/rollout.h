@@ -1,6 +1,7 @@
 // The rollout-and-grade loop shared by `r1 eval` and reinforcement learning: problems rendered as
-// prompts, k samples of each generated together (one prefill per prompt, its cache forked for the
-// samples; all sequences of a batch decode as one batch) and graded by the task's verifier.
+// prompts, k samples of each generated on the serving engine (runtime::Generator: one prefill per
+// prompt, its cache shared by the samples; up to `batch` sequences decode together and a finished
+// one's place is taken at once by the next) and graded by the task's verifier as they finish.
 #pragma once
 
 #include <cstdint>
@@ -29,7 +30,7 @@ std::string r1_zero_prompt(const std::string& question);
 struct RolloutOptions {
   runtime::SamplingParams sampling;  // sample s of problem p draws with seed + p * 1000003 + s
   int64_t max_tokens = 32768;
-  int64_t batch = 16;     // sequences generated together
+  int64_t batch = 16;     // sequences generated at once
   bool logprobs = false;  // keep the sampling forward's log-probabilities (GenOutput)
   PromptStyle style = PromptStyle::Chat;
 };
@@ -49,9 +50,10 @@ class RolloutRunner {
   // The prompt ids of a problem (cached by the problem's id).
   const std::vector<int32_t>& prompt_ids(const Problem& p, PromptStyle style);
 
-  // Generates and grades the (problem index, sample index) pairs of `todo`, batch by batch; the
-  // samples of a problem that follow each other in todo share one prefill. on_done receives every
-  // rollout of a batch when the batch is finished (in todo order).
+  // Generates and grades the (problem index, sample index) pairs of `todo`; the samples of a
+  // problem that follow each other in todo share one prefill (up to `batch` of them in one
+  // request; further ones reuse its cached prompt). on_done receives a request's rollouts (in
+  // sample order) when all of them are finished, on the calling thread.
   void run(const std::vector<Problem>& problems,
            const std::vector<std::pair<size_t, int64_t>>& todo, const Verifier& verifier,
            const RolloutOptions& options, const std::function<void(Rollout&&)>& on_done);

@@ -66,11 +66,7 @@ int KvCache::take_block() {
     blocks_.back().mem.reset(new float[block_floats()]);
     b = static_cast<int>(allocated);
   } else if (!lru_.empty()) {
-    b = lru_.front();  // evict the least recently used cached block
-    lru_.pop_front();
-    published_.erase(blocks_[b].hash);
-    blocks_[b].hash = 0;
-    blocks_[b].tokens.clear();
+    b = drop_oldest_cached();
   } else {
     fail_input("the KV cache is full (", allocated, " blocks of ", block_size_, " positions)");
   }
@@ -87,9 +83,26 @@ void KvCache::release_block(int b) {
   if (k.hash) {
     lru_.push_back(b);
     k.lru = std::prev(lru_.end());
+    if (cached_limit_ >= 0 && static_cast<int64_t>(lru_.size()) > cached_limit_)
+      free_.push_back(drop_oldest_cached());
   } else {
     free_.push_back(b);
   }
+}
+
+int KvCache::drop_oldest_cached() {
+  const int b = lru_.front();
+  lru_.pop_front();
+  published_.erase(blocks_[b].hash);
+  blocks_[b].hash = 0;
+  blocks_[b].tokens.clear();
+  return b;
+}
+
+void KvCache::set_cached_limit(int64_t blocks) {
+  cached_limit_ = blocks;
+  while (cached_limit_ >= 0 && static_cast<int64_t>(lru_.size()) > cached_limit_)
+    free_.push_back(drop_oldest_cached());
 }
 
 int KvCache::add_sequence() {

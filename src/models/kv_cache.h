@@ -33,6 +33,9 @@ class KvCache {
 
   // The most blocks the cache may hold (in use or cached); 0: as many as the machine's memory.
   void set_block_budget(int64_t blocks);
+  // Published blocks kept when no sequence uses them, at most (the least recently used are
+  // dropped beyond it); -1: no limit but the budget and the machine's memory.
+  void set_cached_limit(int64_t blocks);
   // F32 or BF16 rows; only before any block exists.
   void set_dtype(DType dtype);
   DType dtype() const { return bf16_ ? DType::BF16 : DType::F32; }
@@ -98,12 +101,13 @@ class KvCache {
   };
   int take_block();
   void release_block(int b);
+  int drop_oldest_cached();  // unpublishes the least recently used cached block; returns it
   void write(int layer, int seq, int64_t pos, bool value, const float* src, int64_t col0,
              int64_t n);
   int64_t block_floats() const;  // a block's memory, in floats
 
   int64_t n_layers_, k_width_, v_width_, max_positions_, block_size_;
-  int64_t budget_ = 0, in_use_ = 0;
+  int64_t budget_ = 0, in_use_ = 0, cached_limit_ = -1;
   bool bf16_ = false;
   std::vector<Block> blocks_;
   std::vector<int> free_;  // allocated, unreferenced, not published

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/clock.h"
 #include "core/error.h"
 
 namespace r1::runtime {
@@ -51,6 +52,9 @@ Engine::Engine(models::Model& model, const tok::Tokenizer* tokenizer, std::vecto
                  " bytes per block of ", cache_.block_size(), " tokens)");
     cache_.set_block_budget(stats_.kv_blocks_budget);
   }
+  if (opt_.kv_cached_tokens >= 0)
+    cache_.set_cached_limit((opt_.kv_cached_tokens + cache_.block_size() - 1) /
+                            cache_.block_size());
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -343,6 +347,7 @@ bool Engine::step() {
     }
   }
   // The prompt chunks of the last plan (made before the decode tokens were marked fed).
+  const int64_t decoded = static_cast<int64_t>(b.tokens.size());
   for (auto& jp : running_) {
     Job& j = *jp;
     if (j.take == 0) continue;
@@ -354,7 +359,18 @@ bool Engine::step() {
   }
   int64_t generated = 0;
   if (!b.tokens.empty()) {
+    const double t0 = now_seconds();
     Tensor logits = model_.forward(b, cache_);
+    const double took = now_seconds() - t0;
+    {
+      const int64_t all = static_cast<int64_t>(b.tokens.size());
+      const double share = static_cast<double>(decoded) / static_cast<double>(all);
+      std::lock_guard<std::mutex> l(mu_);
+      stats_.prefilled_tokens += all - decoded;
+      stats_.decoded_tokens += decoded;
+      stats_.prefill_seconds += took * (1 - share);
+      stats_.decode_seconds += took * share;
+    }
     // The prompt blocks just filled become findable by later requests (before any fork).
     for (auto& jp : running_)
       if (!jp->decoding && jp->slot >= 0)
@@ -386,6 +402,12 @@ bool Engine::step() {
         GenOutput& o = sm.builder->out();
         row_.assign(z, z + vocab_);
         const int32_t token = sm.sampler.sample(row_.data(), vocab_, j.r.gen.prompt, o.tokens);
+        if (j.r.gen.logprobs) {
+          // Under softmax(logits / temperature) of the unchanged row (temperature 0 counts as 1).
+          const float t = j.r.gen.sampling.temperature, inv_t = t > 0 ? 1.0f / t : 1.0f;
+          sm.delta.policy_logprobs.push_back(
+              static_cast<float>(log_normalizer(z, vocab_, inv_t).logprob(z, token, inv_t)));
+        }
         const size_t before = o.tokens.size();
         sm.builder->push(token);
         if (o.tokens.size() > before) {
@@ -394,7 +416,10 @@ bool Engine::step() {
             sm.delta.logprobs.push_back(logprob_of(z, token, j.r.top_logprobs));
         }
         ++generated;
-        if (sm.builder->done()) sm.delta.finish_reason = o.finish_reason;
+        if (sm.builder->done()) {
+          sm.delta.finish_reason = o.finish_reason;
+          sm.delta.eos_token = o.eos_token;
+        }
       }
     }
   }
@@ -455,7 +480,10 @@ void Engine::loop() {
       // A failure inside a forward pass (e.g. memory) ends the requests it touched, not the
       // server.
       for (auto& jp : running_) {
-        for (Sample& sm : jp->samples) sm.delta.error = e.what();
+        for (Sample& sm : jp->samples) {
+          sm.delta.error = e.what();
+          sm.delta.exception = std::current_exception();
+        }
         finish_job_samples(*jp, "error");
         for (Sample& sm : jp->samples)
           if (sm.slot >= 0) cache_.free_sequence(sm.slot);

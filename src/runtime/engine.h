@@ -18,6 +18,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -26,7 +27,7 @@
 #include <vector>
 
 #include "models/model.h"
-#include "runtime/generator.h"
+#include "runtime/request.h"
 
 namespace r1::runtime {
 
@@ -36,6 +37,9 @@ struct EngineOptions {
   int64_t step_tokens = 256;    // tokens per forward pass: decode tokens first, then prefill
   int64_t kv_budget_bytes = 0;  // 0: no limit beyond the machine's memory
   DType kv_dtype = DType::F32;  // the KV cache's rows: F32 (exact) or BF16 (half the memory)
+  // Prompt positions kept in blocks no sequence uses, for later prompts that share them; the
+  // least recently used go first beyond it. -1: as many as the budget (or memory) allows.
+  int64_t kv_cached_tokens = -1;
 };
 
 // The log-probability of a generated token and of the most likely alternatives, from the
@@ -53,7 +57,12 @@ struct SampleDelta {
   std::vector<TokenLogprob> logprobs;  // one per entry of tokens, when asked
   std::string text;                    // new final text (see OutputBuilder)
   std::string finish_reason;           // set on the sample's last delta
-  std::string error;                   // finish_reason "error": what went wrong
+  // GenRequest::logprobs: the policy log-probability of each token sampled this step, the
+  // end-of-sequence id that ended the sample included (see GenOutput::logprobs).
+  std::vector<float> policy_logprobs;
+  int32_t eos_token = -1;  // on the last delta: the end-of-sequence id that ended it, if one did
+  std::string error;       // finish_reason "error": what went wrong
+  std::exception_ptr exception;  // and the exception that said so
   int64_t prompt_tokens = 0;
   int64_t cached_prompt_tokens = 0;  // prompt tokens whose keys/values were reused
 };
@@ -88,6 +97,10 @@ struct EngineStats {
   int64_t generated_tokens = 0;
   int64_t cached_prompt_tokens = 0;
   int64_t steps = 0;
+  // Forward passes: prompt tokens computed (cached prefixes excluded) and reply tokens fed back,
+  // and the time each took (a step that holds both is shared in proportion to their tokens).
+  int64_t prefilled_tokens = 0, decoded_tokens = 0;
+  double prefill_seconds = 0, decode_seconds = 0;
   int64_t preemptions = 0;  // requests sent back to the queue to free cache blocks
 };
 

@@ -1,82 +1,22 @@
-// Batched generation: each request's prompt is prefilled (matrix-matrix), then all unfinished
-// sequences decode together, one token per sequence per forward pass. A sequence stops at an
-// end-of-sequence id, at a stop string (the text is cut before it), at max_tokens, or when prompt
-// and reply fill the context (finish reason "length", as at max_tokens; a prompt longer than the
-// context is an Input error).
+// Offline generation for r1 generate, r1 chat, r1 eval and reinforcement-learning rollouts: the
+// requests of one call run on a serving Engine made for that call, so they are scheduled as a
+// server schedules them (continuous batching, n samples of a prompt sharing its prefill, prompt
+// prefixes shared between requests, chunked prefill of long prompts) and the caller waits for
+// them. A new engine per call: between calls the weights may change (RL), and a cached prefix
+// computed under the old weights must not be reused. The KV cache keeps f32 rows by default
+// (exact scoring, reference-exact goldens); a request's tokens do not depend on what else runs
+// beside it.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
-#include <memory>
-#include <string>
 #include <vector>
 
 #include "models/model.h"
-#include "runtime/sampler.h"
-#include "tokenizer/tokenizer.h"
+#include "runtime/request.h"
 
 namespace r1::runtime {
-
-struct GenRequest {
-  std::vector<int32_t> prompt;
-  SamplingParams sampling;  // its seed alone decides the draws: batching does not change them
-  int64_t max_tokens = 256;
-  std::vector<std::string> stop;  // stop strings (need a tokenizer)
-  // Samples of this prompt: the prompt is prefilled once and its cache forked for each. Sample j
-  // draws with seed sampling.seed + j, so it is the same sample as a request of that seed alone.
-  int64_t n = 1;
-  // Record the log-probability of each sampled token under softmax(logits / temperature) (the
-  // whole distribution, before top-k/top-p/min-p and penalties), from the forward that sampled
-  // it: the "old" policy of a policy-gradient step. Temperature 0 counts as 1.
-  bool logprobs = false;
-  // Sample past end-of-sequence ids as ordinary tokens (benchmarks: fixed-length replies).
-  bool ignore_eos = false;
-};
-
-struct GenOutput {
-  std::vector<int32_t> tokens;  // generated ids (the end-of-sequence id is not included)
-  int32_t eos_token = -1;       // the end-of-sequence id that ended it, if one did
-  // When the request asked (GenRequest::logprobs): one per token of `tokens`, then one for
-  // eos_token if there is one.
-  std::vector<float> logprobs;
-  std::string text;           // decoded text, cut before a stop string
-  std::string finish_reason;  // "stop" (eos or stop string), "length", or "cancelled"
-  int64_t prompt_tokens = 0;
-};
-
-struct GenStats {
-  int64_t prefill_tokens = 0, decode_tokens = 0;
-  double prefill_seconds = 0, decode_seconds = 0;
-};
-
-using TextCallback = std::function<void(size_t, const std::string&)>;
-
-// Turns one request's sampled tokens into its GenOutput: end-of-sequence ids, stop strings (the
-// text is cut before one), max_tokens and the context (prompt + reply at most `context` tokens),
-// and streamed text that is final (complete UTF-8, never a piece that could still begin a stop
-// string).
-class OutputBuilder {
- public:
-  OutputBuilder(const GenRequest& r, const tok::Tokenizer* tokenizer,
-                const std::vector<int32_t>* eos, size_t index, const TextCallback* on_text,
-                int64_t context);
-  // Appends a sampled token; returns false once the sequence has finished.
-  bool push(int32_t token);
-  void finish(const std::string& reason);  // e.g. "cancelled"
-  bool done() const { return !out_.finish_reason.empty(); }
-  GenOutput& out() { return out_; }
-
- private:
-  const GenRequest* r_;
-  const std::vector<int32_t>* eos_;
-  size_t index_;
-  const TextCallback* on_text_;
-  std::unique_ptr<tok::StreamDecoder> decoder_;
-  size_t emitted_ = 0;  // bytes of out_.text already passed to on_text
-  int64_t limit_ = 0;   // tokens this reply may have: max_tokens, or less if the context is full
-  GenOutput out_;
-};
 
 class Generator {
  public:
@@ -85,12 +25,24 @@ class Generator {
   Generator(models::Model& model, const tok::Tokenizer* tokenizer, std::vector<int32_t> eos_ids,
             DType kv_dtype = DType::F32);
 
-  // One output per sample: request 0's n samples, then request 1's, and so on. on_text(output
-  // index, text delta) receives text as it becomes final: complete UTF-8 and never a piece that
-  // could still turn out to begin a stop string.
+  // Every request at once. One output per sample: request 0's n samples, then request 1's, and
+  // so on. on_text(output index, text delta) receives text as it becomes final (complete UTF-8,
+  // never a piece that could still begin a stop string), on the engine's thread. When *cancel
+  // becomes true the unfinished samples end with finish_reason "cancelled".
   std::vector<GenOutput> run(const std::vector<GenRequest>& requests,
                              const TextCallback& on_text = {},
                              const std::atomic<bool>* cancel = nullptr);
+
+  // At most max_running sequences at once; waiting requests join as sequences finish. Each
+  // request's n (at most max_running) outputs go to on_done(request index, outputs) on the
+  // caller's thread as soon as all of them are finished, so the caller's work on them (grading,
+  // writing) overlaps the generation of the others.
+  using DoneCallback = std::function<void(size_t, std::vector<GenOutput>&&)>;
+  void run_each(const std::vector<GenRequest>& requests, int64_t max_running,
+                const DoneCallback& on_done, const TextCallback& on_text = {},
+                const std::atomic<bool>* cancel = nullptr);
+
+  // Totals over every call.
   const GenStats& stats() const { return stats_; }
 
  private:
@@ -100,8 +52,5 @@ class Generator {
   DType kv_dtype_;
   GenStats stats_;
 };
-
-// Length of the longest suffix of text that is a proper prefix of some stop string.
-size_t stop_holdback(const std::string& text, const std::vector<std::string>& stops);
 
 }  // namespace r1::runtime

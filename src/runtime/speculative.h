@@ -15,7 +15,7 @@
 #include <cstdint>
 
 #include "models/deepseek_v3.h"
-#include "runtime/generator.h"
+#include "runtime/request.h"
 
 namespace r1::runtime {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/generator.h"
+#include "runtime/request.h"
 
 namespace r1::server {
 

@@ -1,6 +1,7 @@
-// The serving engine (continuous batching, chunked prefill) against the plain Generator: the
-// same requests give the same tokens however they are batched, chunked or interleaved; cancelled
-// requests free their sequences; the queue and the KV budget are enforced.
+// The serving engine (continuous batching, chunked prefill, paged cache) against the plainest
+// decoding loop, one sequence alone (written out below): the same requests give the same tokens
+// however they are batched, chunked, interleaved or preempted; cancelled requests free their
+// sequences; the queue and the KV budget are enforced.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -13,6 +14,7 @@
 #include "fixtures.h"
 #include "models/deepseek_v3.h"
 #include "runtime/engine.h"
+#include "runtime/generator.h"
 
 namespace r1::runtime {
 namespace {
@@ -47,6 +49,31 @@ struct Collector {
   }
 };
 
+// Sample j of request r decoded alone: the whole prompt in one forward pass, then one token per
+// pass, drawn by a sampler of seed + j, until max_tokens.
+std::vector<int32_t> alone(models::Model& m, const GenRequest& r, int64_t j,
+                           DType kv = DType::F32) {
+  models::KvCache cache = m.new_cache();
+  cache.set_dtype(kv);
+  const int seq = cache.add_sequence();
+  SamplingParams sp = r.sampling;
+  sp.seed += static_cast<uint64_t>(j);
+  Sampler sampler(sp);
+  const int64_t vocab = m.config().vocab;
+  models::Batch b;
+  for (size_t t = 0; t < r.prompt.size(); ++t)
+    b.add(r.prompt[t], static_cast<int32_t>(t), seq, t + 1 == r.prompt.size());
+  std::vector<int32_t> out;
+  for (;;) {
+    Tensor logits = m.forward(b, cache);
+    std::vector<float> row(logits.ptr<float>(), logits.ptr<float>() + vocab);
+    out.push_back(sampler.sample(row.data(), vocab, r.prompt, out));
+    if (static_cast<int64_t>(out.size()) == r.max_tokens) return out;
+    b = models::Batch();
+    b.add(out.back(), static_cast<int32_t>(r.prompt.size() + out.size() - 1), seq, true);
+  }
+}
+
 GenRequest request(size_t i, int64_t prompt_len, float temperature, int64_t max_tokens) {
   GenRequest r;
   for (int64_t t = 0; t < prompt_len; ++t)
@@ -59,8 +86,8 @@ GenRequest request(size_t i, int64_t prompt_len, float temperature, int64_t max_
 
 // Requests of different prompt lengths, greedy and sampled, submitted together and while others
 // run, with a step budget small enough that prompts are prefilled in chunks beside decoding
-// sequences: each gets the tokens the Generator gives it alone.
-TEST(Engine, ContinuousBatchingEqualsGenerator) {
+// sequences: each gets the tokens it gets alone.
+TEST(Engine, ContinuousBatchingEqualsAlone) {
   for (const char* fixture : {"qwen2-f32", "dsv3-bf16"}) {
     auto model = models::load_model(fixture_dir(fixture));
     std::vector<GenRequest> reqs;
@@ -81,15 +108,12 @@ TEST(Engine, ContinuousBatchingEqualsGenerator) {
     for (auto& c : got) c->wait();
     for (int k = 0; k < 200 && engine.stats().running != 0; ++k)
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    for (size_t i = 0; i < reqs.size(); ++i) {
-      Generator single(*model, nullptr, {});
-      auto want = single.run({reqs[i]});
-      for (size_t s = 0; s < want.size(); ++s) {
-        EXPECT_EQ(got[i]->tokens[s], want[s].tokens)
+    for (size_t i = 0; i < reqs.size(); ++i)
+      for (int64_t s = 0; s < reqs[i].n; ++s) {
+        EXPECT_EQ(got[i]->tokens[s], alone(*model, reqs[i], s))
             << fixture << " request " << i << " sample " << s;
         EXPECT_EQ(got[i]->finish[s], "length");
       }
-    }
     // Logprobs were asked for request 2: one per token, the chosen token's entry consistent with
     // its top list (greedy: the chosen token is the most likely).
     ASSERT_EQ(got[2]->logprobs[0].size(), got[2]->tokens[0].size());
@@ -107,8 +131,8 @@ TEST(Engine, ContinuousBatchingEqualsGenerator) {
   }
 }
 
-// With bf16 KV rows the engine still gives what the Generator gives with bf16 rows.
-TEST(Engine, Bf16CacheEqualsGenerator) {
+// With bf16 KV rows the engine still gives what one sequence alone gets with bf16 rows.
+TEST(Engine, Bf16CacheEqualsAlone) {
   for (const char* fixture : {"qwen2-f32", "dsv3-bf16"}) {
     auto model = models::load_model(fixture_dir(fixture));
     std::vector<GenRequest> reqs;
@@ -124,10 +148,9 @@ TEST(Engine, Bf16CacheEqualsGenerator) {
     }
     // All done before the references run: the model is not used from two threads at once.
     for (auto& c : got) c->wait();
-    for (size_t i = 0; i < reqs.size(); ++i) {
-      Generator g(*model, nullptr, {}, DType::BF16);
-      EXPECT_EQ(got[i]->tokens[0], g.run({reqs[i]})[0].tokens) << fixture << " request " << i;
-    }
+    for (size_t i = 0; i < reqs.size(); ++i)
+      EXPECT_EQ(got[i]->tokens[0], alone(*model, reqs[i], 0, DType::BF16))
+          << fixture << " request " << i;
   }
 }
 
@@ -149,17 +172,16 @@ TEST(Engine, PrefixCacheServesRepeatedPrompts) {
     EXPECT_EQ(ra.cached, 0) << fixture;
     EXPECT_EQ(rb.cached, 32) << fixture;
     EXPECT_EQ(rc.cached, 16) << fixture;
-    Generator g(*model, nullptr, {});
-    EXPECT_EQ(ra.tokens[0], g.run({a})[0].tokens) << fixture;
+    EXPECT_EQ(ra.tokens[0], alone(*model, a, 0)) << fixture;
     EXPECT_EQ(rb.tokens[0], ra.tokens[0]) << fixture;
-    EXPECT_EQ(rc.tokens[0], g.run({c})[0].tokens) << fixture;
+    EXPECT_EQ(rc.tokens[0], alone(*model, c, 0)) << fixture;
     EXPECT_EQ(engine.stats().cached_prompt_tokens, 48);
   }
 }
 
 // A budget too small for every running request at full length: the newest is preempted (its
 // blocks freed), waits, feeds its reply again and continues; every request still gets exactly
-// the tokens the Generator gives it.
+// the tokens it gets alone.
 TEST(Engine, PreemptionKeepsEveryAnswer) {
   for (const char* fixture : {"qwen2-f32", "dsv3-bf16"}) {
     auto model = models::load_model(fixture_dir(fixture));
@@ -178,14 +200,12 @@ TEST(Engine, PreemptionKeepsEveryAnswer) {
       ASSERT_NE(engine.submit({r, -1, got.back()->sink()}), nullptr);
     }
     for (auto& c : got) c->wait();
-    for (size_t i = 0; i < reqs.size(); ++i) {
-      Generator g(*model, nullptr, {});
-      auto want = g.run({reqs[i]});
-      for (size_t s = 0; s < want.size(); ++s) {
-        EXPECT_EQ(got[i]->tokens[s], want[s].tokens) << fixture << " request " << i << "." << s;
+    for (size_t i = 0; i < reqs.size(); ++i)
+      for (int64_t s = 0; s < reqs[i].n; ++s) {
+        EXPECT_EQ(got[i]->tokens[s], alone(*model, reqs[i], s))
+            << fixture << " request " << i << "." << s;
         EXPECT_EQ(got[i]->finish[s], "length");
       }
-    }
     EXPECT_GT(engine.stats().preemptions, 0) << fixture;
   }
 }
@@ -258,6 +278,46 @@ TEST(Engine, StopEndsEverything) {
   EXPECT_EQ(a.finish[0], "cancelled");
   EXPECT_EQ(b.finish[0], "cancelled");
   EXPECT_THROW(engine.submit({request(2, 5, 1.0f, 5), -1, a.sink()}), Error);
+}
+
+// Offline generation on the engine: with fewer sequence slots than samples, requests wait and
+// join as others finish; each request reaches on_done once, with all its samples, each equal to
+// the sample decoded alone; run() gives the same outputs in request order.
+TEST(Generator, RunEachSchedulesEveryRequestOnce) {
+  auto model = models::load_model(fixture_dir("qwen2-f32"));
+  std::vector<GenRequest> reqs;
+  for (size_t i = 0; i < 7; ++i)
+    reqs.push_back(request(i, 4 + 5 * static_cast<int64_t>(i), i % 2 ? 1.0f : 0.0f, 3 + 2 * i));
+  reqs[2].n = 3;
+  reqs[5].n = 2;
+  Generator gen(*model, nullptr, {});
+  std::map<size_t, std::vector<GenOutput>> got;
+  gen.run_each(reqs, 3, [&](size_t q, std::vector<GenOutput>&& outs) {
+    EXPECT_EQ(got.count(q), 0u) << "request " << q << " twice";
+    got[q] = std::move(outs);
+  });
+  ASSERT_EQ(got.size(), reqs.size());
+  const std::vector<GenOutput> all = gen.run(reqs);
+  size_t k = 0;
+  for (size_t q = 0; q < reqs.size(); ++q) {
+    ASSERT_EQ(got[q].size(), static_cast<size_t>(reqs[q].n));
+    for (int64_t s = 0; s < reqs[q].n; ++s, ++k) {
+      EXPECT_EQ(got[q][s].tokens, alone(*model, reqs[q], s)) << q << "." << s;
+      EXPECT_EQ(got[q][s].finish_reason, "length");
+      EXPECT_EQ(got[q][s].prompt_tokens, static_cast<int64_t>(reqs[q].prompt.size()));
+      EXPECT_EQ(all[k].tokens, got[q][s].tokens) << q << "." << s;
+    }
+  }
+  // Over both calls: each prompt computed once (its samples share it), and every reply token fed
+  // back but the last.
+  int64_t prompts = 0, fed = 0;
+  for (size_t q = 0; q < reqs.size(); ++q) {
+    prompts += static_cast<int64_t>(reqs[q].prompt.size());
+    for (const GenOutput& o : got[q]) fed += static_cast<int64_t>(o.tokens.size()) - 1;
+  }
+  EXPECT_EQ(gen.stats().prefill_tokens, 2 * prompts);
+  EXPECT_EQ(gen.stats().decode_tokens, 2 * fed);
+  EXPECT_THROW(gen.run_each(reqs, 2, [](size_t, std::vector<GenOutput>&&) {}), Error);
 }
 
 }  // namespace

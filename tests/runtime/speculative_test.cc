@@ -1,5 +1,6 @@
 // MTP speculative decoding keeps the model's output: greedy tokens identical to plain decoding,
 // and sampled tokens drawn from the same distribution (a two-sample test over many seeds).
+#include "runtime/generator.h"
 #include "runtime/speculative.h"
 
 #include <gtest/gtest.h>

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "runtime/generator.h"
+#include "runtime/request.h"
 
 namespace r1::runtime {
 namespace {
