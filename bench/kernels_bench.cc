@@ -111,7 +111,7 @@ __attribute__((target("avx512f,avx512bf16"), noinline)) double peak_avx512(bool 
 
 int main(int argc, char** argv) {
   std::vector<std::string> ms = {"1", "4", "16", "128", "512"};
-  std::vector<std::string> dtypes = {"f32", "bf16", "f16"};
+  std::vector<std::string> dtypes = {"f32", "bf16", "bf16dot", "f16"};
   std::vector<std::string> isas = {"scalar", "avx2", "avx512"};
   std::vector<std::string> shapes = {"0", "1"};
   double min_time = 0.3;
@@ -140,12 +140,16 @@ int main(int argc, char** argv) {
     std::printf(" | avx512 fma %.0f, vdpbf16ps %.0f", peak_avx512(false), peak_avx512(true));
   if (isa_supported(Isa::Avx2)) std::printf(" | stream read %.1f GB/s", stream_read_gbs());
   std::printf("\n");
-  std::printf("%-11s %-5s %4s %-7s %10s %9s %8s %9s\n", "shape", "dtype", "M", "isa", "ms/call",
+  std::printf("%-11s %-7s %4s %-7s %10s %9s %8s %9s\n", "shape", "dtype", "M", "isa", "ms/call",
               "GFLOP/s", "W GB/s", "x scalar");
   for (const std::string& shape : shapes) {
     const int64_t K = shape_k[std::atoi(shape.c_str())], N = shape_n[std::atoi(shape.c_str())];
     for (const std::string& dt : dtypes) {
-      const DType t = dt == "f32" ? DType::F32 : dt == "bf16" ? DType::BF16 : DType::F16;
+      // bf16dot: bf16 W with X rounded to bf16 and bf16 dot products (GemmParams::bf16_dot).
+      const bool bf16_dot = dt == "bf16dot";
+      const DType t = dt == "f32"                ? DType::F32
+                      : dt == "bf16" || bf16_dot ? DType::BF16
+                                                 : DType::F16;
       const size_t es = dtype_size(t);
       const size_t w_bytes = static_cast<size_t>(N * K) * es;
       const int copies = static_cast<int>(std::max<size_t>(1, (256u << 20) / w_bytes + 1));
@@ -173,7 +177,7 @@ int main(int argc, char** argv) {
                           : isa_str == "avx2" ? Isa::Avx2
                                               : Isa::Avx512;
           if (!isa_supported(isa)) {
-            std::printf("%-11s %-5s %4lld %-7s   (not supported by this CPU)\n", "", dt.c_str(),
+            std::printf("%-11s %-7s %4lld %-7s   (not supported by this CPU)\n", "", dt.c_str(),
                         static_cast<long long>(M), isa_str.c_str());
             continue;
           }
@@ -188,6 +192,7 @@ int main(int argc, char** argv) {
           p.x = x.data();
           p.ldx = K;
           p.wtype = t;
+          p.bf16_dot = bf16_dot;
           p.ldw = K;
           p.y = y.data();
           p.ldy = N;
@@ -211,7 +216,7 @@ int main(int argc, char** argv) {
           char shape_name[32];
           std::snprintf(shape_name, sizeof shape_name, "%lldx%lld", static_cast<long long>(K),
                         static_cast<long long>(N));
-          std::printf("%-11s %-5s %4lld %-7s %10.3f %9.2f %8.2f %9s\n", shape_name, dt.c_str(),
+          std::printf("%-11s %-7s %4lld %-7s %10.3f %9.2f %8.2f %9s\n", shape_name, dt.c_str(),
                       static_cast<long long>(M), isa_str.c_str(), sec * 1e3, gflops, gbs, ratio);
           std::fflush(stdout);
         }

@@ -142,7 +142,7 @@ R1_COMMAND(
      "  --out DIR            run folder (default eval-TASK-FILE); a rerun resumes it\n"
      "  --limit N            only the first N problems\n"
      "  -n, --max-tokens N   tokens per sample at most (default 32768, R1's limit)\n"
-     "  --batch B            sequences generated together (default 16)\n"
+     "  --batch B            sequences decoding at once (default 16)\n"
      "  --prompt-style S     chat (default: the model's chat template) or r1-zero (R1-Zero's\n"
      "                       plain-text template, for base models)\n",
      {"--no-mmap", "--fast-bf16"},
