@@ -241,7 +241,7 @@ R1_COMMAND({"bench",
             "                       KV cache per 1K tokens), activated parameters per token and\n"
             "                       the decode speed this machine's bandwidth allows\n"
             "  --json               one JSON line instead of the table\n",
-            {"--json", "--no-mmap", "--fast-bf16", "--no-bandwidth", "--dry-run"},
+            {"--json", "--mmap", "--no-mmap", "--fast-bf16", "--no-bandwidth", "--dry-run"},
             run_bench,
             kModelFlags});
 

@@ -87,7 +87,7 @@ R1_COMMAND(
      "  --jsonl              read and write one JSON object per line\n"
      "  --mtp                also \"mtp_logprobs\": the DeepSeek-V3 MTP head's log p of\n"
      "                       ids[j+2] given ids[0..j+1], for j = 0 .. len(ids)-3\n",
-     {"--jsonl", "--no-mmap", "--fast-bf16", "--mtp"},
+     {"--jsonl", "--mmap", "--no-mmap", "--fast-bf16", "--mtp"},
      run_score,
      kModelFlags});
 

@@ -16,7 +16,9 @@ namespace r1::cli {
 const char* kModelFlagsUsage =
     "  -m, --model DIR      model folder or bundled model name (default r1-arith)\n"
     "  --threads N          worker threads (default: all CPUs)\n"
-    "  --no-mmap            read weights into memory instead of mapping the files\n"
+    "  --mmap, --no-mmap    map the weight files (pages read on first touch) or read them\n"
+    "                       into memory in huge pages (faster batches and prefill); default:\n"
+    "                       read when they fit in half the available memory\n"
     "  --ctx N              context length to allow (default: max_position_embeddings)\n"
     "  --adapter DIR        apply a LoRA adapter (PEFT folder, e.g. from r1 train ... "
     "--lora-rank)\n"
@@ -63,7 +65,9 @@ LoadedModel load_model_from_flags(Args& args) {
   lm.dir = resolve_model_dir(args.take("--model", "-m"));
   take_threads(args);
   models::LoadOptions opt;
-  opt.use_mmap = !args.take_bool("--no-mmap");
+  const bool map = args.take_bool("--mmap"), read = args.take_bool("--no-mmap");
+  if (map && read) fail_usage("--mmap and --no-mmap exclude each other");
+  opt.load = map ? LoadMode::Map : read ? LoadMode::Read : LoadMode::Auto;
   ops::set_fast_bf16(args.take_bool("--fast-bf16"));
   opt.max_context = args.take_int("--ctx", 0, 1, kMaxTokens);
   const std::string adapter = args.take_str("--adapter", "");

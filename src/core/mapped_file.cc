@@ -10,10 +10,11 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/memory.h"
 
 namespace r1 {
 
-std::shared_ptr<MappedFile> MappedFile::open(const std::string& path, bool use_mmap) {
+std::shared_ptr<MappedFile> MappedFile::open(const std::string& path, LoadMode mode) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail_input(path, ": ", std::strerror(errno));
   struct stat st;
@@ -28,20 +29,27 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path, bool use_m
     ::close(fd);
     return f;
   }
-  if (use_mmap) {
+  if (mode == LoadMode::Auto)
+    mode = f->size_ <= memory_available_bytes() / 2 ? LoadMode::Read : LoadMode::Map;
+  if (mode == LoadMode::Map) {
     void* p = mmap(nullptr, f->size_, PROT_READ, MAP_PRIVATE, fd, 0);
     if (p != MAP_FAILED) {
       f->data_ = static_cast<uint8_t*>(p);
-      f->mapped_ = true;
       ::close(fd);
       return f;
     }
   }
-  f->data_ = static_cast<uint8_t*>(std::aligned_alloc(64, (f->size_ + 63) / 64 * 64));
-  if (!f->data_) {
+  // Anonymous memory in whole huge pages (2 MiB), asked to be backed by them.
+  constexpr size_t kHuge = size_t(2) << 20;
+  const size_t reserved = (f->size_ + kHuge - 1) / kHuge * kHuge;
+  void* p = mmap(nullptr, reserved, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
     ::close(fd);
-    fail_input(path, ": cannot allocate ", f->size_, " bytes to read it");
+    fail_input(path, ": cannot allocate ", format_bytes(f->size_), " to read it");
   }
+  madvise(p, reserved, MADV_HUGEPAGE);  // a hint: without transparent huge pages, 4 KiB ones
+  f->data_ = static_cast<uint8_t*>(p);
+  f->reserved_ = reserved;
   size_t done = 0;
   while (done < f->size_) {
     ssize_t n = ::read(fd, f->data_ + done, f->size_ - done);
@@ -57,12 +65,7 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path, bool use_m
 }
 
 MappedFile::~MappedFile() {
-  if (!data_) return;
-  if (mapped_) {
-    munmap(data_, size_);
-  } else {
-    std::free(data_);
-  }
+  if (data_) munmap(data_, reserved_ ? reserved_ : size_);
 }
 
 }  // namespace r1

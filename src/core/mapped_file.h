@@ -1,5 +1,11 @@
-// A read-only file in memory: memory-mapped (the default; pages are read on first touch, so
-// tensors that are never used are never read from disk) or read whole into the heap (--no-mmap).
+// A read-only file in memory, mapped or read:
+// - Map: pages are read on first touch (tensors never used are never read) and live in the page
+//   cache, which the kernel may reclaim when they sit idle (a server between requests), in 4 KiB
+//   pages: batched decode and prefill measured 1.3-2.4x slower than from memory read into huge
+//   pages (AMD EPYC, a 1.5B bf16 model; bench/README.md), TLB misses being the likely cause.
+// - Read: the whole file into anonymous memory asking for transparent huge pages.
+// - Auto: Read when the file fits in half of the memory available now, else Map (a model larger
+//   than memory still runs, from the page cache).
 #pragma once
 
 #include <cstddef>
@@ -9,9 +15,11 @@
 
 namespace r1 {
 
+enum class LoadMode { Auto, Map, Read };
+
 class MappedFile {
  public:
-  static std::shared_ptr<MappedFile> open(const std::string& path, bool use_mmap = true);
+  static std::shared_ptr<MappedFile> open(const std::string& path, LoadMode mode = LoadMode::Auto);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
@@ -25,7 +33,7 @@ class MappedFile {
   std::string path_;
   uint8_t* data_ = nullptr;
   size_t size_ = 0;
-  bool mapped_ = false;
+  size_t reserved_ = 0;  // bytes of the anonymous mapping a read file is in
 };
 
 }  // namespace r1

@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -73,6 +74,21 @@ uint64_t memory_limit_bytes() {
   if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) lower(rl.rlim_cur);
   if (const char* env = std::getenv("R1_MEMORY_LIMIT")) lower(parse_size(env));
   return limit;
+}
+
+uint64_t memory_available_bytes() {
+  uint64_t avail = memory_limit_bytes();
+  if (std::FILE* f = std::fopen("/proc/meminfo", "r")) {
+    char line[256];
+    unsigned long long kb = 0;
+    while (std::fgets(line, sizeof line, f))
+      if (std::sscanf(line, "MemAvailable: %llu kB", &kb) == 1) {
+        avail = std::min<uint64_t>(avail, mul_sat(kb, 1024));
+        break;
+      }
+    std::fclose(f);
+  }
+  return avail;
 }
 
 std::string format_bytes(uint64_t bytes) {

@@ -14,6 +14,10 @@ namespace r1 {
 // sharing a machine.
 uint64_t memory_limit_bytes();
 
+// Memory the machine can give now: /proc/meminfo's MemAvailable (what can be had without
+// swapping, page cache included), at most memory_limit_bytes().
+uint64_t memory_available_bytes();
+
 // An Input error "WHAT would take N GiB, more than the M GiB of memory on this machine" when bytes
 // exceeds memory_limit_bytes(). UINT64_MAX stands for a size that overflowed.
 void check_memory(uint64_t bytes, const std::string& what);

@@ -37,9 +37,9 @@ bool checked_bytes(const std::vector<int64_t>& shape, size_t elem, uint64_t* out
 }
 }  // namespace
 
-void WeightStore::add_file(const std::string& path, bool use_mmap,
+void WeightStore::add_file(const std::string& path, LoadMode mode,
                            const std::map<std::string, int>* expect) {
-  auto f = MappedFile::open(path, use_mmap);
+  auto f = MappedFile::open(path, mode);
   if (f->size() < 8) fail_input(path, ": truncated safetensors file (", f->size(), " bytes)");
   uint64_t n = read_u64_le(f->data());
   if (n > kMaxHeader || n > f->size() - 8)
@@ -103,16 +103,16 @@ void WeightStore::add_file(const std::string& path, bool use_mmap,
   data_start_.push_back(8 + n);
 }
 
-WeightStore WeightStore::open_file(const std::string& path, bool use_mmap) {
+WeightStore WeightStore::open_file(const std::string& path, LoadMode mode) {
   WeightStore s;
-  s.add_file(path, use_mmap, nullptr);
+  s.add_file(path, mode, nullptr);
   return s;
 }
 
-WeightStore WeightStore::open_dir(const std::string& dir, bool use_mmap) {
+WeightStore WeightStore::open_dir(const std::string& dir, LoadMode mode) {
   std::string single = path_join(dir, "model.safetensors");
   std::string index = path_join(dir, "model.safetensors.index.json");
-  if (file_exists(single)) return open_file(single, use_mmap);
+  if (file_exists(single)) return open_file(single, mode);
   if (!file_exists(index))
     fail_input(dir, ": no model.safetensors or model.safetensors.index.json");
   json j;
@@ -136,7 +136,7 @@ WeightStore WeightStore::open_dir(const std::string& dir, bool use_mmap) {
     expect[it.key()] = k;
   }
   WeightStore s;
-  for (const auto& shard : shards) s.add_file(path_join(dir, shard), use_mmap, &expect);
+  for (const auto& shard : shards) s.add_file(path_join(dir, shard), mode, &expect);
   for (const auto& [name, k] : expect)
     if (!s.has(name))
       fail_input(index, ": tensor ", name, " is listed in ", shards[k], " but that file lacks it");

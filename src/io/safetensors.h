@@ -25,9 +25,9 @@ struct TensorInfo {
 class WeightStore {
  public:
   // dir holds model.safetensors, or model.safetensors.index.json and its shards.
-  static WeightStore open_dir(const std::string& dir, bool use_mmap = true);
+  static WeightStore open_dir(const std::string& dir, LoadMode mode = LoadMode::Auto);
   // One .safetensors file.
-  static WeightStore open_file(const std::string& path, bool use_mmap = true);
+  static WeightStore open_file(const std::string& path, LoadMode mode = LoadMode::Auto);
 
   bool has(const std::string& name) const { return tensors_.count(name) != 0; }
   const TensorInfo& info(const std::string& name) const;
@@ -38,7 +38,7 @@ class WeightStore {
   uint64_t total_bytes() const;
 
  private:
-  void add_file(const std::string& path, bool use_mmap, const std::map<std::string, int>* expect);
+  void add_file(const std::string& path, LoadMode mode, const std::map<std::string, int>* expect);
   std::vector<std::shared_ptr<MappedFile>> files_;
   std::vector<uint64_t> data_start_;  // header size + 8 per file
   std::map<std::string, TensorInfo> tensors_;

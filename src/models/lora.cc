@@ -85,7 +85,7 @@ std::shared_ptr<LoraAdapters> LoraAdapters::load(Model& model, const std::string
   auto ad = std::make_shared<LoraAdapters>();
   ad->config_ = c;
   const std::string file = path_join(dir, "adapter_model.safetensors");
-  io::WeightStore store = io::WeightStore::open_file(file, false);
+  io::WeightStore store = io::WeightStore::open_file(file, LoadMode::Read);
   size_t used = 0;
   for (const auto& [module, w] : target_weights(model, c)) {
     const std::string na = kPrefix + module + ".lora_A.weight",

@@ -12,7 +12,7 @@ namespace r1::models {
 
 std::unique_ptr<Model> load_model(const std::string& dir, const LoadOptions& opt) {
   io::ModelConfig cfg = io::ModelConfig::load(dir);
-  io::WeightStore store = io::WeightStore::open_dir(dir, opt.use_mmap);
+  io::WeightStore store = io::WeightStore::open_dir(dir, opt.load);
   std::unique_ptr<Model> m;
   if (cfg.arch == io::Arch::DeepseekV3) {
     m = std::make_unique<DeepseekV3Model>(cfg, std::move(store), opt);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/mapped_file.h"
 #include "core/tensor.h"
 #include "io/model_config.h"
 #include "models/kv_cache.h"
@@ -32,8 +33,8 @@ struct Batch {
 };
 
 struct LoadOptions {
-  bool use_mmap = true;
-  int64_t max_context = 0;  // 0: the config's max_position_embeddings
+  LoadMode load = LoadMode::Auto;  // map the weight files or read them (core/mapped_file.h)
+  int64_t max_context = 0;         // 0: the config's max_position_embeddings
   // Training: every weight becomes a writable f32 copy on the heap (the f32 master weights).
   bool trainable = false;
 };

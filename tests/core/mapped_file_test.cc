@@ -25,21 +25,22 @@ TEST(MappedFile, MappedAndReadGiveTheSameBytes) {
   std::string content(100000, '\0');
   for (size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>(i * 131 % 251);
   const std::string path = temp_file("data", content);
-  for (bool mmap : {true, false}) {
-    auto f = MappedFile::open(path, mmap);
+  for (LoadMode mode : {LoadMode::Map, LoadMode::Read, LoadMode::Auto}) {
+    auto f = MappedFile::open(path, mode);
     ASSERT_EQ(f->size(), content.size());
     EXPECT_EQ(std::memcmp(f->data(), content.data(), content.size()), 0);
     EXPECT_EQ(f->path(), path);
   }
   // The mapping outlives the file's name.
-  auto f = MappedFile::open(path, true);
+  auto f = MappedFile::open(path, LoadMode::Map);
   fs::remove(path);
   EXPECT_EQ(f->data()[99999], static_cast<uint8_t>(content[99999]));
 }
 
 TEST(MappedFile, EmptyFile) {
   const std::string path = temp_file("empty", "");
-  for (bool mmap : {true, false}) EXPECT_EQ(MappedFile::open(path, mmap)->size(), 0u);
+  for (LoadMode mode : {LoadMode::Map, LoadMode::Read})
+    EXPECT_EQ(MappedFile::open(path, mode)->size(), 0u);
   fs::remove(path);
 }
 

@@ -16,8 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::fwrite(data, 1, size, f);
   std::fclose(f);
   r1::fuzz::expect_input_errors([&] {
-    for (bool mmap : {true, false}) {
-      auto store = r1::io::WeightStore::open_file(path, mmap);
+    for (r1::LoadMode mode : {r1::LoadMode::Map, r1::LoadMode::Read}) {
+      auto store = r1::io::WeightStore::open_file(path, mode);
       volatile uint8_t sink = 0;
       for (const auto& name : store.names()) {
         r1::Tensor t = store.get(name);

@@ -55,8 +55,8 @@ TEST(Safetensors, RoundTrip) {
   Tensor a = make_f32({2, 3}, 1), b = Tensor::zeros(DType::BF16, {5});
   for (int i = 0; i < 5; ++i) b.ptr<uint16_t>()[i] = f32_to_bf16(0.5f * i);
   write_safetensors(path, {{"a", a}, {"b", b}}, {{"format", "pt"}});
-  for (bool mmap : {true, false}) {
-    WeightStore s = WeightStore::open_dir(dir, mmap);
+  for (LoadMode mode : {LoadMode::Map, LoadMode::Read}) {
+    WeightStore s = WeightStore::open_dir(dir, mode);
     ASSERT_TRUE(s.has("a") && s.has("b"));
     Tensor ra = s.get("a"), rb = s.get("b");
     EXPECT_EQ(ra.shape, a.shape);

@@ -95,7 +95,7 @@ TEST(TrainInit, EveryArchitectureLoadsAndIsDeterministic) {
     const int64_t n = train::init_model(tiny(arch), a);
     train::init_model(tiny(arch), b);
     EXPECT_EQ(read_file(a + "/model.safetensors"), read_file(b + "/model.safetensors")) << arch;
-    auto m = models::load_model(a, {.use_mmap = true, .max_context = 0, .trainable = true});
+    auto m = models::load_model(a, {.load = LoadMode::Map, .max_context = 0, .trainable = true});
     int64_t counted = 0;
     for (const auto& [name, t] : m->parameters(true)) counted += t.numel();
     EXPECT_EQ(counted, n) << arch;  // every written tensor is one the model uses
