@@ -27,6 +27,7 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
+  bool mapped() const { return data_ && reserved_ == 0; }  // Map (else Read, or empty)
 
  private:
   MappedFile() = default;

@@ -37,6 +37,20 @@ TEST(MappedFile, MappedAndReadGiveTheSameBytes) {
   EXPECT_EQ(f->data()[99999], static_cast<uint8_t>(content[99999]));
 }
 
+// Auto reads a file that fits in half the available memory and maps one that does not.
+TEST(MappedFile, AutoReadsWhatFitsAndMapsTheRest) {
+  const std::string path = temp_file("auto", std::string(100000, 'x'));
+  EXPECT_FALSE(MappedFile::open(path, LoadMode::Auto)->mapped());
+  EXPECT_TRUE(MappedFile::open(path, LoadMode::Map)->mapped());
+  EXPECT_FALSE(MappedFile::open(path, LoadMode::Read)->mapped());
+  setenv("R1_MEMORY_LIMIT", "150000", 1);
+  auto f = MappedFile::open(path, LoadMode::Auto);
+  unsetenv("R1_MEMORY_LIMIT");
+  EXPECT_TRUE(f->mapped());
+  EXPECT_EQ(f->data()[99999], 'x');
+  fs::remove(path);
+}
+
 TEST(MappedFile, EmptyFile) {
   const std::string path = temp_file("empty", "");
   for (LoadMode mode : {LoadMode::Map, LoadMode::Read})
