@@ -22,6 +22,8 @@ struct Tensor {
 
   // New zero-filled contiguous tensor on the heap (64-byte aligned).
   static Tensor zeros(DType dtype, std::vector<int64_t> shape);
+  // The same with its contents undefined: for outputs whose every element is written.
+  static Tensor empty(DType dtype, std::vector<int64_t> shape);
   // A contiguous view of memory owned by `owner`.
   static Tensor view_of(DType dtype, std::vector<int64_t> shape, void* data,
                         std::shared_ptr<void> owner);

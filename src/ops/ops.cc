@@ -102,7 +102,7 @@ Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias) {
   if (w.w.ndim() != 2 || w.cols() != x.dim(1))
     fail_internal("linear: weight ", w.w.shape_str(), " does not match input ", x.shape_str());
   const int64_t M = x.dim(0), Kdim = x.dim(1), N = w.rows();
-  Tensor y = Tensor::zeros(DType::F32, {M, N});
+  Tensor y = Tensor::empty(DType::F32, {M, N});
   // fp8 chunks start at block boundaries so that each chunk's scales are whole rows of blocks.
   const int64_t align = w.scale.defined() ? w.block_n : kColumnAlign;
   auto run = [&](int64_t n0, int64_t n1) { gemm_columns(x, w, y, n0, n1); };
@@ -187,7 +187,7 @@ Tensor rms_norm(const Tensor& x, const Tensor& w, float eps) {
   check_f32_matrix(x, "rms_norm input");
   const int64_t T = x.dim(0), H = x.dim(1);
   if (w.numel() != H) fail_internal("rms_norm: weight ", w.shape_str(), " for rows of ", H);
-  Tensor y = Tensor::zeros(DType::F32, {T, H});
+  Tensor y = Tensor::empty(DType::F32, {T, H});
   for (int64_t t = 0; t < T; ++t)
     K().rms_norm(x.ptr<float>() + t * H, w.data, w.dtype, eps, y.ptr<float>() + t * H, H);
   if (Tape* tp = recording({&x, &w})) {
@@ -226,7 +226,7 @@ Tensor rms_norm(const Tensor& x, const Tensor& w, float eps) {
 
 Tensor embedding(const Tensor& table, const std::vector<int32_t>& ids) {
   const int64_t V = table.dim(0), H = table.dim(1);
-  Tensor y = Tensor::zeros(DType::F32, {static_cast<int64_t>(ids.size()), H});
+  Tensor y = Tensor::empty(DType::F32, {static_cast<int64_t>(ids.size()), H});
   for (size_t i = 0; i < ids.size(); ++i) {
     if (ids[i] < 0 || ids[i] >= V)
       fail_input("token id ", ids[i], " is outside the model's vocabulary of ", V);
@@ -293,7 +293,7 @@ void add_(Tensor& y, const Tensor& x) {
 
 Tensor silu_mul(const Tensor& g, const Tensor& u) {
   R1_ASSERT(g.numel() == u.numel());
-  Tensor y = Tensor::zeros(DType::F32, g.shape);
+  Tensor y = Tensor::empty(DType::F32, g.shape);
   K().silu_mul(g.ptr<float>(), u.ptr<float>(), y.ptr<float>(), g.numel());
   if (Tape* tp = recording({&g, &u})) {
     tp->record(y, {g, u}, [g, u, y](Tape& t) {
@@ -334,7 +334,7 @@ Tensor silu_mul_reuse(Tensor g, const Tensor& u) {
 
 Tensor add(const Tensor& a, const Tensor& b) {
   R1_ASSERT(a.numel() == b.numel());
-  Tensor y = Tensor::zeros(DType::F32, a.shape);
+  Tensor y = Tensor::empty(DType::F32, a.shape);
   K().add(a.ptr<float>(), b.ptr<float>(), y.ptr<float>(), y.numel());
   if (Tape* tp = recording({&a, &b})) {
     tp->record(y, {a, b}, [a, b, y](Tape& t) {
@@ -349,7 +349,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 
 Tensor add_scaled(const Tensor& a, const Tensor& b, float s) {
   R1_ASSERT(a.numel() == b.numel());
-  Tensor y = Tensor::zeros(DType::F32, a.shape);
+  Tensor y = Tensor::empty(DType::F32, a.shape);
   std::memcpy(y.data, a.data, a.nbytes());
   {
     NoGrad off;
@@ -368,7 +368,7 @@ Tensor add_scaled(const Tensor& a, const Tensor& b, float s) {
 
 Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& rows) {
   const int64_t H = x.dim(1);
-  Tensor y = Tensor::zeros(DType::F32, {static_cast<int64_t>(rows.size()), H});
+  Tensor y = Tensor::empty(DType::F32, {static_cast<int64_t>(rows.size()), H});
   for (size_t i = 0; i < rows.size(); ++i)
     std::memcpy(y.ptr<float>() + i * H, x.ptr<float>() + rows[i] * H, H * sizeof(float));
   if (Tape* tp = recording({&x})) {

@@ -32,6 +32,26 @@ TEST(Tensor, ZerosIsContiguousAlignedAndZero) {
   EXPECT_TRUE(empty.defined());
 }
 
+// Large buffers are reused after they are freed: a reused buffer given out by zeros() is zero
+// again, and empty() has the shape and alignment of zeros().
+TEST(Tensor, ReusedBuffersAreZeroedByZeros) {
+  const std::vector<int64_t> shape = {1000, 700};  // 2.8 MB: pooled
+  const void* first = nullptr;
+  {
+    Tensor a = Tensor::empty(DType::F32, shape);
+    EXPECT_EQ(a.shape, shape);
+    EXPECT_TRUE(a.is_contiguous());
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(a.data) % 64, 0u);
+    for (int64_t i = 0; i < a.numel(); ++i) a.ptr<float>()[i] = 1.5f;
+    first = a.data;
+  }
+  Tensor b = Tensor::zeros(DType::F32, shape);
+  EXPECT_EQ(b.data, first);  // the same buffer, back from the pool
+  for (int64_t i = 0; i < b.numel(); ++i) ASSERT_EQ(b.ptr<float>()[i], 0.0f) << i;
+  Tensor c = Tensor::zeros(DType::F32, shape);  // b still holds it: another buffer
+  EXPECT_NE(c.data, b.data);
+}
+
 TEST(Tensor, ViewsShareTheirOwner) {
   Tensor t = Tensor::zeros(DType::F32, {4, 4});
   std::weak_ptr<void> alive = t.owner;
