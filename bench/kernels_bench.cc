@@ -111,7 +111,7 @@ __attribute__((target("avx512f,avx512bf16"), noinline)) double peak_avx512(bool 
 
 int main(int argc, char** argv) {
   std::vector<std::string> ms = {"1", "4", "16", "128", "512"};
-  std::vector<std::string> dtypes = {"f32", "bf16", "bf16dot", "f16"};
+  std::vector<std::string> dtypes = {"f32", "bf16", "bf16dot", "f16", "q8_0"};
   std::vector<std::string> isas = {"scalar", "avx2", "avx512"};
   std::vector<std::string> shapes = {"0", "1"};
   double min_time = 0.3;
@@ -149,14 +149,22 @@ int main(int argc, char** argv) {
       const bool bf16_dot = dt == "bf16dot";
       const DType t = dt == "f32"                ? DType::F32
                       : dt == "bf16" || bf16_dot ? DType::BF16
+                      : dt == "q8_0"             ? DType::Q8_0
                                                  : DType::F16;
-      const size_t es = dtype_size(t);
-      const size_t w_bytes = static_cast<size_t>(N * K) * es;
+      const size_t w_bytes = dtype_bytes(t, N * K);
       const int copies = static_cast<int>(std::max<size_t>(1, (256u << 20) / w_bytes + 1));
       std::vector<std::vector<uint8_t>> ws(copies, std::vector<uint8_t>(w_bytes));
       std::mt19937 rng(1);
       std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
       for (auto& w : ws) {
+        if (t == DType::Q8_0) {
+          std::vector<float> row(K);
+          for (int64_t n = 0; n < N; ++n) {
+            for (float& f : row) f = dist(rng);
+            quantize_q8_0(row.data(), w.data() + dtype_bytes(t, n * K), K);
+          }
+          continue;
+        }
         for (int64_t i = 0; i < N * K; ++i) {
           float f = dist(rng);
           if (t == DType::F32) {
@@ -208,7 +216,7 @@ int main(int argc, char** argv) {
           std::sort(times.begin(), times.end());
           const double sec = times[times.size() / 2];
           const double gflops = 2.0 * M * K * n_count / sec * 1e-9;
-          const double gbs = static_cast<double>(n_count * K * es) / sec * 1e-9;
+          const double gbs = static_cast<double>(dtype_bytes(t, n_count * K)) / sec * 1e-9;
           if (isa == Isa::Scalar) scalar_gflops = gflops;
           char ratio[32] = "";
           if (scalar_gflops > 0)

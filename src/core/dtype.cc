@@ -1,6 +1,9 @@
 #include "core/dtype.h"
 
+#include <algorithm>
 #include <cmath>
+
+#include "core/error.h"
 
 namespace r1 {
 
@@ -22,8 +25,45 @@ size_t dtype_size(DType t) {
       return 1;
     case DType::BOOL:
       return 1;
+    case DType::Q8_0:
+      break;
   }
-  return 0;
+  fail_internal("dtype_size of the block type ", dtype_name(t));
+}
+
+int64_t dtype_block(DType t) {
+  return t == DType::Q8_0 ? kQ8Block : 1;
+}
+
+size_t dtype_bytes(DType t, int64_t n) {
+  if (t == DType::Q8_0) {
+    R1_ASSERT(n % kQ8Block == 0);
+    return static_cast<size_t>(n / kQ8Block) * kQ8BlockBytes;
+  }
+  return static_cast<size_t>(n) * dtype_size(t);
+}
+
+void quantize_q8_0(const float* x, void* dst, int64_t n) {
+  uint8_t* out = static_cast<uint8_t*>(dst);
+  for (int64_t b = 0; b < n / kQ8Block; ++b, x += kQ8Block, out += kQ8BlockBytes) {
+    float amax = 0;
+    for (int64_t j = 0; j < kQ8Block; ++j) amax = std::max(amax, std::fabs(x[j]));
+    const float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+    const uint16_t h = f32_to_f16(d);
+    std::memcpy(out, &h, 2);
+    for (int64_t j = 0; j < kQ8Block; ++j)
+      out[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(std::roundf(x[j] * id)));
+  }
+}
+
+void dequantize_q8_0(const void* src, float* y, int64_t n) {
+  const uint8_t* in = static_cast<const uint8_t*>(src);
+  for (int64_t b = 0; b < n / kQ8Block; ++b, y += kQ8Block, in += kQ8BlockBytes) {
+    uint16_t h;
+    std::memcpy(&h, in, 2);
+    const float d = f16_to_f32(h);
+    for (int64_t j = 0; j < kQ8Block; ++j) y[j] = d * static_cast<int8_t>(in[2 + j]);
+  }
 }
 
 const char* dtype_name(DType t) {
@@ -44,6 +84,8 @@ const char* dtype_name(DType t) {
       return "U8";
     case DType::BOOL:
       return "BOOL";
+    case DType::Q8_0:
+      return "Q8_0";
   }
   return "?";
 }

@@ -8,9 +8,15 @@
 
 namespace r1 {
 
-enum class DType : uint8_t { F32, BF16, F16, F8_E4M3, I32, I64, U8, BOOL };
+// Q8_0 is a block type (llama.cpp's layout, docs/FACTS.md section 8): each block of 32 weights
+// along a row is an f16 scale d and 32 int8 q (34 bytes), weight = d * q. Its tensors have rows
+// of a multiple of 32 elements; sizes go through dtype_bytes, never dtype_size.
+enum class DType : uint8_t { F32, BF16, F16, F8_E4M3, I32, I64, U8, BOOL, Q8_0 };
 
-size_t dtype_size(DType t);
+size_t dtype_size(DType t);    // bytes per element; an Internal error for a block type
+int64_t dtype_block(DType t);  // elements per block: 1, or 32 for Q8_0
+// Bytes of n consecutive elements along a row (n a multiple of dtype_block(t)).
+size_t dtype_bytes(DType t, int64_t n);
 const char* dtype_name(DType t);  // safetensors spelling: "F32", "BF16", ...
 // Parses a safetensors dtype string; returns false for a type r1 does not know.
 bool parse_dtype(const std::string& s, DType* out);
@@ -35,5 +41,13 @@ float f16_to_f32(uint16_t h);
 uint16_t f32_to_f16(float f);  // round to nearest even
 // float8 e4m3fn (no infinities; 0x7f/0xff are NaN), as torch.float8_e4m3fn.
 float fp8_e4m3_to_f32(uint8_t v);
+
+// Q8_0 rows of n elements (n a multiple of 32), as llama.cpp's reference quantizer: per block
+// d = max|x| / 127, q = round(x / d) half away from zero (x * (1 / d), then roundf), d stored as
+// f16. The reference definitions the kernels and loaders use.
+constexpr int64_t kQ8Block = 32;
+constexpr size_t kQ8BlockBytes = 34;
+void quantize_q8_0(const float* x, void* dst, int64_t n);
+void dequantize_q8_0(const void* src, float* y, int64_t n);
 
 }  // namespace r1

@@ -92,7 +92,11 @@ Tensor new_tensor(DType dtype, std::vector<int64_t> shape, bool zero) {
     R1_ASSERT(d >= 0);
     elements = mul_sat(elements, static_cast<uint64_t>(d));
   }
-  check_memory(mul_sat(elements, dtype_size(dtype)), "a tensor of shape " + t.shape_str());
+  if (!t.shape.empty() && t.shape.back() % dtype_block(dtype) != 0)
+    fail_internal("a ", dtype_name(dtype), " tensor's rows must be whole blocks: ", t.shape_str());
+  check_memory(mul_sat(elements / static_cast<uint64_t>(dtype_block(dtype)),
+                       dtype_bytes(dtype, dtype_block(dtype))),
+               "a tensor of shape " + t.shape_str());
   t.strides = contiguous_strides(t.shape);
   const size_t bytes = t.nbytes();
   void* p = nullptr;

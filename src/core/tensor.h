@@ -31,7 +31,7 @@ struct Tensor {
   int ndim() const { return static_cast<int>(shape.size()); }
   int64_t dim(int i) const { return shape[i < 0 ? i + ndim() : i]; }
   int64_t numel() const;
-  size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype); }
+  size_t nbytes() const { return dtype_bytes(dtype, numel()); }
   bool is_contiguous() const;
   bool defined() const { return data != nullptr; }
 
@@ -41,7 +41,7 @@ struct Tensor {
   }
   // Pointer to row i of a 2-D (or higher: first index) tensor.
   void* row(int64_t i) const {
-    return static_cast<char*>(data) + i * strides[0] * static_cast<int64_t>(dtype_size(dtype));
+    return static_cast<char*>(data) + dtype_bytes(dtype, i * strides[0]);
   }
   std::string shape_str() const;  // "[4, 16]"
 };

@@ -23,6 +23,11 @@ const char* isa_name(Isa isa);
 //   bf16 W with bf16_dot: X is first rounded to bf16 (round to nearest even), then products
 //     summed in f32. This is what bf16 hardware dot products (vdpbf16ps) compute: about twice the
 //     arithmetic rate, for results within bf16 rounding of the exact ones.
+//   Q8_0 W (rows of whole 32-blocks; ldw in elements): each X row is quantized per block of 32
+//     as llama.cpp quantizes activations for it, but with an f32 scale: dx = max|x| / 127,
+//     qx = roundf(x / dx) (quantize_x_q8 below); then Y = sum over blocks of
+//     (f16 dw * dx) * (the exact int32 sum of qw * qx). Weights are taken to be in [-127, 127],
+//     as llama.cpp's quantizer writes them (the SIMD kernels' sign trick needs it).
 // Summation order is unspecified; results agree with the reference within float rounding.
 struct GemmParams {
   int64_t M = 0, K = 0;
@@ -39,6 +44,9 @@ struct GemmParams {
   float* y = nullptr;  // [M, N], row stride ldy
   int64_t ldy = 0;
 };
+
+// X quantized for Q8_0 weights: n (a multiple of 32) values -> n int8 q and n / 32 f32 scales.
+void quantize_x_q8(const float* x, int64_t n, int8_t* q, float* d);
 
 struct KernelTable {
   Isa isa;

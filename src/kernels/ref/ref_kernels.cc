@@ -1,10 +1,27 @@
 // Scalar reference kernels. Each is the plainest loop that states the definition; sums that the
 // interface leaves unspecified (dot, rms_norm, softmax) are taken in double so the reference is
 // the more accurate side of every comparison.
+#include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <vector>
 
 #include "core/error.h"
 #include "kernels/ref/ref.h"
+
+namespace r1::kernels {
+
+void quantize_x_q8(const float* x, int64_t n, int8_t* q, float* d) {
+  for (int64_t b = 0; b < n / kQ8Block; ++b, x += kQ8Block, q += kQ8Block) {
+    float amax = 0;
+    for (int64_t j = 0; j < kQ8Block; ++j) amax = std::max(amax, std::fabs(x[j]));
+    d[b] = amax / 127.0f;
+    const float id = d[b] != 0 ? 1.0f / d[b] : 0.0f;
+    for (int64_t j = 0; j < kQ8Block; ++j) q[j] = static_cast<int8_t>(std::roundf(x[j] * id));
+  }
+}
+
+}  // namespace r1::kernels
 
 namespace r1::kernels::ref {
 
@@ -28,7 +45,35 @@ float load_as_f32(const void* row, DType t, int64_t i) {
 
 }  // namespace
 
+namespace {
+
+void gemm_q8_0(const GemmParams& p) {
+  if (p.K % kQ8Block != 0) fail_internal("gemm: Q8_0 rows of ", p.K, " elements");
+  const int64_t nb = p.K / kQ8Block;
+  std::vector<int8_t> xq(p.K);
+  std::vector<float> xd(nb);
+  for (int64_t m = 0; m < p.M; ++m) {
+    quantize_x_q8(p.x + m * p.ldx, p.K, xq.data(), xd.data());
+    for (int64_t n = p.n_begin; n < p.n_end; ++n) {
+      const uint8_t* w = static_cast<const uint8_t*>(p.w) + dtype_bytes(DType::Q8_0, n * p.ldw);
+      float acc = 0.0f;
+      for (int64_t b = 0; b < nb; ++b, w += kQ8BlockBytes) {
+        uint16_t h;
+        std::memcpy(&h, w, 2);
+        int32_t isum = 0;
+        for (int64_t j = 0; j < kQ8Block; ++j)
+          isum += static_cast<int8_t>(w[2 + j]) * static_cast<int32_t>(xq[b * kQ8Block + j]);
+        acc += f16_to_f32(h) * xd[b] * static_cast<float>(isum);
+      }
+      p.y[m * p.ldy + n] = acc;
+    }
+  }
+}
+
+}  // namespace
+
 void gemm(const GemmParams& p) {
+  if (p.wtype == DType::Q8_0) return gemm_q8_0(p);
   if (p.wtype != DType::F32 && p.wtype != DType::BF16 && p.wtype != DType::F16 &&
       p.wtype != DType::F8_E4M3)
     fail_internal("gemm: unsupported weight type ", dtype_name(p.wtype));
@@ -92,6 +137,7 @@ void softmax(float* x, int64_t n) {
 }
 
 void to_f32(const void* src, DType t, float* dst, int64_t n) {
+  if (t == DType::Q8_0) return dequantize_q8_0(src, dst, n);
   for (int64_t i = 0; i < n; ++i) dst[i] = load_as_f32(src, t, i);
 }
 

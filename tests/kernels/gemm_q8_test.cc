@@ -1,0 +1,142 @@
+// Q8_0 (llama.cpp's 8-bit block format): the reference quantizer, and every ISA's GEMM against
+// the scalar reference on odd shapes; the reference against the plain product it approximates.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "kernels/kernels.h"
+#include "test_util.h"
+
+namespace r1::kernels {
+namespace {
+
+using testing::random_floats;
+
+float block_scale(const uint8_t* blk) {
+  uint16_t h;
+  std::memcpy(&h, blk, 2);
+  return f16_to_f32(h);
+}
+
+// llama.cpp's rule: d = max|x| / 127 stored as f16, q = roundf(x / d), ties away from zero.
+TEST(Q8_0, QuantizerFollowsLlamaCpp) {
+  std::vector<float> x(64, 0.0f);
+  x[0] = 127.0f;  // d = 1
+  x[1] = 0.5f;    // a tie: away from zero
+  x[2] = -0.5f;
+  x[3] = 2.49f;
+  x[4] = -126.5f;
+  // The second block is all zero: d = 0 and q = 0.
+  std::vector<uint8_t> q(2 * kQ8BlockBytes);
+  quantize_q8_0(x.data(), q.data(), 64);
+  EXPECT_EQ(block_scale(q.data()), 1.0f);
+  EXPECT_EQ(static_cast<int8_t>(q[2]), 127);
+  EXPECT_EQ(static_cast<int8_t>(q[3]), 1);
+  EXPECT_EQ(static_cast<int8_t>(q[4]), -1);
+  EXPECT_EQ(static_cast<int8_t>(q[5]), 2);
+  EXPECT_EQ(static_cast<int8_t>(q[6]), -127);
+  EXPECT_EQ(block_scale(q.data() + kQ8BlockBytes), 0.0f);
+  for (size_t j = 0; j < 32; ++j) EXPECT_EQ(q[kQ8BlockBytes + 2 + j], 0);
+  EXPECT_EQ(dtype_bytes(DType::Q8_0, 64), 68u);
+  EXPECT_EQ(dtype_block(DType::Q8_0), 32);
+}
+
+// Dequantized values are within half a step (plus the f16 rounding of d) of the originals.
+TEST(Q8_0, RoundTripErrorIsHalfAStep) {
+  const int64_t n = 32 * 40;
+  std::vector<float> x = random_floats(n, 5, -3.0f, 3.0f), y(n);
+  for (int64_t i = 0; i < n; i += 97) x[i] *= 50;  // blocks of very different scales
+  std::vector<uint8_t> q(dtype_bytes(DType::Q8_0, n));
+  quantize_q8_0(x.data(), q.data(), n);
+  dequantize_q8_0(q.data(), y.data(), n);
+  for (int64_t b = 0; b < n / 32; ++b) {
+    float amax = 0;
+    for (int64_t j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[b * 32 + j]));
+    const float d = amax / 127;
+    for (int64_t j = 0; j < 32; ++j)
+      ASSERT_LE(std::fabs(y[b * 32 + j] - x[b * 32 + j]), 0.5f * d + amax * 1e-3f) << b << "," << j;
+  }
+  std::vector<float> z(n);
+  kernels().to_f32(q.data(), DType::Q8_0, z.data(), n);  // the table's widening agrees
+  EXPECT_EQ(z, y);
+}
+
+// W rows of q in [-127, 127] with random f16 scales; Y outside [n_begin, n_end) is untouched.
+struct Case {
+  int64_t M, K, N;
+};
+
+void check(Isa isa, Case c, uint32_t seed) {
+  const int64_t ldx = c.K + 3, ldw = c.K + 64, ldy = c.N + 2;
+  std::vector<float> x = random_floats(c.M * ldx, seed, -2.0f, 2.0f);
+  std::vector<uint8_t> w(dtype_bytes(DType::Q8_0, c.N * ldw));
+  std::mt19937 rng(seed);
+  for (int64_t n = 0; n < c.N; ++n)
+    for (int64_t b = 0; b < ldw / 32; ++b) {
+      uint8_t* blk = w.data() + dtype_bytes(DType::Q8_0, n * ldw) + b * kQ8BlockBytes;
+      const uint16_t h = f32_to_f16(std::ldexp(1.0f + (rng() % 100) / 100.0f, -8 + rng() % 4));
+      std::memcpy(blk, &h, 2);
+      for (int j = 0; j < 32; ++j) blk[2 + j] = static_cast<uint8_t>(rng() % 255 - 127);
+    }
+  GemmParams p;
+  p.M = c.M;
+  p.K = c.K;
+  p.n_begin = 1;
+  p.n_end = c.N;
+  p.x = x.data();
+  p.ldx = ldx;
+  p.w = w.data();
+  p.ldw = ldw;
+  p.wtype = DType::Q8_0;
+  p.ldy = ldy;
+  std::vector<float> want(c.M * ldy, -7.0f), got(c.M * ldy, -7.0f);
+  p.y = want.data();
+  kernels_for(Isa::Scalar).gemm(p);
+  p.y = got.data();
+  kernels_for(isa).gemm(p);
+  std::vector<float> wf(c.K);
+  for (int64_t m = 0; m < c.M; ++m)
+    for (int64_t n = 0; n < ldy; ++n) {
+      const float a = got[m * ldy + n], b = want[m * ldy + n];
+      if (n < 1 || n >= c.N) {
+        ASSERT_EQ(a, -7.0f) << "wrote outside its columns";
+        continue;
+      }
+      // Against the reference: float rounding of the per-block scaled sums.
+      const uint8_t* row = w.data() + dtype_bytes(DType::Q8_0, n * ldw);
+      dequantize_q8_0(row, wf.data(), c.K);
+      double mag = 0, exact = 0, xq_err = 0;
+      for (int64_t k = 0; k < c.K; ++k) {
+        const float* xr = x.data() + m * ldx;
+        mag += std::fabs(xr[k] * wf[k]);
+        exact += static_cast<double>(xr[k]) * wf[k];
+        float amax = 0;
+        for (int64_t j = k / 32 * 32; j < k / 32 * 32 + 32; ++j)
+          amax = std::max(amax, std::fabs(xr[j]));
+        xq_err += std::fabs(wf[k]) * (0.5 * amax / 127 + 1e-7 * amax);
+      }
+      ASSERT_LE(std::fabs(a - b), 1e-5 * mag + 1e-30)
+          << isa_name(isa) << " M=" << c.M << " K=" << c.K << " at " << m << "," << n;
+      // The reference itself: X's quantization is the only approximation of the product.
+      if (isa == Isa::Scalar) {
+        ASSERT_LE(std::fabs(b - exact), xq_err + 1e-5 * mag) << m << "," << n;
+      }
+    }
+}
+
+TEST(GemmQ8_0, EveryIsaMatchesReference) {
+  uint32_t seed = 11;
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+    if (!isa_supported(isa)) continue;
+    for (int64_t M : {1, 2, 3, 4, 5, 9, 17})
+      for (int64_t K : {0, 32, 96, 320}) {
+        check(isa, {M, K, 23}, seed++);
+        if (HasFatalFailure()) return;
+      }
+  }
+}
+
+}  // namespace
+}  // namespace r1::kernels
