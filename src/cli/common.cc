@@ -19,6 +19,8 @@ const char* kModelFlagsUsage =
     "  --mmap, --no-mmap    map the weight files (pages read on first touch) or read them\n"
     "                       into memory in huge pages (faster batches and prefill); default:\n"
     "                       read when they fit in half the available memory\n"
+    "  --quantize q8_0      quantize the matrix weights to Q8_0 when loading (llama.cpp's\n"
+    "                       8-bit blocks: half of bf16's memory and bytes per token)\n"
     "  --ctx N              context length to allow (default: max_position_embeddings)\n"
     "  --adapter DIR        apply a LoRA adapter (PEFT folder, e.g. from r1 train ... "
     "--lora-rank)\n"
@@ -68,6 +70,14 @@ LoadedModel load_model_from_flags(Args& args) {
   const bool map = args.take_bool("--mmap"), read = args.take_bool("--no-mmap");
   if (map && read) fail_usage("--mmap and --no-mmap exclude each other");
   opt.load = map ? LoadMode::Map : read ? LoadMode::Read : LoadMode::Auto;
+  const std::string quantize = args.take_str("--quantize", "");
+  if (quantize == "q8_0") {
+    opt.quantize = DType::Q8_0;
+    // The stored weights are read once to be quantized: from the page cache, not a heap copy.
+    if (!read) opt.load = LoadMode::Map;
+  } else if (!quantize.empty()) {
+    fail_usage("--quantize takes q8_0, not \"", quantize, "\"");
+  }
   ops::set_fast_bf16(args.take_bool("--fast-bf16"));
   opt.max_context = args.take_int("--ctx", 0, 1, kMaxTokens);
   const std::string adapter = args.take_str("--adapter", "");

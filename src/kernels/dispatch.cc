@@ -30,7 +30,7 @@ void gemm_entry(const GemmParams& p) {
 #define R1_TABLE(ns, isa, fused, q8)                                                   \
   KernelTable {                                                                        \
     isa, gemm_entry<ns::gemm, ns::to_f32, fused, q8>, ns::dot, ns::axpy, ns::rms_norm, \
-        ns::silu_mul, ns::softmax, ns::to_f32, ns::add                                 \
+        ns::silu_mul, ns::softmax, ns::to_f32, ns::add, ns::quantize_x_q8              \
   }
 
 const KernelTable kScalarTable = R1_TABLE(ref, Isa::Scalar, nullptr, ref::gemm);

@@ -25,7 +25,7 @@ const char* isa_name(Isa isa);
 //     arithmetic rate, for results within bf16 rounding of the exact ones.
 //   Q8_0 W (rows of whole 32-blocks; ldw in elements): each X row is quantized per block of 32
 //     as llama.cpp quantizes activations for it, but with an f32 scale: dx = max|x| / 127,
-//     qx = roundf(x / dx) (quantize_x_q8 below); then Y = sum over blocks of
+//     qx = roundf(x * (1 / dx)) (KernelTable::quantize_x_q8); then Y = sum over blocks of
 //     (f16 dw * dx) * (the exact int32 sum of qw * qx). Weights are taken to be in [-127, 127],
 //     as llama.cpp's quantizer writes them (the SIMD kernels' sign trick needs it).
 // Summation order is unspecified; results agree with the reference within float rounding.
@@ -43,10 +43,11 @@ struct GemmParams {
   int64_t block_n = 128, block_k = 128;
   float* y = nullptr;  // [M, N], row stride ldy
   int64_t ldy = 0;
+  // Q8_0 W only, optional: X already quantized (quantize_x_q8 of each row: q rows of K, scales
+  // rows of K / 32), so that calls for different column ranges do not each quantize it.
+  const int8_t* xq = nullptr;
+  const float* xd = nullptr;
 };
-
-// X quantized for Q8_0 weights: n (a multiple of 32) values -> n int8 q and n / 32 f32 scales.
-void quantize_x_q8(const float* x, int64_t n, int8_t* q, float* d);
 
 struct KernelTable {
   Isa isa;
@@ -62,6 +63,9 @@ struct KernelTable {
   // dst = src widened to f32 (src in f32, bf16, f16 or f8_e4m3).
   void (*to_f32)(const void* src, DType t, float* dst, int64_t n);
   void (*add)(const float* a, const float* b, float* y, int64_t n);  // y = a + b, may alias
+  // X quantized for Q8_0 weights: n (a multiple of 32) values -> n int8 q and n / 32 f32 scales
+  // (the reference: ref::quantize_x_q8).
+  void (*quantize_x_q8)(const float* x, int64_t n, int8_t* q, float* d);
 };
 
 // The best table this CPU supports, chosen once (R1_ISA=scalar|avx2|avx512 caps it).

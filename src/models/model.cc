@@ -19,6 +19,10 @@ std::unique_ptr<Model> load_model(const std::string& dir, const LoadOptions& opt
   } else {
     m = std::make_unique<DenseModel>(cfg, std::move(store), opt);
   }
+  if (opt.quantize != DType::F32) {
+    if (opt.trainable) fail_usage("quantized weights cannot be trained (train in f32/bf16)");
+    quantize_weights(*m, opt.quantize);
+  }
   if (opt.trainable) make_trainable(*m);
   return m;
 }
@@ -53,6 +57,33 @@ void make_trainable(Model& m) {
     kernels::kernels().to_f32(s.t->data, s.t->dtype, f.ptr<float>(), f.numel());
     done[s.t->data] = f;
     *s.t = f;
+  }
+}
+
+void quantize_weights(Model& m, DType type) {
+  if (type != DType::Q8_0) fail_usage("r1 quantizes weights to q8_0 only, not ", dtype_name(type));
+  if (dynamic_cast<DeepseekV3Model*>(&m))
+    fail_usage("quantizing DeepSeek-V3 checkpoints is not supported yet (Qwen2 and Llama are)");
+  std::map<const void*, Tensor> done;  // by source data: tied weights stay one tensor
+  std::vector<float> row;
+  for (const ParamSlot& s : m.parameter_slots()) {
+    const Tensor& t = *s.t;
+    if (!t.defined() || t.ndim() != 2 || t.dim(1) % dtype_block(type) != 0 ||
+        (t.dtype != DType::F32 && t.dtype != DType::BF16 && t.dtype != DType::F16))
+      continue;
+    auto it = done.find(t.data);
+    if (it != done.end()) {
+      *s.t = it->second;
+      continue;
+    }
+    Tensor q = Tensor::empty(type, t.shape);
+    row.resize(static_cast<size_t>(t.dim(1)));
+    for (int64_t r = 0; r < t.dim(0); ++r) {
+      kernels::kernels().to_f32(t.row(r), t.dtype, row.data(), t.dim(1));
+      quantize_q8_0(row.data(), q.row(r), t.dim(1));
+    }
+    done[t.data] = q;
+    *s.t = q;
   }
 }
 

@@ -55,7 +55,8 @@ namespace {
 std::atomic<bool> g_fast_bf16{false};
 
 // y[:, n0 : n1] = x . w[n0 : n1]^T. For fp8 weights n0 is a multiple of block_n.
-void gemm_columns(const Tensor& x, const Weight& w, Tensor& y, int64_t n0, int64_t n1) {
+void gemm_columns(const Tensor& x, const Weight& w, Tensor& y, int64_t n0, int64_t n1,
+                  const int8_t* xq = nullptr, const float* xd = nullptr) {
   kernels::GemmParams p;
   p.M = x.dim(0);
   p.K = x.dim(1);
@@ -75,6 +76,8 @@ void gemm_columns(const Tensor& x, const Weight& w, Tensor& y, int64_t n0, int64
   p.ldy = y.dim(1);
   p.n_begin = 0;
   p.n_end = n1 - n0;
+  p.xq = xq;
+  p.xd = xd;
   K().gemm(p);
 }
 
@@ -105,7 +108,20 @@ Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias) {
   Tensor y = Tensor::empty(DType::F32, {M, N});
   // fp8 chunks start at block boundaries so that each chunk's scales are whole rows of blocks.
   const int64_t align = w.scale.defined() ? w.block_n : kColumnAlign;
-  auto run = [&](int64_t n0, int64_t n1) { gemm_columns(x, w, y, n0, n1); };
+  // Q8_0 weights: X is quantized once here, not in every column range's call.
+  std::vector<int8_t> xq;
+  std::vector<float> xd;
+  if (w.w.dtype == DType::Q8_0 && Kdim % kQ8Block == 0) {
+    const int64_t nb = Kdim / kQ8Block;
+    xq.resize(static_cast<size_t>(M * Kdim));
+    xd.resize(static_cast<size_t>(M * nb));
+    for (int64_t m = 0; m < M; ++m)
+      K().quantize_x_q8(x.ptr<float>() + m * Kdim, Kdim, xq.data() + m * Kdim, xd.data() + m * nb);
+  }
+  auto run = [&](int64_t n0, int64_t n1) {
+    gemm_columns(x, w, y, n0, n1, xq.empty() ? nullptr : xq.data(),
+                 xd.empty() ? nullptr : xd.data());
+  };
   if (M * N * Kdim < kMinParallelWork) {
     run(0, N);
   } else {

@@ -126,6 +126,55 @@ void check(Isa isa, Case c, uint32_t seed) {
     }
 }
 
+// Every ISA quantizes X exactly as the reference (ties half away from zero included), and a
+// GEMM given X already quantized computes what it computes from X.
+TEST(GemmQ8_0, QuantizedXIsTheReferences) {
+  const int64_t n = 32 * 9;
+  std::vector<float> x = random_floats(n, 21, -4.0f, 4.0f);
+  for (int64_t j = 0; j < 32; ++j) x[j] = (j - 16) * 0.5f;  // ties: d = 1, x / d = k + 0.5
+  x[0] = -127;
+  x[40] = 127 * 3.0f;
+  for (int64_t j = 64; j < 96; ++j) x[j] = 0;  // an all-zero block
+  std::vector<int8_t> want_q(n), got_q(n);
+  std::vector<float> want_d(n / 32), got_d(n / 32);
+  kernels_for(Isa::Scalar).quantize_x_q8(x.data(), n, want_q.data(), want_d.data());
+  EXPECT_EQ(want_d[0], 1.0f);
+  EXPECT_EQ(want_q[1], -8);  // -7.5: away from zero
+  EXPECT_EQ(want_q[17], 1);  // 0.5
+  EXPECT_EQ(want_q[20], 2);  // 2.0
+  for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+    if (!isa_supported(isa)) continue;
+    kernels_for(isa).quantize_x_q8(x.data(), n, got_q.data(), got_d.data());
+    EXPECT_EQ(got_q, want_q) << isa_name(isa);
+    EXPECT_EQ(got_d, want_d) << isa_name(isa);
+  }
+  // GemmParams::xq / xd.
+  std::vector<uint8_t> w(dtype_bytes(DType::Q8_0, 5 * n));
+  std::vector<float> wf = random_floats(5 * n, 22);
+  quantize_q8_0(wf.data(), w.data(), 5 * n);
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+    if (!isa_supported(isa)) continue;
+    GemmParams p;
+    p.M = 1;
+    p.K = n;
+    p.n_end = 5;
+    p.x = x.data();
+    p.ldx = n;
+    p.w = w.data();
+    p.ldw = n;
+    p.wtype = DType::Q8_0;
+    p.ldy = 5;
+    std::vector<float> a(5), b(5);
+    p.y = a.data();
+    kernels_for(isa).gemm(p);
+    p.xq = want_q.data();
+    p.xd = want_d.data();
+    p.y = b.data();
+    kernels_for(isa).gemm(p);
+    EXPECT_EQ(a, b) << isa_name(isa);
+  }
+}
+
 TEST(GemmQ8_0, EveryIsaMatchesReference) {
   uint32_t seed = 11;
   for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {

@@ -32,7 +32,8 @@ bool gemm_trivial(const GemmParams& p);
   /* The two GEMM strategies gemm() chooses between, for tests: any M, no argument checks. */ \
   void gemm_small_m(const GemmParams& p); /* dot tiles: W rows streamed once (decode) */      \
   void gemm_large_m(const GemmParams& p); /* packed panels, register-tiled (prefill) */       \
-  void gemm_q8_0(const GemmParams& p);    /* Q8_0 W (kernels/cpu/gemm_q8.inc) */
+  void gemm_q8_0(const GemmParams& p);    /* Q8_0 W (kernels/cpu/gemm_q8.inc) */              \
+  void quantize_x_q8(const float* x, int64_t n, int8_t* q, float* d);
 
 namespace avx2 {
 R1_DECLARE_KERNELS

@@ -14,5 +14,6 @@ void silu_mul(const float* g, const float* u, float* y, int64_t n);
 void softmax(float* x, int64_t n);
 void to_f32(const void* src, DType t, float* dst, int64_t n);
 void add(const float* a, const float* b, float* y, int64_t n);
+void quantize_x_q8(const float* x, int64_t n, int8_t* q, float* d);
 
 }  // namespace r1::kernels::ref

@@ -9,7 +9,7 @@
 #include "core/error.h"
 #include "kernels/ref/ref.h"
 
-namespace r1::kernels {
+namespace r1::kernels::ref {
 
 void quantize_x_q8(const float* x, int64_t n, int8_t* q, float* d) {
   for (int64_t b = 0; b < n / kQ8Block; ++b, x += kQ8Block, q += kQ8Block) {
@@ -20,10 +20,6 @@ void quantize_x_q8(const float* x, int64_t n, int8_t* q, float* d) {
     for (int64_t j = 0; j < kQ8Block; ++j) q[j] = static_cast<int8_t>(std::roundf(x[j] * id));
   }
 }
-
-}  // namespace r1::kernels
-
-namespace r1::kernels::ref {
 
 namespace {
 
@@ -53,7 +49,12 @@ void gemm_q8_0(const GemmParams& p) {
   std::vector<int8_t> xq(p.K);
   std::vector<float> xd(nb);
   for (int64_t m = 0; m < p.M; ++m) {
-    quantize_x_q8(p.x + m * p.ldx, p.K, xq.data(), xd.data());
+    if (p.xq) {
+      std::memcpy(xq.data(), p.xq + m * p.K, p.K);
+      std::memcpy(xd.data(), p.xd + m * nb, nb * sizeof(float));
+    } else {
+      quantize_x_q8(p.x + m * p.ldx, p.K, xq.data(), xd.data());
+    }
     for (int64_t n = p.n_begin; n < p.n_end; ++n) {
       const uint8_t* w = static_cast<const uint8_t*>(p.w) + dtype_bytes(DType::Q8_0, n * p.ldw);
       float acc = 0.0f;
