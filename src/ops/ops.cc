@@ -405,25 +405,34 @@ Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t h
   Tensor out = Tensor::zeros(DType::F32, {T, n_heads * head_dim});
   int64_t work = 0;
   for (int64_t t = 0; t < T; ++t) work += 2 * (pos[t] + 1) * n_heads * head_dim;
-  auto head = [&](int64_t task) {
-    const int64_t t = task / n_heads, h = task % n_heads, kvh = h / group;
+  // One task per (token, kv head): the `group` query heads that share the kv head read each key
+  // and value row once (widened once when rows are bf16). Each head's sums are taken in the same
+  // order as one head alone would take them.
+  const int64_t n_kv = n_kv_heads;
+  auto kv_head = [&](int64_t task) {
+    const int64_t t = task / n_kv, kvh = task % n_kv, h0 = kvh * group;
     const int64_t n = pos[t] + 1;
-    const float* qv = q.ptr<float>() + t * n_heads * head_dim + h * head_dim;
-    float* o = out.ptr<float>() + t * n_heads * head_dim + h * head_dim;
+    const float* qv = q.ptr<float>() + t * n_heads * head_dim + h0 * head_dim;
+    float* o = out.ptr<float>() + t * n_heads * head_dim + h0 * head_dim;
     thread_local std::vector<float> scores, tmp;
-    scores.resize(n);
+    scores.resize(static_cast<size_t>(n * group));
     tmp.resize(head_dim);
-    for (int64_t j = 0; j < n; ++j)
-      scores[j] =
-          scale * K().dot(qv, kv[t].k.get(j, kvh * head_dim, head_dim, tmp.data()), head_dim);
-    K().softmax(scores.data(), n);
-    for (int64_t j = 0; j < n; ++j)
-      K().axpy(scores[j], kv[t].v.get(j, kvh * head_dim, head_dim, tmp.data()), o, head_dim);
+    for (int64_t j = 0; j < n; ++j) {
+      const float* kr = kv[t].k.get(j, kvh * head_dim, head_dim, tmp.data());
+      for (int64_t g = 0; g < group; ++g)
+        scores[g * n + j] = scale * K().dot(qv + g * head_dim, kr, head_dim);
+    }
+    for (int64_t g = 0; g < group; ++g) K().softmax(scores.data() + g * n, n);
+    for (int64_t j = 0; j < n; ++j) {
+      const float* vr = kv[t].v.get(j, kvh * head_dim, head_dim, tmp.data());
+      for (int64_t g = 0; g < group; ++g)
+        K().axpy(scores[g * n + j], vr, o + g * head_dim, head_dim);
+    }
   };
   if (work < kMinParallelWork) {
-    for (int64_t task = 0; task < T * n_heads; ++task) head(task);
+    for (int64_t task = 0; task < T * n_kv; ++task) kv_head(task);
   } else {
-    thread_pool().parallel_for(T * n_heads, head);
+    thread_pool().parallel_for(T * n_kv, kv_head);
   }
   return out;
 }
