@@ -3,6 +3,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "core/threads.h"
 #include "kernels/kernels.h"
 #include "models/deepseek_v3.h"
 #include "models/dense.h"
@@ -65,7 +66,6 @@ void quantize_weights(Model& m, DType type) {
   if (dynamic_cast<DeepseekV3Model*>(&m))
     fail_usage("quantizing DeepSeek-V3 checkpoints is not supported yet (Qwen2 and Llama are)");
   std::map<const void*, Tensor> done;  // by source data: tied weights stay one tensor
-  std::vector<float> row;
   for (const ParamSlot& s : m.parameter_slots()) {
     const Tensor& t = *s.t;
     if (!t.defined() || t.ndim() != 2 || t.dim(1) % dtype_block(type) != 0 ||
@@ -77,11 +77,13 @@ void quantize_weights(Model& m, DType type) {
       continue;
     }
     Tensor q = Tensor::empty(type, t.shape);
-    row.resize(static_cast<size_t>(t.dim(1)));
-    for (int64_t r = 0; r < t.dim(0); ++r) {
-      kernels::kernels().to_f32(t.row(r), t.dtype, row.data(), t.dim(1));
-      quantize_q8_0(row.data(), q.row(r), t.dim(1));
-    }
+    thread_pool().parallel_range(t.dim(0), 16, [&](int64_t r0, int64_t r1) {
+      std::vector<float> row(static_cast<size_t>(t.dim(1)));
+      for (int64_t r = r0; r < r1; ++r) {
+        kernels::kernels().to_f32(t.row(r), t.dtype, row.data(), t.dim(1));
+        quantize_q8_0(row.data(), q.row(r), t.dim(1));
+      }
+    });
     done[t.data] = q;
     *s.t = q;
   }

@@ -1,4 +1,10 @@
-// Q8_0 GEMM with AVX-512 VNNI (vpdpbusd on 256-bit vectors: a block of 32 weights is one ymm).
+// Q8_0 GEMM with AVX-512 VNNI: vpdpbusd on 512-bit vectors, two 32-weight blocks per vector.
+// As in gemm_avx512.cc: GCC 12's AVX-512 headers trip -Wuninitialized on their own "undefined"
+// vectors once inlined (GCC PR 105593).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include <cstring>
@@ -8,12 +14,78 @@
 
 namespace r1::kernels::avx512 {
 
+namespace {
+
+// Two blocks' worth of lanes: the low 8 lanes hold a, the high 8 b.
+inline __m512 pair_ps(float a, float b) {
+  return _mm512_insertf32x8(_mm512_zextps256_ps512(_mm256_set1_ps(a)), _mm256_set1_ps(b), 1);
+}
+
+// The tile of gemm_q8.inc on pairs of blocks: W's two 32-byte blocks (34 bytes apart with their
+// scales) loaded into one zmm, X's 64 bytes in one load, the sign of X moved onto W with a
+// masked subtraction, one vpdpbusd for 64 products, and the pair's scales dw * dx by lane.
+template <int R, int MB>
+void q8_tile512(const uint8_t* w, int64_t wstep, const int8_t* xq, const float* xd, int64_t nb,
+                float* y, int64_t ldy, int64_t ycol) {
+  __m512 acc[MB][R];
+#pragma GCC unroll 8
+  for (int m = 0; m < MB; ++m)
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) acc[m][r] = _mm512_setzero_ps();
+  const __m512i zero = _mm512_setzero_si512();
+  for (int64_t b = 0; b < nb; b += 2) {
+    const bool two = b + 1 < nb;  // an odd last block pairs with zeros
+    __m512i wq[R];
+    __m512 dw[R];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* blk = w + r * wstep + b * static_cast<int64_t>(kQ8BlockBytes);
+      uint16_t h0, h1 = 0;
+      std::memcpy(&h0, blk, 2);
+      const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+      __m256i hi = _mm256_setzero_si256();
+      if (two) {
+        std::memcpy(&h1, blk + kQ8BlockBytes, 2);
+        hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kQ8BlockBytes + 2));
+      }
+      wq[r] = _mm512_inserti64x4(_mm512_zextsi256_si512(lo), hi, 1);
+      dw[r] = pair_ps(_cvtsh_ss(h0), _cvtsh_ss(h1));
+      _mm_prefetch(reinterpret_cast<const char*>(blk) + 4096, _MM_HINT_T1);
+      _mm_prefetch(reinterpret_cast<const char*>(blk) + 4096 + 64, _MM_HINT_T1);
+    }
+#pragma GCC unroll 8
+    for (int m = 0; m < MB; ++m) {
+      const int8_t* xb = xq + (m * nb + b) * kQ8Block;
+      const __m512i xv =
+          two ? _mm512_loadu_si512(xb)
+              : _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb)));
+      const __m512i ax = _mm512_abs_epi8(xv);
+      const __mmask64 neg = _mm512_movepi8_mask(xv);
+      const __m512 dx = pair_ps(xd[m * nb + b], two ? xd[m * nb + b + 1] : 0.0f);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        const __m512i sw = _mm512_mask_sub_epi8(wq[r], neg, zero, wq[r]);
+        const __m512i isum = _mm512_dpbusd_epi32(zero, ax, sw);
+        acc[m][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw[r], dx), acc[m][r]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int m = 0; m < MB; ++m)
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) y[m * ldy + r * ycol] = _mm512_reduce_add_ps(acc[m][r]);
+}
+
+}  // namespace
+
 #define R1_Q8_DOT(ax, sw) _mm256_dpbusd_epi32(_mm256_setzero_si256(), ax, sw)
 #define R1_Q8_MB 4
 #define R1_Q8_PREFETCH 4096
+#define R1_Q8_TILE q8_tile512
 #include "kernels/cpu/gemm_q8.inc"
 #undef R1_Q8_DOT
 #undef R1_Q8_MB
 #undef R1_Q8_PREFETCH
+#undef R1_Q8_TILE
 
 }  // namespace r1::kernels::avx512
