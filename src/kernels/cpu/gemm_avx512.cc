@@ -5,15 +5,9 @@
 // reduced at the end). bf16 W uses vdpbf16ps with X converted to bf16 once per call; f16 W is
 // widened with vcvtph2ps; f32 W uses FMA.
 //
-// ODR rule for ISA files: only declarations are included besides <immintrin.h>; every helper
-// lives in an anonymous namespace.
-// GCC 12's AVX-512 headers build "undefined" vectors from self-initialised variables, which
-// -Wuninitialized reports once _mm512_cvtph_ps / _mm512_reduce_* are inlined (GCC PR 105593).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
+// ODR rule for ISA files: only declarations are included besides <immintrin.h> (avx512_intrin.h);
+// every helper lives in an anonymous namespace.
+#include "kernels/cpu/avx512_intrin.h"
 
 #include <cstdint>
 #include <cstring>

@@ -3,11 +3,7 @@
 // weight_scale_inv as the block ends: y[m, n] = sum_b s[n / bn, b] * sum_{k in block b} x[m, k]
 // w[n, k]. Four W rows at a time (independent accumulators); each X row re-reads them from L1. ODR
 // rule for ISA files: only declarations are included; helpers are in an anonymous namespace.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
+#include "kernels/cpu/avx512_intrin.h"
 
 #include <cstdint>
 

@@ -1,11 +1,5 @@
 // Q8_0 GEMM with AVX-512 VNNI: vpdpbusd on 512-bit vectors, two 32-weight blocks per vector.
-// As in gemm_avx512.cc: GCC 12's AVX-512 headers trip -Wuninitialized on their own "undefined"
-// vectors once inlined (GCC PR 105593).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
+#include "kernels/cpu/avx512_intrin.h"
 
 #include <cstring>
 

@@ -1,13 +1,8 @@
 // AVX-512 versions of the element-wise and reduction kernels (everything but the GEMM).
-// ODR rule for ISA files: only declarations are included besides <immintrin.h>; every helper
-// lives in an anonymous namespace so no AVX-512 code can be picked for a scalar caller.
-// GCC 12's AVX-512 headers build "undefined" vectors from self-initialised variables, which
-// -Wuninitialized reports once _mm512_cvtph_ps / _mm512_reduce_* are inlined (GCC PR 105593).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
+// ODR rule for ISA files: only declarations are included besides <immintrin.h> (avx512_intrin.h);
+// every helper lives in an anonymous namespace so no AVX-512 code can be picked for a scalar
+// caller.
+#include "kernels/cpu/avx512_intrin.h"
 
 #include <cstdint>
 #include <cstring>
