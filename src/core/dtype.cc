@@ -43,16 +43,19 @@ size_t dtype_bytes(DType t, int64_t n) {
   return static_cast<size_t>(n) * dtype_size(t);
 }
 
+float quantize_block_q8(const float* x, int8_t* q) {
+  float amax = 0;
+  for (int64_t j = 0; j < kQ8Block; ++j) amax = std::max(amax, std::fabs(x[j]));
+  const float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+  for (int64_t j = 0; j < kQ8Block; ++j) q[j] = static_cast<int8_t>(std::roundf(x[j] * id));
+  return d;
+}
+
 void quantize_q8_0(const float* x, void* dst, int64_t n) {
   uint8_t* out = static_cast<uint8_t*>(dst);
   for (int64_t b = 0; b < n / kQ8Block; ++b, x += kQ8Block, out += kQ8BlockBytes) {
-    float amax = 0;
-    for (int64_t j = 0; j < kQ8Block; ++j) amax = std::max(amax, std::fabs(x[j]));
-    const float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
-    const uint16_t h = f32_to_f16(d);
+    const uint16_t h = f32_to_f16(quantize_block_q8(x, reinterpret_cast<int8_t*>(out + 2)));
     std::memcpy(out, &h, 2);
-    for (int64_t j = 0; j < kQ8Block; ++j)
-      out[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(std::roundf(x[j] * id)));
   }
 }
 

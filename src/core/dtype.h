@@ -48,6 +48,9 @@ float fp8_e4m3_to_f32(uint8_t v);
 constexpr int64_t kQ8Block = 32;
 constexpr size_t kQ8BlockBytes = 34;
 void quantize_q8_0(const float* x, void* dst, int64_t n);
+// One block of that rule: the 32 q of x[0, 32) into q; returns d (before its f16 rounding). The
+// activations of the int8 GEMM are quantized with it too, keeping d in f32.
+float quantize_block_q8(const float* x, int8_t* q);
 void dequantize_q8_0(const void* src, float* y, int64_t n);
 
 }  // namespace r1

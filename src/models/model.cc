@@ -1,5 +1,6 @@
 #include "models/model.h"
 
+#include <functional>
 #include <map>
 
 #include "core/error.h"
@@ -43,40 +44,45 @@ std::vector<std::pair<std::string, Tensor>> Model::parameters(bool with_frozen) 
   return out;
 }
 
-void make_trainable(Model& m) {
-  std::map<const void*, Tensor> done;  // by source data, so that tied weights stay one tensor
+namespace {
+
+// Replaces each weight w by convert(w, name) when that gives a tensor (an undefined one keeps w);
+// a tensor shared by several slots (tied weights) is converted once and stays shared.
+void convert_weights(Model& m,
+                     const std::function<Tensor(const Tensor&, const std::string&)>& convert) {
+  std::map<const void*, Tensor> done;  // by source data
   for (const ParamSlot& s : m.parameter_slots()) {
     if (!s.t->defined()) continue;
     auto it = done.find(s.t->data);
-    if (it != done.end()) {
-      *s.t = it->second;
-      continue;
-    }
-    if (s.t->dtype == DType::F8_E4M3)
-      fail_input("tensor ", s.name, " is FP8 block-quantized; training needs f32/bf16/f16 weights");
-    Tensor f = Tensor::zeros(DType::F32, s.t->shape);
-    kernels::kernels().to_f32(s.t->data, s.t->dtype, f.ptr<float>(), f.numel());
-    done[s.t->data] = f;
-    *s.t = f;
+    Tensor t = it != done.end() ? it->second : convert(*s.t, s.name);
+    if (!t.defined()) continue;
+    done[s.t->data] = t;
+    *s.t = t;
   }
+}
+
+}  // namespace
+
+void make_trainable(Model& m) {
+  convert_weights(m, [](const Tensor& w, const std::string& name) {
+    if (w.dtype == DType::F8_E4M3)
+      fail_input("tensor ", name, " is FP8 block-quantized; training needs f32/bf16/f16 weights");
+    Tensor f = Tensor::zeros(DType::F32, w.shape);
+    kernels::kernels().to_f32(w.data, w.dtype, f.ptr<float>(), f.numel());
+    return f;
+  });
 }
 
 void quantize_weights(Model& m, DType type) {
   if (type != DType::Q8_0) fail_usage("r1 quantizes weights to q8_0 only, not ", dtype_name(type));
   if (dynamic_cast<DeepseekV3Model*>(&m))
     fail_usage("quantizing DeepSeek-V3 checkpoints is not supported yet (Qwen2 and Llama are)");
-  std::map<const void*, Tensor> done;  // by source data: tied weights stay one tensor
-  for (const ParamSlot& s : m.parameter_slots()) {
-    const Tensor& t = *s.t;
-    if (!t.defined() || t.ndim() != 2 || t.dim(1) % dtype_block(type) != 0 ||
+  convert_weights(m, [&](const Tensor& t, const std::string&) {
+    Tensor q;
+    if (t.ndim() != 2 || t.dim(1) % dtype_block(type) != 0 ||
         (t.dtype != DType::F32 && t.dtype != DType::BF16 && t.dtype != DType::F16))
-      continue;
-    auto it = done.find(t.data);
-    if (it != done.end()) {
-      *s.t = it->second;
-      continue;
-    }
-    Tensor q = Tensor::empty(type, t.shape);
+      return q;  // kept as it is
+    q = Tensor::empty(type, t.shape);
     thread_pool().parallel_range(t.dim(0), 16, [&](int64_t r0, int64_t r1) {
       std::vector<float> row(static_cast<size_t>(t.dim(1)));
       for (int64_t r = r0; r < r1; ++r) {
@@ -84,9 +90,8 @@ void quantize_weights(Model& m, DType type) {
         quantize_q8_0(row.data(), q.row(r), t.dim(1));
       }
     });
-    done[t.data] = q;
-    *s.t = q;
-  }
+    return q;
+  });
 }
 
 }  // namespace r1::models

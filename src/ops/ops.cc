@@ -397,6 +397,11 @@ Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& rows) {
   return y;
 }
 
+const float* widen_bf16(const uint16_t* src, int64_t n, float* tmp) {
+  K().to_f32(src, DType::BF16, tmp, n);
+  return tmp;
+}
+
 Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim,
                  const std::vector<KvSpan>& kv, const std::vector<int32_t>& pos, float scale) {
   if (recording({&q}))

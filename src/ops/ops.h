@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/dtype.h"
 #include "core/tensor.h"
 
 namespace r1::ops {
@@ -75,6 +74,9 @@ Tensor silu_mul_reuse(Tensor g, const Tensor& u);
 // Selects rows of x: [rows.size(), H].
 Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& rows);
 
+// tmp[0, n) = the bf16 values src[0, n) widened (the kernels' to_f32); returns tmp.
+const float* widen_bf16(const uint16_t* src, int64_t n, float* tmp);
+
 // Rows stored block by block (the paged KV cache), in f32 or bf16: row j starts at element
 // offset + (j % block_size) * width of block j / block_size.
 struct RowBlocks {
@@ -86,9 +88,7 @@ struct RowBlocks {
   const float* get(int64_t j, int64_t c0, int64_t n, float* tmp) const {
     const int64_t at = offset + (j % block_size) * width + c0;
     if (!bf16) return blocks[j / block_size] + at;
-    const uint16_t* r = reinterpret_cast<const uint16_t*>(blocks[j / block_size]) + at;
-    for (int64_t i = 0; i < n; ++i) tmp[i] = bf16_to_f32(r[i]);
-    return tmp;
+    return widen_bf16(reinterpret_cast<const uint16_t*>(blocks[j / block_size]) + at, n, tmp);
   }
 };
 

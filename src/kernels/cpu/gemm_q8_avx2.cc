@@ -1,4 +1,7 @@
-// Q8_0 GEMM with AVX2 (vpmaddubsw + vpmaddwd; no int8 dot instruction).
+// Q8_0 GEMM with AVX2 (vpmaddubsw + vpmaddwd; no int8 dot instruction), one block per 256-bit
+// vector. Per 32-weight block and (W row, X row) pair: sign(qw, qx) and |qx| turn the signed
+// product into the unsigned x signed one the instructions take (exact for q in [-127, 127]), one
+// dot gives the block's int32 partial sums, and they are scaled by dw * dx into f32 accumulators.
 #include <immintrin.h>
 
 #include <cstring>
@@ -8,14 +11,68 @@
 
 namespace r1::kernels::avx2 {
 
-#define R1_Q8_DOT(ax, sw) _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sw), _mm256_set1_epi16(1))
+namespace {
+
+// 8 int32 lanes, each the sum of four adjacent products of the unsigned bytes a and signed bytes
+// b (what vpdpbusd does in one instruction).
+inline __m256i dot_u8s8(__m256i a, __m256i b) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
+}
+
+inline float hsum8(__m256 v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
+}
+
+// Y[m, r * ycol] for R W rows (wstep bytes apart) and MB X rows.
+template <int R, int MB>
+void q8_tile(const uint8_t* w, int64_t wstep, const int8_t* xq, const float* xd, int64_t nb,
+             float* y, int64_t ldy, int64_t ycol) {
+  __m256 acc[MB][R];
+#pragma GCC unroll 8
+  for (int m = 0; m < MB; ++m)
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) acc[m][r] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    __m256i wq[R];
+    float dw[R];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* blk = w + r * wstep + b * static_cast<int64_t>(kQ8BlockBytes);
+      uint16_t h;
+      std::memcpy(&h, blk, 2);
+      dw[r] = _cvtsh_ss(h);
+      wq[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+      // W comes from memory once: fetch ahead into L2, as the bf16 dot tiles do.
+      _mm_prefetch(reinterpret_cast<const char*>(blk) + 4096, _MM_HINT_T1);
+    }
+#pragma GCC unroll 8
+    for (int m = 0; m < MB; ++m) {
+      const __m256i xv =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + (m * nb + b) * kQ8Block));
+      const __m256i ax = _mm256_sign_epi8(xv, xv);
+      const float dx = xd[m * nb + b];
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        const __m256i isum = dot_u8s8(ax, _mm256_sign_epi8(wq[r], xv));
+        acc[m][r] =
+            _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(dw[r] * dx), acc[m][r]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int m = 0; m < MB; ++m)
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) y[m * ldy + r * ycol] = hsum8(acc[m][r]);
+}
+
+}  // namespace
+
 #define R1_Q8_MB 2
-#define R1_Q8_PREFETCH 4096
 #define R1_Q8_TILE q8_tile
 #include "kernels/cpu/gemm_q8.inc"
-#undef R1_Q8_DOT
 #undef R1_Q8_MB
-#undef R1_Q8_PREFETCH
 #undef R1_Q8_TILE
 
 }  // namespace r1::kernels::avx2

@@ -72,14 +72,10 @@ void q8_tile512(const uint8_t* w, int64_t wstep, const int8_t* xq, const float* 
 
 }  // namespace
 
-#define R1_Q8_DOT(ax, sw) _mm256_dpbusd_epi32(_mm256_setzero_si256(), ax, sw)
 #define R1_Q8_MB 4
-#define R1_Q8_PREFETCH 4096
 #define R1_Q8_TILE q8_tile512
 #include "kernels/cpu/gemm_q8.inc"
-#undef R1_Q8_DOT
 #undef R1_Q8_MB
-#undef R1_Q8_PREFETCH
 #undef R1_Q8_TILE
 
 }  // namespace r1::kernels::avx512

@@ -12,13 +12,8 @@
 namespace r1::kernels::ref {
 
 void quantize_x_q8(const float* x, int64_t n, int8_t* q, float* d) {
-  for (int64_t b = 0; b < n / kQ8Block; ++b, x += kQ8Block, q += kQ8Block) {
-    float amax = 0;
-    for (int64_t j = 0; j < kQ8Block; ++j) amax = std::max(amax, std::fabs(x[j]));
-    d[b] = amax / 127.0f;
-    const float id = d[b] != 0 ? 1.0f / d[b] : 0.0f;
-    for (int64_t j = 0; j < kQ8Block; ++j) q[j] = static_cast<int8_t>(std::roundf(x[j] * id));
-  }
+  for (int64_t b = 0; b < n / kQ8Block; ++b)
+    d[b] = quantize_block_q8(x + b * kQ8Block, q + b * kQ8Block);
 }
 
 namespace {
