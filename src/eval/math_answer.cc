@@ -120,7 +120,11 @@ void unwrap_text_commands(std::string& s) {
       while (before > 0 && is_space(s[before - 1])) --before;
       bool after_value = before > 0 && (is_digit(s[before - 1]) || s[before - 1] == '}' ||
                                         s[before - 1] == ')' || s[before - 1] == '%');
-      if (after_value && is_unit_phrase(content)) {
+      if (name == "text" && !content.empty() &&
+          content.find_first_not_of("0123456789") == std::string::npos) {
+        // \text{13} is a label, not the number 13 (as Math-Verify decides); \mathbf{127} is 127
+        p = close + 1;
+      } else if (after_value && is_unit_phrase(content)) {
         s.erase(p, skip_power(s, close + 1) - p);
       } else if (trim(content) == "and" || trim(content) == "or") {
         s.replace(p, close + 1 - p, ",");
@@ -177,7 +181,7 @@ void drop_thousands_separators(std::string& s) {
   size_t i = (!s.empty() && s[0] == '-') ? 1 : 0;
   size_t lead = i;
   while (i < s.size() && is_digit(s[i])) ++i;
-  if (i == lead || i - lead > 3 || i >= s.size() || s[i] != ',') return;
+  if (i == lead || i - lead > 3 || s[lead] == '0' || i >= s.size() || s[i] != ',') return;
   while (i < s.size() && s[i] == ',') {
     if (i + 3 >= s.size() || !is_digit(s[i + 1]) || !is_digit(s[i + 2]) || !is_digit(s[i + 3]))
       return;
@@ -242,6 +246,97 @@ std::string drop_spacing_commands(std::string_view s) {
   return out;
 }
 
+// "\\frac" written with a doubled backslash (JSON-escaped twice) -> "\frac"; not in matrices,
+// where "\\" is a row break.
+void undouble_backslashes(std::string& s) {
+  if (s.find("matrix") != std::string::npos || s.find("array") != std::string::npos) return;
+  for (size_t p = s.find("\\\\"); p != std::string::npos; p = s.find("\\\\", p + 1))
+    if (p + 2 < s.size() && is_letter(s[p + 2])) s.erase(p, 1);
+}
+
+// "14{,}916" and "14 {, }916": a thousands separator, written ",\!".
+void braced_commas(std::string& s) {
+  for (size_t p = s.find('{'); p != std::string::npos; p = s.find('{', p + 1)) {
+    size_t q = p + 1;
+    while (q < s.size() && s[q] == ' ') ++q;
+    if (q >= s.size() || s[q] != ',') continue;
+    ++q;
+    while (q < s.size() && s[q] == ' ') ++q;
+    if (q >= s.size() || s[q] != '}') continue;
+    size_t a = p, b = q + 1;
+    while (a > 0 && s[a - 1] == ' ') --a;
+    while (b < s.size() && s[b] == ' ') ++b;
+    s.replace(a, b - a, ",\\!");
+    p = a;
+  }
+}
+
+// Whether s[p, p + len) is a whole word (no letter on either side).
+bool whole_word(std::string_view s, size_t p, size_t len) {
+  return (p == 0 || !is_letter(s[p - 1])) && (p + len >= s.size() || !is_letter(s[p + len]));
+}
+
+// Standalone "and" / "or" -> "," ("1, 2, and 3", "(11,7)or(7,11)"); percent words -> "%".
+void replace_words(std::string& s) {
+  for (auto [word, to] : {std::pair<std::string_view, std::string_view>{"and", ","},
+                          {"or", ","},
+                          {"percentage", "%"},
+                          {"percent", "%"},
+                          {"pct", "%"}}) {
+    for (size_t p = s.find(word); p != std::string::npos; p = s.find(word, p + 1)) {
+      if (!whole_word(s, p, word.size()) || (p > 0 && s[p - 1] == '\\')) continue;
+      size_t a = p, b = p + word.size();
+      while (a > 0 && is_space(s[a - 1])) --a;
+      if (to == "," && a > 0 && s[a - 1] == ',') --a;  // ", and"
+      s.replace(a, b - a, to);
+      p = a;
+    }
+  }
+}
+
+// Relation symbols in one spelling each: "<" ">" "=" "\le" "\ge" "\ne".
+void canonical_relations(std::string& s) {
+  for (auto [from, to] : {std::pair<std::string_view, std::string_view>{"\\leqslant", "\\le "},
+                          {"\\geqslant", "\\ge "},
+                          {"\\leq", "\\le "},
+                          {"\\geq", "\\ge "},
+                          {"\\neq", "\\ne "},
+                          {"\\not=", "\\ne "},
+                          {"!=", "\\ne "},
+                          {"<=", "\\le "},
+                          {">=", "\\ge "},
+                          {"=<", "\\le "},
+                          {"=>", "\\ge "}})
+    replace_all(s, from, to);
+  for (std::string_view cmd : {"\\lt", "\\gt"}) {
+    for (size_t p = s.find(cmd); p != std::string::npos; p = s.find(cmd, p)) {
+      if (p + 3 < s.size() && is_letter(s[p + 3])) {
+        p += 3;
+        continue;
+      }
+      s.replace(p, 3, cmd == "\\lt" ? "<" : ">");
+    }
+  }
+  // "x = 1/3 \approx 0.33": the exact value stands; "x \approx 11" reads as "x = 11".
+  if (size_t ap = s.find("\\approx"); ap != std::string::npos) {
+    if (s.rfind('=', ap) != std::string::npos) {
+      s.erase(ap);
+    } else {
+      s.replace(ap, 7, "=");
+    }
+  }
+}
+
+// ";" inside brackets separates coordinates: "(0;-2;6)" -> "(0,-2,6)".
+void semicolons_in_brackets(std::string& s) {
+  int depth = 0;
+  for (char& c : s) {
+    if (c == '(' || c == '[') ++depth;
+    if ((c == ')' || c == ']') && depth > 0) --depth;
+    if (c == ';' && depth > 0) c = ',';
+  }
+}
+
 std::string strip_wrappers(std::string_view in) {
   std::string_view s = trim(in);
   for (bool changed = true; changed;) {
@@ -278,9 +373,8 @@ std::string normalize_math_answer(std::string_view answer) {
                           {"\u2265", "\\ge "},
                           {"\u2260", "\\ne "}})
     replace_all(s, from, to);
-  replace_all(s, "{,}", ",\\!");  // "14{,}916": a thousands separator
-  replace_all(s, "\\leq", "\\le");
-  replace_all(s, "\\geq", "\\ge");
+  undouble_backslashes(s);
+  braced_commas(s);
   replace_all(s, "\\cfrac", "\\frac");
   replace_all(s, "\\dfrac", "\\frac");
   replace_all(s, "\\tfrac", "\\frac");
@@ -289,8 +383,8 @@ std::string normalize_math_answer(std::string_view answer) {
   remove_command(s, "left", true);
   remove_command(s, "right", true);
   s = drop_spacing_commands(s);
-  remove_command(s, "qquad");
-  remove_command(s, "quad");
+  replace_all(s, "\\qquad", " ");  // also when a letter follows: "\quadx_2"
+  replace_all(s, "\\quad", " ");
   for (std::string_view deg : {"^{\\circ}", "^\\circ", "^{\\circ }", "\\circ", "\\degree", "°"})
     replace_all(s, deg, "");
   replace_all(s, "\\$", "");
@@ -300,7 +394,9 @@ std::string normalize_math_answer(std::string_view answer) {
   replace_all(s, "\\emptyset", "\\{\\}");
   replace_all(s, "\\varnothing", "\\{\\}");
   unwrap_text_commands(s);
-  replace_all(s, " and ", ",");  // "1, 2, and 3"
+  replace_words(s);
+  canonical_relations(s);
+  semicolons_in_brackets(s);
   drop_bare_units(s);
   s = std::string(trim(s));
   while (!s.empty() && (s.back() == '.' || s.back() == ',' || s.back() == ';')) s.pop_back();

@@ -43,8 +43,19 @@ std::string last_boxed(std::string_view text);
 // The last standalone number in the text, canonical ("1,234.5" -> "1234.5"); empty when none.
 std::string last_number(std::string_view text);
 
-// Steps 1-5 above. `fallbacks` false stops after step 2's boxes (only boxed answers count).
-ExtractedAnswer extract_math_answer(std::string_view completion, bool fallbacks = true);
+struct ExtractOptions {
+  bool fallbacks = true;      // false: only boxed answers count (step 2's boxes)
+  bool latex = true;          // boxes, math spans and bare \frac (Math-Verify's latex target)
+  bool plain_numbers = true;  // standalone numbers in the text (Math-Verify's expr target)
+};
+
+// Steps 1-5 above.
+ExtractedAnswer extract_math_answer(std::string_view completion, const ExtractOptions& options);
+inline ExtractedAnswer extract_math_answer(std::string_view completion, bool fallbacks = true) {
+  ExtractOptions options;
+  options.fallbacks = fallbacks;
+  return extract_math_answer(completion, options);
+}
 
 // The answer of a gold solution: its boxes (step 2, an unclosed last box taken to the end) when
 // it has any, else its last math span group when it has $ or \( \[ delimiters, else the whole

@@ -366,47 +366,24 @@ MathNode make_binary(Kind k, const MathNode& a, const MathNode& b) {
   return n;
 }
 
-bool scalar_equal_plain(const MathNode& a, const MathNode& b) {
-  auto envs = sample_envs(a, b);
-  size_t valid = 0;
-  for (const auto& env : envs) {
-    Num x = evaluate(a, env), y = evaluate(b, env);
-    if (!x.ok || !y.ok) continue;
-    if (!num_equal(x, y)) return false;
-    ++valid;
-  }
-  return valid >= std::min<size_t>(2, envs.size()) && valid > 0;
+bool has_decimal(const MathNode& n) {
+  if (n.kind == Kind::Number && n.text.find('.') != std::string::npos) return true;
+  for (const auto& k : n.kids)
+    if (has_decimal(k)) return true;
+  return false;
 }
 
-bool scalar_equal(const MathNode& a, const MathNode& b) {
-  bool pa = a.kind == Kind::Percent, pb = b.kind == Kind::Percent;
-  if (pa == pb) return scalar_equal_plain(pa ? a.kids[0] : a, pb ? b.kids[0] : b);
-  const MathNode& pct = pa ? a : b;
-  const MathNode& other = pa ? b : a;
-  // "25%" equals 25 and 0.25
-  return scalar_equal_plain(pct.kids[0], other) || scalar_equal_plain(pct, other);
-}
-
-bool equation_equal(const MathNode& a, const MathNode& b) {
-  if (scalar_equal(a.kids[0], b.kids[0]) && scalar_equal(a.kids[1], b.kids[1])) return true;
-  MathNode da = make_binary(Kind::Sub, a.kids[0], a.kids[1]);
-  MathNode db = make_binary(Kind::Sub, b.kids[0], b.kids[1]);
-  auto envs = sample_envs(da, db);
-  std::optional<Num> ratio;
-  size_t valid = 0;
-  for (const auto& env : envs) {
-    Num x = evaluate(da, env), y = evaluate(db, env);
-    if (!x.ok || !y.ok) continue;
-    bool zx = num_equal(x, exact({0, 1})), zy = num_equal(y, exact({0, 1}));
-    if (zx != zy) return false;
-    ++valid;
-    if (zx) continue;
-    Num r = div(x, y);
-    if (!r.ok) return false;
-    if (ratio && !num_equal(*ratio, r)) return false;
-    ratio = r;
-  }
-  return valid >= 2 && ratio.has_value();
+// Two values rounded to `places` decimals are the same number.
+bool rounded_equal(const Num& x, const Num& y, int places) {
+  if (!x.ok || !y.ok) return false;
+  long double tol = std::pow(10.0L, -places);
+  if (std::abs(x.z.imag()) > tol || std::abs(y.z.imag()) > tol) return num_equal(x, y);
+  long double a = x.z.real(), b = y.z.real();
+  if (!std::isfinite(a) || !std::isfinite(b)) return num_equal(x, y);
+  long double scale = std::pow(10.0L, places);
+  if (std::abs(a) * scale > 1e17L || std::abs(b) * scale > 1e17L)
+    return std::abs(a - b) <= tol * std::max(std::abs(a), std::abs(b));
+  return std::round(a * scale) == std::round(b * scale);
 }
 
 bool is_structure(const MathNode& n) {
@@ -416,35 +393,12 @@ bool is_structure(const MathNode& n) {
     case Kind::List:
     case Kind::Union:
     case Kind::Matrix:
-    case Kind::Equation:
+    case Kind::Relation:
     case Kind::Text:
       return true;
     default:
       return false;
   }
-}
-
-bool equiv(const MathNode& a, const MathNode& b);
-
-bool ordered_equal(const std::vector<MathNode>& a, const std::vector<MathNode>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (!equiv(a[i], b[i])) return false;
-  return true;
-}
-
-// Multiset equality by greedy matching (equivalence is close enough to transitive here).
-bool unordered_equal(const std::vector<MathNode>& a, const std::vector<MathNode>& b) {
-  if (a.size() != b.size()) return false;
-  std::vector<bool> used(b.size(), false);
-  for (const auto& x : a) {
-    bool found = false;
-    for (size_t j = 0; j < b.size() && !found; ++j) {
-      if (!used[j] && equiv(x, b[j])) used[j] = found = true;
-    }
-    if (!found) return false;
-  }
-  return true;
 }
 
 // A one-row or one-column matrix as a flat list of its entries.
@@ -469,50 +423,265 @@ bool text_equal(const std::string& a, const std::string& b) {
   return clean(a) == clean(b);
 }
 
-bool equiv(const MathNode& a, const MathNode& b) {
-  if (a.kind == Kind::Text || b.kind == Kind::Text)
-    return a.kind == b.kind && text_equal(a.text, b.text);
-  if (a.kind == Kind::Equation && b.kind == Kind::Equation) return equation_equal(a, b);
-  if (a.kind == Kind::Equation || b.kind == Kind::Equation) {
-    const MathNode& e = a.kind == Kind::Equation ? a : b;
-    const MathNode& other = a.kind == Kind::Equation ? b : a;
-    if (e.kids[0].kind == Kind::Var) return equiv(e.kids[1], other);
-    if (e.kids[1].kind == Kind::Var) return equiv(e.kids[0], other);
-    return false;
+// A relation with '>' and '\ge' turned around ("b > a" is "a < b"), and an assignment chain
+// "x = 5 + 6 = 11" cut to its ends "x = 11".
+MathNode canonical_relation(const MathNode& r) {
+  MathNode c = r;
+  if (c.text.find_first_not_of(">g") == std::string::npos) {
+    std::reverse(c.kids.begin(), c.kids.end());
+    std::reverse(c.text.begin(), c.text.end());
+    for (char& op : c.text) op = op == '>' ? '<' : 'l';
   }
-  if (a.kind == Kind::Union || b.kind == Kind::Union)
-    return a.kind == b.kind && unordered_equal(a.kids, b.kids);
-  if (a.kind == Kind::Matrix && b.kind == Kind::Matrix) {
-    if (a.kids.size() != b.kids.size()) return false;
-    for (size_t r = 0; r < a.kids.size(); ++r)
-      if (!ordered_equal(a.kids[r].kids, b.kids[r].kids)) return false;
+  if (c.kids.size() > 2 && c.text.find_first_not_of('=') == std::string::npos &&
+      names_only(c.kids[0])) {
+    c.kids = {c.kids.front(), c.kids.back()};
+    c.text = "=";
+  }
+  return c;
+}
+
+bool no_variables(const MathNode& n) {
+  if (n.kind == Kind::Var || n.kind == Kind::Text) return false;
+  for (const auto& k : n.kids)
+    if (!no_variables(k)) return false;
+  return true;
+}
+
+// The comparison, with the gold answer always on the left (a few rules are one-sided).
+class Compare {
+ public:
+  explicit Compare(const MathGradeOptions& o) : o_(o) {}
+
+  bool equiv(const MathNode& a, const MathNode& b) const {
+    if (a.kind == Kind::Relation || b.kind == Kind::Relation) return relation_equiv(a, b);
+    if (a.kind == Kind::Text || b.kind == Kind::Text)
+      return a.kind == b.kind && text_equal(a.text, b.text);
+    if (a.kind == Kind::Union || b.kind == Kind::Union)
+      return a.kind == b.kind && set_equal(a.kids, b.kids);
+    if (a.kind == Kind::Matrix && b.kind == Kind::Matrix) {
+      if (a.kids.size() != b.kids.size()) return false;
+      for (size_t r = 0; r < a.kids.size(); ++r)
+        if (!ordered_equal(a.kids[r].kids, b.kids[r].kids)) return false;
+      return true;
+    }
+    if (a.kind == Kind::Matrix || b.kind == Kind::Matrix) {
+      const MathNode& m = a.kind == Kind::Matrix ? a : b;
+      const MathNode& other = a.kind == Kind::Matrix ? b : a;
+      if (other.kind != Kind::Tuple && other.kind != Kind::List) return false;
+      auto flat = matrix_as_vector(m);
+      return flat && (a.kind == Kind::Matrix ? ordered_equal(*flat, other.kids)
+                                             : ordered_equal(other.kids, *flat));
+    }
+    if (a.kind == Kind::Tuple && b.kind == Kind::Tuple)
+      return a.open == b.open && a.close == b.close && ordered_equal(a.kids, b.kids);
+    bool coll_a = a.kind == Kind::Set || a.kind == Kind::List;
+    bool coll_b = b.kind == Kind::Set || b.kind == Kind::List;
+    // A list or set against a tuple: element-wise in order when the tuple is "(...)" (an open
+    // interval "(1, 3)" and the pair {1, 3} read alike, as in Math-Verify).
+    if ((a.kind == Kind::Tuple && coll_b) || (coll_a && b.kind == Kind::Tuple)) {
+      const MathNode& t = a.kind == Kind::Tuple ? a : b;
+      if (t.open != '(' || t.close != ')') return false;
+      return ordered_equal(a.kids, b.kids);
+    }
+    if (coll_a && coll_b) return set_equal(a.kids, b.kids);
+    if (coll_a || coll_b) return collection_vs_single(a, b);
+    if (is_structure(a) || is_structure(b)) return false;
+    return scalar_equal(a, b);
+  }
+
+ private:
+  const MathGradeOptions& o_;
+
+  bool ordered_equal(const std::vector<MathNode>& a, const std::vector<MathNode>& b) const {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+      if (!equiv(a[i], b[i])) return false;
     return true;
   }
-  if (a.kind == Kind::Matrix || b.kind == Kind::Matrix) {
-    const MathNode& m = a.kind == Kind::Matrix ? a : b;
-    const MathNode& other = a.kind == Kind::Matrix ? b : a;
-    if (other.kind != Kind::Tuple && other.kind != Kind::List) return false;
-    auto flat = matrix_as_vector(m);
-    return flat && ordered_equal(*flat, other.kids);
+
+  // Set equality: repeats count once; every element of each side has an equal one on the other.
+  bool set_equal(const std::vector<MathNode>& a, const std::vector<MathNode>& b) const {
+    if (a.empty() != b.empty()) return false;
+    for (const auto& x : a)
+      if (std::none_of(b.begin(), b.end(), [&](const MathNode& y) { return equiv(x, y); }))
+        return false;
+    for (const auto& y : b)
+      if (std::none_of(a.begin(), a.end(), [&](const MathNode& x) { return equiv(x, y); }))
+        return false;
+    return true;
   }
-  if (a.kind == Kind::Tuple && b.kind == Kind::Tuple)
-    return a.open == b.open && a.close == b.close && ordered_equal(a.kids, b.kids);
-  if (a.kind == Kind::Tuple || b.kind == Kind::Tuple) {
-    const MathNode& t = a.kind == Kind::Tuple ? a : b;
-    const MathNode& other = a.kind == Kind::Tuple ? b : a;
-    return other.kind == Kind::List && t.open == '(' && t.close == ')' &&
-           ordered_equal(t.kids, other.kids);
-  }
-  bool coll_a = a.kind == Kind::Set || a.kind == Kind::List;
-  bool coll_b = b.kind == Kind::Set || b.kind == Kind::List;
-  if (coll_a && coll_b) return unordered_equal(a.kids, b.kids);
-  if (coll_a || coll_b) {
+
+  // A set or list against a single answer: every element is that answer ({x} and the repeated
+  // "15\frac{39}{40}, \frac{639}{40}" are one value); "1,22" against 1.22 reads a decimal comma.
+  bool collection_vs_single(const MathNode& a, const MathNode& b) const {
+    bool coll_a = a.kind == Kind::Set || a.kind == Kind::List;
     const MathNode& c = coll_a ? a : b;
     const MathNode& other = coll_a ? b : a;
-    return c.kids.size() == 1 && equiv(c.kids[0], other);
+    if (!c.kids.empty() && std::all_of(c.kids.begin(), c.kids.end(), [&](const MathNode& k) {
+          return coll_a ? equiv(k, other) : equiv(other, k);
+        }))
+      return true;
+    if (c.kind == Kind::List && c.kids.size() == 2 && other.kind == Kind::Number) {
+      const std::string& i = c.kids[0].text;
+      const std::string& f = c.kids[1].text;
+      auto digits = [](const std::string& s) {
+        return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+      };
+      if (c.kids[0].kind == Kind::Number && c.kids[1].kind == Kind::Number && digits(i) &&
+          digits(f)) {
+        MathNode decimal;
+        decimal.kind = Kind::Number;
+        decimal.text = i + "." + f;
+        return scalar_equal(decimal, other);
+      }
+    }
+    return false;
   }
-  if (is_structure(a) || is_structure(b)) return false;
-  return scalar_equal(a, b);
+
+  bool relation_equiv(const MathNode& a, const MathNode& b) const {
+    if (a.kind == Kind::Relation && b.kind == Kind::Relation) return relation_equal(a, b);
+    bool rel_a = a.kind == Kind::Relation;
+    MathNode r = canonical_relation(rel_a ? a : b);
+    const MathNode& other = rel_a ? b : a;
+    bool all_equal = r.text.find_first_not_of('=') == std::string::npos;
+    // "x = 11", "(p, q) = (3, 2)", "|AB| = 1", "3 + 4 = 7", a chain "a = b = 0": the last side
+    // is the answer. (Math-Verify also takes the last side of a predicted "2x + z = 1" against
+    // 1; r1 does not: that equation does not say what the answer's value is.)
+    if (all_equal && (names_only(r.kids[0]) || no_variables(r) || r.kids.size() > 2)) {
+      return rel_a ? equiv(r.kids.back(), other) : equiv(other, r.kids.back());
+    }
+    // "-2 <= x <= 7" against "[-2, 7]": when the relation is the gold answer, or the options
+    // allow a relation to answer for a set (a question asking for an interval wants one).
+    if (rel_a || o_.relation_matches_set) {
+      if (auto set = relation_as_set(r)) return rel_a ? equiv(*set, other) : equiv(other, *set);
+    }
+    return false;
+  }
+
+  bool relation_equal(const MathNode& a, const MathNode& b) const {
+    MathNode x = canonical_relation(a), y = canonical_relation(b);
+    if (x.text != y.text || x.kids.size() != y.kids.size()) return false;
+    if (ordered_equal(x.kids, y.kids)) return true;
+    if (x.kids.size() != 2) return false;
+    for (const auto* n : {&x, &y})
+      for (const auto& side : n->kids)
+        if (is_structure(side)) return false;
+    // lhs - rhs the same up to a constant factor: nonzero for = and \ne ("2x + 4y - 3 = 0" is
+    // "y = -x/2 + 3/4"), positive for < and \le ("-x > -1" is "x < 1").
+    return proportional(make_binary(Kind::Sub, x.kids[0], x.kids[1]),
+                        make_binary(Kind::Sub, y.kids[0], y.kids[1]),
+                        x.text == "<" || x.text == "l");
+  }
+
+  static bool proportional(const MathNode& da, const MathNode& db, bool positive) {
+    auto envs = sample_envs(da, db);
+    std::optional<Num> ratio;
+    size_t valid = 0;
+    for (const auto& env : envs) {
+      Num x = evaluate(da, env), y = evaluate(db, env);
+      if (!x.ok || !y.ok) continue;
+      bool zx = num_equal(x, exact({0, 1})), zy = num_equal(y, exact({0, 1}));
+      if (zx != zy) return false;
+      ++valid;
+      if (zx) continue;
+      Num r = div(x, y);
+      if (!r.ok) return false;
+      if (ratio && !num_equal(*ratio, r)) return false;
+      ratio = r;
+    }
+    if (valid < 2 || !ratio) return false;
+    return !positive || (std::abs(ratio->z.imag()) < 1e-12L && ratio->z.real() > 0);
+  }
+
+  // Equal values at every sample point. A decimal against an exact value (no variables) is
+  // compared rounded to o_.precision places, as Math-Verify does: 0.0833333 = 1/12 at 6 places,
+  // 0.333 != 1/3. Two decimals must be equal (r1 is stricter than Math-Verify, which rounds both).
+  bool scalar_equal_plain(const MathNode& a, const MathNode& b) const {
+    auto envs = sample_envs(a, b);
+    bool rounding = has_decimal(a) != has_decimal(b) && envs.size() == 1;
+    size_t valid = 0;
+    for (const auto& env : envs) {
+      Num x = evaluate(a, env), y = evaluate(b, env);
+      if (!x.ok || !y.ok) continue;
+      bool same = rounding ? num_equal(x, y) || rounded_equal(x, y, o_.precision) : num_equal(x, y);
+      if (!same) return false;
+      ++valid;
+    }
+    return valid >= std::min<size_t>(2, envs.size()) && valid > 0;
+  }
+
+  bool scalar_equal(const MathNode& a, const MathNode& b) const {
+    bool pa = a.kind == Kind::Percent, pb = b.kind == Kind::Percent;
+    if (pa == pb) return scalar_equal_plain(pa ? a.kids[0] : a, pb ? b.kids[0] : b);
+    const MathNode& pct = pa ? a : b;
+    const MathNode& other = pa ? b : a;
+    // "25%" equals 25 and 0.25
+    return scalar_equal_plain(pct.kids[0], other) || scalar_equal_plain(pct, other);
+  }
+};
+
+// Sums, differences, scalar multiples and products of matrices worked out entry by entry:
+// "A + B" and "A B" written with \begin{pmatrix} compare as the matrix they make.
+MathNode fold_matrices(const MathNode& n) {
+  MathNode out = n;
+  for (auto& k : out.kids) k = fold_matrices(k);
+  auto is_matrix = [](const MathNode& m) { return m.kind == Kind::Matrix && !m.kids.empty(); };
+  auto rows = [](const MathNode& m) { return m.kids.size(); };
+  auto cols = [](const MathNode& m) { return m.kids[0].kids.size(); };
+  auto map = [](const MathNode& m, auto&& f) {
+    MathNode r = m;
+    for (auto& row : r.kids)
+      for (auto& e : row.kids) e = f(e);
+    return r;
+  };
+  if (out.kind == Kind::Neg && is_matrix(out.kids[0]))
+    return map(out.kids[0], [](const MathNode& e) {
+      MathNode neg;
+      neg.kind = Kind::Neg;
+      neg.kids = {e};
+      return neg;
+    });
+  if (out.kids.size() != 2) return out;
+  const MathNode& a = out.kids[0];
+  const MathNode& b = out.kids[1];
+  bool ma = is_matrix(a), mb = is_matrix(b);
+  if ((out.kind == Kind::Add || out.kind == Kind::Sub) && ma && mb && rows(a) == rows(b)) {
+    MathNode r = a;
+    for (size_t i = 0; i < rows(a); ++i) {
+      if (a.kids[i].kids.size() != b.kids[i].kids.size()) return out;
+      for (size_t j = 0; j < a.kids[i].kids.size(); ++j)
+        r.kids[i].kids[j] = make_binary(out.kind, a.kids[i].kids[j], b.kids[i].kids[j]);
+    }
+    return r;
+  }
+  if (out.kind != Kind::Mul || (!ma && !mb)) return out;
+  if (ma != mb) {  // a scalar times a matrix
+    const MathNode& scalar = ma ? b : a;
+    if (is_structure(scalar)) return out;
+    return map(ma ? a : b, [&](const MathNode& e) { return make_binary(Kind::Mul, scalar, e); });
+  }
+  if (cols(a) != rows(b) || rows(a) > 10 || cols(b) > 10 || cols(a) > 10) return out;
+  MathNode r = a;
+  for (size_t i = 0; i < rows(a); ++i) {
+    if (a.kids[i].kids.size() != cols(a)) return out;
+    r.kids[i].kids.clear();
+    for (size_t j = 0; j < cols(b); ++j) {
+      MathNode sum;
+      for (size_t k = 0; k < cols(a); ++k) {
+        if (b.kids[k].kids.size() != cols(b)) return out;
+        MathNode term = make_binary(Kind::Mul, a.kids[i].kids[k], b.kids[k].kids[j]);
+        sum = k == 0 ? term : make_binary(Kind::Add, sum, term);
+      }
+      r.kids[i].kids.push_back(sum);
+    }
+  }
+  return r;
+}
+
+void rename_vars(MathNode& n, const std::map<std::string, std::string>& names) {
+  if (n.kind == Kind::Var)
+    if (auto it = names.find(n.text); it != names.end()) n.text = it->second;
+  for (auto& k : n.kids) rename_vars(k, names);
 }
 
 bool is_word(std::string_view s) {
@@ -524,18 +693,32 @@ bool is_word(std::string_view s) {
 
 }  // namespace
 
-bool math_normalized_equal(std::string_view a, std::string_view b) {
-  if (a == b) return !a.empty();
-  if (a.empty() || b.empty()) return false;
+bool math_normalized_equal(std::string_view gold, std::string_view pred,
+                           const MathGradeOptions& options) {
+  if (gold == pred) return !gold.empty();
+  if (gold.empty() || pred.empty()) return false;
   // Two words ("East", "ellipse") are text, not products of variables; short ones like "xy"
   // still go to the parser.
-  if (is_word(a) && is_word(b) && std::max(a.size(), b.size()) >= 3)
-    return text_equal(std::string(a), std::string(b));
-  return equiv(parse_math_answer(a), parse_math_answer(b));
+  if (is_word(gold) && is_word(pred) && std::max(gold.size(), pred.size()) >= 3)
+    return text_equal(std::string(gold), std::string(pred));
+  MathNode g = fold_matrices(parse_math_answer(gold));
+  MathNode p = fold_matrices(parse_math_answer(pred));
+  if (!options.strict) {  // the prediction's variables renamed to the gold's, in sorted order
+    std::set<std::string> gv, pv;
+    collect_vars(g, gv);
+    collect_vars(p, pv);
+    if (gv.size() == pv.size() && gv != pv) {
+      std::map<std::string, std::string> names;
+      for (auto gi = gv.begin(), pi = pv.begin(); gi != gv.end(); ++gi, ++pi) names[*pi] = *gi;
+      rename_vars(p, names);
+    }
+  }
+  return Compare(options).equiv(g, p);
 }
 
-bool math_answers_equal(std::string_view a, std::string_view b) {
-  return math_normalized_equal(normalize_math_answer(a), normalize_math_answer(b));
+bool math_answers_equal(std::string_view gold, std::string_view pred,
+                        const MathGradeOptions& options) {
+  return math_normalized_equal(normalize_math_answer(gold), normalize_math_answer(pred), options);
 }
 
 }  // namespace r1::eval

@@ -613,8 +613,20 @@ std::string to_string(const MathNode& n) {
       return kids(" U ");
     case Kind::Matrix:
       return "matrix(" + kids(", ") + ")";
-    case Kind::Equation:
-      return kids(" = ");
+    case Kind::Relation: {
+      std::string out;
+      for (size_t i = 0; i < n.kids.size(); ++i) {
+        out += to_string(n.kids[i]);
+        if (i < n.text.size()) {
+          char op = n.text[i];
+          out += op == 'l'   ? " <= "
+                 : op == 'g' ? " >= "
+                 : op == 'n' ? " != "
+                             : std::string(" ") + op + " ";
+        }
+      }
+      return out;
+    }
     case Kind::Text:
       return "text(" + n.text + ")";
   }

@@ -48,7 +48,8 @@ struct MathNode {
     List,    // a bare "a, b, c": order-free against sets and lists, ordered against a tuple
     Union,   // kids: intervals joined by \cup, compared order-free
     Matrix,  // kids: rows (each a Tuple with open '[')
-    Equation,  // kids[0] = kids[1]
+    Relation,  // kids: the sides of "a = b", "a < b \le c"; text: the relation after each side
+               // but the last, one character each: = < > l (\le) g (\ge) n (\ne)
     Text,      // text: an answer that is not parsed as math (words, inequalities, parse failures)
   };
   Kind kind = Kind::Text;
@@ -63,6 +64,15 @@ std::optional<MathNode> parse_math_expr(std::string_view text);
 // Parses a normalized answer into its structure (see MathNode::Kind; math_structure.cc). Never
 // fails: what does not parse becomes a Text node holding the normalized text.
 MathNode parse_math_answer(std::string_view normalized);
+
+// The interval a one-variable relation describes: "x < 3" -> (-inf, 3), "1 < x \le 2" -> (1, 2],
+// "1 \le |z| \le 2" -> [-2, -1] U [1, 2]. The variable may be any name ("f(x)", "a_1"); the
+// bounds must be free of variables. nullopt for anything else (equations, two variables, \ne).
+std::optional<MathNode> relation_as_set(const MathNode& relation);
+
+// Whether every leaf of the node is a name (a variable, a subscripted name, a tuple of names,
+// f(x), |AB|, A:B): the node names a value rather than computing one.
+bool names_only(const MathNode& n);
 
 // Replaces each PlusMinus by its two expansions: a \pm b -> {a + b, a - b}.
 std::vector<MathNode> expand_plus_minus(const MathNode& node);

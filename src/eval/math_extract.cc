@@ -342,7 +342,9 @@ struct Scan {
   std::string_view t;
   std::vector<Span> spans;
   std::vector<Number> numbers;
-  explicit Scan(std::string_view text) : t(text), spans(find_spans(text)) {
+  Scan(std::string_view text, const ExtractOptions& o) : t(text) {
+    if (o.latex) spans = find_spans(text);
+    if (!o.plain_numbers) return;
     // numbers inside spans are part of the span's math
     for (auto& n : find_numbers(text)) {
       bool inside = std::any_of(spans.begin(), spans.end(), [&](const Span& s) {
@@ -448,8 +450,8 @@ Found phrase_answer(const Scan& s, const std::string& low) {
 }
 
 // The last math span group, bare fraction or number, whichever ends last.
-Found last_value(const Scan& s) {
-  Found best = last_plain_fraction(s.t, s.spans);
+Found last_value(const Scan& s, bool latex) {
+  Found best = latex ? last_plain_fraction(s.t, s.spans) : Found{};
   if (!s.spans.empty()) {
     Found g = span_group(s.t, s.spans, s.spans.size() - 1);
     if (g.end > best.end) best = g;
@@ -498,12 +500,12 @@ std::string last_number(std::string_view t) {
   return numbers.empty() ? "" : numbers.back().value;
 }
 
-ExtractedAnswer extract_math_answer(std::string_view completion, bool fallbacks) {
+ExtractedAnswer extract_math_answer(std::string_view completion, const ExtractOptions& o) {
   std::string_view t = strip_reasoning(completion);
-  auto boxes = find_boxes(t, false);
+  auto boxes = o.latex ? find_boxes(t, false) : std::vector<Box>{};
   Found boxed = boxes.empty() ? Found{} : box_group(t, boxes);
-  if (!fallbacks) return to_answer(boxed);
-  Scan scan(t);
+  if (!o.fallbacks) return to_answer(boxed);
+  Scan scan(t, o);
   std::string low = text::lower(t);
   Found hope = final_answer_hope(scan, low);
   if (boxed || hope) return to_answer(hope.end > boxed.end ? hope : boxed);
@@ -512,7 +514,7 @@ ExtractedAnswer extract_math_answer(std::string_view completion, bool fallbacks)
     auto inner =
         trim(t.substr(open + 8, close == npos ? npos : close - open - 8));  // R1-Zero's tags
     if (has_math_delimiters(inner)) {
-      ExtractedAnswer e = extract_math_answer(inner, true);
+      ExtractedAnswer e = extract_math_answer(inner, o);
       if (e.source != AnswerSource::None) {
         e.source = AnswerSource::AnswerTag;
         return e;
@@ -521,14 +523,14 @@ ExtractedAnswer extract_math_answer(std::string_view completion, bool fallbacks)
     if (!inner.empty()) return {std::string(inner), AnswerSource::AnswerTag, {std::string(inner)}};
   }
   if (Found f = phrase_answer(scan, low)) return to_answer(f);
-  return to_answer(last_value(scan));
+  return to_answer(last_value(scan, o.latex));
 }
 
 std::string gold_math_answer(std::string_view gold) {
   auto boxes = find_boxes(gold, true);
   if (!boxes.empty()) return to_answer(box_group(gold, boxes)).text;
   if (has_math_delimiters(gold)) {
-    Scan scan(gold);
+    Scan scan(gold, ExtractOptions{});
     if (!scan.spans.empty())
       return to_answer(span_group(gold, scan.spans, scan.spans.size() - 1)).text;
   }

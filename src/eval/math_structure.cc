@@ -1,5 +1,6 @@
 // The answer structures around scalar expressions (math_expr.h): tuples and intervals, sets,
 // comma lists, unions, equations, inequalities read as intervals, and \pm expansion.
+#include <algorithm>
 #include <cctype>
 
 #include "eval/math_expr.h"
@@ -23,12 +24,6 @@ MathNode node(Kind k, std::vector<MathNode> kids) {
   n.kind = k;
   n.kids = std::move(kids);
   return n;
-}
-MathNode binary(Kind k, MathNode a, MathNode b) {
-  std::vector<MathNode> kids;
-  kids.push_back(std::move(a));
-  kids.push_back(std::move(b));
-  return node(k, std::move(kids));
 }
 MathNode unary(Kind k, MathNode a) {
   std::vector<MathNode> kids;
@@ -89,13 +84,10 @@ bool has_command(std::string_view s, std::string_view name) {
   return false;
 }
 
-// "x < 3" -> (-inf, 3); "x \ge 2" -> [2, inf); "1 < x \le 2" -> (1, 2]; one variable only.
-std::optional<MathNode> inequality_interval(std::string_view s) {
-  struct Piece {
-    std::string_view text;
-    int op;  // relation after this piece: 0 none, 1 '<', 2 '\le', 3 '>', 4 '\ge'
-  };
-  std::vector<Piece> pieces;
+// Splits s at its top-level relation symbols, one character each into `ops` (see
+// MathNode::Relation); a single part when there are none.
+std::vector<std::string_view> split_relations(std::string_view s, std::string& ops) {
+  std::vector<std::string_view> parts;
   int depth = 0;
   size_t start = 0;
   for (size_t i = 0; i < s.size(); ++i) {
@@ -103,66 +95,87 @@ std::optional<MathNode> inequality_interval(std::string_view s) {
     if (c == '(' || c == '[' || c == '{') ++depth;
     if (c == ')' || c == ']' || c == '}') --depth;
     if (depth != 0) continue;
-    int op = 0;
-    size_t len = 0;
-    auto command = [&](std::string_view name) {
-      return s.substr(i, name.size()) == name &&
-             (i + name.size() == s.size() || !is_letter(s[i + name.size()]));
-    };
-    if (c == '<') {
-      op = 1, len = 1;
-      if (i + 1 < s.size() && s[i + 1] == '=') op = 2, len = 2;
-    } else if (c == '>') {
-      op = 3, len = 1;
-      if (i + 1 < s.size() && s[i + 1] == '=') op = 4, len = 2;
-    } else if (command("\\lt")) {
-      op = 1, len = 3;
-    } else if (command("\\le")) {
-      op = 2, len = 3;
-    } else if (command("\\gt")) {
-      op = 3, len = 3;
-    } else if (command("\\ge")) {
-      op = 4, len = 3;
+    char op = 0;
+    size_t len = 1;
+    if (c == '=' || c == '<' || c == '>') {
+      op = c;
+    } else if (c == '\\') {
+      size_t q = i + 1;
+      while (q < s.size() && is_letter(s[q])) ++q;
+      std::string_view name = s.substr(i + 1, q - i - 1);
+      len = q - i;
+      if (name == "le" || name == "leq") op = 'l';
+      if (name == "ge" || name == "geq") op = 'g';
+      if (name == "ne" || name == "neq") op = 'n';
+      if (name == "lt") op = '<';
+      if (name == "gt") op = '>';
+      if (op == 0) {
+        i = q - 1;
+        continue;
+      }
     }
     if (op == 0) continue;
-    pieces.push_back({s.substr(start, i - start), op});
+    parts.push_back(s.substr(start, i - start));
+    ops += op;
     start = i + len;
     i = start - 1;
   }
-  if (pieces.empty()) return std::nullopt;
-  pieces.push_back({s.substr(start), 0});
-  auto is_var = [](std::string_view t) {
-    t = trim(t);
-    return t.size() == 1 && is_letter(t[0]) && t[0] != 'i';
-  };
-  MathNode inf = leaf(Kind::Infinity);
-  MathNode neg_inf = unary(Kind::Neg, leaf(Kind::Infinity));
-  auto interval = [](MathNode lo, bool lo_closed, MathNode hi, bool hi_closed) {
-    MathNode t = node(Kind::Tuple, {std::move(lo), std::move(hi)});
-    t.open = lo_closed ? '[' : '(';
-    t.close = hi_closed ? ']' : ')';
-    return t;
-  };
-  bool less0 = pieces[0].op <= 2, closed0 = pieces[0].op % 2 == 0;
-  if (pieces.size() == 2) {
-    bool var_left = is_var(pieces[0].text), var_right = is_var(pieces[1].text);
-    if (var_left == var_right) return std::nullopt;
-    auto bound = parse_math_expr(var_left ? pieces[1].text : pieces[0].text);
-    if (!bound) return std::nullopt;
-    // "x < b" and "b > x" both bound x from above
-    bool upper = var_left == less0;
-    if (upper) return interval(neg_inf, false, std::move(*bound), closed0);
-    return interval(std::move(*bound), closed0, inf, false);
+  parts.push_back(s.substr(start));
+  return parts;
+}
+
+bool has_var(const MathNode& n) {
+  if (n.kind == Kind::Var || n.kind == Kind::Text) return true;
+  for (const auto& k : n.kids)
+    if (has_var(k)) return true;
+  return false;
+}
+
+bool is_scalar(const MathNode& n) {
+  switch (n.kind) {
+    case Kind::Tuple:
+    case Kind::Set:
+    case Kind::List:
+    case Kind::Union:
+    case Kind::Matrix:
+    case Kind::Relation:
+    case Kind::Text:
+      return false;
+    default:
+      return true;
   }
-  if (pieces.size() == 3 && is_var(pieces[1].text)) {
-    bool less1 = pieces[1].op <= 2, closed1 = pieces[1].op % 2 == 0;
-    if (less0 != less1) return std::nullopt;
-    auto a = parse_math_expr(pieces[0].text), b = parse_math_expr(pieces[2].text);
-    if (!a || !b) return std::nullopt;
-    if (less0) return interval(std::move(*a), closed0, std::move(*b), closed1);
-    return interval(std::move(*b), closed1, std::move(*a), closed0);
+}
+
+// A name written as text: letters, subscripts, ':' and '|' ("S_{MBCN}:S", "A:B"), no digits
+// outside subscripts.
+bool text_names_only(std::string_view t) {
+  bool letter = false;
+  for (size_t i = 0; i < t.size(); ++i) {
+    char c = t[i];
+    if (c == '_') {  // skip the subscript
+      if (i + 1 < t.size() && t[i + 1] == '{') {
+        size_t close = matching_close(t, i + 1);
+        if (close == std::string_view::npos) return false;
+        i = close;
+      } else {
+        ++i;
+      }
+      continue;
+    }
+    if (is_letter(c)) {
+      letter = true;
+    } else if (c != ':' && c != '|' && c != ' ' && c != '\\' && c != '{' && c != '}') {
+      return false;
+    }
   }
-  return std::nullopt;
+  return letter;
+}
+
+MathNode interval(MathNode lo, bool lo_closed, MathNode hi, bool hi_closed) {
+  MathNode t = node(Kind::Tuple, {std::move(lo), std::move(hi)});
+  t.open = lo_closed ? '[' : '(';
+  t.close = hi_closed ? ']' : ')';
+  return t;
 }
 
 bool is_name(std::string_view t) {
@@ -216,6 +229,14 @@ MathNode parse_math_answer(std::string_view normalized) {
   MathNode text_node = leaf(Kind::Text, std::string(s));
   if (s.empty() || s.size() > kMaxAnswerLength) return text_node;
 
+  // "p=5,q=2;p=7,q=2": ';' between brackets separates answers (each may be a list itself)
+  if (auto answers = split_top(s, ";"); answers.size() > 1) {
+    std::vector<MathNode> parts;
+    for (auto a : answers)
+      if (!trim(a).empty()) parts.push_back(parse_math_answer(a));
+    return node(Kind::List, std::move(parts));
+  }
+
   auto unions = split_top(s, "\\cup");
   if (unions.size() > 1) {
     std::vector<MathNode> parts;
@@ -254,25 +275,79 @@ MathNode parse_math_answer(std::string_view normalized) {
   }
   if (commas.size() > 1) return node(Kind::List, parse_elements(s, true));
 
-  // Inequalities and relations stay text.
-  if (auto interval = inequality_interval(s)) return *interval;
-  if (s.find('<') != std::string_view::npos || s.find('>') != std::string_view::npos)
-    return text_node;
-  for (std::string_view rel : {"le", "leq", "ge", "geq", "ne", "neq", "approx", "to", "in", "lt",
-                               "gt", "subset", "subseteq"})
-    if (has_command(s, rel)) return text_node;
-  auto eq = split_top(s, "=");
-  if (eq.size() == 2) {
-    auto lhs = parse_math_expr(eq[0]);
-    auto rhs = parse_math_expr(eq[1]);
-    if (!lhs || !rhs) return text_node;
-    return binary(Kind::Equation, std::move(*lhs), std::move(*rhs));
+  std::string ops;
+  auto sides = split_relations(s, ops);
+  if (!ops.empty()) {
+    MathNode rel;
+    rel.kind = Kind::Relation;
+    rel.text = ops;
+    for (auto side : sides) {
+      if (trim(side).empty()) return text_node;
+      rel.kids.push_back(parse_math_answer(side));
+    }
+    return rel;
   }
-  if (eq.size() > 2) return text_node;
+  for (std::string_view cmd : {"approx", "to", "in", "subset", "subseteq", "sim", "equiv"})
+    if (has_command(s, cmd)) return text_node;
   auto e = parse_math_expr(s);
   if (!e) return text_node;
   if (contains_plus_minus(*e)) return node(Kind::List, expand_plus_minus(*e));
   return *e;
+}
+
+bool names_only(const MathNode& n) {
+  switch (n.kind) {
+    case Kind::Var:
+      return true;
+    case Kind::Text:
+      return text_names_only(n.text);
+    case Kind::Mul:
+    case Kind::Div:
+    case Kind::Tuple:
+    case Kind::List:
+      if (n.kids.empty()) return false;
+      for (const auto& k : n.kids)
+        if (!names_only(k)) return false;
+      return true;
+    case Kind::Func:
+      return n.text == "abs" && names_only(n.kids[0]);
+    default:
+      return false;
+  }
+}
+
+std::optional<MathNode> relation_as_set(const MathNode& rel) {
+  if (rel.kind != Kind::Relation) return std::nullopt;
+  std::vector<MathNode> sides = rel.kids;
+  std::string ops = rel.text;
+  bool greater = ops.find_first_not_of(">g") == std::string::npos;
+  if (greater) {  // "b > x > a" reads as "a < x < b"
+    std::reverse(sides.begin(), sides.end());
+    std::reverse(ops.begin(), ops.end());
+    for (char& c : ops) c = c == '>' ? '<' : 'l';
+  }
+  if (ops.find_first_not_of("<l") != std::string::npos) return std::nullopt;
+  auto bound = [](const MathNode& b) { return is_scalar(b) && !has_var(b); };
+  MathNode inf = leaf(Kind::Infinity);
+  MathNode neg_inf = unary(Kind::Neg, leaf(Kind::Infinity));
+  if (sides.size() == 2) {
+    bool var_left = names_only(sides[0]) && bound(sides[1]);
+    bool var_right = names_only(sides[1]) && bound(sides[0]);
+    if (var_left == var_right) return std::nullopt;
+    if (var_left) return interval(neg_inf, false, sides[1], ops[0] == 'l');
+    return interval(sides[0], ops[0] == 'l', inf, false);
+  }
+  if (sides.size() != 3 || !names_only(sides[1]) || !bound(sides[0]) || !bound(sides[2]))
+    return std::nullopt;
+  bool lo_closed = ops[0] == 'l', hi_closed = ops[1] == 'l';
+  const MathNode& v = sides[1];
+  // "a <= |z| <= b" with a literal a >= 0: z in [-b, -a] U [a, b]
+  if (v.kind == Kind::Func && v.text == "abs" && sides[0].kind == Kind::Number) {
+    MathNode neg_a = unary(Kind::Neg, sides[0]), neg_b = unary(Kind::Neg, sides[2]);
+    return node(Kind::Union, {interval(neg_b, hi_closed, neg_a, lo_closed),
+                              interval(sides[0], lo_closed, sides[2], hi_closed)});
+  }
+  return interval(sides[0], lo_closed, sides[2], hi_closed);
 }
 
 }  // namespace r1::eval
