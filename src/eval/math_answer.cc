@@ -69,6 +69,8 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+constexpr size_t kMaxNormalizedLength = 4096;
+
 constexpr std::array<std::string_view, 42> kUnits = {
     "cm",    "m",      "km",      "mm",     "in",      "inch",    "inches", "ft",    "foot",
     "feet",  "yd",     "yards",   "mile",   "miles",   "meter",   "meters", "units", "unit",
@@ -359,6 +361,9 @@ std::string strip_wrappers(std::string_view in) {
 }  // namespace
 
 std::string normalize_math_answer(std::string_view answer) {
+  // Far longer than any answer: left as it is (compared as text), so that pathological input
+  // costs linear time.
+  if (answer.size() > kMaxNormalizedLength) return std::string(trim(answer));
   std::string s = strip_wrappers(answer);
   // Unicode math that models sometimes write instead of LaTeX.
   for (auto [from, to] : {std::pair<std::string_view, std::string_view>{"\u03c0", "\\pi "},

@@ -620,6 +620,25 @@ class Compare {
   }
 };
 
+// The number of nodes of n, counting stops past `cap`.
+size_t node_count(const MathNode& n, size_t cap) {
+  size_t total = 1;
+  for (const auto& k : n.kids) {
+    if (total > cap) break;
+    total += node_count(k, cap - std::min(cap, total));
+  }
+  return total;
+}
+
+bool has_matrix(const MathNode& n) {
+  if (n.kind == Kind::Matrix) return true;
+  for (const auto& k : n.kids)
+    if (has_matrix(k)) return true;
+  return false;
+}
+
+constexpr size_t kMaxFoldedNodes = 20000;  // products of many matrices grow exponentially
+
 // Sums, differences, scalar multiples and products of matrices worked out entry by entry:
 // "A + B" and "A B" written with \begin{pmatrix} compare as the matrix they make.
 MathNode fold_matrices(const MathNode& n) {
@@ -657,7 +676,7 @@ MathNode fold_matrices(const MathNode& n) {
   if (out.kind != Kind::Mul || (!ma && !mb)) return out;
   if (ma != mb) {  // a scalar times a matrix
     const MathNode& scalar = ma ? b : a;
-    if (is_structure(scalar)) return out;
+    if (is_structure(scalar) || has_matrix(scalar)) return out;
     return map(ma ? a : b, [&](const MathNode& e) { return make_binary(Kind::Mul, scalar, e); });
   }
   if (cols(a) != rows(b) || rows(a) > 10 || cols(b) > 10 || cols(a) > 10) return out;
@@ -675,7 +694,7 @@ MathNode fold_matrices(const MathNode& n) {
       r.kids[i].kids.push_back(sum);
     }
   }
-  return r;
+  return node_count(r, kMaxFoldedNodes) > kMaxFoldedNodes ? out : r;
 }
 
 void rename_vars(MathNode& n, const std::map<std::string, std::string>& names) {

@@ -124,12 +124,18 @@ struct Span {
 
 // Start of the closing delimiter from `from` (a backslash escapes the next character unless
 // the delimiter itself starts with one); npos when absent or, with one_line, after a newline.
-size_t find_close(std::string_view t, size_t from, std::string_view close, bool one_line) {
+// `stop` is where a failed search ended: an opener before it cannot be closed either.
+size_t find_close(std::string_view t, size_t from, std::string_view close, bool one_line,
+                  size_t& stop) {
   for (size_t i = from; i + close.size() <= t.size(); ++i) {
-    if (one_line && t[i] == '\n') return npos;
+    if (one_line && t[i] == '\n') {
+      stop = i;
+      return npos;
+    }
     if (starts_with(t, i, close)) return i;
     if (t[i] == '\\' && close[0] != '\\') ++i;
   }
+  stop = t.size();
   return npos;
 }
 
@@ -148,24 +154,26 @@ size_t percent_suffix(std::string_view t, size_t p) {
 
 std::vector<Span> find_spans(std::string_view t) {
   std::vector<Span> spans;
+  // Per delimiter kind, the position before which a failed search showed there is no closing
+  // one: keeps unclosed openers ("\\[\\[\\[...") linear.
+  size_t dead[4] = {0, 0, 0, 0};
   for (size_t i = 0; i < t.size();) {
-    size_t open = 0, close = npos;
+    size_t open = 0, close = npos, kind = 0;
+    std::string_view closer;
+    bool one_line = false;
     if (starts_with(t, i, "$$") && (i == 0 || t[i - 1] != '\\')) {
-      open = 2;
-      close = find_close(t, i + 2, "$$", false);
+      kind = 0, open = 2, closer = "$$";
     } else if (starts_with(t, i, "\\[")) {
-      open = 2;
-      close = find_close(t, i + 2, "\\]", false);
+      kind = 1, open = 2, closer = "\\]";
     } else if (starts_with(t, i, "\\(")) {
-      open = 2;
-      close = find_close(t, i + 2, "\\)", true);
+      kind = 2, open = 2, closer = "\\)", one_line = true;
     } else if (t[i] == '$' && (i == 0 || (t[i - 1] != '\\' && !is_digit(t[i - 1])))) {
-      open = 1;
-      close = find_close(t, i + 1, "$", true);
+      kind = 3, open = 1, closer = "$", one_line = true;
     } else {
       ++i;
       continue;
     }
+    if (i + open >= dead[kind]) close = find_close(t, i + open, closer, one_line, dead[kind]);
     if (close == npos) {
       i += open;
       continue;
@@ -202,29 +210,36 @@ Found span_group(std::string_view t, const std::vector<Span>& spans, size_t k) {
   return f;
 }
 
+// Whether position p lies inside one of the spans (sorted by start, not overlapping).
+bool inside_span(const std::vector<Span>& spans, size_t p) {
+  auto it = std::upper_bound(spans.begin(), spans.end(), p,
+                             [](size_t q, const Span& s) { return q < s.start; });
+  return it != spans.begin() && p < std::prev(it)->end;
+}
+
+// "{12}" or "{-0.5}" at p: one past the closing brace, or npos.
+size_t braced_number(std::string_view t, size_t p) {
+  if (p >= t.size() || t[p] != '{') return npos;
+  size_t q = p + 1;
+  if (q < t.size() && t[q] == '-') ++q;
+  size_t digits = q;
+  while (q < t.size() && q - p < 40 && (is_digit(t[q]) || t[q] == '.' || t[q] == ',')) ++q;
+  if (q == digits || q >= t.size() || t[q] != '}' || !is_digit(t[digits]) || !is_digit(t[q - 1]))
+    return npos;
+  return q + 1;
+}
+
 // A bare fraction of numbers outside spans: "\frac{3}{4}".
 Found last_plain_fraction(std::string_view t, const std::vector<Span>& spans) {
-  auto simple_number = [](std::string_view s) {
-    if (!s.empty() && s[0] == '-') s.remove_prefix(1);
-    if (s.empty()) return false;
-    for (char c : s)
-      if (!is_digit(c) && c != '.' && c != ',') return false;
-    return is_digit(s.front()) && is_digit(s.back());
-  };
   Found best;
-  for (std::string_view cmd : {"\\frac{", "\\dfrac{"}) {
+  for (std::string_view cmd : {"\\frac", "\\dfrac"}) {
     for (size_t p = t.find(cmd); p != npos; p = t.find(cmd, p + 1)) {
-      bool inside = std::any_of(spans.begin(), spans.end(),
-                                [&](const Span& s) { return p >= s.start && p < s.end; });
-      size_t a = p + cmd.size() - 1, ac = close_brace(t, a);
-      if (inside || ac == npos || ac + 1 >= t.size() || t[ac + 1] != '{') continue;
-      size_t bc = close_brace(t, ac + 1);
-      if (bc == npos || !simple_number(t.substr(a + 1, ac - a - 1)) ||
-          !simple_number(t.substr(ac + 2, bc - ac - 2)))
-        continue;
+      size_t b = braced_number(t, p + cmd.size());
+      size_t e = b == npos ? npos : braced_number(t, b);
+      if (e == npos || inside_span(spans, p)) continue;
       size_t start = p > 0 && t[p - 1] == '-' ? p - 1 : p;
-      if (bc + 1 > best.end)
-        best = {{std::string(t.substr(start, bc + 1 - start))}, bc + 1, AnswerSource::MathSpan};
+      if (e > best.end)
+        best = {{std::string(t.substr(start, e - start))}, e, AnswerSource::MathSpan};
     }
   }
   return best;
@@ -346,12 +361,20 @@ struct Scan {
     if (o.latex) spans = find_spans(text);
     if (!o.plain_numbers) return;
     // numbers inside spans are part of the span's math
-    for (auto& n : find_numbers(text)) {
-      bool inside = std::any_of(spans.begin(), spans.end(), [&](const Span& s) {
-        return n.start >= s.start && n.start < s.end;
-      });
-      if (!inside) numbers.push_back(std::move(n));
-    }
+    for (auto& n : find_numbers(text))
+      if (!inside_span(spans, n.start)) numbers.push_back(std::move(n));
+  }
+
+  // Index of the first span / number starting at or after p.
+  size_t span_from(size_t p) const {
+    return std::lower_bound(spans.begin(), spans.end(), p,
+                            [](const Span& s, size_t q) { return s.start < q; }) -
+           spans.begin();
+  }
+  size_t number_from(size_t p) const {
+    return std::lower_bound(numbers.begin(), numbers.end(), p,
+                            [](const Number& n, size_t q) { return n.start < q; }) -
+           numbers.begin();
   }
 
   Found number(size_t i) const {
@@ -362,39 +385,29 @@ struct Scan {
   // [from, from + window]; the one ending later wins, as in Math-Verify's ordering.
   Found first_value(size_t from, size_t window, bool number_after_equals) const {
     Found span, num;
-    for (size_t k = 0; k < spans.size(); ++k) {
-      if (spans[k].start < from) continue;
-      if (spans[k].start > from + window) break;
+    if (size_t k = span_from(from); k < spans.size() && spans[k].start <= from + window) {
       size_t last = k;  // spans joined after it belong to the same answer
-      while (last + 1 < spans.size() &&
+      while (last + 1 < spans.size() && last - k + 1 < kMaxParts &&
              joins_spans(t.substr(spans[last].end, spans[last + 1].start - spans[last].end)))
         ++last;
       span = span_group(t, spans, last);
-      break;
     }
     auto followed_by_equals = [&](const Number& n) {
       size_t q = n.end;
       while (q < t.size() && is_space(t[q])) ++q;
       return q < t.size() && t[q] == '=';
     };
+    size_t first = number_from(from);
     if (number_after_equals) {  // "Answer: 2x = 10" -> 10: the value after the last '='
-      size_t limit = std::min(t.size(), from + 100);
-      for (size_t i = numbers.size(); i-- > 0;) {
+      for (size_t i = first; i < numbers.size() && numbers[i].start <= from + 100; ++i) {
         const Number& n = numbers[i];
-        if (n.start < from || n.start > limit || followed_by_equals(n)) continue;
         size_t q = n.start;
         while (q > from && is_space(t[q - 1])) --q;
-        if (q > from && t[q - 1] == '=') {
-          num = number(i);
-          break;
-        }
+        if (q > from && t[q - 1] == '=' && !followed_by_equals(n)) num = number(i);
       }
     }
-    for (size_t i = 0; !num && i < numbers.size(); ++i) {
-      if (numbers[i].start < from || followed_by_equals(numbers[i])) continue;
-      if (numbers[i].start > from + window) break;
-      num = number(i);
-    }
+    for (size_t i = first; !num && i < numbers.size() && numbers[i].start <= from + window; ++i)
+      if (!followed_by_equals(numbers[i])) num = number(i);
     if (span && (!num || span.end > num.end)) return span;
     return num;
   }
