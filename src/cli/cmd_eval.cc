@@ -1,5 +1,6 @@
 // r1 eval: evaluation with R1's protocol (docs/FACTS.md section 7).
 //
+// `r1 eval extract` prints the math answers it finds in completions or gold solutions.
 // `r1 eval grade [--task T]` grades given responses, for scripting: each stdin line is a JSON
 // object {"gold", "response"[, "task"]} and gives one stdout line {"correct", "extracted"}, in
 // order. "gold" is the reference answer (math/aime: a LaTeX answer; gsm8k: the number or the
@@ -17,6 +18,7 @@
 #include "cli/command.h"
 #include "cli/eval_run.h"
 #include "core/error.h"
+#include "eval/math_answer.h"
 #include "eval/problem.h"
 #include "eval/verifier.h"
 
@@ -113,11 +115,42 @@ int run_grade(Args& args) {
   return 0;
 }
 
+// `r1 eval extract`: the math answer extraction on its own (eval/math_answer.h).
+int run_extract(Args& args) {
+  bool boxed_only = args.take_bool("--boxed-only");
+  args.finish();
+  std::string line;
+  for (size_t line_no = 1; std::getline(std::cin, line); ++line_no) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    std::string where = "stdin line " + std::to_string(line_no);
+    json in;
+    try {
+      in = json::parse(line);
+    } catch (const json::exception& e) {
+      fail_input(where, ": not valid JSON: ", e.what());
+    }
+    bool response = in.is_object() && in.contains("response") && in["response"].is_string();
+    bool gold = in.is_object() && in.contains("gold") && in["gold"].is_string();
+    if (response == gold)
+      fail_input(where,
+                 ": expected an object with a string \"response\" or \"gold\" (one of them)");
+    eval::ExtractedAnswer e =
+        response ? eval::extract_math_answer(in["response"].get<std::string>(), !boxed_only)
+                 : eval::gold_math_answer(in["gold"].get<std::string>());
+    json out = {{"extracted", e.text},
+                {"answers", e.parts},
+                {"source", eval::answer_source_name(e.source)},
+                {"normalized", eval::normalize_math_answer(e.text)}};
+    std::cout << out.dump(-1, ' ', false, json::error_handler_t::replace) << "\n" << std::flush;
+  }
+  return 0;
+}
+
 int run_eval(Args& args) {
   auto words = args.take_positional();
-  if (!words.empty() && words[0] == "grade") {
+  if (!words.empty() && (words[0] == "grade" || words[0] == "extract")) {
     if (words.size() > 1) fail_usage("unexpected argument \"", words[1], "\"");
-    return run_grade(args);
+    return words[0] == "grade" ? run_grade(args) : run_extract(args);
   }
   if (!words.empty())
     fail_usage("unexpected argument \"", words[0], "\" (did you mean `r1 eval grade`?)");
@@ -126,13 +159,20 @@ int run_eval(Args& args) {
 
 R1_COMMAND(
     {"eval",
-     "evaluate with R1's protocol: run a model (eval -m) or grade responses (eval grade)",
+     "evaluate with R1's protocol: run a model (eval -m), grade responses (eval grade) or "
+     "extract their answers (eval extract)",
      "usage: r1 eval grade [--task math|aime|gsm8k|gpqa|code|countdown]\n"
      "  stdin: JSONL {\"gold\", \"response\"[, \"task\"]} (code: \"tests\" instead of "
      "\"gold\";\n"
      "         countdown: \"numbers\" and \"target\")\n"
      "  stdout: JSONL {\"correct\", \"extracted\"} (countdown also \"reward\": 1, 0.1 or 0), one\n"
      "          line per input line\n"
+     "\n"
+     "or:    r1 eval extract [--boxed-only]\n"
+     "  stdin: JSONL {\"response\"} (a completion) or {\"gold\"} (a gold solution or answer)\n"
+     "  stdout: JSONL {\"extracted\", \"answers\" (several when the answer has several parts),\n"
+     "          \"source\" (boxed, answer_tag, phrase, math_span, last_number or none),\n"
+     "          \"normalized\"}\n"
      "\n"
      "or:    r1 eval -m MODEL --data FILE --task math|aime|gsm8k|gpqa|code|countdown -k N [flags]\n"
      "  --data FILE          MATH-500 / AIME / AMC / GSM8K / GPQA / LiveCodeBench file, or\n"
@@ -145,7 +185,7 @@ R1_COMMAND(
      "  --batch B            sequences decoding at once (default 16)\n"
      "  --prompt-style S     chat (default: the model's chat template) or r1-zero (R1-Zero's\n"
      "                       plain-text template, for base models)\n",
-     {"--mmap", "--no-mmap", "--fast-bf16"},
+     {"--mmap", "--no-mmap", "--fast-bf16", "--boxed-only"},
      run_eval,
      kModelFlags | kSamplingFlags});
 

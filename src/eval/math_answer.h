@@ -60,7 +60,7 @@ inline ExtractedAnswer extract_math_answer(std::string_view completion, bool fal
 // The answer of a gold solution: its boxes (step 2, an unclosed last box taken to the end) when
 // it has any, else its last math span group when it has $ or \( \[ delimiters, else the whole
 // text (a bare answer such as MATH's "\frac{1}{2}").
-std::string gold_math_answer(std::string_view gold);
+ExtractedAnswer gold_math_answer(std::string_view gold);
 
 // LaTeX normalization (docs/FACTS.md section 7): $ and \( \) wrappers, \dfrac/\tfrac -> \frac,
 // \left/\right and spacing commands dropped, \text{...} unwrapped (or dropped when it is a unit

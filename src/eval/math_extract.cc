@@ -539,15 +539,14 @@ ExtractedAnswer extract_math_answer(std::string_view completion, const ExtractOp
   return to_answer(last_value(scan, o.latex));
 }
 
-std::string gold_math_answer(std::string_view gold) {
+ExtractedAnswer gold_math_answer(std::string_view gold) {
   auto boxes = find_boxes(gold, true);
-  if (!boxes.empty()) return to_answer(box_group(gold, boxes)).text;
+  if (!boxes.empty()) return to_answer(box_group(gold, boxes));
   if (has_math_delimiters(gold)) {
     Scan scan(gold, ExtractOptions{});
-    if (!scan.spans.empty())
-      return to_answer(span_group(gold, scan.spans, scan.spans.size() - 1)).text;
+    if (!scan.spans.empty()) return to_answer(span_group(gold, scan.spans, scan.spans.size() - 1));
   }
-  return std::string(gold);
+  return {std::string(gold), AnswerSource::None, {std::string(gold)}};
 }
 
 }  // namespace r1::eval

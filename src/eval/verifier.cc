@@ -26,7 +26,7 @@ class MathVerifier : public Verifier {
   Verdict evaluate(const Problem& problem, std::string_view completion) const override {
     auto e = extract_math_answer(completion, fallbacks_);
     if (e.source == AnswerSource::None) return verdict(false, "");
-    return verdict(math_answers_equal(gold_math_answer(problem.answer), e.text), e.text);
+    return verdict(math_answers_equal(gold_math_answer(problem.answer).text, e.text), e.text);
   }
   bool same_answer(std::string_view a, std::string_view b) const override {
     return math_answers_equal(a, b);

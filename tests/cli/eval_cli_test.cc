@@ -1,4 +1,4 @@
-// `r1 eval grade`, run as a separate process the way scripts use it.
+// `r1 eval grade` and `r1 eval extract`, run as separate processes the way scripts use them.
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>
@@ -52,6 +52,35 @@ TEST(EvalCli, GradesEachLineInOrder) {
   EXPECT_EQ(out[3]["correct"], true);
   EXPECT_EQ(out[4]["extracted"], "B");
   EXPECT_EQ(out[5]["correct"], true);
+}
+
+TEST(EvalCli, ExtractPrintsEveryAnswerAndItsSource) {
+  std::string input = R"j({"response": "The integers are \\boxed{-2} and \\boxed{1}."})j"
+                      "\n"
+                      R"j({"response": "The final answer is $10,455$. I hope it is correct."})j"
+                      "\n"
+                      R"j({"gold": "Thus $\\boxed{14{,}916}$ is our answer."})j"
+                      "\n"
+                      R"j({"response": "no answer here", "x": 1})j"
+                      "\n";
+  CliRun r = run_r1("eval extract", input);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto out = lines(r.out);
+  ASSERT_EQ(out.size(), 4u) << r.out;
+  EXPECT_EQ(out[0]["answers"], nlohmann::json::parse(R"j(["-2", "1"])j"));
+  EXPECT_EQ(out[0]["source"], "boxed");
+  EXPECT_EQ(out[1]["extracted"], "10,455");
+  EXPECT_EQ(out[1]["normalized"], "10455");
+  EXPECT_EQ(out[1]["source"], "phrase");
+  EXPECT_EQ(out[2]["normalized"], "14916");
+  EXPECT_EQ(out[3]["source"], "none");
+  r = run_r1("eval extract --boxed-only", R"j({"response": "The answer is 5"})j"
+                                          "\n");
+  EXPECT_EQ(lines(r.out).at(0)["source"], "none");
+  r = run_r1("eval extract", R"j({"gold": "1", "response": "2"})j"
+                             "\n");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("stdin line 1"), std::string::npos) << r.err;
 }
 
 TEST(EvalCli, TaskFlagAndCodeTests) {

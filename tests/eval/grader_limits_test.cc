@@ -28,7 +28,8 @@ double slowest = 0;  // seconds, the slowest grade of the test
 bool grade_bounded(std::string_view gold, const std::string& response, const char* what) {
   auto t0 = std::chrono::steady_clock::now();
   ExtractedAnswer e = extract_math_answer(response);
-  bool ok = e.source != AnswerSource::None && math_answers_equal(gold_math_answer(gold), e.text);
+  bool ok =
+      e.source != AnswerSource::None && math_answers_equal(gold_math_answer(gold).text, e.text);
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_LT(s, 5.0) << what << " took " << s << " s";
   if (s > slowest) slowest = s;

@@ -92,13 +92,13 @@ TEST(MathExtract, MathSpansAndPlainNumbers) {
 }
 
 TEST(MathExtract, GoldSolutions) {
-  EXPECT_EQ(gold_math_answer("\\frac{1}{2}"), "\\frac{1}{2}");
-  EXPECT_EQ(gold_math_answer("$(1,3)$"), "(1,3)");
-  EXPECT_EQ(gold_math_answer("\\(\\boxed{1}\\) and \\(\\boxed{-2}\\)."), "1, -2");
-  EXPECT_EQ(gold_math_answer("so $x=1/5$, or $\\boxed{20}$ percent."), "20");
+  EXPECT_EQ(gold_math_answer("\\frac{1}{2}").text, "\\frac{1}{2}");
+  EXPECT_EQ(gold_math_answer("$(1,3)$").text, "(1,3)");
+  EXPECT_EQ(gold_math_answer("\\(\\boxed{1}\\) and \\(\\boxed{-2}\\).").text, "1, -2");
+  EXPECT_EQ(gold_math_answer("so $x=1/5$, or $\\boxed{20}$ percent.").text, "20");
   // an unclosed box in a gold solution runs to the end
-  EXPECT_EQ(gold_math_answer("\\boxed{W(n) = 1"), "W(n) = 1");
-  EXPECT_EQ(gold_math_answer("1, 2"), "1, 2");
+  EXPECT_EQ(gold_math_answer("\\boxed{W(n) = 1").text, "W(n) = 1");
+  EXPECT_EQ(gold_math_answer("1, 2").text, "1, 2");
 }
 
 TEST(MathExtract, NestedAndSpacedBoxes) {

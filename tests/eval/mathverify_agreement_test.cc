@@ -42,7 +42,8 @@ bool grade(const nlohmann::json& c) {
   }
   ExtractedAnswer pred = extract_math_answer(c.at("pred").get<std::string>(), targets);
   if (pred.source == AnswerSource::None) return false;
-  return math_answers_equal(gold_math_answer(c.at("gold").get<std::string>()), pred.text, options);
+  return math_answers_equal(gold_math_answer(c.at("gold").get<std::string>()).text, pred.text,
+                            options);
 }
 
 TEST(MathVerifyAgreement, MatchesExpectedVerdictsExceptListedDifferences) {

@@ -22,7 +22,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       {"template", "-m", model},
       {"eval", "grade"},
       {"eval", "grade", "--task", "gsm8k"},
-      {"eval", "grade", "--task", "aime"}};
+      {"eval", "grade", "--task", "aime"},
+      {"eval", "extract"}};
   const auto& words = commands[data[0] % commands.size()];
   std::string input(reinterpret_cast<const char*>(data) + 1, size - 1);
   // Code answers would start a sandbox per input: the fuzzer grades math, not programs.
