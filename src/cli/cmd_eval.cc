@@ -86,12 +86,10 @@ eval::Problem grade_problem(const json& in, const std::string& default_task,
   return p;
 }
 
-int run_grade(Args& args) {
-  std::string task = args.take_str("--task", "math");
-  args.finish();
-  if (!known_task(task))
-    fail_usage("unknown task \"", task, "\" (expected math, aime, gsm8k, gpqa or code)");
-  std::map<std::string, std::unique_ptr<eval::Verifier>> verifiers;
+// Calls fn(line, "stdin line N") for each non-blank stdin line (a JSON value) and prints the
+// JSON object it returns on its own line, flushed. A line that is not JSON is an input error.
+template <typename Fn>
+void for_each_stdin_json(Fn fn) {
   std::string line;
   for (size_t line_no = 1; std::getline(std::cin, line); ++line_no) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -102,6 +100,18 @@ int run_grade(Args& args) {
     } catch (const json::exception& e) {
       fail_input(where, ": not valid JSON: ", e.what());
     }
+    json out = fn(in, where);
+    std::cout << out.dump(-1, ' ', false, json::error_handler_t::replace) << "\n" << std::flush;
+  }
+}
+
+int run_grade(Args& args) {
+  std::string task = args.take_str("--task", "math");
+  args.finish();
+  if (!known_task(task))
+    fail_usage("unknown task \"", task, "\" (expected math, aime, gsm8k, gpqa or code)");
+  std::map<std::string, std::unique_ptr<eval::Verifier>> verifiers;
+  for_each_stdin_json([&](const json& in, const std::string& where) {
     eval::Problem problem = grade_problem(in, task, where);
     if (!in.contains("response") || !in["response"].is_string())
       fail_input(where, ": \"response\" must be a string");
@@ -110,8 +120,8 @@ int run_grade(Args& args) {
     eval::Verdict v = verifier->evaluate(problem, in["response"].get<std::string>());
     json out = {{"correct", v.correct}, {"extracted", v.extracted}};
     if (problem.task == "countdown") out["reward"] = v.score;  // 1, 0.1 (well formed) or 0
-    std::cout << out.dump(-1, ' ', false, json::error_handler_t::replace) << "\n" << std::flush;
-  }
+    return out;
+  });
   return 0;
 }
 
@@ -119,16 +129,7 @@ int run_grade(Args& args) {
 int run_extract(Args& args) {
   bool boxed_only = args.take_bool("--boxed-only");
   args.finish();
-  std::string line;
-  for (size_t line_no = 1; std::getline(std::cin, line); ++line_no) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    std::string where = "stdin line " + std::to_string(line_no);
-    json in;
-    try {
-      in = json::parse(line);
-    } catch (const json::exception& e) {
-      fail_input(where, ": not valid JSON: ", e.what());
-    }
+  for_each_stdin_json([&](const json& in, const std::string& where) {
     bool response = in.is_object() && in.contains("response") && in["response"].is_string();
     bool gold = in.is_object() && in.contains("gold") && in["gold"].is_string();
     if (response == gold)
@@ -141,8 +142,8 @@ int run_extract(Args& args) {
                 {"answers", e.parts},
                 {"source", eval::answer_source_name(e.source)},
                 {"normalized", eval::normalize_math_answer(e.text)}};
-    std::cout << out.dump(-1, ' ', false, json::error_handler_t::replace) << "\n" << std::flush;
-  }
+    return out;
+  });
   return 0;
 }
 

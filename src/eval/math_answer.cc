@@ -5,25 +5,18 @@
 #include <cctype>
 #include <vector>
 
+#include "eval/math_text.h"
+
 namespace r1::eval {
 
+using text::close_brace;
+using text::is_digit;
+using text::is_letter;
+using text::is_space;
+using text::lower;
+using text::trim;
+
 namespace {
-
-bool is_letter(char c) {
-  return std::isalpha(static_cast<unsigned char>(c)) != 0;
-}
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
-bool is_space(char c) {
-  return std::isspace(static_cast<unsigned char>(c)) != 0;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
 
 void replace_all(std::string& s, std::string_view from, std::string_view to) {
   if (from.empty()) return;
@@ -45,28 +38,8 @@ void remove_command(std::string& s, std::string_view name, bool with_dot = false
   }
 }
 
-// Index of the '}' closing the '{' at open; npos when unbalanced.
-size_t close_brace(std::string_view s, size_t open) {
-  int depth = 0;
-  for (size_t i = open; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 1 < s.size() && (s[i + 1] == '{' || s[i + 1] == '}')) {
-      ++i;
-      continue;
-    }
-    if (s[i] == '{') ++depth;
-    if (s[i] == '}' && --depth == 0) return i;
-  }
-  return std::string_view::npos;
-}
-
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 constexpr size_t kMaxNormalizedLength = 4096;

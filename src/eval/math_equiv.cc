@@ -386,21 +386,6 @@ bool rounded_equal(const Num& x, const Num& y, int places) {
   return std::round(a * scale) == std::round(b * scale);
 }
 
-bool is_structure(const MathNode& n) {
-  switch (n.kind) {
-    case Kind::Tuple:
-    case Kind::Set:
-    case Kind::List:
-    case Kind::Union:
-    case Kind::Matrix:
-    case Kind::Relation:
-    case Kind::Text:
-      return true;
-    default:
-      return false;
-  }
-}
-
 // A one-row or one-column matrix as a flat list of its entries.
 std::optional<std::vector<MathNode>> matrix_as_vector(const MathNode& m) {
   if (m.kids.size() == 1) return m.kids[0].kids;

@@ -70,6 +70,10 @@ MathNode parse_math_answer(std::string_view normalized);
 // bounds must be free of variables. nullopt for anything else (equations, two variables, \ne).
 std::optional<MathNode> relation_as_set(const MathNode& relation);
 
+// Whether the node is an answer structure (tuple, set, list, union, matrix, relation) or text,
+// rather than a scalar expression.
+bool is_structure(const MathNode& n);
+
 // Whether every leaf of the node is a name (a variable, a subscripted name, a tuple of names,
 // f(x), |AB|, A:B): the node names a value rather than computing one.
 bool names_only(const MathNode& n);

@@ -131,21 +131,6 @@ bool has_var(const MathNode& n) {
   return false;
 }
 
-bool is_scalar(const MathNode& n) {
-  switch (n.kind) {
-    case Kind::Tuple:
-    case Kind::Set:
-    case Kind::List:
-    case Kind::Union:
-    case Kind::Matrix:
-    case Kind::Relation:
-    case Kind::Text:
-      return false;
-    default:
-      return true;
-  }
-}
-
 // A name written as text: letters, subscripts, ':' and '|' ("S_{MBCN}:S", "A:B"), no digits
 // outside subscripts.
 bool text_names_only(std::string_view t) {
@@ -295,6 +280,21 @@ MathNode parse_math_answer(std::string_view normalized) {
   return *e;
 }
 
+bool is_structure(const MathNode& n) {
+  switch (n.kind) {
+    case Kind::Tuple:
+    case Kind::Set:
+    case Kind::List:
+    case Kind::Union:
+    case Kind::Matrix:
+    case Kind::Relation:
+    case Kind::Text:
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool names_only(const MathNode& n) {
   switch (n.kind) {
     case Kind::Var:
@@ -327,7 +327,7 @@ std::optional<MathNode> relation_as_set(const MathNode& rel) {
     for (char& c : ops) c = c == '>' ? '<' : 'l';
   }
   if (ops.find_first_not_of("<l") != std::string::npos) return std::nullopt;
-  auto bound = [](const MathNode& b) { return is_scalar(b) && !has_var(b); };
+  auto bound = [](const MathNode& b) { return !is_structure(b) && !has_var(b); };
   MathNode inf = leaf(Kind::Infinity);
   MathNode neg_inf = unary(Kind::Neg, leaf(Kind::Infinity));
   if (sides.size() == 2) {

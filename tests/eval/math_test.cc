@@ -9,19 +9,12 @@
 #include "eval/math_answer.h"
 #include "eval/math_equiv.h"
 #include "eval/math_expr.h"
+#include "read_jsonl.h"
 
 namespace r1::eval {
 namespace {
 
-std::vector<nlohmann::json> read_jsonl(const std::string& path) {
-  std::ifstream in(path);
-  EXPECT_TRUE(in.good()) << path;
-  std::vector<nlohmann::json> rows;
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
-  return rows;
-}
+using testing::read_jsonl;
 
 TEST(MathExtract, StripsReasoningAndTakesLastBox) {
   EXPECT_EQ(strip_reasoning("a</think>b</think>c"), "c");

@@ -13,19 +13,12 @@
 
 #include "eval/math_answer.h"
 #include "eval/math_equiv.h"
+#include "read_jsonl.h"
 
 namespace r1::eval {
 namespace {
 
-std::vector<nlohmann::json> read_jsonl(const std::string& path) {
-  std::ifstream in(path);
-  EXPECT_TRUE(in.good()) << path;
-  std::vector<nlohmann::json> rows;
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
-  return rows;
-}
+using testing::read_jsonl;
 
 // r1's verdict on one case, the way `r1 eval` grades: the gold solution's answer against the
 // answer extracted from the prediction.
