@@ -70,6 +70,15 @@ std::vector<Box> find_boxes(std::string_view t, bool keep_unclosed) {
         break;
       }
       auto content = trim(t.substr(q + 1, close - q - 1));
+      // "\boxed{\boxed{5}}": the inner box's content
+      for (size_t inner = box_command(content, 0); inner > 0; inner = box_command(content, 0)) {
+        size_t open = inner;
+        while (open < content.size() && content[open] == ' ') ++open;
+        if (open >= content.size() || content[open] != '{' ||
+            close_brace(content, open) != content.size() - 1)
+          break;
+        content = trim(content.substr(open + 1, content.size() - open - 2));
+      }
       if (!content.empty()) boxes.push_back({p, close + 1, std::string(content)});
       p = close;
     } else if (q > p + len && q < t.size()) {  // "\boxed 5"

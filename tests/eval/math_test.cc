@@ -99,6 +99,7 @@ TEST(MathExtract, NestedAndSpacedBoxes) {
   EXPECT_EQ(last_boxed("\\boxed{\\{1,2\\}}"), "\\{1,2\\}");
   EXPECT_EQ(last_boxed("$\\boxed 5$"), "5");
   EXPECT_EQ(last_boxed("\\fbox{12}"), "12");
+  EXPECT_EQ(last_boxed("\\boxed{\\boxed{ 7 }}"), "7");
   EXPECT_EQ(last_boxed("$\\framebox{204}$ minutes"), "204");
   // an unclosed (truncated) last box falls back to the previous one
   EXPECT_EQ(last_boxed("\\boxed{3} and \\boxed{4"), "3");
