@@ -1,0 +1,184 @@
+#include "io/gguf_export.h"
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/file_util.h"
+#include "io/gguf.h"
+#include "io/gguf_tokenizer.h"
+#include "io/model_config.h"
+#include "io/safetensors.h"
+
+namespace r1::io {
+
+using nlohmann::json;
+
+namespace {
+
+// A stored tensor's values as f32 (F32, BF16, F16).
+std::vector<float> to_f32(const Tensor& t, const std::string& name) {
+  std::vector<float> out(static_cast<size_t>(t.numel()));
+  for (size_t i = 0; i < out.size(); ++i) {
+    switch (t.dtype) {
+      case DType::F32:
+        out[i] = t.ptr<float>()[i];
+        break;
+      case DType::BF16:
+        out[i] = bf16_to_f32(t.ptr<uint16_t>()[i]);
+        break;
+      case DType::F16:
+        out[i] = f16_to_f32(t.ptr<uint16_t>()[i]);
+        break;
+      default:
+        fail_input("tensor ", name, " is ", dtype_name(t.dtype),
+                   "; r1 converts F32, BF16 and F16 checkpoints to GGUF");
+    }
+  }
+  return out;
+}
+
+Tensor encode(const std::vector<float>& x, std::vector<int64_t> shape, DType type,
+              const std::string& name) {
+  Tensor t = Tensor::zeros(type, shape);
+  int64_t n = static_cast<int64_t>(x.size());
+  switch (type) {
+    case DType::F32:
+      std::copy(x.begin(), x.end(), t.ptr<float>());
+      break;
+    case DType::BF16:
+      for (int64_t i = 0; i < n; ++i) t.ptr<uint16_t>()[i] = f32_to_bf16(x[i]);
+      break;
+    case DType::F16:
+      for (int64_t i = 0; i < n; ++i) t.ptr<uint16_t>()[i] = f32_to_f16(x[i]);
+      break;
+    case DType::Q8_0:
+      if (shape.back() % 32 != 0)
+        fail_input("tensor ", name, ": rows of ", shape.back(), " are not whole Q8_0 blocks of 32");
+      quantize_q8_0(x.data(), t.data, n);
+      break;
+    default:
+      R1_ASSERT(false);
+  }
+  return t;
+}
+
+// llama.cpp's converter reorders the q/k rows of "llama" models within each head from
+// Hugging Face's rotate-half order (first half, second half) into interleaved pairs: new row
+// 2i + j of a head is old row j * (d / 2) + i.
+std::vector<float> permute_rope_rows(const std::vector<float>& w, int64_t heads, int64_t cols) {
+  int64_t rows = static_cast<int64_t>(w.size()) / cols, d = rows / heads, half = d / 2;
+  std::vector<float> out(w.size());
+  for (int64_t h = 0; h < heads; ++h)
+    for (int64_t i = 0; i < half; ++i)
+      for (int64_t j = 0; j < 2; ++j) {
+        const float* src = &w[static_cast<size_t>((h * d + j * half + i) * cols)];
+        std::copy(src, src + cols, &out[static_cast<size_t>((h * d + 2 * i + j) * cols)]);
+      }
+  return out;
+}
+
+json read_json_file(const std::string& path) {
+  try {
+    return json::parse(read_file(path));
+  } catch (const json::exception& e) {
+    fail_input(path, ": not valid JSON: ", e.what());
+  }
+}
+
+}  // namespace
+
+size_t export_gguf(const std::string& dir, const std::string& out,
+                   const GgufExportOptions& options) {
+  ModelConfig c = ModelConfig::load(dir);
+  if (c.arch == Arch::DeepseekV3)
+    fail_input(dir, ": GGUF export covers Qwen2 and Llama models (DeepSeek-V3 is not done yet)");
+  if (c.rope_scaling.type != "" && c.rope_scaling.type != "default")
+    fail_input(dir, ": rope_scaling \"", c.rope_scaling.type,
+               "\" is not exported to GGUF yet (llama.cpp stores it as a rope_freqs tensor)");
+  const std::string arch = c.arch == Arch::Qwen2 ? "qwen2" : "llama";
+  std::string name = options.name;
+  if (name.empty()) {
+    std::string d = dir;
+    while (d.size() > 1 && d.back() == '/') d.pop_back();
+    name = d.substr(d.find_last_of('/') == std::string::npos ? 0 : d.find_last_of('/') + 1);
+  }
+  int64_t file_type = 0;  // llama.cpp's llama_ftype: ALL_F32 0, MOSTLY_F16 1, Q8_0 7, BF16 32
+  switch (options.matrix_type) {
+    case DType::F32:
+      file_type = 0;
+      break;
+    case DType::F16:
+      file_type = 1;
+      break;
+    case DType::Q8_0:
+      file_type = 7;
+      break;
+    case DType::BF16:
+      file_type = 32;
+      break;
+    default:
+      fail_input("GGUF matrices are F32, F16, BF16 or Q8_0, not ", dtype_name(options.matrix_type));
+  }
+  auto u32 = [](int64_t v) { return GgufValue::of_int(GgufType::U32, v); };
+  std::vector<std::pair<std::string, GgufValue>> meta = {
+      {"general.architecture", GgufValue::of_string(arch)},
+      {"general.name", GgufValue::of_string(name)},
+      {"general.file_type", u32(file_type)},
+      {"general.quantization_version", u32(2)},
+      {arch + ".context_length", u32(c.max_position_embeddings)},
+      {arch + ".embedding_length", u32(c.hidden)},
+      {arch + ".block_count", u32(c.n_layers)},
+      {arch + ".feed_forward_length", u32(c.intermediate)},
+      {arch + ".attention.head_count", u32(c.n_heads)},
+      {arch + ".attention.head_count_kv", u32(c.n_kv_heads)},
+      {arch + ".rope.freq_base", GgufValue::of_float(c.rope_theta)},
+      {arch + ".attention.layer_norm_rms_epsilon", GgufValue::of_float(c.rms_norm_eps)}};
+  if (c.arch == Arch::Llama) {
+    meta.emplace_back(arch + ".rope.dimension_count", u32(c.head_dim));
+    meta.emplace_back(arch + ".attention.key_length", u32(c.head_dim));
+    meta.emplace_back(arch + ".attention.value_length", u32(c.head_dim));
+    meta.emplace_back(arch + ".vocab_size", u32(c.vocab));
+  }
+  json tok = read_json_file(path_join(dir, "tokenizer.json"));
+  json tok_config = file_exists(path_join(dir, "tokenizer_config.json"))
+                        ? read_json_file(path_join(dir, "tokenizer_config.json"))
+                        : json::object();
+  for (auto& kv : gguf_tokenizer_metadata(tok, tok_config, c.vocab, dir))
+    meta.push_back(std::move(kv));
+
+  WeightStore store = WeightStore::open_dir(dir);
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  auto add = [&](const std::string& hf, const std::string& gguf, bool matrix, int64_t rope_heads) {
+    if (!store.has(hf)) fail_input(dir, ": tensor ", hf, " is missing");
+    Tensor t = store.get(hf);
+    std::vector<float> x = to_f32(t, hf);
+    if (rope_heads > 0) x = permute_rope_rows(x, rope_heads, t.ndim() == 1 ? 1 : t.shape.back());
+    tensors.emplace_back(gguf, encode(x, t.shape, matrix ? options.matrix_type : DType::F32, hf));
+  };
+  add("model.embed_tokens.weight", "token_embd.weight", true, 0);
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    const std::string b = "blk." + std::to_string(l) + ".";
+    bool llama = c.arch == Arch::Llama;
+    add(p + "input_layernorm.weight", b + "attn_norm.weight", false, 0);
+    add(p + "self_attn.q_proj.weight", b + "attn_q.weight", true, llama ? c.n_heads : 0);
+    add(p + "self_attn.k_proj.weight", b + "attn_k.weight", true, llama ? c.n_kv_heads : 0);
+    add(p + "self_attn.v_proj.weight", b + "attn_v.weight", true, 0);
+    if (c.attention_bias) {
+      add(p + "self_attn.q_proj.bias", b + "attn_q.bias", false, llama ? c.n_heads : 0);
+      add(p + "self_attn.k_proj.bias", b + "attn_k.bias", false, llama ? c.n_kv_heads : 0);
+      add(p + "self_attn.v_proj.bias", b + "attn_v.bias", false, 0);
+    }
+    add(p + "self_attn.o_proj.weight", b + "attn_output.weight", true, 0);
+    add(p + "post_attention_layernorm.weight", b + "ffn_norm.weight", false, 0);
+    add(p + "mlp.gate_proj.weight", b + "ffn_gate.weight", true, 0);
+    add(p + "mlp.up_proj.weight", b + "ffn_up.weight", true, 0);
+    add(p + "mlp.down_proj.weight", b + "ffn_down.weight", true, 0);
+  }
+  add("model.norm.weight", "output_norm.weight", false, 0);
+  if (!c.tie_word_embeddings) add("lm_head.weight", "output.weight", true, 0);
+  write_gguf(out, meta, tensors);
+  return tensors.size();
+}
+
+}  // namespace r1::io
