@@ -39,6 +39,9 @@ std::vector<float> to_f32(const Tensor& t, const std::string& name) {
 
 Tensor encode(const std::vector<float>& x, std::vector<int64_t> shape, DType type,
               const std::string& name) {
+  if (type == DType::Q8_0 && shape.back() % 32 != 0)
+    fail_input("tensor ", name, ": rows of ", shape.back(),
+               " values are not whole Q8_0 blocks of 32 (write this model as bf16, f16 or f32)");
   Tensor t = Tensor::zeros(type, shape);
   int64_t n = static_cast<int64_t>(x.size());
   switch (type) {
@@ -52,8 +55,6 @@ Tensor encode(const std::vector<float>& x, std::vector<int64_t> shape, DType typ
       for (int64_t i = 0; i < n; ++i) t.ptr<uint16_t>()[i] = f32_to_f16(x[i]);
       break;
     case DType::Q8_0:
-      if (shape.back() % 32 != 0)
-        fail_input("tensor ", name, ": rows of ", shape.back(), " are not whole Q8_0 blocks of 32");
       quantize_q8_0(x.data(), t.data, n);
       break;
     default:

@@ -1,0 +1,206 @@
+// r1 convert / r1 quantize: Hugging Face folders written as GGUF, checked field by field against
+// the folder they came from, and bad requests refused with one line and exit code 2. (That
+// llama.cpp runs these files as r1 runs the folders is bench/gguf_vs_llamacpp.sh's check.)
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cli_run.h"
+#include "core/dtype.h"
+#include "core/file_util.h"
+#include "io/gguf.h"
+#include "io/safetensors.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using r1::testing::run_r1;
+
+std::string source(const std::string& rel) {
+  return std::string(R1_SOURCE_DIR) + "/" + rel;
+}
+
+std::string temp(const std::string& name) {
+  return (fs::temp_directory_path() / ("r1_convert_" + std::to_string(getpid()) + "_" + name))
+      .string();
+}
+
+// The stored values of a tensor as f32.
+std::vector<float> values(const r1::Tensor& t) {
+  std::vector<float> v(static_cast<size_t>(t.numel()));
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (t.dtype == r1::DType::F32) v[i] = t.ptr<float>()[i];
+    if (t.dtype == r1::DType::BF16) v[i] = r1::bf16_to_f32(t.ptr<uint16_t>()[i]);
+    if (t.dtype == r1::DType::Q8_0) {
+      r1::dequantize_q8_0(t.data, v.data(), t.numel());
+      break;
+    }
+  }
+  return v;
+}
+
+TEST(ConvertCli, Qwen2FolderAsGgufMetadataAndTensors) {
+  const std::string dir = source("models/r1-arith");
+  const std::string out = temp("arith.gguf");
+  auto r = run_r1("convert -m " + dir + " --type f32 --out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  r1::io::GgufFile g = r1::io::GgufFile::open(out);
+  json config = json::parse(r1::read_file(dir + "/config.json"));
+  json tok = json::parse(r1::read_file(dir + "/tokenizer.json"));
+  json tok_config = json::parse(r1::read_file(dir + "/tokenizer_config.json"));
+  EXPECT_EQ(g.get_string("general.architecture"), "qwen2");
+  EXPECT_EQ(g.get_string("general.name"), "r1-arith");
+  EXPECT_EQ(g.get_int("qwen2.block_count"), config["num_hidden_layers"].get<int64_t>());
+  EXPECT_EQ(g.get_int("qwen2.embedding_length"), config["hidden_size"].get<int64_t>());
+  EXPECT_EQ(g.get_int("qwen2.feed_forward_length"), config["intermediate_size"].get<int64_t>());
+  EXPECT_EQ(g.get_int("qwen2.attention.head_count"), config["num_attention_heads"].get<int64_t>());
+  EXPECT_EQ(g.get_int("qwen2.attention.head_count_kv"),
+            config["num_key_value_heads"].get<int64_t>());
+  EXPECT_EQ(g.get_int("qwen2.context_length"), config["max_position_embeddings"].get<int64_t>());
+  EXPECT_FLOAT_EQ(static_cast<float>(g.get_float("qwen2.rope.freq_base")), 10000.0f);
+  EXPECT_FLOAT_EQ(static_cast<float>(g.get_float("qwen2.attention.layer_norm_rms_epsilon")), 1e-6f);
+  // the tokenizer: every vocabulary entry and added token at its id, merges in order
+  EXPECT_EQ(g.get_string("tokenizer.ggml.model"), "gpt2");
+  EXPECT_EQ(g.get_string("tokenizer.ggml.pre"), "qwen2");
+  const auto& tokens = g.find("tokenizer.ggml.tokens")->strings;
+  const auto& types = g.find("tokenizer.ggml.token_type")->ints;
+  ASSERT_EQ(tokens.size(), config["vocab_size"].get<size_t>());
+  for (auto it = tok["model"]["vocab"].begin(); it != tok["model"]["vocab"].end(); ++it) {
+    EXPECT_EQ(tokens[it.value().get<size_t>()], it.key());
+    EXPECT_EQ(types[it.value().get<size_t>()], 1);
+  }
+  for (const json& a : tok["added_tokens"]) {
+    EXPECT_EQ(tokens[a["id"].get<size_t>()], a["content"].get<std::string>());
+    EXPECT_EQ(types[a["id"].get<size_t>()], a["special"].get<bool>() ? 3 : 4);
+  }
+  const auto& merges = g.find("tokenizer.ggml.merges")->strings;
+  ASSERT_EQ(merges.size(), tok["model"]["merges"].size());
+  EXPECT_EQ(merges[0], tok["model"]["merges"][0][0].get<std::string>() + " " +
+                           tok["model"]["merges"][0][1].get<std::string>());
+  EXPECT_EQ(g.get_int("tokenizer.ggml.bos_token_id"), config["bos_token_id"].get<int64_t>());
+  EXPECT_EQ(g.get_int("tokenizer.ggml.eos_token_id"), config["eos_token_id"].get<int64_t>());
+  EXPECT_EQ(g.get_int("tokenizer.ggml.add_bos_token"), 1);
+  EXPECT_EQ(g.get_string("tokenizer.chat_template"),
+            tok_config["chat_template"].get<std::string>());
+  // tensors: tied embeddings (no output.weight), f32 values byte for byte
+  auto store = r1::io::WeightStore::open_dir(dir);
+  EXPECT_EQ(g.tensors().size(), 2 + 12 * config["num_hidden_layers"].get<size_t>());
+  EXPECT_EQ(g.tensor_info("output.weight"), nullptr);
+  for (auto [hf, gg] :
+       {std::pair<const char*, const char*>{"model.embed_tokens.weight", "token_embd.weight"},
+        {"model.layers.2.self_attn.q_proj.weight", "blk.2.attn_q.weight"},
+        {"model.layers.2.self_attn.k_proj.bias", "blk.2.attn_k.bias"},
+        {"model.layers.3.mlp.down_proj.weight", "blk.3.ffn_down.weight"},
+        {"model.norm.weight", "output_norm.weight"}}) {
+    r1::Tensor a = store.get(hf), b = g.tensor(gg);
+    EXPECT_EQ(a.shape, b.shape) << gg;
+    EXPECT_EQ(values(a), values(b)) << gg;
+  }
+  std::remove(out.c_str());
+}
+
+TEST(ConvertCli, QuantizeWritesQ8_0MatricesAndF32Norms) {
+  const std::string dir = source("models/r1-arith");
+  const std::string out = temp("arith-q8.gguf");
+  auto r = run_r1("quantize -m " + dir + " --type q8_0 --out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  r1::io::GgufFile g = r1::io::GgufFile::open(out);
+  EXPECT_EQ(g.get_int("general.file_type"), 7);
+  EXPECT_EQ(g.tensor_info("blk.0.attn_q.weight")->type, r1::io::GgmlType::Q8_0);
+  EXPECT_EQ(g.tensor_info("token_embd.weight")->type, r1::io::GgmlType::Q8_0);
+  EXPECT_EQ(g.tensor_info("blk.0.attn_norm.weight")->type, r1::io::GgmlType::F32);
+  EXPECT_EQ(g.tensor_info("blk.0.attn_q.bias")->type, r1::io::GgmlType::F32);
+  auto store = r1::io::WeightStore::open_dir(dir);
+  std::vector<float> hf = values(store.get("model.layers.1.mlp.up_proj.weight"));
+  std::vector<float> q = values(g.tensor("blk.1.ffn_up.weight"));
+  ASSERT_EQ(hf.size(), q.size());
+  // per block: at most half a step d/2, d = amax / 127 rounded to f16 (relative 2^-11)
+  for (size_t b = 0; b < hf.size(); b += 32) {
+    float amax = 0;
+    for (size_t i = b; i < b + 32; ++i) amax = std::max(amax, std::fabs(hf[i]));
+    for (size_t i = b; i < b + 32; ++i)
+      ASSERT_LE(std::fabs(hf[i] - q[i]), amax / 127 * 0.5f + amax / 1024);
+  }
+  std::remove(out.c_str());
+}
+
+// Llama's q and k rows go from rotate-half order to llama.cpp's interleaved pairs, per head:
+// GGUF row h*d + 2i + j is Hugging Face row h*d + j*d/2 + i (the biases too).
+TEST(ConvertCli, LlamaQueryAndKeyRowsPermuted) {
+  const std::string dir = temp("llama");
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  for (const auto& e : fs::directory_iterator(source("tests/fixtures/models/llama-bf16-sharded")))
+    if (e.path().filename().string().find("golden") == std::string::npos)
+      fs::copy(e.path(), dir + "/" + e.path().filename().string());
+  auto r =
+      run_r1("train tokenizer --corpus " + source("README.md") + " --vocab-size 380 --out " + dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string out = temp("llama.gguf");
+  r = run_r1("convert -m " + dir + " --type f32 --out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  r1::io::GgufFile g = r1::io::GgufFile::open(out);
+  EXPECT_EQ(g.get_string("general.architecture"), "llama");
+  EXPECT_EQ(g.get_int("llama.rope.dimension_count"), 8);
+  EXPECT_EQ(g.get_int("llama.vocab_size"), 419);
+  EXPECT_EQ(g.find("tokenizer.ggml.tokens")->strings[418], "[PAD418]");
+  EXPECT_EQ(g.find("tokenizer.ggml.token_type")->ints[418], 5);
+  auto store = r1::io::WeightStore::open_dir(dir);
+  const int64_t d = 8, cols = 64;
+  for (auto [hf, gg, heads] :
+       {std::tuple<const char*, const char*, int64_t>{"model.layers.1.self_attn.q_proj.weight",
+                                                      "blk.1.attn_q.weight", 8},
+        {"model.layers.1.self_attn.k_proj.weight", "blk.1.attn_k.weight", 2},
+        {"model.layers.0.self_attn.q_proj.bias", "blk.0.attn_q.bias", 8}}) {
+    std::vector<float> a = values(store.get(hf)), b = values(g.tensor(gg));
+    int64_t c = std::string(gg).find("bias") != std::string::npos ? 1 : cols;
+    ASSERT_EQ(a.size(), static_cast<size_t>(heads * d * c));
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t i = 0; i < d / 2; ++i)
+        for (int64_t j = 0; j < 2; ++j)
+          for (int64_t k = 0; k < c; ++k)
+            ASSERT_EQ(b[(h * d + 2 * i + j) * c + k], a[(h * d + j * d / 2 + i) * c + k]) << gg;
+  }
+  // v is not permuted
+  EXPECT_EQ(values(store.get("model.layers.0.self_attn.v_proj.weight")),
+            values(g.tensor("blk.0.attn_v.weight")));
+  // its rows of 120 are not whole Q8_0 blocks
+  r = run_r1("quantize -m " + dir + " --type q8_0 --out " + out);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("Q8_0 blocks"), std::string::npos) << r.err;
+  fs::remove_all(dir);
+  std::remove(out.c_str());
+}
+
+TEST(ConvertCli, RefusalsAreOneLine) {
+  const std::string out = temp("x.gguf");
+  struct Case {
+    std::string args, needle;
+  };
+  const std::string arith = source("models/r1-arith");
+  for (const Case& c : std::vector<Case>{
+           {"convert -m " + arith, "--out"},
+           {"convert -m " + arith + " --out " + temp("x.bin"), ".gguf"},
+           {"convert -m " + arith + " --type q4_k --out " + out, "--type"},
+           {"quantize -m " + arith + " --out " + out, "--type is required"},
+           {"convert -m " + source("tests/fixtures/models/dsv3-bf16") + " --out " + out,
+            "DeepSeek-V3"},
+           {"convert -m " + source("tests/fixtures/models/qwen2-f32") + " --out " + out,
+            "tokenizer.json"},
+       }) {
+    auto r = run_r1(c.args);
+    EXPECT_EQ(r.code, 2) << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.needle), std::string::npos) << c.args << "\n" << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  EXPECT_FALSE(fs::exists(out));
+}
+
+}  // namespace
