@@ -1,5 +1,7 @@
 #include "cli/model_dir.h"
 
+#include "io/gguf_import.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,6 +48,10 @@ std::string resolve_model_dir(const std::optional<std::string>& m) {
   std::string name = m ? *m : kDefaultModel;
   if (name.empty()) fail_usage("-m needs a model folder or a bundled model name");
   if (is_dir(name)) return name;
+  struct stat st;
+  if (name.size() > 5 && name.substr(name.size() - 5) == ".gguf" && stat(name.c_str(), &st) == 0 &&
+      S_ISREG(st.st_mode))
+    return io::prepare_gguf_folder(name);  // config and tokenizer from its metadata, cached
   for (const auto& c : bundled_candidates(R1_MODELS_DIR, "models", name))
     if (is_dir(c)) return c;
   fail_usage("model '", name, "' is neither a folder nor a bundled model (looked in ",

@@ -11,7 +11,8 @@ namespace r1::cli {
 
 constexpr const char* kDefaultModel = "r1-arith";
 
-// Returns a folder that exists; Usage error listing where it looked otherwise.
+// Returns a folder that exists (for a .gguf file, the cache folder standing for it:
+// io/gguf_import.h); Usage error listing where it looked otherwise.
 std::string resolve_model_dir(const std::optional<std::string>& m);
 
 struct BundledData {

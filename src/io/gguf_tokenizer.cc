@@ -132,4 +132,115 @@ std::vector<std::pair<std::string, GgufValue>> gguf_tokenizer_metadata(const jso
   return meta;
 }
 
+namespace {
+
+json byte_level(bool add_prefix_space, bool trim_offsets, bool use_regex) {
+  return {{"type", "ByteLevel"},
+          {"add_prefix_space", add_prefix_space},
+          {"trim_offsets", trim_offsets},
+          {"use_regex", use_regex}};
+}
+
+json split(const std::string& regex) {
+  return {{"type", "Split"},
+          {"pattern", {{"Regex", regex}}},
+          {"behavior", "Isolated"},
+          {"invert", false}};
+}
+
+}  // namespace
+
+std::pair<json, json> gguf_tokenizer_files(const GgufFile& g) {
+  const std::string& where = g.path();
+  if (g.get_string("tokenizer.ggml.model") != "gpt2")
+    fail_input(where, ": tokenizer.ggml.model is \"", g.get_string("tokenizer.ggml.model"),
+               "\"; r1 reads byte-level BPE (gpt2) tokenizers");
+  const std::string pre = g.find("tokenizer.ggml.pre") ? g.get_string("tokenizer.ggml.pre") : "";
+  json pre_tokenizer, normalizer = nullptr, decoder = byte_level(true, true, true);
+  bool ignore_merges = false;
+  if (pre == "qwen2") {
+    pre_tokenizer = {{"type", "Sequence"},
+                     {"pretokenizers", {split(kQwen2), byte_level(false, false, false)}}};
+    normalizer = {{"type", "NFC"}};
+    decoder = byte_level(false, false, false);
+  } else if (pre == "llama-bpe") {
+    pre_tokenizer = {{"type", "Sequence"},
+                     {"pretokenizers", {split(kLlama3), byte_level(false, true, false)}}};
+    ignore_merges = true;
+  } else if (pre == "deepseek-v3") {
+    pre_tokenizer = {{"type", "Sequence"},
+                     {"pretokenizers",
+                      {split(kDeepseekDigits), split(kDeepseekCjk), split(kDeepseekMain),
+                       byte_level(false, true, false)}}};
+  } else {
+    fail_input(where, ": tokenizer.ggml.pre \"", pre,
+               "\" is none of the pre-tokenizers r1 knows (qwen2, llama-bpe, deepseek-v3)");
+  }
+  const GgufValue* tokens = g.find("tokenizer.ggml.tokens");
+  const GgufValue* types = g.find("tokenizer.ggml.token_type");
+  const GgufValue* merges = g.find("tokenizer.ggml.merges");
+  if (!tokens || tokens->type != GgufType::Array || tokens->elem != GgufType::String || !merges ||
+      merges->elem != GgufType::String)
+    fail_input(where, ": tokenizer.ggml.tokens and .merges must be arrays of strings");
+  if (types && types->ints.size() != tokens->strings.size())
+    fail_input(where, ": tokenizer.ggml.token_type has ", types->ints.size(), " entries for ",
+               tokens->strings.size(), " tokens");
+  json vocab = json::object(), added = json::array();
+  for (size_t id = 0; id < tokens->strings.size(); ++id) {
+    int64_t type = types ? types->ints[id] : 1;
+    const std::string& t = tokens->strings[id];
+    if (type == 5) continue;  // unused (padding of the vocabulary)
+    if (type == 3 || type == 4) {
+      added.push_back({{"id", id},
+                       {"content", t},
+                       {"single_word", false},
+                       {"lstrip", false},
+                       {"rstrip", false},
+                       {"normalized", false},
+                       {"special", type == 3}});
+    } else {
+      vocab[t] = id;
+    }
+  }
+  json model = {{"type", "BPE"},
+                {"dropout", nullptr},
+                {"unk_token", nullptr},
+                {"continuing_subword_prefix", nullptr},
+                {"end_of_word_suffix", nullptr},
+                {"fuse_unk", false},
+                {"byte_fallback", false},
+                {"ignore_merges", ignore_merges},
+                {"vocab", vocab},
+                {"merges", merges->strings}};
+  json tokenizer = {{"version", "1.0"},
+                    {"truncation", nullptr},
+                    {"padding", nullptr},
+                    {"added_tokens", added},
+                    {"normalizer", normalizer},
+                    {"pre_tokenizer", pre_tokenizer},
+                    {"post_processor", byte_level(false, false, false)},
+                    {"decoder", decoder},
+                    {"model", model}};
+  auto token_at = [&](const char* key) -> json {
+    const GgufValue* v = g.find(key);
+    if (!v || v->i < 0 || static_cast<size_t>(v->i) >= tokens->strings.size()) return nullptr;
+    return tokens->strings[static_cast<size_t>(v->i)];
+  };
+  const GgufValue* add_bos = g.find("tokenizer.ggml.add_bos_token");
+  const GgufValue* add_eos = g.find("tokenizer.ggml.add_eos_token");
+  bool bos = add_bos && add_bos->i != 0, eos = add_eos && add_eos->i != 0;
+  json config = {
+      {"add_bos_token", bos},
+      {"add_eos_token", eos},
+      {"bos_token", token_at("tokenizer.ggml.bos_token_id")},
+      {"eos_token", token_at("tokenizer.ggml.eos_token_id")},
+      {"pad_token", token_at("tokenizer.ggml.padding_token_id")},
+      {"clean_up_tokenization_spaces", false},
+      // transformers' Llama class adds BOS/EOS as add_bos_token says; r1 does the same
+      {"tokenizer_class", bos || eos ? "LlamaTokenizerFast" : "PreTrainedTokenizerFast"}};
+  if (const GgufValue* t = g.find("tokenizer.chat_template"); t && t->type == GgufType::String)
+    config["chat_template"] = t->s;
+  return {tokenizer, config};
+}
+
 }  // namespace r1::io

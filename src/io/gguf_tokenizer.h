@@ -23,4 +23,10 @@ std::vector<std::pair<std::string, GgufValue>> gguf_tokenizer_metadata(
     const nlohmann::json& tokenizer_json, const nlohmann::json& tokenizer_config,
     int64_t vocab_size, const std::string& where);
 
+// The other way: tokenizer.json and tokenizer_config.json of a GGUF file's tokenizer metadata
+// (tokenizer.ggml.model "gpt2" with a pre-tokenizer r1 knows). The pre-tokenizer, normalizer and
+// decoder are those of the Hugging Face files llama.cpp's name stands for (qwen2: Qwen2.5's and
+// R1-Distill-Qwen's, with NFC; llama-bpe: Llama 3's, ignore_merges; deepseek-v3: DeepSeek-V3's).
+std::pair<nlohmann::json, nlohmann::json> gguf_tokenizer_files(const GgufFile& g);
+
 }  // namespace r1::io

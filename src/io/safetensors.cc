@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/file_util.h"
+#include "io/gguf_import.h"
 
 namespace r1::io {
 
@@ -109,7 +110,20 @@ WeightStore WeightStore::open_file(const std::string& path, LoadMode mode) {
   return s;
 }
 
+void WeightStore::add_tensor(const std::string& name, Tensor t, const std::string& source) {
+  R1_ASSERT(t.is_contiguous());
+  if (tensors_.count(name)) fail_input(source, ": tensor ", name, " appears twice");
+  TensorInfo i;
+  i.dtype = t.dtype;
+  i.shape = t.shape;
+  i.file = -1;
+  i.end = t.nbytes();
+  tensors_[name] = i;
+  held_[name] = {std::move(t), source};
+}
+
 WeightStore WeightStore::open_dir(const std::string& dir, LoadMode mode) {
+  if (file_exists(path_join(dir, kGgufSourceFile))) return open_gguf_folder(dir, mode);
   std::string single = path_join(dir, "model.safetensors");
   std::string index = path_join(dir, "model.safetensors.index.json");
   if (file_exists(single)) return open_file(single, mode);
@@ -151,6 +165,7 @@ const TensorInfo& WeightStore::info(const std::string& name) const {
 
 Tensor WeightStore::get(const std::string& name) const {
   const TensorInfo& i = info(name);
+  if (i.file < 0) return held_.at(name).first;
   const auto& f = files_[i.file];
   void* p = const_cast<uint8_t*>(f->data()) + data_start_[i.file] + i.begin;
   return Tensor::view_of(i.dtype, i.shape, p, f);
@@ -163,7 +178,9 @@ std::vector<std::string> WeightStore::names() const {
 }
 
 const std::string& WeightStore::file_of(const std::string& name) const {
-  return files_[info(name).file]->path();
+  const TensorInfo& i = info(name);
+  if (i.file < 0) return held_.at(name).second;
+  return files_[i.file]->path();
 }
 
 uint64_t WeightStore::total_bytes() const {

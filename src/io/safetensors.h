@@ -19,7 +19,7 @@ struct TensorInfo {
   DType dtype;
   std::vector<int64_t> shape;
   uint64_t begin = 0, end = 0;  // byte offsets into the file's data section
-  int file = 0;                 // index into WeightStore's files
+  int file = 0;                 // index into WeightStore's files; -1: held in memory
 };
 
 class WeightStore {
@@ -28,6 +28,9 @@ class WeightStore {
   static WeightStore open_dir(const std::string& dir, LoadMode mode = LoadMode::Auto);
   // One .safetensors file.
   static WeightStore open_file(const std::string& path, LoadMode mode = LoadMode::Auto);
+  // Tensors held elsewhere (a GGUF file's views, rearranged copies), under Hugging Face names;
+  // `source` is what file_of reports for them.
+  void add_tensor(const std::string& name, Tensor t, const std::string& source);
 
   bool has(const std::string& name) const { return tensors_.count(name) != 0; }
   const TensorInfo& info(const std::string& name) const;
@@ -42,6 +45,8 @@ class WeightStore {
   std::vector<std::shared_ptr<MappedFile>> files_;
   std::vector<uint64_t> data_start_;  // header size + 8 per file
   std::map<std::string, TensorInfo> tensors_;
+  // add_tensor's tensors (TensorInfo::file -1) and where each came from
+  std::map<std::string, std::pair<Tensor, std::string>> held_;
 };
 
 // Writes tensors (any dtype, contiguous) as one safetensors file, atomically (temp + rename).

@@ -31,6 +31,14 @@ Tensor float_tensor(const io::WeightStore& s, const std::string& name, std::vect
   return t;
 }
 
+Tensor matrix_tensor(const io::WeightStore& s, const std::string& name,
+                     std::vector<int64_t> shape) {
+  Tensor t = present(s, name);
+  if (t.dtype != DType::Q8_0) return float_tensor(s, name, std::move(shape));
+  check_shape(t, name, shape);
+  return t;
+}
+
 ops::Weight matrix(const io::WeightStore& s, const std::string& prefix, int64_t rows, int64_t cols,
                    int64_t block_out, int64_t block_in) {
   const std::string name = prefix + ".weight";

@@ -14,30 +14,30 @@ DenseModel::DenseModel(const io::ModelConfig& cfg, io::WeightStore store, const 
   max_context_ = opt.max_context > 0 ? opt.max_context : cfg_.max_position_embeddings;
   const int64_t H = cfg_.hidden, D = cfg_.head_dim, I = cfg_.intermediate;
   const int64_t q_dim = cfg_.n_heads * D, kv_dim = cfg_.n_kv_heads * D;
-  embed_ = float_tensor(store_, "model.embed_tokens.weight", {cfg_.vocab, H});
+  embed_ = matrix_tensor(store_, "model.embed_tokens.weight", {cfg_.vocab, H});
   final_norm_ = float_tensor(store_, "model.norm.weight", {H});
   if (cfg_.tie_word_embeddings) {
     lm_head_ = embed_;
   } else {
-    lm_head_ = float_tensor(store_, "lm_head.weight", {cfg_.vocab, H});
+    lm_head_ = matrix_tensor(store_, "lm_head.weight", {cfg_.vocab, H});
   }
   for (int64_t l = 0; l < cfg_.n_layers; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
     DenseLayer L;
     L.attn_norm = float_tensor(store_, p + "input_layernorm.weight", {H});
     L.ffn_norm = float_tensor(store_, p + "post_attention_layernorm.weight", {H});
-    L.wq = float_tensor(store_, p + "self_attn.q_proj.weight", {q_dim, H});
-    L.wk = float_tensor(store_, p + "self_attn.k_proj.weight", {kv_dim, H});
-    L.wv = float_tensor(store_, p + "self_attn.v_proj.weight", {kv_dim, H});
-    L.wo = float_tensor(store_, p + "self_attn.o_proj.weight", {H, q_dim});
+    L.wq = matrix_tensor(store_, p + "self_attn.q_proj.weight", {q_dim, H});
+    L.wk = matrix_tensor(store_, p + "self_attn.k_proj.weight", {kv_dim, H});
+    L.wv = matrix_tensor(store_, p + "self_attn.v_proj.weight", {kv_dim, H});
+    L.wo = matrix_tensor(store_, p + "self_attn.o_proj.weight", {H, q_dim});
     if (cfg_.attention_bias) {
       L.bq = float_tensor(store_, p + "self_attn.q_proj.bias", {q_dim});
       L.bk = float_tensor(store_, p + "self_attn.k_proj.bias", {kv_dim});
       L.bv = float_tensor(store_, p + "self_attn.v_proj.bias", {kv_dim});
     }
-    L.w_gate = float_tensor(store_, p + "mlp.gate_proj.weight", {I, H});
-    L.w_up = float_tensor(store_, p + "mlp.up_proj.weight", {I, H});
-    L.w_down = float_tensor(store_, p + "mlp.down_proj.weight", {H, I});
+    L.w_gate = matrix_tensor(store_, p + "mlp.gate_proj.weight", {I, H});
+    L.w_up = matrix_tensor(store_, p + "mlp.up_proj.weight", {I, H});
+    L.w_down = matrix_tensor(store_, p + "mlp.down_proj.weight", {H, I});
     layers_.push_back(std::move(L));
   }
   inv_freq_ = rope_inv_freq(D, cfg_.rope_theta, cfg_.rope_scaling);

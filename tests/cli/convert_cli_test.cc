@@ -1,6 +1,7 @@
 // r1 convert / r1 quantize: Hugging Face folders written as GGUF, checked field by field against
-// the folder they came from, and bad requests refused with one line and exit code 2. (That
-// llama.cpp runs these files as r1 runs the folders is bench/gguf_vs_llamacpp.sh's check.)
+// the folder they came from, and bad requests refused with one line and exit code 2; and GGUF
+// files as -m: the same ids, prompts and log-probabilities as the folder they were written from.
+// (That llama.cpp runs these files as r1 runs the folders is bench/gguf_vs_llamacpp.sh's check.)
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -201,6 +202,70 @@ TEST(ConvertCli, RefusalsAreOneLine) {
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   }
   EXPECT_FALSE(fs::exists(out));
+}
+
+// -m FILE.gguf: the model, tokenizer and chat template read from the file give what the folder
+// gives. F32 files score exactly as the folder; a Q8_0 file exactly as --quantize q8_0 (the same
+// blocks); the Llama file checks the q/k rows are turned back.
+TEST(GgufInput, EveryCommandReadsTheFileAsTheFolder) {
+  const std::string cache = temp("cache");
+  const std::string env = "R1_CACHE_DIR=" + cache;
+  const std::string arith = source("models/r1-arith");
+  const std::string f32 = temp("in-f32.gguf"), q8 = temp("in-q8.gguf");
+  ASSERT_EQ(run_r1("convert -m " + arith + " --type f32 --out " + f32).code, 0);
+  ASSERT_EQ(run_r1("quantize -m " + arith + " --type q8_0 --out " + q8).code, 0);
+  const std::string text =
+      R"j({"text": "What is 48 + 27? Let me think: 8 + 7 = 15, carry 1. été 中"})j"
+      "\n";
+  auto folder = run_r1("score --jsonl -m " + arith, text);
+  ASSERT_EQ(folder.code, 0) << folder.err;
+  auto file = run_r1("score --jsonl -m " + f32, text, env);
+  ASSERT_EQ(file.code, 0) << file.err;
+  EXPECT_EQ(json::parse(file.out), json::parse(folder.out));
+  auto folder_q8 = run_r1("score --jsonl --quantize q8_0 -m " + arith, text);
+  auto file_q8 = run_r1("score --jsonl -m " + q8, text, env);
+  ASSERT_EQ(file_q8.code, 0) << file_q8.err;
+  EXPECT_EQ(json::parse(file_q8.out), json::parse(folder_q8.out));
+  // the chat template and tokenizer from the metadata
+  const std::string chat = R"j({"messages": [{"role": "user", "content": "What is 2 + 2?"}]})j";
+  EXPECT_EQ(run_r1("template -m " + f32, chat, env).out, run_r1("template -m " + arith, chat).out);
+  auto gen = [&](const std::string& m, const std::string& e) {
+    return run_r1("generate --chat -p 'What is 123 + 456?' -n 24 --temperature 0 --json -m " + m,
+                  "", e)
+        .out;
+  };
+  EXPECT_EQ(gen(f32, env), gen(arith, ""));
+  // a Llama checkpoint
+  const std::string dir = temp("llama-in");
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  for (const auto& e : fs::directory_iterator(source("tests/fixtures/models/llama-bf16-sharded")))
+    if (e.path().filename().string().find("golden") == std::string::npos)
+      fs::copy(e.path(), dir + "/" + e.path().filename().string());
+  ASSERT_EQ(
+      run_r1("train tokenizer --corpus " + source("README.md") + " --vocab-size 380 --out " + dir)
+          .code,
+      0);
+  const std::string llama = temp("in-llama.gguf");
+  ASSERT_EQ(run_r1("convert -m " + dir + " --type bf16 --out " + llama).code, 0);
+  const std::string t2 = R"j({"text": "hello world 123 the quick brown fox"})j"
+                         "\n";
+  auto a = run_r1("score --jsonl -m " + dir, t2), b = run_r1("score --jsonl -m " + llama, t2, env);
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_EQ(json::parse(a.out), json::parse(b.out));
+  // the cache folder is reused, and a damaged file is one line
+  EXPECT_EQ(run_r1("score --jsonl -m " + f32, text, env).out, file.out);
+  std::string bytes = r1::read_file(f32);
+  bytes.resize(bytes.size() / 2);
+  const std::string cut = temp("cut.gguf");
+  { std::ofstream(cut, std::ios::binary) << bytes; }
+  auto bad = run_r1("score --jsonl -m " + cut, text, env);
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+  EXPECT_NE(bad.err.find("cut.gguf"), std::string::npos) << bad.err;
+  for (const auto& p : {f32, q8, llama, cut}) std::remove(p.c_str());
+  fs::remove_all(dir);
+  fs::remove_all(cache);
 }
 
 }  // namespace

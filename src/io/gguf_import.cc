@@ -1,0 +1,190 @@
+#include "io/gguf_import.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+
+#include "core/error.h"
+#include "core/file_util.h"
+#include "io/gguf_tokenizer.h"
+#include "io/safetensors.h"
+
+namespace r1::io {
+
+using nlohmann::json;
+
+namespace {
+
+// llama.cpp's per-layer tensor names and Hugging Face's.
+const std::pair<const char*, const char*> kLayerNames[] = {
+    {"attn_norm", "input_layernorm"},    {"attn_q", "self_attn.q_proj"},
+    {"attn_k", "self_attn.k_proj"},      {"attn_v", "self_attn.v_proj"},
+    {"attn_output", "self_attn.o_proj"}, {"ffn_norm", "post_attention_layernorm"},
+    {"ffn_gate", "mlp.gate_proj"},       {"ffn_up", "mlp.up_proj"},
+    {"ffn_down", "mlp.down_proj"}};
+
+// The Hugging Face name of a GGUF tensor name; empty when r1 has none.
+std::string hf_name(const std::string& g) {
+  if (g == "token_embd.weight") return "model.embed_tokens.weight";
+  if (g == "output_norm.weight") return "model.norm.weight";
+  if (g == "output.weight") return "lm_head.weight";
+  if (g.rfind("blk.", 0) != 0) return "";
+  size_t dot = g.find('.', 4);
+  if (dot == std::string::npos) return "";
+  std::string layer = g.substr(4, dot - 4), rest = g.substr(dot + 1);
+  if (layer.empty() || layer.find_first_not_of("0123456789") != std::string::npos) return "";
+  for (const auto& [from, to] : kLayerNames) {
+    std::string f = from;
+    for (const char* suffix : {".weight", ".bias"})
+      if (rest == f + suffix) return "model.layers." + layer + "." + to + suffix;
+  }
+  return "";
+}
+
+std::string cache_root() {
+  if (const char* d = std::getenv("R1_CACHE_DIR"); d && *d) return d;
+  if (const char* d = std::getenv("XDG_CACHE_HOME"); d && *d) return path_join(d, "r1");
+  if (const char* h = std::getenv("HOME"); h && *h) return path_join(h, ".cache/r1");
+  return "/tmp/r1-cache";
+}
+
+// Rows of a llama q or k tensor (a bias: rows of one value) from llama.cpp's interleaved pairs
+// back to rotate-half order: Hugging Face row h*d + j*d/2 + i is GGUF row h*d + 2i + j.
+Tensor unpermute_rope_rows(const Tensor& t, int64_t heads) {
+  int64_t rows = t.ndim() == 1 ? t.numel() : t.dim(0);
+  size_t row_bytes = t.nbytes() / static_cast<size_t>(rows);
+  int64_t d = rows / heads, half = d / 2;
+  Tensor out = Tensor::empty(t.dtype, t.shape);
+  const char* src = static_cast<const char*>(t.data);
+  char* dst = static_cast<char*>(out.data);
+  for (int64_t h = 0; h < heads; ++h)
+    for (int64_t i = 0; i < half; ++i)
+      for (int64_t j = 0; j < 2; ++j)
+        std::memcpy(dst + static_cast<size_t>(h * d + j * half + i) * row_bytes,
+                    src + static_cast<size_t>(h * d + 2 * i + j) * row_bytes, row_bytes);
+  return out;
+}
+
+}  // namespace
+
+json gguf_model_config(const GgufFile& g) {
+  const std::string arch = g.get_string("general.architecture");
+  if (arch != "qwen2" && arch != "llama")
+    fail_input(g.path(), ": architecture \"", arch,
+               "\" is not read from GGUF yet (qwen2 and llama are)");
+  if (g.tensor_info("rope_freqs.weight"))
+    fail_input(g.path(), ": rope_freqs (Llama 3.1's rope scaling) is not read from GGUF yet");
+  const GgufTensorInfo* embd = g.tensor_info("token_embd.weight");
+  if (!embd || embd->ne.size() != 2) fail_input(g.path(), ": no 2-D token_embd.weight tensor");
+  auto opt_int = [&](const std::string& key, int64_t def) {
+    return g.find(key) ? g.get_int(key) : def;
+  };
+  auto opt_float = [&](const std::string& key, double def) {
+    return g.find(key) ? g.get_float(key) : def;
+  };
+  const int64_t hidden = g.get_int(arch + ".embedding_length");
+  const int64_t heads = g.get_int(arch + ".attention.head_count");
+  json c = {{"architectures", {arch == "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM"}},
+            {"model_type", arch},
+            {"hidden_size", hidden},
+            {"intermediate_size", g.get_int(arch + ".feed_forward_length")},
+            {"num_hidden_layers", g.get_int(arch + ".block_count")},
+            {"num_attention_heads", heads},
+            {"num_key_value_heads", opt_int(arch + ".attention.head_count_kv", heads)},
+            {"vocab_size", embd->ne[1]},
+            {"max_position_embeddings", opt_int(arch + ".context_length", 4096)},
+            {"rms_norm_eps", g.get_float(arch + ".attention.layer_norm_rms_epsilon")},
+            {"rope_theta", opt_float(arch + ".rope.freq_base", 10000.0)},
+            {"rope_scaling", nullptr},
+            {"hidden_act", "silu"},
+            {"tie_word_embeddings", g.tensor_info("output.weight") == nullptr},
+            {"attention_bias", g.tensor_info("blk.0.attn_q.bias") != nullptr}};
+  if (heads > 0 && g.find(arch + ".rope.dimension_count")) {
+    int64_t rope_dim = g.get_int(arch + ".rope.dimension_count");
+    if (rope_dim != hidden / heads) c["head_dim"] = rope_dim;
+  }
+  if (g.find("tokenizer.ggml.bos_token_id"))
+    c["bos_token_id"] = g.get_int("tokenizer.ggml.bos_token_id");
+  if (g.find("tokenizer.ggml.eos_token_id"))
+    c["eos_token_id"] = g.get_int("tokenizer.ggml.eos_token_id");
+  switch (embd->type) {
+    case GgmlType::BF16:
+      c["torch_dtype"] = "bfloat16";
+      break;
+    case GgmlType::F16:
+      c["torch_dtype"] = "float16";
+      break;
+    default:
+      c["torch_dtype"] = "float32";
+  }
+  return c;
+}
+
+std::string prepare_gguf_folder(const std::string& gguf_path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path abs = fs::canonical(gguf_path, ec);
+  if (ec) fail_input(gguf_path, ": cannot open (", ec.message(), ")");
+  struct stat st {};
+  if (::stat(abs.c_str(), &st) != 0) fail_input(gguf_path, ": cannot stat");
+  const std::string key = abs.string() + "|" + std::to_string(st.st_size) + "|" +
+                          std::to_string(st.st_mtim.tv_sec) + "." +
+                          std::to_string(st.st_mtim.tv_nsec);
+  char hash[17];
+  std::snprintf(hash, sizeof hash, "%016zx", std::hash<std::string>{}(key));
+  const std::string dir =
+      path_join(path_join(cache_root(), "gguf"), abs.stem().string() + "-" + hash);
+  if (file_exists(path_join(dir, kGgufSourceFile))) return dir;
+  GgufFile g = GgufFile::open(abs.string(), LoadMode::Map);
+  json config = gguf_model_config(g);
+  auto [tokenizer, tokenizer_config] = gguf_tokenizer_files(g);
+  const std::string tmp = dir + ".tmp" + std::to_string(::getpid());
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp, ec);
+  if (ec) fail_input(tmp, ": cannot create the GGUF cache folder (", ec.message(), ")");
+  write_file_atomic(path_join(tmp, "config.json"), config.dump(2));
+  write_file_atomic(path_join(tmp, "tokenizer.json"), tokenizer.dump());
+  write_file_atomic(path_join(tmp, "tokenizer_config.json"), tokenizer_config.dump(2));
+  write_file_atomic(path_join(tmp, kGgufSourceFile), abs.string());
+  fs::rename(tmp, dir, ec);
+  if (ec) {  // another process made it first: use theirs
+    fs::remove_all(tmp, ec);
+    if (!file_exists(path_join(dir, kGgufSourceFile)))
+      fail_input(dir, ": cannot create the GGUF cache folder");
+  }
+  return dir;
+}
+
+WeightStore open_gguf_folder(const std::string& dir, LoadMode mode) {
+  std::string path = read_file(path_join(dir, kGgufSourceFile));
+  GgufFile g = GgufFile::open(path, mode);
+  const std::string arch = g.get_string("general.architecture");
+  const bool llama = arch == "llama";
+  const int64_t heads = g.get_int(arch + ".attention.head_count");
+  const int64_t kv_heads = g.find(arch + ".attention.head_count_kv")
+                               ? g.get_int(arch + ".attention.head_count_kv")
+                               : heads;
+  WeightStore store;
+  for (const auto& info : g.tensors()) {
+    std::string name = hf_name(info.name);
+    if (name.empty()) fail_input(path, ": tensor ", info.name, " is not one r1 reads for ", arch);
+    Tensor t = g.tensor(info.name);
+    if (llama && (name.find("self_attn.q_proj.") != std::string::npos ||
+                  name.find("self_attn.k_proj.") != std::string::npos)) {
+      int64_t h = name.find("q_proj") != std::string::npos ? heads : kv_heads;
+      int64_t rows = t.ndim() == 1 ? t.numel() : t.dim(0);
+      if (h <= 0 || rows % (2 * h) != 0)
+        fail_input(path, ": tensor ", info.name, " has ", rows, " rows, not whole heads of ", h);
+      t = unpermute_rope_rows(t, h);
+    }
+    store.add_tensor(name, std::move(t), path);
+  }
+  return store;
+}
+
+}  // namespace r1::io
