@@ -200,54 +200,39 @@ GgufValue GgufValue::of_floats(std::vector<double> v) {
   return g;
 }
 
+namespace {
+// The ggml types r1 reads and writes, with r1's dtype and llama.cpp's name of each.
+const struct {
+  GgmlType ggml;
+  DType dtype;
+  const char* name;
+} kTypes[] = {{GgmlType::F32, DType::F32, "F32"},
+              {GgmlType::F16, DType::F16, "F16"},
+              {GgmlType::BF16, DType::BF16, "BF16"},
+              {GgmlType::Q8_0, DType::Q8_0, "Q8_0"}};
+}  // namespace
+
 bool ggml_to_dtype(GgmlType t, DType* out) {
-  switch (t) {
-    case GgmlType::F32:
-      *out = DType::F32;
+  for (const auto& e : kTypes)
+    if (e.ggml == t) {
+      *out = e.dtype;
       return true;
-    case GgmlType::F16:
-      *out = DType::F16;
-      return true;
-    case GgmlType::BF16:
-      *out = DType::BF16;
-      return true;
-    case GgmlType::Q8_0:
-      *out = DType::Q8_0;
-      return true;
-  }
+    }
   return false;
 }
 
 bool dtype_to_ggml(DType t, GgmlType* out) {
-  switch (t) {
-    case DType::F32:
-      *out = GgmlType::F32;
+  for (const auto& e : kTypes)
+    if (e.dtype == t) {
+      *out = e.ggml;
       return true;
-    case DType::F16:
-      *out = GgmlType::F16;
-      return true;
-    case DType::BF16:
-      *out = GgmlType::BF16;
-      return true;
-    case DType::Q8_0:
-      *out = GgmlType::Q8_0;
-      return true;
-    default:
-      return false;
-  }
+    }
+  return false;
 }
 
 const char* ggml_type_name(GgmlType t) {
-  switch (t) {
-    case GgmlType::F32:
-      return "F32";
-    case GgmlType::F16:
-      return "F16";
-    case GgmlType::BF16:
-      return "BF16";
-    case GgmlType::Q8_0:
-      return "Q8_0";
-  }
+  for (const auto& e : kTypes)
+    if (e.ggml == t) return e.name;
   return "?";
 }
 

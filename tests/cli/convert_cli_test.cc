@@ -33,6 +33,21 @@ std::string temp(const std::string& name) {
       .string();
 }
 
+// A Llama checkpoint folder: the llama-bf16-sharded fixture (random weights, q/k/v biases,
+// 8 heads / 2 kv of 8) with a tokenizer r1 trains on README.md.
+std::string llama_folder(const std::string& name) {
+  const std::string dir = temp(name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  for (const auto& e : fs::directory_iterator(source("tests/fixtures/models/llama-bf16-sharded")))
+    if (e.path().filename().string().find("golden") == std::string::npos)
+      fs::copy(e.path(), dir + "/" + e.path().filename().string());
+  auto r =
+      run_r1("train tokenizer --corpus " + source("README.md") + " --vocab-size 380 --out " + dir);
+  EXPECT_EQ(r.code, 0) << r.err;
+  return dir;
+}
+
 // The stored values of a tensor as f32.
 std::vector<float> values(const r1::Tensor& t) {
   std::vector<float> v(static_cast<size_t>(t.numel()));
@@ -135,17 +150,9 @@ TEST(ConvertCli, QuantizeWritesQ8_0MatricesAndF32Norms) {
 // Llama's q and k rows go from rotate-half order to llama.cpp's interleaved pairs, per head:
 // GGUF row h*d + 2i + j is Hugging Face row h*d + j*d/2 + i (the biases too).
 TEST(ConvertCli, LlamaQueryAndKeyRowsPermuted) {
-  const std::string dir = temp("llama");
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  for (const auto& e : fs::directory_iterator(source("tests/fixtures/models/llama-bf16-sharded")))
-    if (e.path().filename().string().find("golden") == std::string::npos)
-      fs::copy(e.path(), dir + "/" + e.path().filename().string());
-  auto r =
-      run_r1("train tokenizer --corpus " + source("README.md") + " --vocab-size 380 --out " + dir);
-  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string dir = llama_folder("llama");
   const std::string out = temp("llama.gguf");
-  r = run_r1("convert -m " + dir + " --type f32 --out " + out);
+  auto r = run_r1("convert -m " + dir + " --type f32 --out " + out);
   ASSERT_EQ(r.code, 0) << r.err;
   r1::io::GgufFile g = r1::io::GgufFile::open(out);
   EXPECT_EQ(g.get_string("general.architecture"), "llama");
@@ -236,16 +243,7 @@ TEST(GgufInput, EveryCommandReadsTheFileAsTheFolder) {
   };
   EXPECT_EQ(gen(f32, env), gen(arith, ""));
   // a Llama checkpoint
-  const std::string dir = temp("llama-in");
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  for (const auto& e : fs::directory_iterator(source("tests/fixtures/models/llama-bf16-sharded")))
-    if (e.path().filename().string().find("golden") == std::string::npos)
-      fs::copy(e.path(), dir + "/" + e.path().filename().string());
-  ASSERT_EQ(
-      run_r1("train tokenizer --corpus " + source("README.md") + " --vocab-size 380 --out " + dir)
-          .code,
-      0);
+  const std::string dir = llama_folder("llama-in");
   const std::string llama = temp("in-llama.gguf");
   ASSERT_EQ(run_r1("convert -m " + dir + " --type bf16 --out " + llama).code, 0);
   const std::string t2 = R"j({"text": "hello world 123 the quick brown fox"})j"
