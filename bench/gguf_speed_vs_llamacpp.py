@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""r1 and llama.cpp on the same GGUF files, side by side: prefill and decode tokens/s at 1 and 2
+threads, interleaved (for each round, each thread count, each file: r1 then llama.cpp), medians
+over the rounds, ratios r1 / llama.cpp, and r1's decode against the bandwidth roofline (bytes per
+step from `r1 bench`, bandwidth measured by `r1 bench` once at the start).
+
+llama.cpp is node-llama-cpp's prebuilt CPU build from npm (bench/llamacpp, installed on first
+use); r1 reads the GGUF file with -m. The model is a random one with R1-Distill-Qwen-1.5B's shape
+(written once under $R1_BENCH_DIR, default /tmp/r1bench, as bench/serve_bench.sh writes it), as
+Q8_0 and BF16 GGUF files written by `r1 quantize` / `r1 convert`.
+
+Usage: python3 bench/gguf_speed_vs_llamacpp.py [--rounds 3] [--prompt 64] [--gen 32]
+                                                [--types q8_0,bf16] [--threads 1,2]
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+R1 = os.path.join(ROOT, "build", "r1")
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw).stdout
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--prompt", type=int, default=64)
+    ap.add_argument("--gen", type=int, default=32)
+    ap.add_argument("--types", default="q8_0,bf16")
+    ap.add_argument("--threads", default="1,2")
+    args = ap.parse_args()
+    bench_dir = os.environ.get("R1_BENCH_DIR", "/tmp/r1bench")
+    model = os.path.join(bench_dir, "qwen-1.5b-shape-bf16")
+    if not os.path.exists(os.path.join(model, "model.safetensors")):
+        run([R1, "train", "init", "--arch", "qwen2", "--tokenizer",
+             os.path.join(ROOT, "build", "tokenizers", "r1-distill-qwen"), "--hidden", "1536",
+             "--layers", "28", "--heads", "12", "--kv-heads", "2", "--intermediate", "8960",
+             "--vocab", "151936", "--max-position", "4096", "--untied", "--dtype", "bf16",
+             "--seed", "1", "--out", model])
+    llamacpp = os.path.join(ROOT, "bench", "llamacpp")
+    if not os.path.isdir(os.path.join(llamacpp, "node_modules", "node-llama-cpp")):
+        run(["npm", "ci", "--prefix", llamacpp, "--no-audit", "--no-fund"])
+    types = args.types.split(",")
+    files = {}
+    for t in types:
+        f = os.path.join(bench_dir, f"qwen-1.5b-shape-{t}.gguf")
+        if not os.path.exists(f):
+            verb = "quantize" if t.startswith("q") else "convert"
+            run([R1, verb, "-m", model, "--type", t, "--out", f])
+        files[t] = f
+    cpu = run(["sh", "-c", "lscpu | sed -n 's/^Model name: *//p'"]).strip()
+    first = json.loads(run([R1, "bench", "-m", files[types[0]], "--prompt-tokens", "8",
+                            "--gen-tokens", "4", "--reps", "1", "--json"]))
+    bandwidth = first["machine_read_gb_s"]
+    print(f"CPU: {cpu}; measured read bandwidth {bandwidth:.1f} GB/s (2 threads); "
+          f"prompt {args.prompt} tokens, {args.gen} decoded; {args.rounds} rounds, medians",
+          flush=True)
+    results = {}  # (type, threads, impl) -> {"prefill": [...], "decode": [...], "bytes": ...}
+    for rnd in range(args.rounds):
+        for threads in [int(x) for x in args.threads.split(",")]:
+            for t in types:
+                r = json.loads(run([R1, "bench", "-m", files[t], "--prompt-tokens",
+                                    str(args.prompt), "--gen-tokens", str(args.gen), "--reps",
+                                    "2", "--threads", str(threads), "--no-bandwidth", "--json"]))
+                e = results.setdefault((t, threads, "r1"), {"prefill": [], "decode": []})
+                e["prefill"].append(r["prefill_tok_s"])
+                e["decode"].append(r["decode_tok_s"])
+                e["bytes"] = r["weight_bytes_per_step"]
+                ll = json.loads(run(["node", os.path.join(llamacpp, "speed.mjs"), files[t],
+                                     str(args.prompt), str(args.gen), str(threads), "2"],
+                                    cwd=llamacpp))
+                e = results.setdefault((t, threads, "llama"), {"prefill": [], "decode": []})
+                e["prefill"].append(ll["prefill_tok_s"])
+                e["decode"].append(ll["decode_tok_s"])
+        print(f"round {rnd + 1} done", file=sys.stderr, flush=True)
+    print("| file | threads | prefill r1 | prefill llama.cpp | ratio | decode r1 | decode llama.cpp "
+          "| ratio | r1 decode % of roofline |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for t in types:
+        for threads in [int(x) for x in args.threads.split(",")]:
+            a, b = results[(t, threads, "r1")], results[(t, threads, "llama")]
+            pa, pb = statistics.median(a["prefill"]), statistics.median(b["prefill"])
+            da, db = statistics.median(a["decode"]), statistics.median(b["decode"])
+            roof = bandwidth * 1e9 / a["bytes"] if bandwidth > 0 else float("nan")
+            print(f"| {t.upper()} | {threads} | {pa:.1f} | {pb:.1f} | {pa / pb:.2f} | {da:.2f} | "
+                  f"{db:.2f} | {da / db:.2f} | {100 * da / roof:.0f}% |")
+
+
+if __name__ == "__main__":
+    main()
