@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <map>
 
 #include "core/error.h"
 #include "core/file_util.h"
@@ -185,6 +186,44 @@ WeightStore open_gguf_folder(const std::string& dir, LoadMode mode) {
     store.add_tensor(name, std::move(t), path);
   }
   return store;
+}
+
+size_t gguf_to_folder(const std::string& gguf_path, const std::string& out, DType dequantized) {
+  namespace fs = std::filesystem;
+  if (dequantized != DType::F32 && dequantized != DType::BF16 && dequantized != DType::F16)
+    fail_usage("Q8_0 tensors become f32, bf16 or f16 in a Hugging Face folder");
+  if (fs::exists(out)) fail_input(out, ": already exists (r1 writes a new folder)");
+  const std::string cache = prepare_gguf_folder(gguf_path);
+  WeightStore store = open_gguf_folder(cache, LoadMode::Map);
+  std::map<std::string, Tensor> tensors;
+  for (const auto& name : store.names()) {
+    Tensor t = store.get(name);
+    if (t.dtype == DType::Q8_0) {
+      std::vector<float> f(static_cast<size_t>(t.numel()));
+      dequantize_q8_0(t.data, f.data(), t.numel());
+      Tensor d = Tensor::zeros(dequantized, t.shape);
+      for (size_t i = 0; i < f.size(); ++i) {
+        if (dequantized == DType::F32) d.ptr<float>()[i] = f[i];
+        if (dequantized == DType::BF16) d.ptr<uint16_t>()[i] = f32_to_bf16(f[i]);
+        if (dequantized == DType::F16) d.ptr<uint16_t>()[i] = f32_to_f16(f[i]);
+      }
+      t = std::move(d);
+    }
+    tensors[name] = std::move(t);
+  }
+  const std::string tmp = out + ".tmp" + std::to_string(::getpid());
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp, ec);
+  if (ec) fail_input(tmp, ": cannot create the folder (", ec.message(), ")");
+  for (const char* f : {"config.json", "tokenizer.json", "tokenizer_config.json"})
+    fs::copy_file(path_join(cache, f), path_join(tmp, f), ec);
+  if (ec) fail_input(tmp, ": cannot write (", ec.message(), ")");
+  write_safetensors(path_join(tmp, "model.safetensors"), tensors,
+                    {{"format", "pt"}, {"source", "r1 convert from " + gguf_path}});
+  fs::rename(tmp, out, ec);
+  if (ec) fail_input(out, ": cannot move the finished folder into place (", ec.message(), ")");
+  return tensors.size();
 }
 
 }  // namespace r1::io

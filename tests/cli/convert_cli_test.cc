@@ -266,4 +266,51 @@ TEST(GgufInput, EveryCommandReadsTheFileAsTheFolder) {
   fs::remove_all(cache);
 }
 
+// GGUF -> Hugging Face folder: HF -> GGUF -> HF gives back the same tensors (the Llama q/k rows
+// permuted and turned back), config fields and tokenization; a Q8_0 file becomes the dequantized
+// blocks.
+TEST(GgufInput, ConvertBackToAFolder) {
+  const std::string cache = temp("cache2");
+  const std::string env = "R1_CACHE_DIR=" + cache;
+  const std::string llama = llama_folder("llama-back");
+  const std::string arith = source("models/r1-arith");
+  for (const std::string& dir : {arith, llama}) {
+    const std::string gguf = temp("back.gguf"), back = temp("back");
+    fs::remove_all(back);
+    ASSERT_EQ(run_r1("convert -m " + dir + " --type f32 --out " + gguf).code, 0);
+    auto r = run_r1("convert -m " + gguf + " --type bf16 --out " + back, "", env);
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto a = r1::io::WeightStore::open_dir(dir), b = r1::io::WeightStore::open_dir(back);
+    EXPECT_EQ(a.names(), b.names());
+    for (const auto& name : a.names()) EXPECT_EQ(values(a.get(name)), values(b.get(name))) << name;
+    json ca = json::parse(r1::read_file(dir + "/config.json"));
+    json cb = json::parse(r1::read_file(back + "/config.json"));
+    for (const char* k : {"architectures", "hidden_size", "intermediate_size", "num_hidden_layers",
+                          "num_attention_heads", "num_key_value_heads", "vocab_size",
+                          "max_position_embeddings", "tie_word_embeddings"})
+      EXPECT_EQ(ca[k], cb[k]) << k;
+    const std::string text = "What is 48 + 27? The quick brown fox, 1234 times.";
+    EXPECT_EQ(run_r1("tokenize -m " + back, text).out, run_r1("tokenize -m " + dir, text).out);
+    // an existing folder is not overwritten
+    r = run_r1("convert -m " + gguf + " --out " + back, "", env);
+    EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.err.find("already exists"), std::string::npos) << r.err;
+    fs::remove_all(back);
+    std::remove(gguf.c_str());
+  }
+  const std::string q8 = temp("back-q8.gguf"), back = temp("back-q8");
+  fs::remove_all(back);
+  ASSERT_EQ(run_r1("quantize -m " + arith + " --type q8_0 --out " + q8).code, 0);
+  ASSERT_EQ(run_r1("convert -m " + q8 + " --type f32 --out " + back, "", env).code, 0);
+  r1::io::GgufFile g = r1::io::GgufFile::open(q8);
+  auto b = r1::io::WeightStore::open_dir(back);
+  EXPECT_EQ(values(b.get("model.layers.0.mlp.up_proj.weight")),
+            values(g.tensor("blk.0.ffn_up.weight")));
+  EXPECT_EQ(run_r1("convert -m " + q8 + " --type q8_0 --out " + temp("nope"), "", env).code, 2);
+  fs::remove_all(back);
+  fs::remove_all(llama);
+  fs::remove_all(cache);
+  std::remove(q8.c_str());
+}
+
 }  // namespace
