@@ -1,5 +1,5 @@
 // r1 convert / r1 quantize: a Hugging Face checkpoint folder written as a GGUF file that
-// llama.cpp loads (io/gguf_export.h).
+// llama.cpp loads (io/gguf_export.h), and a GGUF file written as a folder (io/gguf_import.h).
 #include <cstdio>
 
 #include "cli/command.h"
@@ -32,6 +32,8 @@ int write_gguf_file(Args& args, bool quantize, const std::optional<std::string>&
   if (out.size() < 5 || out.substr(out.size() - 5) != ".gguf")
     fail_usage("--out names a .gguf file, not \"", out, "\"");
   opt.matrix_type = gguf_matrix_type(type);
+  if (quantize && opt.matrix_type != DType::Q8_0)
+    fail_usage("r1 quantize writes q8_0 (r1 convert writes f32, f16 and bf16)");
   size_t n = io::export_gguf(dir, out, opt);
   std::fprintf(stderr, "wrote %s: %zu tensors, matrices %s\n", out.c_str(), n, type.c_str());
   return 0;

@@ -73,9 +73,12 @@ std::vector<std::pair<std::string, GgufValue>> gguf_tokenizer_metadata(const jso
   std::vector<bool> special;
   if (tok.contains("added_tokens"))
     for (const json& a : tok["added_tokens"]) {
-      if (!a.is_object() || !a.contains("id") || !a.contains("content")) continue;
+      if (!a.is_object() || !a.contains("id") || !a["id"].is_number_integer() ||
+          !a.contains("content") || !a["content"].is_string())
+        fail_input(where, ": an added token without an integer id and a string content");
       added.emplace_back(a["content"].get<std::string>(), a["id"].get<int64_t>());
-      special.push_back(a.value("special", false));
+      special.push_back(a.contains("special") && a["special"].is_boolean() &&
+                        a["special"].get<bool>());
     }
   std::vector<std::string> tokens(static_cast<size_t>(vocab_size));
   std::vector<int64_t> types(static_cast<size_t>(vocab_size), 0);
@@ -86,8 +89,11 @@ std::vector<std::pair<std::string, GgufValue>> gguf_tokenizer_metadata(const jso
     tokens[static_cast<size_t>(id)] = content;
     types[static_cast<size_t>(id)] = type;
   };
-  for (auto it = vocab.begin(); it != vocab.end(); ++it)
+  for (auto it = vocab.begin(); it != vocab.end(); ++it) {
+    if (!it.value().is_number_integer())
+      fail_input(where, ": vocabulary entry ", it.key(), " has no integer id");
     place(it.key(), it.value().get<int64_t>(), 1);
+  }
   for (size_t k = 0; k < added.size(); ++k)
     place(added[k].first, added[k].second, special[k] ? 3 : 4);
   for (int64_t id = 0; id < vocab_size; ++id) {
@@ -99,7 +105,7 @@ std::vector<std::pair<std::string, GgufValue>> gguf_tokenizer_metadata(const jso
   for (const json& m : model["merges"]) {
     if (m.is_string()) {
       merges.push_back(m.get<std::string>());
-    } else if (m.is_array() && m.size() == 2) {
+    } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
       merges.push_back(m[0].get<std::string>() + " " + m[1].get<std::string>());
     } else {
       fail_input(where, ": a merge is neither \"a b\" nor [a, b]");

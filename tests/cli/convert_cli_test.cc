@@ -198,6 +198,7 @@ TEST(ConvertCli, RefusalsAreOneLine) {
            {"convert -m " + arith + " --out " + temp("x.bin"), ".gguf"},
            {"convert -m " + arith + " --type q4_k --out " + out, "--type"},
            {"quantize -m " + arith + " --out " + out, "--type is required"},
+           {"quantize -m " + arith + " --type bf16 --out " + out, "writes q8_0"},
            {"convert -m " + source("tests/fixtures/models/dsv3-bf16") + " --out " + out,
             "DeepSeek-V3"},
            {"convert -m " + source("tests/fixtures/models/qwen2-f32") + " --out " + out,

@@ -245,9 +245,36 @@ TEST(Engine, QueueAndBudgetLimits) {
   opt.kv_budget_bytes = 8 * model->new_cache().bytes_per_block();
   Collector a, b, c;
   Engine engine(*model, nullptr, {}, opt);
-  auto ta = engine.submit({request(0, 5, 1.0f, 50), -1, a.sink()});
+  // a's first delta holds the engine's loop until the checks below are done, so that a is
+  // running and b waiting whatever the machine's speed (a sleep made this test flaky under load).
+  struct Gate {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool started = false, released = false;
+    void release() {
+      std::lock_guard<std::mutex> l(mu);
+      released = true;
+      cv.notify_all();
+    }
+    ~Gate() { release(); }
+  } gate;
+  auto a_sink = a.sink();
+  auto ta = engine.submit({request(0, 5, 1.0f, 50), -1, [&](const SampleDelta& d) {
+                             {
+                               std::unique_lock<std::mutex> l(gate.mu);
+                               if (!gate.started) {
+                                 gate.started = true;
+                                 gate.cv.notify_all();
+                                 gate.cv.wait(l, [&] { return gate.released; });
+                               }
+                             }
+                             a_sink(d);
+                           }});
   ASSERT_TRUE(ta);
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  {
+    std::unique_lock<std::mutex> l(gate.mu);
+    ASSERT_TRUE(gate.cv.wait_for(l, std::chrono::seconds(60), [&] { return gate.started; }));
+  }
   auto tb = engine.submit({request(1, 5, 1.0f, 50), -1, b.sink()});  // queued
   ASSERT_TRUE(tb);
   EXPECT_EQ(engine.submit({request(2, 5, 1.0f, 50), -1, c.sink()}), nullptr) << "queue full";
@@ -258,6 +285,7 @@ TEST(Engine, QueueAndBudgetLimits) {
   GenRequest too_many = request(4, 5, 1.0f, 5);
   too_many.n = 2;
   EXPECT_THROW(engine.submit({too_many, -1, c.sink()}), Error);
+  gate.release();
   a.wait();
   b.wait();
 }
