@@ -443,13 +443,14 @@ class Writer {
 
 void write_gguf(const std::string& path,
                 const std::vector<std::pair<std::string, GgufValue>>& metadata,
-                const std::vector<std::pair<std::string, Tensor>>& tensors) {
+                const std::vector<GgufTensorSpec>& specs,
+                const std::function<Tensor(size_t)>& produce) {
   const std::string tmp = path + ".tmp";
-  {
+  try {
     Writer w(tmp);
     w.put<uint32_t>(kMagic);
     w.put<uint32_t>(3);
-    w.put<uint64_t>(tensors.size());
+    w.put<uint64_t>(specs.size());
     w.put<uint64_t>(metadata.size());
     for (const auto& [key, v] : metadata) {
       R1_ASSERT(key != "general.alignment" ||
@@ -458,25 +459,41 @@ void write_gguf(const std::string& path,
       w.value(v);
     }
     uint64_t offset = 0;
-    for (const auto& [name, t] : tensors) {
+    for (const auto& spec : specs) {
       GgmlType type;
-      R1_ASSERT(t.is_contiguous() && dtype_to_ggml(t.dtype, &type));
-      w.string(name);
-      w.put<uint32_t>(static_cast<uint32_t>(t.shape.size()));
-      for (auto d = t.shape.rbegin(); d != t.shape.rend(); ++d) w.put<uint64_t>(*d);
+      R1_ASSERT(dtype_to_ggml(spec.dtype, &type));
+      w.string(spec.name);
+      w.put<uint32_t>(static_cast<uint32_t>(spec.shape.size()));
+      for (auto d = spec.shape.rbegin(); d != spec.shape.rend(); ++d) w.put<uint64_t>(*d);
       w.put<uint32_t>(static_cast<uint32_t>(type));
       w.put<uint64_t>(offset);
-      offset = align_up(offset + t.nbytes(), kDefaultAlignment);
+      Tensor shape_only;
+      shape_only.dtype = spec.dtype;
+      shape_only.shape = spec.shape;
+      offset = align_up(offset + shape_only.nbytes(), kDefaultAlignment);
     }
     w.pad(kDefaultAlignment);
-    for (const auto& [name, t] : tensors) {
+    for (size_t i = 0; i < specs.size(); ++i) {
+      Tensor t = produce(i);
+      R1_ASSERT(t.is_contiguous() && t.dtype == specs[i].dtype && t.shape == specs[i].shape);
       w.bytes(t.data, t.nbytes());
       w.pad(kDefaultAlignment);
     }
     w.finish();
+  } catch (...) {
+    std::remove(tmp.c_str());  // no half-written file left behind
+    throw;
   }
   fsync_path(tmp);
   if (std::rename(tmp.c_str(), path.c_str()) != 0) fail_input(path, ": cannot rename ", tmp);
+}
+
+void write_gguf(const std::string& path,
+                const std::vector<std::pair<std::string, GgufValue>>& metadata,
+                const std::vector<std::pair<std::string, Tensor>>& tensors) {
+  std::vector<GgufTensorSpec> specs;
+  for (const auto& [name, t] : tensors) specs.push_back({name, t.dtype, t.shape});
+  write_gguf(path, metadata, specs, [&](size_t i) { return tensors[i].second; });
 }
 
 }  // namespace r1::io

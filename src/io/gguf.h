@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -105,5 +106,17 @@ const char* ggml_type_name(GgmlType t);
 void write_gguf(const std::string& path,
                 const std::vector<std::pair<std::string, GgufValue>>& metadata,
                 const std::vector<std::pair<std::string, Tensor>>& tensors);
+
+// The same with each tensor made only when its bytes are written (produce(i) must return a
+// tensor of specs[i]'s dtype and shape), so that a converted model never sits in memory whole.
+struct GgufTensorSpec {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+};
+void write_gguf(const std::string& path,
+                const std::vector<std::pair<std::string, GgufValue>>& metadata,
+                const std::vector<GgufTensorSpec>& specs,
+                const std::function<Tensor(size_t)>& produce);
 
 }  // namespace r1::io

@@ -147,14 +147,24 @@ size_t export_gguf(const std::string& dir, const std::string& out,
   for (auto& kv : gguf_tokenizer_metadata(tok, tok_config, c.vocab, dir))
     meta.push_back(std::move(kv));
 
-  WeightStore store = WeightStore::open_dir(dir);
-  std::vector<std::pair<std::string, Tensor>> tensors;
+  WeightStore store = WeightStore::open_dir(dir, LoadMode::Map);  // each tensor read once
+  // What to write, checked up front; each tensor is converted only when it is written.
+  struct Item {
+    std::string hf;
+    bool matrix;
+    int64_t rope_heads;
+  };
+  std::vector<Item> items;
+  std::vector<GgufTensorSpec> specs;
   auto add = [&](const std::string& hf, const std::string& gguf, bool matrix, int64_t rope_heads) {
     if (!store.has(hf)) fail_input(dir, ": tensor ", hf, " is missing");
-    Tensor t = store.get(hf);
-    std::vector<float> x = to_f32(t, hf);
-    if (rope_heads > 0) x = permute_rope_rows(x, rope_heads, t.ndim() == 1 ? 1 : t.shape.back());
-    tensors.emplace_back(gguf, encode(x, t.shape, matrix ? options.matrix_type : DType::F32, hf));
+    const TensorInfo& info = store.info(hf);
+    DType type = matrix ? options.matrix_type : DType::F32;
+    if (type == DType::Q8_0 && info.shape.back() % 32 != 0)
+      fail_input("tensor ", hf, ": rows of ", info.shape.back(),
+                 " values are not whole Q8_0 blocks of 32 (write this model as bf16, f16 or f32)");
+    items.push_back({hf, matrix, rope_heads});
+    specs.push_back({gguf, type, info.shape});
   };
   add("model.embed_tokens.weight", "token_embd.weight", true, 0);
   for (int64_t l = 0; l < c.n_layers; ++l) {
@@ -178,8 +188,15 @@ size_t export_gguf(const std::string& dir, const std::string& out,
   }
   add("model.norm.weight", "output_norm.weight", false, 0);
   if (!c.tie_word_embeddings) add("lm_head.weight", "output.weight", true, 0);
-  write_gguf(out, meta, tensors);
-  return tensors.size();
+  write_gguf(out, meta, specs, [&](size_t i) {
+    const Item& it = items[i];
+    Tensor t = store.get(it.hf);
+    std::vector<float> x = to_f32(t, it.hf);
+    if (it.rope_heads > 0)
+      x = permute_rope_rows(x, it.rope_heads, t.ndim() == 1 ? 1 : t.shape.back());
+    return encode(x, t.shape, specs[i].dtype, it.hf);
+  });
+  return specs.size();
 }
 
 }  // namespace r1::io
