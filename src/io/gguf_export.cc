@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/file_util.h"
 #include "io/gguf.h"
+#include "io/gguf_import.h"
 #include "io/gguf_tokenizer.h"
 #include "io/model_config.h"
 #include "io/safetensors.h"
@@ -61,21 +62,6 @@ Tensor encode(const std::vector<float>& x, std::vector<int64_t> shape, DType typ
       R1_ASSERT(false);
   }
   return t;
-}
-
-// llama.cpp's converter reorders the q/k rows of "llama" models within each head from
-// Hugging Face's rotate-half order (first half, second half) into interleaved pairs: new row
-// 2i + j of a head is old row j * (d / 2) + i.
-std::vector<float> permute_rope_rows(const std::vector<float>& w, int64_t heads, int64_t cols) {
-  int64_t rows = static_cast<int64_t>(w.size()) / cols, d = rows / heads, half = d / 2;
-  std::vector<float> out(w.size());
-  for (int64_t h = 0; h < heads; ++h)
-    for (int64_t i = 0; i < half; ++i)
-      for (int64_t j = 0; j < 2; ++j) {
-        const float* src = &w[static_cast<size_t>((h * d + j * half + i) * cols)];
-        std::copy(src, src + cols, &out[static_cast<size_t>((h * d + 2 * i + j) * cols)]);
-      }
-  return out;
 }
 
 json read_json_file(const std::string& path) {
@@ -191,10 +177,9 @@ size_t export_gguf(const std::string& dir, const std::string& out,
   write_gguf(out, meta, specs, [&](size_t i) {
     const Item& it = items[i];
     Tensor t = store.get(it.hf);
-    std::vector<float> x = to_f32(t, it.hf);
-    if (it.rope_heads > 0)
-      x = permute_rope_rows(x, it.rope_heads, t.ndim() == 1 ? 1 : t.shape.back());
-    return encode(x, t.shape, specs[i].dtype, it.hf);
+    Tensor e = encode(to_f32(t, it.hf), t.shape, specs[i].dtype, it.hf);
+    // rows are encoded independently (Q8_0 blocks lie within a row), so reorder after encoding
+    return it.rope_heads > 0 ? reorder_rope_rows(e, it.rope_heads, /*to_gguf=*/true) : e;
   });
   return specs.size();
 }

@@ -54,9 +54,9 @@ std::string cache_root() {
   return "/tmp/r1-cache";
 }
 
-// Rows of a llama q or k tensor (a bias: rows of one value) from llama.cpp's interleaved pairs
-// back to rotate-half order: Hugging Face row h*d + j*d/2 + i is GGUF row h*d + 2i + j.
-Tensor unpermute_rope_rows(const Tensor& t, int64_t heads) {
+}  // namespace
+
+Tensor reorder_rope_rows(const Tensor& t, int64_t heads, bool to_gguf) {
   int64_t rows = t.ndim() == 1 ? t.numel() : t.dim(0);
   size_t row_bytes = t.nbytes() / static_cast<size_t>(rows);
   int64_t d = rows / heads, half = d / 2;
@@ -65,13 +65,14 @@ Tensor unpermute_rope_rows(const Tensor& t, int64_t heads) {
   char* dst = static_cast<char*>(out.data);
   for (int64_t h = 0; h < heads; ++h)
     for (int64_t i = 0; i < half; ++i)
-      for (int64_t j = 0; j < 2; ++j)
-        std::memcpy(dst + static_cast<size_t>(h * d + j * half + i) * row_bytes,
-                    src + static_cast<size_t>(h * d + 2 * i + j) * row_bytes, row_bytes);
+      for (int64_t j = 0; j < 2; ++j) {
+        size_t gguf_row = static_cast<size_t>(h * d + 2 * i + j);
+        size_t hf_row = static_cast<size_t>(h * d + j * half + i);
+        std::memcpy(dst + (to_gguf ? gguf_row : hf_row) * row_bytes,
+                    src + (to_gguf ? hf_row : gguf_row) * row_bytes, row_bytes);
+      }
   return out;
 }
-
-}  // namespace
 
 json gguf_model_config(const GgufFile& g) {
   const std::string arch = g.get_string("general.architecture");
@@ -181,7 +182,7 @@ WeightStore open_gguf_folder(const std::string& dir, LoadMode mode) {
       int64_t rows = t.ndim() == 1 ? t.numel() : t.dim(0);
       if (h <= 0 || rows % (2 * h) != 0)
         fail_input(path, ": tensor ", info.name, " has ", rows, " rows, not whole heads of ", h);
-      t = unpermute_rope_rows(t, h);
+      t = reorder_rope_rows(t, h, /*to_gguf=*/false);
     }
     store.add_tensor(name, std::move(t), path);
   }

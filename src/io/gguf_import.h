@@ -17,6 +17,11 @@ class WeightStore;
 // In a prepared folder: the GGUF file's absolute path.
 constexpr const char* kGgufSourceFile = "gguf_source";
 
+// llama.cpp's converter reorders the q/k rows (and biases) of "llama" models within each head of
+// d rows: GGUF row 2i + j is Hugging Face row j*d/2 + i. This moves whole rows (of any dtype, a
+// bias's rows being single values) either way.
+Tensor reorder_rope_rows(const Tensor& t, int64_t heads, bool to_gguf);
+
 // config.json of a GGUF file (architectures qwen2 and llama); Input errors name the file.
 nlohmann::json gguf_model_config(const GgufFile& g);
 
