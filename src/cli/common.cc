@@ -19,8 +19,9 @@ const char* kModelFlagsUsage =
     "  --mmap, --no-mmap    map the weight files (pages read on first touch) or read them\n"
     "                       into memory in huge pages (faster batches and prefill); default:\n"
     "                       read when they fit in half the available memory\n"
-    "  --quantize q8_0      quantize the matrix weights to Q8_0 when loading (llama.cpp's\n"
-    "                       8-bit blocks: half of bf16's memory and bytes per token)\n"
+    "  --quantize T         quantize the matrix weights when loading, as r1 quantize writes\n"
+    "                       them: q8_0 (llama.cpp's 8-bit blocks, half of bf16's bytes per\n"
+    "                       token), q4_k_m or q4_0 (4-bit, about 0.3x)\n"
     "  --ctx N              context length to allow (default: max_position_embeddings)\n"
     "  --adapter DIR        apply a LoRA adapter (PEFT folder, e.g. from r1 train ... "
     "--lora-rank)\n"
@@ -71,12 +72,13 @@ LoadedModel load_model_from_flags(Args& args) {
   if (map && read) fail_usage("--mmap and --no-mmap exclude each other");
   opt.load = map ? LoadMode::Map : read ? LoadMode::Read : LoadMode::Auto;
   const std::string quantize = args.take_str("--quantize", "");
-  if (quantize == "q8_0") {
-    opt.quantize = DType::Q8_0;
+  io::QuantMix mix;
+  if (!quantize.empty() && io::parse_quant_mix(quantize, &mix) && io::is_quantized(mix)) {
+    opt.quantize = mix;
     // The stored weights are read once to be quantized: from the page cache, not a heap copy.
     if (!read) opt.load = LoadMode::Map;
   } else if (!quantize.empty()) {
-    fail_usage("--quantize takes q8_0, not \"", quantize, "\"");
+    fail_usage("--quantize takes q8_0, q4_k_m or q4_0, not \"", quantize, "\"");
   }
   ops::set_fast_bf16(args.take_bool("--fast-bf16"));
   opt.max_context = args.take_int("--ctx", 0, 1, kMaxTokens);

@@ -8,13 +8,29 @@
 
 namespace r1 {
 
-// Q8_0 is a block type (llama.cpp's layout, docs/FACTS.md section 8): each block of 32 weights
-// along a row is an f16 scale d and 32 int8 q (34 bytes), weight = d * q. Its tensors have rows
-// of a multiple of 32 elements; sizes go through dtype_bytes, never dtype_size.
-enum class DType : uint8_t { F32, BF16, F16, F8_E4M3, I32, I64, U8, BOOL, Q8_0 };
+// The block types hold llama.cpp's layouts (docs/FACTS.md section 8; core/quant.h): Q8_0 (32
+// weights: f16 d, 32 int8 q, weight = d * q), Q4_0 and Q5_0 (32 weights, 4- and 5-bit q), Q4_K
+// and Q6_K (super-blocks of 256 weights with 6- or 8-bit sub-block scales). Their tensors have
+// rows of whole blocks; sizes go through dtype_bytes, never dtype_size.
+enum class DType : uint8_t {
+  F32,
+  BF16,
+  F16,
+  F8_E4M3,
+  I32,
+  I64,
+  U8,
+  BOOL,
+  Q8_0,
+  Q4_0,
+  Q5_0,
+  Q4_K,
+  Q6_K
+};
 
 size_t dtype_size(DType t);    // bytes per element; an Internal error for a block type
-int64_t dtype_block(DType t);  // elements per block: 1, or 32 for Q8_0
+int64_t dtype_block(DType t);  // elements per block: 1, 32 (Q8_0, Q4_0, Q5_0) or 256 (Q4_K, Q6_K)
+bool is_block_type(DType t);   // dtype_block(t) > 1
 // Bytes of n consecutive elements along a row (n a multiple of dtype_block(t)).
 size_t dtype_bytes(DType t, int64_t n);
 const char* dtype_name(DType t);  // safetensors spelling: "F32", "BF16", ...

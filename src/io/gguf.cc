@@ -206,10 +206,10 @@ const struct {
   GgmlType ggml;
   DType dtype;
   const char* name;
-} kTypes[] = {{GgmlType::F32, DType::F32, "F32"},
-              {GgmlType::F16, DType::F16, "F16"},
-              {GgmlType::BF16, DType::BF16, "BF16"},
-              {GgmlType::Q8_0, DType::Q8_0, "Q8_0"}};
+} kTypes[] = {{GgmlType::F32, DType::F32, "F32"},    {GgmlType::F16, DType::F16, "F16"},
+              {GgmlType::BF16, DType::BF16, "BF16"}, {GgmlType::Q8_0, DType::Q8_0, "Q8_0"},
+              {GgmlType::Q4_0, DType::Q4_0, "Q4_0"}, {GgmlType::Q5_0, DType::Q5_0, "Q5_0"},
+              {GgmlType::Q4_K, DType::Q4_K, "Q4_K"}, {GgmlType::Q6_K, DType::Q6_K, "Q6_K"}};
 }  // namespace
 
 bool ggml_to_dtype(GgmlType t, DType* out) {
@@ -286,8 +286,9 @@ GgufFile GgufFile::open(const std::string& path, LoadMode mode) {
     t.type = static_cast<GgmlType>(type);
     DType dt;
     if (!ggml_to_dtype(t.type, &dt))
-      fail_input(path, ": ", where, " is ", other_ggml_name(type), " (ggml type ", type,
-                 "), which r1 does not read yet (it reads F32, F16, BF16 and Q8_0)");
+      fail_input(
+          path, ": ", where, " is ", other_ggml_name(type), " (ggml type ", type,
+          "), which r1 does not read yet (it reads F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q4_K, Q6_K)");
     t.offset = c.read<uint64_t>(where + " offset");
     if (t.ne[0] % dtype_block(dt) != 0)
       fail_input(path, ": ", where, ": rows of ", t.ne[0], " are not whole ",

@@ -57,7 +57,16 @@ struct GgufValue {
 };
 
 // ggml tensor types r1 reads and writes (llama.cpp's numbering).
-enum class GgmlType : uint32_t { F32 = 0, F16 = 1, Q8_0 = 8, BF16 = 30 };
+enum class GgmlType : uint32_t {
+  F32 = 0,
+  F16 = 1,
+  Q4_0 = 2,
+  Q5_0 = 6,
+  Q8_0 = 8,
+  Q4_K = 12,
+  Q6_K = 14,
+  BF16 = 30
+};
 
 struct GgufTensorInfo {
   std::string name;

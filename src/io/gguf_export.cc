@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/file_util.h"
+#include "core/quant.h"
 #include "io/gguf.h"
 #include "io/gguf_import.h"
 #include "io/gguf_tokenizer.h"
@@ -38,11 +39,7 @@ std::vector<float> to_f32(const Tensor& t, const std::string& name) {
   return out;
 }
 
-Tensor encode(const std::vector<float>& x, std::vector<int64_t> shape, DType type,
-              const std::string& name) {
-  if (type == DType::Q8_0 && shape.back() % 32 != 0)
-    fail_input("tensor ", name, ": rows of ", shape.back(),
-               " values are not whole Q8_0 blocks of 32 (write this model as bf16, f16 or f32)");
+Tensor encode(const std::vector<float>& x, std::vector<int64_t> shape, DType type) {
   Tensor t = Tensor::zeros(type, shape);
   int64_t n = static_cast<int64_t>(x.size());
   switch (type) {
@@ -55,11 +52,11 @@ Tensor encode(const std::vector<float>& x, std::vector<int64_t> shape, DType typ
     case DType::F16:
       for (int64_t i = 0; i < n; ++i) t.ptr<uint16_t>()[i] = f32_to_f16(x[i]);
       break;
-    case DType::Q8_0:
-      quantize_q8_0(x.data(), t.data, n);
-      break;
-    default:
-      R1_ASSERT(false);
+    default: {  // a block type, row by row
+      const int64_t cols = shape.back();
+      for (int64_t r = 0; r < n / cols; ++r)
+        quantize_row(type, x.data() + r * cols, t.row(r), cols);
+    }
   }
   return t;
 }
@@ -89,28 +86,11 @@ size_t export_gguf(const std::string& dir, const std::string& out,
     while (d.size() > 1 && d.back() == '/') d.pop_back();
     name = d.substr(d.find_last_of('/') == std::string::npos ? 0 : d.find_last_of('/') + 1);
   }
-  int64_t file_type = 0;  // llama.cpp's llama_ftype: ALL_F32 0, MOSTLY_F16 1, Q8_0 7, BF16 32
-  switch (options.matrix_type) {
-    case DType::F32:
-      file_type = 0;
-      break;
-    case DType::F16:
-      file_type = 1;
-      break;
-    case DType::Q8_0:
-      file_type = 7;
-      break;
-    case DType::BF16:
-      file_type = 32;
-      break;
-    default:
-      fail_input("GGUF matrices are F32, F16, BF16 or Q8_0, not ", dtype_name(options.matrix_type));
-  }
   auto u32 = [](int64_t v) { return GgufValue::of_int(GgufType::U32, v); };
   std::vector<std::pair<std::string, GgufValue>> meta = {
       {"general.architecture", GgufValue::of_string(arch)},
       {"general.name", GgufValue::of_string(name)},
-      {"general.file_type", u32(file_type)},
+      {"general.file_type", u32(quant_mix_file_type(options.mix))},
       {"general.quantization_version", u32(2)},
       {arch + ".context_length", u32(c.max_position_embeddings)},
       {arch + ".embedding_length", u32(c.hidden)},
@@ -145,10 +125,9 @@ size_t export_gguf(const std::string& dir, const std::string& out,
   auto add = [&](const std::string& hf, const std::string& gguf, bool matrix, int64_t rope_heads) {
     if (!store.has(hf)) fail_input(dir, ": tensor ", hf, " is missing");
     const TensorInfo& info = store.info(hf);
-    DType type = matrix ? options.matrix_type : DType::F32;
-    if (type == DType::Q8_0 && info.shape.back() % 32 != 0)
-      fail_input("tensor ", hf, ": rows of ", info.shape.back(),
-                 " values are not whole Q8_0 blocks of 32 (write this model as bf16, f16 or f32)");
+    const DType type = matrix ? quant_mix_type(options.mix, hf, info.shape.back(), c.n_layers,
+                                               c.tie_word_embeddings)
+                              : DType::F32;
     items.push_back({hf, matrix, rope_heads});
     specs.push_back({gguf, type, info.shape});
   };
@@ -177,8 +156,8 @@ size_t export_gguf(const std::string& dir, const std::string& out,
   write_gguf(out, meta, specs, [&](size_t i) {
     const Item& it = items[i];
     Tensor t = store.get(it.hf);
-    Tensor e = encode(to_f32(t, it.hf), t.shape, specs[i].dtype, it.hf);
-    // rows are encoded independently (Q8_0 blocks lie within a row), so reorder after encoding
+    Tensor e = encode(to_f32(t, it.hf), t.shape, specs[i].dtype);
+    // rows are encoded independently (blocks lie within a row), so reorder after encoding
     return it.rope_heads > 0 ? reorder_rope_rows(e, it.rope_heads, /*to_gguf=*/true) : e;
   });
   return specs.size();

@@ -7,19 +7,20 @@
 #include <string>
 
 #include "core/dtype.h"
+#include "io/quant_mix.h"
 
 namespace r1::io {
 
 struct GgufExportOptions {
-  // Type of the 2-D weight matrices: F32, F16, BF16 or Q8_0. 1-D tensors (norms, biases) are
-  // always F32, as llama.cpp's converter writes them.
-  DType matrix_type = DType::BF16;
+  // Types of the 2-D weight matrices (io/quant_mix.h: one type, or llama.cpp's Q4_K_M mix).
+  // 1-D tensors (norms, biases) are always F32, as llama.cpp's converter writes them.
+  QuantMix mix = QuantMix::BF16;
   std::string name;  // general.name (default: the folder's name)
 };
 
 // Writes `out` atomically; returns the number of tensors written. Input errors name the folder
 // or the tensor (an unsupported architecture, a missing tensor, a matrix whose rows are not whole
-// Q8_0 blocks).
+// blocks of any type the mix allows).
 size_t export_gguf(const std::string& model_dir, const std::string& out,
                    const GgufExportOptions& options);
 

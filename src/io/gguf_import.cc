@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/file_util.h"
+#include "core/quant.h"
 #include "io/gguf_tokenizer.h"
 #include "io/safetensors.h"
 
@@ -192,16 +193,18 @@ WeightStore open_gguf_folder(const std::string& dir, LoadMode mode) {
 size_t gguf_to_folder(const std::string& gguf_path, const std::string& out, DType dequantized) {
   namespace fs = std::filesystem;
   if (dequantized != DType::F32 && dequantized != DType::BF16 && dequantized != DType::F16)
-    fail_usage("Q8_0 tensors become f32, bf16 or f16 in a Hugging Face folder");
+    fail_usage("quantized tensors become f32, bf16 or f16 in a Hugging Face folder");
   if (fs::exists(out)) fail_input(out, ": already exists (r1 writes a new folder)");
   const std::string cache = prepare_gguf_folder(gguf_path);
   WeightStore store = open_gguf_folder(cache, LoadMode::Map);
   std::map<std::string, Tensor> tensors;
   for (const auto& name : store.names()) {
     Tensor t = store.get(name);
-    if (t.dtype == DType::Q8_0) {
+    if (is_block_type(t.dtype)) {
       std::vector<float> f(static_cast<size_t>(t.numel()));
-      dequantize_q8_0(t.data, f.data(), t.numel());
+      const int64_t cols = t.shape.back();
+      for (int64_t r = 0; r < t.numel() / cols; ++r)
+        dequantize_row(t.dtype, t.row(r), f.data() + r * cols, cols);
       Tensor d = Tensor::zeros(dequantized, t.shape);
       for (size_t i = 0; i < f.size(); ++i) {
         if (dequantized == DType::F32) d.ptr<float>()[i] = f[i];

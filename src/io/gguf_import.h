@@ -34,7 +34,7 @@ WeightStore open_gguf_folder(const std::string& dir, LoadMode mode);
 
 // Writes a GGUF file as a Hugging Face folder (`r1 convert -m FILE.gguf --out DIR`): config.json,
 // tokenizer.json, tokenizer_config.json and model.safetensors under Hugging Face names. F32, F16
-// and BF16 tensors keep their type; Q8_0 ones (safetensors has no such type) become
+// and BF16 tensors keep their type; block-quantized ones (safetensors has no such types) become
 // `dequantized`. The folder is made next to `out` and renamed into place when complete; `out`
 // must not exist. Returns the number of tensors.
 size_t gguf_to_folder(const std::string& gguf_path, const std::string& out, DType dequantized);

@@ -28,6 +28,9 @@ const char* isa_name(Isa isa);
 //     qx = roundf(x * (1 / dx)) (KernelTable::quantize_x_q8); then Y = sum over blocks of
 //     (f16 dw * dx) * (the exact int32 sum of qw * qx). Weights are taken to be in [-127, 127],
 //     as llama.cpp's quantizer writes them (the SIMD kernels' sign trick needs it).
+//   Q4_0 / Q5_0 / Q4_K / Q6_K W (rows of whole blocks): X quantized as for Q8_0; each 32-weight
+//     chunk of W in core/quant.h's QuantChunk form contributes dx * (f0 * the int32 sum of the
+//     first 16 products q * qx + f1 * that of the last 16 - mn * the sum of the 32 qx).
 // Summation order is unspecified; results agree with the reference within float rounding.
 struct GemmParams {
   int64_t M = 0, K = 0;
@@ -43,8 +46,8 @@ struct GemmParams {
   int64_t block_n = 128, block_k = 128;
   float* y = nullptr;  // [M, N], row stride ldy
   int64_t ldy = 0;
-  // Q8_0 W only, optional: X already quantized (quantize_x_q8 of each row: q rows of K, scales
-  // rows of K / 32), so that calls for different column ranges do not each quantize it.
+  // Block-quantized W only, optional: X already quantized (quantize_x_q8 of each row: q rows of K,
+  // scales rows of K / 32), so that calls for different column ranges do not each quantize it.
   const int8_t* xq = nullptr;
   const float* xd = nullptr;
 };

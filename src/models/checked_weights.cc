@@ -34,7 +34,7 @@ Tensor float_tensor(const io::WeightStore& s, const std::string& name, std::vect
 Tensor matrix_tensor(const io::WeightStore& s, const std::string& name,
                      std::vector<int64_t> shape) {
   Tensor t = present(s, name);
-  if (t.dtype != DType::Q8_0) return float_tensor(s, name, std::move(shape));
+  if (!is_block_type(t.dtype)) return float_tensor(s, name, std::move(shape));
   check_shape(t, name, shape);
   return t;
 }

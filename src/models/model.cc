@@ -4,6 +4,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "core/quant.h"
 #include "core/threads.h"
 #include "kernels/kernels.h"
 #include "models/deepseek_v3.h"
@@ -21,7 +22,7 @@ std::unique_ptr<Model> load_model(const std::string& dir, const LoadOptions& opt
   } else {
     m = std::make_unique<DenseModel>(cfg, std::move(store), opt);
   }
-  if (opt.quantize != DType::F32) {
+  if (opt.quantize != io::QuantMix::F32) {
     if (opt.trainable) fail_usage("quantized weights cannot be trained (train in f32/bf16)");
     quantize_weights(*m, opt.quantize);
   }
@@ -73,21 +74,25 @@ void make_trainable(Model& m) {
   });
 }
 
-void quantize_weights(Model& m, DType type) {
-  if (type != DType::Q8_0) fail_usage("r1 quantizes weights to q8_0 only, not ", dtype_name(type));
+void quantize_weights(Model& m, io::QuantMix mix) {
+  if (!io::is_quantized(mix))
+    fail_usage("r1 quantizes weights to q8_0, q4_k_m or q4_0, not ", io::quant_mix_name(mix));
   if (dynamic_cast<DeepseekV3Model*>(&m))
     fail_usage("quantizing DeepSeek-V3 checkpoints is not supported yet (Qwen2 and Llama are)");
-  convert_weights(m, [&](const Tensor& t, const std::string&) {
+  const io::ModelConfig& cfg = m.config();
+  convert_weights(m, [&](const Tensor& t, const std::string& name) {
     Tensor q;
-    if (t.ndim() != 2 || t.dim(1) % dtype_block(type) != 0 ||
-        (t.dtype != DType::F32 && t.dtype != DType::BF16 && t.dtype != DType::F16))
+    if (t.ndim() != 2 || (t.dtype != DType::F32 && t.dtype != DType::BF16 && t.dtype != DType::F16))
       return q;  // kept as it is
+    const DType type =
+        io::quant_mix_type(mix, name, t.dim(1), cfg.n_layers, cfg.tie_word_embeddings);
+    if (!is_block_type(type)) return q;
     q = Tensor::empty(type, t.shape);
     thread_pool().parallel_range(t.dim(0), 16, [&](int64_t r0, int64_t r1) {
       std::vector<float> row(static_cast<size_t>(t.dim(1)));
       for (int64_t r = r0; r < r1; ++r) {
         kernels::kernels().to_f32(t.row(r), t.dtype, row.data(), t.dim(1));
-        quantize_q8_0(row.data(), q.row(r), t.dim(1));
+        quantize_row(type, row.data(), q.row(r), t.dim(1));
       }
     });
     return q;

@@ -9,6 +9,7 @@
 #include "core/mapped_file.h"
 #include "core/tensor.h"
 #include "io/model_config.h"
+#include "io/quant_mix.h"
 #include "models/kv_cache.h"
 #include "models/lora.h"
 
@@ -37,9 +38,9 @@ struct LoadOptions {
   int64_t max_context = 0;         // 0: the config's max_position_embeddings
   // Training: every weight becomes a writable f32 copy on the heap (the f32 master weights).
   bool trainable = false;
-  // Q8_0: every matrix weight (embeddings and lm_head included, as llama.cpp's Q8_0 files) is
-  // quantized when loaded; F32 (the default): weights stay in their stored dtype.
-  DType quantize = DType::F32;
+  // A quantized mix (io/quant_mix.h): every matrix weight (embeddings and lm_head included, as
+  // in llama.cpp's files) is quantized when loaded; F32 (the default): stored dtypes are kept.
+  io::QuantMix quantize = io::QuantMix::F32;
 };
 
 // A weight of the model: its checkpoint name and the model's own slot for it. A slot with an
@@ -89,9 +90,9 @@ class Model {
 // Replaces every weight with a writable f32 heap copy, keeping tied weights tied. Fails (Input
 // error) for FP8 block-quantized weights, which cannot be trained directly.
 void make_trainable(Model& m);
-// Quantizes the model's matrix weights (2-D, f32/bf16/f16, rows of whole blocks) to `type` (Q8_0)
-// in memory; tied weights stay one tensor. Dense models (Qwen2, Llama) only, for now.
-void quantize_weights(Model& m, DType type);
+// Quantizes the model's matrix weights (2-D, f32/bf16/f16) in memory to the types `mix` gives
+// them (io::quant_mix_type); tied weights stay one tensor. Dense models (Qwen2, Llama) only.
+void quantize_weights(Model& m, io::QuantMix mix);
 
 std::unique_ptr<Model> load_model(const std::string& dir, const LoadOptions& opt = {});
 

@@ -108,10 +108,10 @@ Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias) {
   Tensor y = Tensor::empty(DType::F32, {M, N});
   // fp8 chunks start at block boundaries so that each chunk's scales are whole rows of blocks.
   const int64_t align = w.scale.defined() ? w.block_n : kColumnAlign;
-  // Q8_0 weights: X is quantized once here, not in every column range's call.
+  // Block-quantized weights: X is quantized once here, not in every column range's call.
   std::vector<int8_t> xq;
   std::vector<float> xd;
-  if (w.w.dtype == DType::Q8_0 && Kdim % kQ8Block == 0) {
+  if (is_block_type(w.w.dtype) && Kdim % dtype_block(w.w.dtype) == 0) {
     const int64_t nb = Kdim / kQ8Block;
     xq.resize(static_cast<size_t>(M * Kdim));
     xd.resize(static_cast<size_t>(M * nb));

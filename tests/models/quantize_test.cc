@@ -67,7 +67,7 @@ TEST(Quantize, Q8_0WhereRowsAreWholeBlocks) {
   for (const char* f : {"qwen2-f32", "qwen2-tied-bf16", "llama-llama3rope-f32"}) {
     auto exact = load_model(kFixtures + f);
     LoadOptions o;
-    o.quantize = DType::Q8_0;
+    o.quantize = io::QuantMix::Q8_0;
     auto quant = load_model(kFixtures + f, o);
     int quantized = 0;
     for (const ParamSlot& s : quant->parameter_slots()) {
@@ -94,7 +94,7 @@ TEST(Quantize, Q8_0KeepsTheBundledModelsPredictions) {
   const std::string dir = std::string(R1_SOURCE_DIR) + "/models/r1-arith";
   auto exact = load_model(dir);
   LoadOptions o;
-  o.quantize = DType::Q8_0;
+  o.quantize = io::QuantMix::Q8_0;
   auto quant = load_model(dir, o);
   std::vector<int32_t> ids;
   for (int i = 0; i < 200; ++i) ids.push_back(3 + (i * 7) % 40);
@@ -107,7 +107,7 @@ TEST(Quantize, Q8_0KeepsTheBundledModelsPredictions) {
 
 TEST(Quantize, Refusals) {
   LoadOptions o;
-  o.quantize = DType::Q8_0;
+  o.quantize = io::QuantMix::Q8_0;
   try {
     load_model(kFixtures + "dsv3-bf16", o);
     ADD_FAILURE() << "DeepSeek-V3 quantized";

@@ -20,19 +20,20 @@ void* scratch(int slot, size_t bytes);
 // Returns true when it handled the call.
 bool gemm_trivial(const GemmParams& p);
 
-#define R1_DECLARE_KERNELS                                                                    \
-  void gemm(const GemmParams& p);                                                             \
-  float dot(const float* a, const float* b, int64_t n);                                       \
-  void axpy(float a, const float* x, float* y, int64_t n);                                    \
-  void rms_norm(const float* x, const void* w, DType wtype, float eps, float* y, int64_t n);  \
-  void silu_mul(const float* g, const float* u, float* y, int64_t n);                         \
-  void softmax(float* x, int64_t n);                                                          \
-  void to_f32(const void* src, DType t, float* dst, int64_t n);                               \
-  void add(const float* a, const float* b, float* y, int64_t n);                              \
-  /* The two GEMM strategies gemm() chooses between, for tests: any M, no argument checks. */ \
-  void gemm_small_m(const GemmParams& p); /* dot tiles: W rows streamed once (decode) */      \
-  void gemm_large_m(const GemmParams& p); /* packed panels, register-tiled (prefill) */       \
-  void gemm_q8_0(const GemmParams& p);    /* Q8_0 W (kernels/cpu/gemm_q8.inc) */              \
+#define R1_DECLARE_KERNELS                                                                         \
+  void gemm(const GemmParams& p);                                                                  \
+  float dot(const float* a, const float* b, int64_t n);                                            \
+  void axpy(float a, const float* x, float* y, int64_t n);                                         \
+  void rms_norm(const float* x, const void* w, DType wtype, float eps, float* y, int64_t n);       \
+  void silu_mul(const float* g, const float* u, float* y, int64_t n);                              \
+  void softmax(float* x, int64_t n);                                                               \
+  void to_f32(const void* src, DType t, float* dst, int64_t n);                                    \
+  void add(const float* a, const float* b, float* y, int64_t n);                                   \
+  /* The two GEMM strategies gemm() chooses between, for tests: any M, no argument checks. */      \
+  void gemm_small_m(const GemmParams& p); /* dot tiles: W rows streamed once (decode) */           \
+  void gemm_large_m(const GemmParams& p); /* packed panels, register-tiled (prefill) */            \
+  void gemm_q8_0(const GemmParams& p);    /* Q8_0 W (kernels/cpu/gemm_q8.inc) */                   \
+  void gemm_kq(const GemmParams& p);      /* Q4_0, Q5_0, Q4_K, Q6_K W (kernels/cpu/gemm_kq.inc) */ \
   void quantize_x_q8(const float* x, int64_t n, int8_t* q, float* d);
 
 namespace avx2 {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/quant.h"
 #include "kernels/ref/ref.h"
 
 namespace r1::kernels::ref {
@@ -38,11 +39,16 @@ float load_as_f32(const void* row, DType t, int64_t i) {
 
 namespace {
 
-void gemm_q8_0(const GemmParams& p) {
-  if (p.K % kQ8Block != 0) fail_internal("gemm: Q8_0 rows of ", p.K, " elements");
+// Block-quantized W: X quantized per 32 (quantize_x_q8), then per 32-weight chunk of W
+// (decode_chunk) dx * (f0 * sum of the first 16 integer products + f1 * the last 16 - mn * sum
+// of qx): the kernels.h contract, exact integer sums and one f32 rounding per term.
+void gemm_blocks(const GemmParams& p) {
+  if (p.K % dtype_block(p.wtype) != 0)
+    fail_internal("gemm: ", dtype_name(p.wtype), " rows of ", p.K, " elements");
   const int64_t nb = p.K / kQ8Block;
   std::vector<int8_t> xq(p.K);
   std::vector<float> xd(nb);
+  QuantChunk ch;
   for (int64_t m = 0; m < p.M; ++m) {
     if (p.xq) {
       std::memcpy(xq.data(), p.xq + m * p.K, p.K);
@@ -51,15 +57,19 @@ void gemm_q8_0(const GemmParams& p) {
       quantize_x_q8(p.x + m * p.ldx, p.K, xq.data(), xd.data());
     }
     for (int64_t n = p.n_begin; n < p.n_end; ++n) {
-      const uint8_t* w = static_cast<const uint8_t*>(p.w) + dtype_bytes(DType::Q8_0, n * p.ldw);
+      const uint8_t* w = static_cast<const uint8_t*>(p.w) + dtype_bytes(p.wtype, n * p.ldw);
       float acc = 0.0f;
-      for (int64_t b = 0; b < nb; ++b, w += kQ8BlockBytes) {
-        uint16_t h;
-        std::memcpy(&h, w, 2);
-        int32_t isum = 0;
-        for (int64_t j = 0; j < kQ8Block; ++j)
-          isum += static_cast<int8_t>(w[2 + j]) * static_cast<int32_t>(xq[b * kQ8Block + j]);
-        acc += f16_to_f32(h) * xd[b] * static_cast<float>(isum);
+      for (int64_t b = 0; b < nb; ++b) {
+        decode_chunk(p.wtype, w, b, &ch);
+        const int8_t* x = xq.data() + b * kQ8Block;
+        int32_t s0 = 0, s1 = 0, sx = 0;
+        for (int j = 0; j < 16; ++j) {
+          s0 += ch.q[j] * static_cast<int32_t>(x[j]);
+          s1 += ch.q[j + 16] * static_cast<int32_t>(x[j + 16]);
+        }
+        for (int j = 0; j < 32; ++j) sx += x[j];
+        acc += xd[b] * (ch.f[0] * static_cast<float>(s0) + ch.f[1] * static_cast<float>(s1) -
+                        ch.mn * static_cast<float>(sx));
       }
       p.y[m * p.ldy + n] = acc;
     }
@@ -69,7 +79,7 @@ void gemm_q8_0(const GemmParams& p) {
 }  // namespace
 
 void gemm(const GemmParams& p) {
-  if (p.wtype == DType::Q8_0) return gemm_q8_0(p);
+  if (is_block_type(p.wtype)) return gemm_blocks(p);
   if (p.wtype != DType::F32 && p.wtype != DType::BF16 && p.wtype != DType::F16 &&
       p.wtype != DType::F8_E4M3)
     fail_internal("gemm: unsupported weight type ", dtype_name(p.wtype));
@@ -133,7 +143,7 @@ void softmax(float* x, int64_t n) {
 }
 
 void to_f32(const void* src, DType t, float* dst, int64_t n) {
-  if (t == DType::Q8_0) return dequantize_q8_0(src, dst, n);
+  if (is_block_type(t)) return dequantize_row(t, src, dst, n);
   for (int64_t i = 0; i < n; ++i) dst[i] = load_as_f32(src, t, i);
 }
 

@@ -1,0 +1,22 @@
+// The 4-, 5- and 6-bit block GEMM (kernels/cpu/gemm_kq.inc) with AVX2: vpmaddubsw + vpmaddwd for
+// the int8 dot products.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "core/error.h"
+#include "kernels/cpu/cpu_kernels.h"
+
+namespace r1::kernels::avx2 {
+
+namespace {
+inline __m256i kq_dot(__m256i a, __m256i b) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
+}
+}  // namespace
+
+#define R1_KQ_MB 2
+#include "kernels/cpu/gemm_kq.inc"
+#undef R1_KQ_MB
+
+}  // namespace r1::kernels::avx2
