@@ -128,6 +128,10 @@ size_t export_gguf(const std::string& dir, const std::string& out,
     const DType type = matrix ? quant_mix_type(options.mix, hf, info.shape.back(), c.n_layers,
                                                c.tie_word_embeddings)
                               : DType::F32;
+    if (info.shape.back() % dtype_block(type) != 0)
+      fail_input("tensor ", hf, ": rows of ", info.shape.back(), " values are not whole ",
+                 dtype_name(type), " blocks of ", dtype_block(type),
+                 " (write this model as bf16, f16 or f32)");
     items.push_back({hf, matrix, rope_heads});
     specs.push_back({gguf, type, info.shape});
   };

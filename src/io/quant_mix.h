@@ -27,8 +27,9 @@ bool is_quantized(QuantMix m);  // Q8_0, Q4_0, Q4_K_M
 //     embeddings when tied to it) Q6_K;
 //   Q4_K_M: Q4_K, with Q6_K for the output layer and for v_proj and down_proj in the layers
 //     llama.cpp's use_more_bits picks (the first and last eighth, every third in between).
-// A type whose blocks do not divide `cols` falls back as llama.cpp's does: Q4_K to Q5_0, Q6_K to
-// Q8_0, and a 32-block type to F16.
+// A K type whose 256-blocks do not divide `cols` falls back as llama.cpp's does: Q4_K to Q5_0,
+// Q6_K to Q8_0, and those to F16 if 32 does not divide it either. Q8_0 and Q4_0 are returned
+// whatever `cols` is: the caller refuses (a file) or keeps the stored type (in memory).
 DType quant_mix_type(QuantMix m, const std::string& name, int64_t cols, int64_t n_layers,
                      bool tied_embeddings);
 

@@ -86,7 +86,7 @@ void quantize_weights(Model& m, io::QuantMix mix) {
       return q;  // kept as it is
     const DType type =
         io::quant_mix_type(mix, name, t.dim(1), cfg.n_layers, cfg.tie_word_embeddings);
-    if (!is_block_type(type)) return q;
+    if (!is_block_type(type) || t.dim(1) % dtype_block(type) != 0) return q;
     q = Tensor::empty(type, t.shape);
     thread_pool().parallel_range(t.dim(0), 16, [&](int64_t r0, int64_t r1) {
       std::vector<float> row(static_cast<size_t>(t.dim(1)));

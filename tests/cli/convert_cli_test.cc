@@ -147,6 +147,40 @@ TEST(ConvertCli, QuantizeWritesQ8_0MatricesAndF32Norms) {
   std::remove(out.c_str());
 }
 
+// llama.cpp's Q4_K_M mix on the bundled model (4 layers; rows of 192 and 512): Q4_K where rows
+// are whole 256-blocks, Q6_K for v_proj / down_proj in the layers use_more_bits picks (2 and 3
+// of 4) and for the output layer (the tied embeddings), and llama.cpp's fallbacks where rows of
+// 192 are not (Q4_K -> Q5_0, Q6_K -> Q8_0). The file scores exactly as --quantize q4_k_m.
+TEST(ConvertCli, QuantizeQ4_K_MMix) {
+  using r1::io::GgmlType;
+  const std::string cache = temp("cache-q4");
+  const std::string arith = source("models/r1-arith");
+  const std::string out = temp("arith-q4km.gguf");
+  auto r = run_r1("quantize -m " + arith + " --type q4_k_m --out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  r1::io::GgufFile g = r1::io::GgufFile::open(out);
+  EXPECT_EQ(g.get_int("general.file_type"), 15);
+  auto type = [&](const std::string& n) { return g.tensor_info(n)->type; };
+  EXPECT_EQ(type("token_embd.weight"), GgmlType::Q8_0);
+  EXPECT_EQ(type("blk.0.attn_q.weight"), GgmlType::Q5_0);
+  EXPECT_EQ(type("blk.0.attn_v.weight"), GgmlType::Q5_0);
+  EXPECT_EQ(type("blk.3.attn_v.weight"), GgmlType::Q8_0);
+  EXPECT_EQ(type("blk.0.ffn_down.weight"), GgmlType::Q4_K);
+  EXPECT_EQ(type("blk.1.ffn_down.weight"), GgmlType::Q4_K);
+  EXPECT_EQ(type("blk.2.ffn_down.weight"), GgmlType::Q6_K);
+  EXPECT_EQ(type("blk.3.ffn_down.weight"), GgmlType::Q6_K);
+  EXPECT_EQ(type("blk.0.ffn_up.weight"), GgmlType::Q5_0);
+  EXPECT_EQ(type("blk.0.attn_norm.weight"), GgmlType::F32);
+  const std::string text = R"j({"text": "What is 48 + 27? 8 + 7 = 15, carry 1."})j"
+                           "\n";
+  auto folder = run_r1("score --jsonl --quantize q4_k_m -m " + arith, text);
+  auto file = run_r1("score --jsonl -m " + out, text, "R1_CACHE_DIR=" + cache);
+  ASSERT_EQ(file.code, 0) << file.err;
+  EXPECT_EQ(json::parse(file.out), json::parse(folder.out));
+  std::remove(out.c_str());
+  fs::remove_all(cache);
+}
+
 // Llama's q and k rows go from rotate-half order to llama.cpp's interleaved pairs, per head:
 // GGUF row h*d + 2i + j is Hugging Face row h*d + j*d/2 + i (the biases too).
 TEST(ConvertCli, LlamaQueryAndKeyRowsPermuted) {
