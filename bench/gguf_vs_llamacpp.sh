@@ -3,7 +3,7 @@
 # type: `r1 convert` / `r1 quantize` writes the GGUF; llama.cpp (node-llama-cpp's prebuilt CPU
 # build, from npm) loads it, tokenizes each prompt with the file's tokenizer metadata and decodes
 # greedily from r1's prompt ids; r1 decodes the same prompt greedily from the Hugging Face folder
-# (with --quantize q8_0 for the Q8_0 file). Prints, per file and prompt, whether the two
+# (with --quantize T for the quantized files: q8_0, q4_k_m, q4_0). Prints, per file and prompt, whether the two
 # tokenizations are equal and how many of the greedy tokens agree before the first difference.
 #
 # Models: the bundled r1-arith (Qwen2; chat prompts through its template) and a Llama folder made
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 N=${1:-64}
 R1=build/r1
 [ -x "$R1" ] || { echo "build r1 first (scripts/build.sh)" >&2; exit 1; }
-[ -d bench/llamacpp/node_modules/node-llama-cpp ] || npm ci --prefix bench/llamacpp --no-audit --no-fund >&2
+[ -d bench/llamacpp/node_modules/node-llama-cpp ] || npm install --prefix bench/llamacpp --no-audit --no-fund >&2
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
@@ -45,9 +45,9 @@ run() {  # model-dir label chat(0/1) type prompt...
   local dir=$1 label=$2 chat=$3 type=$4
   shift 4
   local gguf="$TMP/$label-$type.gguf" quant=()
-  if [ "$type" = q8_0 ]; then
-    "$R1" quantize -m "$dir" --type q8_0 --out "$gguf" 2> /dev/null
-    quant=(--quantize q8_0)
+  if [ "$type" = q8_0 ] || [ "$type" = q4_k_m ] || [ "$type" = q4_0 ]; then
+    "$R1" quantize -m "$dir" --type "$type" --out "$gguf" 2> /dev/null
+    quant=(--quantize "$type")
   else
     "$R1" convert -m "$dir" --type "$type" --out "$gguf" 2> /dev/null
   fi
@@ -81,7 +81,7 @@ print(f"{name:<28} {prompt[:32]!r:<34} {same_tok:<10} {agree}/{len(r1)}")
 PY
   done
 }
-for type in f32 bf16 q8_0; do
+for type in f32 bf16 q8_0 q4_k_m q4_0; do
   run models/r1-arith r1-arith 1 "$type" "What is 48 + 27?" "What is 123 * 45?" "Compute 9001 - 4567."
 done
 for type in f32 bf16; do
