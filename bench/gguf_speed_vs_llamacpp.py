@@ -45,7 +45,7 @@ def main():
              "--seed", "1", "--out", model])
     llamacpp = os.path.join(ROOT, "bench", "llamacpp")
     if not os.path.isdir(os.path.join(llamacpp, "node_modules", "node-llama-cpp")):
-        run(["npm", "ci", "--prefix", llamacpp, "--no-audit", "--no-fund"])
+        run(["npm", "install", "--prefix", llamacpp, "--no-audit", "--no-fund"])
     types = args.types.split(",")
     files = {}
     for t in types:

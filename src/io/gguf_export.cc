@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/file_util.h"
 #include "core/quant.h"
+#include "core/threads.h"
 #include "io/gguf.h"
 #include "io/gguf_import.h"
 #include "io/gguf_tokenizer.h"
@@ -52,10 +53,11 @@ Tensor encode(const std::vector<float>& x, std::vector<int64_t> shape, DType typ
     case DType::F16:
       for (int64_t i = 0; i < n; ++i) t.ptr<uint16_t>()[i] = f32_to_f16(x[i]);
       break;
-    default: {  // a block type, row by row
+    default: {  // a block type, rows in parallel
       const int64_t cols = shape.back();
-      for (int64_t r = 0; r < n / cols; ++r)
-        quantize_row(type, x.data() + r * cols, t.row(r), cols);
+      thread_pool().parallel_range(n / cols, 8, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) quantize_row(type, x.data() + r * cols, t.row(r), cols);
+      });
     }
   }
   return t;
