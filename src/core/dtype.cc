@@ -35,49 +35,11 @@ size_t dtype_size(DType t) {
   fail_internal("dtype_size of the block type ", dtype_name(t));
 }
 
-namespace {
-// Bytes of one block of a block type (0 for the others).
-size_t block_bytes(DType t) {
-  switch (t) {
-    case DType::Q8_0:
-      return kQ8BlockBytes;
-    case DType::Q4_0:
-      return 18;
-    case DType::Q5_0:
-      return 22;
-    case DType::Q4_K:
-      return 144;
-    case DType::Q6_K:
-      return 210;
-    default:
-      return 0;
-  }
-}
-}  // namespace
-
-int64_t dtype_block(DType t) {
-  switch (t) {
-    case DType::Q8_0:
-    case DType::Q4_0:
-    case DType::Q5_0:
-      return 32;
-    case DType::Q4_K:
-    case DType::Q6_K:
-      return 256;
-    default:
-      return 1;
-  }
-}
-
-bool is_block_type(DType t) {
-  return dtype_block(t) > 1;
-}
-
 size_t dtype_bytes(DType t, int64_t n) {
   const int64_t b = dtype_block(t);
   if (b > 1) {
     R1_ASSERT(n % b == 0);
-    return static_cast<size_t>(n / b) * block_bytes(t);
+    return static_cast<size_t>(n / b) * dtype_block_bytes(t);
   }
   return static_cast<size_t>(n) * dtype_size(t);
 }

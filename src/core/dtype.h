@@ -28,9 +28,26 @@ enum class DType : uint8_t {
   Q6_K
 };
 
-size_t dtype_size(DType t);    // bytes per element; an Internal error for a block type
-int64_t dtype_block(DType t);  // elements per block: 1, 32 (Q8_0, Q4_0, Q5_0) or 256 (Q4_K, Q6_K)
-bool is_block_type(DType t);   // dtype_block(t) > 1
+size_t dtype_size(DType t);  // bytes per element; an Internal error for a block type
+
+// Elements per block: 1, 32 (Q8_0, Q4_0, Q5_0) or 256 (Q4_K, Q6_K).
+constexpr int64_t dtype_block(DType t) {
+  return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q5_0 ? 32
+         : t == DType::Q4_K || t == DType::Q6_K                   ? 256
+                                                                  : 1;
+}
+// Bytes per block of a block type (0 for the others).
+constexpr size_t dtype_block_bytes(DType t) {
+  return t == DType::Q8_0   ? 34
+         : t == DType::Q4_0 ? 18
+         : t == DType::Q5_0 ? 22
+         : t == DType::Q4_K ? 144
+         : t == DType::Q6_K ? 210
+                            : 0;
+}
+constexpr bool is_block_type(DType t) {
+  return dtype_block(t) > 1;
+}
 // Bytes of n consecutive elements along a row (n a multiple of dtype_block(t)).
 size_t dtype_bytes(DType t, int64_t n);
 const char* dtype_name(DType t);  // safetensors spelling: "F32", "BF16", ...
@@ -62,7 +79,7 @@ float fp8_e4m3_to_f32(uint8_t v);
 // d = max|x| / 127, q = round(x / d) half away from zero (x * (1 / d), then roundf), d stored as
 // f16. The reference definitions the kernels and loaders use.
 constexpr int64_t kQ8Block = 32;
-constexpr size_t kQ8BlockBytes = 34;
+constexpr size_t kQ8BlockBytes = dtype_block_bytes(DType::Q8_0);
 void quantize_q8_0(const float* x, void* dst, int64_t n);
 // One block of that rule: the 32 q of x[0, 32) into q; returns d (before its f16 rounding). The
 // activations of the int8 GEMM are quantized with it too, keeping d in f32.

@@ -213,7 +213,7 @@ void quantize_q6_k(const float* x, uint8_t* out) {
   uint8_t* ql = out;
   uint8_t* qh = out + 128;
   int8_t* sc = reinterpret_cast<int8_t*>(out + 192);
-  std::memset(out, 0, 210);
+  std::memset(out, 0, dtype_block_bytes(DType::Q6_K));
   if (amax == 0) return;  // all zero: d = 0, every q = 32 - 32
   const float iscale = -128.0f / max_scale;
   for (int s = 0; s < 16; ++s)
@@ -252,7 +252,7 @@ void decode_chunk(DType t, const void* row, int64_t c, QuantChunk* out) {
       return;
     }
     case DType::Q4_0: {
-      const uint8_t* b = r + c * 18;
+      const uint8_t* b = r + c * dtype_block_bytes(DType::Q4_0);
       out->f[0] = out->f[1] = load_f16(b);
       for (int j = 0; j < 16; ++j) {
         out->q[j] = static_cast<int8_t>((b[2 + j] & 15) - 8);
@@ -261,7 +261,7 @@ void decode_chunk(DType t, const void* row, int64_t c, QuantChunk* out) {
       return;
     }
     case DType::Q5_0: {
-      const uint8_t* b = r + c * 22;
+      const uint8_t* b = r + c * dtype_block_bytes(DType::Q5_0);
       out->f[0] = out->f[1] = load_f16(b);
       uint32_t qh;
       std::memcpy(&qh, b + 2, 4);
@@ -273,7 +273,7 @@ void decode_chunk(DType t, const void* row, int64_t c, QuantChunk* out) {
       return;
     }
     case DType::Q4_K: {
-      const uint8_t* b = r + (c / 8) * 144;
+      const uint8_t* b = r + (c / 8) * dtype_block_bytes(DType::Q4_K);
       const int j = static_cast<int>(c % 8);
       int sc, m;
       q4k_scale_min(b + 4, j, &sc, &m);
@@ -284,7 +284,7 @@ void decode_chunk(DType t, const void* row, int64_t c, QuantChunk* out) {
       return;
     }
     case DType::Q6_K: {
-      const uint8_t* b = r + (c / 8) * 210;
+      const uint8_t* b = r + (c / 8) * dtype_block_bytes(DType::Q6_K);
       const int h = static_cast<int>(c % 8) / 4, k = static_cast<int>(c % 4);
       const uint8_t* ql = b + 64 * h + 32 * (k & 1);
       const uint8_t* qh = b + 128 + 32 * h;
@@ -329,6 +329,7 @@ void quantize_row(DType t, const float* x, void* dst, int64_t n) {
 void dequantize_row(DType t, const void* src, float* y, int64_t n) {
   if (!is_block_type(t) || n % dtype_block(t) != 0)
     fail_internal("dequantize_row: ", n, " values of ", dtype_name(t));
+  if (t == DType::Q8_0) return dequantize_q8_0(src, y, n);
   QuantChunk ch;
   for (int64_t c = 0; c < n / 32; ++c, y += 32) {
     decode_chunk(t, src, c, &ch);

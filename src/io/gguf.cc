@@ -236,6 +236,13 @@ const char* ggml_type_name(GgmlType t) {
   return "?";
 }
 
+// "F32, F16, ...": the types r1 reads, for the error message.
+static std::string readable_types() {
+  std::string s;
+  for (const auto& e : kTypes) s += (s.empty() ? "" : ", ") + std::string(e.name);
+  return s;
+}
+
 // llama.cpp's names of the types r1 cannot read yet, for the error message.
 static const char* other_ggml_name(uint32_t t) {
   static const char* const names[] = {"F32",  "F16",  "Q4_0", "Q4_1", "Q4_2", "Q4_3",
@@ -286,9 +293,8 @@ GgufFile GgufFile::open(const std::string& path, LoadMode mode) {
     t.type = static_cast<GgmlType>(type);
     DType dt;
     if (!ggml_to_dtype(t.type, &dt))
-      fail_input(
-          path, ": ", where, " is ", other_ggml_name(type), " (ggml type ", type,
-          "), which r1 does not read yet (it reads F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q4_K, Q6_K)");
+      fail_input(path, ": ", where, " is ", other_ggml_name(type), " (ggml type ", type,
+                 "), which r1 does not read yet (it reads ", readable_types(), ")");
     t.offset = c.read<uint64_t>(where + " offset");
     if (t.ne[0] % dtype_block(dt) != 0)
       fail_input(path, ": ", where, ": rows of ", t.ne[0], " are not whole ",

@@ -20,6 +20,18 @@ void* scratch(int slot, size_t bytes);
 // Returns true when it handled the call.
 bool gemm_trivial(const GemmParams& p);
 
+// X of a GEMM with block-quantized W as int8 rows of K and per-32 scales: the caller's
+// (GemmParams::xq / xd), or X quantized with `quantize` (the ISA's quantize_x_q8) into scratch
+// slot kScratchX. `extra` more floats of that slot, 64-byte aligned, are returned for the
+// caller's own per-chunk values (null when 0).
+struct QuantizedX {
+  const int8_t* q;
+  const float* d;
+  float* extra;
+};
+QuantizedX quantized_x(const GemmParams& p,
+                       void (*quantize)(const float*, int64_t, int8_t*, float*), int64_t extra);
+
 #define R1_DECLARE_KERNELS                                                                         \
   void gemm(const GemmParams& p);                                                                  \
   float dot(const float* a, const float* b, int64_t n);                                            \

@@ -50,4 +50,24 @@ bool gemm_trivial(const GemmParams& p) {
   return false;
 }
 
+QuantizedX quantized_x(const GemmParams& p,
+                       void (*quantize)(const float*, int64_t, int8_t*, float*), int64_t extra) {
+  const int64_t nb = p.K / 32;
+  const int64_t q_bytes = (p.M * p.K + 63) / 64 * 64, d_floats = (p.M * nb + 15) / 16 * 16;
+  const bool own = p.xq == nullptr;
+  if (!own && extra == 0) return {p.xq, p.xd, nullptr};
+  // Layout: M rows of K int8 (when quantized here), M * nb scales, then `extra` floats.
+  const int64_t lead = own ? q_bytes + 4 * d_floats : 0;
+  char* base = static_cast<char*>(scratch(kScratchX, static_cast<size_t>(lead + 4 * extra + 64)));
+  QuantizedX x{p.xq, p.xd, extra > 0 ? reinterpret_cast<float*>(base + lead) : nullptr};
+  if (own) {
+    int8_t* q = reinterpret_cast<int8_t*>(base);
+    float* d = reinterpret_cast<float*>(base + q_bytes);
+    for (int64_t m = 0; m < p.M; ++m) quantize(p.x + m * p.ldx, p.K, q + m * p.K, d + m * nb);
+    x.q = q;
+    x.d = d;
+  }
+  return x;
+}
+
 }  // namespace r1::kernels
