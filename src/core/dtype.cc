@@ -30,6 +30,8 @@ size_t dtype_size(DType t) {
     case DType::Q5_0:
     case DType::Q4_K:
     case DType::Q6_K:
+    case DType::Q4_K_R8:
+    case DType::Q6_K_R8:
       break;
   }
   fail_internal("dtype_size of the block type ", dtype_name(t));
@@ -98,6 +100,10 @@ const char* dtype_name(DType t) {
       return "Q4_K";
     case DType::Q6_K:
       return "Q6_K";
+    case DType::Q4_K_R8:
+      return "Q4_K_R8";
+    case DType::Q6_K_R8:
+      return "Q6_K_R8";
   }
   return "?";
 }

@@ -11,7 +11,9 @@ namespace r1 {
 // The block types hold llama.cpp's layouts (docs/FACTS.md section 8; core/quant.h): Q8_0 (32
 // weights: f16 d, 32 int8 q, weight = d * q), Q4_0 and Q5_0 (32 weights, 4- and 5-bit q), Q4_K
 // and Q6_K (super-blocks of 256 weights with 6- or 8-bit sub-block scales). Their tensors have
-// rows of whole blocks; sizes go through dtype_bytes, never dtype_size.
+// rows of whole blocks; sizes go through dtype_bytes, never dtype_size. Q4_K_R8 and Q6_K_R8 are
+// in-memory layouts of Q4_K and Q6_K for the GEMM (never in files; core/quant_pack.h): groups of 8
+// rows interleaved, the same bytes per row on average, so row(i) is valid for i a multiple of 8.
 enum class DType : uint8_t {
   F32,
   BF16,
@@ -25,25 +27,29 @@ enum class DType : uint8_t {
   Q4_0,
   Q5_0,
   Q4_K,
-  Q6_K
+  Q6_K,
+  Q4_K_R8,
+  Q6_K_R8
 };
 
 size_t dtype_size(DType t);  // bytes per element; an Internal error for a block type
 
 // Elements per block: 1, 32 (Q8_0, Q4_0, Q5_0) or 256 (Q4_K, Q6_K).
 constexpr int64_t dtype_block(DType t) {
-  return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q5_0 ? 32
-         : t == DType::Q4_K || t == DType::Q6_K                   ? 256
-                                                                  : 1;
+  return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q5_0                             ? 32
+         : t == DType::Q4_K || t == DType::Q6_K || t == DType::Q4_K_R8 || t == DType::Q6_K_R8 ? 256
+                                                                                              : 1;
 }
 // Bytes per block of a block type (0 for the others).
 constexpr size_t dtype_block_bytes(DType t) {
-  return t == DType::Q8_0   ? 34
-         : t == DType::Q4_0 ? 18
-         : t == DType::Q5_0 ? 22
-         : t == DType::Q4_K ? 144
-         : t == DType::Q6_K ? 210
-                            : 0;
+  return t == DType::Q8_0      ? 34
+         : t == DType::Q4_0    ? 18
+         : t == DType::Q5_0    ? 22
+         : t == DType::Q4_K    ? 144
+         : t == DType::Q6_K    ? 210
+         : t == DType::Q4_K_R8 ? 148  // 1184 bytes per 8 rows' super-block
+         : t == DType::Q6_K_R8 ? 210  // 1680
+                               : 0;
 }
 constexpr bool is_block_type(DType t) {
   return dtype_block(t) > 1;

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/quant.h"
+#include "core/quant_pack.h"
 #include "core/threads.h"
 #include "kernels/kernels.h"
 #include "models/deepseek_v3.h"
@@ -27,6 +28,8 @@ std::unique_ptr<Model> load_model(const std::string& dir, const LoadOptions& opt
     quantize_weights(*m, opt.quantize);
   }
   if (opt.trainable) make_trainable(*m);
+  if (opt.pack && !opt.trainable && kernels::kernels().isa != kernels::Isa::Scalar)
+    pack_weights(*m);
   return m;
 }
 
@@ -71,6 +74,20 @@ void make_trainable(Model& m) {
     Tensor f = Tensor::zeros(DType::F32, w.shape);
     kernels::kernels().to_f32(w.data, w.dtype, f.ptr<float>(), f.numel());
     return f;
+  });
+}
+
+void pack_weights(Model& m) {
+  convert_weights(m, [](const Tensor& t, const std::string&) {
+    Tensor p;
+    if (t.ndim() != 2 || !t.is_contiguous() || !can_pack(t.dtype, t.dim(0), t.dim(1))) return p;
+    p = Tensor::empty(packed_type(t.dtype), t.shape);
+    const int64_t cols = t.dim(1);
+    thread_pool().parallel_range(t.dim(0) / kPackRows, 1, [&](int64_t g0, int64_t g1) {
+      for (int64_t g = g0; g < g1; ++g)
+        pack_rows8(t.dtype, t.row(g * kPackRows), p.row(g * kPackRows), cols);
+    });
+    return p;
   });
 }
 

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/quant_pack.h"
 #include "core/threads.h"
 #include "kernels/kernels.h"
 #include "ops/tape.h"
@@ -37,7 +38,11 @@ void widen_rows(const Weight& w, int64_t row0, int64_t n, float* out) {
   R1_ASSERT(row0 >= 0 && row0 + n <= w.rows());
   for (int64_t r = 0; r < n; ++r) {
     float* o = out + r * cols;
-    K().to_f32(w.w.row(row0 + r), w.w.dtype, o, cols);
+    if (is_packed_type(w.w.dtype)) {
+      dequantize_packed_row(w.w.dtype, w.w.data, row0 + r, o, cols);
+    } else {
+      K().to_f32(w.w.row(row0 + r), w.w.dtype, o, cols);
+    }
     if (w.scale.defined()) {
       // One scale per block of block_k columns (a loop per block: no division per element).
       const float* s = w.scale.ptr<float>() + ((row0 + r) / w.block_n) * w.scale.dim(1);
@@ -246,7 +251,11 @@ Tensor embedding(const Tensor& table, const std::vector<int32_t>& ids) {
   for (size_t i = 0; i < ids.size(); ++i) {
     if (ids[i] < 0 || ids[i] >= V)
       fail_input("token id ", ids[i], " is outside the model's vocabulary of ", V);
-    K().to_f32(table.row(ids[i]), table.dtype, y.ptr<float>() + i * H, H);
+    if (is_packed_type(table.dtype)) {
+      dequantize_packed_row(table.dtype, table.data, ids[i], y.ptr<float>() + i * H, H);
+    } else {
+      K().to_f32(table.row(ids[i]), table.dtype, y.ptr<float>() + i * H, H);
+    }
   }
   if (Tape* tp = recording({&table})) {
     tp->record(y, {table}, [table, ids, y](Tape& t) {

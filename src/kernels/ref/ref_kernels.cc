@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/quant.h"
+#include "core/quant_pack.h"
 #include "kernels/ref/ref.h"
 
 namespace r1::kernels::ref {
@@ -49,6 +50,11 @@ void gemm_blocks(const GemmParams& p) {
   std::vector<int8_t> xq(p.K);
   std::vector<float> xd(nb);
   QuantChunk ch;
+  // Packed layouts (Q4_K_R8, Q6_K_R8): each row's group unpacked to the plain type first.
+  const bool packed = is_packed_type(p.wtype);
+  const DType type = unpacked_type(p.wtype);
+  std::vector<uint8_t> rows(packed ? kPackRows * dtype_bytes(type, p.ldw) : 0);
+  int64_t unpacked_group = -1;
   for (int64_t m = 0; m < p.M; ++m) {
     if (p.xq) {
       std::memcpy(xq.data(), p.xq + m * p.K, p.K);
@@ -58,9 +64,17 @@ void gemm_blocks(const GemmParams& p) {
     }
     for (int64_t n = p.n_begin; n < p.n_end; ++n) {
       const uint8_t* w = static_cast<const uint8_t*>(p.w) + dtype_bytes(p.wtype, n * p.ldw);
+      if (packed) {
+        if (n / kPackRows != unpacked_group) {
+          unpacked_group = n / kPackRows;
+          unpack_rows8(p.wtype, w - dtype_bytes(p.wtype, (n % kPackRows) * p.ldw), rows.data(),
+                       p.ldw);
+        }
+        w = rows.data() + dtype_bytes(type, (n % kPackRows) * p.ldw);
+      }
       float acc = 0.0f;
       for (int64_t b = 0; b < nb; ++b) {
-        decode_chunk(p.wtype, w, b, &ch);
+        decode_chunk(type, w, b, &ch);
         const int8_t* x = xq.data() + b * kQ8Block;
         int32_t s0 = 0, s1 = 0, sx = 0;
         for (int j = 0; j < 16; ++j) {
@@ -143,6 +157,7 @@ void softmax(float* x, int64_t n) {
 }
 
 void to_f32(const void* src, DType t, float* dst, int64_t n) {
+  if (is_packed_type(t)) fail_internal("to_f32: a row of ", dtype_name(t), " is not contiguous");
   if (is_block_type(t)) return dequantize_row(t, src, dst, n);
   for (int64_t i = 0; i < n; ++i) dst[i] = load_as_f32(src, t, i);
 }

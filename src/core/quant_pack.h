@@ -1,0 +1,49 @@
+// In-memory GEMM layouts of Q4_K and Q6_K (DType Q4_K_R8 / Q6_K_R8; never written to files):
+// each group of 8 consecutive rows is stored super-block by super-block with the 8 rows
+// interleaved, so that one 32-byte vector holds 4 consecutive quantized weights of each row and
+// an int8 dot product with 4 activations broadcast to every lane leaves each row's partial sum in
+// its own lane: no horizontal sums, and one scale vector (the 8 rows' scales) per sub-block.
+// Sub-block scales are kept as whole bytes, so no 6-bit unpacking happens in the GEMM.
+//
+// Per super-block of a group (r = row in group, c = 32-weight chunk, l = weight in chunk):
+//   Q4_K_R8, 1184 bytes: [0, 16) d (f16) of rows 0-7; [16, 32) dmin; [32, 96) the 6-bit scale
+//     of chunk c row r at 32 + 8c + r; [96, 160) the minimums likewise; [160, 1184) the 4-bit q:
+//     the byte at 160 + 128c + 32k + 4r + i holds weight 4k + i of chunk c in its low nibble and
+//     weight 16 + 4k + i in its high nibble (k, i in [0, 4)).
+//   Q6_K_R8, 1680 bytes: [0, 16) d of rows 0-7; [16, 144) the int8 scale of 16-weight
+//     sub-block s row r at 16 + 8s + r; [144, 1168) the low 4 bits of u = q + 32 (0..63),
+//     arranged as Q4_K_R8's q; [1168, 1680) the top 2 bits of u: the byte at
+//     1168 + 64c + 32j + 4r + i holds, in bits 2s and 2s + 1, those of weight 16j + 4s + i.
+// A row of either type equals, weight for weight, the Q4_K / Q6_K row it was packed from.
+#pragma once
+
+#include <cstdint>
+
+#include "core/dtype.h"
+
+namespace r1 {
+
+constexpr int64_t kPackRows = 8;
+
+// The packed layout of a type (Q4_K -> Q4_K_R8, Q6_K -> Q6_K_R8; others: the type itself), and
+// back.
+constexpr DType packed_type(DType t) {
+  return t == DType::Q4_K ? DType::Q4_K_R8 : t == DType::Q6_K ? DType::Q6_K_R8 : t;
+}
+constexpr DType unpacked_type(DType t) {
+  return t == DType::Q4_K_R8 ? DType::Q4_K : t == DType::Q6_K_R8 ? DType::Q6_K : t;
+}
+constexpr bool is_packed_type(DType t) {
+  return t == DType::Q4_K_R8 || t == DType::Q6_K_R8;
+}
+// Whether a [rows, cols] matrix of type t has a packed layout (whole groups of 8 rows).
+bool can_pack(DType t, int64_t rows, int64_t cols);
+
+// 8 consecutive rows of n weights in type t (Q4_K or Q6_K) at src -> one packed group at dst,
+// and back (unpack_rows8 restores the original bytes exactly).
+void pack_rows8(DType t, const void* src, void* dst, int64_t n);
+void unpack_rows8(DType packed, const void* src, void* dst, int64_t n);
+// Row `row` of a packed [rows, n] matrix whose data starts at `data`, dequantized into y.
+void dequantize_packed_row(DType packed, const void* data, int64_t row, float* y, int64_t n);
+
+}  // namespace r1

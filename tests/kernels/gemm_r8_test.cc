@@ -1,0 +1,190 @@
+// The packed Q4_K / Q6_K layouts (core/quant_pack.h): bytes where the header says they are
+// (checked against the plain rows through decode_chunk, not through the packer's own helpers),
+// an exact round trip, row dequantization, and every ISA's GEMM on packed W against the scalar
+// reference on the same rows in their file layout.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/quant.h"
+#include "core/quant_pack.h"
+#include "kernels/kernels.h"
+#include "test_util.h"
+
+namespace r1::kernels {
+namespace {
+
+using testing::random_floats;
+
+// `rows` rows of n weights quantized to t, with some larger values.
+std::vector<uint8_t> quantized(DType t, int64_t rows, int64_t n, uint32_t seed) {
+  std::vector<float> f = random_floats(rows * n, seed, -1.0f, 1.0f);
+  for (size_t i = 0; i < f.size(); i += 29) f[i] *= 5;
+  std::vector<uint8_t> q(dtype_bytes(t, rows * n));
+  for (int64_t r = 0; r < rows; ++r)
+    quantize_row(t, f.data() + r * n, q.data() + dtype_bytes(t, r * n), n);
+  return q;
+}
+
+std::vector<uint8_t> packed(DType t, const std::vector<uint8_t>& q, int64_t rows, int64_t n) {
+  std::vector<uint8_t> p(dtype_bytes(packed_type(t), rows * n));
+  for (int64_t g = 0; g < rows / kPackRows; ++g)
+    pack_rows8(t, q.data() + dtype_bytes(t, g * kPackRows * n),
+               p.data() + dtype_bytes(packed_type(t), g * kPackRows * n), n);
+  return p;
+}
+
+float f16_at(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return f16_to_f32(h);
+}
+
+TEST(PackedLayout, SizesAndTypes) {
+  EXPECT_EQ(dtype_bytes(DType::Q4_K_R8, 8 * 256), 8 * 148u);
+  EXPECT_EQ(dtype_bytes(DType::Q6_K_R8, 256), dtype_bytes(DType::Q6_K, 256));
+  EXPECT_EQ(packed_type(DType::Q4_K), DType::Q4_K_R8);
+  EXPECT_EQ(unpacked_type(DType::Q6_K_R8), DType::Q6_K);
+  EXPECT_EQ(packed_type(DType::Q8_0), DType::Q8_0);
+  EXPECT_TRUE(can_pack(DType::Q4_K, 16, 512));
+  EXPECT_FALSE(can_pack(DType::Q4_K, 12, 512));  // not whole groups of 8 rows
+  EXPECT_FALSE(can_pack(DType::Q4_K, 16, 288));  // not whole super-blocks
+  EXPECT_FALSE(can_pack(DType::Q4_0, 16, 512));
+}
+
+// Every weight of every row where the header puts it: for Q4_K the nibble, the 6-bit scale
+// and minimum (their values, as decode_chunk gives f = d * sc and mn = dmin * m); for Q6_K the
+// low nibble and top 2 bits of q + 32 and each 16-weight sub-block's scale.
+TEST(PackedLayout, BytesWhereTheHeaderSays) {
+  const int64_t n = 512, rows = 16;
+  for (DType t : {DType::Q4_K, DType::Q6_K}) {
+    const std::vector<uint8_t> q = quantized(t, rows, n, 5);
+    const std::vector<uint8_t> p = packed(t, q, rows, n);
+    const size_t sb = 8 * dtype_block_bytes(packed_type(t));
+    for (int64_t row = 0; row < rows; ++row) {
+      const uint8_t* plain = q.data() + dtype_bytes(t, row * n);
+      const int r = static_cast<int>(row % 8);
+      for (int64_t c = 0; c < n / 32; ++c) {
+        QuantChunk ch;
+        decode_chunk(t, plain, c, &ch);
+        const uint8_t* g = p.data() + (row / 8) * (n / 256) * sb + (c / 8) * sb;
+        const int cc = static_cast<int>(c % 8);
+        const float d = f16_at(g + 2 * r);
+        if (t == DType::Q4_K) {
+          ASSERT_EQ(d * g[32 + 8 * cc + r], ch.f[0]) << row << " " << c;
+          ASSERT_EQ(f16_at(g + 16 + 2 * r) * g[96 + 8 * cc + r], ch.mn) << row << " " << c;
+        } else {
+          ASSERT_EQ(d * static_cast<int8_t>(g[16 + 16 * cc + r]), ch.f[0]) << row << " " << c;
+          ASSERT_EQ(d * static_cast<int8_t>(g[24 + 16 * cc + r]), ch.f[1]) << row << " " << c;
+        }
+        const int base = t == DType::Q4_K ? 160 : 144;
+        for (int l = 0; l < 32; ++l) {
+          const int u = ch.q[l] + (t == DType::Q6_K ? 32 : 0);
+          const int k = (l % 16) / 4, i = l % 4;
+          const uint8_t byte = g[base + 128 * cc + 32 * k + 4 * r + i];
+          ASSERT_EQ(l < 16 ? byte & 15 : byte >> 4, u & 15) << row << " " << c << " " << l;
+          if (t == DType::Q6_K) {
+            const uint8_t h = g[1168 + 64 * cc + 32 * (l / 16) + 4 * r + i];
+            ASSERT_EQ((h >> (2 * k)) & 3, u >> 4) << row << " " << c << " " << l;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(PackedLayout, RoundTripAndRowDequantization) {
+  const int64_t n = 768, rows = 24;
+  for (DType t : {DType::Q4_K, DType::Q6_K}) {
+    const std::vector<uint8_t> q = quantized(t, rows, n, 9);
+    const std::vector<uint8_t> p = packed(t, q, rows, n);
+    std::vector<uint8_t> back(q.size());
+    for (int64_t g = 0; g < rows / 8; ++g)
+      unpack_rows8(packed_type(t), p.data() + dtype_bytes(packed_type(t), g * 8 * n),
+                   back.data() + dtype_bytes(t, g * 8 * n), n);
+    EXPECT_EQ(back, q) << dtype_name(t);
+    std::vector<float> a(n), b(n);
+    for (int64_t row = 0; row < rows; ++row) {
+      dequantize_row(t, q.data() + dtype_bytes(t, row * n), a.data(), n);
+      dequantize_packed_row(packed_type(t), p.data(), row, b.data(), n);
+      ASSERT_EQ(a, b) << dtype_name(t) << " row " << row;
+    }
+  }
+}
+
+// Every ISA on packed W (columns [8, N), a row stride past K) against the scalar reference on the
+// same weights unpacked: only the order of float sums differs.
+TEST(GemmR8, EveryIsaMatchesTheUnpackedReference) {
+  uint32_t seed = 71;
+  for (DType t : {DType::Q4_K, DType::Q6_K})
+    for (int64_t K : {256, 768, 1280})
+      for (int64_t M : {1, 2, 3, 4, 5, 9, 17}) {
+        const int64_t N = 32, ldw = K + 256, ldy = N + 3, ldx = K + 5;
+        const std::vector<uint8_t> q = quantized(t, N, ldw, seed++);
+        const std::vector<uint8_t> p = packed(t, q, N, ldw);
+        std::vector<float> x = random_floats(M * ldx, seed++, -2.0f, 2.0f);
+        GemmParams gp;
+        gp.M = M;
+        gp.K = K;
+        gp.n_begin = 8;
+        gp.n_end = N;
+        gp.x = x.data();
+        gp.ldx = ldx;
+        gp.ldw = ldw;
+        gp.ldy = ldy;
+        std::vector<float> want(M * ldy, -7.0f);
+        gp.w = q.data();
+        gp.wtype = t;
+        gp.y = want.data();
+        kernels_for(Isa::Scalar).gemm(gp);
+        for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+          if (!isa_supported(isa)) continue;
+          std::vector<float> got(M * ldy, -7.0f);
+          gp.w = p.data();
+          gp.wtype = packed_type(t);
+          gp.y = got.data();
+          kernels_for(isa).gemm(gp);
+          for (int64_t m = 0; m < M; ++m)
+            for (int64_t c = 0; c < ldy; ++c) {
+              const float a = got[m * ldy + c], b = want[m * ldy + c];
+              if (c < 8 || c >= N) {
+                ASSERT_EQ(a, -7.0f) << "wrote outside its columns";
+                continue;
+              }
+              ASSERT_NEAR(a, b, 1e-5 * (std::fabs(b) + 1.0f) * std::sqrt(static_cast<float>(K)))
+                  << isa_name(isa) << " " << dtype_name(t) << " M=" << M << " K=" << K << " at "
+                  << m << "," << c;
+            }
+        }
+      }
+}
+
+// Column ranges must be whole groups of 8 rows: anything else is an internal error, not a
+// silently wrong product.
+TEST(GemmR8, RefusesPartialGroups) {
+  const int64_t K = 256;
+  const std::vector<uint8_t> p = packed(DType::Q4_K, quantized(DType::Q4_K, 8, K, 1), 8, K);
+  std::vector<float> x(K, 1.0f), y(8);
+  GemmParams gp;
+  gp.M = 1;
+  gp.K = K;
+  gp.n_begin = 0;
+  gp.n_end = 5;
+  gp.x = x.data();
+  gp.ldx = K;
+  gp.w = p.data();
+  gp.ldw = K;
+  gp.wtype = DType::Q4_K_R8;
+  gp.y = y.data();
+  gp.ldy = 8;
+  for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+    if (isa_supported(isa)) {
+      EXPECT_THROW(kernels_for(isa).gemm(gp), Error) << isa_name(isa);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace r1::kernels
