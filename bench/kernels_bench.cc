@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <string>
@@ -23,6 +24,8 @@
 #include <immintrin.h>
 
 #include "core/dtype.h"
+#include "core/quant.h"
+#include "core/quant_pack.h"
 #include "kernels/kernels.h"
 
 using namespace r1;
@@ -132,7 +135,9 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  const int64_t shape_k[] = {896, 1536}, shape_n[] = {4864, 8960};
+  // 0, 1: the MLP up projections of the 0.5B and 1.5B shapes; 2: 1.5B's down projection; 3: its
+  // output layer.
+  const int64_t shape_k[] = {896, 1536, 8960, 1536}, shape_n[] = {4864, 8960, 1536, 151936};
 
   std::printf("1 core peak (GFLOP/s):");
   if (isa_supported(Isa::Avx2)) std::printf(" avx2 fma %.0f", peak_avx2_fma());
@@ -150,18 +155,43 @@ int main(int argc, char** argv) {
       const DType t = dt == "f32"                ? DType::F32
                       : dt == "bf16" || bf16_dot ? DType::BF16
                       : dt == "q8_0"             ? DType::Q8_0
+                      : dt == "q4_k"             ? DType::Q4_K
+                      : dt == "q6_k"             ? DType::Q6_K
+                      : dt == "q4_k_r8"          ? DType::Q4_K_R8
+                      : dt == "q6_k_r8"          ? DType::Q6_K_R8
                                                  : DType::F16;
       const size_t w_bytes = dtype_bytes(t, N * K);
       const int copies = static_cast<int>(std::max<size_t>(1, (256u << 20) / w_bytes + 1));
-      std::vector<std::vector<uint8_t>> ws(copies, std::vector<uint8_t>(w_bytes));
+      // 64-byte aligned, as a model's tensors are (a plain vector's data may be 16 bytes off).
+      struct Aligned {
+        uint8_t* p;
+        uint8_t* data() const { return p; }
+      };
+      std::vector<std::unique_ptr<uint8_t, decltype(&std::free)>> owners;
+      std::vector<Aligned> ws;
+      for (int c = 0; c < copies; ++c) {
+        owners.emplace_back(static_cast<uint8_t*>(std::aligned_alloc(64, (w_bytes + 63) / 64 * 64)),
+                            &std::free);
+        ws.push_back({owners.back().get()});
+      }
       std::mt19937 rng(1);
       std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
       for (auto& w : ws) {
-        if (t == DType::Q8_0) {
+        if (is_block_type(t)) {
+          // Block types from random rows (packed layouts: quantized plain, then packed).
+          const DType base = unpacked_type(t);
+          std::vector<uint8_t> plain(dtype_bytes(base, N * K));
           std::vector<float> row(K);
           for (int64_t n = 0; n < N; ++n) {
             for (float& f : row) f = dist(rng);
-            quantize_q8_0(row.data(), w.data() + dtype_bytes(t, n * K), K);
+            quantize_row(base, row.data(), plain.data() + dtype_bytes(base, n * K), K);
+          }
+          if (base == t) {
+            std::memcpy(w.data(), plain.data(), w_bytes);
+          } else {
+            for (int64_t n = 0; n < N; n += kPackRows)
+              pack_rows8(base, plain.data() + dtype_bytes(base, n * K),
+                         w.data() + dtype_bytes(t, n * K), K);
           }
           continue;
         }
@@ -191,7 +221,7 @@ int main(int argc, char** argv) {
           }
           const KernelTable& k = kernels_for(isa);
           int64_t n_count = N;
-          if (isa == Isa::Scalar) n_count = std::clamp<int64_t>(50000000 / (M * K), 16, N);
+          if (isa == Isa::Scalar) n_count = std::clamp<int64_t>(50000000 / (M * K), 16, N) / 8 * 8;
           GemmParams p;
           p.M = M;
           p.K = K;

@@ -13,7 +13,8 @@ namespace r1 {
 // and Q6_K (super-blocks of 256 weights with 6- or 8-bit sub-block scales). Their tensors have
 // rows of whole blocks; sizes go through dtype_bytes, never dtype_size. Q4_K_R8 and Q6_K_R8 are
 // in-memory layouts of Q4_K and Q6_K for the GEMM (never in files; core/quant_pack.h): groups of 8
-// rows interleaved, the same bytes per row on average, so row(i) is valid for i a multiple of 8.
+// rows interleaved (about the bytes per row of the file type), so row(i) is valid for i a multiple
+// of 8.
 enum class DType : uint8_t {
   F32,
   BF16,
@@ -48,7 +49,7 @@ constexpr size_t dtype_block_bytes(DType t) {
          : t == DType::Q4_K    ? 144
          : t == DType::Q6_K    ? 210
          : t == DType::Q4_K_R8 ? 148  // 1184 bytes per 8 rows' super-block
-         : t == DType::Q6_K_R8 ? 210  // 1680
+         : t == DType::Q6_K_R8 ? 212  // 1696
                                : 0;
 }
 constexpr bool is_block_type(DType t) {

@@ -78,66 +78,70 @@ void write_q6k(const Super& o, uint8_t* b) {
   std::memcpy(b + 208, o.d, 2);
 }
 
-// The interleaved 4-bit field of a packed super-block at p (128 bytes per chunk), for row r.
-void put_nibbles(const uint8_t* q, int r, uint8_t* p) {
+// The interleaved 4-bit field of a packed super-block at p (chunk c at p + stride * c), for row r.
+void put_nibbles(const uint8_t* q, int r, uint8_t* p, int stride) {
   for (int c = 0; c < 8; ++c)
     for (int k = 0; k < 4; ++k)
       for (int i = 0; i < 4; ++i) {
         const uint8_t* w = q + 32 * c + 4 * k + i;
-        p[128 * c + 32 * k + 4 * r + i] = static_cast<uint8_t>((w[0] & 15) | ((w[16] & 15) << 4));
+        p[stride * c + 32 * k + 4 * r + i] =
+            static_cast<uint8_t>((w[0] & 15) | ((w[16] & 15) << 4));
       }
 }
 
-void get_nibbles(const uint8_t* p, int r, uint8_t* q) {
+void get_nibbles(const uint8_t* p, int r, uint8_t* q, int stride) {
   for (int c = 0; c < 8; ++c)
     for (int k = 0; k < 4; ++k)
       for (int i = 0; i < 4; ++i) {
-        const uint8_t v = p[128 * c + 32 * k + 4 * r + i];
+        const uint8_t v = p[stride * c + 32 * k + 4 * r + i];
         q[32 * c + 4 * k + i] = v & 15;
         q[32 * c + 16 + 4 * k + i] = v >> 4;
       }
 }
 
 void pack_super(DType t, const Super& s, int r, uint8_t* g) {
-  std::memcpy(g + 2 * r, s.d, 2);
   if (t == DType::Q4_K) {
+    std::memcpy(g + 2 * r, s.d, 2);
     std::memcpy(g + 16 + 2 * r, s.dmin, 2);
     for (int c = 0; c < 8; ++c) {
       g[32 + 8 * c + r] = s.sc[c];
       g[96 + 8 * c + r] = s.mn[c];
     }
-    put_nibbles(s.q, r, g + 160);
+    put_nibbles(s.q, r, g + 160, 128);
     return;
   }
+  std::memcpy(g + 2 * r, s.d, 2);
+  std::memset(g + 144, 0, 16);
   for (int j = 0; j < 16; ++j) g[16 + 8 * j + r] = s.sc[j];
-  put_nibbles(s.q, r, g + 144);
+  put_nibbles(s.q, r, g + 160, 192);
   for (int c = 0; c < 8; ++c)
     for (int j = 0; j < 2; ++j)
       for (int i = 0; i < 4; ++i) {
         uint8_t v = 0;
         for (int s4 = 0; s4 < 4; ++s4)
           v |= static_cast<uint8_t>((s.q[32 * c + 16 * j + 4 * s4 + i] >> 4) << (2 * s4));
-        g[1168 + 64 * c + 32 * j + 4 * r + i] = v;
+        g[160 + 192 * c + 128 + 32 * j + 4 * r + i] = v;
       }
 }
 
 void unpack_super(DType t, const uint8_t* g, int r, Super* s) {
-  std::memcpy(s->d, g + 2 * r, 2);
   if (t == DType::Q4_K) {
+    std::memcpy(s->d, g + 2 * r, 2);
     std::memcpy(s->dmin, g + 16 + 2 * r, 2);
     for (int c = 0; c < 8; ++c) {
       s->sc[c] = g[32 + 8 * c + r];
       s->mn[c] = g[96 + 8 * c + r];
     }
-    get_nibbles(g + 160, r, s->q);
+    get_nibbles(g + 160, r, s->q, 128);
     return;
   }
+  std::memcpy(s->d, g + 2 * r, 2);
   for (int j = 0; j < 16; ++j) s->sc[j] = g[16 + 8 * j + r];
-  get_nibbles(g + 144, r, s->q);
+  get_nibbles(g + 160, r, s->q, 192);
   for (int c = 0; c < 8; ++c)
     for (int j = 0; j < 2; ++j)
       for (int i = 0; i < 4; ++i) {
-        const uint8_t v = g[1168 + 64 * c + 32 * j + 4 * r + i];
+        const uint8_t v = g[160 + 192 * c + 128 + 32 * j + 4 * r + i];
         for (int s4 = 0; s4 < 4; ++s4)
           s->q[32 * c + 16 * j + 4 * s4 + i] |= static_cast<uint8_t>(((v >> (2 * s4)) & 3) << 4);
       }

@@ -10,10 +10,13 @@
 //     of chunk c row r at 32 + 8c + r; [96, 160) the minimums likewise; [160, 1184) the 4-bit q:
 //     the byte at 160 + 128c + 32k + 4r + i holds weight 4k + i of chunk c in its low nibble and
 //     weight 16 + 4k + i in its high nibble (k, i in [0, 4)).
-//   Q6_K_R8, 1680 bytes: [0, 16) d of rows 0-7; [16, 144) the int8 scale of 16-weight
-//     sub-block s row r at 16 + 8s + r; [144, 1168) the low 4 bits of u = q + 32 (0..63),
-//     arranged as Q4_K_R8's q; [1168, 1680) the top 2 bits of u: the byte at
-//     1168 + 64c + 32j + 4r + i holds, in bits 2s and 2s + 1, those of weight 16j + 4s + i.
+//   Q6_K_R8, 1696 bytes (210 + 2 per row, so that every super-block and chunk starts 32-byte
+//     aligned and no vector load straddles two cache lines): [0, 16) d of rows 0-7; [16, 144)
+//     the int8 scale of 16-weight sub-block s row r at 16 + 8s + r; [144, 160) zero; then chunk c
+//     at 160 + 192c: 128 bytes of the low 4 bits of u = q + 32 (0..63) arranged as Q4_K_R8's q
+//     (byte 32k + 4r + i), then 64 bytes of the top 2 bits of u: byte 128 + 32j + 4r + i holds,
+//     in bits 2s and 2s + 1, those of weight 16j + 4s + i.
+// Both are read front to back, chunk after chunk: one sequential stream per group.
 // A row of either type equals, weight for weight, the Q4_K / Q6_K row it was packed from.
 #pragma once
 

@@ -44,7 +44,7 @@ float f16_at(const uint8_t* p) {
 
 TEST(PackedLayout, SizesAndTypes) {
   EXPECT_EQ(dtype_bytes(DType::Q4_K_R8, 8 * 256), 8 * 148u);
-  EXPECT_EQ(dtype_bytes(DType::Q6_K_R8, 256), dtype_bytes(DType::Q6_K, 256));
+  EXPECT_EQ(dtype_bytes(DType::Q6_K_R8, 8 * 256), 1696u);  // 32-byte aligned super-blocks
   EXPECT_EQ(packed_type(DType::Q4_K), DType::Q4_K_R8);
   EXPECT_EQ(unpacked_type(DType::Q6_K_R8), DType::Q6_K);
   EXPECT_EQ(packed_type(DType::Q8_0), DType::Q8_0);
@@ -79,14 +79,15 @@ TEST(PackedLayout, BytesWhereTheHeaderSays) {
           ASSERT_EQ(d * static_cast<int8_t>(g[16 + 16 * cc + r]), ch.f[0]) << row << " " << c;
           ASSERT_EQ(d * static_cast<int8_t>(g[24 + 16 * cc + r]), ch.f[1]) << row << " " << c;
         }
-        const int base = t == DType::Q4_K ? 160 : 144;
+        // Chunk cc's nibbles: Q4_K_R8 at 160 + 128cc, Q6_K_R8 at 160 + 192cc (its top bits after).
+        const uint8_t* qc = g + 160 + (t == DType::Q4_K ? 128 : 192) * cc;
         for (int l = 0; l < 32; ++l) {
           const int u = ch.q[l] + (t == DType::Q6_K ? 32 : 0);
           const int k = (l % 16) / 4, i = l % 4;
-          const uint8_t byte = g[base + 128 * cc + 32 * k + 4 * r + i];
+          const uint8_t byte = qc[32 * k + 4 * r + i];
           ASSERT_EQ(l < 16 ? byte & 15 : byte >> 4, u & 15) << row << " " << c << " " << l;
           if (t == DType::Q6_K) {
-            const uint8_t h = g[1168 + 64 * cc + 32 * (l / 16) + 4 * r + i];
+            const uint8_t h = qc[128 + 32 * (l / 16) + 4 * r + i];
             ASSERT_EQ((h >> (2 * k)) & 3, u >> 4) << row << " " << c << " " << l;
           }
         }
