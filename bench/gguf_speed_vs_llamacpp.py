@@ -6,12 +6,16 @@ step from `r1 bench`, bandwidth measured by `r1 bench` once at the start).
 
 llama.cpp is node-llama-cpp's prebuilt CPU build from npm (bench/llamacpp, installed on first
 use); r1 reads the GGUF file with -m. The model is a random one with R1-Distill-Qwen-1.5B's shape
-(written once under $R1_BENCH_DIR, default /tmp/r1bench, as bench/serve_bench.sh writes it), as
-Q8_0 and BF16 GGUF files written by `r1 quantize` / `r1 convert`.
+(--shape 1.5b, the default) or Qwen2.5-0.5B's (--shape 0.5b: hidden 896, tied embeddings), written
+once under $R1_BENCH_DIR (default /tmp/r1bench), as GGUF files of the given types written by
+`r1 quantize` / `r1 convert`.
 
 Usage: python3 bench/gguf_speed_vs_llamacpp.py [--rounds 3] [--prompt 64] [--gen 32]
-                                                [--types q8_0,bf16] [--threads 1,2]
+                                                [--types q8_0,bf16] [--threads 1,2] [--shape 1.5b]
 """
+
+# --shape: (hidden, layers, heads, kv heads, intermediate, tied embeddings)
+SHAPES = {"1.5b": (1536, 28, 12, 2, 8960, False), "0.5b": (896, 24, 14, 2, 4864, True)}
 import argparse
 import json
 import os
@@ -34,22 +38,24 @@ def main():
     ap.add_argument("--gen", type=int, default=32)
     ap.add_argument("--types", default="q8_0,bf16")
     ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--shape", default="1.5b", choices=sorted(SHAPES))
     args = ap.parse_args()
     bench_dir = os.environ.get("R1_BENCH_DIR", "/tmp/r1bench")
-    model = os.path.join(bench_dir, "qwen-1.5b-shape-bf16")
+    model = os.path.join(bench_dir, f"qwen-{args.shape}-shape-bf16")
     if not os.path.exists(os.path.join(model, "model.safetensors")):
+        hidden, layers, heads, kv, inter, tied = SHAPES[args.shape]
         run([R1, "train", "init", "--arch", "qwen2", "--tokenizer",
-             os.path.join(ROOT, "build", "tokenizers", "r1-distill-qwen"), "--hidden", "1536",
-             "--layers", "28", "--heads", "12", "--kv-heads", "2", "--intermediate", "8960",
-             "--vocab", "151936", "--max-position", "4096", "--untied", "--dtype", "bf16",
-             "--seed", "1", "--out", model])
+             os.path.join(ROOT, "build", "tokenizers", "r1-distill-qwen"), "--hidden",
+             str(hidden), "--layers", str(layers), "--heads", str(heads), "--kv-heads", str(kv),
+             "--intermediate", str(inter), "--vocab", "151936", "--max-position", "4096",
+             "--dtype", "bf16", "--seed", "1", "--out", model] + ([] if tied else ["--untied"]))
     llamacpp = os.path.join(ROOT, "bench", "llamacpp")
     if not os.path.isdir(os.path.join(llamacpp, "node_modules", "node-llama-cpp")):
         run(["npm", "install", "--prefix", llamacpp, "--no-audit", "--no-fund"])
     types = args.types.split(",")
     files = {}
     for t in types:
-        f = os.path.join(bench_dir, f"qwen-1.5b-shape-{t}.gguf")
+        f = os.path.join(bench_dir, f"qwen-{args.shape}-shape-{t}.gguf")
         if not os.path.exists(f):
             verb = "quantize" if t.startswith("q") else "convert"
             run([R1, verb, "-m", model, "--type", t, "--out", f])
@@ -58,7 +64,7 @@ def main():
     first = json.loads(run([R1, "bench", "-m", files[types[0]], "--prompt-tokens", "8",
                             "--gen-tokens", "4", "--reps", "1", "--json"]))
     bandwidth = first["machine_read_gb_s"]
-    print(f"CPU: {cpu}; measured read bandwidth {bandwidth:.1f} GB/s (2 threads); "
+    print(f"{args.shape} shape; CPU: {cpu}; measured read bandwidth {bandwidth:.1f} GB/s (2 threads); "
           f"prompt {args.prompt} tokens, {args.gen} decoded; {args.rounds} rounds, medians",
           flush=True)
     results = {}  # (type, threads, impl) -> {"prefill": [...], "decode": [...], "bytes": ...}
