@@ -11,10 +11,10 @@ namespace r1 {
 // The block types hold llama.cpp's layouts (docs/FACTS.md section 8; core/quant.h): Q8_0 (32
 // weights: f16 d, 32 int8 q, weight = d * q), Q4_0 and Q5_0 (32 weights, 4- and 5-bit q), Q4_K
 // and Q6_K (super-blocks of 256 weights with 6- or 8-bit sub-block scales). Their tensors have
-// rows of whole blocks; sizes go through dtype_bytes, never dtype_size. Q4_K_R8 and Q6_K_R8 are
-// in-memory layouts of Q4_K and Q6_K for the GEMM (never in files; core/quant_pack.h): groups of 8
-// rows interleaved (about the bytes per row of the file type), so row(i) is valid for i a multiple
-// of 8.
+// rows of whole blocks; sizes go through dtype_bytes, never dtype_size. The _R8 types are
+// in-memory layouts of Q4_K, Q6_K, Q4_0 and Q5_0 for the GEMM (never in files; core/quant_pack.h):
+// groups of 8 rows interleaved (about the bytes per row of the file type), so row(i) is valid for i
+// a multiple of 8.
 enum class DType : uint8_t {
   F32,
   BF16,
@@ -30,16 +30,31 @@ enum class DType : uint8_t {
   Q4_K,
   Q6_K,
   Q4_K_R8,
-  Q6_K_R8
+  Q6_K_R8,
+  Q4_0_R8,
+  Q5_0_R8
 };
 
 size_t dtype_size(DType t);  // bytes per element; an Internal error for a block type
 
-// Elements per block: 1, 32 (Q8_0, Q4_0, Q5_0) or 256 (Q4_K, Q6_K).
+// Elements per block: 1, 32 (Q8_0, Q4_0, Q5_0) or 256 (Q4_K, Q6_K); the packed layouts' as their
+// file types'.
 constexpr int64_t dtype_block(DType t) {
-  return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q5_0                             ? 32
-         : t == DType::Q4_K || t == DType::Q6_K || t == DType::Q4_K_R8 || t == DType::Q6_K_R8 ? 256
-                                                                                              : 1;
+  switch (t) {
+    case DType::Q8_0:
+    case DType::Q4_0:
+    case DType::Q5_0:
+    case DType::Q4_0_R8:
+    case DType::Q5_0_R8:
+      return 32;
+    case DType::Q4_K:
+    case DType::Q6_K:
+    case DType::Q4_K_R8:
+    case DType::Q6_K_R8:
+      return 256;
+    default:
+      return 1;
+  }
 }
 // Bytes per block of a block type (0 for the others).
 constexpr size_t dtype_block_bytes(DType t) {
@@ -50,6 +65,8 @@ constexpr size_t dtype_block_bytes(DType t) {
          : t == DType::Q6_K    ? 210
          : t == DType::Q4_K_R8 ? 148  // 1184 bytes per 8 rows' super-block
          : t == DType::Q6_K_R8 ? 212  // 1696
+         : t == DType::Q4_0_R8 ? 18   // 288 bytes per 8 rows' 2 blocks
+         : t == DType::Q5_0_R8 ? 22   // 352
                                : 0;
 }
 constexpr bool is_block_type(DType t) {

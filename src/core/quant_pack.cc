@@ -78,25 +78,83 @@ void write_q6k(const Super& o, uint8_t* b) {
   std::memcpy(b + 208, o.d, 2);
 }
 
-// The interleaved 4-bit field of a packed super-block at p (chunk c at p + stride * c), for row r.
+// The interleaved 4-bit field of one chunk (32 q at q) at p, for row r, and back.
+void put_chunk(const uint8_t* q, int r, uint8_t* p) {
+  for (int k = 0; k < 4; ++k)
+    for (int i = 0; i < 4; ++i)
+      p[32 * k + 4 * r + i] =
+          static_cast<uint8_t>((q[4 * k + i] & 15) | ((q[16 + 4 * k + i] & 15) << 4));
+}
+void get_chunk(const uint8_t* p, int r, uint8_t* q) {
+  for (int k = 0; k < 4; ++k)
+    for (int i = 0; i < 4; ++i) {
+      const uint8_t v = p[32 * k + 4 * r + i];
+      q[4 * k + i] = v & 15;
+      q[16 + 4 * k + i] = v >> 4;
+    }
+}
+// Those of a super-block's 8 chunks (chunk c at p + stride * c).
 void put_nibbles(const uint8_t* q, int r, uint8_t* p, int stride) {
-  for (int c = 0; c < 8; ++c)
-    for (int k = 0; k < 4; ++k)
-      for (int i = 0; i < 4; ++i) {
-        const uint8_t* w = q + 32 * c + 4 * k + i;
-        p[stride * c + 32 * k + 4 * r + i] =
-            static_cast<uint8_t>((w[0] & 15) | ((w[16] & 15) << 4));
-      }
+  for (int c = 0; c < 8; ++c) put_chunk(q + 32 * c, r, p + stride * c);
+}
+void get_nibbles(const uint8_t* p, int r, uint8_t* q, int stride) {
+  for (int c = 0; c < 8; ++c) get_chunk(p + stride * c, r, q + 32 * c);
 }
 
-void get_nibbles(const uint8_t* p, int r, uint8_t* q, int stride) {
-  for (int c = 0; c < 8; ++c)
+// A Q4_0 / Q5_0 block (f16 d; Q5_0: u32 qh; 16 bytes of nibbles, weight j < 16 low, j + 16 high)
+// <-> d and its 32 unsigned q (Q5_0: with bit 4 from qh).
+void read_b32(DType t, const uint8_t* b, uint8_t* d, uint8_t* q) {
+  std::memcpy(d, b, 2);
+  uint32_t qh = 0;
+  if (t == DType::Q5_0) std::memcpy(&qh, b + 2, 4);
+  const uint8_t* qs = b + (t == DType::Q5_0 ? 6 : 2);
+  for (int j = 0; j < 16; ++j) {
+    q[j] = static_cast<uint8_t>((qs[j] & 15) | (((qh >> j) & 1) << 4));
+    q[j + 16] = static_cast<uint8_t>((qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4));
+  }
+}
+void write_b32(DType t, const uint8_t* d, const uint8_t* q, uint8_t* b) {
+  std::memcpy(b, d, 2);
+  uint32_t qh = 0;
+  uint8_t* qs = b + (t == DType::Q5_0 ? 6 : 2);
+  for (int j = 0; j < 16; ++j) {
+    qs[j] = static_cast<uint8_t>((q[j] & 15) | ((q[j + 16] & 15) << 4));
+    qh |= static_cast<uint32_t>(q[j] >> 4) << j | static_cast<uint32_t>(q[j + 16] >> 4) << (j + 16);
+  }
+  if (t == DType::Q5_0) std::memcpy(b + 2, &qh, 4);
+}
+
+// Block b (0, 1) of a packed Q4_0 / Q5_0 unit u, row r <-> d and its 32 q.
+void pack_b32(DType t, const uint8_t* d, const uint8_t* q, int b, int r, uint8_t* u) {
+  std::memcpy(u + 16 * b + 2 * r, d, 2);
+  put_chunk(q, r, u + 32 + 128 * b);
+  if (t != DType::Q5_0) return;
+  for (int i = 0; i < 4; ++i) {
+    uint8_t v = 0;
     for (int k = 0; k < 4; ++k)
-      for (int i = 0; i < 4; ++i) {
-        const uint8_t v = p[stride * c + 32 * k + 4 * r + i];
-        q[32 * c + 4 * k + i] = v & 15;
-        q[32 * c + 16 + 4 * k + i] = v >> 4;
-      }
+      v |= static_cast<uint8_t>((q[4 * k + i] >> 4) << k | (q[16 + 4 * k + i] >> 4) << (4 + k));
+    u[288 + 32 * b + 4 * r + i] = v;
+  }
+}
+void unpack_b32(DType t, const uint8_t* u, int b, int r, uint8_t* d, uint8_t* q) {
+  std::memcpy(d, u + 16 * b + 2 * r, 2);
+  get_chunk(u + 32 + 128 * b, r, q);
+  if (t != DType::Q5_0) return;
+  for (int i = 0; i < 4; ++i) {
+    const uint8_t v = u[288 + 32 * b + 4 * r + i];
+    for (int k = 0; k < 4; ++k) {
+      q[4 * k + i] |= static_cast<uint8_t>(((v >> k) & 1) << 4);
+      q[16 + 4 * k + i] |= static_cast<uint8_t>(((v >> (4 + k)) & 1) << 4);
+    }
+  }
+}
+
+constexpr bool is_b32(DType t) {
+  return t == DType::Q4_0 || t == DType::Q5_0;
+}
+// Weights per packed unit: 2 blocks of 32, or a super-block.
+constexpr int64_t unit_of(DType t) {
+  return is_b32(t) ? 64 : kSuper;
 }
 
 void pack_super(DType t, const Super& s, int r, uint8_t* g) {
@@ -148,15 +206,15 @@ void unpack_super(DType t, const uint8_t* g, int r, Super* s) {
 }
 
 void check_base(DType t, int64_t n, const char* what) {
-  if ((t != DType::Q4_K && t != DType::Q6_K) || n % kSuper != 0)
+  if (packed_type(t) == t || n % unit_of(t) != 0)
     fail_internal(what, ": ", n, " weights of ", dtype_name(t));
 }
 
 }  // namespace
 
 bool can_pack(DType t, int64_t rows, int64_t cols) {
-  return (t == DType::Q4_K || t == DType::Q6_K) && rows > 0 && rows % kPackRows == 0 && cols > 0 &&
-         cols % kSuper == 0;
+  return packed_type(t) != t && rows > 0 && rows % kPackRows == 0 && cols > 0 &&
+         cols % unit_of(t) == 0;
 }
 
 void pack_rows8(DType t, const void* src, void* dst, int64_t n) {
@@ -164,6 +222,15 @@ void pack_rows8(DType t, const void* src, void* dst, int64_t n) {
   const uint8_t* in = static_cast<const uint8_t*>(src);
   uint8_t* out = static_cast<uint8_t*>(dst);
   const size_t row_bytes = dtype_bytes(t, n), block = dtype_block_bytes(t);
+  if (is_b32(t)) {
+    uint8_t d[2], q[32];
+    for (int64_t b = 0; b < n / 32; ++b)
+      for (int r = 0; r < kPackRows; ++r) {
+        read_b32(t, in + r * row_bytes + b * block, d, q);
+        pack_b32(t, d, q, static_cast<int>(b % 2), r, out + (b / 2) * 2 * kPackRows * block);
+      }
+    return;
+  }
   const size_t group_block = kPackRows * dtype_block_bytes(packed_type(t));
   Super s;
   for (int64_t b = 0; b < n / kSuper; ++b)
@@ -185,6 +252,15 @@ void unpack_rows8(DType packed, const void* src, void* dst, int64_t n) {
   const uint8_t* in = static_cast<const uint8_t*>(src);
   uint8_t* out = static_cast<uint8_t*>(dst);
   const size_t row_bytes = dtype_bytes(t, n), block = dtype_block_bytes(t);
+  if (is_b32(t)) {
+    uint8_t d[2], q[32];
+    for (int64_t b = 0; b < n / 32; ++b)
+      for (int r = 0; r < kPackRows; ++r) {
+        unpack_b32(t, in + (b / 2) * 2 * kPackRows * block, static_cast<int>(b % 2), r, d, q);
+        write_b32(t, d, q, out + r * row_bytes + b * block);
+      }
+    return;
+  }
   const size_t group_block = kPackRows * dtype_block_bytes(packed);
   for (int64_t b = 0; b < n / kSuper; ++b)
     for (int r = 0; r < kPackRows; ++r) {

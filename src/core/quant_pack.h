@@ -1,5 +1,6 @@
-// In-memory GEMM layouts of Q4_K and Q6_K (DType Q4_K_R8 / Q6_K_R8; never written to files):
-// each group of 8 consecutive rows is stored super-block by super-block with the 8 rows
+// In-memory GEMM layouts of Q4_K, Q6_K, Q4_0 and Q5_0 (DType Q4_K_R8 / Q6_K_R8 / Q4_0_R8 /
+// Q5_0_R8; never written to files): each group of 8 consecutive rows is stored unit by unit (a
+// super-block of 256 weights, or 2 blocks of 32 for Q4_0 / Q5_0) with the 8 rows
 // interleaved, so that one 32-byte vector holds 4 consecutive quantized weights of each row and
 // an int8 dot product with 4 activations broadcast to every lane leaves each row's partial sum in
 // its own lane: no horizontal sums, and one scale vector (the 8 rows' scales) per sub-block.
@@ -16,8 +17,13 @@
 //     at 160 + 192c: 128 bytes of the low 4 bits of u = q + 32 (0..63) arranged as Q4_K_R8's q
 //     (byte 32k + 4r + i), then 64 bytes of the top 2 bits of u: byte 128 + 32j + 4r + i holds,
 //     in bits 2s and 2s + 1, those of weight 16j + 4s + i.
-// Both are read front to back, chunk after chunk: one sequential stream per group.
-// A row of either type equals, weight for weight, the Q4_K / Q6_K row it was packed from.
+// Per 2 blocks b = 0, 1 (chunks) of a group:
+//   Q4_0_R8, 288 bytes: [0, 32) d of block b row r at 16b + 2r; [32, 288) block b's unsigned
+//     4-bit q at 32 + 128b, arranged as Q4_K_R8's (value (q - 8) * d).
+//   Q5_0_R8, 352 bytes: as Q4_0_R8, then [288, 352) bit 4 of q (value (q - 16) * d): byte
+//     288 + 32b + 4r + i holds in bit k that of weight 4k + i and in bit 4 + k that of 16 + 4k + i.
+// All are read front to back, chunk after chunk: one sequential stream per group. A packed row
+// equals, weight for weight, the row it was packed from.
 #pragma once
 
 #include <cstdint>
@@ -28,21 +34,29 @@ namespace r1 {
 
 constexpr int64_t kPackRows = 8;
 
-// The packed layout of a type (Q4_K -> Q4_K_R8, Q6_K -> Q6_K_R8; others: the type itself), and
-// back.
+// The packed layout of a type (Q4_K -> Q4_K_R8, ...; others: the type itself), and back.
 constexpr DType packed_type(DType t) {
-  return t == DType::Q4_K ? DType::Q4_K_R8 : t == DType::Q6_K ? DType::Q6_K_R8 : t;
+  return t == DType::Q4_K   ? DType::Q4_K_R8
+         : t == DType::Q6_K ? DType::Q6_K_R8
+         : t == DType::Q4_0 ? DType::Q4_0_R8
+         : t == DType::Q5_0 ? DType::Q5_0_R8
+                            : t;
 }
 constexpr DType unpacked_type(DType t) {
-  return t == DType::Q4_K_R8 ? DType::Q4_K : t == DType::Q6_K_R8 ? DType::Q6_K : t;
+  return t == DType::Q4_K_R8   ? DType::Q4_K
+         : t == DType::Q6_K_R8 ? DType::Q6_K
+         : t == DType::Q4_0_R8 ? DType::Q4_0
+         : t == DType::Q5_0_R8 ? DType::Q5_0
+                               : t;
 }
 constexpr bool is_packed_type(DType t) {
-  return t == DType::Q4_K_R8 || t == DType::Q6_K_R8;
+  return unpacked_type(t) != t;
 }
-// Whether a [rows, cols] matrix of type t has a packed layout (whole groups of 8 rows).
+// Whether a [rows, cols] matrix of type t has a packed layout (whole groups of 8 rows, whole
+// units).
 bool can_pack(DType t, int64_t rows, int64_t cols);
 
-// 8 consecutive rows of n weights in type t (Q4_K or Q6_K) at src -> one packed group at dst,
+// 8 consecutive rows of n weights in type t (Q4_K, Q6_K, Q4_0, Q5_0) at src -> one packed group,
 // and back (unpack_rows8 restores the original bytes exactly).
 void pack_rows8(DType t, const void* src, void* dst, int64_t n);
 void unpack_rows8(DType packed, const void* src, void* dst, int64_t n);

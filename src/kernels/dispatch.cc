@@ -5,6 +5,7 @@
 
 #include "core/cpu_features.h"
 #include "core/error.h"
+#include "core/quant_pack.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/gemm_fp8.h"
 #include "kernels/ref/ref.h"
@@ -15,13 +16,13 @@ namespace {
 
 // Each ISA's GEMM entry: fp8 weights go through gemm_fp8 (fused where the ISA has a kernel for
 // it, else widened panels for the ISA's f32 GEMM); Q8_0 weights to the ISA's int8 GEMM;
-// the packed Q4_K / Q6_K layouts to its interleaved GEMM; the other block types to its 4-6-bit
-// GEMM; everything else to the ISA's GEMM.
+// the packed layouts (core/quant_pack.h) to its interleaved GEMM; the other block types to its
+// 4-6-bit GEMM; everything else to the ISA's GEMM.
 template <GemmFn G, ToF32Fn T, GemmFn F, GemmFn Q, GemmFn KQ, GemmFn R8>
 void gemm_entry(const GemmParams& p) {
   if (p.wtype == DType::Q8_0) {
     Q(p);
-  } else if (p.wtype == DType::Q4_K_R8 || p.wtype == DType::Q6_K_R8) {
+  } else if (is_packed_type(p.wtype)) {
     R8(p);
   } else if (is_block_type(p.wtype)) {
     KQ(p);

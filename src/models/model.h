@@ -41,7 +41,7 @@ struct LoadOptions {
   // A quantized mix (io/quant_mix.h): every matrix weight (embeddings and lm_head included, as
   // in llama.cpp's files) is quantized when loaded; F32 (the default): stored dtypes are kept.
   io::QuantMix quantize = io::QuantMix::F32;
-  // Q4_K / Q6_K matrices (from a GGUF file or `quantize`) repacked once into the interleaved
+  // Q4_K / Q6_K / Q4_0 / Q5_0 matrices (a GGUF file's or `quantize`'s) repacked once into the
   // layouts of core/quant_pack.h that the SIMD GEMM reads fastest; false keeps the file's layout.
   bool pack = true;
 };
@@ -97,8 +97,9 @@ void make_trainable(Model& m);
 // them (io::quant_mix_type); tied weights stay one tensor. Dense models (Qwen2, Llama) only.
 void quantize_weights(Model& m, io::QuantMix mix);
 
-// Repacks the model's Q4_K / Q6_K matrices (whole groups of 8 rows) into Q4_K_R8 / Q6_K_R8
-// (core/quant_pack.h); tied weights stay one tensor. load_model does this unless told not to.
+// Repacks the model's Q4_K / Q6_K / Q4_0 / Q5_0 matrices (whole groups of 8 rows) into their
+// interleaved layouts (core/quant_pack.h); tied weights stay one tensor. load_model does this
+// unless told not to.
 void pack_weights(Model& m);
 
 std::unique_ptr<Model> load_model(const std::string& dir, const LoadOptions& opt = {});

@@ -1,7 +1,7 @@
-// The packed Q4_K / Q6_K layouts (core/quant_pack.h): bytes where the header says they are
-// (checked against the plain rows through decode_chunk, not through the packer's own helpers),
-// an exact round trip, row dequantization, and every ISA's GEMM on packed W against the scalar
-// reference on the same rows in their file layout.
+// The packed layouts of Q4_K, Q6_K, Q4_0 and Q5_0 (core/quant_pack.h): bytes where the header says
+// they are (checked against the plain rows through decode_chunk, not through the packer's own
+// helpers), an exact round trip, row dequantization, and every ISA's GEMM on packed W against the
+// scalar reference on the same rows in their file layout.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -48,10 +48,15 @@ TEST(PackedLayout, SizesAndTypes) {
   EXPECT_EQ(packed_type(DType::Q4_K), DType::Q4_K_R8);
   EXPECT_EQ(unpacked_type(DType::Q6_K_R8), DType::Q6_K);
   EXPECT_EQ(packed_type(DType::Q8_0), DType::Q8_0);
+  EXPECT_EQ(packed_type(DType::Q5_0), DType::Q5_0_R8);
+  EXPECT_EQ(dtype_bytes(DType::Q4_0_R8, 8 * 64), 288u);
+  EXPECT_EQ(dtype_bytes(DType::Q5_0_R8, 8 * 64), 352u);
   EXPECT_TRUE(can_pack(DType::Q4_K, 16, 512));
   EXPECT_FALSE(can_pack(DType::Q4_K, 12, 512));  // not whole groups of 8 rows
   EXPECT_FALSE(can_pack(DType::Q4_K, 16, 288));  // not whole super-blocks
-  EXPECT_FALSE(can_pack(DType::Q4_0, 16, 512));
+  EXPECT_TRUE(can_pack(DType::Q5_0, 16, 896));   // units of 2 blocks
+  EXPECT_FALSE(can_pack(DType::Q4_0, 16, 96));
+  EXPECT_FALSE(can_pack(DType::Q8_0, 16, 512));
 }
 
 // Every weight of every row where the header puts it: for Q4_K the nibble, the 6-bit scale
@@ -96,9 +101,39 @@ TEST(PackedLayout, BytesWhereTheHeaderSays) {
   }
 }
 
+// Q4_0 / Q5_0 (2 blocks per unit): d, the nibbles and Q5_0's bit 4 where the header says.
+TEST(PackedLayout, Q4_0AndQ5_0BytesWhereTheHeaderSays) {
+  const int64_t n = 192, rows = 16;
+  for (DType t : {DType::Q4_0, DType::Q5_0}) {
+    const std::vector<uint8_t> q = quantized(t, rows, n, 6);
+    const std::vector<uint8_t> p = packed(t, q, rows, n);
+    const int64_t unit = t == DType::Q4_0 ? 288 : 352, off = t == DType::Q4_0 ? 8 : 16;
+    for (int64_t row = 0; row < rows; ++row) {
+      const uint8_t* plain = q.data() + dtype_bytes(t, row * n);
+      const int r = static_cast<int>(row % 8);
+      for (int64_t c = 0; c < n / 32; ++c) {
+        QuantChunk ch;
+        decode_chunk(t, plain, c, &ch);
+        const uint8_t* u = p.data() + (row / 8) * (n / 64) * unit + (c / 2) * unit;
+        const int b = static_cast<int>(c % 2);
+        ASSERT_EQ(f16_at(u + 16 * b + 2 * r), ch.f[0]) << row << " " << c;
+        for (int l = 0; l < 32; ++l) {
+          const int v = ch.q[l] + off, k = (l % 16) / 4, i = l % 4;
+          const uint8_t byte = u[32 + 128 * b + 32 * k + 4 * r + i];
+          ASSERT_EQ(l < 16 ? byte & 15 : byte >> 4, v & 15) << row << " " << c << " " << l;
+          if (t == DType::Q5_0) {
+            const uint8_t h = u[288 + 32 * b + 4 * r + i];
+            ASSERT_EQ((h >> (k + (l < 16 ? 0 : 4))) & 1, v >> 4) << row << " " << c << " " << l;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(PackedLayout, RoundTripAndRowDequantization) {
   const int64_t n = 768, rows = 24;
-  for (DType t : {DType::Q4_K, DType::Q6_K}) {
+  for (DType t : {DType::Q4_K, DType::Q6_K, DType::Q4_0, DType::Q5_0}) {
     const std::vector<uint8_t> q = quantized(t, rows, n, 9);
     const std::vector<uint8_t> p = packed(t, q, rows, n);
     std::vector<uint8_t> back(q.size());
@@ -119,9 +154,10 @@ TEST(PackedLayout, RoundTripAndRowDequantization) {
 // same weights unpacked: only the order of float sums differs.
 TEST(GemmR8, EveryIsaMatchesTheUnpackedReference) {
   uint32_t seed = 71;
-  for (DType t : {DType::Q4_K, DType::Q6_K})
-    for (int64_t K : {256, 768, 1280})
+  for (DType t : {DType::Q4_K, DType::Q6_K, DType::Q4_0, DType::Q5_0})
+    for (int64_t K : {64, 192, 256, 768, 1280})
       for (int64_t M : {1, 2, 3, 4, 5, 9, 17}) {
+        if (K % (t == DType::Q4_K || t == DType::Q6_K ? 256 : 64) != 0) continue;
         const int64_t N = 32, ldw = K + 256, ldy = N + 3, ldx = K + 5;
         const std::vector<uint8_t> q = quantized(t, N, ldw, seed++);
         const std::vector<uint8_t> p = packed(t, q, N, ldw);

@@ -50,7 +50,7 @@ void gemm_blocks(const GemmParams& p) {
   std::vector<int8_t> xq(p.K);
   std::vector<float> xd(nb);
   QuantChunk ch;
-  // Packed layouts (Q4_K_R8, Q6_K_R8): each row's group unpacked to the plain type first.
+  // Packed layouts (core/quant_pack.h): each row's group unpacked to the plain type first.
   const bool packed = is_packed_type(p.wtype);
   const DType type = unpacked_type(p.wtype);
   std::vector<uint8_t> rows(packed ? kPackRows * dtype_bytes(type, p.ldw) : 0);
