@@ -8,11 +8,50 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <vector>
 
 #include "core/error.h"
 #include "core/memory.h"
 
 namespace r1 {
+
+namespace {
+
+// The live files' bytes, for discard_file_pages.
+std::mutex g_live_mutex;
+std::vector<std::pair<const uint8_t*, size_t>> g_live;
+
+void register_live(const uint8_t* data, size_t size) {
+  std::lock_guard<std::mutex> lock(g_live_mutex);
+  g_live.emplace_back(data, size);
+}
+
+void unregister_live(const uint8_t* data) {
+  std::lock_guard<std::mutex> lock(g_live_mutex);
+  for (size_t i = 0; i < g_live.size(); ++i)
+    if (g_live[i].first == data) {
+      g_live.erase(g_live.begin() + static_cast<std::ptrdiff_t>(i));
+      return;
+    }
+}
+
+}  // namespace
+
+size_t discard_file_pages(const void* p, size_t n) {
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  const uintptr_t begin = (a + page - 1) / page * page, end = (a + n) / page * page;
+  if (p == nullptr || end <= begin) return 0;
+  std::lock_guard<std::mutex> lock(g_live_mutex);
+  for (const auto& [data, size] : g_live) {
+    const uintptr_t d = reinterpret_cast<uintptr_t>(data);
+    if (a < d || a + n > d + size) continue;
+    if (madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED) != 0) return 0;
+    return end - begin;
+  }
+  return 0;
+}
 
 std::shared_ptr<MappedFile> MappedFile::open(const std::string& path, LoadMode mode) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -36,6 +75,7 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path, LoadMode m
     if (p != MAP_FAILED) {
       f->data_ = static_cast<uint8_t*>(p);
       ::close(fd);
+      register_live(f->data_, f->size_);
       return f;
     }
   }
@@ -61,11 +101,14 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path, LoadMode m
     done += static_cast<size_t>(n);
   }
   ::close(fd);
+  register_live(f->data_, f->size_);
   return f;
 }
 
 MappedFile::~MappedFile() {
-  if (data_) munmap(data_, reserved_ ? reserved_ : size_);
+  if (!data_) return;
+  unregister_live(data_);
+  munmap(data_, reserved_ ? reserved_ : size_);
 }
 
 }  // namespace r1

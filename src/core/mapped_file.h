@@ -37,4 +37,11 @@ class MappedFile {
   size_t reserved_ = 0;  // bytes of the anonymous mapping a read file is in
 };
 
+// Gives back the memory of the whole pages inside [p, p + n) that lie in a live MappedFile's
+// bytes, for a caller that will never read them again (a model whose weights were replaced by
+// converted copies): a read file's pages given back would read as zeros, a mapped file's are read
+// from the file again. Anything else (heap memory, pages shared with bytes outside the range) is
+// left alone. Returns the bytes given back.
+size_t discard_file_pages(const void* p, size_t n);
+
 }  // namespace r1

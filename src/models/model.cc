@@ -4,6 +4,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "core/mapped_file.h"
 #include "core/quant.h"
 #include "core/quant_pack.h"
 #include "core/threads.h"
@@ -51,15 +52,22 @@ std::vector<std::pair<std::string, Tensor>> Model::parameters(bool with_frozen) 
 namespace {
 
 // Replaces each weight w by convert(w, name) when that gives a tensor (an undefined one keeps w);
-// a tensor shared by several slots (tied weights) is converted once and stays shared.
+// a tensor shared by several slots (tied weights) is converted once and stays shared. With
+// `discard`, each replaced weight's pages in the checkpoint's files are given back as soon as it
+// is converted (discard_file_pages; its address stays a key of `done` only), so that the
+// originals and their converted copies are not all in memory at once; the model never reads its
+// store after loading.
 void convert_weights(Model& m,
-                     const std::function<Tensor(const Tensor&, const std::string&)>& convert) {
+                     const std::function<Tensor(const Tensor&, const std::string&)>& convert,
+                     bool discard = false) {
   std::map<const void*, Tensor> done;  // by source data
   for (const ParamSlot& s : m.parameter_slots()) {
     if (!s.t->defined()) continue;
     auto it = done.find(s.t->data);
-    Tensor t = it != done.end() ? it->second : convert(*s.t, s.name);
+    const bool first = it == done.end();
+    Tensor t = first ? convert(*s.t, s.name) : it->second;
     if (!t.defined()) continue;
+    if (first && discard) discard_file_pages(s.t->data, s.t->nbytes());
     done[s.t->data] = t;
     *s.t = t;
   }
@@ -78,17 +86,20 @@ void make_trainable(Model& m) {
 }
 
 void pack_weights(Model& m) {
-  convert_weights(m, [](const Tensor& t, const std::string&) {
-    Tensor p;
-    if (t.ndim() != 2 || !t.is_contiguous() || !can_pack(t.dtype, t.dim(0), t.dim(1))) return p;
-    p = Tensor::empty(packed_type(t.dtype), t.shape);
-    const int64_t cols = t.dim(1);
-    thread_pool().parallel_range(t.dim(0) / kPackRows, 1, [&](int64_t g0, int64_t g1) {
-      for (int64_t g = g0; g < g1; ++g)
-        pack_rows8(t.dtype, t.row(g * kPackRows), p.row(g * kPackRows), cols);
-    });
-    return p;
-  });
+  convert_weights(
+      m,
+      [](const Tensor& t, const std::string&) {
+        Tensor p;
+        if (t.ndim() != 2 || !t.is_contiguous() || !can_pack(t.dtype, t.dim(0), t.dim(1))) return p;
+        p = Tensor::empty(packed_type(t.dtype), t.shape);
+        const int64_t cols = t.dim(1);
+        thread_pool().parallel_range(t.dim(0) / kPackRows, 1, [&](int64_t g0, int64_t g1) {
+          for (int64_t g = g0; g < g1; ++g)
+            pack_rows8(t.dtype, t.row(g * kPackRows), p.row(g * kPackRows), cols);
+        });
+        return p;
+      },
+      /*discard=*/true);
 }
 
 void quantize_weights(Model& m, io::QuantMix mix) {
@@ -97,23 +108,27 @@ void quantize_weights(Model& m, io::QuantMix mix) {
   if (dynamic_cast<DeepseekV3Model*>(&m))
     fail_usage("quantizing DeepSeek-V3 checkpoints is not supported yet (Qwen2 and Llama are)");
   const io::ModelConfig& cfg = m.config();
-  convert_weights(m, [&](const Tensor& t, const std::string& name) {
-    Tensor q;
-    if (t.ndim() != 2 || (t.dtype != DType::F32 && t.dtype != DType::BF16 && t.dtype != DType::F16))
-      return q;  // kept as it is
-    const DType type =
-        io::quant_mix_type(mix, name, t.dim(1), cfg.n_layers, cfg.tie_word_embeddings);
-    if (!is_block_type(type) || t.dim(1) % dtype_block(type) != 0) return q;
-    q = Tensor::empty(type, t.shape);
-    thread_pool().parallel_range(t.dim(0), 16, [&](int64_t r0, int64_t r1) {
-      std::vector<float> row(static_cast<size_t>(t.dim(1)));
-      for (int64_t r = r0; r < r1; ++r) {
-        kernels::kernels().to_f32(t.row(r), t.dtype, row.data(), t.dim(1));
-        quantize_row(type, row.data(), q.row(r), t.dim(1));
-      }
-    });
-    return q;
-  });
+  convert_weights(
+      m,
+      [&](const Tensor& t, const std::string& name) {
+        Tensor q;
+        if (t.ndim() != 2 ||
+            (t.dtype != DType::F32 && t.dtype != DType::BF16 && t.dtype != DType::F16))
+          return q;  // kept as it is
+        const DType type =
+            io::quant_mix_type(mix, name, t.dim(1), cfg.n_layers, cfg.tie_word_embeddings);
+        if (!is_block_type(type) || t.dim(1) % dtype_block(type) != 0) return q;
+        q = Tensor::empty(type, t.shape);
+        thread_pool().parallel_range(t.dim(0), 16, [&](int64_t r0, int64_t r1) {
+          std::vector<float> row(static_cast<size_t>(t.dim(1)));
+          for (int64_t r = r0; r < r1; ++r) {
+            kernels::kernels().to_f32(t.row(r), t.dtype, row.data(), t.dim(1));
+            quantize_row(type, row.data(), q.row(r), t.dim(1));
+          }
+        });
+        return q;
+      },
+      /*discard=*/true);
 }
 
 }  // namespace r1::models

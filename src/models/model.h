@@ -94,7 +94,8 @@ class Model {
 // error) for FP8 block-quantized weights, which cannot be trained directly.
 void make_trainable(Model& m);
 // Quantizes the model's matrix weights (2-D, f32/bf16/f16) in memory to the types `mix` gives
-// them (io::quant_mix_type); tied weights stay one tensor. Dense models (Qwen2, Llama) only.
+// them (io::quant_mix_type); tied weights stay one tensor. Dense models (Qwen2, Llama) only. The
+// originals' pages in the checkpoint files are given back (core/mapped_file.h), as pack_weights'.
 void quantize_weights(Model& m, io::QuantMix mix);
 
 // Repacks the model's Q4_K / Q6_K / Q4_0 / Q5_0 matrices (whole groups of 8 rows) into their

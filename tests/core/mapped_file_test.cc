@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include "core/error.h"
 
@@ -35,6 +36,33 @@ TEST(MappedFile, MappedAndReadGiveTheSameBytes) {
   auto f = MappedFile::open(path, LoadMode::Map);
   fs::remove(path);
   EXPECT_EQ(f->data()[99999], static_cast<uint8_t>(content[99999]));
+}
+
+// Whole pages inside a live file's bytes are given back: a mapped file's read again from the file,
+// a read file's as zeros; ranges outside any file and partial pages are left alone.
+TEST(MappedFile, DiscardGivesBackWholePagesOfLiveFiles) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  std::string content(8 * page, '\0');
+  for (size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>(1 + i % 200);
+  const std::string path = temp_file("discard", content);
+  auto mapped = MappedFile::open(path, LoadMode::Map);
+  auto read = MappedFile::open(path, LoadMode::Read);
+  // [page / 2, 3.5 pages): the whole pages 1 and 2.
+  EXPECT_EQ(discard_file_pages(mapped->data() + page / 2, 3 * page), 2 * page);
+  EXPECT_EQ(std::memcmp(mapped->data(), content.data(), content.size()), 0);
+  EXPECT_EQ(discard_file_pages(read->data() + page / 2, 3 * page), 2 * page);
+  EXPECT_EQ(read->data()[page - 1], static_cast<uint8_t>(content[page - 1]));  // kept
+  EXPECT_EQ(read->data()[page], 0);                                            // given back
+  EXPECT_EQ(read->data()[3 * page - 1], 0);
+  EXPECT_EQ(read->data()[3 * page], static_cast<uint8_t>(content[3 * page]));
+  std::vector<uint8_t> heap(4 * page, 7);
+  EXPECT_EQ(discard_file_pages(heap.data(), heap.size()), 0u);  // not a file's
+  EXPECT_EQ(heap[2 * page], 7);
+  EXPECT_EQ(discard_file_pages(read->data() + 1, page), 0u);  // no whole page inside
+  const uint8_t* gone = read->data();
+  read.reset();
+  EXPECT_EQ(discard_file_pages(gone, page), 0u);  // the file is closed
+  fs::remove(path);
 }
 
 // Auto reads a file that fits in half the available memory and maps one that does not.
