@@ -76,13 +76,17 @@ void convert_weights(Model& m,
 }  // namespace
 
 void make_trainable(Model& m) {
-  convert_weights(m, [](const Tensor& w, const std::string& name) {
-    if (w.dtype == DType::F8_E4M3)
-      fail_input("tensor ", name, " is FP8 block-quantized; training needs f32/bf16/f16 weights");
-    Tensor f = Tensor::zeros(DType::F32, w.shape);
-    kernels::kernels().to_f32(w.data, w.dtype, f.ptr<float>(), f.numel());
-    return f;
-  });
+  convert_weights(
+      m,
+      [](const Tensor& w, const std::string& name) {
+        if (w.dtype == DType::F8_E4M3)
+          fail_input("tensor ", name,
+                     " is FP8 block-quantized; training needs f32/bf16/f16 weights");
+        Tensor f = Tensor::zeros(DType::F32, w.shape);
+        kernels::kernels().to_f32(w.data, w.dtype, f.ptr<float>(), f.numel());
+        return f;
+      },
+      /*discard=*/true);
 }
 
 void pack_weights(Model& m) {

@@ -90,8 +90,9 @@ class Model {
   std::shared_ptr<LoraAdapters> lora_;
 };
 
-// Replaces every weight with a writable f32 heap copy, keeping tied weights tied. Fails (Input
-// error) for FP8 block-quantized weights, which cannot be trained directly.
+// Replaces every weight with a writable f32 heap copy, keeping tied weights tied, and gives back
+// the originals' pages in the checkpoint files (as quantize_weights). Fails (Input error) for FP8
+// block-quantized weights, which cannot be trained directly.
 void make_trainable(Model& m);
 // Quantizes the model's matrix weights (2-D, f32/bf16/f16) in memory to the types `mix` gives
 // them (io::quant_mix_type); tied weights stay one tensor. Dense models (Qwen2, Llama) only. The
