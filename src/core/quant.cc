@@ -18,11 +18,6 @@ float load_f16(const uint8_t* p) {
   return f16_to_f32(h);
 }
 
-void store_f16(uint8_t* p, float v) {
-  const uint16_t h = f32_to_f16(v);
-  std::memcpy(p, &h, 2);
-}
-
 // The value of largest magnitude, with its sign (0 for an all-zero block).
 float signed_absmax(const float* x, int64_t n) {
   float amax = 0, max = 0;
@@ -133,26 +128,22 @@ float fit_scale_signed(const float* x, int n, int nmax) {
 
 void quantize_q4_0(const float* x, uint8_t* out) {
   const float d = signed_absmax(x, 32) / -8.0f, id = d != 0 ? 1.0f / d : 0.0f;
-  store_f16(out, d);
-  for (int j = 0; j < 16; ++j) {
-    const int lo = std::min(15, static_cast<int>(static_cast<int8_t>(x[j] * id + 8.5f)));
-    const int hi = std::min(15, static_cast<int>(static_cast<int8_t>(x[j + 16] * id + 8.5f)));
-    out[2 + j] = static_cast<uint8_t>(lo | (hi << 4));
-  }
+  PlainBlock pb;
+  pb.d = f32_to_f16(d);
+  for (int j = 0; j < 32; ++j)
+    pb.q[j] =
+        static_cast<uint8_t>(std::min(15, static_cast<int>(static_cast<int8_t>(x[j] * id + 8.5f))));
+  write_block(DType::Q4_0, pb, out);
 }
 
 void quantize_q5_0(const float* x, uint8_t* out) {
   const float d = signed_absmax(x, 32) / -16.0f, id = d != 0 ? 1.0f / d : 0.0f;
-  store_f16(out, d);
-  uint32_t qh = 0;
-  for (int j = 0; j < 16; ++j) {
-    const int lo = std::min(31, static_cast<int>(static_cast<int8_t>(x[j] * id + 16.5f)));
-    const int hi = std::min(31, static_cast<int>(static_cast<int8_t>(x[j + 16] * id + 16.5f)));
-    out[6 + j] = static_cast<uint8_t>((lo & 15) | ((hi & 15) << 4));
-    qh |= static_cast<uint32_t>(lo >> 4) << j;
-    qh |= static_cast<uint32_t>(hi >> 4) << (j + 16);
-  }
-  std::memcpy(out + 2, &qh, 4);
+  PlainBlock pb;
+  pb.d = f32_to_f16(d);
+  for (int j = 0; j < 32; ++j)
+    pb.q[j] = static_cast<uint8_t>(
+        std::min(31, static_cast<int>(static_cast<int8_t>(x[j] * id + 16.5f))));
+  write_block(DType::Q5_0, pb, out);
 }
 
 void quantize_q4_k(const float* x, uint8_t* out) {
@@ -169,35 +160,22 @@ void quantize_q4_k(const float* x, uint8_t* out) {
     max_min = std::max(max_min, min[s]);
   }
   const float is = max_scale > 0 ? 63.0f / max_scale : 0, im = max_min > 0 ? 63.0f / max_min : 0;
-  uint8_t* sc = out + 4;
-  std::memset(sc, 0, 12);
+  PlainBlock pb;
   for (int j = 0; j < 8; ++j) {
-    const int ls = std::min(63, nearest(is * scale[j])), lm = std::min(63, nearest(im * min[j]));
-    if (j < 4) {
-      sc[j] = static_cast<uint8_t>(ls);
-      sc[j + 4] = static_cast<uint8_t>(lm);
-    } else {
-      sc[j + 4] = static_cast<uint8_t>((ls & 15) | ((lm & 15) << 4));
-      sc[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
-      sc[j] |= static_cast<uint8_t>((lm >> 4) << 6);
-    }
+    pb.sc[j] = static_cast<uint8_t>(std::min(63, nearest(is * scale[j])));
+    pb.mn[j] = static_cast<uint8_t>(std::min(63, nearest(im * min[j])));
   }
-  store_f16(out, max_scale / 63.0f);
-  store_f16(out + 2, max_min / 63.0f);
+  pb.d = f32_to_f16(max_scale / 63.0f);
+  pb.dmin = f32_to_f16(max_min / 63.0f);
   // q again against the scales as stored.
-  const float d = load_f16(out), dmin = load_f16(out + 2);
+  const float d = f16_to_f32(pb.d), dmin = f16_to_f32(pb.dmin);
   for (int j = 0; j < 8; ++j) {
-    int ls, lm;
-    q4k_scale_min(sc, j, &ls, &lm);
-    const float dl = d * ls, dm = dmin * lm;
+    const float dl = d * pb.sc[j], dm = dmin * pb.mn[j];
     for (int i = 0; i < 32; ++i)
-      q[32 * j + i] =
+      pb.q[32 * j + i] =
           dl != 0 ? static_cast<uint8_t>(std::clamp(nearest((x[32 * j + i] + dm) / dl), 0, 15)) : 0;
   }
-  uint8_t* qs = out + 16;
-  for (int g = 0; g < 4; ++g)
-    for (int l = 0; l < 32; ++l)
-      qs[32 * g + l] = static_cast<uint8_t>(q[64 * g + l] | (q[64 * g + 32 + l] << 4));
+  write_block(DType::Q4_K, pb, out);
 }
 
 void quantize_q6_k(const float* x, uint8_t* out) {
@@ -210,33 +188,21 @@ void quantize_q6_k(const float* x, uint8_t* out) {
       max_scale = scale[s];
     }
   }
-  uint8_t* ql = out;
-  uint8_t* qh = out + 128;
-  int8_t* sc = reinterpret_cast<int8_t*>(out + 192);
-  std::memset(out, 0, dtype_block_bytes(DType::Q6_K));
-  if (amax == 0) return;  // all zero: d = 0, every q = 32 - 32
+  PlainBlock pb;  // all zero: d = 0, every q = 0 (an all-zero block's bytes)
+  if (amax == 0) return write_block(DType::Q6_K, pb, out);
   const float iscale = -128.0f / max_scale;
   for (int s = 0; s < 16; ++s)
-    sc[s] = static_cast<int8_t>(std::min(127, nearest(iscale * scale[s])));
-  store_f16(out + 208, 1.0f / iscale);
-  const float d = load_f16(out + 208);
-  uint8_t q[kSuper];
+    pb.sc[s] = static_cast<uint8_t>(static_cast<int8_t>(std::min(127, nearest(iscale * scale[s]))));
+  pb.d = f32_to_f16(1.0f / iscale);
+  const float d = f16_to_f32(pb.d);
   for (int s = 0; s < 16; ++s) {
-    const float dl = d * sc[s];
+    const float dl = d * static_cast<int8_t>(pb.sc[s]);
     for (int i = 0; i < 16; ++i)
-      q[16 * s + i] =
+      pb.q[16 * s + i] =
           dl != 0 ? static_cast<uint8_t>(std::clamp(nearest(x[16 * s + i] / dl), -32, 31) + 32)
                   : 32;
   }
-  for (int h = 0; h < 2; ++h) {
-    const uint8_t* qq = q + 128 * h;
-    for (int l = 0; l < 32; ++l) {
-      ql[64 * h + l] = static_cast<uint8_t>((qq[l] & 15) | ((qq[l + 64] & 15) << 4));
-      ql[64 * h + l + 32] = static_cast<uint8_t>((qq[l + 32] & 15) | ((qq[l + 96] & 15) << 4));
-      qh[32 * h + l] = static_cast<uint8_t>((qq[l] >> 4) | ((qq[l + 32] >> 4) << 2) |
-                                            ((qq[l + 64] >> 4) << 4) | ((qq[l + 96] >> 4) << 6));
-    }
-  }
+  write_block(DType::Q6_K, pb, out);
 }
 
 }  // namespace
@@ -323,6 +289,106 @@ void quantize_row(DType t, const float* x, void* dst, int64_t n) {
         quantize_q6_k(x, out);
         break;
     }
+  }
+}
+
+void read_block(DType t, const void* block, PlainBlock* out) {
+  const uint8_t* b = static_cast<const uint8_t*>(block);
+  *out = PlainBlock();
+  switch (t) {
+    case DType::Q4_0:
+    case DType::Q5_0: {
+      std::memcpy(&out->d, b, 2);
+      uint32_t qh = 0;
+      if (t == DType::Q5_0) std::memcpy(&qh, b + 2, 4);
+      const uint8_t* qs = b + (t == DType::Q5_0 ? 6 : 2);
+      for (int j = 0; j < 16; ++j) {
+        out->q[j] = static_cast<uint8_t>((qs[j] & 15) | (((qh >> j) & 1) << 4));
+        out->q[j + 16] = static_cast<uint8_t>((qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4));
+      }
+      return;
+    }
+    case DType::Q4_K:
+      std::memcpy(&out->d, b, 2);
+      std::memcpy(&out->dmin, b + 2, 2);
+      for (int j = 0; j < 8; ++j) {
+        int sc, m;
+        q4k_scale_min(b + 4, j, &sc, &m);
+        out->sc[j] = static_cast<uint8_t>(sc);
+        out->mn[j] = static_cast<uint8_t>(m);
+      }
+      // 64-weight group g in bytes 16 + 32g.., its first 32 weights in the low nibbles.
+      for (int c = 0; c < 8; ++c)
+        for (int l = 0; l < 32; ++l)
+          out->q[32 * c + l] = (b[16 + 32 * (c / 2) + l] >> (4 * (c % 2))) & 15;
+      return;
+    case DType::Q6_K:
+      // Chunk c = 4h + k: low 4 bits in ql[64h + 32(k & 1) + l] (nibble k >> 1), top 2 bits in
+      // qh[32h + l] (bits 2k); 16 int8 scales at 192, f16 d at 208.
+      std::memcpy(&out->d, b + 208, 2);
+      std::memcpy(out->sc, b + 192, 16);
+      for (int c = 0; c < 8; ++c) {
+        const int h = c / 4, k = c % 4;
+        for (int l = 0; l < 32; ++l)
+          out->q[32 * c + l] =
+              static_cast<uint8_t>(((b[64 * h + 32 * (k & 1) + l] >> (4 * (k >> 1))) & 15) |
+                                   (((b[128 + 32 * h + l] >> (2 * k)) & 3) << 4));
+      }
+      return;
+    default:
+      fail_internal("read_block: ", dtype_name(t));
+  }
+}
+
+void write_block(DType t, const PlainBlock& in, void* block) {
+  uint8_t* b = static_cast<uint8_t*>(block);
+  switch (t) {
+    case DType::Q4_0:
+    case DType::Q5_0: {
+      std::memcpy(b, &in.d, 2);
+      uint32_t qh = 0;
+      uint8_t* qs = b + (t == DType::Q5_0 ? 6 : 2);
+      for (int j = 0; j < 16; ++j) {
+        qs[j] = static_cast<uint8_t>((in.q[j] & 15) | ((in.q[j + 16] & 15) << 4));
+        qh |= static_cast<uint32_t>(in.q[j] >> 4) << j | static_cast<uint32_t>(in.q[j + 16] >> 4)
+                                                             << (j + 16);
+      }
+      if (t == DType::Q5_0) std::memcpy(b + 2, &qh, 4);
+      return;
+    }
+    case DType::Q4_K: {
+      std::memcpy(b, &in.d, 2);
+      std::memcpy(b + 2, &in.dmin, 2);
+      // Sub-blocks 0-3: the low 6 bits of bytes 0-3 (scales) and 4-7 (minimums); 4-7: the
+      // nibbles of bytes 8-11, their top 2 bits in the top bits of bytes 0-3 / 4-7.
+      uint8_t* s = b + 4;
+      for (int j = 0; j < 4; ++j) {
+        s[j] = static_cast<uint8_t>((in.sc[j] & 63) | ((in.sc[j + 4] >> 4) << 6));
+        s[j + 4] = static_cast<uint8_t>((in.mn[j] & 63) | ((in.mn[j + 4] >> 4) << 6));
+        s[j + 8] = static_cast<uint8_t>((in.sc[j + 4] & 15) | ((in.mn[j + 4] & 15) << 4));
+      }
+      for (int g = 0; g < 4; ++g)
+        for (int l = 0; l < 32; ++l)
+          b[16 + 32 * g + l] =
+              static_cast<uint8_t>((in.q[64 * g + l] & 15) | ((in.q[64 * g + 32 + l] & 15) << 4));
+      return;
+    }
+    case DType::Q6_K:
+      for (int h = 0; h < 2; ++h) {
+        const uint8_t* q = in.q + 128 * h;
+        for (int l = 0; l < 32; ++l) {
+          b[64 * h + l] = static_cast<uint8_t>((q[l] & 15) | ((q[l + 64] & 15) << 4));
+          b[64 * h + l + 32] = static_cast<uint8_t>((q[l + 32] & 15) | ((q[l + 96] & 15) << 4));
+          b[128 + 32 * h + l] =
+              static_cast<uint8_t>((q[l] >> 4) | ((q[l + 32] >> 4) << 2) | ((q[l + 64] >> 4) << 4) |
+                                   ((q[l + 96] >> 4) << 6));
+        }
+      }
+      std::memcpy(b + 192, in.sc, 16);
+      std::memcpy(b + 208, &in.d, 2);
+      return;
+    default:
+      fail_internal("write_block: ", dtype_name(t));
   }
 }
 

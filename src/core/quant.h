@@ -34,4 +34,17 @@ void decode_chunk(DType t, const void* row, int64_t c, QuantChunk* out);
 void quantize_row(DType t, const float* x, void* dst, int64_t n);
 void dequantize_row(DType t, const void* src, float* y, int64_t n);
 
+// One block of Q4_0 / Q5_0 (32 weights) or Q4_K / Q6_K (256) with its fields in plain form, for
+// code that rearranges blocks (core/quant_pack.h): d (and Q4_K's dmin) as stored f16 bits; Q4_K's
+// 8 6-bit scales and 8 6-bit minimums, Q6_K's 16 int8 scales (as bytes); the unsigned q of each
+// weight (Q4_0 4-bit, value (q - 8) d; Q5_0 5-bit, (q - 16) d; Q4_K 4-bit; Q6_K q + 32, 6-bit).
+// write_block(read_block(bytes)) gives back the same bytes; the quantizers write through it.
+struct PlainBlock {
+  uint16_t d = 0, dmin = 0;
+  uint8_t sc[16] = {}, mn[8] = {};
+  uint8_t q[256] = {};
+};
+void read_block(DType t, const void* block, PlainBlock* out);
+void write_block(DType t, const PlainBlock& in, void* block);
+
 }  // namespace r1

@@ -52,6 +52,15 @@ constexpr DType unpacked_type(DType t) {
 constexpr bool is_packed_type(DType t) {
   return unpacked_type(t) != t;
 }
+// Weights per row in a unit of a type or its packed layout (2 blocks of Q4_0 / Q5_0, a
+// super-block of Q4_K / Q6_K), and the bytes of a packed group's unit (its 8 rows).
+constexpr int64_t packed_unit(DType t) {
+  return dtype_block(t) == 32 ? 64 : 256;
+}
+constexpr int64_t packed_unit_bytes(DType packed) {
+  return packed_unit(packed) / dtype_block(packed) * kPackRows *
+         static_cast<int64_t>(dtype_block_bytes(packed));
+}
 // Whether a [rows, cols] matrix of type t has a packed layout (whole groups of 8 rows, whole
 // units).
 bool can_pack(DType t, int64_t rows, int64_t cols);
@@ -60,6 +69,8 @@ bool can_pack(DType t, int64_t rows, int64_t cols);
 // and back (unpack_rows8 restores the original bytes exactly).
 void pack_rows8(DType t, const void* src, void* dst, int64_t n);
 void unpack_rows8(DType packed, const void* src, void* dst, int64_t n);
+// Row r (0..7) of a packed group at src -> one row of n weights in the file type at dst.
+void unpack_row(DType packed, const void* src, int r, void* dst, int64_t n);
 // Row `row` of a packed [rows, n] matrix whose data starts at `data`, dequantized into y.
 void dequantize_packed_row(DType packed, const void* data, int64_t row, float* y, int64_t n);
 

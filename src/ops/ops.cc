@@ -33,16 +33,20 @@ constexpr int64_t kMinParallelWork = 1 << 17;
 
 }  // namespace
 
+namespace {
+// Row r of a 2-D weight or table in f32 (a packed layout's row is spread over its group).
+void widen_row(const Tensor& t, int64_t r, float* out) {
+  if (is_packed_type(t.dtype)) return dequantize_packed_row(t.dtype, t.data, r, out, t.dim(1));
+  K().to_f32(t.row(r), t.dtype, out, t.dim(1));
+}
+}  // namespace
+
 void widen_rows(const Weight& w, int64_t row0, int64_t n, float* out) {
   const int64_t cols = w.cols();
   R1_ASSERT(row0 >= 0 && row0 + n <= w.rows());
   for (int64_t r = 0; r < n; ++r) {
     float* o = out + r * cols;
-    if (is_packed_type(w.w.dtype)) {
-      dequantize_packed_row(w.w.dtype, w.w.data, row0 + r, o, cols);
-    } else {
-      K().to_f32(w.w.row(row0 + r), w.w.dtype, o, cols);
-    }
+    widen_row(w.w, row0 + r, o);
     if (w.scale.defined()) {
       // One scale per block of block_k columns (a loop per block: no division per element).
       const float* s = w.scale.ptr<float>() + ((row0 + r) / w.block_n) * w.scale.dim(1);
@@ -251,11 +255,7 @@ Tensor embedding(const Tensor& table, const std::vector<int32_t>& ids) {
   for (size_t i = 0; i < ids.size(); ++i) {
     if (ids[i] < 0 || ids[i] >= V)
       fail_input("token id ", ids[i], " is outside the model's vocabulary of ", V);
-    if (is_packed_type(table.dtype)) {
-      dequantize_packed_row(table.dtype, table.data, ids[i], y.ptr<float>() + i * H, H);
-    } else {
-      K().to_f32(table.row(ids[i]), table.dtype, y.ptr<float>() + i * H, H);
-    }
+    widen_row(table, ids[i], y.ptr<float>() + i * H);
   }
   if (Tape* tp = recording({&table})) {
     tp->record(y, {table}, [table, ids, y](Tape& t) {

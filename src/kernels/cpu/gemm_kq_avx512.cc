@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "core/error.h"
+#include "core/quant_pack.h"
 #include "kernels/cpu/cpu_kernels.h"
 
 namespace r1::kernels::avx512 {
