@@ -147,10 +147,14 @@ bool Tensor::is_contiguous() const {
   return strides == contiguous_strides(shape);
 }
 
-std::string Tensor::shape_str() const {
+std::string shape_str(const std::vector<int64_t>& shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
   return s + "]";
+}
+
+std::string Tensor::shape_str() const {
+  return r1::shape_str(shape);
 }
 
 }  // namespace r1

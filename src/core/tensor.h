@@ -48,4 +48,7 @@ struct Tensor {
 
 std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape);
 
+// "[4, 16]"
+std::string shape_str(const std::vector<int64_t>& shape);
+
 }  // namespace r1

@@ -11,6 +11,7 @@
 #include "io/gguf_tokenizer.h"
 #include "io/model_config.h"
 #include "io/safetensors.h"
+#include "io/tensor_table.h"
 
 namespace r1::io {
 
@@ -124,9 +125,15 @@ size_t export_gguf(const std::string& dir, const std::string& out,
   };
   std::vector<Item> items;
   std::vector<GgufTensorSpec> specs;
-  auto add = [&](const std::string& hf, const std::string& gguf, bool matrix, int64_t rope_heads) {
+  for (const TensorSpec& s : tensor_table(c)) {
+    if (!s.stored()) continue;
+    const std::string& hf = s.name;
     if (!store.has(hf)) fail_input(dir, ": tensor ", hf, " is missing");
     const TensorInfo& info = store.info(hf);
+    if (info.shape != s.shape)
+      fail_input(dir, ": tensor ", hf, " has shape ", shape_str(info.shape),
+                 " but config.json implies ", shape_str(s.shape));
+    const bool matrix = s.storage != Storage::Float;
     const DType type = matrix ? quant_mix_type(options.mix, hf, info.shape.back(), c.n_layers,
                                                c.tie_word_embeddings)
                               : DType::F32;
@@ -134,31 +141,9 @@ size_t export_gguf(const std::string& dir, const std::string& out,
       fail_input("tensor ", hf, ": rows of ", info.shape.back(), " values are not whole ",
                  dtype_name(type), " blocks of ", dtype_block(type),
                  " (write this model as bf16, f16 or f32)");
-    items.push_back({hf, matrix, rope_heads});
-    specs.push_back({gguf, type, info.shape});
-  };
-  add("model.embed_tokens.weight", "token_embd.weight", true, 0);
-  for (int64_t l = 0; l < c.n_layers; ++l) {
-    const std::string p = "model.layers." + std::to_string(l) + ".";
-    const std::string b = "blk." + std::to_string(l) + ".";
-    bool llama = c.arch == Arch::Llama;
-    add(p + "input_layernorm.weight", b + "attn_norm.weight", false, 0);
-    add(p + "self_attn.q_proj.weight", b + "attn_q.weight", true, llama ? c.n_heads : 0);
-    add(p + "self_attn.k_proj.weight", b + "attn_k.weight", true, llama ? c.n_kv_heads : 0);
-    add(p + "self_attn.v_proj.weight", b + "attn_v.weight", true, 0);
-    if (c.attention_bias) {
-      add(p + "self_attn.q_proj.bias", b + "attn_q.bias", false, llama ? c.n_heads : 0);
-      add(p + "self_attn.k_proj.bias", b + "attn_k.bias", false, llama ? c.n_kv_heads : 0);
-      add(p + "self_attn.v_proj.bias", b + "attn_v.bias", false, 0);
-    }
-    add(p + "self_attn.o_proj.weight", b + "attn_output.weight", true, 0);
-    add(p + "post_attention_layernorm.weight", b + "ffn_norm.weight", false, 0);
-    add(p + "mlp.gate_proj.weight", b + "ffn_gate.weight", true, 0);
-    add(p + "mlp.up_proj.weight", b + "ffn_up.weight", true, 0);
-    add(p + "mlp.down_proj.weight", b + "ffn_down.weight", true, 0);
+    items.push_back({hf, matrix, s.rope_heads});
+    specs.push_back({s.gguf, type, info.shape});
   }
-  add("model.norm.weight", "output_norm.weight", false, 0);
-  if (!c.tie_word_embeddings) add("lm_head.weight", "output.weight", true, 0);
   write_gguf(out, meta, specs, [&](size_t i) {
     const Item& it = items[i];
     Tensor t = store.get(it.hf);

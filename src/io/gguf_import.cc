@@ -15,38 +15,13 @@
 #include "core/quant.h"
 #include "io/gguf_tokenizer.h"
 #include "io/safetensors.h"
+#include "io/tensor_table.h"
 
 namespace r1::io {
 
 using nlohmann::json;
 
 namespace {
-
-// llama.cpp's per-layer tensor names and Hugging Face's.
-const std::pair<const char*, const char*> kLayerNames[] = {
-    {"attn_norm", "input_layernorm"},    {"attn_q", "self_attn.q_proj"},
-    {"attn_k", "self_attn.k_proj"},      {"attn_v", "self_attn.v_proj"},
-    {"attn_output", "self_attn.o_proj"}, {"ffn_norm", "post_attention_layernorm"},
-    {"ffn_gate", "mlp.gate_proj"},       {"ffn_up", "mlp.up_proj"},
-    {"ffn_down", "mlp.down_proj"}};
-
-// The Hugging Face name of a GGUF tensor name; empty when r1 has none.
-std::string hf_name(const std::string& g) {
-  if (g == "token_embd.weight") return "model.embed_tokens.weight";
-  if (g == "output_norm.weight") return "model.norm.weight";
-  if (g == "output.weight") return "lm_head.weight";
-  if (g.rfind("blk.", 0) != 0) return "";
-  size_t dot = g.find('.', 4);
-  if (dot == std::string::npos) return "";
-  std::string layer = g.substr(4, dot - 4), rest = g.substr(dot + 1);
-  if (layer.empty() || layer.find_first_not_of("0123456789") != std::string::npos) return "";
-  for (const auto& [from, to] : kLayerNames) {
-    std::string f = from;
-    for (const char* suffix : {".weight", ".bias"})
-      if (rest == f + suffix) return "model.layers." + layer + "." + to + suffix;
-  }
-  return "";
-}
 
 std::string cache_root() {
   if (const char* d = std::getenv("R1_CACHE_DIR"); d && *d) return d;
@@ -107,6 +82,7 @@ json gguf_model_config(const GgufFile& g) {
             {"hidden_act", "silu"},
             {"tie_word_embeddings", g.tensor_info("output.weight") == nullptr},
             {"attention_bias", g.tensor_info("blk.0.attn_q.bias") != nullptr}};
+  if (arch == "llama") c["mlp_bias"] = g.tensor_info("blk.0.ffn_gate.bias") != nullptr;
   if (heads > 0 && g.find(arch + ".rope.dimension_count")) {
     int64_t rope_dim = g.get_int(arch + ".rope.dimension_count");
     if (rope_dim != hidden / heads) c["head_dim"] = rope_dim;
@@ -166,26 +142,27 @@ std::string prepare_gguf_folder(const std::string& gguf_path) {
 WeightStore open_gguf_folder(const std::string& dir, LoadMode mode) {
   std::string path = read_file(path_join(dir, kGgufSourceFile));
   GgufFile g = GgufFile::open(path, mode);
-  const std::string arch = g.get_string("general.architecture");
-  const bool llama = arch == "llama";
-  const int64_t heads = g.get_int(arch + ".attention.head_count");
-  const int64_t kv_heads = g.find(arch + ".attention.head_count_kv")
-                               ? g.get_int(arch + ".attention.head_count_kv")
-                               : heads;
+  // The file's tensors under the names of the table of the config read from its metadata.
+  std::map<std::string, const TensorSpec*> by_gguf;
+  const std::vector<TensorSpec> table = tensor_table(ModelConfig::load(dir));
+  for (const TensorSpec& s : table)
+    if (!s.gguf.empty()) by_gguf[s.gguf] = &s;
   WeightStore store;
   for (const auto& info : g.tensors()) {
-    std::string name = hf_name(info.name);
-    if (name.empty()) fail_input(path, ": tensor ", info.name, " is not one r1 reads for ", arch);
+    auto it = by_gguf.find(info.name);
+    if (it == by_gguf.end())
+      fail_input(path, ": tensor ", info.name, " is not one r1 reads for ",
+                 g.get_string("general.architecture"));
+    const TensorSpec& s = *it->second;
     Tensor t = g.tensor(info.name);
-    if (llama && (name.find("self_attn.q_proj.") != std::string::npos ||
-                  name.find("self_attn.k_proj.") != std::string::npos)) {
-      int64_t h = name.find("q_proj") != std::string::npos ? heads : kv_heads;
-      int64_t rows = t.ndim() == 1 ? t.numel() : t.dim(0);
-      if (h <= 0 || rows % (2 * h) != 0)
-        fail_input(path, ": tensor ", info.name, " has ", rows, " rows, not whole heads of ", h);
-      t = reorder_rope_rows(t, h, /*to_gguf=*/false);
+    if (s.rope_heads > 0) {
+      const int64_t rows = t.ndim() == 1 ? t.numel() : t.dim(0);
+      if (rows % (2 * s.rope_heads) != 0)
+        fail_input(path, ": tensor ", info.name, " has ", rows, " rows, not whole heads of ",
+                   s.rope_heads);
+      t = reorder_rope_rows(t, s.rope_heads, /*to_gguf=*/false);
     }
-    store.add_tensor(name, std::move(t), path);
+    store.add_tensor(s.name, std::move(t), path);
   }
   return store;
 }

@@ -183,8 +183,7 @@ ModelConfig ModelConfig::parse(const json& j, const std::string& where) {
   positive(where, "max_position_embeddings", c.max_position_embeddings);
   c.tie_word_embeddings = get_bool(j, where, "tie_word_embeddings", false);
   c.attention_bias = c.arch == Arch::Qwen2 ? true : get_bool(j, where, "attention_bias", false);
-  if (c.arch == Arch::Llama && get_bool(j, where, "mlp_bias", false))
-    fail_input(where, ": mlp_bias true is not supported");
+  c.mlp_bias = c.arch == Arch::Llama && get_bool(j, where, "mlp_bias", false);
   c.torch_dtype = get_str(j, where, "torch_dtype", "");
 
   if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {

@@ -56,6 +56,7 @@ struct ModelConfig {
   RopeScaling rope_scaling;
   bool tie_word_embeddings = false;
   bool attention_bias = false;  // q/k/v biases (always for Qwen2)
+  bool mlp_bias = false;        // gate/up/down biases (Llama's mlp_bias)
   int32_t bos_token_id = -1;
   std::vector<int32_t> eos_token_ids;
   std::string torch_dtype;

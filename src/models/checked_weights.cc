@@ -5,12 +5,6 @@
 namespace r1::models {
 
 namespace {
-std::string shape_str(const std::vector<int64_t>& shape) {
-  Tensor t;
-  t.shape = shape;
-  return t.shape_str();
-}
-
 Tensor present(const io::WeightStore& s, const std::string& name) {
   if (!s.has(name)) fail_input("checkpoint is missing tensor ", name);
   return s.get(name);

@@ -11,35 +11,11 @@
 
 #include "io/safetensors.h"
 #include "models/model.h"
+#include "models/weights.h"
 #include "ops/mla.h"
 #include "ops/moe.h"
 
 namespace r1::models {
-
-struct DsFfn {
-  ops::Weight gate, up, down;  // [inter, hidden] x2, [hidden, inter]
-};
-
-struct DsLayer {
-  Tensor attn_norm, ffn_norm;  // [hidden]
-  ops::Weight q_a, q_b, q;     // q_a [q_lora, hidden], q_b [H*(nope+rope), q_lora]; or q
-  Tensor q_a_norm;             // [q_lora]
-  ops::Weight kv_a;            // [lora + rope, hidden]
-  Tensor kv_a_norm;            // [lora]
-  ops::Weight kv_b;            // [H*(nope+v), lora]
-  ops::Weight o;               // [hidden, H*v]
-  bool moe = false;
-  DsFfn mlp;                   // dense layers
-  Tensor router, router_bias;  // [E, hidden], [E] f32
-  std::vector<DsFfn> experts;  // routed experts
-  DsFfn shared;                // shared experts (n_shared_experts * moe_intermediate wide)
-};
-
-struct DsMtp {
-  Tensor embed, enorm, hnorm, head_norm;  // embed: the layer's own copy or the model's
-  ops::Weight eh_proj, head;              // [hidden, 2*hidden], [vocab, hidden]
-  DsLayer layer;
-};
 
 class DeepseekV3Model : public Model {
  public:
@@ -48,11 +24,11 @@ class DeepseekV3Model : public Model {
   const io::ModelConfig& config() const override { return cfg_; }
   KvCache new_cache() const override;
   Tensor forward(const Batch& batch, KvCache& cache) override;
-  uint64_t weight_bytes_per_token() const override;
+  uint64_t weight_bytes_per_token() const override { return w_.bytes_per_token(); }
   uint64_t total_weight_bytes() const override { return store_.total_bytes(); }
-  std::vector<ParamSlot> parameter_slots() override;
+  std::vector<ParamSlot> parameter_slots() override { return w_.slots(); }
   Tensor final_hidden(const Batch& batch) override;
-  Tensor output_embedding() const override { return lm_head_.w; }
+  Tensor output_embedding() const override { return w_.tensor(io::Role::LmHead); }
 
   // forward() that also returns the final-normed hidden state of every token of the batch
   // ([T, hidden], the MTP layer's input).
@@ -73,30 +49,24 @@ class DeepseekV3Model : public Model {
   int64_t naive_cache_bytes_per_token() const;
 
  private:
-  DsLayer load_layer(int64_t index);
-  void layer_slots(DsLayer& L, const std::string& prefix, std::vector<ParamSlot>* out);
-  DsFfn load_ffn(const std::string& prefix, int64_t inter);
-  ops::Weight weight(const std::string& name, int64_t rows, int64_t cols) const;
   // With a cache: the latent cache and the absorbed (or naive) MLA form; without (training,
   // final_hidden): full-sequence attention within the batch's packed sequences.
-  Tensor attention(const DsLayer& L, int layer, const Tensor& h, const Batch& b, const Tensor& cos,
-                   const Tensor& sin, KvCache* cache);
-  Tensor ffn(const DsLayer& L, const Tensor& h);
+  Tensor attention(int layer, const Tensor& h, const Batch& b, const Tensor& cos, const Tensor& sin,
+                   KvCache* cache);
+  Tensor ffn(int layer, const Tensor& h);
   // cos/sin [T, qk_rope_head_dim / 2] for the batch's positions, with HF's yarn multiplier.
   void rope(const Batch& b, Tensor* cos, Tensor* sin) const;
-  Tensor layer_forward(const DsLayer& L, int layer, Tensor x, const Batch& b, const Tensor& cos,
-                       const Tensor& sin, KvCache* cache);
+  // Layer `layer` (n_layers: the MTP layer's) on x.
+  Tensor layer_forward(int layer, Tensor x, const Batch& b, const Tensor& cos, const Tensor& sin,
+                       KvCache* cache);
   // Embedding and every layer (before the final norm); cache is null for full sequences.
   Tensor run_layers(const Batch& b, KvCache* cache);
 
   io::ModelConfig cfg_;
   io::WeightStore store_;
   int64_t max_context_;
-  Tensor embed_, final_norm_;
-  ops::Weight lm_head_;
-  std::vector<DsLayer> layers_;
+  Weights w_;
   bool has_mtp_ = false;
-  DsMtp mtp_;
   std::vector<float> inv_freq_;
   float rope_factor_ = 1.0f;  // HF's cos/sin multiplier (yarn mscale ratio)
   ops::MlaShape mla_;

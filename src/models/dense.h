@@ -7,16 +7,9 @@
 
 #include "io/safetensors.h"
 #include "models/model.h"
+#include "models/weights.h"
 
 namespace r1::models {
-
-struct DenseLayer {
-  Tensor attn_norm, ffn_norm;  // [hidden]
-  Tensor wq, wk, wv,
-      wo;  // [n_heads*head_dim, hidden], [n_kv*head_dim, hidden] x2, [hidden, n_heads*head_dim]
-  Tensor bq, bk, bv;            // biases (undefined when the config has none)
-  Tensor w_gate, w_up, w_down;  // [inter, hidden] x2, [hidden, inter]
-};
 
 class DenseModel : public Model {
  public:
@@ -25,24 +18,23 @@ class DenseModel : public Model {
   const io::ModelConfig& config() const override { return cfg_; }
   KvCache new_cache() const override;
   Tensor forward(const Batch& batch, KvCache& cache) override;
-  uint64_t weight_bytes_per_token() const override;
+  uint64_t weight_bytes_per_token() const override { return w_.bytes_per_token(); }
   uint64_t total_weight_bytes() const override { return store_.total_bytes(); }
-  std::vector<ParamSlot> parameter_slots() override;
+  std::vector<ParamSlot> parameter_slots() override { return w_.slots(); }
   Tensor final_hidden(const Batch& batch) override;
-  Tensor output_embedding() const override { return lm_head_; }
+  Tensor output_embedding() const override { return w_.tensor(io::Role::LmHead); }
 
  private:
-  Tensor attention_block(const DenseLayer& L, int layer, const Tensor& x, const Batch& b,
-                         const Tensor& cos, const Tensor& sin, KvCache* cache);
+  Tensor attention_block(int layer, const Tensor& x, const Batch& b, const Tensor& cos,
+                         const Tensor& sin, KvCache* cache);
   // The decoder layers over the batch (cache: null for full-sequence attention): [T, hidden].
   Tensor run_layers(const Batch& b, KvCache* cache);
-  Tensor mlp_block(const DenseLayer& L, const Tensor& x);
+  Tensor mlp_block(int layer, const Tensor& x);
 
   io::ModelConfig cfg_;
   io::WeightStore store_;
   int64_t max_context_;
-  Tensor embed_, final_norm_, lm_head_;  // lm_head_ aliases embed_ when tied
-  std::vector<DenseLayer> layers_;
+  Weights w_;
   std::vector<float> inv_freq_;
 };
 

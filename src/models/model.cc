@@ -34,11 +34,44 @@ std::unique_ptr<Model> load_model(const std::string& dir, const LoadOptions& opt
   return m;
 }
 
-Tensor Model::project(const Tensor& x, const Tensor& w, const Tensor* bias) const {
+Tensor Model::project(const Tensor& x, const ops::Weight& w, const Tensor* bias) const {
   Tensor y = ops::linear(x, w, bias);
-  const LoraPair* p = lora_ ? lora_->find(w) : nullptr;
+  const LoraPair* p = lora_ ? lora_->find(w.w) : nullptr;
   if (!p) return y;
   return ops::add_scaled(y, ops::linear(ops::linear(x, p->a), p->b), p->scale);
+}
+
+Tensor Model::swiglu(const Tensor& x, const ops::Weight& gate, const ops::Weight& up,
+                     const ops::Weight& down, const Tensor* gb, const Tensor* ub,
+                     const Tensor* db) const {
+  Tensor g = project(x, gate, gb);
+  Tensor u = project(x, up, ub);
+  return project(ops::silu_mul_reuse(std::move(g), u), down, db);
+}
+
+void Model::begin_batch(const Batch& b, KvCache* cache) {
+  R1_ASSERT(b.pos.size() == b.tokens.size() && b.seq.size() == b.tokens.size());
+  if (cache)
+    for (size_t t = 0; t < b.tokens.size(); ++t) cache->reserve(b.seq[t], b.pos[t] + 1);
+}
+
+void Model::end_batch(const Batch& b, KvCache* cache) {
+  if (cache)
+    for (size_t t = 0; t < b.tokens.size(); ++t)
+      if (b.pos[t] + 1 > cache->length(b.seq[t])) cache->set_length(b.seq[t], b.pos[t] + 1);
+}
+
+void Model::write_cache(KvCache& cache, int layer, const Batch& b, const Tensor& src, int64_t col,
+                        bool values) {
+  const int64_t n = src.dim(1);
+  for (size_t t = 0; t < b.tokens.size(); ++t) {
+    const float* row = src.ptr<float>() + static_cast<int64_t>(t) * n;
+    if (values) {
+      cache.write_v(layer, b.seq[t], b.pos[t], row, col, n);
+    } else {
+      cache.write_k(layer, b.seq[t], b.pos[t], row, col, n);
+    }
+  }
 }
 
 std::vector<std::pair<std::string, Tensor>> Model::parameters(bool with_frozen) {

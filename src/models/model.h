@@ -12,6 +12,7 @@
 #include "io/quant_mix.h"
 #include "models/kv_cache.h"
 #include "models/lora.h"
+#include "ops/ops.h"
 
 namespace r1::models {
 
@@ -82,9 +83,21 @@ class Model {
   const std::shared_ptr<LoraAdapters>& lora() const { return lora_; }
 
  protected:
-  // x . w^T (+ bias), plus w's adapter when one is set: the projections of the architectures
-  // that take adapters go through here.
-  Tensor project(const Tensor& x, const Tensor& w, const Tensor* bias = nullptr) const;
+  // x . w^T (+ bias), plus w's adapter when one is set: every projection of both architectures
+  // goes through here.
+  Tensor project(const Tensor& x, const ops::Weight& w, const Tensor* bias = nullptr) const;
+  // The SwiGLU MLP: down(silu(gate(x) + gb) * (up(x) + ub)) + db (biases optional).
+  Tensor swiglu(const Tensor& x, const ops::Weight& gate, const ops::Weight& up,
+                const ops::Weight& down, const Tensor* gb = nullptr, const Tensor* ub = nullptr,
+                const Tensor* db = nullptr) const;
+  // Before a batch's layers: reserves each sequence's cache rows up to its tokens' positions.
+  static void begin_batch(const Batch& b, KvCache* cache);
+  // After them: each sequence's cache length covers the batch's tokens.
+  static void end_batch(const Batch& b, KvCache* cache);
+  // Writes row t of src ([T, n]) into the cache's keys (or values) of layer `layer` for token
+  // t's sequence and position, at column `col`.
+  static void write_cache(KvCache& cache, int layer, const Batch& b, const Tensor& src, int64_t col,
+                          bool values);
 
  private:
   std::shared_ptr<LoraAdapters> lora_;

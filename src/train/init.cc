@@ -7,7 +7,7 @@
 #include "core/memory.h"
 #include "core/random.h"
 #include "io/model_config.h"
-#include "models/layout.h"
+#include "io/tensor_table.h"
 #include "tokenizer/tokenizer.h"
 #include "train/checkpoint.h"
 
@@ -105,9 +105,11 @@ int64_t init_model(const InitOptions& o, const std::string& out_dir) {
   nlohmann::ordered_json cfg = make_config(o, vocab, tk.bos_id(), tk.eos_id());
   const io::ModelConfig parsed =
       io::ModelConfig::parse(nlohmann::json::parse(cfg.dump()), "config");
-  const std::vector<models::TensorSpec> layout = models::checkpoint_layout(parsed);
+  std::vector<io::TensorSpec> layout;  // what a checkpoint stores (no tied lm_head)
+  for (io::TensorSpec& s : io::tensor_table(parsed))
+    if (s.stored()) layout.push_back(std::move(s));
   uint64_t bytes = 0;  // every tensor in f32 at once, before any is made
-  for (const models::TensorSpec& s : layout) {
+  for (const io::TensorSpec& s : layout) {
     uint64_t n = 4;
     for (int64_t d : s.shape) n = mul_sat(n, static_cast<uint64_t>(d));
     bytes = add_sat(bytes, n);
@@ -116,13 +118,13 @@ int64_t init_model(const InitOptions& o, const std::string& out_dir) {
   Normal rng{SplitMix64(o.seed)};
   NamedTensors tensors;
   int64_t params = 0;
-  for (const models::TensorSpec& s : layout) {
+  for (const io::TensorSpec& s : layout) {
     Tensor t = Tensor::zeros(DType::F32, s.shape);
     float* p = t.ptr<float>();
     for (int64_t i = 0; i < t.numel(); ++i)
-      p[i] = s.init == models::InitKind::Ones     ? 1.0f
-             : s.init == models::InitKind::Normal ? static_cast<float>(o.init_std * rng())
-                                                  : 0.0f;
+      p[i] = s.init == io::InitKind::Ones     ? 1.0f
+             : s.init == io::InitKind::Normal ? static_cast<float>(o.init_std * rng())
+                                              : 0.0f;
     params += t.numel();
     tensors.emplace_back(s.name, t);
   }
