@@ -35,11 +35,12 @@ std::string temp(const std::string& name) {
 
 // A Llama checkpoint folder: the llama-bf16-sharded fixture (random weights, q/k/v biases,
 // 8 heads / 2 kv of 8) with a tokenizer r1 trains on README.md.
-std::string llama_folder(const std::string& name) {
+std::string llama_folder(const std::string& name,
+                         const std::string& fixture = "llama-bf16-sharded") {
   const std::string dir = temp(name);
   fs::remove_all(dir);
   fs::create_directories(dir);
-  for (const auto& e : fs::directory_iterator(source("tests/fixtures/models/llama-bf16-sharded")))
+  for (const auto& e : fs::directory_iterator(source("tests/fixtures/models/" + fixture)))
     if (e.path().filename().string().find("golden") == std::string::npos)
       fs::copy(e.path(), dir + "/" + e.path().filename().string());
   auto r =
@@ -299,6 +300,43 @@ TEST(GgufInput, EveryCommandReadsTheFileAsTheFolder) {
   for (const auto& p : {f32, q8, llama, cut}) std::remove(p.c_str());
   fs::remove_all(dir);
   fs::remove_all(cache);
+}
+
+// Llama's mlp_bias: the gate/up/down biases written as llama.cpp names them (blk.N.ffn_*.bias,
+// as its loader reads them), read back from the file with the same log-probabilities as the
+// folder, and back into a folder tensor for tensor.
+TEST(GgufInput, LlamaMlpBiasesRoundTrip) {
+  const std::string cache = temp("cache3");
+  const std::string env = "R1_CACHE_DIR=" + cache;
+  const std::string dir = llama_folder("llama-mlpbias", "llama-mlpbias-f32");
+  const std::string gguf = temp("mlpbias.gguf"), back = temp("mlpbias-back");
+  fs::remove_all(back);
+  ASSERT_EQ(run_r1("convert -m " + dir + " --type f32 --out " + gguf).code, 0);
+  r1::io::GgufFile g = r1::io::GgufFile::open(gguf);
+  auto store = r1::io::WeightStore::open_dir(dir);
+  for (auto [hf, gg] : {std::pair<const char*, const char*>{"model.layers.0.mlp.gate_proj.bias",
+                                                            "blk.0.ffn_gate.bias"},
+                        {"model.layers.1.mlp.up_proj.bias", "blk.1.ffn_up.bias"},
+                        {"model.layers.1.mlp.down_proj.bias", "blk.1.ffn_down.bias"}}) {
+    ASSERT_NE(g.tensor_info(gg), nullptr) << gg;
+    EXPECT_EQ(values(store.get(hf)), values(g.tensor(gg))) << gg;
+  }
+  const std::string text = R"j({"text": "hello world 123 the quick brown fox"})j"
+                           "\n";
+  auto a = run_r1("score --jsonl -m " + dir, text),
+       b = run_r1("score --jsonl -m " + gguf, text, env);
+  ASSERT_EQ(a.code, 0) << a.err;
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_EQ(json::parse(a.out), json::parse(b.out));
+  auto r = run_r1("convert -m " + gguf + " --type f32 --out " + back, "", env);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto c = r1::io::WeightStore::open_dir(back);
+  EXPECT_EQ(store.names(), c.names());
+  for (const auto& name : store.names())
+    EXPECT_EQ(values(store.get(name)), values(c.get(name))) << name;
+  EXPECT_EQ(json::parse(r1::read_file(back + "/config.json"))["mlp_bias"], true);
+  std::remove(gguf.c_str());
+  for (const auto& d : {dir, back, cache}) fs::remove_all(d);
 }
 
 // GGUF -> Hugging Face folder: HF -> GGUF -> HF gives back the same tensors (the Llama q/k rows

@@ -18,8 +18,9 @@ namespace {
 
 using nlohmann::json;
 
-const char* kFixtures[] = {"qwen2-f32", "qwen2-tied-bf16", "qwen2-f16", "llama-llama3rope-f32",
-                           "llama-bf16-sharded"};
+const char* kFixtures[] = {"qwen2-f32",          "qwen2-tied-bf16",
+                           "qwen2-f16",          "llama-llama3rope-f32",
+                           "llama-bf16-sharded", "llama-mlpbias-f32"};
 
 using r1::testing::fixture_dir;
 using r1::testing::read_jsonl;

@@ -118,7 +118,9 @@ TEST_P(Parity, TenAdamWStepsAndFinalWeights) {
       1e-3, GetParam() + " weights after 10 steps");
 }
 
-INSTANTIATE_TEST_SUITE_P(All, Parity, ::testing::Values("qwen2-f32", "llama-f32", "dsv3-f32"));
+INSTANTIATE_TEST_SUITE_P(All, Parity,
+                         ::testing::Values("qwen2-f32", "llama-f32", "llama-mlpbias-f32",
+                                           "dsv3-f32"));
 
 }  // namespace
 }  // namespace r1

@@ -125,9 +125,11 @@ def alt_forward_logits(cfg, w, ids, round_bf16):
                 heads.append(sum(pr[t] * vals[L][t][j] for t in range(len(pr))))
             x = x + lin(torch.cat(heads), p + "self_attn.o_proj.weight")
             m = norm(x, p + "post_attention_layernorm.weight")
-            gate = lin(m, p + "mlp.gate_proj.weight")
-            up = lin(m, p + "mlp.up_proj.weight")
-            x = x + lin(gate / (1 + torch.exp(-gate)) * up, p + "mlp.down_proj.weight")
+            mb = (lambda n: p + f"mlp.{n}.bias") if cfg.mlp_bias else (lambda n: None)
+            gate = lin(m, p + "mlp.gate_proj.weight", mb("gate_proj"))
+            up = lin(m, p + "mlp.up_proj.weight", mb("up_proj"))
+            x = x + lin(gate / (1 + torch.exp(-gate)) * up, p + "mlp.down_proj.weight",
+                        mb("down_proj"))
         x = norm(x, "model.norm.weight")
         if round_bf16:
             x = x.float().bfloat16().double()
@@ -148,8 +150,10 @@ def read_jsonl(path):
 def main():
     torch.set_num_threads(1)
     check_bf16_rounding()
+    only = set(sys.argv[1].split(",")) if len(sys.argv) > 1 else None  # fixture names
     names = sorted(d for d in os.listdir(FIXTURES) if os.path.isdir(os.path.join(FIXTURES, d))
-                   and not d.startswith("dsv3-"))  # DeepSeek-V3 fixtures: check_deepseek_v3.py
+                   and not d.startswith("dsv3-")  # DeepSeek-V3 fixtures: check_deepseek_v3.py
+                   and (only is None or d in only))
     for name in names:
         folder = os.path.join(FIXTURES, name)
         cfg = dense.Config.load(folder)

@@ -57,6 +57,8 @@ class Config:
             self.qkv_bias = True
         else:
             self.qkv_bias = bool(d.get("attention_bias", False))
+        # LlamaMLP: gate/up/down are nn.Linear(bias=config.mlp_bias); Qwen2MLP has no biases.
+        self.mlp_bias = self.architecture == "LlamaForCausalLM" and bool(d.get("mlp_bias", False))
         if self.num_attention_heads % self.num_key_value_heads:
             raise ValueError("num_attention_heads must be a multiple of num_key_value_heads")
 
@@ -241,9 +243,11 @@ class DenseModel:
     def mlp(self, layer, h):
         p = f"model.layers.{layer}.mlp."
         w = self.w
-        gate = self.linear(h, w[p + "gate_proj.weight"])  # [T, inter]
-        up = self.linear(h, w[p + "up_proj.weight"])  # [T, inter]
-        return self.linear(torch.nn.functional.silu(gate) * up, w[p + "down_proj.weight"])
+        bias = (lambda n: w[p + n + ".bias"]) if self.cfg.mlp_bias else (lambda n: None)
+        gate = self.linear(h, w[p + "gate_proj.weight"], bias("gate_proj"))  # [T, inter]
+        up = self.linear(h, w[p + "up_proj.weight"], bias("up_proj"))  # [T, inter]
+        return self.linear(torch.nn.functional.silu(gate) * up, w[p + "down_proj.weight"],
+                           bias("down_proj"))
 
     # -- forward ----------------------------------------------------------------------------
     def hidden_states(self, ids, cache=None):

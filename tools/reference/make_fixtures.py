@@ -61,6 +61,11 @@ FIXTURES = [
     dict(name="llama-bf16-sharded", arch="llama", dtype="bf16", seed=505,
          hidden=64, layers=2, heads=8, kv_heads=2, head_dim=None, inter=120, vocab=419,
          eps=1e-5, theta=500000.0, rope_scaling=None, tied=False, bias=True, shards=2),
+    # Llama with mlp_bias (gate/up/down biases) and tied embeddings.
+    dict(name="llama-mlpbias-f32", arch="llama", dtype="f32", seed=606,
+         hidden=32, layers=2, heads=4, kv_heads=2, head_dim=None, inter=72, vocab=384,
+         eps=1e-5, theta=10000.0, rope_scaling=None, tied=True, bias=False, mlp_bias=True,
+         shards=1),
 ]
 
 
@@ -89,7 +94,7 @@ def make_config(fx):
         cfg["head_dim"] = fx["head_dim"]
     if not qwen:
         cfg["attention_bias"] = fx["bias"]
-        cfg["mlp_bias"] = False
+        cfg["mlp_bias"] = fx.get("mlp_bias", False)
     return cfg
 
 
@@ -122,6 +127,10 @@ def make_weights(fx):
         w[p + "mlp.gate_proj.weight"] = randn(I, H, std=0.15)
         w[p + "mlp.up_proj.weight"] = randn(I, H, std=0.15)
         w[p + "mlp.down_proj.weight"] = randn(H, I, std=0.7 / I ** 0.5)
+        if fx.get("mlp_bias"):
+            w[p + "mlp.gate_proj.bias"] = randn(I, std=0.3)
+            w[p + "mlp.up_proj.bias"] = randn(I, std=0.3)
+            w[p + "mlp.down_proj.bias"] = randn(H, std=0.1)
     w["model.norm.weight"] = norm_weight()
     if not fx["tied"]:
         w["lm_head.weight"] = randn(V, H, std=0.3)

@@ -41,7 +41,7 @@ TRAINING CONTRACT (what the C++ trainer implements; everything here is float32, 
             weights before update s; the sum of the micro-batch losses), "grad_norm" (g_norm
             before clipping), "lr".
 
-OUTPUTS, tests/fixtures/train/<name>/ for <name> in qwen2-f32, llama-f32, dsv3-f32:
+OUTPUTS, tests/fixtures/train/<name>/ for <name> in qwen2-f32, llama-f32, llama-mlpbias-f32, dsv3-f32:
   spec.json          {"model": folder relative to the repo root, "sequences", "loss_mask",
                       "micro_batches", "optimizer": {lr, betas, eps, weight_decay, warmup_steps,
                       total_steps, min_lr_ratio, clip_norm}, "frozen": [names]}
@@ -102,6 +102,7 @@ MODELS = [
     # name, kind, model folder (relative to the repo), data seed
     ("qwen2-f32", "dense", os.path.join("tests", "fixtures", "models", "qwen2-f32"), 9101),
     ("llama-f32", "dense", os.path.join("tests", "fixtures", "models", "llama-llama3rope-f32"), 9202),
+    ("llama-mlpbias-f32", "dense", os.path.join("tests", "fixtures", "models", "llama-mlpbias-f32"), 9303),
     ("dsv3-f32", "dsv3", os.path.join(OUT, "dsv3-f32-model"), 9304),
 ]
 
