@@ -60,7 +60,7 @@ fi
 run_one() {
   local impl=$1 shape=$2 dtype=$3 threads=$4 round=$5 dir=$6 line
   if [[ $impl == r1 || $impl == r1fast ]]; then
-    local extra=""
+    local extra="--exact"
     [[ $impl == r1fast ]] && extra="--fast-bf16"
     line=$("$R1_BIN" bench -m "$dir" --prompt-tokens "$P" --gen-tokens "$G" --threads "$threads" --json $extra | tail -n 1) || {
       echo "warning: r1 bench failed on $dir (threads $threads)" >&2; return 0; }
@@ -114,7 +114,7 @@ print(f"\nprompt {P} tokens, generate {G} tokens, batch 1; medians over rounds; 
 print("| shape | dtype | threads | r1 prefill tok/s | torch prefill tok/s | prefill r1/torch | r1 decode tok/s | torch decode tok/s | decode r1/torch | r1 decode GB/s | machine GB/s | % of roofline |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for (shape, dtype, threads), impls in sorted(groups.items()):
-    for impl, label in (("r1", dtype), ("r1fast", dtype + " --fast-bf16")):
+    for impl, label in (("r1", dtype + " --exact"), ("r1fast", dtype + " --fast-bf16")):
         if impl not in impls:
             continue
         rp, tp = med(impls.get(impl), "prefill_tok_s"), med(impls.get("torch"), "prefill_tok_s")

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "cli/bench_quality.h"
 #include "cli/command.h"
 #include "cli/common.h"
 #include "cli/model_dir.h"
@@ -17,6 +18,7 @@
 #include "kernels/kernels.h"
 #include "models/deepseek_v3.h"
 #include "models/param_count.h"
+#include "ops/ops.h"
 #include "runtime/generator.h"
 #include "runtime/sampler.h"
 #include "runtime/speculative.h"
@@ -110,8 +112,15 @@ int run_bench(Args& args) {
     args.finish();
     return dry_run(dir, as_json, skip_bw);
   }
+  QualityOptions quality;
+  quality.file = args.take_str("--quality", "");
+  quality.formats = args.take_str("--formats", quality.formats);
+  quality.window = args.take_int("--ctx-window", quality.window, 4, kMaxTokens);
+  quality.tokens = args.take_int("--quality-tokens", quality.tokens, 1, kMaxTokens);
+  quality.json = as_json;
   LoadedModel lm = load_model_from_flags(args);
   args.finish();
+  if (!quality.file.empty()) return run_quality(lm, quality);
   models::Model& model = *lm.model;
   const auto& cfg = model.config();
   runtime::Rng rng(1234);
@@ -173,6 +182,7 @@ int run_bench(Args& args) {
   const int64_t kv_bytes =
       ds ? ds->absorbed_cache_bytes_per_token() : model.new_cache().bytes_per_token();
   j["kv_bytes_per_token"] = kv_bytes;
+  j["bf16_dot"] = ops::fast_bf16();
   if (ds) j["naive_kv_bytes_per_token"] = ds->naive_cache_bytes_per_token();
   // MTP speculative decoding next to plain decoding: greedy, the same G tokens.
   runtime::SpeculativeStats spec;
@@ -204,8 +214,9 @@ int run_bench(Args& args) {
     return 0;
   }
   std::printf("model      %s (%s)\n", lm.dir.c_str(), cfg.arch_name.c_str());
-  std::printf("threads    %d, kernels %s\n", thread_pool().size(),
-              kernels::isa_name(kernels::kernels().isa));
+  std::printf("threads    %d, kernels %s%s\n", thread_pool().size(),
+              kernels::isa_name(kernels::kernels().isa),
+              ops::fast_bf16() ? " (bf16 weights: bf16 dot products)" : "");
   std::printf("prefill    %lld tokens: %.1f tok/s\n", static_cast<long long>(P), prefill_tok_s);
   std::printf("decode     %lld x %lld tokens: %.2f tok/s\n", static_cast<long long>(batch),
               static_cast<long long>(G), decode_tok_s);
@@ -240,8 +251,18 @@ R1_COMMAND({"bench",
             "  --dry-run            from config.json alone: memory needed (weights by dtype,\n"
             "                       KV cache per 1K tokens), activated parameters per token and\n"
             "                       the decode speed this machine's bandwidth allows\n"
-            "  --json               one JSON line instead of the table\n",
-            {"--json", "--mmap", "--no-mmap", "--fast-bf16", "--no-bandwidth", "--dry-run"},
+            "  --json               one JSON line instead of the table\n"
+            "  --quality FILE       instead of speed: each format's distance from the exact\n"
+            "                       path on the stored weights over the text of FILE (.jsonl\n"
+            "                       rows {\"text\"} or plain text), as llama.cpp's perplexity\n"
+            "                       --kl-divergence: mean and 99% KL, top-1 agreement,\n"
+            "                       perplexity (the second half of each window scored)\n"
+            "  --formats LIST       with --quality (default bf16,bf16-fast,q8_0,q4_k_m,q4_0;\n"
+            "                       bf16-fast: bf16 weights with bf16 dot products)\n"
+            "  --ctx-window N       tokens per window, BOS first (default 512)\n"
+            "  --quality-tokens N   positions to score (default 4096)\n",
+            {"--json", "--mmap", "--no-mmap", "--fast-bf16", "--exact", "--no-bandwidth",
+             "--dry-run"},
             run_bench,
             kModelFlags});
 

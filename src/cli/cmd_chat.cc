@@ -150,7 +150,7 @@ R1_COMMAND({"chat",
             "                       recommends, unless --keep-system)\n"
             "  --keep-system        render the chat template exactly as given\n"
             "  --hide-reasoning     do not show the reasoning (toggle with /hide)\n",
-            {"--hide-reasoning", "--keep-system", "--mmap", "--no-mmap", "--fast-bf16"},
+            {"--hide-reasoning", "--keep-system", "--mmap", "--no-mmap", "--fast-bf16", "--exact"},
             run_chat,
             kModelFlags | kSamplingFlags});
 

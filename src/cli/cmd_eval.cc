@@ -186,7 +186,7 @@ R1_COMMAND(
      "  --batch B            sequences decoding at once (default 16)\n"
      "  --prompt-style S     chat (default: the model's chat template) or r1-zero (R1-Zero's\n"
      "                       plain-text template, for base models)\n",
-     {"--mmap", "--no-mmap", "--fast-bf16", "--boxed-only"},
+     {"--mmap", "--no-mmap", "--fast-bf16", "--exact", "--boxed-only"},
      run_eval,
      kModelFlags | kSamplingFlags});
 

@@ -130,7 +130,7 @@ R1_COMMAND({"generate",
             "  --speculative mtp    DeepSeek-V3: draft with the MTP layer, verify with the model\n"
             "                       (same output distribution; greedy output identical)\n"
             "  --kv-dtype f32|bf16  the KV cache's rows (default f32, exact; bf16 as r1 serve)\n",
-            {"--json", "--mmap", "--no-mmap", "--fast-bf16", "--chat", "--keep-system"},
+            {"--json", "--mmap", "--no-mmap", "--fast-bf16", "--exact", "--chat", "--keep-system"},
             run_generate,
             kModelFlags | kSamplingFlags});
 

@@ -46,7 +46,7 @@ std::vector<int32_t> input_ids(const json& j, const LoadedModel& lm, const std::
 int run_score(Args& args) {
   bool jsonl = args.take_bool("--jsonl");
   bool mtp = args.take_bool("--mtp");
-  LoadedModel lm = load_model_from_flags(args);
+  LoadedModel lm = load_model_from_flags(args, /*fast_bf16_default=*/false);
   args.finish();
   auto handle = [&](const std::string& text, const std::string& where) {
     json in;
@@ -87,7 +87,7 @@ R1_COMMAND(
      "  --jsonl              read and write one JSON object per line\n"
      "  --mtp                also \"mtp_logprobs\": the DeepSeek-V3 MTP head's log p of\n"
      "                       ids[j+2] given ids[0..j+1], for j = 0 .. len(ids)-3\n",
-     {"--jsonl", "--mmap", "--no-mmap", "--fast-bf16", "--mtp"},
+     {"--jsonl", "--mmap", "--no-mmap", "--fast-bf16", "--exact", "--mtp"},
      run_score,
      kModelFlags});
 

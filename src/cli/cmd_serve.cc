@@ -107,7 +107,7 @@ R1_COMMAND({"serve",
             "                         exact)\n"
             "  --shutdown-grace S     seconds running requests get on SIGINT/SIGTERM (default 30)\n"
             "Sampling flags set the defaults a request's own fields override.\n",
-            {"--mmap", "--no-mmap", "--fast-bf16"},
+            {"--mmap", "--no-mmap", "--fast-bf16", "--exact"},
             run_serve,
             kModelFlags | kSamplingFlags});
 

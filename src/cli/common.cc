@@ -9,6 +9,7 @@
 #include "core/file_util.h"
 #include "core/json_util.h"
 #include "core/threads.h"
+#include "kernels/kernels.h"
 #include "ops/ops.h"
 
 namespace r1::cli {
@@ -21,13 +22,19 @@ const char* kModelFlagsUsage =
     "                       read when they fit in half the available memory\n"
     "  --quantize T         quantize the matrix weights when loading, as r1 quantize writes\n"
     "                       them: q8_0 (llama.cpp's 8-bit blocks, half of bf16's bytes per\n"
-    "                       token), q4_k_m or q4_0 (4-bit, about 0.3x)\n"
+    "                       token), q4_k_m or q4_0 (4-bit, about 0.3x); bf16 or f16 round\n"
+    "                       every matrix to that type\n"
     "  --ctx N              context length to allow (default: max_position_embeddings)\n"
     "  --adapter DIR        apply a LoRA adapter (PEFT folder, e.g. from r1 train ... "
     "--lora-rank)\n"
-    "  --fast-bf16          bf16 weights: round activations to bf16 and use the CPU's bf16\n"
-    "                       dot products (faster prefill; logits within bf16 rounding of\n"
-    "                       the default exact f32 path)\n";
+    "  --fast-bf16          bf16 weights: round the activations to bf16 and use the CPU's\n"
+    "                       bf16 dot products (about twice the prefill speed; 30x closer to\n"
+    "                       the exact path than PyTorch's bf16 inference, bench/README.md).\n"
+    "                       The default where the CPU has them (AVX-512 BF16), except for\n"
+    "                       r1 score\n"
+    "  --exact              bf16 weights: every product in f32 of the weights widened\n"
+    "                       exactly (the numerics of the reference goldens; r1 score's\n"
+    "                       default)\n";
 
 const char* kSamplingFlagsUsage =
     "  --temperature T      0 = greedy (default 0.6)\n"
@@ -63,7 +70,7 @@ void take_threads(Args& args) {
   if (threads > 0) set_num_threads(static_cast<int>(threads));
 }
 
-LoadedModel load_model_from_flags(Args& args) {
+LoadedModel load_model_from_flags(Args& args, bool fast_bf16_default) {
   LoadedModel lm;
   lm.dir = resolve_model_dir(args.take("--model", "-m"));
   take_threads(args);
@@ -73,14 +80,19 @@ LoadedModel load_model_from_flags(Args& args) {
   opt.load = map ? LoadMode::Map : read ? LoadMode::Read : LoadMode::Auto;
   const std::string quantize = args.take_str("--quantize", "");
   io::QuantMix mix;
-  if (!quantize.empty() && io::parse_quant_mix(quantize, &mix) && io::is_quantized(mix)) {
+  if (!quantize.empty() && io::parse_quant_mix(quantize, &mix) && mix != io::QuantMix::F32) {
     opt.quantize = mix;
     // The stored weights are read once to be quantized: from the page cache, not a heap copy.
     if (!read) opt.load = LoadMode::Map;
   } else if (!quantize.empty()) {
-    fail_usage("--quantize takes q8_0, q4_k_m or q4_0, not \"", quantize, "\"");
+    fail_usage("--quantize takes bf16, f16, q8_0, q4_k_m or q4_0, not \"", quantize, "\"");
   }
-  ops::set_fast_bf16(args.take_bool("--fast-bf16"));
+  const bool fast = args.take_bool("--fast-bf16"), exact = args.take_bool("--exact");
+  if (fast && exact) fail_usage("--fast-bf16 and --exact exclude each other");
+  // bf16 dot products are the default only where the CPU computes them natively (the AVX-512
+  // kernels require AVX-512 BF16); elsewhere rounding the activations would gain no speed.
+  ops::set_fast_bf16(
+      fast || (!exact && fast_bf16_default && kernels::kernels().isa == kernels::Isa::Avx512));
   opt.max_context = args.take_int("--ctx", 0, 1, kMaxTokens);
   const std::string adapter = args.take_str("--adapter", "");
   lm.model = models::load_model(lm.dir, opt);

@@ -26,9 +26,10 @@ struct LoadedModel {
 
 // Reads --threads N (0 or absent: every CPU) and sizes the thread pool.
 void take_threads(Args& args);
-// Reads -m/--model, --threads, --no-mmap, --ctx and loads the model (and its tokenizer if the
-// folder has one).
-LoadedModel load_model_from_flags(Args& args);
+// Reads -m/--model, --threads, --no-mmap, --ctx, --quantize, --adapter, --fast-bf16 / --exact and
+// loads the model (and its tokenizer if the folder has one). bf16 weights use bf16 dot products
+// unless --exact, when `fast_bf16_default` and the CPU has them.
+LoadedModel load_model_from_flags(Args& args, bool fast_bf16_default = true);
 // Reads --temperature, --top-p, --top-k, --min-p, --repetition-penalty, --presence-penalty,
 // --frequency-penalty, --seed. Defaults: R1's recommendations.
 runtime::SamplingParams take_sampling(Args& args);

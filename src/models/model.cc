@@ -140,8 +140,9 @@ void pack_weights(Model& m) {
 }
 
 void quantize_weights(Model& m, io::QuantMix mix) {
-  if (!io::is_quantized(mix))
-    fail_usage("r1 quantizes weights to q8_0, q4_k_m or q4_0, not ", io::quant_mix_name(mix));
+  if (!io::is_quantized(mix) && mix != io::QuantMix::BF16 && mix != io::QuantMix::F16)
+    fail_usage("r1 converts weights to bf16, f16, q8_0, q4_k_m or q4_0, not ",
+               io::quant_mix_name(mix));
   if (dynamic_cast<DeepseekV3Model*>(&m))
     fail_usage("quantizing DeepSeek-V3 checkpoints is not supported yet (Qwen2 and Llama are)");
   const io::ModelConfig& cfg = m.config();
@@ -154,6 +155,16 @@ void quantize_weights(Model& m, io::QuantMix mix) {
           return q;  // kept as it is
         const DType type =
             io::quant_mix_type(mix, name, t.dim(1), cfg.n_layers, cfg.tie_word_embeddings);
+        if (type == t.dtype) return q;
+        if (type == DType::BF16 || type == DType::F16) {  // rounded to nearest even
+          q = Tensor::empty(type, t.shape);
+          std::vector<float> f(static_cast<size_t>(t.numel()));
+          kernels::kernels().to_f32(t.data, t.dtype, f.data(), t.numel());
+          uint16_t* dst = q.ptr<uint16_t>();
+          for (size_t i = 0; i < f.size(); ++i)
+            dst[i] = type == DType::BF16 ? f32_to_bf16(f[i]) : f32_to_f16(f[i]);
+          return q;
+        }
         if (!is_block_type(type) || t.dim(1) % dtype_block(type) != 0) return q;
         q = Tensor::empty(type, t.shape);
         thread_pool().parallel_range(t.dim(0), 16, [&](int64_t r0, int64_t r1) {

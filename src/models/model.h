@@ -108,7 +108,8 @@ class Model {
 // block-quantized weights, which cannot be trained directly.
 void make_trainable(Model& m);
 // Quantizes the model's matrix weights (2-D, f32/bf16/f16) in memory to the types `mix` gives
-// them (io::quant_mix_type); tied weights stay one tensor. Dense models (Qwen2, Llama) only. The
+// them (io::quant_mix_type; bf16 and f16 round every matrix to that type); tied weights stay one
+// tensor. Dense models (Qwen2, Llama) only. The
 // originals' pages in the checkpoint files are given back (core/mapped_file.h), as pack_weights'.
 void quantize_weights(Model& m, io::QuantMix mix);
 
