@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Quality of every weight format and compute path, measured on two models with structure:
+#   r1-arith   the bundled model, on held-out arithmetic problems with worked solutions
+#              (`r1 tasks arithmetic --split test --format text`);
+#   text-3.6M  a Qwen2 model r1 trains here on real text (MATH-500 problems and solutions and the
+#              first 1,000 GSM8K test problems with their solutions: hidden 256, 4 layers, a 2,048-id
+#              BPE learned on the same text, 3 epochs, about 5 minutes on 2 cores), on held-out
+#              text (the last 319 GSM8K test problems and solutions).
+# For each: `r1 bench --quality` (mean / 99% KL from the exact f32 path, top-1 agreement,
+# perplexity; llama.cpp's perplexity --kl-divergence method) for bf16, bf16-fast, q8_0, q4_k_m,
+# q4_0; then, on bf16 copies, r1's bf16 dot products against PyTorch's bf16 inference
+# (bench/quality_vs_torch.py, needs python3-torch).
+#
+# Usage: bench/quality.sh [--tokens 4096] [--window 512]
+# Environment: R1_BENCH_DIR (default /tmp/r1bench-quality), R1_BIN (default build/r1),
+#              PYTHON (default /usr/bin/python3, Debian's, with torch).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TOKENS=4096; WINDOW=512
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --tokens) TOKENS="$2"; shift 2 ;;
+    --window) WINDOW="$2"; shift 2 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    *) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+DIR="${R1_BENCH_DIR:-/tmp/r1bench-quality}"
+R1_BIN="${R1_BIN:-build/r1}"
+PYTHON="${PYTHON:-/usr/bin/python3}"
+mkdir -p "$DIR"
+
+"$PYTHON" - "$DIR" <<'PY'
+import json, sys
+d = sys.argv[1]
+m = [json.loads(l) for l in open("data/math500.jsonl")]
+g = [json.loads(l) for l in open("data/gsm8k_test.jsonl")]
+with open(f"{d}/train.jsonl", "w") as f:
+    for r in m:
+        f.write(json.dumps({"text": r["problem"] + "\n\n" + r["solution"]}) + "\n")
+    for r in g[:1000]:
+        f.write(json.dumps({"text": r["question"] + "\n\n" + r["answer"]}) + "\n")
+with open(f"{d}/heldout.jsonl", "w") as f:
+    for r in g[1000:]:
+        f.write(json.dumps({"text": r["question"] + "\n\n" + r["answer"]}) + "\n")
+PY
+"$R1_BIN" tasks arithmetic --split test --format text --worked-fraction 1 --n 400 --seed 7 \
+  --out "$DIR/arith-test.jsonl"
+
+TEXT_MODEL="$DIR/text-3.6M"
+if [ ! -f "$TEXT_MODEL/model.safetensors" ]; then
+  "$R1_BIN" train tokenizer --corpus "$DIR/train.jsonl" --vocab-size 2048 --out "$DIR/tok" >&2
+  rm -rf "$DIR/init"
+  "$R1_BIN" train init --tokenizer "$DIR/tok" --out "$DIR/init" --hidden 256 --layers 4 \
+    --heads 4 --kv-heads 2 --intermediate 768 --max-position 1024 --seed 1 >&2
+  "$R1_BIN" train pretrain -m "$DIR/init" --data "$DIR/train.jsonl" --out "$TEXT_MODEL" \
+    --seq-len 512 --batch-tokens 8192 --epochs 3 --lr 3e-3 --log-every 20 >&2
+fi
+
+# bf16 copies (every tensor rounded to bf16, as a bf16 checkpoint on the Hub is stored).
+to_bf16() {
+  local src=$1 dst=$2
+  [ -f "$dst/model.safetensors" ] && return 0
+  mkdir -p "$dst"
+  cp "$src"/*.json "$dst/"
+  "$PYTHON" - "$src" "$dst" <<'PY'
+import json, sys
+sys.path.insert(0, "tools/reference")
+import safetensors_io, torch
+src, dst = sys.argv[1], sys.argv[2]
+w = safetensors_io.read_folder(src)
+safetensors_io.write_file(f"{dst}/model.safetensors",
+                          {k: v.to(torch.bfloat16).contiguous() for k, v in w.items()})
+c = json.load(open(f"{dst}/config.json"))
+c["torch_dtype"] = "bfloat16"
+json.dump(c, open(f"{dst}/config.json", "w"), indent=2)
+PY
+}
+to_bf16 models/r1-arith "$DIR/r1-arith-bf16"
+to_bf16 "$TEXT_MODEL" "$DIR/text-3.6M-bf16"
+
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); $(nproc) cores"
+for pair in "models/r1-arith:$DIR/arith-test.jsonl:$DIR/r1-arith-bf16" \
+            "$TEXT_MODEL:$DIR/heldout.jsonl:$DIR/text-3.6M-bf16"; do
+  IFS=: read -r model text bf16 <<< "$pair"
+  echo
+  echo "== $model"
+  "$R1_BIN" bench -m "$model" --quality "$text" --ctx-window "$WINDOW" --quality-tokens "$TOKENS"
+  echo
+  "$PYTHON" bench/quality_vs_torch.py --model "$bf16" --text "$text" --window "$WINDOW" \
+    --tokens "$TOKENS" --r1 "$R1_BIN"
+done
