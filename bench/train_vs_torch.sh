@@ -52,7 +52,7 @@ for round in $(seq 1 "$ROUNDS"); do
     OUT="$DIR/r1-run"
     rm -rf "$OUT"
     "$R1_BIN" train pretrain -m "$MODEL" --data "$TEXT" --out "$OUT" --steps "$STEPS" \
-      --seq-len "$L" --batch-tokens $((B * (L + 1))) --threads "$T" --log-every 0 2>/dev/null
+      --seq-len "$L" --batch-tokens $((B * (L + 1))) --threads "$T" --log-every 1000000 2>/dev/null
     "$PYTHON" - "$OUT/train_log.jsonl" "$T" >> "$RESULTS" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if '"loss"' in l]

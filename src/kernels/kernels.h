@@ -31,6 +31,10 @@ const char* isa_name(Isa isa);
 //   Q4_0 / Q5_0 / Q4_K / Q6_K W (rows of whole blocks): X quantized as for Q8_0; each 32-weight
 //     chunk of W in core/quant.h's QuantChunk form contributes dx * (f0 * the int32 sum of the
 //     first 16 products q * qx + f1 * that of the last 16 - mn * the sum of the 32 qx).
+// Transposed operands and accumulation (f32 W only, no bf16_dot): with x_trans X is stored k-major,
+// element (m, k) at x[k * ldx + m]; with w_trans W is stored k-major, element (n, k) at w[k * ldw +
+// n] (w then points at column 0 of k = 0; n_begin / n_end index its columns). The backward of a
+// linear layer needs both (dX = dY . W, dW = dY^T . X) without transposing copies.
 // Summation order is unspecified; results agree with the reference within float rounding.
 struct GemmParams {
   int64_t M = 0, K = 0;
@@ -50,6 +54,8 @@ struct GemmParams {
   // scales rows of K / 32), so that calls for different column ranges do not each quantize it.
   const int8_t* xq = nullptr;
   const float* xd = nullptr;
+  bool x_trans = false, w_trans = false;  // k-major X / W (above)
+  bool accumulate = false;                // Y += X . W^T instead of Y = (f32 W only)
 };
 
 struct KernelTable {

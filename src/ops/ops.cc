@@ -18,6 +18,9 @@ namespace {
 const kernels::KernelTable& K() {
   return kernels::kernels();
 }
+const kernels::KernelTable& K_table() {
+  return kernels::kernels();
+}
 
 void check_f32_matrix(const Tensor& x, const char* what) {
   if (x.dtype != DType::F32 || x.ndim() != 2 || !x.is_contiguous())
@@ -92,6 +95,32 @@ void gemm_columns(const Tensor& x, const Weight& w, Tensor& y, int64_t n0, int64
 
 }  // namespace
 
+void gemm_f32(int64_t M, int64_t N, int64_t K, const float* a, int64_t lda, bool a_trans,
+              const float* b, int64_t ldb, bool b_trans, float* y, bool accumulate) {
+  auto run = [&](int64_t n0, int64_t n1) {
+    kernels::GemmParams p;
+    p.M = M;
+    p.K = K;
+    p.x = a;
+    p.ldx = lda;
+    p.x_trans = a_trans;
+    p.w = b_trans ? b + n0 : b + n0 * ldb;
+    p.ldw = ldb;
+    p.w_trans = b_trans;
+    p.y = y + n0;
+    p.ldy = N;
+    p.n_begin = 0;
+    p.n_end = n1 - n0;
+    p.accumulate = accumulate;
+    K_table().gemm(p);
+  };
+  if (M * N * K < kMinParallelWork) {
+    run(0, N);
+  } else {
+    thread_pool().parallel_range(N, kColumnAlign, run);
+  }
+}
+
 // d[rows[i]] += g[i] for each row i of g (the backward of a row gather).
 template <typename Index>
 void scatter_add_rows(Tensor& d, const Tensor& g, const std::vector<Index>& rows) {
@@ -147,8 +176,25 @@ Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias) {
     tp->record(y, {x, w.w, w.scale, b}, [x, w, b, y](Tape& t) {
       const Tensor* g = t.find_grad(y);
       if (!g) return;
-      if (t.tracked(x)) accumulate(t.grad(x), linear(*g, transpose(w)));  // dx = dy . W
-      if (t.tracked(w.w)) accumulate(t.grad(w.w), linear(transpose(*g), transpose(x)));
+      const int64_t M = x.dim(0), N = w.rows(), Kd = w.cols();
+      bool fresh = false;
+      if (t.tracked(x)) {  // dx [M, K] += dy [M, N] . W [N, K]
+        Tensor& dx = t.grad_to_write(x, &fresh);
+        if (w.w.dtype == DType::F32 && !w.scale.defined()) {
+          // W read in place as the k-major [K, N] operand
+          gemm_f32(M, Kd, N, g->ptr<float>(), N, false, w.w.ptr<float>(), w.w.strides[0], true,
+                   dx.ptr<float>(), !fresh);
+        } else {  // bf16 / f16 / quantized / fp8 W (frozen under LoRA): widened once
+          Tensor wt = transpose(w);
+          gemm_f32(M, Kd, N, g->ptr<float>(), N, false, wt.ptr<float>(), N, false, dx.ptr<float>(),
+                   !fresh);
+        }
+      }
+      if (t.tracked(w.w)) {  // dW [N, K] += dy^T [N, M] . x [M, K], both read in place
+        Tensor& dw = t.grad_to_write(w.w, &fresh);
+        gemm_f32(N, Kd, M, g->ptr<float>(), N, true, x.ptr<float>(), Kd, true, dw.ptr<float>(),
+                 !fresh);
+      }
       if (b.defined() && t.tracked(b)) {  // db = column sums of dy
         Tensor& db = t.grad(b);
         for (int64_t m = 0; m < g->dim(0); ++m)

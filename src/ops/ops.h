@@ -33,6 +33,11 @@ struct Weight {
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias = nullptr);
 Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias = nullptr);
 void set_fast_bf16(bool on);
+// y [M, N] (+)= A . B^T for f32 operands read in place: A (m, k) at a[m * lda + k], or with
+// a_trans at a[k * lda + m]; B (n, k) at b[n * ldb + k], or with b_trans at b[k * ldb + n]; y
+// contiguous. Columns split over the thread pool. No tape: the backward passes' product.
+void gemm_f32(int64_t M, int64_t N, int64_t K, const float* a, int64_t lda, bool a_trans,
+              const float* b, int64_t ldb, bool b_trans, float* y, bool accumulate);
 // w^T as a contiguous f32 [K, N] (widened from its stored dtype, fp8 block scales applied).
 Tensor transpose(const Weight& w);
 Tensor transpose(const Tensor& x);

@@ -27,6 +27,13 @@ Tensor& Tape::grad(const Tensor& t) {
   return grads_[t.data] = Tensor::zeros(DType::F32, t.shape);
 }
 
+Tensor& Tape::grad_to_write(const Tensor& t, bool* fresh) {
+  auto it = grads_.find(t.data);
+  *fresh = it == grads_.end();
+  if (!*fresh) return it->second;
+  return grads_[t.data] = Tensor::empty(DType::F32, t.shape);
+}
+
 const Tensor* Tape::find_grad(const Tensor& t) const {
   auto it = grads_.find(t.data);
   return it == grads_.end() ? nullptr : &it->second;

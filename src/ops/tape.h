@@ -27,6 +27,9 @@ class Tape {
   bool tracked(const Tensor& t) const { return tracked_.count(t.data) != 0; }
   // The gradient buffer of a tracked tensor, created zero-filled on first use.
   Tensor& grad(const Tensor& t);
+  // As grad, but a buffer created here is left unwritten (*fresh = true): for a caller that
+  // writes all of it (and accumulates into an existing one, *fresh = false).
+  Tensor& grad_to_write(const Tensor& t, bool* fresh);
   // The gradient if any backward step has produced one, else nullptr.
   const Tensor* find_grad(const Tensor& t) const;
 

@@ -156,6 +156,73 @@ TEST_P(GemmTest, EmptyRangeAndZeroK) {
   }
 }
 
+// Transposed operands (f32): X and / or W stored k-major, as the backward of a linear layer reads
+// them, and accumulation into Y. Checked against the sum written out in double from the same
+// storage, for the scalar reference and every ISA and path; columns outside the range untouched.
+TEST(GemmTransposed, EveryLayoutAndAccumulationMatchTheSum) {
+  const Case cases[] = {{1, 13, 40, 0, 40},   {7, 1, 75, 5, 70},      {33, 257, 75, 5, 70},
+                        {70, 300, 33, 1, 33}, {300, 64, 130, 0, 130}, {129, 531, 17, 3, 16}};
+  struct Fn {
+    const char* name;
+    GemmFn fn;
+  };
+  std::vector<Fn> fns = {{"scalar", kernels_for(Isa::Scalar).gemm}};
+  for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+    if (!isa_supported(isa)) continue;
+    for (Path path : {Path::Auto, Path::SmallM, Path::LargeM})
+      fns.push_back({isa_name(isa), gemm_fn(isa, path)});
+  }
+  uint32_t seed = 7;
+  for (const Case& c : cases)
+    for (int layout = 1; layout < 8; ++layout) {
+      const bool xt = layout & 1, wt = layout & 2, acc = layout & 4;
+      // X [M, K] row-major (ldx >= K) or k-major (ldx >= M); W [N, K] likewise.
+      const int64_t ldx = (xt ? c.M : c.K) + 3, ldw = (wt ? c.N : c.K) + 5, ldy = c.N + 7;
+      const std::vector<float> x = random_floats((xt ? c.K : c.M) * ldx, seed++);
+      const std::vector<float> w = random_floats((wt ? c.K : c.N) * ldw, seed++);
+      auto X = [&](int64_t m, int64_t k) { return xt ? x[k * ldx + m] : x[m * ldx + k]; };
+      auto W = [&](int64_t n, int64_t k) { return wt ? w[k * ldw + n] : w[n * ldw + k]; };
+      GemmParams p;
+      p.M = c.M;
+      p.K = c.K;
+      p.n_begin = c.n_begin;
+      p.n_end = c.n_end;
+      p.x = x.data();
+      p.ldx = ldx;
+      p.w = w.data();
+      p.ldw = ldw;
+      p.ldy = ldy;
+      p.x_trans = xt;
+      p.w_trans = wt;
+      p.accumulate = acc;
+      const float y0 = acc ? 0.75f : 0.0f;  // accumulated onto
+      for (const Fn& f : fns) {
+        std::vector<float> y(c.M * ldy, kSentinel);
+        for (int64_t m = 0; m < c.M; ++m)
+          for (int64_t n = c.n_begin; n < c.n_end; ++n) y[m * ldy + n] = y0;
+        p.y = y.data();
+        f.fn(p);
+        for (int64_t m = 0; m < c.M; ++m)
+          for (int64_t n = 0; n < ldy; ++n) {
+            const float got = y[m * ldy + n];
+            if (n < c.n_begin || n >= c.n_end) {
+              ASSERT_EQ(got, kSentinel) << f.name << " wrote outside its columns";
+              continue;
+            }
+            double want = y0, bound = y0;
+            for (int64_t k = 0; k < c.K; ++k) {
+              const double prod = static_cast<double>(X(m, k)) * W(n, k);
+              want += prod;
+              bound += std::fabs(prod);
+            }
+            ASSERT_LE(std::fabs(got - want), 2e-6 * std::sqrt(static_cast<double>(c.K)) * bound)
+                << f.name << " x_trans=" << xt << " w_trans=" << wt << " accumulate=" << acc
+                << " M=" << c.M << " K=" << c.K << " at m=" << m << " n=" << n;
+          }
+      }
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(SimdIsasWeightTypesAndPaths, GemmTest,
                          ::testing::Combine(::testing::Values(Isa::Avx2, Isa::Avx512),
                                             ::testing::Values(DType::F32, DType::BF16, DType::F16),

@@ -266,8 +266,30 @@ void pack_w_kind(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int6
   }
 }
 
+// W stored k-major (f32): each panel row is a copy of 16 columns, zeros past `rows`.
+void pack_w_trans(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t kc,
+                  float* dst) {
+  const float* w = static_cast<const float*>(p.w);
+  for (int64_t j = 0; j < rows; j += kNr) {
+    const int64_t cols = rows - j < kNr ? rows - j : kNr;
+    float* panel = dst + (j / kNr) * kc * kNr;
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* src = w + (k0 + k) * p.ldw + n0 + j;
+      float* out = panel + k * kNr;
+      if (cols == kNr) {
+        _mm256_store_ps(out, _mm256_loadu_ps(src));
+        _mm256_store_ps(out + 8, _mm256_loadu_ps(src + 8));
+      } else {
+        for (int64_t c = 0; c < kNr; ++c) out[c] = c < cols ? src[c] : 0.0f;
+      }
+    }
+  }
+}
+
 void pack_w(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t kc, float* dst) {
-  if (p.wtype == DType::BF16) {
+  if (p.w_trans) {
+    pack_w_trans(p, n0, rows, k0, kc, dst);
+  } else if (p.wtype == DType::BF16) {
     pack_w_kind<WKind::BF16>(p, n0, rows, k0, kc, dst);
   } else if (p.wtype == DType::F16) {
     pack_w_kind<WKind::F16>(p, n0, rows, k0, kc, dst);
@@ -276,8 +298,9 @@ void pack_w(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t k
   }
 }
 
-// Y[0 : MR, 0 : nr] (+)= X rows (stride ldx) . panel [kc][16].
-template <int MR>
+// Y[0 : MR, 0 : nr] (+)= X rows (stride ldx; XT: k-major, X[m, k] at x[k * ldx + m]) .
+// panel [kc][16].
+template <int MR, bool XT>
 void micro(const float* x, int64_t ldx, const float* panel, int64_t kc, float* y, int64_t ldy,
            int64_t nr, bool accumulate) {
   __m256 c0[MR], c1[MR];
@@ -287,7 +310,7 @@ void micro(const float* x, int64_t ldx, const float* panel, int64_t kc, float* y
     const __m256 b0 = _mm256_load_ps(panel + k * kNr), b1 = _mm256_load_ps(panel + k * kNr + 8);
 #pragma GCC unroll 8
     for (int m = 0; m < MR; ++m) {
-      const __m256 a = _mm256_broadcast_ss(x + m * ldx + k);
+      const __m256 a = _mm256_broadcast_ss(XT ? x + k * ldx + m : x + m * ldx + k);
       c0[m] = _mm256_fmadd_ps(a, b0, c0[m]);
       c1[m] = _mm256_fmadd_ps(a, b1, c1[m]);
     }
@@ -311,26 +334,27 @@ void micro(const float* x, int64_t ldx, const float* panel, int64_t kc, float* y
   }
 }
 
+template <bool XT>
 void micro_tile(int64_t mr, const float* x, int64_t ldx, const float* panel, int64_t kc, float* y,
                 int64_t ldy, int64_t nr, bool acc) {
   switch (mr) {
     case 1:
-      micro<1>(x, ldx, panel, kc, y, ldy, nr, acc);
+      micro<1, XT>(x, ldx, panel, kc, y, ldy, nr, acc);
       break;
     case 2:
-      micro<2>(x, ldx, panel, kc, y, ldy, nr, acc);
+      micro<2, XT>(x, ldx, panel, kc, y, ldy, nr, acc);
       break;
     case 3:
-      micro<3>(x, ldx, panel, kc, y, ldy, nr, acc);
+      micro<3, XT>(x, ldx, panel, kc, y, ldy, nr, acc);
       break;
     case 4:
-      micro<4>(x, ldx, panel, kc, y, ldy, nr, acc);
+      micro<4, XT>(x, ldx, panel, kc, y, ldy, nr, acc);
       break;
     case 5:
-      micro<5>(x, ldx, panel, kc, y, ldy, nr, acc);
+      micro<5, XT>(x, ldx, panel, kc, y, ldy, nr, acc);
       break;
     case 6:
-      micro<6>(x, ldx, panel, kc, y, ldy, nr, acc);
+      micro<6, XT>(x, ldx, panel, kc, y, ldy, nr, acc);
       break;
     default:
       break;
@@ -342,7 +366,7 @@ void gemm_packed(const GemmParams& p) {
   float* wp = static_cast<float*>(scratch(kScratchW, kNc * kKc * 4));
   for (int64_t mc = 0; mc < p.M; mc += kMc) {
     const int64_t m_count = p.M - mc < kMc ? p.M - mc : kMc;
-    const float* x = p.x + mc * p.ldx;
+    const float* x = p.x + (p.x_trans ? mc : mc * p.ldx);
     int64_t ldx = p.ldx;
     if (bf16) {  // the contract: X rounded to bf16
       ldx = round_up(p.K, 8);
@@ -360,8 +384,15 @@ void gemm_packed(const GemmParams& p) {
           const int64_t mr = m_count - m0 < kMr ? m_count - m0 : kMr;
           for (int64_t j = 0; j < rows; j += kNr) {
             const int64_t nr = rows - j < kNr ? rows - j : kNr;
-            micro_tile(mr, x + m0 * ldx + k0, ldx, wp + (j / kNr) * kc * kNr, kc,
-                       y_chunk + m0 * p.ldy + n0 + j, p.ldy, nr, k0 > 0);
+            const float* panel = wp + (j / kNr) * kc * kNr;
+            float* y = y_chunk + m0 * p.ldy + n0 + j;
+            if (p.x_trans) {
+              micro_tile<true>(mr, x + k0 * ldx + m0, ldx, panel, kc, y, p.ldy, nr,
+                               k0 > 0 || p.accumulate);
+            } else {
+              micro_tile<false>(mr, x + m0 * ldx + k0, ldx, panel, kc, y, p.ldy, nr,
+                                k0 > 0 || p.accumulate);
+            }
           }
         }
       }
@@ -379,7 +410,9 @@ bool use_packed(const GemmParams& p) {
 }  // namespace
 
 void gemm_small_m(const GemmParams& p) {
-  if (!gemm_trivial(p)) gemm_dot(p);
+  if (gemm_trivial(p)) return;
+  if (p.x_trans || p.w_trans || p.accumulate) return gemm_packed(p);  // either layout, +=
+  gemm_dot(p);
 }
 void gemm_large_m(const GemmParams& p) {
   if (!gemm_trivial(p)) gemm_packed(p);
@@ -387,7 +420,7 @@ void gemm_large_m(const GemmParams& p) {
 
 void gemm(const GemmParams& p) {
   if (gemm_trivial(p)) return;
-  if (use_packed(p)) {
+  if (use_packed(p) || p.x_trans || p.w_trans || p.accumulate) {
     gemm_packed(p);
   } else {
     gemm_dot(p);

@@ -319,6 +319,21 @@ void transpose16(__m512i r[16]) {
 // panels of kNr columns: f32 panel [kc][32]; bf16 panel [ceil(kc/2)][32] of 32-bit pairs.
 // Panel j starts at dst + j * steps * kNr (steps = kc, or ceil(kc/2) for bf16).
 void pack_w(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t kc, uint32_t* dst) {
+  if (p.w_trans) {  // f32, k-major: each panel row is a (masked) copy of 32 columns
+    const float* w = static_cast<const float*>(p.w);
+    for (int64_t j = 0; j < rows; j += kNr) {
+      const int64_t left = rows - j;
+      const __mmask16 m0 = mask16(left < 16 ? left : 16),
+                      m1 = mask16(left > 16 ? (left < 32 ? left - 16 : 16) : 0);
+      float* panel = reinterpret_cast<float*>(dst) + (j / kNr) * kc * kNr;
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* src = w + (k0 + k) * p.ldw + n0 + j;
+        _mm512_store_ps(panel + k * kNr, _mm512_maskz_loadu_ps(m0, src));
+        _mm512_store_ps(panel + k * kNr + 16, _mm512_maskz_loadu_ps(m1, src + 16));
+      }
+    }
+    return;
+  }
   const bool bf16 = p.wtype == DType::BF16 && p.bf16_dot;  // pairs; exact bf16 widens to f32
   const int64_t steps = bf16 ? (kc + 1) / 2 : kc;          // k steps (bf16: pairs) in a panel
   const size_t es = p.wtype == DType::F32 ? 4 : 2;
@@ -370,8 +385,9 @@ void prefetch_y(const float* y, int64_t ldy) {
   }
 }
 
-// Y[0 : MR, 0 : nr] (+)= X rows (f32, stride ldx) . f32 panel [kc][32].
-template <int MR>
+// Y[0 : MR, 0 : nr] (+)= X rows (f32, stride ldx; XT: k-major, X[m, k] at x[k * ldx + m]) .
+// f32 panel [kc][32].
+template <int MR, bool XT>
 void micro_f32(const float* x, int64_t ldx, const float* panel, int64_t kc, float* y, int64_t ldy,
                int64_t nr, bool accumulate) {
   prefetch_y<MR>(y, ldy);
@@ -382,7 +398,7 @@ void micro_f32(const float* x, int64_t ldx, const float* panel, int64_t kc, floa
     const __m512 b0 = _mm512_load_ps(panel + k * kNr), b1 = _mm512_load_ps(panel + k * kNr + 16);
 #pragma GCC unroll 16
     for (int m = 0; m < MR; ++m) {
-      const __m512 a = _mm512_set1_ps(x[m * ldx + k]);
+      const __m512 a = _mm512_set1_ps(XT ? x[k * ldx + m] : x[m * ldx + k]);
       c0[m] = _mm512_fmadd_ps(a, b0, c0[m]);
       c1[m] = _mm512_fmadd_ps(a, b1, c1[m]);
     }
@@ -434,16 +450,19 @@ void micro_bf16(const uint16_t* xb, int64_t ldb, const uint32_t* panel, int64_t 
 }
 
 // One micro-tile of mr (<= kMr) rows; x points at row m0, column k0 (bf16: xb likewise).
-void micro_tile(bool bf16, int64_t mr, const float* x, int64_t ldx, const uint16_t* xb, int64_t ldb,
-                const uint32_t* panel, int64_t kc, float* y, int64_t ldy, int64_t nr, bool acc) {
+void micro_tile(bool bf16, bool xt, int64_t mr, const float* x, int64_t ldx, const uint16_t* xb,
+                int64_t ldb, const uint32_t* panel, int64_t kc, float* y, int64_t ldy, int64_t nr,
+                bool acc) {
   const float* pf = reinterpret_cast<const float*>(panel);
   const int64_t steps = (kc + 1) / 2;
 #define R1_TILE(MR)                                           \
   case MR:                                                    \
     if (bf16) {                                               \
       micro_bf16<MR>(xb, ldb, panel, steps, y, ldy, nr, acc); \
+    } else if (xt) {                                          \
+      micro_f32<MR, true>(x, ldx, pf, kc, y, ldy, nr, acc);   \
     } else {                                                  \
-      micro_f32<MR>(x, ldx, pf, kc, y, ldy, nr, acc);         \
+      micro_f32<MR, false>(x, ldx, pf, kc, y, ldy, nr, acc);  \
     }                                                         \
     break;
   switch (mr) {
@@ -468,7 +487,7 @@ void gemm_packed(const GemmParams& p) {
   const int64_t ldb = round_up(p.K, 32);
   for (int64_t mc = 0; mc < p.M; mc += kMc) {
     const int64_t m_count = p.M - mc < kMc ? p.M - mc : kMc;
-    const float* x = p.x + mc * p.ldx;
+    const float* x = p.x + (p.x_trans ? mc : mc * p.ldx);
     uint16_t* xb = nullptr;
     if (bf16) {
       xb = static_cast<uint16_t*>(scratch(kScratchX, m_count * ldb * 2));
@@ -485,9 +504,10 @@ void gemm_packed(const GemmParams& p) {
           const int64_t mr = m_count - m0 < kMr ? m_count - m0 : kMr;
           for (int64_t j = 0; j < rows; j += kNr) {
             const int64_t nr = rows - j < kNr ? rows - j : kNr;
-            micro_tile(bf16, mr, x + m0 * p.ldx + k0, p.ldx, bf16 ? xb + m0 * ldb + k0 : nullptr,
-                       ldb, wp + (j / kNr) * panel_stride, kc, y_chunk + m0 * p.ldy + n0 + j, p.ldy,
-                       nr, k0 > 0);
+            const float* xt = p.x_trans ? x + k0 * p.ldx + m0 : x + m0 * p.ldx + k0;
+            micro_tile(bf16, p.x_trans, mr, xt, p.ldx, bf16 ? xb + m0 * ldb + k0 : nullptr, ldb,
+                       wp + (j / kNr) * panel_stride, kc, y_chunk + m0 * p.ldy + n0 + j, p.ldy, nr,
+                       k0 > 0 || p.accumulate);
           }
         }
       }
@@ -507,7 +527,9 @@ bool use_packed(const GemmParams& p) {
 }  // namespace
 
 void gemm_small_m(const GemmParams& p) {
-  if (!gemm_trivial(p)) gemm_dot(p);
+  if (gemm_trivial(p)) return;
+  if (p.x_trans || p.w_trans || p.accumulate) return gemm_packed(p);  // either layout, +=
+  gemm_dot(p);
 }
 void gemm_large_m(const GemmParams& p) {
   if (!gemm_trivial(p)) gemm_packed(p);
@@ -515,7 +537,7 @@ void gemm_large_m(const GemmParams& p) {
 
 void gemm(const GemmParams& p) {
   if (gemm_trivial(p)) return;
-  if (use_packed(p)) {
+  if (use_packed(p) || p.x_trans || p.w_trans || p.accumulate) {
     gemm_packed(p);
   } else {
     gemm_dot(p);

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "core/error.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/ref/ref.h"
 
@@ -41,8 +42,11 @@ bool gemm_trivial(const GemmParams& p) {
     ref::gemm(p);  // reports the unsupported type
     return true;
   }
+  if ((p.x_trans || p.w_trans || p.accumulate) && (p.wtype != DType::F32 || p.bf16_dot))
+    fail_internal("gemm: transposed operands and accumulation need f32 weights");
   if (p.M <= 0 || p.n_end <= p.n_begin) return true;
   if (p.K <= 0) {
+    if (p.accumulate) return true;  // Y += 0
     for (int64_t m = 0; m < p.M; ++m)
       for (int64_t n = p.n_begin; n < p.n_end; ++n) p.y[m * p.ldy + n] = 0.0f;
     return true;

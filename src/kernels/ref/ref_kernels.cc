@@ -93,6 +93,20 @@ void gemm_blocks(const GemmParams& p) {
 }  // namespace
 
 void gemm(const GemmParams& p) {
+  if (p.x_trans || p.w_trans || p.accumulate) {
+    if (p.wtype != DType::F32 || p.bf16_dot)
+      fail_internal("gemm: transposed operands and accumulation need f32 weights");
+    const float* w = static_cast<const float*>(p.w);
+    for (int64_t m = 0; m < p.M; ++m)
+      for (int64_t n = p.n_begin; n < p.n_end; ++n) {
+        float acc = 0.0f;
+        for (int64_t k = 0; k < p.K; ++k)
+          acc += (p.x_trans ? p.x[k * p.ldx + m] : p.x[m * p.ldx + k]) *
+                 (p.w_trans ? w[k * p.ldw + n] : w[n * p.ldw + k]);
+        p.y[m * p.ldy + n] = p.accumulate ? p.y[m * p.ldy + n] + acc : acc;
+      }
+    return;
+  }
   if (is_block_type(p.wtype)) return gemm_blocks(p);
   if (p.wtype != DType::F32 && p.wtype != DType::BF16 && p.wtype != DType::F16 &&
       p.wtype != DType::F8_E4M3)
