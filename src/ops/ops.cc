@@ -121,6 +121,31 @@ void gemm_f32(int64_t M, int64_t N, int64_t K, const float* a, int64_t lda, bool
   }
 }
 
+void accumulate_grad(Tape& t, const Tensor& x, const Tensor& g, float scale) {
+  bool fresh = false;
+  Tensor& d = t.grad_to_write(x, &fresh);
+  R1_ASSERT(d.numel() == g.numel());
+  const int64_t n = g.numel();
+  const float* src = g.ptr<float>();
+  float* dst = d.ptr<float>();
+  auto part = [&](int64_t i0, int64_t i1) {
+    if (fresh && scale == 1.0f) {
+      std::memcpy(dst + i0, src + i0, static_cast<size_t>(i1 - i0) * sizeof(float));
+    } else if (fresh) {
+      for (int64_t i = i0; i < i1; ++i) dst[i] = scale * src[i];
+    } else if (scale == 1.0f) {
+      K().add(dst + i0, src + i0, dst + i0, i1 - i0);
+    } else {
+      K().axpy(scale, src + i0, dst + i0, i1 - i0);
+    }
+  };
+  if (n < kMinParallelWork) {
+    part(0, n);
+  } else {
+    thread_pool().parallel_range(n, 4096, part);
+  }
+}
+
 // d[rows[i]] += g[i] for each row i of g (the backward of a row gather).
 template <typename Index>
 void scatter_add_rows(Tensor& d, const Tensor& g, const std::vector<Index>& rows) {
@@ -268,28 +293,47 @@ Tensor rms_norm(const Tensor& x, const Tensor& w, float eps) {
       const int64_t T = x.dim(0), H = x.dim(1);
       std::vector<float> wf(H);
       K().to_f32(w.data, w.dtype, wf.data(), H);
-      Tensor* dx = t.tracked(x) ? &t.grad(x) : nullptr;
+      bool dx_fresh = false;
+      Tensor* dx = t.tracked(x) ? &t.grad_to_write(x, &dx_fresh) : nullptr;
       Tensor* dw = t.tracked(w) ? &t.grad(w) : nullptr;
-      for (int64_t r = 0; r < T; ++r) {
-        // xhat = x r with r = 1/sqrt(mean(x^2) + eps); y = xhat w.
-        // dx = r (dy w - xhat mean(dy w xhat)); dw += dy xhat.
-        const float* xr = x.ptr<float>() + r * H;
-        const float* gr = g->ptr<float>() + r * H;
-        double ss = 0;
-        for (int64_t i = 0; i < H; ++i) ss += static_cast<double>(xr[i]) * xr[i];
-        const float rs = 1.0f / std::sqrt(static_cast<float>(ss / H) + eps);
-        double dot = 0;
-        for (int64_t i = 0; i < H; ++i) dot += static_cast<double>(gr[i]) * wf[i] * xr[i] * rs;
-        const float mean = static_cast<float>(dot / H);
-        if (dx) {
-          float* d = dx->ptr<float>() + r * H;
-          for (int64_t i = 0; i < H; ++i) d[i] += rs * (gr[i] * wf[i] - xr[i] * rs * mean);
+      // Rows in fixed blocks (the same sums whatever the thread count); dw from each block's
+      // own partial sum, added in block order.
+      constexpr int64_t kRows = 64;
+      const int64_t blocks = (T + kRows - 1) / kRows;
+      std::vector<float> dw_part(dw ? static_cast<size_t>(blocks * H) : 0, 0.0f);
+      auto rows = [&](int64_t b0, int64_t b1) {
+        for (int64_t r = b0 * kRows; r < std::min(T, b1 * kRows); ++r) {
+          // xhat = x r with r = 1/sqrt(mean(x^2) + eps); y = xhat w.
+          // dx = r (dy w - xhat mean(dy w xhat)); dw += dy xhat.
+          const float* xr = x.ptr<float>() + r * H;
+          const float* gr = g->ptr<float>() + r * H;
+          double ss = 0;
+          for (int64_t i = 0; i < H; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+          const float rs = 1.0f / std::sqrt(static_cast<float>(ss / H) + eps);
+          double dot = 0;
+          for (int64_t i = 0; i < H; ++i) dot += static_cast<double>(gr[i]) * wf[i] * xr[i] * rs;
+          const float mean = static_cast<float>(dot / H);
+          if (dx) {
+            float* d = dx->ptr<float>() + r * H;
+            for (int64_t i = 0; i < H; ++i) {
+              const float v = rs * (gr[i] * wf[i] - xr[i] * rs * mean);
+              d[i] = dx_fresh ? v : d[i] + v;
+            }
+          }
+          if (dw) {
+            float* d = dw_part.data() + (r / kRows) * H;
+            for (int64_t i = 0; i < H; ++i) d[i] += gr[i] * xr[i] * rs;
+          }
         }
-        if (dw) {
-          float* d = dw->ptr<float>();
-          for (int64_t i = 0; i < H; ++i) d[i] += gr[i] * xr[i] * rs;
-        }
+      };
+      if (T * H < kMinParallelWork) {
+        rows(0, blocks);
+      } else {
+        thread_pool().parallel_range(blocks, 1, rows);
       }
+      if (dw)
+        for (int64_t b = 0; b < blocks; ++b)
+          K().add(dw->ptr<float>(), dw_part.data() + b * H, dw->ptr<float>(), H);
     });
   }
   return y;
@@ -370,15 +414,18 @@ Tensor silu_mul(const Tensor& g, const Tensor& u) {
     tp->record(y, {g, u}, [g, u, y](Tape& t) {
       const Tensor* dy = t.find_grad(y);
       if (!dy) return;
-      float* dg = t.tracked(g) ? t.grad(g).ptr<float>() : nullptr;
-      float* du = t.tracked(u) ? t.grad(u).ptr<float>() : nullptr;
+      // Fresh gradient buffers are written, existing ones added to.
+      bool g_fresh = false, u_fresh = false;
+      float* dg = t.tracked(g) ? t.grad_to_write(g, &g_fresh).ptr<float>() : nullptr;
+      float* du = t.tracked(u) ? t.grad_to_write(u, &u_fresh).ptr<float>() : nullptr;
       const float *gv = g.ptr<float>(), *uv = u.ptr<float>(), *d = dy->ptr<float>();
       auto part = [&](int64_t i0, int64_t i1) {
         for (int64_t i = i0; i < i1; ++i) {
           // silu(g) = g s with s = sigmoid(g); silu'(g) = s (1 + g (1 - s)).
           const float s = 1.0f / (1.0f + std::exp(-gv[i]));
-          if (dg) dg[i] += d[i] * uv[i] * s * (1.0f + gv[i] * (1.0f - s));
-          if (du) du[i] += d[i] * gv[i] * s;
+          const float a = d[i] * uv[i] * s * (1.0f + gv[i] * (1.0f - s)), b = d[i] * gv[i] * s;
+          if (dg) dg[i] = g_fresh ? a : dg[i] + a;
+          if (du) du[i] = u_fresh ? b : du[i] + b;
         }
       };
       if (g.numel() < kMinParallelWork) {
@@ -411,8 +458,8 @@ Tensor add(const Tensor& a, const Tensor& b) {
     tp->record(y, {a, b}, [a, b, y](Tape& t) {
       const Tensor* g = t.find_grad(y);
       if (!g) return;
-      if (t.tracked(a)) accumulate(t.grad(a), *g);
-      if (t.tracked(b)) accumulate(t.grad(b), *g);
+      if (t.tracked(a)) accumulate_grad(t, a, *g);
+      if (t.tracked(b)) accumulate_grad(t, b, *g);
     });
   }
   return y;
@@ -430,8 +477,8 @@ Tensor add_scaled(const Tensor& a, const Tensor& b, float s) {
     tp->record(y, {a, b}, [a, b, y, s](Tape& t) {
       const Tensor* g = t.find_grad(y);
       if (!g) return;
-      if (t.tracked(a)) accumulate(t.grad(a), *g);
-      if (t.tracked(b)) accumulate(t.grad(b), *g, s);
+      if (t.tracked(a)) accumulate_grad(t, a, *g);
+      if (t.tracked(b)) accumulate_grad(t, b, *g, s);
     });
   }
   return y;

@@ -13,6 +13,8 @@
 
 namespace r1::ops {
 
+class Tape;
+
 // A weight matrix [N, K] as stored: f32, bf16, f16, or fp8 e4m3 with per-block scales
 // (DeepSeek-V3's weight_scale_inv: w[n, k] = fp8(w[n, k]) * scale[n / block_n, k / block_k]).
 struct Weight {
@@ -38,6 +40,9 @@ void set_fast_bf16(bool on);
 // contiguous. Columns split over the thread pool. No tape: the backward passes' product.
 void gemm_f32(int64_t M, int64_t N, int64_t K, const float* a, int64_t lda, bool a_trans,
               const float* b, int64_t ldb, bool b_trans, float* y, bool accumulate);
+// The backward passes' gradient update: x's gradient += scale * g (written, not added, when
+// x has none yet), split over the thread pool when large.
+void accumulate_grad(Tape& t, const Tensor& x, const Tensor& g, float scale = 1.0f);
 // w^T as a contiguous f32 [K, N] (widened from its stored dtype, fp8 block scales applied).
 Tensor transpose(const Weight& w);
 Tensor transpose(const Tensor& x);

@@ -21,7 +21,8 @@ double clip_grad_norm(const std::vector<Tensor>& grads, double max_norm) {
     // Each tensor's norm in f32 as torch does, then the norm of the norms.
     double s = 0;
     const float* p = g.ptr<float>();
-    for (int64_t i = 0; i < g.numel(); ++i) s += static_cast<double>(p[i]) * p[i];
+    const int64_t count = g.numel();
+    for (int64_t i = 0; i < count; ++i) s += static_cast<double>(p[i]) * p[i];
     const float n = static_cast<float>(std::sqrt(s));
     sq += static_cast<double>(n) * n;
   }
@@ -31,7 +32,8 @@ double clip_grad_norm(const std::vector<Tensor>& grads, double max_norm) {
     if (coef < 1.0f)
       for (const Tensor& g : grads) {
         float* p = g.ptr<float>();
-        for (int64_t i = 0; i < g.numel(); ++i) p[i] *= coef;
+        const int64_t n = g.numel();
+        for (int64_t i = 0; i < n; ++i) p[i] *= coef;
       }
   }
   return norm;
