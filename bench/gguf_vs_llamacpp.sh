@@ -9,7 +9,8 @@
 # Models: the bundled r1-arith (Qwen2; chat prompts through its template) and a Llama folder made
 # of tests/fixtures/models/llama-bf16-sharded (random weights, q/k/v biases, 8 heads / 2 kv) with
 # a tokenizer r1 trains on README.md (raw-text prompts, BOS added as its config asks). Its
-# intermediate size (120) is not a multiple of 32, so it has no Q8_0 file.
+# intermediate size (120) is not a multiple of 32, so it has no Q8_0 file. Then two more random
+# Llama fixtures: Llama 3.1's rope scaling (llama-llama3rope-f32) and mlp_bias (llama-mlpbias-f32).
 #
 # Usage: bench/gguf_vs_llamacpp.sh [TOKENS]      (default 64 greedy tokens per prompt)
 set -euo pipefail
@@ -86,5 +87,16 @@ for type in f32 bf16 q8_0 q4_k_m q4_0; do
 done
 for type in f32 bf16; do
   run "$TMP/llama" llama-random 0 "$type" "hello world 123
+" "The quick brown fox" "r1 runs the R1 family"
+done
+# Llama 3.1's rope scaling (written as rope_freqs.weight) and Llama's mlp_bias (ffn biases):
+# the llama-llama3rope-f32 and llama-mlpbias-f32 fixtures with tokenizers that fit their
+# vocabularies (353 and 384 ids).
+for fx in llama-llama3rope-f32:340 llama-mlpbias-f32:380; do
+  name=${fx%%:*}
+  mkdir -p "$TMP/$name"
+  cp "tests/fixtures/models/$name"/{config.json,model.safetensors} "$TMP/$name/"
+  "$R1" train tokenizer --corpus README.md --vocab-size "${fx##*:}" --out "$TMP/$name" > /dev/null 2>&1
+  run "$TMP/$name" "$name" 0 f32 "hello world 123
 " "The quick brown fox" "r1 runs the R1 family"
 done

@@ -10,6 +10,7 @@
 #include "io/gguf_import.h"
 #include "io/gguf_tokenizer.h"
 #include "io/model_config.h"
+#include "io/rope_freqs.h"
 #include "io/safetensors.h"
 #include "io/tensor_table.h"
 
@@ -79,9 +80,9 @@ size_t export_gguf(const std::string& dir, const std::string& out,
   ModelConfig c = ModelConfig::load(dir);
   if (c.arch == Arch::DeepseekV3)
     fail_input(dir, ": GGUF export covers Qwen2 and Llama models (DeepSeek-V3 is not done yet)");
-  if (c.rope_scaling.type != "" && c.rope_scaling.type != "default")
-    fail_input(dir, ": rope_scaling \"", c.rope_scaling.type,
-               "\" is not exported to GGUF yet (llama.cpp stores it as a rope_freqs tensor)");
+  if (c.rope_scaling.type != "" && c.rope_scaling.type != "default" &&
+      !(c.arch == Arch::Llama && c.rope_scaling.type == "llama3"))
+    fail_input(dir, ": rope_scaling \"", c.rope_scaling.type, "\" is not exported to GGUF yet");
   const std::string arch = c.arch == Arch::Qwen2 ? "qwen2" : "llama";
   std::string name = options.name;
   if (name.empty()) {
@@ -144,8 +145,19 @@ size_t export_gguf(const std::string& dir, const std::string& out,
     items.push_back({hf, matrix, s.rope_heads});
     specs.push_back({s.gguf, type, info.shape});
   }
+  // Llama 3's rope scaling: the divisors tensor llama.cpp reads (io/rope_freqs.h).
+  Tensor rope_freqs;
+  if (c.rope_scaling.type == "llama3") {
+    const std::vector<float> f = llama3_freq_factors(c.head_dim, c.rope_theta, c.rope_scaling);
+    const int64_t n = static_cast<int64_t>(f.size());
+    rope_freqs = Tensor::empty(DType::F32, {n});
+    std::copy(f.begin(), f.end(), rope_freqs.ptr<float>());
+    items.push_back({"", false, 0});
+    specs.push_back({"rope_freqs.weight", DType::F32, {n}});
+  }
   write_gguf(out, meta, specs, [&](size_t i) {
     const Item& it = items[i];
+    if (it.hf.empty()) return rope_freqs;
     Tensor t = store.get(it.hf);
     Tensor e = encode(to_f32(t, it.hf), t.shape, specs[i].dtype);
     // rows are encoded independently (blocks lie within a row), so reorder after encoding

@@ -14,6 +14,7 @@
 #include "core/file_util.h"
 #include "core/quant.h"
 #include "io/gguf_tokenizer.h"
+#include "io/rope_freqs.h"
 #include "io/safetensors.h"
 #include "io/tensor_table.h"
 
@@ -55,8 +56,6 @@ json gguf_model_config(const GgufFile& g) {
   if (arch != "qwen2" && arch != "llama")
     fail_input(g.path(), ": architecture \"", arch,
                "\" is not read from GGUF yet (qwen2 and llama are)");
-  if (g.tensor_info("rope_freqs.weight"))
-    fail_input(g.path(), ": rope_freqs (Llama 3.1's rope scaling) is not read from GGUF yet");
   const GgufTensorInfo* embd = g.tensor_info("token_embd.weight");
   if (!embd || embd->ne.size() != 2) fail_input(g.path(), ": no 2-D token_embd.weight tensor");
   auto opt_int = [&](const std::string& key, int64_t def) {
@@ -83,9 +82,25 @@ json gguf_model_config(const GgufFile& g) {
             {"tie_word_embeddings", g.tensor_info("output.weight") == nullptr},
             {"attention_bias", g.tensor_info("blk.0.attn_q.bias") != nullptr}};
   if (arch == "llama") c["mlp_bias"] = g.tensor_info("blk.0.ffn_gate.bias") != nullptr;
+  int64_t rope_dim = heads > 0 ? hidden / heads : 0;
   if (heads > 0 && g.find(arch + ".rope.dimension_count")) {
-    int64_t rope_dim = g.get_int(arch + ".rope.dimension_count");
+    rope_dim = g.get_int(arch + ".rope.dimension_count");
     if (rope_dim != hidden / heads) c["head_dim"] = rope_dim;
+  }
+  if (const GgufTensorInfo* rf = g.tensor_info("rope_freqs.weight")) {
+    // Llama 3.1's rope scaling, as llama.cpp stores it (io/rope_freqs.h).
+    if (rf->type != GgmlType::F32) fail_input(g.path(), ": rope_freqs.weight must be F32");
+    const Tensor t = g.tensor("rope_freqs.weight");
+    const std::vector<float> f(t.ptr<float>(), t.ptr<float>() + t.numel());
+    const RopeScaling r = llama3_from_freq_factors(f, rope_dim, c["rope_theta"].get<double>(),
+                                                   g.path() + ": rope_freqs.weight");
+    if (!r.type.empty())
+      c["rope_scaling"] = {
+          {"rope_type", r.type},
+          {"factor", r.factor},
+          {"low_freq_factor", r.low_freq_factor},
+          {"high_freq_factor", r.high_freq_factor},
+          {"original_max_position_embeddings", r.original_max_position_embeddings}};
   }
   if (g.find("tokenizer.ggml.bos_token_id"))
     c["bos_token_id"] = g.get_int("tokenizer.ggml.bos_token_id");
@@ -149,6 +164,7 @@ WeightStore open_gguf_folder(const std::string& dir, LoadMode mode) {
     if (!s.gguf.empty()) by_gguf[s.gguf] = &s;
   WeightStore store;
   for (const auto& info : g.tensors()) {
+    if (info.name == "rope_freqs.weight") continue;  // config.json's rope_scaling (above)
     auto it = by_gguf.find(info.name);
     if (it == by_gguf.end())
       fail_input(path, ": tensor ", info.name, " is not one r1 reads for ",

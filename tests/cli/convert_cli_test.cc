@@ -16,7 +16,9 @@
 #include "core/dtype.h"
 #include "core/file_util.h"
 #include "io/gguf.h"
+#include "io/model_config.h"
 #include "io/safetensors.h"
+#include "models/rope.h"
 
 namespace {
 
@@ -335,6 +337,57 @@ TEST(GgufInput, LlamaMlpBiasesRoundTrip) {
   for (const auto& name : store.names())
     EXPECT_EQ(values(store.get(name)), values(c.get(name))) << name;
   EXPECT_EQ(json::parse(r1::read_file(back + "/config.json"))["mlp_bias"], true);
+  std::remove(gguf.c_str());
+  for (const auto& d : {dir, back, cache}) fs::remove_all(d);
+}
+
+// Llama 3.1's rope scaling: written as llama.cpp's rope_freqs.weight divisors (inv_freq of the
+// scaled rope times the divisor is the unscaled inv_freq), read back as the same rope_scaling,
+// with the same log-probabilities as the folder (positions past original_max_position_embeddings
+// included: the fixture's is 32).
+TEST(GgufInput, Llama31RopeScalingRoundTrip) {
+  const std::string cache = temp("cache4");
+  const std::string env = "R1_CACHE_DIR=" + cache;
+  const std::string dir = llama_folder("llama3rope", "llama-llama3rope-f32");
+  // its vocabulary has 353 ids: a smaller tokenizer
+  ASSERT_EQ(
+      run_r1("train tokenizer --corpus " + source("README.md") + " --vocab-size 340 --out " + dir)
+          .code,
+      0);
+  const std::string gguf = temp("llama3rope.gguf"), back = temp("llama3rope-back");
+  fs::remove_all(back);
+  auto r = run_r1("convert -m " + dir + " --type f32 --out " + gguf);
+  ASSERT_EQ(r.code, 0) << r.err;
+  r1::io::GgufFile g = r1::io::GgufFile::open(gguf);
+  const auto cfg = r1::io::ModelConfig::load(dir);
+  ASSERT_NE(g.tensor_info("rope_freqs.weight"), nullptr);
+  const std::vector<float> f = values(g.tensor("rope_freqs.weight"));
+  const std::vector<float> scaled =
+      r1::models::rope_inv_freq(cfg.head_dim, cfg.rope_theta, cfg.rope_scaling);
+  const std::vector<float> plain = r1::models::rope_inv_freq(cfg.head_dim, cfg.rope_theta, {});
+  ASSERT_EQ(f.size(), plain.size());
+  int blended = 0;
+  for (size_t i = 0; i < f.size(); ++i) {
+    EXPECT_NEAR(scaled[i] * f[i], plain[i], 1e-6 * plain[i]) << i;
+    blended += f[i] > 1.0f && f[i] < 8.0f;
+  }
+  EXPECT_EQ(blended, 2);  // wavelengths 13.5 and 29.2 (the fixture's README)
+  std::string text = R"j({"text": ")j";
+  for (int i = 0; i < 8; ++i) text += "hello world 123 the quick brown fox ";
+  text += "\"}\n";
+  auto a = run_r1("score --jsonl -m " + dir, text);
+  auto b = run_r1("score --jsonl -m " + gguf, text, env);
+  ASSERT_EQ(a.code, 0) << a.err;
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_GT(json::parse(a.out)["logprobs"].size(), 64u);
+  EXPECT_EQ(json::parse(a.out), json::parse(b.out));
+  r = run_r1("convert -m " + gguf + " --type f32 --out " + back, "", env);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json rs = json::parse(r1::read_file(back + "/config.json"))["rope_scaling"];
+  const json want = json::parse(r1::read_file(dir + "/config.json"))["rope_scaling"];
+  for (const char* k : {"rope_type", "factor", "low_freq_factor", "high_freq_factor",
+                        "original_max_position_embeddings"})
+    EXPECT_EQ(rs[k], want[k]) << k;
   std::remove(gguf.c_str());
   for (const auto& d : {dir, back, cache}) fs::remove_all(d);
 }
