@@ -84,23 +84,26 @@ std::vector<std::pair<std::string, Tensor>> Model::parameters(bool with_frozen) 
 
 namespace {
 
-// Replaces each weight w by convert(w, name) when that gives a tensor (an undefined one keeps w);
-// a tensor shared by several slots (tied weights) is converted once and stays shared. With
-// `discard`, each replaced weight's pages in the checkpoint's files are given back as soon as it
-// is converted (discard_file_pages; its address stays a key of `done` only), so that the
-// originals and their converted copies are not all in memory at once; the model never reads its
-// store after loading.
-void convert_weights(Model& m,
-                     const std::function<Tensor(const Tensor&, const std::string&)>& convert,
+// Replaces each weight w by convert(slot) when that gives a tensor (an undefined one keeps w); a
+// tensor shared by several slots (tied weights) is converted once and stays shared, and an fp8
+// weight's block scales are dropped once it is something else. With `discard`, each replaced
+// weight's pages in the checkpoint's files are given back as soon as it is converted
+// (discard_file_pages; its address stays a key of `done` only), so that the originals and their
+// converted copies are not all in memory at once; the model never reads its store after loading.
+void convert_weights(Model& m, const std::function<Tensor(const ParamSlot&)>& convert,
                      bool discard = false) {
   std::map<const void*, Tensor> done;  // by source data
   for (const ParamSlot& s : m.parameter_slots()) {
     if (!s.t->defined()) continue;
     auto it = done.find(s.t->data);
     const bool first = it == done.end();
-    Tensor t = first ? convert(*s.t, s.name) : it->second;
+    Tensor t = first ? convert(s) : it->second;
     if (!t.defined()) continue;
     if (first && discard) discard_file_pages(s.t->data, s.t->nbytes());
+    if (s.scale && s.scale->defined() && t.dtype != DType::F8_E4M3) {
+      if (first && discard) discard_file_pages(s.scale->data, s.scale->nbytes());
+      *s.scale = Tensor();
+    }
     done[s.t->data] = t;
     *s.t = t;
   }
@@ -111,9 +114,10 @@ void convert_weights(Model& m,
 void make_trainable(Model& m) {
   convert_weights(
       m,
-      [](const Tensor& w, const std::string& name) {
+      [](const ParamSlot& s) {
+        const Tensor& w = *s.t;
         if (w.dtype == DType::F8_E4M3)
-          fail_input("tensor ", name,
+          fail_input("tensor ", s.name,
                      " is FP8 block-quantized; training needs f32/bf16/f16 weights");
         Tensor f = Tensor::zeros(DType::F32, w.shape);
         kernels::kernels().to_f32(w.data, w.dtype, f.ptr<float>(), f.numel());
@@ -125,7 +129,8 @@ void make_trainable(Model& m) {
 void pack_weights(Model& m) {
   convert_weights(
       m,
-      [](const Tensor& t, const std::string&) {
+      [](const ParamSlot& s) {
+        const Tensor& t = *s.t;
         Tensor p;
         if (t.ndim() != 2 || !t.is_contiguous() || !can_pack(t.dtype, t.dim(0), t.dim(1))) return p;
         p = Tensor::empty(packed_type(t.dtype), t.shape);
@@ -143,23 +148,35 @@ void quantize_weights(Model& m, io::QuantMix mix) {
   if (!io::is_quantized(mix) && mix != io::QuantMix::BF16 && mix != io::QuantMix::F16)
     fail_usage("r1 converts weights to bf16, f16, q8_0, q4_k_m or q4_0, not ",
                io::quant_mix_name(mix));
-  if (dynamic_cast<DeepseekV3Model*>(&m))
-    fail_usage("quantizing DeepSeek-V3 checkpoints is not supported yet (Qwen2 and Llama are)");
   const io::ModelConfig& cfg = m.config();
   convert_weights(
       m,
-      [&](const Tensor& t, const std::string& name) {
+      [&](const ParamSlot& s) {
+        const Tensor& t = *s.t;
+        const std::string& name = s.name;
         Tensor q;
+        const bool fp8 = t.dtype == DType::F8_E4M3 && s.scale && s.scale->defined();
         if (t.ndim() != 2 ||
-            (t.dtype != DType::F32 && t.dtype != DType::BF16 && t.dtype != DType::F16))
+            (t.dtype != DType::F32 && t.dtype != DType::BF16 && t.dtype != DType::F16 && !fp8))
           return q;  // kept as it is
+        // DeepSeek's router chooses experts from small logit differences: kept (llama.cpp keeps
+        // its ffn_gate_inp in f32 too).
+        if (name.size() >= 15 && name.compare(name.size() - 15, 15, "mlp.gate.weight") == 0)
+          return q;
+        ops::Weight w;  // the stored rows, widened (fp8: times their block scales)
+        w.w = t;
+        if (fp8) {
+          w.scale = *s.scale;
+          w.block_n = cfg.ds.fp8_block_out;
+          w.block_k = cfg.ds.fp8_block_in;
+        }
         const DType type =
             io::quant_mix_type(mix, name, t.dim(1), cfg.n_layers, cfg.tie_word_embeddings);
         if (type == t.dtype) return q;
         if (type == DType::BF16 || type == DType::F16) {  // rounded to nearest even
           q = Tensor::empty(type, t.shape);
           std::vector<float> f(static_cast<size_t>(t.numel()));
-          kernels::kernels().to_f32(t.data, t.dtype, f.data(), t.numel());
+          ops::widen_rows(w, 0, t.dim(0), f.data());
           uint16_t* dst = q.ptr<uint16_t>();
           for (size_t i = 0; i < f.size(); ++i)
             dst[i] = type == DType::BF16 ? f32_to_bf16(f[i]) : f32_to_f16(f[i]);
@@ -170,7 +187,7 @@ void quantize_weights(Model& m, io::QuantMix mix) {
         thread_pool().parallel_range(t.dim(0), 16, [&](int64_t r0, int64_t r1) {
           std::vector<float> row(static_cast<size_t>(t.dim(1)));
           for (int64_t r = r0; r < r1; ++r) {
-            kernels::kernels().to_f32(t.row(r), t.dtype, row.data(), t.dim(1));
+            ops::widen_rows(w, r, 1, row.data());
             quantize_row(type, row.data(), q.row(r), t.dim(1));
           }
         });

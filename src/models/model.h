@@ -52,7 +52,8 @@ struct LoadOptions {
 struct ParamSlot {
   std::string name;
   Tensor* t;
-  bool frozen = false;  // saved, but not trained (DeepSeek's e_score_correction_bias)
+  bool frozen = false;      // saved, but not trained (DeepSeek's e_score_correction_bias)
+  Tensor* scale = nullptr;  // an fp8 weight's block scales (DeepSeek's weight_scale_inv)
 };
 
 class Model {
@@ -107,9 +108,9 @@ class Model {
 // the originals' pages in the checkpoint files (as quantize_weights). Fails (Input error) for FP8
 // block-quantized weights, which cannot be trained directly.
 void make_trainable(Model& m);
-// Quantizes the model's matrix weights (2-D, f32/bf16/f16) in memory to the types `mix` gives
-// them (io::quant_mix_type; bf16 and f16 round every matrix to that type); tied weights stay one
-// tensor. Dense models (Qwen2, Llama) only. The
+// Quantizes the model's matrix weights (2-D, f32/bf16/f16, or fp8 with its block scales) in memory
+// to the types `mix` gives them (io::quant_mix_type; bf16 and f16 round every matrix to that
+// type); tied weights stay one tensor. DeepSeek's router stays as stored. The
 // originals' pages in the checkpoint files are given back (core/mapped_file.h), as pack_weights'.
 void quantize_weights(Model& m, io::QuantMix mix);
 
