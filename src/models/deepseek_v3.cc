@@ -84,9 +84,10 @@ Tensor DeepseekV3Model::ffn(int layer, const Tensor& h) {
   if (!cfg_.ds.is_moe_layer(layer))
     return swiglu(h, w_.get(Role::Gate, layer), w_.get(Role::Up, layer), w_.get(Role::Down, layer));
   const int64_t T = h.dim(0), Hd = h.dim(1), E = cfg_.ds.n_routed_experts;
-  // Router logits in f32 from the stored (bf16) gate weight widened exactly. The selection is
-  // discrete; the chosen experts' weights carry the gradient back to the logits.
-  Tensor logits = ops::linear(h, w_.get(Role::Router, layer));
+  // Router logits in f32 from the stored (bf16) gate weight widened exactly, with f32 inputs
+  // even where bf16 dot products are on (HF computes them in f32: a rounded input could flip an
+  // expert). The selection is discrete; the chosen experts' weights carry the gradient back.
+  Tensor logits = ops::linear_exact(h, w_.get(Role::Router, layer));
   const Tensor* bias = w_.maybe(Role::RouterBias, layer);
   const auto choice = ops::route_experts(logits, bias ? *bias : Tensor(), routing_);
   Tensor weights = ops::expert_weights(logits, choice, routing_);  // [T, top_k]

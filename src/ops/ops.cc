@@ -68,7 +68,7 @@ std::atomic<bool> g_fast_bf16{false};
 
 // y[:, n0 : n1] = x . w[n0 : n1]^T. For fp8 weights n0 is a multiple of block_n.
 void gemm_columns(const Tensor& x, const Weight& w, Tensor& y, int64_t n0, int64_t n1,
-                  const int8_t* xq = nullptr, const float* xd = nullptr) {
+                  bool bf16_dot, const int8_t* xq = nullptr, const float* xd = nullptr) {
   kernels::GemmParams p;
   p.M = x.dim(0);
   p.K = x.dim(1);
@@ -77,7 +77,7 @@ void gemm_columns(const Tensor& x, const Weight& w, Tensor& y, int64_t n0, int64
   p.w = w.w.row(n0);
   p.ldw = w.w.strides[0];
   p.wtype = w.w.dtype;
-  p.bf16_dot = p.wtype == DType::BF16 && fast_bf16();
+  p.bf16_dot = p.wtype == DType::BF16 && bf16_dot;
   if (w.scale.defined()) {
     p.w_scale = w.scale.ptr<float>() + (n0 / w.block_n) * w.scale.dim(1);
     p.ld_scale = w.scale.dim(1);
@@ -164,6 +164,14 @@ bool fast_bf16() {
 }
 
 Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias) {
+  return linear(x, w, bias, fast_bf16());
+}
+
+Tensor linear_exact(const Tensor& x, const Weight& w) {
+  return linear(x, w, nullptr, false);
+}
+
+Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias, bool bf16_dot) {
   check_f32_matrix(x, "linear input");
   if (w.w.ndim() != 2 || w.cols() != x.dim(1))
     fail_internal("linear: weight ", w.w.shape_str(), " does not match input ", x.shape_str());
@@ -182,7 +190,7 @@ Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias) {
       K().quantize_x_q8(x.ptr<float>() + m * Kdim, Kdim, xq.data() + m * Kdim, xd.data() + m * nb);
   }
   auto run = [&](int64_t n0, int64_t n1) {
-    gemm_columns(x, w, y, n0, n1, xq.empty() ? nullptr : xq.data(),
+    gemm_columns(x, w, y, n0, n1, bf16_dot, xq.empty() ? nullptr : xq.data(),
                  xd.empty() ? nullptr : xd.data());
   };
   if (M * N * Kdim < kMinParallelWork) {

@@ -34,6 +34,10 @@ struct Weight {
 // rate, results within bf16 rounding.
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias = nullptr);
 Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias = nullptr);
+// As linear, with bf16 dot products for bf16 W only when `bf16_dot`, whatever set_fast_bf16 says.
+Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias, bool bf16_dot);
+// Never bf16 dot products (DeepSeek's router: Hugging Face computes its logits in f32).
+Tensor linear_exact(const Tensor& x, const Weight& w);
 void set_fast_bf16(bool on);
 // y [M, N] (+)= A . B^T for f32 operands read in place: A (m, k) at a[m * lda + k], or with
 // a_trans at a[k * lda + m]; B (n, k) at b[n * ldb + k], or with b_trans at b[k * ldb + n]; y

@@ -2,6 +2,9 @@
 // (docs/FACTS.md section 2).
 #include "ops/moe.h"
 
+#include "core/dtype.h"
+#include "ops/ops.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -65,6 +68,35 @@ TEST(MoeRouting, MaskedGroupsAreMinusInfinityNotZero) {
   EXPECT_EQ(c[0].expert, 2);
   EXPECT_EQ(c[1].expert, 3);
   EXPECT_NEAR(c[0].weight + c[1].weight, 1.0f, 1e-6);
+}
+
+}  // namespace
+}  // namespace r1::ops
+
+namespace r1::ops {
+namespace {
+
+// The router's product ignores the bf16 dot-product mode: its f32 inputs are not rounded, so its
+// logits are those of the exact path (linear with the mode off), where linear with the mode on
+// differs.
+TEST(MoeRouting, RouterLogitsStayExactUnderBf16DotProducts) {
+  const int64_t T = 5, H = 64, E = 16;
+  Tensor x = Tensor::empty(DType::F32, {T, H});
+  Weight w;
+  w.w = Tensor::empty(DType::BF16, {E, H});
+  for (int64_t i = 0; i < T * H; ++i) x.ptr<float>()[i] = std::sin(0.37f * i) * 1.7f + 0.01f * i;
+  for (int64_t i = 0; i < E * H; ++i) w.w.ptr<uint16_t>()[i] = f32_to_bf16(std::cos(0.11f * i));
+  set_fast_bf16(false);
+  const Tensor exact = linear(x, w);
+  set_fast_bf16(true);
+  const Tensor fast = linear(x, w), router = linear_exact(x, w);
+  set_fast_bf16(false);
+  int differ = 0;
+  for (int64_t i = 0; i < T * E; ++i) {
+    EXPECT_EQ(router.ptr<float>()[i], exact.ptr<float>()[i]) << i;
+    differ += fast.ptr<float>()[i] != exact.ptr<float>()[i];
+  }
+  EXPECT_GT(differ, T * E / 2);
 }
 
 }  // namespace
