@@ -49,7 +49,8 @@ struct Format {
   double nll = 0;
 };
 
-// log-softmax of one row of logits, in double.
+// log-softmax of one row of logits, in double (not ops::log_softmax_'s f32: the KL of two close
+// distributions, 1e-6 here, is a sum of differences of log-probabilities as large as 20).
 void log_softmax(const float* x, int64_t n, std::vector<double>& out) {
   out.resize(static_cast<size_t>(n));
   double mx = x[0];

@@ -120,9 +120,9 @@ size_t export_gguf(const std::string& dir, const std::string& out,
   WeightStore store = WeightStore::open_dir(dir, LoadMode::Map);  // each tensor read once
   // What to write, checked up front; each tensor is converted only when it is written.
   struct Item {
-    std::string hf;
-    bool matrix;
+    std::string hf;  // the checkpoint's tensor, encoded when written
     int64_t rope_heads;
+    Tensor ready;  // or this, written as it is
   };
   std::vector<Item> items;
   std::vector<GgufTensorSpec> specs;
@@ -142,22 +142,21 @@ size_t export_gguf(const std::string& dir, const std::string& out,
       fail_input("tensor ", hf, ": rows of ", info.shape.back(), " values are not whole ",
                  dtype_name(type), " blocks of ", dtype_block(type),
                  " (write this model as bf16, f16 or f32)");
-    items.push_back({hf, matrix, s.rope_heads});
+    items.push_back({hf, s.rope_heads, Tensor()});
     specs.push_back({s.gguf, type, info.shape});
   }
   // Llama 3's rope scaling: the divisors tensor llama.cpp reads (io/rope_freqs.h).
-  Tensor rope_freqs;
   if (c.rope_scaling.type == "llama3") {
     const std::vector<float> f = llama3_freq_factors(c.head_dim, c.rope_theta, c.rope_scaling);
     const int64_t n = static_cast<int64_t>(f.size());
-    rope_freqs = Tensor::empty(DType::F32, {n});
+    Tensor rope_freqs = Tensor::empty(DType::F32, {n});
     std::copy(f.begin(), f.end(), rope_freqs.ptr<float>());
-    items.push_back({"", false, 0});
+    items.push_back({"", 0, rope_freqs});
     specs.push_back({"rope_freqs.weight", DType::F32, {n}});
   }
   write_gguf(out, meta, specs, [&](size_t i) {
     const Item& it = items[i];
-    if (it.hf.empty()) return rope_freqs;
+    if (it.ready.defined()) return it.ready;
     Tensor t = store.get(it.hf);
     Tensor e = encode(to_f32(t, it.hf), t.shape, specs[i].dtype);
     // rows are encoded independently (blocks lie within a row), so reorder after encoding

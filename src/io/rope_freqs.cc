@@ -7,9 +7,7 @@
 
 namespace r1::io {
 
-namespace {
-
-std::vector<float> base_inv_freq(int64_t dim, double theta) {
+std::vector<float> rope_base_inv_freq(int64_t dim, double theta) {
   std::vector<float> f(static_cast<size_t>(dim / 2));
   for (int64_t i = 0; i < dim / 2; ++i)
     f[static_cast<size_t>(i)] =
@@ -17,14 +15,12 @@ std::vector<float> base_inv_freq(int64_t dim, double theta) {
   return f;
 }
 
-}  // namespace
-
 std::vector<float> llama3_freq_factors(int64_t dim, double theta, const RopeScaling& s) {
   const double old_len = static_cast<double>(s.original_max_position_embeddings);
   const double low_wavelen = old_len / s.low_freq_factor,
                high_wavelen = old_len / s.high_freq_factor;
   std::vector<float> out;
-  for (float f : base_inv_freq(dim, theta)) {
+  for (float f : rope_base_inv_freq(dim, theta)) {
     const double wavelen = 2 * M_PI / f;
     if (wavelen < high_wavelen) {
       out.push_back(1.0f);
@@ -54,7 +50,7 @@ RopeScaling llama3_from_freq_factors(const std::vector<float>& factors, int64_t 
   // original_max_position_embeddings from the blend of a dimension between the two regimes
   // (1 / f = (1 - s) / factor + s, s linear in original / wavelength), or, with none, any value
   // the kept and divided wavelengths allow (they give the same divisors).
-  const std::vector<float> inv = base_inv_freq(dim, theta);
+  const std::vector<float> inv = rope_base_inv_freq(dim, theta);
   double lo = 0, hi = 1e18, orig = -1;
   for (size_t i = 0; i < factors.size(); ++i) {
     const double f = factors[i], wavelen = 2 * M_PI / inv[i];

@@ -13,7 +13,11 @@
 
 namespace r1::io {
 
-// The divisors for rope_scaling "llama3" (inv_freq[i] = theta^(-2i / dim) in f32).
+// inv_freq[i] = theta^(-2i / dim) for i < dim / 2, in f32 as Hugging Face computes it (the
+// unscaled frequencies models/rope.h starts from).
+std::vector<float> rope_base_inv_freq(int64_t dim, double theta);
+
+// The divisors for rope_scaling "llama3" (of rope_base_inv_freq).
 std::vector<float> llama3_freq_factors(int64_t dim, double theta, const RopeScaling& s);
 
 // The llama3 rope_scaling whose divisors equal `factors` (relative 1e-5), assuming Llama 3's

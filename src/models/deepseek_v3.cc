@@ -1,8 +1,6 @@
 #include "models/deepseek_v3.h"
 
-#include <algorithm>
 #include <cmath>
-#include <cstring>
 
 #include "core/error.h"
 #include "models/rope.h"

@@ -153,7 +153,6 @@ void quantize_weights(Model& m, io::QuantMix mix) {
       m,
       [&](const ParamSlot& s) {
         const Tensor& t = *s.t;
-        const std::string& name = s.name;
         Tensor q;
         const bool fp8 = t.dtype == DType::F8_E4M3 && s.scale && s.scale->defined();
         if (t.ndim() != 2 ||
@@ -161,8 +160,7 @@ void quantize_weights(Model& m, io::QuantMix mix) {
           return q;  // kept as it is
         // DeepSeek's router chooses experts from small logit differences: kept (llama.cpp keeps
         // its ffn_gate_inp in f32 too).
-        if (name.size() >= 15 && name.compare(name.size() - 15, 15, "mlp.gate.weight") == 0)
-          return q;
+        if (s.role == io::Role::Router) return q;
         ops::Weight w;  // the stored rows, widened (fp8: times their block scales)
         w.w = t;
         if (fp8) {
@@ -171,24 +169,23 @@ void quantize_weights(Model& m, io::QuantMix mix) {
           w.block_k = cfg.ds.fp8_block_in;
         }
         const DType type =
-            io::quant_mix_type(mix, name, t.dim(1), cfg.n_layers, cfg.tie_word_embeddings);
-        if (type == t.dtype) return q;
-        if (type == DType::BF16 || type == DType::F16) {  // rounded to nearest even
-          q = Tensor::empty(type, t.shape);
-          std::vector<float> f(static_cast<size_t>(t.numel()));
-          ops::widen_rows(w, 0, t.dim(0), f.data());
-          uint16_t* dst = q.ptr<uint16_t>();
-          for (size_t i = 0; i < f.size(); ++i)
-            dst[i] = type == DType::BF16 ? f32_to_bf16(f[i]) : f32_to_f16(f[i]);
+            io::quant_mix_type(mix, s.name, t.dim(1), cfg.n_layers, cfg.tie_word_embeddings);
+        const int64_t cols = t.dim(1);
+        const bool half = type == DType::BF16 || type == DType::F16;  // rounded to nearest even
+        if (type == t.dtype || (!half && (!is_block_type(type) || cols % dtype_block(type) != 0)))
           return q;
-        }
-        if (!is_block_type(type) || t.dim(1) % dtype_block(type) != 0) return q;
         q = Tensor::empty(type, t.shape);
         thread_pool().parallel_range(t.dim(0), 16, [&](int64_t r0, int64_t r1) {
-          std::vector<float> row(static_cast<size_t>(t.dim(1)));
+          std::vector<float> row(static_cast<size_t>(cols));
           for (int64_t r = r0; r < r1; ++r) {
             ops::widen_rows(w, r, 1, row.data());
-            quantize_row(type, row.data(), q.row(r), t.dim(1));
+            if (!half) {
+              quantize_row(type, row.data(), q.row(r), cols);
+              continue;
+            }
+            uint16_t* dst = static_cast<uint16_t*>(q.row(r));
+            for (int64_t i = 0; i < cols; ++i)
+              dst[i] = type == DType::BF16 ? f32_to_bf16(row[i]) : f32_to_f16(row[i]);
           }
         });
         return q;

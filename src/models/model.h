@@ -10,6 +10,7 @@
 #include "core/tensor.h"
 #include "io/model_config.h"
 #include "io/quant_mix.h"
+#include "io/tensor_table.h"
 #include "models/kv_cache.h"
 #include "models/lora.h"
 #include "ops/ops.h"
@@ -52,8 +53,9 @@ struct LoadOptions {
 struct ParamSlot {
   std::string name;
   Tensor* t;
-  bool frozen = false;      // saved, but not trained (DeepSeek's e_score_correction_bias)
-  Tensor* scale = nullptr;  // an fp8 weight's block scales (DeepSeek's weight_scale_inv)
+  bool frozen = false;              // saved, but not trained (DeepSeek's e_score_correction_bias)
+  Tensor* scale = nullptr;          // an fp8 weight's block scales (DeepSeek's weight_scale_inv)
+  io::Role role = io::Role::Count;  // what the weight is (io/tensor_table.h)
 };
 
 class Model {

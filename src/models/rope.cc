@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <cmath>
 
+#include "io/rope_freqs.h"
+
 namespace r1::models {
 
 std::vector<float> rope_inv_freq(int64_t dim, double theta, const io::RopeScaling& s) {
-  std::vector<float> f(dim / 2);
-  for (int64_t i = 0; i < dim / 2; ++i)
-    f[i] = 1.0f / std::pow(static_cast<float>(theta), static_cast<float>(2 * i) / dim);
+  std::vector<float> f = io::rope_base_inv_freq(dim, theta);
   if (s.type == "llama3") {
     const double old_len = static_cast<double>(s.original_max_position_embeddings);
     const double low_wavelen = old_len / s.low_freq_factor;

@@ -85,7 +85,7 @@ std::vector<ParamSlot> Weights::slots() {
   out.reserve(specs_.size());
   for (size_t i = 0; i < specs_.size(); ++i) {
     const io::TensorSpec& s = specs_[i];
-    out.push_back({own_[i] ? s.name : std::string(), &w_[i].w, s.frozen, &w_[i].scale});
+    out.push_back({own_[i] ? s.name : std::string(), &w_[i].w, s.frozen, &w_[i].scale, s.role});
   }
   return out;
 }

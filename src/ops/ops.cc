@@ -18,9 +18,6 @@ namespace {
 const kernels::KernelTable& K() {
   return kernels::kernels();
 }
-const kernels::KernelTable& K_table() {
-  return kernels::kernels();
-}
 
 void check_f32_matrix(const Tensor& x, const char* what) {
   if (x.dtype != DType::F32 || x.ndim() != 2 || !x.is_contiguous())
@@ -95,12 +92,12 @@ void gemm_columns(const Tensor& x, const Weight& w, Tensor& y, int64_t n0, int64
 
 }  // namespace
 
-void gemm_f32(int64_t M, int64_t N, int64_t K, const float* a, int64_t lda, bool a_trans,
+void gemm_f32(int64_t M, int64_t N, int64_t depth, const float* a, int64_t lda, bool a_trans,
               const float* b, int64_t ldb, bool b_trans, float* y, bool accumulate) {
   auto run = [&](int64_t n0, int64_t n1) {
     kernels::GemmParams p;
     p.M = M;
-    p.K = K;
+    p.K = depth;
     p.x = a;
     p.ldx = lda;
     p.x_trans = a_trans;
@@ -112,9 +109,9 @@ void gemm_f32(int64_t M, int64_t N, int64_t K, const float* a, int64_t lda, bool
     p.n_begin = 0;
     p.n_end = n1 - n0;
     p.accumulate = accumulate;
-    K_table().gemm(p);
+    K().gemm(p);
   };
-  if (M * N * K < kMinParallelWork) {
+  if (M * N * depth < kMinParallelWork) {
     run(0, N);
   } else {
     thread_pool().parallel_range(N, kColumnAlign, run);

@@ -1,5 +1,7 @@
 #include "ops/tape.h"
 
+#include <cstring>
+
 #include "core/error.h"
 
 namespace r1::ops {
@@ -22,9 +24,10 @@ void Tape::watch(const Tensor& t, Tensor grad) {
 }
 
 Tensor& Tape::grad(const Tensor& t) {
-  auto it = grads_.find(t.data);
-  if (it != grads_.end()) return it->second;
-  return grads_[t.data] = Tensor::zeros(DType::F32, t.shape);
+  bool fresh = false;
+  Tensor& g = grad_to_write(t, &fresh);
+  if (fresh) std::memset(g.data, 0, g.nbytes());
+  return g;
 }
 
 Tensor& Tape::grad_to_write(const Tensor& t, bool* fresh) {

@@ -18,6 +18,11 @@ struct CliResult {
   int code = -1;
 };
 
+// A path inside the source tree.
+inline std::string source(const std::string& rel) {
+  return std::string(R1_SOURCE_DIR) + "/" + rel;
+}
+
 inline std::string slurp_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream s;

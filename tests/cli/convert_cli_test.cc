@@ -25,10 +25,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 using r1::testing::run_r1;
-
-std::string source(const std::string& rel) {
-  return std::string(R1_SOURCE_DIR) + "/" + rel;
-}
+using r1::testing::source;
 
 std::string temp(const std::string& name) {
   return (fs::temp_directory_path() / ("r1_convert_" + std::to_string(getpid()) + "_" + name))

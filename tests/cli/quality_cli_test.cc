@@ -19,10 +19,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 using r1::testing::run_r1;
-
-std::string source(const std::string& rel) {
-  return std::string(R1_SOURCE_DIR) + "/" + rel;
-}
+using r1::testing::source;
 
 std::string arith_text() {
   const std::string path =
