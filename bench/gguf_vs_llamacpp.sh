@@ -9,8 +9,13 @@
 # Models: the bundled r1-arith (Qwen2; chat prompts through its template) and a Llama folder made
 # of tests/fixtures/models/llama-bf16-sharded (random weights, q/k/v biases, 8 heads / 2 kv) with
 # a tokenizer r1 trains on README.md (raw-text prompts, BOS added as its config asks). Its
-# intermediate size (120) is not a multiple of 32, so it has no Q8_0 file. Then two more random
+# intermediate size (120) is not a multiple of 32 (a Q8_0 file would hold its down projections
+# as F16), so it runs as f32 and bf16. Then two more random
 # Llama fixtures: Llama 3.1's rope scaling (llama-llama3rope-f32) and mlp_bias (llama-mlpbias-f32).
+# Last, DeepSeek-V3 as llama.cpp's deepseek2 (tests/fixtures/models/dsv3-bf16: MLA with q_lora,
+# 8 routed experts in 4 groups of which 3 are used, a shared expert, yarn rope); for it r1 decodes
+# from the GGUF file itself (R1_FROM_FILE), whose quantized files split kv_b and fall back to F16
+# where rows are not whole blocks as llama.cpp's quantizer does, unlike --quantize in memory.
 #
 # Usage: bench/gguf_vs_llamacpp.sh [TOKENS]      (default 64 greedy tokens per prompt)
 set -euo pipefail
@@ -65,7 +70,11 @@ run() {  # model-dir label chat(0/1) type prompt...
     local ids r1_out ll
     ids=$("$R1" tokenize -m "$dir" < "$TMP/prompt.txt")
     [ -n "$bos" ] && ids="[$bos,${ids:1}"
-    r1_out=$("$R1" generate -m "$dir" "${quant[@]}" -n "$N" --temperature 0 --json < "$TMP/prompt.txt" 2> /dev/null)
+    if [ -n "${R1_FROM_FILE:-}" ]; then
+      r1_out=$(R1_CACHE_DIR="$TMP/cache" "$R1" generate -m "$gguf" -n "$N" --temperature 0 --json < "$TMP/prompt.txt" 2> /dev/null)
+    else
+      r1_out=$("$R1" generate -m "$dir" "${quant[@]}" -n "$N" --temperature 0 --json < "$TMP/prompt.txt" 2> /dev/null)
+    fi
     ll=$(node bench/llamacpp/greedy.mjs "$gguf" "$TMP/prompt.txt" "$ids" "$N")
     python3 - "$ids" "$r1_out" "$ll" "$bos" "$label-$type.gguf" "$prompt" <<'PY'
 import json, sys
@@ -98,5 +107,12 @@ for fx in llama-llama3rope-f32:340 llama-mlpbias-f32:380; do
   cp "tests/fixtures/models/$name"/{config.json,model.safetensors} "$TMP/$name/"
   "$R1" train tokenizer --corpus README.md --vocab-size "${fx##*:}" --out "$TMP/$name" > /dev/null 2>&1
   run "$TMP/$name" "$name" 0 f32 "hello world 123
+" "The quick brown fox" "r1 runs the R1 family"
+done
+mkdir -p "$TMP/dsv3"
+cp tests/fixtures/models/dsv3-bf16/{config.json,model.safetensors} "$TMP/dsv3/"
+"$R1" train tokenizer --corpus README.md --vocab-size 280 --out "$TMP/dsv3" > /dev/null 2>&1
+for type in f32 bf16 q8_0 q4_k_m; do
+  R1_FROM_FILE=1 run "$TMP/dsv3" dsv3-random 0 "$type" "hello world 123
 " "The quick brown fox" "r1 runs the R1 family"
 done

@@ -5,7 +5,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git nlohmann-json3-dev libpcre2-dev libgtest-dev
   libgmock-dev libcpp-httplib-dev libjs-marked libjs-katex chromium)
-if [[ "${1:-}" == "--reference" ]]; then pkgs+=(python3-torch python3-jinja2 python3-numpy libopenblas0-pthread nodejs npm); fi
+if [[ "${1:-}" == "--reference" ]]; then pkgs+=(python3-torch python3-jinja2 python3-numpy libopenblas0-pthread); fi
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

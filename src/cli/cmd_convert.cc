@@ -32,8 +32,13 @@ int write_gguf_file(Args& args, bool quantize, const std::optional<std::string>&
   opt.mix = gguf_mix(type);
   if (quantize && !io::is_quantized(opt.mix))
     fail_usage("r1 quantize writes q8_0, q4_k_m or q4_0 (r1 convert writes f32, f16 and bf16)");
-  size_t n = io::export_gguf(dir, out, opt);
-  std::fprintf(stderr, "wrote %s: %zu tensors, matrices %s\n", out.c_str(), n, type.c_str());
+  const io::GgufExportResult r = io::export_gguf(dir, out, opt);
+  std::fprintf(stderr, "wrote %s: %zu tensors, matrices %s", out.c_str(), r.tensors, type.c_str());
+  if (!r.f16_fallback.empty())
+    std::fprintf(stderr, " (%zu as F16, their rows not whole blocks of the type: %s%s)",
+                 r.f16_fallback.size(), r.f16_fallback[0].c_str(),
+                 r.f16_fallback.size() > 1 ? ", ..." : "");
+  std::fprintf(stderr, "\n");
   return 0;
 }
 

@@ -1,10 +1,15 @@
 // Hugging Face checkpoint folder -> GGUF file that llama.cpp loads (`r1 convert`, `r1 quantize`):
-// Qwen2 and Llama models, tensors renamed as llama.cpp names them (token_embd, blk.N.attn_q, ...),
-// Llama's q/k rows permuted from rotate-half order to llama.cpp's interleaved pairs, the
-// hyper-parameters and the tokenizer (gguf_tokenizer.h) as metadata.
+// Qwen2, Llama and DeepSeek-V3 (llama.cpp's deepseek2) models, tensors renamed as llama.cpp names
+// them (token_embd, blk.N.attn_q, ...), Llama's q/k rows permuted from rotate-half order to
+// llama.cpp's interleaved pairs, the hyper-parameters and the tokenizer (gguf_tokenizer.h) as
+// metadata. DeepSeek-V3 as llama.cpp's converter writes it: the routed experts of a layer as one
+// [experts, rows, cols] tensor each for gate, up and down (ffn_*_exps); kv_b_proj split per head
+// into attn_k_b (k's rows transposed: [heads, kv_lora, nope]) and attn_v_b ([heads, v, kv_lora]);
+// fp8 weights times their block scales; the router and its bias F32; the MTP layer left out.
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "core/dtype.h"
 #include "io/quant_mix.h"
@@ -18,10 +23,16 @@ struct GgufExportOptions {
   std::string name;  // general.name (default: the folder's name)
 };
 
-// Writes `out` atomically; returns the number of tensors written. Input errors name the folder
-// or the tensor (an unsupported architecture, a missing tensor, a matrix whose rows are not whole
-// blocks of any type the mix allows).
-size_t export_gguf(const std::string& model_dir, const std::string& out,
-                   const GgufExportOptions& options);
+struct GgufExportResult {
+  size_t tensors = 0;
+  // Matrices written as F16 because their rows are not whole blocks of the mix's type (llama.cpp's
+  // quantizer falls back the same way), by GGUF name.
+  std::vector<std::string> f16_fallback;
+};
+
+// Writes `out` atomically. Input errors name the folder or the tensor (an unsupported
+// architecture or rope scaling, a missing tensor, a shape config.json does not imply).
+GgufExportResult export_gguf(const std::string& model_dir, const std::string& out,
+                             const GgufExportOptions& options);
 
 }  // namespace r1::io

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -31,6 +32,127 @@ std::string cache_root() {
   return "/tmp/r1-cache";
 }
 
+// A stored tensor's values as f32 (F32, F16, BF16 or a block type).
+std::vector<float> values_f32(const Tensor& t) {
+  std::vector<float> f(static_cast<size_t>(t.numel()));
+  if (is_block_type(t.dtype)) {
+    const int64_t cols = t.shape.back();
+    for (int64_t r = 0; r < t.numel() / cols; ++r)
+      dequantize_row(t.dtype, static_cast<const char*>(t.data) + dtype_bytes(t.dtype, r * cols),
+                     f.data() + r * cols, cols);
+    return f;
+  }
+  for (size_t i = 0; i < f.size(); ++i)
+    f[i] = t.dtype == DType::F32    ? t.ptr<float>()[i]
+           : t.dtype == DType::BF16 ? bf16_to_f32(t.ptr<uint16_t>()[i])
+                                    : f16_to_f32(t.ptr<uint16_t>()[i]);
+  return f;
+}
+
+// DeepSeek's kv_b_proj [heads * (nope + v), kv_lora] from llama.cpp's attn_k_b [heads, kv_lora,
+// nope] and attn_v_b [heads, v, kv_lora] (io/gguf_export.h): 16-bit when both are of that type,
+// else f32 (dequantized blocks kept exact).
+Tensor join_kv_b(const Tensor& k_b, const Tensor& v_b, const std::string& where) {
+  if (k_b.ndim() != 3 || v_b.ndim() != 3 || k_b.dim(0) != v_b.dim(0) || k_b.dim(1) != v_b.dim(2))
+    fail_input(where, ": attn_k_b ", shape_str(k_b.shape), " and attn_v_b ", shape_str(v_b.shape),
+               " are not [heads, kv_lora, nope] and [heads, v, kv_lora]");
+  const int64_t nh = k_b.dim(0), lora = k_b.dim(1), nope = k_b.dim(2), v = v_b.dim(1);
+  const std::vector<float> k = values_f32(k_b), vv = values_f32(v_b);
+  std::vector<float> kv(static_cast<size_t>(nh * (nope + v) * lora));
+  for (int64_t h = 0; h < nh; ++h) {
+    float* head = kv.data() + h * (nope + v) * lora;
+    for (int64_t i = 0; i < nope; ++i)
+      for (int64_t j = 0; j < lora; ++j) head[i * lora + j] = k[(h * lora + j) * nope + i];
+    std::copy(vv.begin() + h * v * lora, vv.begin() + (h + 1) * v * lora, head + nope * lora);
+  }
+  const DType type = k_b.dtype == v_b.dtype && (k_b.dtype == DType::BF16 || k_b.dtype == DType::F16)
+                         ? k_b.dtype
+                         : DType::F32;
+  Tensor t = Tensor::empty(type, {nh * (nope + v), lora});
+  for (size_t i = 0; i < kv.size(); ++i) {
+    if (type == DType::F32) t.ptr<float>()[i] = kv[i];
+    if (type == DType::BF16) t.ptr<uint16_t>()[i] = f32_to_bf16(kv[i]);
+    if (type == DType::F16) t.ptr<uint16_t>()[i] = f32_to_f16(kv[i]);
+  }
+  return t;
+}
+
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// config.json of a deepseek2 file, from the keys llama.cpp's converter writes (io/gguf_export.h).
+json deepseek2_config(const GgufFile& g, json c) {
+  const std::string a = "deepseek2.";
+  auto opt_int = [&](const std::string& key, int64_t def) {
+    return g.find(a + key) ? g.get_int(a + key) : def;
+  };
+  auto opt_float = [&](const std::string& key, double def) {
+    return g.find(a + key) ? g.get_float(a + key) : def;
+  };
+  const int64_t heads = g.get_int(a + "attention.head_count");
+  const int64_t rope = g.get_int(a + "rope.dimension_count");
+  // MLA files give the per-head sizes under *_mla; older ones (one kv head per head) directly
+  const int64_t k_len = g.find(a + "attention.key_length_mla")
+                            ? g.get_int(a + "attention.key_length_mla")
+                            : g.get_int(a + "attention.key_length");
+  const int64_t v_len = g.find(a + "attention.value_length_mla")
+                            ? g.get_int(a + "attention.value_length_mla")
+                            : g.get_int(a + "attention.value_length");
+  const int64_t q_lora = opt_int("attention.q_lora_rank", 0);
+  const int64_t experts = opt_int("expert_count", 0);
+  const int64_t groups = opt_int("expert_group_count", 1);
+  // llama.cpp: softmax (1) when absent (DeepSeek-V2's files); r1's config refuses it by name
+  const bool sigmoid = opt_int("expert_gating_func", 1) == 2;
+  c["architectures"] = {"DeepseekV3ForCausalLM"};
+  c["model_type"] = "deepseek_v3";
+  c["num_key_value_heads"] = heads;
+  c["q_lora_rank"] = q_lora > 0 ? json(q_lora) : json(nullptr);
+  c["kv_lora_rank"] = g.get_int(a + "attention.kv_lora_rank");
+  c["qk_nope_head_dim"] = k_len - rope;
+  c["qk_rope_head_dim"] = rope;
+  c["v_head_dim"] = v_len;
+  c["n_routed_experts"] = experts;
+  c["moe_intermediate_size"] = opt_int("expert_feed_forward_length", 0);
+  c["n_shared_experts"] = opt_int("expert_shared_count", 0);
+  c["num_experts_per_tok"] = opt_int("expert_used_count", 0);
+  c["n_group"] = groups;
+  c["topk_group"] = opt_int("expert_group_used_count", groups);
+  c["first_k_dense_replace"] = opt_int("leading_dense_block_count", 0);
+  c["routed_scaling_factor"] = opt_float("expert_weights_scale", 1.0);
+  c["norm_topk_prob"] = g.find(a + "expert_weights_norm") && g.find(a + "expert_weights_norm")->i;
+  c["scoring_func"] = sigmoid ? "sigmoid" : "softmax";
+  c["topk_method"] = sigmoid ? "noaux_tc" : "greedy";
+  c["num_nextn_predict_layers"] = 0;  // not read from GGUF
+  c.erase("attention_bias");
+  if (g.find(a + "rope.scaling.type")) {
+    const std::string type = g.get_string(a + "rope.scaling.type");
+    if (type != "yarn" && type != "none")
+      fail_input(g.path(), ": rope scaling \"", type, "\" is not read for deepseek2");
+    if (type == "yarn") {
+      // llama.cpp divides 0.1 out of the log multiplier and takes it as both mscale and
+      // mscale_all_dim; without it the two scales have no HF form
+      if (!g.find(a + "rope.scaling.yarn_log_multiplier"))
+        fail_input(g.path(), ": yarn rope scaling without ", a, "rope.scaling.yarn_log_multiplier");
+      if (opt_float("rope.scaling.yarn_attn_factor", 1.0) != 1.0 ||
+          opt_float("rope.scaling.yarn_ext_factor", 1.0) != 1.0)
+        fail_input(g.path(), ": yarn attention or extrapolation factors other than 1 are not read");
+      // (an F32 of 0.1 * m: rounded to 6 decimals, so that 1 reads back as 1)
+      const double m =
+          std::round(g.get_float(a + "rope.scaling.yarn_log_multiplier") / 0.1 * 1e6) / 1e6;
+      c["rope_scaling"] = {{"type", "yarn"},
+                           {"factor", g.get_float(a + "rope.scaling.factor")},
+                           {"original_max_position_embeddings",
+                            g.get_int(a + "rope.scaling.original_context_length")},
+                           {"beta_fast", opt_float("rope.scaling.yarn_beta_fast", 32.0)},
+                           {"beta_slow", opt_float("rope.scaling.yarn_beta_slow", 1.0)},
+                           {"mscale", m},
+                           {"mscale_all_dim", m}};
+    }
+  }
+  return c;
+}
+
 }  // namespace
 
 Tensor reorder_rope_rows(const Tensor& t, int64_t heads, bool to_gguf) {
@@ -53,9 +175,9 @@ Tensor reorder_rope_rows(const Tensor& t, int64_t heads, bool to_gguf) {
 
 json gguf_model_config(const GgufFile& g) {
   const std::string arch = g.get_string("general.architecture");
-  if (arch != "qwen2" && arch != "llama")
+  if (arch != "qwen2" && arch != "llama" && arch != "deepseek2")
     fail_input(g.path(), ": architecture \"", arch,
-               "\" is not read from GGUF yet (qwen2 and llama are)");
+               "\" is not read from GGUF (qwen2, llama and deepseek2 are)");
   const GgufTensorInfo* embd = g.tensor_info("token_embd.weight");
   if (!embd || embd->ne.size() != 2) fail_input(g.path(), ": no 2-D token_embd.weight tensor");
   auto opt_int = [&](const std::string& key, int64_t def) {
@@ -82,8 +204,9 @@ json gguf_model_config(const GgufFile& g) {
             {"tie_word_embeddings", g.tensor_info("output.weight") == nullptr},
             {"attention_bias", g.tensor_info("blk.0.attn_q.bias") != nullptr}};
   if (arch == "llama") c["mlp_bias"] = g.tensor_info("blk.0.ffn_gate.bias") != nullptr;
+  if (arch == "deepseek2") c = deepseek2_config(g, std::move(c));
   int64_t rope_dim = heads > 0 ? hidden / heads : 0;
-  if (heads > 0 && g.find(arch + ".rope.dimension_count")) {
+  if (heads > 0 && arch != "deepseek2" && g.find(arch + ".rope.dimension_count")) {
     rope_dim = g.get_int(arch + ".rope.dimension_count");
     if (rope_dim != hidden / heads) c["head_dim"] = rope_dim;
   }
@@ -158,18 +281,43 @@ WeightStore open_gguf_folder(const std::string& dir, LoadMode mode) {
   std::string path = read_file(path_join(dir, kGgufSourceFile));
   GgufFile g = GgufFile::open(path, mode);
   // The file's tensors under the names of the table of the config read from its metadata.
-  std::map<std::string, const TensorSpec*> by_gguf;
+  std::map<std::string, std::vector<const TensorSpec*>> by_gguf;  // several: DeepSeek's experts
   const std::vector<TensorSpec> table = tensor_table(ModelConfig::load(dir));
   for (const TensorSpec& s : table)
-    if (!s.gguf.empty()) by_gguf[s.gguf] = &s;
+    if (!s.gguf.empty()) by_gguf[s.gguf].push_back(&s);
   WeightStore store;
+  std::map<std::string, Tensor> k_b, v_b;  // DeepSeek's split kv_b, by its attn_kv_b name
   for (const auto& info : g.tensors()) {
     if (info.name == "rope_freqs.weight") continue;  // config.json's rope_scaling (above)
+    const bool is_k = ends_with(info.name, "attn_k_b.weight");
+    if (is_k || ends_with(info.name, "attn_v_b.weight")) {  // "attn_?_b.weight": 15 characters
+      const std::string kv = info.name.substr(0, info.name.size() - 15) + "attn_kv_b.weight";
+      if (!by_gguf.count(kv)) fail_input(path, ": tensor ", info.name, " is not one r1 reads");
+      (is_k ? k_b : v_b)[kv] = g.tensor(info.name);
+      continue;
+    }
     auto it = by_gguf.find(info.name);
     if (it == by_gguf.end())
       fail_input(path, ": tensor ", info.name, " is not one r1 reads for ",
                  g.get_string("general.architecture"));
-    const TensorSpec& s = *it->second;
+    if (it->second.size() > 1) {  // one tensor of all experts: a view of each
+      const Tensor all = g.tensor(info.name);
+      const std::vector<int64_t>& one = it->second[0]->shape;
+      const int64_t n = static_cast<int64_t>(it->second.size());
+      if (all.ndim() != 3 || all.dim(0) != n || all.dim(1) != one[0] || all.dim(2) != one[1])
+        fail_input(path, ": tensor ", info.name, " has shape ", shape_str(all.shape), ", not ", n,
+                   " experts of ", shape_str(one));
+      const size_t bytes = all.nbytes() / static_cast<size_t>(n);
+      for (const TensorSpec* s : it->second)
+        store.add_tensor(
+            s->name,
+            Tensor::view_of(all.dtype, one,
+                            static_cast<char*>(all.data) + static_cast<size_t>(s->expert) * bytes,
+                            all.owner),
+            path);
+      continue;
+    }
+    const TensorSpec& s = *it->second[0];
     Tensor t = g.tensor(info.name);
     if (s.rope_heads > 0) {
       const int64_t rows = t.ndim() == 1 ? t.numel() : t.dim(0);
@@ -180,6 +328,12 @@ WeightStore open_gguf_folder(const std::string& dir, LoadMode mode) {
     }
     store.add_tensor(s.name, std::move(t), path);
   }
+  for (const auto& [kv, k] : k_b) {
+    if (!v_b.count(kv)) fail_input(path, ": ", kv, " is split, but its attn_v_b is missing");
+    store.add_tensor(by_gguf[kv][0]->name, join_kv_b(k, v_b[kv], path + ": " + kv), path);
+  }
+  for (const auto& [kv, v] : v_b)
+    if (!k_b.count(kv)) fail_input(path, ": ", kv, " is split, but its attn_k_b is missing");
   return store;
 }
 
@@ -194,10 +348,7 @@ size_t gguf_to_folder(const std::string& gguf_path, const std::string& out, DTyp
   for (const auto& name : store.names()) {
     Tensor t = store.get(name);
     if (is_block_type(t.dtype)) {
-      std::vector<float> f(static_cast<size_t>(t.numel()));
-      const int64_t cols = t.shape.back();
-      for (int64_t r = 0; r < t.numel() / cols; ++r)
-        dequantize_row(t.dtype, t.row(r), f.data() + r * cols, cols);
+      const std::vector<float> f = values_f32(t);
       Tensor d = Tensor::zeros(dequantized, t.shape);
       for (size_t i = 0; i < f.size(); ++i) {
         if (dequantized == DType::F32) d.ptr<float>()[i] = f[i];

@@ -1,7 +1,9 @@
 // GGUF files as model folders, so that `-m FILE.gguf` works in every command: the file's metadata
 // becomes config.json, tokenizer.json and tokenizer_config.json in a small cache folder, and its
 // tensors are read in place (views into the file, no copy) under Hugging Face names, Llama's q/k
-// rows turned back from llama.cpp's interleaved pairs to rotate-half order.
+// rows turned back from llama.cpp's interleaved pairs to rotate-half order, DeepSeek's routed
+// experts as views into the one tensor of each layer, and its attn_k_b / attn_v_b joined back into
+// kv_b_proj (f32 unless both halves are the same 16-bit type; older files' attn_kv_b as it is).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -22,7 +24,8 @@ constexpr const char* kGgufSourceFile = "gguf_source";
 // bias's rows being single values) either way.
 Tensor reorder_rope_rows(const Tensor& t, int64_t heads, bool to_gguf);
 
-// config.json of a GGUF file (architectures qwen2 and llama); Input errors name the file.
+// config.json of a GGUF file (architectures qwen2, llama and deepseek2); Input errors name the
+// file.
 nlohmann::json gguf_model_config(const GgufFile& g);
 
 // The folder standing for a GGUF file, under $R1_CACHE_DIR (default $XDG_CACHE_HOME/r1 or

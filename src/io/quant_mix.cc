@@ -78,7 +78,7 @@ DType quant_mix_type(QuantMix m, const std::string& name, int64_t cols, int64_t 
       const int64_t l = layer_of(name);
       const bool more =
           l >= 0 && use_more_bits(l, n_layers) &&
-          (ends_with(name, ".self_attn.v_proj.weight") || ends_with(name, ".mlp.down_proj.weight"));
+          (ends_with(name, ".self_attn.v_proj.weight") || ends_with(name, "down_proj.weight"));
       t = output || more ? DType::Q6_K : DType::Q4_K;
       break;
     }

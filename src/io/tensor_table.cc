@@ -50,8 +50,9 @@ class Table {
     return add(name, {n}, role, Storage::Float, InitKind::Zeros, gguf);
   }
   // DeepSeek's projections: fp8 in its fp8 checkpoints.
-  TensorSpec& linear(const std::string& name, int64_t rows, int64_t cols, Role role) {
-    TensorSpec& s = matrix(name, rows, cols, role);
+  TensorSpec& linear(const std::string& name, int64_t rows, int64_t cols, Role role,
+                     const char* gguf = nullptr) {
+    TensorSpec& s = matrix(name, rows, cols, role, gguf);
     s.storage = Storage::Linear;
     s.fp8 = c_.ds.fp8;
     return s;
@@ -86,13 +87,15 @@ class Table {
     }
   }
 
+  // llama.cpp names the dense MLP's ffn_gate, the routed experts' ffn_gate_exps (one tensor of
+  // all experts) and the shared experts' ffn_gate_shexp: `kind` is "", "_exps" or "_shexp".
   void deepseek_ffn(const std::string& p, int64_t inter, Role gate, Role up, Role down,
-                    int32_t expert) {
+                    int32_t expert, const std::string& kind) {
     const int64_t H = c_.hidden;
     const size_t first = v.size();
-    linear(p + "gate_proj.weight", inter, H, gate);
-    linear(p + "up_proj.weight", inter, H, up);
-    linear(p + "down_proj.weight", H, inter, down);
+    linear(p + "gate_proj.weight", inter, H, gate, ("ffn_gate" + kind + ".weight").c_str());
+    linear(p + "up_proj.weight", inter, H, up, ("ffn_up" + kind + ".weight").c_str());
+    linear(p + "down_proj.weight", H, inter, down, ("ffn_down" + kind + ".weight").c_str());
     for (size_t i = first; i < v.size(); ++i) {
       v[i].expert = expert;
       v[i].per_token = expert < c_.ds.experts_per_tok;
@@ -102,37 +105,40 @@ class Table {
   void deepseek_layer(int64_t l) {
     const auto& d = c_.ds;
     const int64_t H = c_.hidden, nh = c_.n_heads, qk = d.qk_nope_head_dim + d.qk_rope_head_dim;
-    norm("input_layernorm.weight", H, Role::AttnNorm);
-    norm("post_attention_layernorm.weight", H, Role::FfnNorm);
+    norm("input_layernorm.weight", H, Role::AttnNorm, "attn_norm.weight");
+    norm("post_attention_layernorm.weight", H, Role::FfnNorm, "ffn_norm.weight");
     const std::string a = "self_attn.";
     if (d.q_lora_rank > 0) {
-      linear(a + "q_a_proj.weight", d.q_lora_rank, H, Role::QA);
-      norm(a + "q_a_layernorm.weight", d.q_lora_rank, Role::QANorm);
-      linear(a + "q_b_proj.weight", nh * qk, d.q_lora_rank, Role::QB);
+      linear(a + "q_a_proj.weight", d.q_lora_rank, H, Role::QA, "attn_q_a.weight");
+      norm(a + "q_a_layernorm.weight", d.q_lora_rank, Role::QANorm, "attn_q_a_norm.weight");
+      linear(a + "q_b_proj.weight", nh * qk, d.q_lora_rank, Role::QB, "attn_q_b.weight");
     } else {
-      linear(a + "q_proj.weight", nh * qk, H, Role::Q);
+      linear(a + "q_proj.weight", nh * qk, H, Role::Q, "attn_q.weight");
     }
-    linear(a + "kv_a_proj_with_mqa.weight", d.kv_lora_rank + d.qk_rope_head_dim, H, Role::KvA);
-    norm(a + "kv_a_layernorm.weight", d.kv_lora_rank, Role::KvANorm);
+    linear(a + "kv_a_proj_with_mqa.weight", d.kv_lora_rank + d.qk_rope_head_dim, H, Role::KvA,
+           "attn_kv_a_mqa.weight");
+    norm(a + "kv_a_layernorm.weight", d.kv_lora_rank, Role::KvANorm, "attn_kv_a_norm.weight");
+    // attn_kv_b in older GGUF files; llama.cpp now writes it split (io/gguf_export.h)
     linear(a + "kv_b_proj.weight", nh * (d.qk_nope_head_dim + d.v_head_dim), d.kv_lora_rank,
-           Role::KvB);
-    linear(a + "o_proj.weight", H, nh * d.v_head_dim, Role::O);
+           Role::KvB, "attn_kv_b.weight");
+    linear(a + "o_proj.weight", H, nh * d.v_head_dim, Role::O, "attn_output.weight");
     if (!d.is_moe_layer(l)) {
-      deepseek_ffn("mlp.", c_.intermediate, Role::Gate, Role::Up, Role::Down, -1);
+      deepseek_ffn("mlp.", c_.intermediate, Role::Gate, Role::Up, Role::Down, -1, "");
       return;
     }
     // The router is bf16 in R1's checkpoints, its correction bias f32 (and absent in some).
-    add("mlp.gate.weight", {d.n_routed_experts, H}, Role::Router, Storage::Float, InitKind::Normal);
+    add("mlp.gate.weight", {d.n_routed_experts, H}, Role::Router, Storage::Float, InitKind::Normal,
+        "ffn_gate_inp.weight");
     TensorSpec& b = add("mlp.gate.e_score_correction_bias", {d.n_routed_experts}, Role::RouterBias,
-                        Storage::F32, InitKind::Zeros);
+                        Storage::F32, InitKind::Zeros, "exp_probs_b.bias");
     b.optional = true;
     b.frozen = true;
     for (int32_t e = 0; e < d.n_routed_experts; ++e)
       deepseek_ffn("mlp.experts." + std::to_string(e) + ".", d.moe_intermediate, Role::Gate,
-                   Role::Up, Role::Down, e);
+                   Role::Up, Role::Down, e, "_exps");
     if (d.n_shared_experts > 0)
       deepseek_ffn("mlp.shared_experts.", d.n_shared_experts * d.moe_intermediate, Role::SharedGate,
-                   Role::SharedUp, Role::SharedDown, -1);
+                   Role::SharedUp, Role::SharedDown, -1, "_shexp");
   }
 
   // DeepSeek's multi-token-prediction layer (index n_layers; docs/FACTS.md section 2): an MoE
@@ -160,6 +166,7 @@ class Table {
     for (size_t i = first; i < v.size(); ++i) {
       v[i].frozen = true;
       v[i].per_token = false;
+      v[i].gguf.clear();  // llama.cpp's converter leaves the MTP layer out
     }
   }
 
@@ -177,7 +184,6 @@ std::vector<TensorSpec> tensor_table(const ModelConfig& c, bool with_mtp) {
   TensorSpec& embed =
       t.matrix("model.embed_tokens.weight", c.vocab, c.hidden, Role::Embed, "token_embd.weight");
   embed.per_token = false;  // one row
-  if (ds) embed.storage = Storage::Float;
   for (int32_t l = 0; l < c.n_layers; ++l) {
     t.set_layer(l);
     if (ds) {

@@ -79,8 +79,10 @@ struct TensorSpec {
   // experts of each MoE layer (for the byte count, experts being equal in size); the embedding
   // reads one row of its own.
   bool per_token = true;
-  bool frozen = false;     // saved but not trained (e_score_correction_bias, the MTP layer)
-  std::string gguf;        // llama.cpp's name (qwen2 and llama); empty: none
+  bool frozen = false;  // saved but not trained (e_score_correction_bias, the MTP layer)
+  // llama.cpp's name (qwen2, llama, deepseek2); empty: none. DeepSeek's routed experts share
+  // one name (one GGUF tensor of all experts, `expert` its index in it).
+  std::string gguf;
   int64_t rope_heads = 0;  // llama.cpp stores these rows rotary-interleaved per head (Llama q/k)
 
   // Whether a checkpoint stores this tensor (not a pure alias).

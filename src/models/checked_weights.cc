@@ -50,7 +50,7 @@ ops::Weight matrix(const io::WeightStore& s, const std::string& prefix, int64_t 
     w.block_k = block_in;
     return w;
   }
-  w.w = float_tensor(s, name, {rows, cols});
+  w.w = matrix_tensor(s, name, {rows, cols});  // or blocks (a GGUF file)
   return w;
 }
 

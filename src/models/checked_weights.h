@@ -14,7 +14,7 @@ namespace r1::models {
 Tensor float_tensor(const io::WeightStore& s, const std::string& name, std::vector<int64_t> shape);
 // A weight matrix of exactly `shape`: f32/bf16/f16, or a block type (a GGUF file's).
 Tensor matrix_tensor(const io::WeightStore& s, const std::string& name, std::vector<int64_t> shape);
-// The matrix `<prefix>.weight` of [rows, cols]: f32/bf16/f16, or F8_E4M3 with its
+// The matrix `<prefix>.weight` of [rows, cols]: f32/bf16/f16, a block type, or F8_E4M3 with its
 // `<prefix>.weight_scale_inv` f32 block scales [ceil(rows / block_out), ceil(cols / block_in)].
 ops::Weight matrix(const io::WeightStore& s, const std::string& prefix, int64_t rows, int64_t cols,
                    int64_t block_out = 128, int64_t block_in = 128);

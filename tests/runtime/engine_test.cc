@@ -216,7 +216,13 @@ TEST(Engine, CancelFreesTheSequence) {
   opt.max_running = 1;
   Collector a, b;
   Engine engine(*model, nullptr, {}, opt);
-  auto ta = engine.submit({request(0, 5, 1.0f, 100000), -1, a.sink()});
+  // a takes at least 5 ms a token, so that it still runs (its context holds 256 tokens) when
+  // cancelled; without that a fast machine finishes it within the 50 ms below
+  auto slow_a = [sink = a.sink()](const SampleDelta& d) {
+    sink(d);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  };
+  auto ta = engine.submit({request(0, 5, 1.0f, 100000), -1, slow_a});
   auto tb = engine.submit({request(1, 5, 0.0f, 4), -1, b.sink()});  // waits for a's slot
   ASSERT_TRUE(ta && tb);
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
