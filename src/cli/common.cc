@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/model_dir.h"
+#include "core/cpu_features.h"
 #include "core/error.h"
 #include "core/file_util.h"
 #include "core/json_util.h"
@@ -90,9 +91,11 @@ LoadedModel load_model_from_flags(Args& args, bool fast_bf16_default) {
   const bool fast = args.take_bool("--fast-bf16"), exact = args.take_bool("--exact");
   if (fast && exact) fail_usage("--fast-bf16 and --exact exclude each other");
   // bf16 dot products are the default only where the CPU computes them natively (the AVX-512
-  // kernels require AVX-512 BF16); elsewhere rounding the activations would gain no speed.
-  ops::set_fast_bf16(
-      fast || (!exact && fast_bf16_default && kernels::kernels().isa == kernels::Isa::Avx512));
+  // kernels require AVX-512 BF16) and faster than f32 FMA (CpuFeatures::bf16_dot_fast); elsewhere
+  // rounding the activations would gain no speed.
+  ops::set_fast_bf16(fast || (!exact && fast_bf16_default &&
+                              kernels::kernels().isa == kernels::Isa::Avx512 &&
+                              cpu_features().bf16_dot_fast()));
   opt.max_context = args.take_int("--ctx", 0, 1, kMaxTokens);
   const std::string adapter = args.take_str("--adapter", "");
   lm.model = models::load_model(lm.dir, opt);

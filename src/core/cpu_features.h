@@ -13,6 +13,7 @@ struct CpuFeatures {
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;  // need zmm state
   bool avx512bf16 = false, avx512vnni = false;
   bool os_ymm = false, os_zmm = false;  // XCR0 bits enabled by the OS
+  bool amd = false;                     // vendor AuthenticAMD
 
   // Everything kernels/cpu/*_avx2.cc is compiled for (-mavx2 -mfma -mf16c).
   bool has_avx2_set() const { return avx2 && fma && f16c; }
@@ -21,6 +22,12 @@ struct CpuFeatures {
     return has_avx2_set() && avx512f && avx512bw && avx512vl && avx512dq && avx512bf16 &&
            avx512vnni;
   }
+  // Whether bf16 dot products (vdpbf16ps) outrun f32 FMA on widened bf16, which decides the
+  // default for bf16 weights (ops::set_fast_bf16): on AMD Zen 4 / 5 they do (prefill of a
+  // 1.5B-shaped bf16 model 1.57x the exact path, bench/README.md); on Intel Sapphire / Emerald
+  // Rapids vdpbf16ps zmm runs at half the FMA rate (kernels_bench: peak 74 against 144 GFLOP/s,
+  // the 1536 x 8960 GEMM at M = 512 78 against 142), so there the exact path is also the fast one.
+  bool bf16_dot_fast() const { return avx512bf16 && amd; }
   std::string describe() const;  // "avx2 fma f16c avx512f ..." (present features only)
 };
 

@@ -143,10 +143,15 @@ void deepseek2_metadata(const ModelConfig& c, std::vector<std::pair<std::string,
 }
 
 // What a GGUF file of `c` can say: llama.cpp's deepseek2 takes yarn's mscale equal to
-// mscale_all_dim (its rope attention factor is their ratio, 1).
+// mscale_all_dim (its rope attention factor is their ratio, 1) and every layer past the leading
+// dense ones as MoE.
 void check_exportable(const ModelConfig& c, const std::string& dir) {
   const std::string& t = c.rope_scaling.type;
   const bool ds = c.arch == Arch::DeepseekV3;
+  if (ds && c.ds.moe_layer_freq != 1)
+    fail_input(dir, ": moe_layer_freq ", c.ds.moe_layer_freq,
+               " has no GGUF form (llama.cpp's deepseek2 makes every layer after the leading dense "
+               "ones an MoE layer)");
   if (t.empty() || t == "default" || (c.arch == Arch::Llama && t == "llama3")) return;
   if (ds && t == "yarn") {
     const RopeScaling& r = c.rope_scaling;

@@ -120,6 +120,7 @@ TEST(CpuFeatures, ConsistentAndAgreesWithTheCompiler) {
   EXPECT_EQ(f.avx512dq, static_cast<bool>(__builtin_cpu_supports("avx512dq")));
   EXPECT_EQ(f.avx512vnni, static_cast<bool>(__builtin_cpu_supports("avx512vnni")));
   EXPECT_EQ(f.avx512bf16, static_cast<bool>(__builtin_cpu_supports("avx512bf16")));
+  EXPECT_EQ(f.amd, static_cast<bool>(__builtin_cpu_is("amd")));
   EXPECT_EQ(isa_supported(Isa::Avx2), f.has_avx2_set());
   EXPECT_EQ(isa_supported(Isa::Avx512), f.has_avx512_set());
   EXPECT_TRUE(isa_supported(Isa::Scalar));
