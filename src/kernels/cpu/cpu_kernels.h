@@ -56,6 +56,10 @@ namespace avx512 {
 R1_DECLARE_KERNELS
 // fp8 W, M <= kFp8FusedMaxM: fused dequantization (kernels/cpu/gemm_fp8_avx512.cc).
 void gemm_fp8_small_m(const GemmParams& p);
+// Q8_0 W through the packed f32 panels (gemm_avx512.cc): the weights widened exactly once per
+// panel, X's rows kept in f32 (no int8 quantization of X). gemm_q8_0 takes it for many X rows
+// where f32 FMA outruns the int8 dot products. K > 0, whole 32-blocks; X in p.x.
+void gemm_q8_0_f32(const GemmParams& p);
 }  // namespace avx512
 
 #undef R1_DECLARE_KERNELS

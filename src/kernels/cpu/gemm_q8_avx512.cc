@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "core/cpu_features.h"
 #include "core/error.h"
 #include "kernels/cpu/cpu_kernels.h"
 
@@ -72,10 +73,24 @@ void q8_tile512(const uint8_t* w, int64_t wstep, const int8_t* xq, const float* 
 
 }  // namespace
 
+// Many X rows on a CPU whose f32 FMA outruns its int8 dot products: the packed f32 GEMM on the
+// weights widened exactly. On Intel's AVX-512 the tile above spends five vector operations (sign
+// move, vpdpbusd, conversion, scale product, FMA) per 64 products of a W row and an X row, all
+// on the two ports that also run FMA; kernels_bench on an Intel Xeon (family 6, model 207), one
+// core, 1536 x 8960, W from memory: int8 tiles 69 / 67 / 66 / 59 / 65 GFLOP/s at M = 16 / 32 /
+// 64 / 128 / 512, the f32 panels 76 / 98 / 115 / 143 / 152 (at M = 8: 69 against 49). AMD's
+// (Zen 4 / 5) int8 dot products are the faster there (Q8_0 prefill above bf16's, bench/README.md).
+bool q8_f32_path(const GemmParams& p) {
+  static const bool intel = !cpu_features().amd;
+  return intel && p.M >= 16 && p.x != nullptr && p.K > 0;
+}
+
 #define R1_Q8_MB 4
 #define R1_Q8_TILE q8_tile512
+#define R1_Q8_F32 q8_f32_path
 #include "kernels/cpu/gemm_q8.inc"
 #undef R1_Q8_MB
 #undef R1_Q8_TILE
+#undef R1_Q8_F32
 
 }  // namespace r1::kernels::avx512
