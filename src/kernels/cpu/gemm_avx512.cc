@@ -315,39 +315,11 @@ void transpose16(__m512i r[16]) {
   }
 }
 
-// pack_w for Q8_0 W (k0 and kc whole 32-blocks): each weight d * q widened to f32 exactly (an f16
-// scale times an integer of 7 bits fits f32's 24-bit significand), 16 rows by 16 k at a time.
-void pack_w_q8_0(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t kc,
-                 uint32_t* dst) {
-  const int64_t row_bytes = static_cast<int64_t>(dtype_bytes(DType::Q8_0, p.ldw));
-  const uint8_t* wbase = static_cast<const uint8_t*>(p.w);
-  for (int64_t g = 0; g < round_up(rows, 16); g += 16) {
-    uint32_t* panel = dst + (g / kNr) * kc * kNr + (g % kNr);
-    for (int64_t s = 0; s < kc; s += 16) {
-      const int64_t k = k0 + s;
-      __m512i r[16];
-#pragma GCC unroll 16
-      for (int i = 0; i < 16; ++i) {
-        if (g + i >= rows) {
-          r[i] = _mm512_setzero_si512();
-          continue;
-        }
-        const uint8_t* blk = wbase + (n0 + g + i) * row_bytes + (k / 32) * kQ8BlockBytes;
-        uint16_t h;
-        std::memcpy(&h, blk, 2);
-        const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2 + k % 32));
-        r[i] = _mm512_castps_si512(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)),
-                                                 _mm512_set1_ps(_cvtsh_ss(h))));
-      }
-      transpose16(r);
-      for (int64_t j = 0; j < 16; ++j) _mm512_store_si512(panel + (s + j) * kNr, r[j]);
-    }
-  }
-}
-
 // Packs W rows [n0, n0 + rows) (rows <= kNc; missing rows are zero), k in [k0, k0 + kc), into
 // panels of kNr columns: f32 panel [kc][32]; bf16 panel [ceil(kc/2)][32] of 32-bit pairs.
-// Panel j starts at dst + j * steps * kNr (steps = kc, or ceil(kc/2) for bf16).
+// Panel j starts at dst + j * steps * kNr (steps = kc, or ceil(kc/2) for bf16). Q8_0 W (k0 and
+// kc whole 32-blocks) goes to f32 panels, each weight d * q widened exactly (an f16 scale times
+// an integer of 7 bits fits f32's 24-bit significand).
 void pack_w(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t kc, uint32_t* dst) {
   if (p.w_trans) {  // f32, k-major: each panel row is a (masked) copy of 32 columns
     const float* w = static_cast<const float*>(p.w);
@@ -364,11 +336,12 @@ void pack_w(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t k
     }
     return;
   }
-  if (p.wtype == DType::Q8_0) return pack_w_q8_0(p, n0, rows, k0, kc, dst);
   const bool bf16 = p.wtype == DType::BF16 && p.bf16_dot;  // pairs; exact bf16 widens to f32
   const int64_t steps = bf16 ? (kc + 1) / 2 : kc;          // k steps (bf16: pairs) in a panel
   const size_t es = p.wtype == DType::F32 ? 4 : 2;
   const char* wbase = static_cast<const char*>(p.w);
+  const int64_t q8_row =
+      p.wtype == DType::Q8_0 ? static_cast<int64_t>(dtype_bytes(DType::Q8_0, p.ldw)) : 0;
   for (int64_t g = 0; g < round_up(rows, 16); g += 16) {  // groups of 16 W rows
     uint32_t* panel = dst + (g / kNr) * steps * kNr + (g % kNr);
     for (int64_t s = 0; s < steps; s += 16) {  // 16 k steps at a time
@@ -379,6 +352,15 @@ void pack_w(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t k
       for (int i = 0; i < 16; ++i) {
         if (g + i >= rows) {
           r[i] = _mm512_setzero_si512();
+          continue;
+        }
+        if (p.wtype == DType::Q8_0) {
+          const char* blk = wbase + (n0 + g + i) * q8_row + (k / 32) * kQ8BlockBytes;
+          uint16_t h;
+          std::memcpy(&h, blk, 2);
+          const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2 + k % 32));
+          r[i] = _mm512_castps_si512(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)),
+                                                   _mm512_set1_ps(_cvtsh_ss(h))));
           continue;
         }
         const char* row = wbase + ((n0 + g + i) * p.ldw + k) * static_cast<int64_t>(es);
