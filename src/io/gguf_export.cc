@@ -8,8 +8,6 @@
 
 #include "core/error.h"
 #include "core/file_util.h"
-#include "core/quant.h"
-#include "core/threads.h"
 #include "io/gguf.h"
 #include "io/gguf_import.h"
 #include "io/gguf_tokenizer.h"
@@ -17,6 +15,7 @@
 #include "io/rope_freqs.h"
 #include "io/safetensors.h"
 #include "io/tensor_table.h"
+#include "io/tensor_values.h"
 
 namespace r1::io {
 
@@ -24,34 +23,12 @@ using nlohmann::json;
 
 namespace {
 
-// A stored tensor's values as f32 (F32, BF16, F16).
-std::vector<float> to_f32(const Tensor& t, const std::string& name) {
-  std::vector<float> out(static_cast<size_t>(t.numel()));
-  for (size_t i = 0; i < out.size(); ++i) {
-    switch (t.dtype) {
-      case DType::F32:
-        out[i] = t.ptr<float>()[i];
-        break;
-      case DType::BF16:
-        out[i] = bf16_to_f32(t.ptr<uint16_t>()[i]);
-        break;
-      case DType::F16:
-        out[i] = f16_to_f32(t.ptr<uint16_t>()[i]);
-        break;
-      default:
-        fail_input("tensor ", name, " is ", dtype_name(t.dtype),
-                   "; r1 converts F32, BF16 and F16 checkpoints to GGUF");
-    }
-  }
-  return out;
-}
-
-// A checkpoint matrix as f32: to_f32, or DeepSeek's fp8 rows times their block scales
+// A checkpoint matrix as f32: its values, or DeepSeek's fp8 rows times their block scales
 // (`<prefix>.weight_scale_inv`, one per block_out x block_in block).
 std::vector<float> read_f32(const WeightStore& store, const std::string& name,
                             const ModelConfig& c) {
   Tensor t = store.get(name);
-  if (t.dtype != DType::F8_E4M3) return to_f32(t, name);
+  if (t.dtype != DType::F8_E4M3) return tensor_values_f32(t, name);
   const std::string scale_name = name.substr(0, name.size() - 7) + ".weight_scale_inv";
   if (t.ndim() != 2 || !store.has(scale_name))
     fail_input("tensor ", name, " is fp8 without its block scales ", scale_name);
@@ -68,31 +45,6 @@ std::vector<float> read_f32(const WeightStore& store, const std::string& name,
       out[r * cols + k] =
           fp8_e4m3_to_f32(q[r * cols + k]) * sc.ptr<float>()[(r / bn) * sc.dim(1) + k / bk];
   return out;
-}
-
-Tensor encode(const std::vector<float>& x, std::vector<int64_t> shape, DType type) {
-  Tensor t = Tensor::zeros(type, shape);
-  int64_t n = static_cast<int64_t>(x.size());
-  switch (type) {
-    case DType::F32:
-      std::copy(x.begin(), x.end(), t.ptr<float>());
-      break;
-    case DType::BF16:
-      for (int64_t i = 0; i < n; ++i) t.ptr<uint16_t>()[i] = f32_to_bf16(x[i]);
-      break;
-    case DType::F16:
-      for (int64_t i = 0; i < n; ++i) t.ptr<uint16_t>()[i] = f32_to_f16(x[i]);
-      break;
-    default: {  // a block type, rows in parallel
-      const int64_t cols = shape.back();
-      thread_pool().parallel_range(n / cols, 8, [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r)
-          quantize_row(type, x.data() + r * cols,
-                       static_cast<char*>(t.data) + dtype_bytes(type, r * cols), cols);
-      });
-    }
-  }
-  return t;
 }
 
 json read_json_file(const std::string& path) {
@@ -165,14 +117,6 @@ void check_exportable(const ModelConfig& c, const std::string& dir) {
   fail_input(dir, ": rope_scaling \"", t, "\" is not exported to GGUF yet");
 }
 
-// A block type whose blocks do not divide the rows becomes F16, as llama.cpp's quantizer does.
-DType fit_rows(DType type, int64_t cols, const std::string& name,
-               std::vector<std::string>* fallbacks) {
-  if (!is_block_type(type) || cols % dtype_block(type) == 0) return type;
-  fallbacks->push_back(name);
-  return DType::F16;
-}
-
 }  // namespace
 
 GgufExportResult export_gguf(const std::string& dir, const std::string& out,
@@ -238,11 +182,8 @@ GgufExportResult export_gguf(const std::string& dir, const std::string& out,
     auto type_of = [&](int64_t n, const std::string& gguf) {
       if (!matrix) return DType::F32;
       const DType t = quant_mix_type(options.mix, hf, n, c.n_layers, c.tie_word_embeddings);
-      if (t == DType::F16 && is_quantized(options.mix)) {  // the mix's own fallback (K types)
-        result.f16_fallback.push_back(gguf);
-        return t;
-      }
-      return fit_rows(t, n, gguf, &result.f16_fallback);
+      if (t == DType::F16 && is_quantized(options.mix)) result.f16_fallback.push_back(gguf);
+      return t;
     };
     if (s.expert >= 0) {  // one tensor [experts, rows, cols], made when its last expert is seen
       auto [it, fresh] = stacked.emplace(s.gguf, specs.size());
@@ -276,7 +217,7 @@ GgufExportResult export_gguf(const std::string& dir, const std::string& out,
               p = std::copy(head + nope * lora, head + (nope + v) * lora, p);
             }
           }
-          return encode(
+          return tensor_from_f32(
               x, k ? std::vector<int64_t>{nh, lora, nope} : std::vector<int64_t>{nh, v, lora},
               type);
         };
@@ -290,7 +231,7 @@ GgufExportResult export_gguf(const std::string& dir, const std::string& out,
     const DType type = type_of(cols, s.gguf);
     specs.push_back({s.gguf, type, info.shape});
     make.push_back([&store, &c, hf, type, shape = info.shape, heads = s.rope_heads]() {
-      Tensor e = encode(read_f32(store, hf, c), shape, type);
+      Tensor e = tensor_from_f32(read_f32(store, hf, c), shape, type);
       // rows are encoded independently (blocks lie within a row), so reorder after encoding
       return heads > 0 ? reorder_rope_rows(e, heads, /*to_gguf=*/true) : e;
     });
@@ -300,8 +241,8 @@ GgufExportResult export_gguf(const std::string& dir, const std::string& out,
       Tensor all = Tensor::empty(spec.dtype, spec.shape);
       const size_t bytes = all.nbytes() / names.size();
       for (size_t e = 0; e < names.size(); ++e) {
-        const Tensor one =
-            encode(read_f32(store, names[e], c), {spec.shape[1], spec.shape[2]}, spec.dtype);
+        const Tensor one = tensor_from_f32(read_f32(store, names[e], c),
+                                           {spec.shape[1], spec.shape[2]}, spec.dtype);
         std::memcpy(static_cast<char*>(all.data) + e * bytes, one.data, bytes);
       }
       return all;

@@ -13,11 +13,11 @@
 
 #include "core/error.h"
 #include "core/file_util.h"
-#include "core/quant.h"
 #include "io/gguf_tokenizer.h"
 #include "io/rope_freqs.h"
 #include "io/safetensors.h"
 #include "io/tensor_table.h"
+#include "io/tensor_values.h"
 
 namespace r1::io {
 
@@ -32,23 +32,6 @@ std::string cache_root() {
   return "/tmp/r1-cache";
 }
 
-// A stored tensor's values as f32 (F32, F16, BF16 or a block type).
-std::vector<float> values_f32(const Tensor& t) {
-  std::vector<float> f(static_cast<size_t>(t.numel()));
-  if (is_block_type(t.dtype)) {
-    const int64_t cols = t.shape.back();
-    for (int64_t r = 0; r < t.numel() / cols; ++r)
-      dequantize_row(t.dtype, static_cast<const char*>(t.data) + dtype_bytes(t.dtype, r * cols),
-                     f.data() + r * cols, cols);
-    return f;
-  }
-  for (size_t i = 0; i < f.size(); ++i)
-    f[i] = t.dtype == DType::F32    ? t.ptr<float>()[i]
-           : t.dtype == DType::BF16 ? bf16_to_f32(t.ptr<uint16_t>()[i])
-                                    : f16_to_f32(t.ptr<uint16_t>()[i]);
-  return f;
-}
-
 // DeepSeek's kv_b_proj [heads * (nope + v), kv_lora] from llama.cpp's attn_k_b [heads, kv_lora,
 // nope] and attn_v_b [heads, v, kv_lora] (io/gguf_export.h): 16-bit when both are of that type,
 // else f32 (dequantized blocks kept exact).
@@ -57,7 +40,8 @@ Tensor join_kv_b(const Tensor& k_b, const Tensor& v_b, const std::string& where)
     fail_input(where, ": attn_k_b ", shape_str(k_b.shape), " and attn_v_b ", shape_str(v_b.shape),
                " are not [heads, kv_lora, nope] and [heads, v, kv_lora]");
   const int64_t nh = k_b.dim(0), lora = k_b.dim(1), nope = k_b.dim(2), v = v_b.dim(1);
-  const std::vector<float> k = values_f32(k_b), vv = values_f32(v_b);
+  const std::vector<float> k = tensor_values_f32(k_b, where + ": attn_k_b"),
+                           vv = tensor_values_f32(v_b, where + ": attn_v_b");
   std::vector<float> kv(static_cast<size_t>(nh * (nope + v) * lora));
   for (int64_t h = 0; h < nh; ++h) {
     float* head = kv.data() + h * (nope + v) * lora;
@@ -68,13 +52,7 @@ Tensor join_kv_b(const Tensor& k_b, const Tensor& v_b, const std::string& where)
   const DType type = k_b.dtype == v_b.dtype && (k_b.dtype == DType::BF16 || k_b.dtype == DType::F16)
                          ? k_b.dtype
                          : DType::F32;
-  Tensor t = Tensor::empty(type, {nh * (nope + v), lora});
-  for (size_t i = 0; i < kv.size(); ++i) {
-    if (type == DType::F32) t.ptr<float>()[i] = kv[i];
-    if (type == DType::BF16) t.ptr<uint16_t>()[i] = f32_to_bf16(kv[i]);
-    if (type == DType::F16) t.ptr<uint16_t>()[i] = f32_to_f16(kv[i]);
-  }
-  return t;
+  return tensor_from_f32(kv, {nh * (nope + v), lora}, type);
 }
 
 bool ends_with(const std::string& s, const std::string& tail) {
@@ -347,16 +325,8 @@ size_t gguf_to_folder(const std::string& gguf_path, const std::string& out, DTyp
   std::map<std::string, Tensor> tensors;
   for (const auto& name : store.names()) {
     Tensor t = store.get(name);
-    if (is_block_type(t.dtype)) {
-      const std::vector<float> f = values_f32(t);
-      Tensor d = Tensor::zeros(dequantized, t.shape);
-      for (size_t i = 0; i < f.size(); ++i) {
-        if (dequantized == DType::F32) d.ptr<float>()[i] = f[i];
-        if (dequantized == DType::BF16) d.ptr<uint16_t>()[i] = f32_to_bf16(f[i]);
-        if (dequantized == DType::F16) d.ptr<uint16_t>()[i] = f32_to_f16(f[i]);
-      }
-      t = std::move(d);
-    }
+    if (is_block_type(t.dtype))
+      t = tensor_from_f32(tensor_values_f32(t, name), t.shape, dequantized);
     tensors[name] = std::move(t);
   }
   const std::string tmp = out + ".tmp" + std::to_string(::getpid());

@@ -83,11 +83,9 @@ DType quant_mix_type(QuantMix m, const std::string& name, int64_t cols, int64_t 
       break;
     }
   }
-  if ((t == DType::Q4_K || t == DType::Q6_K) && cols % dtype_block(t) != 0) {
+  if ((t == DType::Q4_K || t == DType::Q6_K) && cols % dtype_block(t) != 0)
     t = t == DType::Q4_K ? DType::Q5_0 : DType::Q8_0;
-    if (cols % dtype_block(t) != 0) t = DType::F16;
-  }
-  return t;
+  return cols % dtype_block(t) == 0 ? t : DType::F16;
 }
 
 }  // namespace r1::io

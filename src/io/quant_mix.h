@@ -28,9 +28,8 @@ bool is_quantized(QuantMix m);  // Q8_0, Q4_0, Q4_K_M
 //   Q4_K_M: Q4_K, with Q6_K for the output layer and for v_proj and every down_proj (DeepSeek's
 //     routed and shared experts' too: llama.cpp's ffn_down*) in the layers llama.cpp's
 //     use_more_bits picks (the first and last eighth, every third in between).
-// A K type whose 256-blocks do not divide `cols` falls back as llama.cpp's does: Q4_K to Q5_0,
-// Q6_K to Q8_0, and those to F16 if 32 does not divide it either. Q8_0 and Q4_0 are returned
-// whatever `cols` is: the caller refuses (a file) or keeps the stored type (in memory).
+// A type whose blocks do not divide `cols` falls back as llama.cpp's quantizer does: Q4_K to
+// Q5_0, Q6_K to Q8_0, and any 32-block type to F16 when 32 does not divide `cols` either.
 DType quant_mix_type(QuantMix m, const std::string& name, int64_t cols, int64_t n_layers,
                      bool tied_embeddings);
 

@@ -172,8 +172,7 @@ void quantize_weights(Model& m, io::QuantMix mix) {
             io::quant_mix_type(mix, s.name, t.dim(1), cfg.n_layers, cfg.tie_word_embeddings);
         const int64_t cols = t.dim(1);
         const bool half = type == DType::BF16 || type == DType::F16;  // rounded to nearest even
-        if (type == t.dtype || (!half && (!is_block_type(type) || cols % dtype_block(type) != 0)))
-          return q;
+        if (type == t.dtype || (!half && !is_block_type(type))) return q;
         q = Tensor::empty(type, t.shape);
         thread_pool().parallel_range(t.dim(0), 16, [&](int64_t r0, int64_t r1) {
           std::vector<float> row(static_cast<size_t>(cols));

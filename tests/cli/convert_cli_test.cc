@@ -33,17 +33,17 @@ std::string temp(const std::string& name) {
 }
 
 // A Llama checkpoint folder: the llama-bf16-sharded fixture (random weights, q/k/v biases,
-// 8 heads / 2 kv of 8) with a tokenizer r1 trains on README.md.
-std::string llama_folder(const std::string& name,
-                         const std::string& fixture = "llama-bf16-sharded") {
+// 8 heads / 2 kv of 8), or another, with a tokenizer of `vocab` ids r1 trains on README.md.
+std::string llama_folder(const std::string& name, const std::string& fixture = "llama-bf16-sharded",
+                         int vocab = 380) {
   const std::string dir = temp(name);
   fs::remove_all(dir);
   fs::create_directories(dir);
   for (const auto& e : fs::directory_iterator(source("tests/fixtures/models/" + fixture)))
     if (e.path().filename().string().find("golden") == std::string::npos)
       fs::copy(e.path(), dir + "/" + e.path().filename().string());
-  auto r =
-      run_r1("train tokenizer --corpus " + source("README.md") + " --vocab-size 380 --out " + dir);
+  auto r = run_r1("train tokenizer --corpus " + source("README.md") + " --vocab-size " +
+                  std::to_string(vocab) + " --out " + dir);
   EXPECT_EQ(r.code, 0) << r.err;
   return dir;
 }
@@ -221,6 +221,22 @@ TEST(ConvertCli, LlamaQueryAndKeyRowsPermuted) {
   r1::io::GgufFile q8 = r1::io::GgufFile::open(out);
   EXPECT_EQ(q8.tensor_info("blk.0.ffn_down.weight")->type, r1::io::GgmlType::F16);
   EXPECT_EQ(q8.tensor_info("blk.0.ffn_up.weight")->type, r1::io::GgmlType::Q8_0);
+  // --quantize in memory follows the same rule (F16 there too): on an f32 checkpoint, whose
+  // down projection F16 rounds, the file scores exactly as the folder does
+  const std::string f32 = llama_folder("llama-f32", "llama-llama3rope-f32", 300);
+  const std::string out32 = temp("llama-f32-q8.gguf"), cache = temp("cache-llama-q8");
+  r = run_r1("quantize -m " + f32 + " --type q8_0 --out " + out32);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string text = R"j({"text": "the cat sat on the mat"})j"
+                           "\n";
+  auto folder = run_r1("score --jsonl --quantize q8_0 -m " + f32, text);
+  auto file = run_r1("score --jsonl -m " + out32, text, "R1_CACHE_DIR=" + cache);
+  ASSERT_EQ(folder.code, 0) << folder.err;
+  ASSERT_EQ(file.code, 0) << file.err;
+  EXPECT_EQ(json::parse(file.out), json::parse(folder.out));
+  fs::remove_all(cache);
+  fs::remove_all(f32);
+  std::remove(out32.c_str());
   fs::remove_all(dir);
   std::remove(out.c_str());
 }

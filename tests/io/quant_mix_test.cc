@@ -55,6 +55,11 @@ TEST(QuantMix, FallbacksAndOtherMixes) {
             DType::Q4_0);
   EXPECT_EQ(quant_mix_type(QuantMix::Q4_0, "lm_head.weight", 1536, 28, false), DType::Q6_K);
   EXPECT_EQ(quant_mix_type(QuantMix::Q8_0, "lm_head.weight", 1536, 28, false), DType::Q8_0);
+  // rows of 40 hold no whole 32-block: F16, as llama.cpp's quantizer writes them
+  EXPECT_EQ(quant_mix_type(QuantMix::Q8_0, layer(3, "mlp.up_proj.weight"), 40, 28, false),
+            DType::F16);
+  EXPECT_EQ(quant_mix_type(QuantMix::Q4_0, "lm_head.weight", 40, 28, false), DType::F16);
+  EXPECT_EQ(quant_mix_type(QuantMix::BF16, "lm_head.weight", 40, 28, false), DType::BF16);
   EXPECT_EQ(quant_mix_type(QuantMix::BF16, "lm_head.weight", 1536, 28, false), DType::BF16);
   QuantMix m;
   EXPECT_TRUE(parse_quant_mix("q4_k_m", &m));
