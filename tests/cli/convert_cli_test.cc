@@ -15,6 +15,7 @@
 #include "cli_run.h"
 #include "core/dtype.h"
 #include "core/file_util.h"
+#include "gguf_expect.h"
 #include "io/gguf.h"
 #include "io/model_config.h"
 #include "io/safetensors.h"
@@ -24,6 +25,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using r1::testing::expect_tensor_types;
 using r1::testing::run_r1;
 using r1::testing::source;
 
@@ -160,17 +162,16 @@ TEST(ConvertCli, QuantizeQ4_K_MMix) {
   ASSERT_EQ(r.code, 0) << r.err;
   r1::io::GgufFile g = r1::io::GgufFile::open(out);
   EXPECT_EQ(g.get_int("general.file_type"), 15);
-  auto type = [&](const std::string& n) { return g.tensor_info(n)->type; };
-  EXPECT_EQ(type("token_embd.weight"), GgmlType::Q8_0);
-  EXPECT_EQ(type("blk.0.attn_q.weight"), GgmlType::Q5_0);
-  EXPECT_EQ(type("blk.0.attn_v.weight"), GgmlType::Q5_0);
-  EXPECT_EQ(type("blk.3.attn_v.weight"), GgmlType::Q8_0);
-  EXPECT_EQ(type("blk.0.ffn_down.weight"), GgmlType::Q4_K);
-  EXPECT_EQ(type("blk.1.ffn_down.weight"), GgmlType::Q4_K);
-  EXPECT_EQ(type("blk.2.ffn_down.weight"), GgmlType::Q6_K);
-  EXPECT_EQ(type("blk.3.ffn_down.weight"), GgmlType::Q6_K);
-  EXPECT_EQ(type("blk.0.ffn_up.weight"), GgmlType::Q5_0);
-  EXPECT_EQ(type("blk.0.attn_norm.weight"), GgmlType::F32);
+  expect_tensor_types(g, {{"token_embd.weight", GgmlType::Q8_0},
+                          {"blk.0.attn_q.weight", GgmlType::Q5_0},
+                          {"blk.0.attn_v.weight", GgmlType::Q5_0},
+                          {"blk.3.attn_v.weight", GgmlType::Q8_0},
+                          {"blk.0.ffn_down.weight", GgmlType::Q4_K},
+                          {"blk.1.ffn_down.weight", GgmlType::Q4_K},
+                          {"blk.2.ffn_down.weight", GgmlType::Q6_K},
+                          {"blk.3.ffn_down.weight", GgmlType::Q6_K},
+                          {"blk.0.ffn_up.weight", GgmlType::Q5_0},
+                          {"blk.0.attn_norm.weight", GgmlType::F32}});
   const std::string text = R"j({"text": "What is 48 + 27? 8 + 7 = 15, carry 1."})j"
                            "\n";
   auto folder = run_r1("score --jsonl --quantize q4_k_m -m " + arith, text);

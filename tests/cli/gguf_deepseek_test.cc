@@ -17,6 +17,7 @@
 #include "core/dtype.h"
 #include "core/file_util.h"
 #include "core/quant.h"
+#include "gguf_expect.h"
 #include "io/gguf.h"
 #include "io/safetensors.h"
 
@@ -25,6 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 using r1::DType;
+using r1::testing::expect_tensor_types;
 using r1::testing::run_r1;
 using r1::testing::source;
 
@@ -238,18 +240,17 @@ TEST(GgufDeepSeek, QuantizedAndFp8Files) {
   EXPECT_NE(r.err.find("as F16"), std::string::npos) << r.err;  // attn_k_b's rows of 16
   r1::io::GgufFile g = r1::io::GgufFile::open(q4);
   using r1::io::GgmlType;
-  auto type = [&](const std::string& n) { return g.tensor_info(n)->type; };
-  // rows of 64: Q4_K (256) falls back to Q5_0, Q6_K to Q8_0; rows of 16: F16 (llama.cpp's rules)
-  EXPECT_EQ(type("blk.2.ffn_gate_exps.weight"), GgmlType::Q5_0);
-  EXPECT_EQ(type("blk.2.attn_q_a.weight"), GgmlType::Q5_0);
-  EXPECT_EQ(type("output.weight"), GgmlType::Q8_0);
-  EXPECT_EQ(type("blk.0.attn_k_b.weight"), GgmlType::F16);
-  EXPECT_EQ(type("blk.2.ffn_gate_inp.weight"), GgmlType::F32);
-  // ffn_down in layers 2 and 3 of 4 (use_more_bits): Q6_K, rows of 32 -> Q8_0; layer 1's Q4_K
-  // with rows of 96 -> Q5_0
-  EXPECT_EQ(type("blk.2.ffn_down_exps.weight"), GgmlType::Q8_0);
-  EXPECT_EQ(type("blk.3.ffn_down_shexp.weight"), GgmlType::Q8_0);
-  EXPECT_EQ(type("blk.1.ffn_down.weight"), GgmlType::Q5_0);
+  // rows of 64: Q4_K (256) falls back to Q5_0, Q6_K to Q8_0; rows of 16: F16 (llama.cpp's
+  // rules); ffn_down in layers 2 and 3 of 4 (use_more_bits): Q6_K, rows of 32 -> Q8_0; layer 1's
+  // Q4_K with rows of 96 -> Q5_0
+  expect_tensor_types(g, {{"blk.2.ffn_gate_exps.weight", GgmlType::Q5_0},
+                          {"blk.2.attn_q_a.weight", GgmlType::Q5_0},
+                          {"output.weight", GgmlType::Q8_0},
+                          {"blk.0.attn_k_b.weight", GgmlType::F16},
+                          {"blk.2.ffn_gate_inp.weight", GgmlType::F32},
+                          {"blk.2.ffn_down_exps.weight", GgmlType::Q8_0},
+                          {"blk.3.ffn_down_shexp.weight", GgmlType::Q8_0},
+                          {"blk.1.ffn_down.weight", GgmlType::Q5_0}});
   r = run_r1("quantize -m " + dir + " --type q8_0 --out " + q8);
   ASSERT_EQ(r.code, 0) << r.err;
   r1::io::GgufFile g8 = r1::io::GgufFile::open(q8);
