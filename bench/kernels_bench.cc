@@ -3,8 +3,12 @@
 // 1.5B: K=1536, N=8960). Decode (small M) also reports GB/s of W streamed; W is cycled through
 // enough copies (>= 256 MB) that it comes from memory, not the L3.
 //
-//   kernels_bench [--m 1,4,16,128,512] [--dtype f32,bf16,f16] [--isa scalar,avx2,avx512]
+//   kernels_bench [--m 1,4,16,128,512] [--dtype f32,bf16,f16,...] [--isa scalar,avx2,avx512]
 //                 [--shape 0,1] [--min-time 0.3]
+//
+// dtypes: f32, bf16, bf16dot, f16, q8_0, q4_k, q6_k, q4_k_r8, q6_k_r8, f8_e4m3 (random codes with
+// 128 x 128 scale blocks). Shapes (K x N): 0 896 x 4864, 1 1536 x 8960, 2 8960 x 1536, 3 1536 x
+// 151936 (the 1.5B's lm_head), 4 7168 x 2048 (a DeepSeek-V3 expert's gate / up).
 //
 // Each figure is the median over the calls made in --min-time seconds of thread CPU time (at
 // least 3 calls). The scalar reference computes only as many output columns as keep one call
@@ -15,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <iterator>
 #include <memory>
 #include <random>
 #include <sstream>
@@ -137,7 +142,8 @@ int main(int argc, char** argv) {
   }
   // 0, 1: the MLP up projections of the 0.5B and 1.5B shapes; 2: 1.5B's down projection; 3: its
   // output layer.
-  const int64_t shape_k[] = {896, 1536, 8960, 1536}, shape_n[] = {4864, 8960, 1536, 151936};
+  const int64_t shape_k[] = {896, 1536, 8960, 1536, 7168},
+                shape_n[] = {4864, 8960, 1536, 151936, 2048};
 
   std::printf("1 core peak (GFLOP/s):");
   if (isa_supported(Isa::Avx2)) std::printf(" avx2 fma %.0f", peak_avx2_fma());
@@ -148,7 +154,13 @@ int main(int argc, char** argv) {
   std::printf("%-11s %-7s %4s %-7s %10s %9s %8s %9s\n", "shape", "dtype", "M", "isa", "ms/call",
               "GFLOP/s", "W GB/s", "x scalar");
   for (const std::string& shape : shapes) {
-    const int64_t K = shape_k[std::atoi(shape.c_str())], N = shape_n[std::atoi(shape.c_str())];
+    const int si = std::atoi(shape.c_str());
+    if (si < 0 || si >= static_cast<int>(std::size(shape_k))) {
+      std::fprintf(stderr, "error: --shape %s: shapes are 0 to %zu\n", shape.c_str(),
+                   std::size(shape_k) - 1);
+      return 2;
+    }
+    const int64_t K = shape_k[si], N = shape_n[si];
     for (const std::string& dt : dtypes) {
       // bf16dot: bf16 W with X rounded to bf16 and bf16 dot products (GemmParams::bf16_dot).
       const bool bf16_dot = dt == "bf16dot";
@@ -159,6 +171,7 @@ int main(int argc, char** argv) {
                       : dt == "q6_k"             ? DType::Q6_K
                       : dt == "q4_k_r8"          ? DType::Q4_K_R8
                       : dt == "q6_k_r8"          ? DType::Q6_K_R8
+                      : dt == "f8_e4m3"          ? DType::F8_E4M3
                                                  : DType::F16;
       const size_t w_bytes = dtype_bytes(t, N * K);
       const int copies = static_cast<int>(std::max<size_t>(1, (256u << 20) / w_bytes + 1));
@@ -192,6 +205,13 @@ int main(int argc, char** argv) {
             for (int64_t n = 0; n < N; n += kPackRows)
               pack_rows8(base, plain.data() + dtype_bytes(base, n * K),
                          w.data() + dtype_bytes(t, n * K), K);
+          }
+          continue;
+        }
+        if (t == DType::F8_E4M3) {  // random codes, NaN excepted
+          for (int64_t i = 0; i < N * K; ++i) {
+            const uint8_t b = static_cast<uint8_t>(rng() & 0xff);
+            w.data()[i] = (b & 0x7f) == 0x7f ? b ^ 1 : b;
           }
           continue;
         }
@@ -234,6 +254,11 @@ int main(int argc, char** argv) {
           p.ldw = K;
           p.y = y.data();
           p.ldy = N;
+          // fp8: DeepSeek-V3's 128 x 128 weight blocks, each with its f32 scale
+          const int64_t ld_scale = (K + 127) / 128;
+          std::vector<float> scales(static_cast<size_t>((N + 127) / 128 * ld_scale), 0.01f);
+          p.w_scale = scales.data();
+          p.ld_scale = ld_scale;
           std::vector<double> times;
           const double start = now_s();
           int call = 0;

@@ -18,7 +18,7 @@ namespace {
 // it, else widened panels for the ISA's f32 GEMM); Q8_0 weights to the ISA's int8 GEMM;
 // the packed layouts (core/quant_pack.h) to its interleaved GEMM; the other block types to its
 // 4-6-bit GEMM; everything else to the ISA's GEMM.
-template <GemmFn G, ToF32Fn T, GemmFn F, GemmFn Q, GemmFn KQ, GemmFn R8>
+template <GemmFn G, ToF32Fn T, GemmFn F, GemmFn FP, GemmFn Q, GemmFn KQ, GemmFn R8>
 void gemm_entry(const GemmParams& p) {
   if (p.wtype == DType::Q8_0) {
     Q(p);
@@ -27,24 +27,25 @@ void gemm_entry(const GemmParams& p) {
   } else if (is_block_type(p.wtype)) {
     KQ(p);
   } else if (p.wtype == DType::F8_E4M3) {
-    gemm_fp8(p, G, T, F);
+    gemm_fp8(p, G, T, F, FP);
   } else {
     G(p);
   }
 }
 
-#define R1_TABLE(ns, isa, fused, q8, kq, r8)                                                   \
-  KernelTable {                                                                                \
-    isa, gemm_entry<ns::gemm, ns::to_f32, fused, q8, kq, r8>, ns::dot, ns::axpy, ns::rms_norm, \
-        ns::silu_mul, ns::softmax, ns::to_f32, ns::add, ns::quantize_x_q8                      \
+#define R1_TABLE(ns, isa, fused, fp8_packed, q8, kq, r8)                                     \
+  KernelTable {                                                                              \
+    isa, gemm_entry<ns::gemm, ns::to_f32, fused, fp8_packed, q8, kq, r8>, ns::dot, ns::axpy, \
+        ns::rms_norm, ns::silu_mul, ns::softmax, ns::to_f32, ns::add, ns::quantize_x_q8      \
   }
 
 const KernelTable kScalarTable =
-    R1_TABLE(ref, Isa::Scalar, nullptr, ref::gemm, ref::gemm, ref::gemm);
+    R1_TABLE(ref, Isa::Scalar, nullptr, nullptr, ref::gemm, ref::gemm, ref::gemm);
 const KernelTable kAvx2Table =
-    R1_TABLE(avx2, Isa::Avx2, nullptr, avx2::gemm_q8_0, avx2::gemm_kq, avx2::gemm_r8);
-const KernelTable kAvx512Table = R1_TABLE(avx512, Isa::Avx512, avx512::gemm_fp8_small_m,
-                                          avx512::gemm_q8_0, avx512::gemm_kq, avx512::gemm_r8);
+    R1_TABLE(avx2, Isa::Avx2, nullptr, nullptr, avx2::gemm_q8_0, avx2::gemm_kq, avx2::gemm_r8);
+const KernelTable kAvx512Table =
+    R1_TABLE(avx512, Isa::Avx512, avx512::gemm_fp8_small_m, avx512::gemm_fp8_packed,
+             avx512::gemm_q8_0, avx512::gemm_kq, avx512::gemm_r8);
 
 #undef R1_TABLE
 

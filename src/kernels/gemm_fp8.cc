@@ -5,11 +5,9 @@
 
 namespace r1::kernels {
 
-void gemm_fp8(const GemmParams& p, GemmFn gemm_f32, ToF32Fn to_f32, GemmFn fused) {
-  if (fused && p.M <= kFp8FusedMaxM) {
-    fused(p);
-    return;
-  }
+void gemm_fp8(const GemmParams& p, GemmFn gemm_f32, ToF32Fn to_f32, GemmFn fused, GemmFn packed) {
+  if (fused && p.M <= kFp8FusedMaxM) return fused(p);
+  if (packed) return packed(p);
   const int64_t K = p.K;
   const int64_t panel = std::clamp<int64_t>(K > 0 ? 32768 / K / 8 * 8 : 8, 8, 256);
   thread_local std::vector<float> tmp;

@@ -60,6 +60,9 @@ void gemm_fp8_small_m(const GemmParams& p);
 // panel, X's rows kept in f32 (no int8 quantization of X). gemm_q8_0 takes it for many X rows
 // where f32 FMA outruns the int8 dot products. K > 0, whole 32-blocks; X in p.x.
 void gemm_q8_0_f32(const GemmParams& p);
+// fp8 W through the packed f32 panels (gemm_avx512.cc), each weight times its block scale as the
+// panel is packed: the prefill path (M > kFp8FusedMaxM).
+void gemm_fp8_packed(const GemmParams& p);
 }  // namespace avx512
 
 #undef R1_DECLARE_KERNELS

@@ -9,10 +9,12 @@
 // every helper lives in an anonymous namespace.
 #include "kernels/cpu/avx512_intrin.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/fp8_avx512.h"
 #include "kernels/ref/ref.h"
 
 namespace r1::kernels::avx512 {
@@ -319,7 +321,8 @@ void transpose16(__m512i r[16]) {
 // panels of kNr columns: f32 panel [kc][32]; bf16 panel [ceil(kc/2)][32] of 32-bit pairs.
 // Panel j starts at dst + j * steps * kNr (steps = kc, or ceil(kc/2) for bf16). Q8_0 W (k0 and
 // kc whole 32-blocks) goes to f32 panels, each weight d * q widened exactly (an f16 scale times
-// an integer of 7 bits fits f32's 24-bit significand).
+// an integer of 7 bits fits f32's 24-bit significand); fp8 W goes to f32 panels as the value
+// times its block's scale, rounded once (as ref::to_f32 then the multiply).
 void pack_w(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t kc, uint32_t* dst) {
   if (p.w_trans) {  // f32, k-major: each panel row is a (masked) copy of 32 columns
     const float* w = static_cast<const float*>(p.w);
@@ -342,11 +345,18 @@ void pack_w(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t k
   const char* wbase = static_cast<const char*>(p.w);
   const int64_t q8_row =
       p.wtype == DType::Q8_0 ? static_cast<int64_t>(dtype_bytes(DType::Q8_0, p.ldw)) : 0;
+  const bool fp8 = p.wtype == DType::F8_E4M3;
   for (int64_t g = 0; g < round_up(rows, 16); g += 16) {  // groups of 16 W rows
     uint32_t* panel = dst + (g / kNr) * steps * kNr + (g % kNr);
+    const float* scale_row[16] = {};  // fp8: each row's block scales
+    for (int i = 0; fp8 && i < 16 && g + i < rows; ++i)
+      scale_row[i] = p.w_scale + ((n0 + g + i) / p.block_n) * p.ld_scale;
     for (int64_t s = 0; s < steps; s += 16) {  // 16 k steps at a time
       const int64_t k = k0 + (bf16 ? 2 * s : s);
       const int64_t k_left = k0 + kc - k;  // elements of this row left in the block
+      // fp8: the k blocks of these 16 columns (one, unless block_k is not a multiple of 16)
+      const int64_t kb0 = fp8 ? k / p.block_k : 0;
+      const int64_t kb1 = fp8 ? (k + (k_left < 16 ? k_left : 16) - 1) / p.block_k : 0;
       __m512i r[16];
 #pragma GCC unroll 16
       for (int i = 0; i < 16; ++i) {
@@ -361,6 +371,21 @@ void pack_w(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t k
           const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2 + k % 32));
           r[i] = _mm512_castps_si512(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)),
                                                    _mm512_set1_ps(_cvtsh_ss(h))));
+          continue;
+        }
+        if (fp8) {  // the value times 2^-8 (kernels/cpu/fp8_avx512.h), times scale * 2^8
+          const uint8_t* row = reinterpret_cast<const uint8_t*>(wbase) + (n0 + g + i) * p.ldw + k;
+          __m512 sc;
+          if (kb0 == kb1) {
+            sc = _mm512_set1_ps(scale_row[i][kb0] * 256.0f);
+          } else {
+            alignas(64) float lane[16];
+            for (int64_t l = 0; l < 16; ++l)
+              lane[l] = scale_row[i][std::min(k + l, p.K - 1) / p.block_k] * 256.0f;
+            sc = _mm512_load_ps(lane);
+          }
+          r[i] = _mm512_castps_si512(
+              _mm512_mul_ps(fp8x16_times_2m8(row, mask16(k_left < 16 ? k_left : 16)), sc));
           continue;
         }
         const char* row = wbase + ((n0 + g + i) * p.ldw + k) * static_cast<int64_t>(es);
@@ -542,6 +567,16 @@ bool use_packed(const GemmParams& p) {
 void gemm_q8_0_f32(const GemmParams& p) {
   // K > 0 and whole 32-blocks: the caller's checks (gemm_q8_0)
   if (p.M > 0 && p.n_end > p.n_begin) gemm_packed(p);
+}
+
+void gemm_fp8_packed(const GemmParams& p) {
+  if (p.M <= 0 || p.n_end <= p.n_begin) return;
+  if (p.K <= 0) {
+    for (int64_t m = 0; m < p.M; ++m)
+      for (int64_t n = p.n_begin; n < p.n_end; ++n) p.y[m * p.ldy + n] = 0.0f;
+    return;
+  }
+  gemm_packed(p);
 }
 
 void gemm_small_m(const GemmParams& p) {

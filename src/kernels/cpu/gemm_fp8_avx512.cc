@@ -1,13 +1,19 @@
-// Fused fp8 GEMM for small M (decode), AVX-512: W rows are read once as fp8 bytes, widened 16 at
-// a time in registers, multiplied with X, and each block's partial sums are scaled by the block's
-// weight_scale_inv as the block ends: y[m, n] = sum_b s[n / bn, b] * sum_{k in block b} x[m, k]
-// w[n, k]. Four W rows at a time (independent accumulators); each X row re-reads them from L1. ODR
-// rule for ISA files: only declarations are included; helpers are in an anonymous namespace.
+// Fused fp8 GEMM for small M (decode), AVX-512: W rows are read once as fp8 bytes and widened 32
+// at a time in registers for all M rows of X. The block scales go on X instead of W: every row of
+// one block_n group of W shares its scales, so for each group X is copied once with column k
+// times s[group, k / block_k] (and 2^8, below), and the rows need no per-block partial sums:
+// y[m, n] = sum_k (x[m, k] s[n / bn, k / bk] 2^8) (w[n, k] 2^-8). Four W rows at a time, each
+// 32-byte step widened once and used by every X row. ODR rule for ISA files: only declarations
+// are included; helpers are in an anonymous namespace.
 #include "kernels/cpu/avx512_intrin.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/fp8_avx512.h"
+#include "kernels/gemm_fp8.h"
 
 namespace r1::kernels::avx512 {
 
@@ -15,63 +21,106 @@ namespace {
 
 constexpr int64_t kFp8Ahead = 1024;  // bytes of each W row fetched ahead (decode streams)
 
-__mmask16 mask_of(int64_t r) {
-  return r >= 16 ? 0xffff : static_cast<__mmask16>((1u << r) - 1u);
+// 32 e4m3 bytes widened to f32 times 2^-8 (kernels/cpu/fp8_avx512.h), as two vectors of 16
+// (bytes outside mask read as 0). NaN codes come out finite here; `nan` keeps the running
+// byte-wise maximum of the codes with the sign bit set, which reaches 0xff only if a NaN code was
+// seen.
+inline void fp8_to_f32x32(const uint8_t* src, __mmask32 mask, __m512* lo, __m512* hi,
+                          __m256i* nan) {
+  const __m256i raw = _mm256_maskz_loadu_epi8(mask, src);
+  *nan = _mm256_max_epu8(*nan, _mm256_or_si256(raw, _mm256_set1_epi8(static_cast<char>(0x80))));
+  const __m512i u = _mm512_slli_epi16(_mm512_cvtepi8_epi16(raw), 7);
+  const __m512i h = fp8_f16_bits(u);
+  *lo = _mm512_cvtph_ps(_mm512_castsi512_si256(h));
+  *hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
 }
 
-// 16 e4m3 bytes widened to f32 (lanes outside mask are 0). Bits s.eeee.mmm placed as f32 bits
-// eeee.mmm << 20 are 2^(e-127) (1 + m/8) (denormals likewise), times 2^120 exactly the e4m3 value.
-__m512 fp8_to_f32(const uint8_t* src, __mmask16 mask) {
-  const __m512i v = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mask, src));
-  const __m512i mag = _mm512_and_si512(v, _mm512_set1_epi32(0x7f));
-  __m512 f = _mm512_mul_ps(_mm512_castsi512_ps(_mm512_slli_epi32(mag, 20)),
-                           _mm512_set1_ps(1.329227995784916e36f));  // 2^120
-  f = _mm512_mask_mov_ps(f, _mm512_cmpeq_epi32_mask(mag, _mm512_set1_epi32(0x7f)),
-                         _mm512_set1_ps(__builtin_nanf("")));
-  const __m512i sign = _mm512_slli_epi32(_mm512_and_si512(v, _mm512_set1_epi32(0x80)), 24);
-  return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(f), sign));
+bool has_nan_code(const uint8_t* row, int64_t n) {
+  for (int64_t k = 0; k < n; ++k)
+    if ((row[k] & 0x7f) == 0x7f) return true;
+  return false;
 }
 
-template <int R>
-void rows_fp8(const GemmParams& p, int64_t n) {
+__mmask32 mask32(int64_t r) {
+  return r >= 32 ? 0xffffffffu : (1u << r) - 1u;
+}
+
+// R rows of W from n against the M (1..4) scaled X rows xs (rows kpad apart, zero past K).
+template <int M, int R>
+void rows_fp8(const GemmParams& p, int64_t n, const float* xs, int64_t kpad) {
   const uint8_t* w[R];
-  const float* s[R];
-  for (int r = 0; r < R; ++r) {
-    w[r] = static_cast<const uint8_t*>(p.w) + (n + r) * p.ldw;
-    s[r] = p.w_scale + ((n + r) / p.block_n) * p.ld_scale;
-  }
-  for (int64_t m = 0; m < p.M; ++m) {
-    const float* x = p.x + m * p.ldx;
-    __m512 total[R];
-    for (int r = 0; r < R; ++r) total[r] = _mm512_setzero_ps();
-    for (int64_t k0 = 0, b = 0; k0 < p.K; k0 += p.block_k, ++b) {
-      const int64_t k1 = k0 + p.block_k < p.K ? k0 + p.block_k : p.K;
-      __m512 acc[R];
-      for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
-      for (int64_t k = k0; k < k1; k += 16) {
-        const __mmask16 mk = mask_of(k1 - k);
-        const __m512 xv = _mm512_maskz_loadu_ps(mk, x + k);
-        // The rows stream from memory 16 bytes per step, too little for the hardware prefetcher
-        // alone: fetch each row's line kFp8Ahead bytes ahead once per 64 bytes (first X row
-        // only; the others find the rows in L1).
-        if (m == 0 && (k & 63) == 0)
-          for (int r = 0; r < R; ++r)
-            _mm_prefetch(reinterpret_cast<const char*>(w[r] + k + kFp8Ahead), _MM_HINT_T0);
-        for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(xv, fp8_to_f32(w[r] + k, mk), acc[r]);
-      }
+  for (int r = 0; r < R; ++r) w[r] = static_cast<const uint8_t*>(p.w) + (n + r) * p.ldw;
+  __m512 acc[M][R];
+  for (int m = 0; m < M; ++m)
+    for (int r = 0; r < R; ++r) acc[m][r] = _mm512_setzero_ps();
+  __m256i nan = _mm256_setzero_si256();
+  for (int64_t k = 0; k < p.K; k += 32) {
+    const __mmask32 mk = mask32(p.K - k);
+    // The rows stream from memory 32 bytes per step, too little for the hardware prefetcher
+    // alone: fetch each row's line kFp8Ahead bytes ahead once per 64 bytes.
+    if ((k & 63) == 0)
       for (int r = 0; r < R; ++r)
-        total[r] = _mm512_fmadd_ps(acc[r], _mm512_set1_ps(s[r][b]), total[r]);
+        _mm_prefetch(reinterpret_cast<const char*>(w[r] + k + kFp8Ahead), _MM_HINT_T0);
+    __m512 lo[R], hi[R];
+    for (int r = 0; r < R; ++r) fp8_to_f32x32(w[r] + k, mk, &lo[r], &hi[r], &nan);
+    for (int m = 0; m < M; ++m) {
+      const __m512 x0 = _mm512_loadu_ps(xs + m * kpad + k);
+      const __m512 x1 = _mm512_loadu_ps(xs + m * kpad + k + 16);
+      for (int r = 0; r < R; ++r)
+        acc[m][r] = _mm512_fmadd_ps(x1, hi[r], _mm512_fmadd_ps(x0, lo[r], acc[m][r]));
     }
-    for (int r = 0; r < R; ++r) p.y[m * p.ldy + n + r] = _mm512_reduce_add_ps(total[r]);
   }
+  for (int m = 0; m < M; ++m)
+    for (int r = 0; r < R; ++r) p.y[m * p.ldy + n + r] = _mm512_reduce_add_ps(acc[m][r]);
+  // A NaN weight makes its output NaN, as the reference's product does (checkpoints have none,
+  // so this only finds which row it was when one is seen).
+  if (_mm256_cmpeq_epi8_mask(nan, _mm256_set1_epi8(-1)) != 0)
+    for (int r = 0; r < R; ++r)
+      if (has_nan_code(w[r], p.K))
+        for (int m = 0; m < M; ++m) p.y[m * p.ldy + n + r] = __builtin_nanf("");
+}
+
+template <int M>
+void rows_fp8_range(const GemmParams& p, int64_t n0, int64_t n1, const float* xs, int64_t kpad) {
+  int64_t n = n0;
+  for (; n + 4 <= n1; n += 4) rows_fp8<M, 4>(p, n, xs, kpad);
+  for (; n < n1; ++n) rows_fp8<M, 1>(p, n, xs, kpad);
 }
 
 }  // namespace
 
+static_assert(kFp8FusedMaxM <= 4, "rows_fp8 is instantiated for 1 to 4 X rows");
+
 void gemm_fp8_small_m(const GemmParams& p) {
-  int64_t n = p.n_begin;
-  for (; n + 4 <= p.n_end; n += 4) rows_fp8<4>(p, n);
-  for (; n < p.n_end; ++n) rows_fp8<1>(p, n);
+  if (p.M <= 0) return;
+  const int64_t kpad = (p.K + 31) / 32 * 32;
+  thread_local std::vector<float> xs;
+  xs.assign(static_cast<size_t>(p.M * kpad), 0.0f);
+  for (int64_t g0 = p.n_begin; g0 < p.n_end;) {  // rows of one scale group
+    const int64_t group = g0 / p.block_n;
+    const int64_t g1 = std::min(p.n_end, (group + 1) * p.block_n);
+    const float* s = p.w_scale + group * p.ld_scale;
+    for (int64_t m = 0; m < p.M; ++m)
+      for (int64_t k0 = 0, b = 0; k0 < p.K; k0 += p.block_k, ++b) {
+        const float scale = s[b] * 256.0f;
+        for (int64_t k = k0; k < std::min(p.K, k0 + p.block_k); ++k)
+          xs[m * kpad + k] = p.x[m * p.ldx + k] * scale;
+      }
+    switch (p.M) {
+      case 1:
+        rows_fp8_range<1>(p, g0, g1, xs.data(), kpad);
+        break;
+      case 2:
+        rows_fp8_range<2>(p, g0, g1, xs.data(), kpad);
+        break;
+      case 3:
+        rows_fp8_range<3>(p, g0, g1, xs.data(), kpad);
+        break;
+      default:
+        rows_fp8_range<4>(p, g0, g1, xs.data(), kpad);
+    }
+    g0 = g1;
+  }
 }
 
 }  // namespace r1::kernels::avx512

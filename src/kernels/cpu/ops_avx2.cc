@@ -74,17 +74,15 @@ __m256 load8_f32(const void* src, DType t, int64_t i) {
       return _mm256_cvtph_ps(
           _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(src) + i)));
     case DType::F8_E4M3: {
-      // See the AVX-512 version: (bits & 0x7f) << 20 as f32, times 2^120, is the e4m3 value.
+      // See the AVX-512 version: the f16 of the value times 2^-8, widened, times 2^8.
       int64_t bytes;
       std::memcpy(&bytes, static_cast<const uint8_t*>(src) + i, 8);
-      __m256i v = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(bytes));
-      __m256i mag = _mm256_and_si256(v, _mm256_set1_epi32(0x7f));
-      __m256 f = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_slli_epi32(mag, 20)),
-                               _mm256_set1_ps(1.329227995784916e36f));  // 2^120
-      __m256 nan = _mm256_castsi256_ps(_mm256_cmpeq_epi32(mag, _mm256_set1_epi32(0x7f)));
-      f = _mm256_blendv_ps(f, _mm256_set1_ps(__builtin_nanf("")), nan);
-      __m256i sign = _mm256_slli_epi32(_mm256_and_si256(v, _mm256_set1_epi32(0x80)), 24);
-      return _mm256_castsi256_ps(_mm256_or_si256(_mm256_castps_si256(f), sign));
+      const __m128i u = _mm_slli_epi16(_mm_cvtepi8_epi16(_mm_cvtsi64_si128(bytes)), 7);
+      const __m128i mag = _mm_set1_epi16(0x3f80);
+      const __m128i h =
+          _mm_blendv_epi8(_mm_and_si128(u, _mm_set1_epi16(static_cast<int16_t>(0xbfff))),
+                          _mm_set1_epi16(0x7e00), _mm_cmpeq_epi16(_mm_and_si128(u, mag), mag));
+      return _mm256_mul_ps(_mm256_cvtph_ps(h), _mm256_set1_ps(256.0f));
     }
     default:
       return _mm256_loadu_ps(static_cast<const float*>(src) + i);

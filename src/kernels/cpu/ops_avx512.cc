@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/fp8_avx512.h"
 #include "kernels/ref/ref.h"
 
 namespace r1::kernels::avx512 {
@@ -49,19 +50,9 @@ __m512 load_f32(const void* src, DType t, int64_t i, __mmask16 mask) {
     }
     case DType::F16:
       return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, static_cast<const uint16_t*>(src) + i));
-    case DType::F8_E4M3: {
-      // Bits s.eeee.mmm placed as f32 bits eeee.mmm << 20 are 2^(e-127) (1 + m/8) (or the
-      // denormal m 2^-129 when e = 0); times 2^120 that is exactly the e4m3 value (bias 7).
-      __m128i b = _mm_maskz_loadu_epi8(mask, static_cast<const uint8_t*>(src) + i);
-      __m512i v = _mm512_cvtepu8_epi32(b);
-      __m512i mag = _mm512_and_si512(v, _mm512_set1_epi32(0x7f));
-      __m512 f = _mm512_mul_ps(_mm512_castsi512_ps(_mm512_slli_epi32(mag, 20)),
-                               _mm512_set1_ps(1.329227995784916e36f));  // 2^120
-      __mmask16 nan = _mm512_cmpeq_epi32_mask(mag, _mm512_set1_epi32(0x7f));
-      f = _mm512_mask_mov_ps(f, nan, _mm512_set1_ps(__builtin_nanf("")));
-      __m512i sign = _mm512_slli_epi32(_mm512_and_si512(v, _mm512_set1_epi32(0x80)), 24);
-      return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(f), sign));
-    }
+    case DType::F8_E4M3:  // kernels/cpu/fp8_avx512.h
+      return _mm512_mul_ps(fp8x16_times_2m8(static_cast<const uint8_t*>(src) + i, mask),
+                           _mm512_set1_ps(256.0f));
     default:
       return _mm512_maskz_loadu_ps(mask, static_cast<const float*>(src) + i);
   }
