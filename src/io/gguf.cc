@@ -446,12 +446,19 @@ class Writer {
   uint64_t pos_ = 0;
 };
 
+size_t spec_bytes(const GgufTensorSpec& spec) {
+  Tensor shape_only;
+  shape_only.dtype = spec.dtype;
+  shape_only.shape = spec.shape;
+  return shape_only.nbytes();
+}
+
 }  // namespace
 
 void write_gguf(const std::string& path,
                 const std::vector<std::pair<std::string, GgufValue>>& metadata,
                 const std::vector<GgufTensorSpec>& specs,
-                const std::function<Tensor(size_t)>& produce) {
+                const std::function<Tensor(size_t, int64_t)>& produce) {
   const std::string tmp = path + ".tmp";
   try {
     Writer w(tmp);
@@ -474,16 +481,19 @@ void write_gguf(const std::string& path,
       for (auto d = spec.shape.rbegin(); d != spec.shape.rend(); ++d) w.put<uint64_t>(*d);
       w.put<uint32_t>(static_cast<uint32_t>(type));
       w.put<uint64_t>(offset);
-      Tensor shape_only;
-      shape_only.dtype = spec.dtype;
-      shape_only.shape = spec.shape;
-      offset = align_up(offset + shape_only.nbytes(), kDefaultAlignment);
+      offset = align_up(offset + spec_bytes(spec), kDefaultAlignment);
     }
     w.pad(kDefaultAlignment);
     for (size_t i = 0; i < specs.size(); ++i) {
-      Tensor t = produce(i);
-      R1_ASSERT(t.is_contiguous() && t.dtype == specs[i].dtype && t.shape == specs[i].shape);
-      w.bytes(t.data, t.nbytes());
+      size_t written = 0;
+      for (int64_t part = 0; part < specs[i].parts; ++part) {
+        Tensor t = produce(i, part);
+        R1_ASSERT(t.is_contiguous() && t.dtype == specs[i].dtype &&
+                  (specs[i].parts > 1 || t.shape == specs[i].shape));
+        w.bytes(t.data, t.nbytes());
+        written += t.nbytes();
+      }
+      R1_ASSERT(written == spec_bytes(specs[i]));
       w.pad(kDefaultAlignment);
     }
     w.finish();
@@ -500,7 +510,7 @@ void write_gguf(const std::string& path,
                 const std::vector<std::pair<std::string, Tensor>>& tensors) {
   std::vector<GgufTensorSpec> specs;
   for (const auto& [name, t] : tensors) specs.push_back({name, t.dtype, t.shape});
-  write_gguf(path, metadata, specs, [&](size_t i) { return tensors[i].second; });
+  write_gguf(path, metadata, specs, [&](size_t i, int64_t) { return tensors[i].second; });
 }
 
 }  // namespace r1::io

@@ -116,16 +116,19 @@ void write_gguf(const std::string& path,
                 const std::vector<std::pair<std::string, GgufValue>>& metadata,
                 const std::vector<std::pair<std::string, Tensor>>& tensors);
 
-// The same with each tensor made only when its bytes are written (produce(i) must return a
-// tensor of specs[i]'s dtype and shape), so that a converted model never sits in memory whole.
+// The same with each tensor made only when its bytes are written, so that a converted model
+// never sits in memory whole: tensor i is written as specs[i].parts tensors produce(i, 0),
+// produce(i, 1), ... of specs[i]'s dtype whose bytes follow each other (one part: specs[i]'s
+// shape; more: any shapes adding up to its bytes, e.g. a stack of experts one expert at a time).
 struct GgufTensorSpec {
   std::string name;
   DType dtype;
   std::vector<int64_t> shape;
+  int64_t parts = 1;
 };
 void write_gguf(const std::string& path,
                 const std::vector<std::pair<std::string, GgufValue>>& metadata,
                 const std::vector<GgufTensorSpec>& specs,
-                const std::function<Tensor(size_t)>& produce);
+                const std::function<Tensor(size_t, int64_t)>& produce);
 
 }  // namespace r1::io

@@ -1,7 +1,6 @@
 #include "io/gguf_export.h"
 
 #include <algorithm>
-#include <cstring>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -162,7 +161,7 @@ GgufExportResult export_gguf(const std::string& dir, const std::string& out,
   WeightStore store = WeightStore::open_dir(dir, LoadMode::Map);  // each tensor read once
   // What to write, checked up front; each tensor is made only when it is written.
   GgufExportResult result;
-  std::vector<std::function<Tensor()>> make;
+  std::vector<std::function<Tensor(int64_t)>> make;  // (part)
   std::vector<GgufTensorSpec> specs;
   std::map<std::string, size_t> stacked;  // DeepSeek's ffn_*_exps: the spec of all experts
   std::map<size_t, std::vector<std::string>> experts;
@@ -185,7 +184,7 @@ GgufExportResult export_gguf(const std::string& dir, const std::string& out,
       if (t == DType::F16 && is_quantized(options.mix)) result.f16_fallback.push_back(gguf);
       return t;
     };
-    if (s.expert >= 0) {  // one tensor [experts, rows, cols], made when its last expert is seen
+    if (s.expert >= 0) {  // one tensor [experts, rows, cols], its parts listed when all are seen
       auto [it, fresh] = stacked.emplace(s.gguf, specs.size());
       if (fresh) {
         specs.push_back({s.gguf, type_of(cols, s.gguf), {0, s.shape[0], cols}});
@@ -204,7 +203,7 @@ GgufExportResult export_gguf(const std::string& dir, const std::string& out,
       const std::string base = s.gguf.substr(0, s.gguf.size() - std::string("kv_b.weight").size());
       const DType tk = type_of(nope, base + "k_b.weight"), tv = type_of(lora, base + "v_b.weight");
       auto part = [&store, &c, hf, nh, nope, v, lora](bool k, DType type) {
-        return [&store, &c, hf, nh, nope, v, lora, k, type]() {
+        return [&store, &c, hf, nh, nope, v, lora, k, type](int64_t) {
           const std::vector<float> kv = read_f32(store, hf, c);
           std::vector<float> x(static_cast<size_t>(nh * (k ? nope : v) * lora));
           float* p = x.data();
@@ -230,22 +229,17 @@ GgufExportResult export_gguf(const std::string& dir, const std::string& out,
     }
     const DType type = type_of(cols, s.gguf);
     specs.push_back({s.gguf, type, info.shape});
-    make.push_back([&store, &c, hf, type, shape = info.shape, heads = s.rope_heads]() {
+    make.push_back([&store, &c, hf, type, shape = info.shape, heads = s.rope_heads](int64_t) {
       Tensor e = tensor_from_f32(read_f32(store, hf, c), shape, type);
       // rows are encoded independently (blocks lie within a row), so reorder after encoding
       return heads > 0 ? reorder_rope_rows(e, heads, /*to_gguf=*/true) : e;
     });
   }
   for (auto& [i, names] : experts) {
-    make[i] = [&store, &c, names = names, spec = specs[i]]() {
-      Tensor all = Tensor::empty(spec.dtype, spec.shape);
-      const size_t bytes = all.nbytes() / names.size();
-      for (size_t e = 0; e < names.size(); ++e) {
-        const Tensor one = tensor_from_f32(read_f32(store, names[e], c),
-                                           {spec.shape[1], spec.shape[2]}, spec.dtype);
-        std::memcpy(static_cast<char*>(all.data) + e * bytes, one.data, bytes);
-      }
-      return all;
+    specs[i].parts = static_cast<int64_t>(names.size());  // written one expert at a time
+    make[i] = [&store, &c, names = names, spec = specs[i]](int64_t e) {
+      return tensor_from_f32(read_f32(store, names[e], c), {spec.shape[1], spec.shape[2]},
+                             spec.dtype);
     };
   }
   // Llama 3's rope scaling: the divisors tensor llama.cpp reads (io/rope_freqs.h).
@@ -255,9 +249,9 @@ GgufExportResult export_gguf(const std::string& dir, const std::string& out,
     Tensor rope_freqs = Tensor::empty(DType::F32, {n});
     std::copy(f.begin(), f.end(), rope_freqs.ptr<float>());
     specs.push_back({"rope_freqs.weight", DType::F32, {n}});
-    make.push_back([rope_freqs]() { return rope_freqs; });
+    make.push_back([rope_freqs](int64_t) { return rope_freqs; });
   }
-  write_gguf(out, meta, specs, [&](size_t i) { return make[i](); });
+  write_gguf(out, meta, specs, [&](size_t i, int64_t part) { return make[i](part); });
   result.tensors = specs.size();
   return result;
 }

@@ -96,6 +96,33 @@ TEST(Gguf, WrittenFileReadsBackExactly) {
   std::remove(path.c_str());
 }
 
+// A tensor written in parts (a stack of experts, one at a time) is the same file as written
+// whole, and parts that do not add up to the tensor are refused.
+TEST(Gguf, TensorWrittenInParts) {
+  const Tensor whole = q8_tensor({3, 2, 64}, -5);
+  const std::string a = temp_path("whole.gguf"), b = temp_path("parts.gguf");
+  write_gguf(a, {}, {{"exps", whole}, {"norm", f32_tensor({4}, 1)}});
+  const size_t part_bytes = whole.nbytes() / 3;
+  std::vector<GgufTensorSpec> specs = {{"exps", DType::Q8_0, {3, 2, 64}, 3},
+                                       {"norm", DType::F32, {4}}};
+  write_gguf(b, {}, specs, [&](size_t i, int64_t part) {
+    if (i == 1) return f32_tensor({4}, 1);
+    Tensor t = Tensor::zeros(DType::Q8_0, {2, 64});
+    std::memcpy(t.data, static_cast<const char*>(whole.data) + part * part_bytes, part_bytes);
+    return t;
+  });
+  EXPECT_EQ(read_file(a), read_file(b));
+  specs[0].parts = 2;  // 2 of the 3 experts' bytes
+  EXPECT_THROW(
+      write_gguf(b, {}, specs,
+                 [&](size_t i, int64_t) {
+                   return i == 1 ? f32_tensor({4}, 1) : Tensor::zeros(DType::Q8_0, {2, 64});
+                 }),
+      Error);
+  std::remove(a.c_str());
+  std::remove(b.c_str());
+}
+
 // The bytes themselves, against the published layout: magic, version, counts, a u64-length
 // string key, a u32 type and the value, then tensor infos and 32-aligned data.
 TEST(Gguf, LayoutOnTheBytes) {
