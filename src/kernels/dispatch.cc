@@ -41,8 +41,8 @@ void gemm_entry(const GemmParams& p) {
 
 const KernelTable kScalarTable =
     R1_TABLE(ref, Isa::Scalar, nullptr, nullptr, ref::gemm, ref::gemm, ref::gemm);
-const KernelTable kAvx2Table =
-    R1_TABLE(avx2, Isa::Avx2, nullptr, nullptr, avx2::gemm_q8_0, avx2::gemm_kq, avx2::gemm_r8);
+const KernelTable kAvx2Table = R1_TABLE(avx2, Isa::Avx2, avx2::gemm_fp8_small_m, nullptr,
+                                        avx2::gemm_q8_0, avx2::gemm_kq, avx2::gemm_r8);
 const KernelTable kAvx512Table =
     R1_TABLE(avx512, Isa::Avx512, avx512::gemm_fp8_small_m, avx512::gemm_fp8_packed,
              avx512::gemm_q8_0, avx512::gemm_kq, avx512::gemm_r8);

@@ -37,4 +37,28 @@ void gemm_fp8(const GemmParams& p, GemmFn gemm_f32, ToF32Fn to_f32, GemmFn fused
   }
 }
 
+void fp8_fused_groups(const GemmParams& p, int64_t kpad, Fp8RowsFn rows) {
+  thread_local std::vector<float> xs;
+  xs.assign(static_cast<size_t>(p.M * kpad), 0.0f);
+  for (int64_t g0 = p.n_begin; g0 < p.n_end;) {
+    const int64_t group = g0 / p.block_n;
+    const int64_t g1 = std::min(p.n_end, (group + 1) * p.block_n);
+    const float* s = p.w_scale + group * p.ld_scale;
+    for (int64_t m = 0; m < p.M; ++m)
+      for (int64_t k0 = 0, b = 0; k0 < p.K; k0 += p.block_k, ++b) {
+        const float scale = s[b] * 256.0f;
+        for (int64_t k = k0; k < std::min(p.K, k0 + p.block_k); ++k)
+          xs[m * kpad + k] = p.x[m * p.ldx + k] * scale;
+      }
+    rows(p, g0, g1, xs.data(), kpad);
+    g0 = g1;
+  }
+}
+
+bool fp8_has_nan(const uint8_t* row, int64_t n) {
+  for (int64_t k = 0; k < n; ++k)
+    if ((row[k] & 0x7f) == 0x7f) return true;
+  return false;
+}
+
 }  // namespace r1::kernels

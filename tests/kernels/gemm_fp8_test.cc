@@ -12,6 +12,16 @@ namespace {
 
 using testing::random_floats;
 
+// Y[:, n_begin:n_end] = X . W^T for e4m3 W with f32 block scales (128 x 128 unless changed).
+GemmParams fp8_params(int64_t M, int64_t K, int64_t n_begin, int64_t n_end, const float* x,
+                      int64_t ldx, const uint8_t* w, int64_t ldw, const float* scale,
+                      int64_t ld_scale, int64_t ldy) {
+  GemmParams p = testing::gemm_params(M, K, n_begin, n_end, x, ldx, w, ldw, DType::F8_E4M3, ldy);
+  p.w_scale = scale;
+  p.ld_scale = ld_scale;
+  return p;
+}
+
 void check(Isa isa, int64_t M, int64_t K, int64_t N, int64_t bn, int64_t bk, uint32_t seed) {
   const int64_t ldx = K + 1, ldw = K + 3, ldy = N + 2;
   std::vector<float> x = random_floats(M * ldx, seed);
@@ -23,21 +33,9 @@ void check(Isa isa, int64_t M, int64_t K, int64_t N, int64_t bn, int64_t bk, uin
   }
   const int64_t ld_scale = (K + bk - 1) / bk;
   std::vector<float> scale = random_floats(((N + bn - 1) / bn) * ld_scale, seed + 2, 0.01f, 0.1f);
-  GemmParams p;
-  p.M = M;
-  p.K = K;
-  p.n_begin = 1;
-  p.n_end = N;
-  p.x = x.data();
-  p.ldx = ldx;
-  p.w = w.data();
-  p.ldw = ldw;
-  p.wtype = DType::F8_E4M3;
-  p.w_scale = scale.data();
-  p.ld_scale = ld_scale;
+  GemmParams p = fp8_params(M, K, 1, N, x.data(), ldx, w.data(), ldw, scale.data(), ld_scale, ldy);
   p.block_n = bn;
   p.block_k = bk;
-  p.ldy = ldy;
   std::vector<float> want(M * ldy, -7.0f), got(M * ldy, -7.0f);
   p.y = want.data();
   kernels_for(Isa::Scalar).gemm(p);
@@ -85,19 +83,8 @@ TEST(GemmFp8, NaNWeightGivesNaN) {
     if (!isa_supported(isa)) continue;
     for (int64_t M : {1, 3, 4, 5, 17}) {
       std::vector<float> x(M * K, 1.0f), y(M * N, 0.0f);
-      GemmParams p;
-      p.M = M;
-      p.K = K;
-      p.n_end = N;
-      p.x = x.data();
-      p.ldx = K;
-      p.w = w.data();
-      p.ldw = K;
-      p.wtype = DType::F8_E4M3;
-      p.w_scale = scale.data();
-      p.ld_scale = 3;
+      GemmParams p = fp8_params(M, K, 0, N, x.data(), K, w.data(), K, scale.data(), 3, N);
       p.y = y.data();
-      p.ldy = N;
       kernels_for(isa).gemm(p);
       for (int64_t m = 0; m < M; ++m)
         for (int64_t n = 0; n < N; ++n) {

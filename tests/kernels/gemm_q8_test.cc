@@ -69,23 +69,6 @@ struct Case {
   int64_t M, K, N;
 };
 
-// Y[:, n_begin:n_end] = X . W^T with Q8_0 rows of W (Y's rows ldy apart; y set by the caller).
-GemmParams q8_params(int64_t M, int64_t K, int64_t n_begin, int64_t n_end, const float* x,
-                     int64_t ldx, const void* w, int64_t ldw, int64_t ldy) {
-  GemmParams p;
-  p.M = M;
-  p.K = K;
-  p.n_begin = n_begin;
-  p.n_end = n_end;
-  p.x = x;
-  p.ldx = ldx;
-  p.w = w;
-  p.ldw = ldw;
-  p.wtype = DType::Q8_0;
-  p.ldy = ldy;
-  return p;
-}
-
 void check(Isa isa, Case c, uint32_t seed) {
   const int64_t ldx = c.K + 3, ldw = c.K + 64, ldy = c.N + 2;
   std::vector<float> x = random_floats(c.M * ldx, seed, -2.0f, 2.0f);
@@ -98,7 +81,8 @@ void check(Isa isa, Case c, uint32_t seed) {
       std::memcpy(blk, &h, 2);
       for (int j = 0; j < 32; ++j) blk[2 + j] = static_cast<uint8_t>(rng() % 255 - 127);
     }
-  GemmParams p = q8_params(c.M, c.K, 1, c.N, x.data(), ldx, w.data(), ldw, ldy);
+  GemmParams p =
+      testing::gemm_params(c.M, c.K, 1, c.N, x.data(), ldx, w.data(), ldw, DType::Q8_0, ldy);
   std::vector<float> want(c.M * ldy, -7.0f), got(c.M * ldy, -7.0f);
   p.y = want.data();
   kernels_for(Isa::Scalar).gemm(p);
@@ -201,7 +185,8 @@ TEST(GemmQ8_0, F32PanelsAreTheDequantizedProduct) {
       std::vector<float> wf = random_floats(N * ldw, seed++, -1.0f, 1.0f);
       std::vector<uint8_t> w(dtype_bytes(DType::Q8_0, N * ldw));
       quantize_q8_0(wf.data(), w.data(), N * ldw);
-      GemmParams p = q8_params(M, K, 1, N - 2, x.data(), ldx, w.data(), ldw, ldy);
+      GemmParams p =
+          testing::gemm_params(M, K, 1, N - 2, x.data(), ldx, w.data(), ldw, DType::Q8_0, ldy);
       std::vector<float> y(M * ldy, -7.0f), row(ldw);
       p.y = y.data();
       avx512::gemm_q8_0_f32(p);

@@ -44,4 +44,22 @@ inline std::vector<uint8_t> encode(const std::vector<float>& f, DType t) {
   return out;
 }
 
+// Y[:, n_begin:n_end] = X . W^T with W of type wtype (p.y and the type's extras left to the
+// caller).
+inline GemmParams gemm_params(int64_t M, int64_t K, int64_t n_begin, int64_t n_end, const float* x,
+                              int64_t ldx, const void* w, int64_t ldw, DType wtype, int64_t ldy) {
+  GemmParams p;
+  p.M = M;
+  p.K = K;
+  p.n_begin = n_begin;
+  p.n_end = n_end;
+  p.x = x;
+  p.ldx = ldx;
+  p.w = w;
+  p.ldw = ldw;
+  p.wtype = wtype;
+  p.ldy = ldy;
+  return p;
+}
+
 }  // namespace r1::kernels::testing

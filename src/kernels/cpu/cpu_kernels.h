@@ -51,7 +51,9 @@ QuantizedX quantized_x(const GemmParams& p,
 
 namespace avx2 {
 R1_DECLARE_KERNELS
-}
+// fp8 W, M <= kFp8FusedMaxM: fused dequantization (kernels/cpu/gemm_fp8_avx2.cc).
+void gemm_fp8_small_m(const GemmParams& p);
+}  // namespace avx2
 namespace avx512 {
 R1_DECLARE_KERNELS
 // fp8 W, M <= kFp8FusedMaxM: fused dequantization (kernels/cpu/gemm_fp8_avx512.cc).

@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <vector>
 
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/fp8_avx512.h"
@@ -33,12 +32,6 @@ inline void fp8_to_f32x32(const uint8_t* src, __mmask32 mask, __m512* lo, __m512
   const __m512i h = fp8_f16_bits(u);
   *lo = _mm512_cvtph_ps(_mm512_castsi512_si256(h));
   *hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
-}
-
-bool has_nan_code(const uint8_t* row, int64_t n) {
-  for (int64_t k = 0; k < n; ++k)
-    if ((row[k] & 0x7f) == 0x7f) return true;
-  return false;
 }
 
 __mmask32 mask32(int64_t r) {
@@ -76,51 +69,16 @@ void rows_fp8(const GemmParams& p, int64_t n, const float* xs, int64_t kpad) {
   // so this only finds which row it was when one is seen).
   if (_mm256_cmpeq_epi8_mask(nan, _mm256_set1_epi8(-1)) != 0)
     for (int r = 0; r < R; ++r)
-      if (has_nan_code(w[r], p.K))
+      if (fp8_has_nan(w[r], p.K))
         for (int m = 0; m < M; ++m) p.y[m * p.ldy + n + r] = __builtin_nanf("");
-}
-
-template <int M>
-void rows_fp8_range(const GemmParams& p, int64_t n0, int64_t n1, const float* xs, int64_t kpad) {
-  int64_t n = n0;
-  for (; n + 4 <= n1; n += 4) rows_fp8<M, 4>(p, n, xs, kpad);
-  for (; n < n1; ++n) rows_fp8<M, 1>(p, n, xs, kpad);
 }
 
 }  // namespace
 
-static_assert(kFp8FusedMaxM <= 4, "rows_fp8 is instantiated for 1 to 4 X rows");
-
-void gemm_fp8_small_m(const GemmParams& p) {
-  if (p.M <= 0) return;
-  const int64_t kpad = (p.K + 31) / 32 * 32;
-  thread_local std::vector<float> xs;
-  xs.assign(static_cast<size_t>(p.M * kpad), 0.0f);
-  for (int64_t g0 = p.n_begin; g0 < p.n_end;) {  // rows of one scale group
-    const int64_t group = g0 / p.block_n;
-    const int64_t g1 = std::min(p.n_end, (group + 1) * p.block_n);
-    const float* s = p.w_scale + group * p.ld_scale;
-    for (int64_t m = 0; m < p.M; ++m)
-      for (int64_t k0 = 0, b = 0; k0 < p.K; k0 += p.block_k, ++b) {
-        const float scale = s[b] * 256.0f;
-        for (int64_t k = k0; k < std::min(p.K, k0 + p.block_k); ++k)
-          xs[m * kpad + k] = p.x[m * p.ldx + k] * scale;
-      }
-    switch (p.M) {
-      case 1:
-        rows_fp8_range<1>(p, g0, g1, xs.data(), kpad);
-        break;
-      case 2:
-        rows_fp8_range<2>(p, g0, g1, xs.data(), kpad);
-        break;
-      case 3:
-        rows_fp8_range<3>(p, g0, g1, xs.data(), kpad);
-        break;
-      default:
-        rows_fp8_range<4>(p, g0, g1, xs.data(), kpad);
-    }
-    g0 = g1;
-  }
-}
+#define R1_FP8_ROWS(M) 4
+#define R1_FP8_KSTEP 32
+#include "kernels/cpu/gemm_fp8.inc"
+#undef R1_FP8_ROWS
+#undef R1_FP8_KSTEP
 
 }  // namespace r1::kernels::avx512

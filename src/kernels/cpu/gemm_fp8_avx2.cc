@@ -1,0 +1,87 @@
+// Fused fp8 GEMM for small M (decode), AVX2 + F16C: the AVX-512 kernel's scheme
+// (gemm_fp8_avx512.cc) in 8-lane registers. W rows are read once as fp8 bytes, 16 at a time,
+// widened through f16 (sign-extend, shift left by 7, clear bit 14: the f16 of the e4m3 value
+// times 2^-8, exactly; vcvtph2ps then gives f32) and used by every X row; the block scales (and
+// 2^8) go on a copy of X per block_n group of W rows. 16 ymm registers hold M x R accumulators,
+// 2R widened W vectors and X: R = 4 rows for one X row, 2 for more. ODR rule for ISA files: only
+// declarations are included; helpers are in an anonymous namespace.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/gemm_fp8.h"
+
+namespace r1::kernels::avx2 {
+
+namespace {
+
+constexpr int64_t kFp8Ahead = 1024;  // bytes of each W row fetched ahead (decode streams)
+
+// Up to 16 e4m3 bytes (the rest read as 0) as two vectors of 8 f32 values times 2^-8. NaN codes
+// come out finite; `nan` keeps the byte-wise maximum of the codes with the sign bit set, 0xff
+// only once a NaN code was seen.
+inline void fp8_to_f32x16(const uint8_t* src, int64_t n, __m256* lo, __m256* hi, __m128i* nan) {
+  __m128i raw;
+  if (n >= 16) {
+    raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
+  } else {
+    alignas(16) uint8_t tmp[16] = {};
+    std::copy(src, src + n, tmp);
+    raw = _mm_load_si128(reinterpret_cast<const __m128i*>(tmp));
+  }
+  *nan = _mm_max_epu8(*nan, _mm_or_si128(raw, _mm_set1_epi8(static_cast<char>(0x80))));
+  const __m256i h = _mm256_and_si256(_mm256_slli_epi16(_mm256_cvtepi8_epi16(raw), 7),
+                                     _mm256_set1_epi16(static_cast<int16_t>(0xbfff)));
+  *lo = _mm256_cvtph_ps(_mm256_castsi256_si128(h));
+  *hi = _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1));
+}
+
+float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// R rows of W from n against the M scaled X rows xs (rows kpad apart, zero past K).
+template <int M, int R>
+void rows_fp8(const GemmParams& p, int64_t n, const float* xs, int64_t kpad) {
+  const uint8_t* w[R];
+  for (int r = 0; r < R; ++r) w[r] = static_cast<const uint8_t*>(p.w) + (n + r) * p.ldw;
+  __m256 acc[M][R];
+  for (int m = 0; m < M; ++m)
+    for (int r = 0; r < R; ++r) acc[m][r] = _mm256_setzero_ps();
+  __m128i nan = _mm_setzero_si128();
+  for (int64_t k = 0; k < p.K; k += 16) {
+    if ((k & 63) == 0)
+      for (int r = 0; r < R; ++r)
+        _mm_prefetch(reinterpret_cast<const char*>(w[r] + k + kFp8Ahead), _MM_HINT_T0);
+    __m256 lo[R], hi[R];
+    for (int r = 0; r < R; ++r) fp8_to_f32x16(w[r] + k, p.K - k, &lo[r], &hi[r], &nan);
+    for (int m = 0; m < M; ++m) {
+      const __m256 x0 = _mm256_loadu_ps(xs + m * kpad + k);
+      const __m256 x1 = _mm256_loadu_ps(xs + m * kpad + k + 8);
+      for (int r = 0; r < R; ++r)
+        acc[m][r] = _mm256_fmadd_ps(x1, hi[r], _mm256_fmadd_ps(x0, lo[r], acc[m][r]));
+    }
+  }
+  for (int m = 0; m < M; ++m)
+    for (int r = 0; r < R; ++r) p.y[m * p.ldy + n + r] = hsum(acc[m][r]);
+  // A NaN weight makes its output NaN, as the reference's product does.
+  if (_mm_movemask_epi8(_mm_cmpeq_epi8(nan, _mm_set1_epi8(-1))) != 0)
+    for (int r = 0; r < R; ++r)
+      if (fp8_has_nan(w[r], p.K))
+        for (int m = 0; m < M; ++m) p.y[m * p.ldy + n + r] = __builtin_nanf("");
+}
+
+}  // namespace
+
+#define R1_FP8_ROWS(M) ((M) == 1 ? 4 : 2)
+#define R1_FP8_KSTEP 16
+#include "kernels/cpu/gemm_fp8.inc"
+#undef R1_FP8_ROWS
+#undef R1_FP8_KSTEP
+
+}  // namespace r1::kernels::avx2
