@@ -1,7 +1,7 @@
 // fp8 (e4m3, block-scaled) GEMM for every ISA. Small M (decode) on AVX2 and AVX-512 runs a fused
 // kernel that reads fp8 W once, widening it in registers, with the block scales applied to X;
 // larger M on AVX-512 packs W straight into the f32 GEMM's panels, scaled as it goes. Otherwise
-// panels of W rows are widened with their scales into an L2-sized f32 buffer for the ISA's f32
+// panels of W rows are widened with their scales into a buffer of about 1 MB for the ISA's f32
 // GEMM. Either way the matrix is never converted whole.
 #pragma once
 
