@@ -14,8 +14,9 @@ namespace r1::kernels {
 
 namespace {
 
-// Each ISA's GEMM entry: fp8 weights go through gemm_fp8 (fused where the ISA has a kernel for
-// it, else widened panels for the ISA's f32 GEMM); Q8_0 weights to the ISA's int8 GEMM;
+// Each ISA's GEMM entry: fp8 weights go through gemm_fp8 (its fused kernel for small M and its
+// packed-panel kernel for larger M where the ISA has them, else widened panels for the ISA's f32
+// GEMM); Q8_0 weights to the ISA's int8 GEMM;
 // the packed layouts (core/quant_pack.h) to its interleaved GEMM; the other block types to its
 // 4-6-bit GEMM; everything else to the ISA's GEMM.
 template <GemmFn G, ToF32Fn T, GemmFn F, GemmFn FP, GemmFn Q, GemmFn KQ, GemmFn R8>
