@@ -6,10 +6,14 @@
 #              first 1,000 GSM8K test problems with their solutions: hidden 256, 4 layers, a 2,048-id
 #              BPE learned on the same text, 3 epochs, about 5 minutes on 2 cores), on held-out
 #              text (the last 319 GSM8K test problems and solutions).
+#   text-moe   a DeepSeek-V3-architecture model trained the same way on the same text (MLA with
+#              q_lora 128 / kv_lora 64, 8 routed experts of which 2 per token plus a shared one,
+#              sigmoid routing with its bias, the first layer dense), so that quantizing experts,
+#              router inputs and MLA is measured on a model whose routing means something.
 # For each: `r1 bench --quality` (mean / 99% KL from the exact f32 path, top-1 agreement,
 # perplexity; llama.cpp's perplexity --kl-divergence method) for bf16, bf16-fast, q8_0, q4_k_m,
-# q4_0; then, on bf16 copies, r1's bf16 dot products against PyTorch's bf16 inference
-# (bench/quality_vs_torch.py, needs python3-torch).
+# q4_0; then, for the two Qwen2 models, on bf16 copies, r1's bf16 dot products against
+# PyTorch's bf16 inference (bench/quality_vs_torch.py, needs python3-torch).
 #
 # Usage: bench/quality.sh [--tokens 4096] [--window 512]
 # Environment: R1_BENCH_DIR (default /tmp/r1bench-quality), R1_BIN (default build/r1),
@@ -21,7 +25,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --tokens) TOKENS="$2"; shift 2 ;;
     --window) WINDOW="$2"; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -57,6 +61,18 @@ if [ ! -f "$TEXT_MODEL/model.safetensors" ]; then
     --seq-len 512 --batch-tokens 8192 --epochs 3 --lr 3e-3 --log-every 20 >&2
 fi
 
+MOE_MODEL="$DIR/text-moe"
+if [ ! -f "$MOE_MODEL/model.safetensors" ]; then
+  rm -rf "$DIR/init-moe"
+  "$R1_BIN" train init --arch deepseek_v3 --tokenizer "$DIR/tok" --out "$DIR/init-moe" \
+    --hidden 256 --layers 4 --heads 4 --intermediate 768 --max-position 1024 --seed 1 \
+    --q-lora-rank 128 --kv-lora-rank 64 --qk-nope-head-dim 32 --qk-rope-head-dim 32 \
+    --v-head-dim 32 --experts 8 --experts-per-token 2 --shared-experts 1 \
+    --moe-intermediate 256 --first-dense-layers 1 >&2
+  "$R1_BIN" train pretrain -m "$DIR/init-moe" --data "$DIR/train.jsonl" --out "$MOE_MODEL" \
+    --seq-len 512 --batch-tokens 8192 --epochs 3 --lr 3e-3 --log-every 20 >&2
+fi
+
 # bf16 copies (every tensor rounded to bf16, as a bf16 checkpoint on the Hub is stored).
 to_bf16() {
   local src=$1 dst=$2
@@ -81,11 +97,13 @@ to_bf16 "$TEXT_MODEL" "$DIR/text-3.6M-bf16"
 
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); $(nproc) cores"
 for pair in "models/r1-arith:$DIR/arith-test.jsonl:$DIR/r1-arith-bf16" \
-            "$TEXT_MODEL:$DIR/heldout.jsonl:$DIR/text-3.6M-bf16"; do
+            "$TEXT_MODEL:$DIR/heldout.jsonl:$DIR/text-3.6M-bf16" \
+            "$MOE_MODEL:$DIR/heldout.jsonl:"; do
   IFS=: read -r model text bf16 <<< "$pair"
   echo
   echo "== $model"
   "$R1_BIN" bench -m "$model" --quality "$text" --ctx-window "$WINDOW" --quality-tokens "$TOKENS"
+  [ -z "$bf16" ] && continue  # the PyTorch reference (tools/reference/dense.py) is Qwen2 / Llama
   echo
   "$PYTHON" bench/quality_vs_torch.py --model "$bf16" --text "$text" --window "$WINDOW" \
     --tokens "$TOKENS" --r1 "$R1_BIN"
