@@ -12,6 +12,7 @@
 #include "core/threads.h"
 #include "kernels/kernels.h"
 #include "ops/ops.h"
+#include "tokenizer/stop_ids.h"
 
 namespace r1::cli {
 
@@ -46,18 +47,6 @@ const char* kSamplingFlagsUsage =
     "  --presence-penalty P     OpenAI-style (default 0)\n"
     "  --frequency-penalty F    OpenAI-style (default 0)\n"
     "  --seed S             random seed (default 0); same seed, same output\n";
-
-namespace {
-// generation_config.json's eos_token_id: an id or a list of ids, each a row of the embedding.
-void add_eos(std::vector<int32_t>& v, const nlohmann::json& j, int64_t vocab,
-             const std::string& where) {
-  for (const auto& x : j.is_array() ? j : nlohmann::json::array({j})) {
-    if (!x.is_number_integer() || x.get<int64_t>() < 0 || x.get<int64_t>() >= vocab)
-      fail_input(where, ": eos_token_id ", x.dump(), " is not a token id (vocab_size ", vocab, ")");
-    v.push_back(static_cast<int32_t>(x.get<int64_t>()));
-  }
-}
-}  // namespace
 
 DType take_kv_dtype(Args& args, DType dflt) {
   const std::string v = args.take_str("--kv-dtype", dflt == DType::BF16 ? "bf16" : "f32");
@@ -108,14 +97,7 @@ LoadedModel load_model_from_flags(Args& args, bool fast_bf16_default) {
       fail_input(lm.dir, ": the tokenizer has ", lm.tokenizer->vocab_size(),
                  " ids but the model's embedding only ", vocab, " rows (vocab_size)");
   }
-  lm.eos_ids = lm.model->config().eos_token_ids;
-  std::string gen = path_join(lm.dir, "generation_config.json");
-  if (file_exists(gen)) {
-    const nlohmann::json j = read_json_file(gen);
-    if (j.is_object() && j.contains("eos_token_id") && !j["eos_token_id"].is_null())
-      add_eos(lm.eos_ids, j["eos_token_id"], vocab, gen);
-  }
-  if (lm.tokenizer && lm.tokenizer->eos_id() >= 0) lm.eos_ids.push_back(lm.tokenizer->eos_id());
+  lm.eos_ids = tok::stop_ids(lm.dir, lm.model->config(), lm.tokenizer ? &*lm.tokenizer : nullptr);
   return lm;
 }
 

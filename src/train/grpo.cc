@@ -25,6 +25,7 @@
 #include "models/param_count.h"
 #include "tasks/arithmetic.h"
 #include "tasks/countdown.h"
+#include "tokenizer/stop_ids.h"
 #include "train/checkpoint.h"
 #include "train/plot.h"
 #include "train/problems.h"
@@ -267,8 +268,7 @@ void run_grpo(const GrpoOptions& o) {
   std::unique_ptr<tmpl::ChatTemplate> chat;
   if (style == eval::PromptStyle::Chat)
     chat = std::make_unique<tmpl::ChatTemplate>(tmpl::ChatTemplate::load(source));
-  std::vector<int32_t> eos = mcfg.eos_token_ids;
-  if (tk.eos_id() >= 0) eos.push_back(tk.eos_id());
+  const std::vector<int32_t> eos = tok::stop_ids(source, mcfg, &tk);
   TrainerConfig tc;
   tc.adam = {o.beta1, o.beta2, 1e-8, o.weight_decay};
   // The schedule counts optimizer updates: `updates` per step.

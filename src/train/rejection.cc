@@ -11,6 +11,7 @@
 #include "io/model_config.h"
 #include "models/lora.h"
 #include "models/model.h"
+#include "tokenizer/stop_ids.h"
 #include "train/grpo.h"
 #include "train/problems.h"
 
@@ -41,8 +42,7 @@ RejectionStats rejection_sample(const RejectionOptions& o) {
   if (!o.adapter.empty()) model->set_lora(models::LoraAdapters::load(*model, o.adapter));
   tok::Tokenizer tk = tok::Tokenizer::load(o.model_dir);
   const tmpl::ChatTemplate chat = tmpl::ChatTemplate::load(o.model_dir);
-  std::vector<int32_t> eos = model->config().eos_token_ids;
-  if (tk.eos_id() >= 0) eos.push_back(tk.eos_id());
+  const std::vector<int32_t> eos = tok::stop_ids(o.model_dir, model->config(), &tk);
   eval::RolloutRunner runner(*model, tk, &chat, eos);
   eval::RolloutOptions ro;
   ro.sampling.temperature = static_cast<float>(o.temperature);
