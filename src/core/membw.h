@@ -4,7 +4,8 @@
 namespace r1 {
 
 // Bytes per second read from a buffer much larger than the caches, with the process thread
-// pool's threads; the best of a few passes.
+// pool's threads, each reading 4 streams side by side (as the decode kernels read several weight
+// rows); the best of a few passes.
 double measure_read_bandwidth(double buffer_mib = 512);
 
 }  // namespace r1
