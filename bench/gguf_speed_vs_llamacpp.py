@@ -2,7 +2,7 @@
 """r1 and llama.cpp on the same GGUF files, side by side: prefill and decode tokens/s at 1 and 2
 threads, interleaved (for each round, each thread count, each file: r1 then llama.cpp), medians
 over the rounds, ratios r1 / llama.cpp, and r1's decode against the bandwidth roofline (bytes per
-step from `r1 bench`, bandwidth measured by `r1 bench` once at the start).
+step from `r1 bench`, bandwidth measured by `r1 bench` at the start with each thread count).
 
 llama.cpp is node-llama-cpp's prebuilt CPU build from npm (bench/llamacpp, installed on first
 use); r1 reads the GGUF file with -m. The model is a random one with R1-Distill-Qwen-1.5B's shape
@@ -61,10 +61,17 @@ def main():
             run([R1, verb, "-m", model, "--type", t, "--out", f])
         files[t] = f
     cpu = run(["sh", "-c", "lscpu | sed -n 's/^Model name: *//p'"]).strip()
-    first = json.loads(run([R1, "bench", "-m", files[types[0]], "--prompt-tokens", "8",
-                            "--gen-tokens", "4", "--reps", "1", "--json"]))
-    bandwidth = first["machine_read_gb_s"]
-    print(f"{args.shape} shape; CPU: {cpu}; measured read bandwidth {bandwidth:.1f} GB/s (2 threads); "
+    # The roofline of each thread count: the read bandwidth r1 bench measures with that many
+    # threads (one core cannot draw what two can).
+    bandwidth = {}
+    for threads in [int(x) for x in args.threads.split(",")]:
+        first = json.loads(run([R1, "bench", "-m", files[types[0]], "--prompt-tokens", "8",
+                                "--gen-tokens", "4", "--reps", "1", "--threads", str(threads),
+                                "--json"]))
+        bandwidth[threads] = first["machine_read_gb_s"]
+    bw_text = ", ".join(f"{v:.1f} GB/s with {k} thread{'s' if k > 1 else ''}"
+                        for k, v in bandwidth.items())
+    print(f"{args.shape} shape; CPU: {cpu}; measured read bandwidth {bw_text}; "
           f"prompt {args.prompt} tokens, {args.gen} decoded; {args.rounds} rounds, medians",
           flush=True)
     results = {}  # (type, threads, impl) -> {"prefill": [...], "decode": [...], "bytes": ...}
@@ -93,7 +100,8 @@ def main():
             a, b = results[(t, threads, "r1")], results[(t, threads, "llama")]
             pa, pb = statistics.median(a["prefill"]), statistics.median(b["prefill"])
             da, db = statistics.median(a["decode"]), statistics.median(b["decode"])
-            roof = bandwidth * 1e9 / a["bytes"] if bandwidth > 0 else float("nan")
+            bw = bandwidth[threads]
+            roof = bw * 1e9 / a["bytes"] if bw > 0 else float("nan")
             print(f"| {t.upper()} | {threads} | {pa:.1f} | {pb:.1f} | {pa / pb:.2f} | {da:.2f} | "
                   f"{db:.2f} | {da / db:.2f} | {100 * da / roof:.0f}% |")
 
