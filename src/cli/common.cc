@@ -2,13 +2,11 @@
 
 #include <iostream>
 #include <iterator>
-#include <nlohmann/json.hpp>
 
 #include "cli/model_dir.h"
 #include "core/cpu_features.h"
 #include "core/error.h"
 #include "core/file_util.h"
-#include "core/json_util.h"
 #include "core/threads.h"
 #include "kernels/kernels.h"
 #include "ops/ops.h"

@@ -19,6 +19,9 @@ void* scratch(int slot, size_t bytes);
 // unsupported W type (reported as the reference does), nothing to compute, K = 0 (Y = 0).
 // Returns true when it handled the call.
 bool gemm_trivial(const GemmParams& p);
+// The last two of those for any W type: nothing to compute, or K = 0 (Y = 0, or unchanged when
+// accumulating). Returns true when it handled the call.
+bool gemm_empty(const GemmParams& p);
 
 // X of a GEMM with block-quantized W as int8 rows of K and per-32 scales: the caller's
 // (GemmParams::xq / xd), or X quantized with `quantize` (the ISA's quantize_x_q8) into scratch

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/cpu/avx2_util.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/ref/ref.h"
 
@@ -25,13 +26,6 @@ namespace {
 
 int64_t round_up(int64_t v, int64_t m) {
   return (v + m - 1) / m * m;
-}
-
-float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
 }
 
 // Round f32 lanes to bf16 (nearest even; NaN stays NaN), returned as f32.

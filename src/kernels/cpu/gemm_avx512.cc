@@ -566,17 +566,11 @@ bool use_packed(const GemmParams& p) {
 
 void gemm_q8_0_f32(const GemmParams& p) {
   // K > 0 and whole 32-blocks: the caller's checks (gemm_q8_0)
-  if (p.M > 0 && p.n_end > p.n_begin) gemm_packed(p);
+  if (!gemm_empty(p)) gemm_packed(p);
 }
 
 void gemm_fp8_packed(const GemmParams& p) {
-  if (p.M <= 0 || p.n_end <= p.n_begin) return;
-  if (p.K <= 0) {
-    for (int64_t m = 0; m < p.M; ++m)
-      for (int64_t n = p.n_begin; n < p.n_end; ++n) p.y[m * p.ldy + n] = 0.0f;
-    return;
-  }
-  gemm_packed(p);
+  if (!gemm_empty(p)) gemm_packed(p);
 }
 
 void gemm_small_m(const GemmParams& p) {

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/cpu/avx2_util.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/gemm_fp8.h"
 
@@ -36,13 +37,6 @@ inline void fp8_to_f32x16(const uint8_t* src, int64_t n, __m256* lo, __m256* hi,
                                      _mm256_set1_epi16(static_cast<int16_t>(0xbfff)));
   *lo = _mm256_cvtph_ps(_mm256_castsi256_si128(h));
   *hi = _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1));
-}
-
-float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
 }
 
 // R rows of W from n against the M scaled X rows xs (rows kpad apart, zero past K).

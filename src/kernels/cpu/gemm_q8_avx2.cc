@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "kernels/cpu/avx2_util.h"
 #include "kernels/cpu/cpu_kernels.h"
 
 namespace r1::kernels::avx2 {
@@ -17,12 +18,6 @@ namespace {
 // b (what vpdpbusd does in one instruction).
 inline __m256i dot_u8s8(__m256i a, __m256i b) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
-}
-
-inline float hsum8(__m256 v) {
-  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
 }
 
 // Y[m, r * ycol] for R W rows (wstep bytes apart) and MB X rows.
@@ -64,7 +59,7 @@ void q8_tile(const uint8_t* w, int64_t wstep, const int8_t* xq, const float* xd,
 #pragma GCC unroll 8
   for (int m = 0; m < MB; ++m)
 #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) y[m * ldy + r * ycol] = hsum8(acc[m][r]);
+    for (int r = 0; r < R; ++r) y[m * ldy + r * ycol] = hsum(acc[m][r]);
 }
 
 }  // namespace

@@ -44,6 +44,10 @@ bool gemm_trivial(const GemmParams& p) {
   }
   if ((p.x_trans || p.w_trans || p.accumulate) && (p.wtype != DType::F32 || p.bf16_dot))
     fail_internal("gemm: transposed operands and accumulation need f32 weights");
+  return gemm_empty(p);
+}
+
+bool gemm_empty(const GemmParams& p) {
   if (p.M <= 0 || p.n_end <= p.n_begin) return true;
   if (p.K <= 0) {
     if (p.accumulate) return true;  // Y += 0
