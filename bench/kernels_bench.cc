@@ -1,10 +1,11 @@
 // GEMM micro-benchmark: GFLOP/s of every ISA and weight dtype against the scalar reference,
 // single thread, for the FFN shapes of the small R1 distills (Qwen2 0.5B: K=896, N=4864;
 // 1.5B: K=1536, N=8960). Decode (small M) also reports GB/s of W streamed; W is cycled through
-// enough copies (>= 256 MB) that it comes from memory, not the L3.
+// enough copies (>= 256 MB) that it comes from memory, not the L3 (--hot 1: one copy, so the
+// caches serve it and the figure is the kernel's compute-bound limit).
 //
 //   kernels_bench [--m 1,4,16,128,512] [--dtype f32,bf16,f16,...] [--isa scalar,avx2,avx512]
-//                 [--shape 0,1] [--min-time 0.3]
+//                 [--shape 0,1] [--min-time 0.3] [--hot 0|1]
 //
 // dtypes: f32, bf16, bf16dot, f16, q8_0, q4_k, q6_k, q4_k_r8, q6_k_r8, f8_e4m3 (codes as
 // DeepSeek's checkpoints have them, 128 x 128 scale blocks). Shapes (K x N): 0 896 x 4864, 1 1536 x
@@ -125,6 +126,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> isas = {"scalar", "avx2", "avx512"};
   std::vector<std::string> shapes = {"0", "1"};
   double min_time = 0.3;
+  bool hot = false;  // --hot 1: one copy of W, read from the caches (the compute-bound limit)
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--m") {
@@ -135,6 +137,8 @@ int main(int argc, char** argv) {
       isas = split(value);
     } else if (flag == "--shape") {
       shapes = split(value);
+    } else if (flag == "--hot") {
+      hot = value == "1";
     } else if (flag == "--min-time") {
       min_time = std::atof(value.c_str());
     } else {
@@ -176,7 +180,8 @@ int main(int argc, char** argv) {
                       : dt == "f8_e4m3"          ? DType::F8_E4M3
                                                  : DType::F16;
       const size_t w_bytes = dtype_bytes(t, N * K);
-      const int copies = static_cast<int>(std::max<size_t>(1, (256u << 20) / w_bytes + 1));
+      const int copies =
+          hot ? 1 : static_cast<int>(std::max<size_t>(1, (256u << 20) / w_bytes + 1));
       // 64-byte aligned, as a model's tensors are (a plain vector's data may be 16 bytes off).
       struct Aligned {
         uint8_t* p;
