@@ -175,17 +175,7 @@ void check(Isa isa, DType t, Case c, uint32_t seed) {
   std::vector<uint8_t> w(dtype_bytes(t, c.N * ldw));
   for (int64_t n = 0; n < c.N; ++n)
     quantize_row(t, wf.data() + n * ldw, w.data() + dtype_bytes(t, n * ldw), ldw);
-  GemmParams p;
-  p.M = c.M;
-  p.K = c.K;
-  p.n_begin = 1;
-  p.n_end = c.N;
-  p.x = x.data();
-  p.ldx = ldx;
-  p.w = w.data();
-  p.ldw = ldw;
-  p.wtype = t;
-  p.ldy = ldy;
+  GemmParams p = testing::gemm_params(c.M, c.K, 1, c.N, x.data(), ldx, w.data(), ldw, t, ldy);
   std::vector<float> want(c.M * ldy, -7.0f), got(c.M * ldy, -7.0f);
   p.y = want.data();
   kernels_for(Isa::Scalar).gemm(p);
@@ -246,16 +236,7 @@ TEST(GemmKq, PrequantizedX) {
     quantize_row(t, wf.data(), w.data(), N * K);
     for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
       if (!isa_supported(isa)) continue;
-      GemmParams p;
-      p.M = 1;
-      p.K = K;
-      p.n_end = N;
-      p.x = x.data();
-      p.ldx = K;
-      p.w = w.data();
-      p.ldw = K;
-      p.wtype = t;
-      p.ldy = N;
+      GemmParams p = testing::gemm_params(1, K, 0, N, x.data(), K, w.data(), K, t, N);
       std::vector<float> a(N), b(N);
       p.y = a.data();
       kernels_for(isa).gemm(p);

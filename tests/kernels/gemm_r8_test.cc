@@ -163,18 +163,8 @@ TEST(GemmR8, EveryIsaMatchesTheUnpackedReference) {
         const std::vector<uint8_t> q = quantized(t, N, ldw, seed++);
         const std::vector<uint8_t> p = packed(t, q, N, ldw);
         std::vector<float> x = random_floats(M * ldx, seed++, -2.0f, 2.0f);
-        GemmParams gp;
-        gp.M = M;
-        gp.K = K;
-        gp.n_begin = 8;
-        gp.n_end = N;
-        gp.x = x.data();
-        gp.ldx = ldx;
-        gp.ldw = ldw;
-        gp.ldy = ldy;
+        GemmParams gp = testing::gemm_params(M, K, 8, N, x.data(), ldx, q.data(), ldw, t, ldy);
         std::vector<float> want(M * ldy, -7.0f);
-        gp.w = q.data();
-        gp.wtype = t;
         gp.y = want.data();
         kernels_for(Isa::Scalar).gemm(gp);
         for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
@@ -205,18 +195,8 @@ TEST(GemmR8, RefusesPartialGroups) {
   const int64_t K = 256;
   const std::vector<uint8_t> p = packed(DType::Q4_K, quantized(DType::Q4_K, 8, K, 1), 8, K);
   std::vector<float> x(K, 1.0f), y(8);
-  GemmParams gp;
-  gp.M = 1;
-  gp.K = K;
-  gp.n_begin = 0;
-  gp.n_end = 5;
-  gp.x = x.data();
-  gp.ldx = K;
-  gp.w = p.data();
-  gp.ldw = K;
-  gp.wtype = DType::Q4_K_R8;
+  GemmParams gp = testing::gemm_params(1, K, 0, 5, x.data(), K, p.data(), K, DType::Q4_K_R8, 8);
   gp.y = y.data();
-  gp.ldy = 8;
   for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
     if (isa_supported(isa)) {
       EXPECT_THROW(kernels_for(isa).gemm(gp), Error) << isa_name(isa);
