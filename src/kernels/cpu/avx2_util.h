@@ -1,5 +1,5 @@
-// Small AVX2 helpers for the *_avx2.cc files only (compiled with their flags; internal linkage,
-// so each file keeps its own copy).
+// Small 256-bit helpers for the *_avx2.cc files, and for the AVX-512 files that run 256-bit code
+// (compiled with their flags; internal linkage, so each file keeps its own copy).
 #pragma once
 
 #include <immintrin.h>

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/quant_pack.h"
+#include "kernels/cpu/avx2_util.h"
 #include "kernels/cpu/cpu_kernels.h"
 
 namespace r1::kernels::avx2 {
