@@ -147,9 +147,10 @@ int main(int argc, char** argv) {
     }
   }
   // 0, 1: the MLP up projections of the 0.5B and 1.5B shapes; 2: 1.5B's down projection; 3: its
-  // output layer.
-  const int64_t shape_k[] = {896, 1536, 8960, 1536, 7168},
-                shape_n[] = {4864, 8960, 1536, 151936, 2048};
+  // output layer; 4: a DeepSeek-V3 projection (hidden 7168 to an expert's 2048); 5: 128 of its
+  // rows, which fit in a core's L2 at 8 and 16 bits (with --hot 1: the kernel's compute limit).
+  const int64_t shape_k[] = {896, 1536, 8960, 1536, 7168, 7168},
+                shape_n[] = {4864, 8960, 1536, 151936, 2048, 128};
 
   std::printf("1 core peak (GFLOP/s):");
   if (isa_supported(Isa::Avx2)) std::printf(" avx2 fma %.0f", peak_avx2_fma());

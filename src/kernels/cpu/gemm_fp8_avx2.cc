@@ -41,9 +41,9 @@ inline void fp8_to_f32x16(const uint8_t* src, int64_t n, __m256* lo, __m256* hi,
 
 // R rows of W from n against the M scaled X rows xs (rows kpad apart, zero past K).
 template <int M, int R>
-void rows_fp8(const GemmParams& p, int64_t n, const float* xs, int64_t kpad) {
+void rows_fp8(const GemmParams& p, int64_t n, int64_t stride, const float* xs, int64_t kpad) {
   const uint8_t* w[R];
-  for (int r = 0; r < R; ++r) w[r] = static_cast<const uint8_t*>(p.w) + (n + r) * p.ldw;
+  for (int r = 0; r < R; ++r) w[r] = static_cast<const uint8_t*>(p.w) + (n + r * stride) * p.ldw;
   __m256 acc[M][R];
   for (int m = 0; m < M; ++m)
     for (int r = 0; r < R; ++r) acc[m][r] = _mm256_setzero_ps();
@@ -62,12 +62,12 @@ void rows_fp8(const GemmParams& p, int64_t n, const float* xs, int64_t kpad) {
     }
   }
   for (int m = 0; m < M; ++m)
-    for (int r = 0; r < R; ++r) p.y[m * p.ldy + n + r] = hsum(acc[m][r]);
+    for (int r = 0; r < R; ++r) p.y[m * p.ldy + n + r * stride] = hsum(acc[m][r]);
   // A NaN weight makes its output NaN, as the reference's product does.
   if (_mm_movemask_epi8(_mm_cmpeq_epi8(nan, _mm_set1_epi8(-1))) != 0)
     for (int r = 0; r < R; ++r)
       if (fp8_has_nan(w[r], p.K))
-        for (int m = 0; m < M; ++m) p.y[m * p.ldy + n + r] = __builtin_nanf("");
+        for (int m = 0; m < M; ++m) p.y[m * p.ldy + n + r * stride] = __builtin_nanf("");
 }
 
 }  // namespace

@@ -40,9 +40,9 @@ __mmask32 mask32(int64_t r) {
 
 // R rows of W from n against the M (1..4) scaled X rows xs (rows kpad apart, zero past K).
 template <int M, int R>
-void rows_fp8(const GemmParams& p, int64_t n, const float* xs, int64_t kpad) {
+void rows_fp8(const GemmParams& p, int64_t n, int64_t stride, const float* xs, int64_t kpad) {
   const uint8_t* w[R];
-  for (int r = 0; r < R; ++r) w[r] = static_cast<const uint8_t*>(p.w) + (n + r) * p.ldw;
+  for (int r = 0; r < R; ++r) w[r] = static_cast<const uint8_t*>(p.w) + (n + r * stride) * p.ldw;
   __m512 acc[M][R];
   for (int m = 0; m < M; ++m)
     for (int r = 0; r < R; ++r) acc[m][r] = _mm512_setzero_ps();
@@ -64,13 +64,13 @@ void rows_fp8(const GemmParams& p, int64_t n, const float* xs, int64_t kpad) {
     }
   }
   for (int m = 0; m < M; ++m)
-    for (int r = 0; r < R; ++r) p.y[m * p.ldy + n + r] = _mm512_reduce_add_ps(acc[m][r]);
+    for (int r = 0; r < R; ++r) p.y[m * p.ldy + n + r * stride] = _mm512_reduce_add_ps(acc[m][r]);
   // A NaN weight makes its output NaN, as the reference's product does (checkpoints have none,
   // so this only finds which row it was when one is seen).
   if (_mm256_cmpeq_epi8_mask(nan, _mm256_set1_epi8(-1)) != 0)
     for (int r = 0; r < R; ++r)
       if (fp8_has_nan(w[r], p.K))
-        for (int m = 0; m < M; ++m) p.y[m * p.ldy + n + r] = __builtin_nanf("");
+        for (int m = 0; m < M; ++m) p.y[m * p.ldy + n + r * stride] = __builtin_nanf("");
 }
 
 }  // namespace
