@@ -303,7 +303,13 @@ TEST(Engine, StopEndsEverything) {
   opt.max_running = 1;
   Collector a, b;
   Engine engine(*model, nullptr, {}, opt);
-  engine.submit({request(0, 5, 1.0f, 100000), -1, a.sink()});
+  // As in CancelFreesTheSequence: a takes at least 5 ms a token, so that it still runs (256 tokens
+  // of context) when stopped; without that a fast machine finished it within the 30 ms below.
+  auto slow_a = [sink = a.sink()](const SampleDelta& d) {
+    sink(d);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  };
+  engine.submit({request(0, 5, 1.0f, 100000), -1, slow_a});
   engine.submit({request(1, 5, 1.0f, 100000), -1, b.sink()});
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
   engine.stop();
