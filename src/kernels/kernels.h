@@ -46,6 +46,9 @@ struct GemmParams {
   DType wtype = DType::F32;
   bool bf16_dot = false;           // bf16 W only: round X to bf16 and use bf16 dot products
   const float* w_scale = nullptr;  // fp8 W only: block scales, row stride ld_scale
+  // fp8 W only: the caller knows W holds no NaN code (s.1111.111), so the kernels need not look
+  // for one. Otherwise a NaN code makes its outputs NaN, as the reference's products do.
+  bool w_no_nan = false;
   int64_t ld_scale = 0;
   int64_t block_n = 128, block_k = 128;
   float* y = nullptr;  // [M, N], row stride ldy

@@ -48,6 +48,7 @@ ops::Weight matrix(const io::WeightStore& s, const std::string& prefix, int64_t 
                 {(rows + block_out - 1) / block_out, (cols + block_in - 1) / block_in});
     w.block_n = block_out;
     w.block_k = block_in;
+    w.fp8_scan = std::make_shared<ops::Fp8Scan>();
     return w;
   }
   w.w = matrix_tensor(s, name, {rows, cols});  // or blocks (a GGUF file)

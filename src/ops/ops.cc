@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/quant_pack.h"
 #include "core/threads.h"
+#include "kernels/gemm_fp8.h"
 #include "kernels/kernels.h"
 #include "ops/tape.h"
 
@@ -63,9 +64,28 @@ namespace {
 
 std::atomic<bool> g_fast_bf16{false};
 
+// Whether fp8 w is known to hold no NaN code: looked for once per weight, on its first use
+// (each row on the thread pool), and remembered in w.fp8_scan.
+bool fp8_no_nan(const Weight& w) {
+  if (!w.fp8_scan || w.w.dtype != DType::F8_E4M3 || !w.w.is_contiguous()) return false;
+  Fp8Scan& s = *w.fp8_scan;
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (s.data != w.w.data) {
+    std::atomic<bool> nan{false};
+    thread_pool().parallel_range(w.rows(), 1, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1 && !nan.load(std::memory_order_relaxed); ++r)
+        if (kernels::fp8_has_nan(static_cast<const uint8_t*>(w.w.row(r)), w.cols())) nan = true;
+    });
+    s.data = w.w.data;
+    s.no_nan = !nan;
+  }
+  return s.no_nan;
+}
+
 // y[:, n0 : n1] = x . w[n0 : n1]^T. For fp8 weights n0 is a multiple of block_n.
 void gemm_columns(const Tensor& x, const Weight& w, Tensor& y, int64_t n0, int64_t n1,
-                  bool bf16_dot, const int8_t* xq = nullptr, const float* xd = nullptr) {
+                  bool bf16_dot, bool w_no_nan, const int8_t* xq = nullptr,
+                  const float* xd = nullptr) {
   kernels::GemmParams p;
   p.M = x.dim(0);
   p.K = x.dim(1);
@@ -80,6 +100,7 @@ void gemm_columns(const Tensor& x, const Weight& w, Tensor& y, int64_t n0, int64
     p.ld_scale = w.scale.dim(1);
     p.block_n = w.block_n;
     p.block_k = w.block_k;
+    p.w_no_nan = w_no_nan;
   }
   p.y = y.ptr<float>() + n0;
   p.ldy = y.dim(1);
@@ -186,8 +207,9 @@ Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias, bool bf16_do
     for (int64_t m = 0; m < M; ++m)
       K().quantize_x_q8(x.ptr<float>() + m * Kdim, Kdim, xq.data() + m * Kdim, xd.data() + m * nb);
   }
+  const bool no_nan = fp8_no_nan(w);
   auto run = [&](int64_t n0, int64_t n1) {
-    gemm_columns(x, w, y, n0, n1, bf16_dot, xq.empty() ? nullptr : xq.data(),
+    gemm_columns(x, w, y, n0, n1, bf16_dot, no_nan, xq.empty() ? nullptr : xq.data(),
                  xd.empty() ? nullptr : xd.data());
   };
   if (M * N * Kdim < kMinParallelWork) {

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 #include "core/tensor.h"
@@ -15,12 +17,23 @@ namespace r1::ops {
 
 class Tape;
 
+// What linear() found on an fp8 weight's first use: whether its bytes hold a NaN code, for the
+// data it looked at (a Weight whose w is replaced is looked at again).
+struct Fp8Scan {
+  std::mutex mu;
+  const void* data = nullptr;
+  bool no_nan = false;
+};
+
 // A weight matrix [N, K] as stored: f32, bf16, f16, or fp8 e4m3 with per-block scales
 // (DeepSeek-V3's weight_scale_inv: w[n, k] = fp8(w[n, k]) * scale[n / block_n, k / block_k]).
 struct Weight {
   Tensor w;
   Tensor scale;  // [ceil(N / block_n), ceil(K / block_k)] f32; undefined unless w is fp8
   int64_t block_n = 128, block_k = 128;
+  // fp8 only, optional (its loader makes one; copies share it): lets linear() look for NaN codes
+  // once, on first use, instead of the kernels looking in every call (GemmParams::w_no_nan).
+  std::shared_ptr<Fp8Scan> fp8_scan;
 
   int64_t rows() const { return w.dim(0); }
   int64_t cols() const { return w.dim(1); }

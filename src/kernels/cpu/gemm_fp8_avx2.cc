@@ -21,8 +21,9 @@ namespace {
 constexpr int64_t kFp8Ahead = 1024;  // bytes of each W row fetched ahead (decode streams)
 
 // Up to 16 e4m3 bytes (the rest read as 0) as two vectors of 8 f32 values times 2^-8. NaN codes
-// come out finite; `nan` keeps the byte-wise maximum of the codes with the sign bit set, 0xff
-// only once a NaN code was seen.
+// come out finite; with kNan, `nan` keeps the byte-wise maximum of the codes with the sign bit
+// set, 0xff only once a NaN code was seen.
+template <bool kNan>
 inline void fp8_to_f32x16(const uint8_t* src, int64_t n, __m256* lo, __m256* hi, __m128i* nan) {
   __m128i raw;
   if (n >= 16) {
@@ -32,15 +33,17 @@ inline void fp8_to_f32x16(const uint8_t* src, int64_t n, __m256* lo, __m256* hi,
     std::copy(src, src + n, tmp);
     raw = _mm_load_si128(reinterpret_cast<const __m128i*>(tmp));
   }
-  *nan = _mm_max_epu8(*nan, _mm_or_si128(raw, _mm_set1_epi8(static_cast<char>(0x80))));
+  if constexpr (kNan)
+    *nan = _mm_max_epu8(*nan, _mm_or_si128(raw, _mm_set1_epi8(static_cast<char>(0x80))));
   const __m256i h = _mm256_and_si256(_mm256_slli_epi16(_mm256_cvtepi8_epi16(raw), 7),
                                      _mm256_set1_epi16(static_cast<int16_t>(0xbfff)));
   *lo = _mm256_cvtph_ps(_mm256_castsi256_si128(h));
   *hi = _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1));
 }
 
-// R rows of W from n against the M scaled X rows xs (rows kpad apart, zero past K).
-template <int M, int R>
+// R rows of W from n against the M scaled X rows xs (rows kpad apart, zero past K); kNan: look
+// for NaN codes.
+template <int M, int R, bool kNan>
 void rows_fp8(const GemmParams& p, int64_t n, int64_t stride, const float* xs, int64_t kpad) {
   const uint8_t* w[R];
   for (int r = 0; r < R; ++r) w[r] = static_cast<const uint8_t*>(p.w) + (n + r * stride) * p.ldw;
@@ -53,7 +56,7 @@ void rows_fp8(const GemmParams& p, int64_t n, int64_t stride, const float* xs, i
       for (int r = 0; r < R; ++r)
         _mm_prefetch(reinterpret_cast<const char*>(w[r] + k + kFp8Ahead), _MM_HINT_T0);
     __m256 lo[R], hi[R];
-    for (int r = 0; r < R; ++r) fp8_to_f32x16(w[r] + k, p.K - k, &lo[r], &hi[r], &nan);
+    for (int r = 0; r < R; ++r) fp8_to_f32x16<kNan>(w[r] + k, p.K - k, &lo[r], &hi[r], &nan);
     for (int m = 0; m < M; ++m) {
       const __m256 x0 = _mm256_loadu_ps(xs + m * kpad + k);
       const __m256 x1 = _mm256_loadu_ps(xs + m * kpad + k + 8);
@@ -64,7 +67,7 @@ void rows_fp8(const GemmParams& p, int64_t n, int64_t stride, const float* xs, i
   for (int m = 0; m < M; ++m)
     for (int r = 0; r < R; ++r) p.y[m * p.ldy + n + r * stride] = hsum(acc[m][r]);
   // A NaN weight makes its output NaN, as the reference's product does.
-  if (_mm_movemask_epi8(_mm_cmpeq_epi8(nan, _mm_set1_epi8(-1))) != 0)
+  if (kNan && _mm_movemask_epi8(_mm_cmpeq_epi8(nan, _mm_set1_epi8(-1))) != 0)
     for (int r = 0; r < R; ++r)
       if (fp8_has_nan(w[r], p.K))
         for (int m = 0; m < M; ++m) p.y[m * p.ldy + n + r * stride] = __builtin_nanf("");
