@@ -25,10 +25,11 @@ constexpr int64_t kFp8Ahead = 1024;  // bytes of each W row fetched ahead (decod
 // running byte-wise maximum of the codes with the sign bit set, which reaches 0xff only if a NaN
 // code was seen (2 of the 10 vector operations per 32 bytes: skipped when the caller knows W has
 // none).
-template <bool kNan>
+template <bool kNan, bool kFull>
 inline void fp8_to_f32x32(const uint8_t* src, __mmask32 mask, __m512* lo, __m512* hi,
                           __m256i* nan) {
-  const __m256i raw = _mm256_maskz_loadu_epi8(mask, src);
+  const __m256i raw = kFull ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src))
+                            : _mm256_maskz_loadu_epi8(mask, src);
   if constexpr (kNan)
     *nan = _mm256_max_epu8(*nan, _mm256_or_si256(raw, _mm256_set1_epi8(static_cast<char>(0x80))));
   const __m512i u = _mm512_slli_epi16(_mm512_cvtepi8_epi16(raw), 7);
@@ -41,6 +42,27 @@ __mmask32 mask32(int64_t r) {
   return r >= 32 ? 0xffffffffu : (1u << r) - 1u;
 }
 
+// One 32-byte step of rows_fp8 at column k: kFull when all 32 columns are inside K (a plain
+// load, which the widening can take from memory), else those past K read as 0.
+template <int M, int R, bool kNan, bool kFull>
+inline void fp8_step(const uint8_t* const* w, int64_t k, int64_t K, const float* xs, int64_t kpad,
+                     __m512 (&acc)[M][R], __m256i* nan) {
+  const __mmask32 mk = kFull ? 0xffffffffu : mask32(K - k);
+  // The rows stream from memory 32 bytes per step, too little for the hardware prefetcher
+  // alone: fetch each row's line kFp8Ahead bytes ahead once per 64 bytes.
+  if ((k & 63) == 0)
+    for (int r = 0; r < R; ++r)
+      _mm_prefetch(reinterpret_cast<const char*>(w[r] + k + kFp8Ahead), _MM_HINT_T0);
+  __m512 lo[R], hi[R];
+  for (int r = 0; r < R; ++r) fp8_to_f32x32<kNan, kFull>(w[r] + k, mk, &lo[r], &hi[r], nan);
+  for (int m = 0; m < M; ++m) {
+    const __m512 x0 = _mm512_loadu_ps(xs + m * kpad + k);
+    const __m512 x1 = _mm512_loadu_ps(xs + m * kpad + k + 16);
+    for (int r = 0; r < R; ++r)
+      acc[m][r] = _mm512_fmadd_ps(x1, hi[r], _mm512_fmadd_ps(x0, lo[r], acc[m][r]));
+  }
+}
+
 // R rows of W from n against the M (1..4) scaled X rows xs (rows kpad apart, zero past K); kNan:
 // look for NaN codes.
 template <int M, int R, bool kNan>
@@ -51,22 +73,9 @@ void rows_fp8(const GemmParams& p, int64_t n, int64_t stride, const float* xs, i
   for (int m = 0; m < M; ++m)
     for (int r = 0; r < R; ++r) acc[m][r] = _mm512_setzero_ps();
   __m256i nan = _mm256_setzero_si256();
-  for (int64_t k = 0; k < p.K; k += 32) {
-    const __mmask32 mk = mask32(p.K - k);
-    // The rows stream from memory 32 bytes per step, too little for the hardware prefetcher
-    // alone: fetch each row's line kFp8Ahead bytes ahead once per 64 bytes.
-    if ((k & 63) == 0)
-      for (int r = 0; r < R; ++r)
-        _mm_prefetch(reinterpret_cast<const char*>(w[r] + k + kFp8Ahead), _MM_HINT_T0);
-    __m512 lo[R], hi[R];
-    for (int r = 0; r < R; ++r) fp8_to_f32x32<kNan>(w[r] + k, mk, &lo[r], &hi[r], &nan);
-    for (int m = 0; m < M; ++m) {
-      const __m512 x0 = _mm512_loadu_ps(xs + m * kpad + k);
-      const __m512 x1 = _mm512_loadu_ps(xs + m * kpad + k + 16);
-      for (int r = 0; r < R; ++r)
-        acc[m][r] = _mm512_fmadd_ps(x1, hi[r], _mm512_fmadd_ps(x0, lo[r], acc[m][r]));
-    }
-  }
+  int64_t k = 0;
+  for (; k + 32 <= p.K; k += 32) fp8_step<M, R, kNan, true>(w, k, p.K, xs, kpad, acc, &nan);
+  if (k < p.K) fp8_step<M, R, kNan, false>(w, k, p.K, xs, kpad, acc, &nan);
   for (int m = 0; m < M; ++m)
     for (int r = 0; r < R; ++r) p.y[m * p.ldy + n + r * stride] = _mm512_reduce_add_ps(acc[m][r]);
   // A NaN weight makes its output NaN, as the reference's product does (checkpoints have none,
