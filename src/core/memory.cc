@@ -64,15 +64,23 @@ uint64_t add_sat(uint64_t a, uint64_t b) {
 }
 
 uint64_t memory_limit_bytes() {
-  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-  uint64_t limit = pages > 0 && page > 0 ? mul_sat(uint64_t(pages), uint64_t(page)) : UINT64_MAX;
-  auto lower = [&](uint64_t x) {
-    if (x > 0 && x < limit) limit = x;
-  };
-  lower(cgroup_limit());
-  rlimit rl{};
-  if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) lower(rl.rlim_cur);
-  if (const char* env = std::getenv("R1_MEMORY_LIMIT")) lower(parse_size(env));
+  // What the system allows is looked up once per process (a file and two system calls: every
+  // tensor allocation asks, hundreds of times per decoded token); R1_MEMORY_LIMIT on each call.
+  static const uint64_t system_limit = [] {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    uint64_t limit = pages > 0 && page > 0 ? mul_sat(uint64_t(pages), uint64_t(page)) : UINT64_MAX;
+    const uint64_t cgroup = cgroup_limit();
+    if (cgroup > 0) limit = std::min(limit, cgroup);
+    rlimit rl{};
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 0)
+      limit = std::min<uint64_t>(limit, rl.rlim_cur);
+    return limit;
+  }();
+  uint64_t limit = system_limit;
+  if (const char* env = std::getenv("R1_MEMORY_LIMIT")) {
+    const uint64_t x = parse_size(env);
+    if (x > 0) limit = std::min(limit, x);
+  }
   return limit;
 }
 

@@ -9,7 +9,8 @@
 
 namespace r1 {
 
-// Physical memory, lowered by the cgroup limit (memory.max) and RLIMIT_AS when they are set.
+// Physical memory, lowered by the cgroup limit (memory.max) and RLIMIT_AS when they are set (these
+// three are read once, on the first call: changes made later in the process are not seen).
 // R1_MEMORY_LIMIT (bytes, optionally with a K/M/G suffix) lowers it further, for tests and for
 // sharing a machine.
 uint64_t memory_limit_bytes();

@@ -94,9 +94,9 @@ Tensor new_tensor(DType dtype, std::vector<int64_t> shape, bool zero) {
   }
   if (!t.shape.empty() && t.shape.back() % dtype_block(dtype) != 0)
     fail_internal("a ", dtype_name(dtype), " tensor's rows must be whole blocks: ", t.shape_str());
-  check_memory(mul_sat(elements / static_cast<uint64_t>(dtype_block(dtype)),
-                       dtype_bytes(dtype, dtype_block(dtype))),
-               "a tensor of shape " + t.shape_str());
+  const uint64_t want = mul_sat(elements / static_cast<uint64_t>(dtype_block(dtype)),
+                                dtype_bytes(dtype, dtype_block(dtype)));
+  if (want > memory_limit_bytes()) check_memory(want, "a tensor of shape " + t.shape_str());
   t.strides = contiguous_strides(t.shape);
   const size_t bytes = t.nbytes();
   void* p = nullptr;
