@@ -23,10 +23,10 @@ constexpr int64_t kFp8Ahead = 1024;  // bytes of each W row fetched ahead (decod
 // Up to 16 e4m3 bytes (the rest read as 0) as two vectors of 8 f32 values times 2^-8. NaN codes
 // come out finite; with kNan, `nan` keeps the byte-wise maximum of the codes with the sign bit
 // set, 0xff only once a NaN code was seen.
-template <bool kNan>
+template <bool kNan, bool kFull>
 inline void fp8_to_f32x16(const uint8_t* src, int64_t n, __m256* lo, __m256* hi, __m128i* nan) {
   __m128i raw;
-  if (n >= 16) {
+  if (kFull) {
     raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
   } else {
     alignas(16) uint8_t tmp[16] = {};
@@ -41,6 +41,24 @@ inline void fp8_to_f32x16(const uint8_t* src, int64_t n, __m256* lo, __m256* hi,
   *hi = _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1));
 }
 
+// One 16-byte step of rows_fp8 at column k: kFull when all 16 columns are inside K, else those
+// past K read as 0.
+template <int M, int R, bool kNan, bool kFull>
+inline void fp8_step(const uint8_t* const* w, int64_t k, int64_t K, const float* xs, int64_t kpad,
+                     __m256 (&acc)[M][R], __m128i* nan) {
+  if ((k & 63) == 0)
+    for (int r = 0; r < R; ++r)
+      _mm_prefetch(reinterpret_cast<const char*>(w[r] + k + kFp8Ahead), _MM_HINT_T0);
+  __m256 lo[R], hi[R];
+  for (int r = 0; r < R; ++r) fp8_to_f32x16<kNan, kFull>(w[r] + k, K - k, &lo[r], &hi[r], nan);
+  for (int m = 0; m < M; ++m) {
+    const __m256 x0 = _mm256_loadu_ps(xs + m * kpad + k);
+    const __m256 x1 = _mm256_loadu_ps(xs + m * kpad + k + 8);
+    for (int r = 0; r < R; ++r)
+      acc[m][r] = _mm256_fmadd_ps(x1, hi[r], _mm256_fmadd_ps(x0, lo[r], acc[m][r]));
+  }
+}
+
 // R rows of W from n against the M scaled X rows xs (rows kpad apart, zero past K); kNan: look
 // for NaN codes.
 template <int M, int R, bool kNan>
@@ -51,19 +69,9 @@ void rows_fp8(const GemmParams& p, int64_t n, int64_t stride, const float* xs, i
   for (int m = 0; m < M; ++m)
     for (int r = 0; r < R; ++r) acc[m][r] = _mm256_setzero_ps();
   __m128i nan = _mm_setzero_si128();
-  for (int64_t k = 0; k < p.K; k += 16) {
-    if ((k & 63) == 0)
-      for (int r = 0; r < R; ++r)
-        _mm_prefetch(reinterpret_cast<const char*>(w[r] + k + kFp8Ahead), _MM_HINT_T0);
-    __m256 lo[R], hi[R];
-    for (int r = 0; r < R; ++r) fp8_to_f32x16<kNan>(w[r] + k, p.K - k, &lo[r], &hi[r], &nan);
-    for (int m = 0; m < M; ++m) {
-      const __m256 x0 = _mm256_loadu_ps(xs + m * kpad + k);
-      const __m256 x1 = _mm256_loadu_ps(xs + m * kpad + k + 8);
-      for (int r = 0; r < R; ++r)
-        acc[m][r] = _mm256_fmadd_ps(x1, hi[r], _mm256_fmadd_ps(x0, lo[r], acc[m][r]));
-    }
-  }
+  int64_t k = 0;
+  for (; k + 16 <= p.K; k += 16) fp8_step<M, R, kNan, true>(w, k, p.K, xs, kpad, acc, &nan);
+  if (k < p.K) fp8_step<M, R, kNan, false>(w, k, p.K, xs, kpad, acc, &nan);
   for (int m = 0; m < M; ++m)
     for (int r = 0; r < R; ++r) p.y[m * p.ldy + n + r * stride] = hsum(acc[m][r]);
   // A NaN weight makes its output NaN, as the reference's product does.
