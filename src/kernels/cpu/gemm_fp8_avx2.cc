@@ -59,26 +59,20 @@ inline void fp8_step(const uint8_t* const* w, int64_t k, int64_t K, const float*
   }
 }
 
-// R rows of W from n against the M scaled X rows xs (rows kpad apart, zero past K); kNan: look
-// for NaN codes.
-template <int M, int R, bool kNan>
-void rows_fp8(const GemmParams& p, int64_t n, int64_t stride, const float* xs, int64_t kpad) {
-  const uint8_t* w[R];
-  for (int r = 0; r < R; ++r) w[r] = static_cast<const uint8_t*>(p.w) + (n + r * stride) * p.ldw;
-  __m256 acc[M][R];
-  for (int m = 0; m < M; ++m)
-    for (int r = 0; r < R; ++r) acc[m][r] = _mm256_setzero_ps();
-  __m128i nan = _mm_setzero_si128();
-  int64_t k = 0;
-  for (; k + 16 <= p.K; k += 16) fp8_step<M, R, kNan, true>(w, k, p.K, xs, kpad, acc, &nan);
-  if (k < p.K) fp8_step<M, R, kNan, false>(w, k, p.K, xs, kpad, acc, &nan);
-  for (int m = 0; m < M; ++m)
-    for (int r = 0; r < R; ++r) p.y[m * p.ldy + n + r * stride] = hsum(acc[m][r]);
-  // A NaN weight makes its output NaN, as the reference's product does.
-  if (kNan && _mm_movemask_epi8(_mm_cmpeq_epi8(nan, _mm_set1_epi8(-1))) != 0)
-    for (int r = 0; r < R; ++r)
-      if (fp8_has_nan(w[r], p.K))
-        for (int m = 0; m < M; ++m) p.y[m * p.ldy + n + r * stride] = __builtin_nanf("");
+// What gemm_fp8.inc's rows_fp8 needs of this ISA: its accumulator and NaN-tracking vectors.
+using Fp8Acc = __m256;
+using Fp8Nan = __m128i;
+inline __m256 fp8_acc_zero() {
+  return _mm256_setzero_ps();
+}
+inline __m128i fp8_nan_zero() {
+  return _mm_setzero_si128();
+}
+inline float fp8_acc_sum(__m256 a) {
+  return hsum(a);
+}
+inline bool fp8_nan_seen(__m128i nan) {
+  return _mm_movemask_epi8(_mm_cmpeq_epi8(nan, _mm_set1_epi8(-1))) != 0;
 }
 
 }  // namespace

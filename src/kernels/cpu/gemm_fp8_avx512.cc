@@ -63,27 +63,20 @@ inline void fp8_step(const uint8_t* const* w, int64_t k, int64_t K, const float*
   }
 }
 
-// R rows of W from n against the M (1..4) scaled X rows xs (rows kpad apart, zero past K); kNan:
-// look for NaN codes.
-template <int M, int R, bool kNan>
-void rows_fp8(const GemmParams& p, int64_t n, int64_t stride, const float* xs, int64_t kpad) {
-  const uint8_t* w[R];
-  for (int r = 0; r < R; ++r) w[r] = static_cast<const uint8_t*>(p.w) + (n + r * stride) * p.ldw;
-  __m512 acc[M][R];
-  for (int m = 0; m < M; ++m)
-    for (int r = 0; r < R; ++r) acc[m][r] = _mm512_setzero_ps();
-  __m256i nan = _mm256_setzero_si256();
-  int64_t k = 0;
-  for (; k + 32 <= p.K; k += 32) fp8_step<M, R, kNan, true>(w, k, p.K, xs, kpad, acc, &nan);
-  if (k < p.K) fp8_step<M, R, kNan, false>(w, k, p.K, xs, kpad, acc, &nan);
-  for (int m = 0; m < M; ++m)
-    for (int r = 0; r < R; ++r) p.y[m * p.ldy + n + r * stride] = _mm512_reduce_add_ps(acc[m][r]);
-  // A NaN weight makes its output NaN, as the reference's product does (checkpoints have none,
-  // so this only finds which row it was when one is seen).
-  if (kNan && _mm256_cmpeq_epi8_mask(nan, _mm256_set1_epi8(-1)) != 0)
-    for (int r = 0; r < R; ++r)
-      if (fp8_has_nan(w[r], p.K))
-        for (int m = 0; m < M; ++m) p.y[m * p.ldy + n + r * stride] = __builtin_nanf("");
+// What gemm_fp8.inc's rows_fp8 needs of this ISA: its accumulator and NaN-tracking vectors.
+using Fp8Acc = __m512;
+using Fp8Nan = __m256i;
+inline __m512 fp8_acc_zero() {
+  return _mm512_setzero_ps();
+}
+inline __m256i fp8_nan_zero() {
+  return _mm256_setzero_si256();
+}
+inline float fp8_acc_sum(__m512 a) {
+  return _mm512_reduce_add_ps(a);
+}
+inline bool fp8_nan_seen(__m256i nan) {
+  return _mm256_cmpeq_epi8_mask(nan, _mm256_set1_epi8(-1)) != 0;
 }
 
 }  // namespace
