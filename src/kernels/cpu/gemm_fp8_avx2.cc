@@ -18,15 +18,13 @@ namespace r1::kernels::avx2 {
 
 namespace {
 
-constexpr int64_t kFp8Ahead = 1024;  // bytes of each W row fetched ahead (decode streams)
-
 // Up to 16 e4m3 bytes (the rest read as 0) as two vectors of 8 f32 values times 2^-8. NaN codes
 // come out finite; with kNan, `nan` keeps the byte-wise maximum of the codes with the sign bit
 // set, 0xff only once a NaN code was seen.
 template <bool kNan, bool kFull>
 inline void fp8_to_f32x16(const uint8_t* src, int64_t n, __m256* lo, __m256* hi, __m128i* nan) {
   __m128i raw;
-  if (kFull) {
+  if constexpr (kFull) {
     raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
   } else {
     alignas(16) uint8_t tmp[16] = {};
@@ -46,9 +44,6 @@ inline void fp8_to_f32x16(const uint8_t* src, int64_t n, __m256* lo, __m256* hi,
 template <int M, int R, bool kNan, bool kFull>
 inline void fp8_step(const uint8_t* const* w, int64_t k, int64_t K, const float* xs, int64_t kpad,
                      __m256 (&acc)[M][R], __m128i* nan) {
-  if ((k & 63) == 0)
-    for (int r = 0; r < R; ++r)
-      _mm_prefetch(reinterpret_cast<const char*>(w[r] + k + kFp8Ahead), _MM_HINT_T0);
   __m256 lo[R], hi[R];
   for (int r = 0; r < R; ++r) fp8_to_f32x16<kNan, kFull>(w[r] + k, K - k, &lo[r], &hi[r], nan);
   for (int m = 0; m < M; ++m) {
@@ -62,15 +57,6 @@ inline void fp8_step(const uint8_t* const* w, int64_t k, int64_t K, const float*
 // What gemm_fp8.inc's rows_fp8 needs of this ISA: its accumulator and NaN-tracking vectors.
 using Fp8Acc = __m256;
 using Fp8Nan = __m128i;
-inline __m256 fp8_acc_zero() {
-  return _mm256_setzero_ps();
-}
-inline __m128i fp8_nan_zero() {
-  return _mm_setzero_si128();
-}
-inline float fp8_acc_sum(__m256 a) {
-  return hsum(a);
-}
 inline bool fp8_nan_seen(__m128i nan) {
   return _mm_movemask_epi8(_mm_cmpeq_epi8(nan, _mm_set1_epi8(-1))) != 0;
 }

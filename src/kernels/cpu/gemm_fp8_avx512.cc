@@ -18,18 +18,15 @@ namespace r1::kernels::avx512 {
 
 namespace {
 
-constexpr int64_t kFp8Ahead = 1024;  // bytes of each W row fetched ahead (decode streams)
-
 // 32 e4m3 bytes widened to f32 times 2^-8 (kernels/cpu/fp8_avx512.h), as two vectors of 16
-// (bytes outside mask read as 0). NaN codes come out finite here; with kNan, `nan` keeps the
-// running byte-wise maximum of the codes with the sign bit set, which reaches 0xff only if a NaN
-// code was seen (2 of the 10 vector operations per 32 bytes: skipped when the caller knows W has
-// none).
+// (unless kFull, only the first n are read, the rest as 0). NaN codes come out finite here; with
+// kNan, `nan` keeps the running byte-wise maximum of the codes with the sign bit set, which reaches
+// 0xff only if a NaN code was seen (2 of the 10 vector operations per 32 bytes: skipped when the
+// caller knows W has none).
 template <bool kNan, bool kFull>
-inline void fp8_to_f32x32(const uint8_t* src, __mmask32 mask, __m512* lo, __m512* hi,
-                          __m256i* nan) {
+inline void fp8_to_f32x32(const uint8_t* src, int64_t n, __m512* lo, __m512* hi, __m256i* nan) {
   const __m256i raw = kFull ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src))
-                            : _mm256_maskz_loadu_epi8(mask, src);
+                            : _mm256_maskz_loadu_epi8((1u << n) - 1u, src);
   if constexpr (kNan)
     *nan = _mm256_max_epu8(*nan, _mm256_or_si256(raw, _mm256_set1_epi8(static_cast<char>(0x80))));
   const __m512i u = _mm512_slli_epi16(_mm512_cvtepi8_epi16(raw), 7);
@@ -38,23 +35,13 @@ inline void fp8_to_f32x32(const uint8_t* src, __mmask32 mask, __m512* lo, __m512
   *hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
 }
 
-__mmask32 mask32(int64_t r) {
-  return r >= 32 ? 0xffffffffu : (1u << r) - 1u;
-}
-
 // One 32-byte step of rows_fp8 at column k: kFull when all 32 columns are inside K (a plain
 // load, which the widening can take from memory), else those past K read as 0.
 template <int M, int R, bool kNan, bool kFull>
 inline void fp8_step(const uint8_t* const* w, int64_t k, int64_t K, const float* xs, int64_t kpad,
                      __m512 (&acc)[M][R], __m256i* nan) {
-  const __mmask32 mk = kFull ? 0xffffffffu : mask32(K - k);
-  // The rows stream from memory 32 bytes per step, too little for the hardware prefetcher
-  // alone: fetch each row's line kFp8Ahead bytes ahead once per 64 bytes.
-  if ((k & 63) == 0)
-    for (int r = 0; r < R; ++r)
-      _mm_prefetch(reinterpret_cast<const char*>(w[r] + k + kFp8Ahead), _MM_HINT_T0);
   __m512 lo[R], hi[R];
-  for (int r = 0; r < R; ++r) fp8_to_f32x32<kNan, kFull>(w[r] + k, mk, &lo[r], &hi[r], nan);
+  for (int r = 0; r < R; ++r) fp8_to_f32x32<kNan, kFull>(w[r] + k, K - k, &lo[r], &hi[r], nan);
   for (int m = 0; m < M; ++m) {
     const __m512 x0 = _mm512_loadu_ps(xs + m * kpad + k);
     const __m512 x1 = _mm512_loadu_ps(xs + m * kpad + k + 16);
@@ -66,13 +53,7 @@ inline void fp8_step(const uint8_t* const* w, int64_t k, int64_t K, const float*
 // What gemm_fp8.inc's rows_fp8 needs of this ISA: its accumulator and NaN-tracking vectors.
 using Fp8Acc = __m512;
 using Fp8Nan = __m256i;
-inline __m512 fp8_acc_zero() {
-  return _mm512_setzero_ps();
-}
-inline __m256i fp8_nan_zero() {
-  return _mm256_setzero_si256();
-}
-inline float fp8_acc_sum(__m512 a) {
+inline float hsum(__m512 a) {
   return _mm512_reduce_add_ps(a);
 }
 inline bool fp8_nan_seen(__m256i nan) {
