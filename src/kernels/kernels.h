@@ -70,6 +70,11 @@ struct KernelTable {
   void (*rms_norm)(const float* x, const void* w, DType wtype, float eps, float* y, int64_t n);
   // y = silu(g) * u where silu(g) = g / (1 + exp(-g)). y may alias g or u.
   void (*silu_mul)(const float* g, const float* u, float* y, int64_t n);
+  // The gradients of y = silu(g) * u given dy: dg = dy u silu'(g), du = dy silu(g), with
+  // silu'(g) = s (1 + g (1 - s)), s = sigmoid(g). A null dg or du is skipped; dg_add / du_add add
+  // to the buffer instead of writing it.
+  void (*silu_mul_grad)(const float* g, const float* u, const float* dy, float* dg, bool dg_add,
+                        float* du, bool du_add, int64_t n);
   // In place: x = exp(x - max) / sum.
   void (*softmax)(float* x, int64_t n);
   // dst = src widened to f32 (src in f32, bf16, f16 or f8_e4m3).

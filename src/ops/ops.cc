@@ -447,13 +447,8 @@ Tensor silu_mul(const Tensor& g, const Tensor& u) {
       float* du = t.tracked(u) ? t.grad_to_write(u, &u_fresh).ptr<float>() : nullptr;
       const float *gv = g.ptr<float>(), *uv = u.ptr<float>(), *d = dy->ptr<float>();
       auto part = [&](int64_t i0, int64_t i1) {
-        for (int64_t i = i0; i < i1; ++i) {
-          // silu(g) = g s with s = sigmoid(g); silu'(g) = s (1 + g (1 - s)).
-          const float s = 1.0f / (1.0f + std::exp(-gv[i]));
-          const float a = d[i] * uv[i] * s * (1.0f + gv[i] * (1.0f - s)), b = d[i] * gv[i] * s;
-          if (dg) dg[i] = g_fresh ? a : dg[i] + a;
-          if (du) du[i] = u_fresh ? b : du[i] + b;
-        }
+        K().silu_mul_grad(gv + i0, uv + i0, d + i0, dg ? dg + i0 : nullptr, !g_fresh,
+                          du ? du + i0 : nullptr, !u_fresh, i1 - i0);
       };
       if (g.numel() < kMinParallelWork) {
         part(0, g.numel());

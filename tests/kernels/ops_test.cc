@@ -90,6 +90,45 @@ TEST_P(OpsTest, SiluMul) {
   }
 }
 
+// silu_mul's gradients, written and added, each output alone and both, in place of neither input.
+// Tolerance from the size of the terms: 1 + g (1 - s) cancels near g = -1.28.
+TEST_P(OpsTest, SiluMulGrad) {
+  for (int64_t n : kSizes) {
+    auto g = random_floats(n, 10, -20.0f, 20.0f), u = random_floats(n, 11),
+         dy = random_floats(n, 12);
+    auto dg0 = random_floats(n, 13), du0 = random_floats(n, 14);
+    std::vector<double> bound_g(n), bound_u(n);
+    for (int64_t i = 0; i < n; ++i) {
+      const double s = 1.0 / (1.0 + std::exp(-static_cast<double>(g[i])));
+      bound_g[i] = std::fabs(dy[i] * u[i]) * s * (1.0 + std::fabs(g[i])) + std::fabs(dg0[i]);
+      bound_u[i] = std::fabs(dy[i] * g[i]) * s + std::fabs(du0[i]);
+    }
+    auto check = [&](const std::vector<float>& got, const std::vector<float>& want,
+                     const std::vector<double>& bound, const std::string& what) {
+      for (int64_t i = 0; i < n; ++i)
+        ASSERT_LE(std::fabs(static_cast<double>(got[i]) - want[i]), 2e-6 * bound[i] + 1e-30)
+            << what << " n=" << n << " at " << i << ": got " << got[i] << " want " << want[i];
+    };
+    for (int mode = 0; mode < 6; ++mode) {
+      const bool with_g = mode != 4, with_u = mode != 5, add_g = mode & 1, add_u = mode & 2;
+      auto dg_ref = dg0, du_ref = du0, dg = dg0, du = du0;
+      ref().silu_mul_grad(g.data(), u.data(), dy.data(), with_g ? dg_ref.data() : nullptr, add_g,
+                          with_u ? du_ref.data() : nullptr, add_u, n);
+      simd().silu_mul_grad(g.data(), u.data(), dy.data(), with_g ? dg.data() : nullptr, add_g,
+                           with_u ? du.data() : nullptr, add_u, n);
+      const std::string what = "mode " + std::to_string(mode);
+      check(dg, dg_ref, bound_g, what + " dg");
+      check(du, du_ref, bound_u, what + " du");
+      if (!with_g) {
+        EXPECT_EQ(dg, dg0) << what;  // a null output is left alone
+      }
+      if (!with_u) {
+        EXPECT_EQ(du, du0) << what;
+      }
+    }
+  }
+}
+
 // The polynomial exp through silu(g) * 1 over its whole range, against double precision.
 TEST_P(OpsTest, ExpAccuracyThroughSilu) {
   const int64_t n = 200001;

@@ -41,6 +41,8 @@ QuantizedX quantized_x(const GemmParams& p,
   void axpy(float a, const float* x, float* y, int64_t n);                                         \
   void rms_norm(const float* x, const void* w, DType wtype, float eps, float* y, int64_t n);       \
   void silu_mul(const float* g, const float* u, float* y, int64_t n);                              \
+  void silu_mul_grad(const float* g, const float* u, const float* dy, float* dg, bool dg_add,      \
+                     float* du, bool du_add, int64_t n);                                           \
   void softmax(float* x, int64_t n);                                                               \
   void to_f32(const void* src, DType t, float* dst, int64_t n);                                    \
   void add(const float* a, const float* b, float* y, int64_t n);                                   \

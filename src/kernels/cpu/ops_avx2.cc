@@ -162,6 +162,27 @@ void silu_mul(const float* g, const float* u, float* y, int64_t n) {
   if (i < n) store_part(y + i, silu_mul8(load_part(g + i, n - i), load_part(u + i, n - i)), n - i);
 }
 
+void silu_mul_grad(const float* g, const float* u, const float* dy, float* dg, bool dg_add,
+                   float* du, bool du_add, int64_t n) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  for (int64_t i = 0; i < n; i += 8) {
+    const int64_t c = n - i < 8 ? n - i : 8;
+    const __m256 gv = load_part(g + i, c), d = load_part(dy + i, c);
+    const __m256 s =
+        _mm256_div_ps(one, _mm256_add_ps(one, exp_ps(_mm256_sub_ps(_mm256_setzero_ps(), gv))));
+    if (dg) {
+      // dy u s (1 + g (1 - s))
+      __m256 a = _mm256_mul_ps(_mm256_mul_ps(d, load_part(u + i, c)), s);
+      a = _mm256_mul_ps(a, _mm256_fmadd_ps(gv, _mm256_sub_ps(one, s), one));
+      store_part(dg + i, dg_add ? _mm256_add_ps(load_part(dg + i, c), a) : a, c);
+    }
+    if (du) {
+      const __m256 b = _mm256_mul_ps(_mm256_mul_ps(d, gv), s);
+      store_part(du + i, du_add ? _mm256_add_ps(load_part(du + i, c), b) : b, c);
+    }
+  }
+}
+
 void softmax(float* x, int64_t n) {
   if (n <= 0) return;
   __m256 mx = _mm256_set1_ps(-__builtin_inff());

@@ -125,6 +125,29 @@ void silu_mul(const float* g, const float* u, float* y, int64_t n) {
   }
 }
 
+void silu_mul_grad(const float* g, const float* u, const float* dy, float* dg, bool dg_add,
+                   float* du, bool du_add, int64_t n) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i < 16 ? n - i : 16);
+    const __m512 gv = _mm512_maskz_loadu_ps(m, g + i), d = _mm512_maskz_loadu_ps(m, dy + i);
+    const __m512 s =
+        _mm512_div_ps(one, _mm512_add_ps(one, exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), gv))));
+    if (dg) {
+      // dy u s (1 + g (1 - s))
+      __m512 a = _mm512_mul_ps(_mm512_mul_ps(d, _mm512_maskz_loadu_ps(m, u + i)), s);
+      a = _mm512_mul_ps(a, _mm512_fmadd_ps(gv, _mm512_sub_ps(one, s), one));
+      if (dg_add) a = _mm512_add_ps(_mm512_maskz_loadu_ps(m, dg + i), a);
+      _mm512_mask_storeu_ps(dg + i, m, a);
+    }
+    if (du) {
+      __m512 b = _mm512_mul_ps(_mm512_mul_ps(d, gv), s);
+      if (du_add) b = _mm512_add_ps(_mm512_maskz_loadu_ps(m, du + i), b);
+      _mm512_mask_storeu_ps(du + i, m, b);
+    }
+  }
+}
+
 void softmax(float* x, int64_t n) {
   if (n <= 0) return;
   __m512 mx = _mm512_set1_ps(-__builtin_inff());

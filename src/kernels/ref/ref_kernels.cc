@@ -157,6 +157,16 @@ void silu_mul(const float* g, const float* u, float* y, int64_t n) {
   }
 }
 
+void silu_mul_grad(const float* g, const float* u, const float* dy, float* dg, bool dg_add,
+                   float* du, bool du_add, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float s = 1.0f / (1.0f + std::exp(-g[i]));
+    const float a = dy[i] * u[i] * s * (1.0f + g[i] * (1.0f - s)), b = dy[i] * g[i] * s;
+    if (dg) dg[i] = dg_add ? dg[i] + a : a;
+    if (du) du[i] = du_add ? du[i] + b : b;
+  }
+}
+
 void softmax(float* x, int64_t n) {
   if (n <= 0) return;
   float max = x[0];
