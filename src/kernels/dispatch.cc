@@ -37,8 +37,8 @@ void gemm_entry(const GemmParams& p) {
 #define R1_TABLE(ns, isa, fused, fp8_packed, q8, kq, r8)                                     \
   KernelTable {                                                                              \
     isa, gemm_entry<ns::gemm, ns::to_f32, fused, fp8_packed, q8, kq, r8>, ns::dot, ns::axpy, \
-        ns::rms_norm, ns::silu_mul, ns::silu_mul_grad, ns::softmax, ns::to_f32, ns::add,     \
-        ns::quantize_x_q8                                                                    \
+        ns::rms_norm, ns::silu_mul, ns::silu_mul_grad, ns::softmax, ns::exp_sum, ns::to_f32, \
+        ns::add, ns::quantize_x_q8                                                           \
   }
 
 const KernelTable kScalarTable =

@@ -77,6 +77,8 @@ struct KernelTable {
                         float* du, bool du_add, int64_t n);
   // In place: x = exp(x - max) / sum.
   void (*softmax)(float* x, int64_t n);
+  // In place: x = exp(x - shift); returns the sum of the results.
+  float (*exp_sum)(float* x, float shift, int64_t n);
   // dst = src widened to f32 (src in f32, bf16, f16 or f8_e4m3).
   void (*to_f32)(const void* src, DType t, float* dst, int64_t n);
   void (*add)(const float* a, const float* b, float* y, int64_t n);  // y = a + b, may alias

@@ -27,27 +27,31 @@ struct AttnShape {
   float scale;
 };
 
-// y[M, N] = x[M, Kd] . w[N, Kd]^T with row strides.
-void gemm(int64_t M, int64_t N, int64_t Kd, const float* x, int64_t ldx, const float* w,
-          int64_t ldw, float* y, int64_t ldy) {
+// A GEMM operand: a matrix with row stride ld, or its transpose (k-major, GemmParams).
+struct Operand {
+  const float* p;
+  int64_t ld;
+  bool trans = false;
+};
+
+// y[M, N] = x . w^T (accumulate: +=), x [M, Kd] and w [N, Kd] as Operands, y with row stride ldy.
+void gemm(int64_t M, int64_t N, int64_t Kd, Operand x, Operand w, float* y, int64_t ldy,
+          bool accumulate = false) {
   kernels::GemmParams p;
   p.M = M;
   p.K = Kd;
-  p.x = x;
-  p.ldx = ldx;
-  p.w = w;
-  p.ldw = ldw;
+  p.x = x.p;
+  p.ldx = x.ld;
+  p.x_trans = x.trans;
+  p.w = w.p;
+  p.ldw = w.ld;
+  p.w_trans = w.trans;
   p.y = y;
   p.ldy = ldy;
   p.n_begin = 0;
   p.n_end = N;
+  p.accumulate = accumulate;
   K().gemm(p);
-}
-
-// dst[c, r] = src[r, c] for an [R, C] block with row stride lds.
-void transpose_block(const float* src, int64_t lds, int64_t R, int64_t C, float* dst) {
-  for (int64_t r = 0; r < R; ++r)
-    for (int64_t c = 0; c < C; ++c) dst[c * R + r] = src[r * lds + c];
 }
 
 // The sequences of the batch: [begin, end) token ranges.
@@ -68,41 +72,40 @@ void probs_from_lse(float* S, int64_t L, const float* lse, int64_t lse_stride) {
   for (int64_t i = 0; i < L; ++i) {
     float* row = S + i * L;
     const float l = lse[i * lse_stride];
-    for (int64_t j = 0; j <= i; ++j) row[j] = std::exp(row[j] - l);
+    K().exp_sum(row, l, i + 1);
     std::memset(row + i + 1, 0, (L - i - 1) * sizeof(float));
   }
 }
 
-// Per-thread scratch, reused across calls: per task at most four L x L blocks (L the sequence
-// length) and a few L x head_dim ones.
+// Per-thread scratch, reused across calls: per task at most two L x L blocks (L the sequence
+// length).
 struct Buffers {
-  std::vector<float> S, dP, xt, kt, vt, qt, tmp;
+  std::vector<float> S, dP;
 };
 
 void forward_task(const AttnShape& s, int64_t a, int64_t L, int64_t g, const Tensor& q,
                   const Tensor& k, const Tensor& v, Tensor& out, Tensor& lse) {
   thread_local Buffers b;
   b.S.resize(L * L);
-  b.vt.resize(s.vd * L);
   const int64_t ldq = s.n_heads * s.qk, ldk = s.n_kv * s.qk, ldv = s.n_kv * s.vd;
   const int64_t ldo = s.n_heads * s.vd;
-  transpose_block(v.ptr<float>() + a * ldv + g * s.vd, ldv, L, s.vd, b.vt.data());
+  const Operand vg{v.ptr<float>() + a * ldv + g * s.vd, ldv, true};  // V^T's rows: V's columns
   for (int64_t h = g * s.group; h < (g + 1) * s.group; ++h) {
-    gemm(L, L, s.qk, q.ptr<float>() + a * ldq + h * s.qk, ldq, k.ptr<float>() + a * ldk + g * s.qk,
-         ldk, b.S.data(), L);
+    gemm(L, L, s.qk, {q.ptr<float>() + a * ldq + h * s.qk, ldq},
+         {k.ptr<float>() + a * ldk + g * s.qk, ldk}, b.S.data(), L);
     float* lrow = lse.ptr<float>() + a * s.n_heads + h;
     for (int64_t i = 0; i < L; ++i) {
       float* row = b.S.data() + i * L;
       float m = -std::numeric_limits<float>::infinity();
-      for (int64_t j = 0; j <= i; ++j) m = std::max(m, row[j] *= s.scale);
-      float sum = 0;
-      for (int64_t j = 0; j <= i; ++j) sum += (row[j] = std::exp(row[j] - m));
+      for (int64_t j = 0; j <= i; ++j) row[j] *= s.scale;
+      for (int64_t j = 0; j <= i; ++j) m = std::max(m, row[j]);
+      const float sum = K().exp_sum(row, m, i + 1);
       const float inv = 1.0f / sum;
       for (int64_t j = 0; j <= i; ++j) row[j] *= inv;
       std::memset(row + i + 1, 0, (L - i - 1) * sizeof(float));
       lrow[i * s.n_heads] = m + std::log(sum);
     }
-    gemm(L, s.vd, L, b.S.data(), L, b.vt.data(), L, out.ptr<float>() + a * ldo + h * s.vd, ldo);
+    gemm(L, s.vd, L, {b.S.data(), L}, vg, out.ptr<float>() + a * ldo + h * s.vd, ldo);
   }
 }
 
@@ -114,23 +117,16 @@ void backward_task(const AttnShape& s, int64_t a, int64_t L, int64_t g, const Te
   const int64_t ldo = s.n_heads * s.vd;
   b.S.resize(L * L);
   b.dP.resize(L * L);
-  b.kt.resize(s.qk * L);
-  b.qt.resize(std::max(s.qk, s.vd) * L);
-  b.tmp.resize(L * std::max(s.qk, s.vd));
   const float* kg = k.ptr<float>() + a * ldk + g * s.qk;
   const float* vg = v.ptr<float>() + a * ldv + g * s.vd;
-  transpose_block(kg, ldk, L, s.qk, b.kt.data());
-  auto add_into = [&](float* dst, int64_t ld, int64_t cols) {
-    for (int64_t i = 0; i < L; ++i)
-      K().add(dst + i * ld, b.tmp.data() + i * cols, dst + i * ld, cols);
-  };
   for (int64_t h = g * s.group; h < (g + 1) * s.group; ++h) {
     const float* qh = q.ptr<float>() + a * ldq + h * s.qk;
     const float* doh = dout.ptr<float>() + a * ldo + h * s.vd;
-    gemm(L, L, s.qk, qh, ldq, kg, ldk, b.S.data(), L);
-    for (int64_t i = 0; i < L * L; ++i) b.S[i] *= s.scale;
+    gemm(L, L, s.qk, {qh, ldq}, {kg, ldk}, b.S.data(), L);
+    for (int64_t i = 0; i < L; ++i)
+      for (int64_t j = 0; j <= i; ++j) b.S[i * L + j] *= s.scale;
     probs_from_lse(b.S.data(), L, lse.ptr<float>() + a * s.n_heads + h, s.n_heads);
-    gemm(L, L, s.vd, doh, ldo, vg, ldv, b.dP.data(), L);  // dP = dO V^T
+    gemm(L, L, s.vd, {doh, ldo}, {vg, ldv}, b.dP.data(), L);  // dP = dO V^T
     for (int64_t i = 0; i < L; ++i) {
       float* p = b.S.data() + i * L;
       float* d = b.dP.data() + i * L;
@@ -138,25 +134,14 @@ void backward_task(const AttnShape& s, int64_t a, int64_t L, int64_t g, const Te
       for (int64_t j = 0; j <= i; ++j) d[j] = s.scale * p[j] * (d[j] - delta);  // scale dS
       std::memset(d + i + 1, 0, (L - i - 1) * sizeof(float));
     }
-    if (dq) {  // dQ += (scale dS) K
-      gemm(L, s.qk, L, b.dP.data(), L, b.kt.data(), L, b.tmp.data(), s.qk);
-      add_into(dq + a * ldq + h * s.qk, ldq, s.qk);
-    }
-    // The GEMM takes its second operand as rows, so dS^T, Q^T, P^T and dO^T are formed first.
-    if (dk) {  // dK += (scale dS)^T Q
-      transpose_block(qh, ldq, L, s.qk, b.qt.data());
-      b.xt.resize(L * L);
-      transpose_block(b.dP.data(), L, L, L, b.xt.data());
-      gemm(L, s.qk, L, b.xt.data(), L, b.qt.data(), L, b.tmp.data(), s.qk);
-      add_into(dk + a * ldk + g * s.qk, ldk, s.qk);
-    }
-    if (dv) {  // dV += P^T dO
-      b.xt.resize(L * L);
-      transpose_block(b.S.data(), L, L, L, b.xt.data());
-      transpose_block(doh, ldo, L, s.vd, b.qt.data());
-      gemm(L, s.vd, L, b.xt.data(), L, b.qt.data(), L, b.tmp.data(), s.vd);
-      add_into(dv + a * ldv + g * s.vd, ldv, s.vd);
-    }
+    // The products below read dS, P, K, Q and dO transposed in place (GemmParams' k-major
+    // operands) and add into the gradients.
+    if (dq)  // dQ += (scale dS) K
+      gemm(L, s.qk, L, {b.dP.data(), L}, {kg, ldk, true}, dq + a * ldq + h * s.qk, ldq, true);
+    if (dk)  // dK += (scale dS)^T Q
+      gemm(L, s.qk, L, {b.dP.data(), L, true}, {qh, ldq, true}, dk + a * ldk + g * s.qk, ldk, true);
+    if (dv)  // dV += P^T dO
+      gemm(L, s.vd, L, {b.S.data(), L, true}, {doh, ldo, true}, dv + a * ldv + g * s.vd, ldv, true);
   }
 }
 

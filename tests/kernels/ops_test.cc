@@ -161,6 +161,21 @@ TEST_P(OpsTest, Softmax) {
   }
 }
 
+// exp_sum: each value within the exp's error, the sum within that plus float summation.
+TEST_P(OpsTest, ExpSum) {
+  for (int64_t n : kSizes) {
+    for (float shift : {0.0f, 7.5f, -3.0f}) {
+      auto x_ref = random_floats(n, 15, -30.0f, 10.0f);
+      auto x = x_ref;
+      const float want = ref().exp_sum(x_ref.data(), shift, n);
+      const float got = simd().exp_sum(x.data(), shift, n);
+      const std::string what = "exp_sum n=" + std::to_string(n) + " shift=" + std::to_string(shift);
+      expect_close(x, x_ref, 1e-6, 1e-37, what);
+      EXPECT_NEAR(got, want, 2e-6 * std::fabs(want) + 1e-37) << what;
+    }
+  }
+}
+
 TEST_P(OpsTest, ToF32ExhaustiveSmallTypes) {
   // Every bf16 and f16 bit pattern, every f8_e4m3 byte: exact, NaN for NaN.
   for (DType t : {DType::BF16, DType::F16, DType::F8_E4M3}) {

@@ -44,6 +44,7 @@ QuantizedX quantized_x(const GemmParams& p,
   void silu_mul_grad(const float* g, const float* u, const float* dy, float* dg, bool dg_add,      \
                      float* du, bool du_add, int64_t n);                                           \
   void softmax(float* x, int64_t n);                                                               \
+  float exp_sum(float* x, float shift, int64_t n);                                                 \
   void to_f32(const void* src, DType t, float* dst, int64_t n);                                    \
   void add(const float* a, const float* b, float* y, int64_t n);                                   \
   /* The two GEMM strategies gemm() chooses between, for tests: any M, no argument checks. */      \

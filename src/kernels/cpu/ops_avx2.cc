@@ -183,6 +183,25 @@ void silu_mul_grad(const float* g, const float* u, const float* dy, float* dg, b
   }
 }
 
+float exp_sum(float* x, float shift, int64_t n) {
+  const __m256 sv = _mm256_set1_ps(shift);
+  __m256 sum = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), sv));
+    sum = _mm256_add_ps(sum, e);
+    _mm256_storeu_ps(x + i, e);
+  }
+  float total = hsum(sum);
+  if (i < n) {
+    alignas(32) float tmp[8];
+    _mm256_store_ps(tmp, exp_ps(_mm256_sub_ps(load_part(x + i, n - i), sv)));
+    for (int64_t j = 0; j < n - i; ++j) total += tmp[j];
+    std::memcpy(x + i, tmp, static_cast<size_t>(n - i) * 4);
+  }
+  return total;
+}
+
 void softmax(float* x, int64_t n) {
   if (n <= 0) return;
   __m256 mx = _mm256_set1_ps(-__builtin_inff());
@@ -190,20 +209,7 @@ void softmax(float* x, int64_t n) {
   for (; i + 8 <= n; i += 8) mx = _mm256_max_ps(mx, _mm256_loadu_ps(x + i));
   float max = hmax(mx);
   for (; i < n; ++i) max = x[i] > max ? x[i] : max;
-  const __m256 maxv = _mm256_set1_ps(max);
-  __m256 sum = _mm256_setzero_ps();
-  for (i = 0; i + 8 <= n; i += 8) {
-    __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), maxv));
-    sum = _mm256_add_ps(sum, e);
-    _mm256_storeu_ps(x + i, e);
-  }
-  float total = hsum(sum);
-  if (i < n) {
-    alignas(32) float tmp[8];
-    _mm256_store_ps(tmp, exp_ps(_mm256_sub_ps(load_part(x + i, n - i), maxv)));
-    for (int64_t j = 0; j < n - i; ++j) total += tmp[j];
-    std::memcpy(x + i, tmp, static_cast<size_t>(n - i) * 4);
-  }
+  const float total = exp_sum(x, max, n);
   const __m256 inv = _mm256_set1_ps(1.0f / total);
   for (i = 0; i + 8 <= n; i += 8)
     _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));

@@ -148,6 +148,19 @@ void silu_mul_grad(const float* g, const float* u, const float* dy, float* dg, b
   }
 }
 
+float exp_sum(float* x, float shift, int64_t n) {
+  const __m512 sv = _mm512_set1_ps(shift);
+  __m512 sum = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i < 16 ? n - i : 16);
+    const __m512 e =
+        _mm512_maskz_mov_ps(m, exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), sv)));
+    sum = _mm512_add_ps(sum, e);
+    _mm512_mask_storeu_ps(x + i, m, e);
+  }
+  return _mm512_reduce_add_ps(sum);
+}
+
 void softmax(float* x, int64_t n) {
   if (n <= 0) return;
   __m512 mx = _mm512_set1_ps(-__builtin_inff());
@@ -155,16 +168,7 @@ void softmax(float* x, int64_t n) {
     __mmask16 m = tail_mask(n - i < 16 ? n - i : 16);
     mx = _mm512_mask_max_ps(mx, m, mx, _mm512_maskz_loadu_ps(m, x + i));
   }
-  const __m512 maxv = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
-  __m512 sum = _mm512_setzero_ps();
-  for (int64_t i = 0; i < n; i += 16) {
-    __mmask16 m = tail_mask(n - i < 16 ? n - i : 16);
-    __m512 e = exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), maxv));
-    e = _mm512_maskz_mov_ps(m, e);
-    sum = _mm512_add_ps(sum, e);
-    _mm512_mask_storeu_ps(x + i, m, e);
-  }
-  const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+  const __m512 inv = _mm512_set1_ps(1.0f / exp_sum(x, _mm512_reduce_max_ps(mx), n));
   for (int64_t i = 0; i < n; i += 16) {
     __mmask16 m = tail_mask(n - i < 16 ? n - i : 16);
     _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inv));

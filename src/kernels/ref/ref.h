@@ -14,6 +14,7 @@ void silu_mul(const float* g, const float* u, float* y, int64_t n);
 void silu_mul_grad(const float* g, const float* u, const float* dy, float* dg, bool dg_add,
                    float* du, bool du_add, int64_t n);
 void softmax(float* x, int64_t n);
+float exp_sum(float* x, float shift, int64_t n);
 void to_f32(const void* src, DType t, float* dst, int64_t n);
 void add(const float* a, const float* b, float* y, int64_t n);
 void quantize_x_q8(const float* x, int64_t n, int8_t* q, float* d);

@@ -167,6 +167,12 @@ void silu_mul_grad(const float* g, const float* u, const float* dy, float* dg, b
   }
 }
 
+float exp_sum(float* x, float shift, int64_t n) {
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += (x[i] = std::exp(x[i] - shift));
+  return static_cast<float>(sum);
+}
+
 void softmax(float* x, int64_t n) {
   if (n <= 0) return;
   float max = x[0];
