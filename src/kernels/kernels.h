@@ -23,6 +23,8 @@ const char* isa_name(Isa isa);
 //   bf16 W with bf16_dot: X is first rounded to bf16 (round to nearest even), then products
 //     summed in f32. This is what bf16 hardware dot products (vdpbf16ps) compute: about twice the
 //     arithmetic rate, for results within bf16 rounding of the exact ones.
+//   f32 W with bf16_dot (training's --bf16-matmul): X and W both rounded to bf16, then products
+//     summed in f32; transposed operands and accumulation allowed (below).
 //   Q8_0 W (rows of whole 32-blocks; ldw in elements): each X row is quantized per block of 32
 //     as llama.cpp quantizes activations for it, but with an f32 scale: dx = max|x| / 127,
 //     qx = roundf(x * (1 / dx)) (KernelTable::quantize_x_q8); then Y = sum over blocks of
@@ -31,10 +33,10 @@ const char* isa_name(Isa isa);
 //   Q4_0 / Q5_0 / Q4_K / Q6_K W (rows of whole blocks): X quantized as for Q8_0; each 32-weight
 //     chunk of W in core/quant.h's QuantChunk form contributes dx * (f0 * the int32 sum of the
 //     first 16 products q * qx + f1 * that of the last 16 - mn * the sum of the 32 qx).
-// Transposed operands and accumulation (f32 W only, no bf16_dot): with x_trans X is stored k-major,
-// element (m, k) at x[k * ldx + m]; with w_trans W is stored k-major, element (n, k) at w[k * ldw +
-// n] (w then points at column 0 of k = 0; n_begin / n_end index its columns). The backward of a
-// linear layer needs both (dX = dY . W, dW = dY^T . X) without transposing copies.
+// Transposed operands and accumulation (f32 W only, with or without bf16_dot): with x_trans X is
+// stored k-major, element (m, k) at x[k * ldx + m]; with w_trans W is stored k-major, element (n,
+// k) at w[k * ldw + n] (w then points at column 0 of k = 0; n_begin / n_end index its columns). The
+// backward of a linear layer needs both (dX = dY . W, dW = dY^T . X) without transposing copies.
 // Summation order is unspecified; results agree with the reference within float rounding.
 struct GemmParams {
   int64_t M = 0, K = 0;
@@ -44,7 +46,7 @@ struct GemmParams {
   const void* w = nullptr;  // [N, K] in wtype, row stride ldw (elements)
   int64_t ldw = 0;
   DType wtype = DType::F32;
-  bool bf16_dot = false;           // bf16 W only: round X to bf16 and use bf16 dot products
+  bool bf16_dot = false;           // bf16 or f32 W: bf16 products (above)
   const float* w_scale = nullptr;  // fp8 W only: block scales, row stride ld_scale
   // fp8 W only: the caller knows W holds no NaN code (s.1111.111), so the kernels need not look
   // for one. Otherwise a NaN code makes its outputs NaN, as the reference's products do.

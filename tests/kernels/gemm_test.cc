@@ -72,8 +72,10 @@ void check_case(Isa isa, Path path, const Case& c, DType t, uint32_t seed, bool 
         double bound = 0;
         for (int64_t k = 0; k < c.K; ++k) {
           float xk = x[m * ldx + k];
-          if (t == DType::BF16 && dot) xk = bf16_to_f32(f32_to_bf16(xk));
-          bound += std::fabs(static_cast<double>(xk) * wf[n * ldw + k]);
+          float wk = wf[n * ldw + k];
+          if (dot) xk = bf16_to_f32(f32_to_bf16(xk));  // bf16 dot: X rounded, and f32 W
+          if (t == DType::F32 && dot) wk = bf16_to_f32(f32_to_bf16(wk));
+          bound += std::fabs(static_cast<double>(xk) * wk);
         }
         const double tol = 2e-6 * std::sqrt(static_cast<double>(c.K)) * bound + 1e-30;
         ASSERT_LE(std::fabs(static_cast<double>(got) - want), tol)
@@ -90,9 +92,9 @@ class GemmTest : public ::testing::TestWithParam<std::tuple<Isa, DType, Path>> {
   Isa isa() const { return std::get<0>(GetParam()); }
   DType wtype() const { return std::get<1>(GetParam()); }
   Path path() const { return std::get<2>(GetParam()); }
-  // bf16 W runs both numerics: exact widening, and bf16 dot products (X rounded).
+  // bf16 and f32 W run both numerics: exact, and bf16 dot products (X rounded, f32 W too).
   std::vector<bool> modes() const {
-    return wtype() == DType::BF16 ? std::vector<bool>{false, true} : std::vector<bool>{false};
+    return wtype() == DType::F16 ? std::vector<bool>{false} : std::vector<bool>{false, true};
   }
 };
 
@@ -157,8 +159,9 @@ TEST_P(GemmTest, EmptyRangeAndZeroK) {
 }
 
 // Transposed operands (f32): X and / or W stored k-major, as the backward of a linear layer reads
-// them, and accumulation into Y. Checked against the sum written out in double from the same
-// storage, for the scalar reference and every ISA and path; columns outside the range untouched.
+// them, and accumulation into Y, each with exact and with bf16 products. Checked against the sum
+// written out in double from the same storage, for the scalar reference and every ISA and path;
+// columns outside the range untouched.
 TEST(GemmTransposed, EveryLayoutAndAccumulationMatchTheSum) {
   const Case cases[] = {{1, 13, 40, 0, 40},   {7, 1, 75, 5, 70},      {33, 257, 75, 5, 70},
                         {70, 300, 33, 1, 33}, {300, 64, 130, 0, 130}, {129, 531, 17, 3, 16}};
@@ -174,14 +177,16 @@ TEST(GemmTransposed, EveryLayoutAndAccumulationMatchTheSum) {
   }
   uint32_t seed = 7;
   for (const Case& c : cases)
-    for (int layout = 1; layout < 8; ++layout) {
-      const bool xt = layout & 1, wt = layout & 2, acc = layout & 4;
+    for (int layout = 1; layout < 16; ++layout) {
+      // dot: bf16 products, X and W each rounded to bf16 (the sum below rounds them likewise)
+      const bool xt = layout & 1, wt = layout & 2, acc = layout & 4, dot = layout & 8;
       // X [M, K] row-major (ldx >= K) or k-major (ldx >= M); W [N, K] likewise.
       const int64_t ldx = (xt ? c.M : c.K) + 3, ldw = (wt ? c.N : c.K) + 5, ldy = c.N + 7;
       const std::vector<float> x = random_floats((xt ? c.K : c.M) * ldx, seed++);
       const std::vector<float> w = random_floats((wt ? c.K : c.N) * ldw, seed++);
-      auto X = [&](int64_t m, int64_t k) { return xt ? x[k * ldx + m] : x[m * ldx + k]; };
-      auto W = [&](int64_t n, int64_t k) { return wt ? w[k * ldw + n] : w[n * ldw + k]; };
+      auto rounded = [&](float v) { return dot ? bf16_to_f32(f32_to_bf16(v)) : v; };
+      auto X = [&](int64_t m, int64_t k) { return rounded(xt ? x[k * ldx + m] : x[m * ldx + k]); };
+      auto W = [&](int64_t n, int64_t k) { return rounded(wt ? w[k * ldw + n] : w[n * ldw + k]); };
       GemmParams p;
       p.M = c.M;
       p.K = c.K;
@@ -195,6 +200,7 @@ TEST(GemmTransposed, EveryLayoutAndAccumulationMatchTheSum) {
       p.x_trans = xt;
       p.w_trans = wt;
       p.accumulate = acc;
+      p.bf16_dot = dot;
       const float y0 = acc ? 0.75f : 0.0f;  // accumulated onto
       for (const Fn& f : fns) {
         std::vector<float> y(c.M * ldy, kSentinel);
@@ -217,7 +223,8 @@ TEST(GemmTransposed, EveryLayoutAndAccumulationMatchTheSum) {
             }
             ASSERT_LE(std::fabs(got - want), 2e-6 * std::sqrt(static_cast<double>(c.K)) * bound)
                 << f.name << " x_trans=" << xt << " w_trans=" << wt << " accumulate=" << acc
-                << " M=" << c.M << " K=" << c.K << " at m=" << m << " n=" << n;
+                << " bf16_dot=" << dot << " M=" << c.M << " K=" << c.K << " at m=" << m
+                << " n=" << n;
           }
       }
     }

@@ -290,6 +290,28 @@ void pack_w(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t k
   } else {
     pack_w_kind<WKind::F32>(p, n0, rows, k0, kc, dst);
   }
+  if (p.wtype == DType::F32 && p.bf16_dot) {  // the contract: f32 W rounded to bf16 too
+    const int64_t n = round_up(rows, kNr) * kc;
+    for (int64_t i = 0; i < n; i += 8)
+      _mm256_store_ps(dst + i, round_bf16(_mm256_load_ps(dst + i)));
+  }
+}
+
+// X rounded to bf16 for bf16_dot, k-major (x_trans): rows k of m_count values, stride ldr.
+void copy_x_trans_bf16(const float* x, int64_t ldx, int64_t m_count, int64_t K, float* xr,
+                       int64_t ldr) {
+  for (int64_t k = 0; k < K; ++k) {
+    const float* src = x + k * ldx;
+    float* dst = xr + k * ldr;
+    int64_t m = 0;
+    for (; m + 8 <= m_count; m += 8)
+      _mm256_storeu_ps(dst + m, round_bf16(_mm256_loadu_ps(src + m)));
+    for (; m < m_count; ++m) {
+      alignas(32) float one[8] = {src[m]};
+      _mm256_store_ps(one, round_bf16(_mm256_load_ps(one)));
+      dst[m] = one[0];
+    }
+  }
 }
 
 // Y[0 : MR, 0 : nr] (+)= X rows (stride ldx; XT: k-major, X[m, k] at x[k * ldx + m]) .
@@ -356,13 +378,18 @@ void micro_tile(int64_t mr, const float* x, int64_t ldx, const float* panel, int
 }
 
 void gemm_packed(const GemmParams& p) {
-  const bool bf16 = p.wtype == DType::BF16 && p.bf16_dot;
+  const bool bf16 = (p.wtype == DType::BF16 || p.wtype == DType::F32) && p.bf16_dot;
   float* wp = static_cast<float*>(scratch(kScratchW, kNc * kKc * 4));
   for (int64_t mc = 0; mc < p.M; mc += kMc) {
     const int64_t m_count = p.M - mc < kMc ? p.M - mc : kMc;
     const float* x = p.x + (p.x_trans ? mc : mc * p.ldx);
     int64_t ldx = p.ldx;
-    if (bf16) {  // the contract: X rounded to bf16
+    if (bf16 && p.x_trans) {  // the contract: X rounded to bf16 (k-major stays k-major)
+      ldx = round_up(m_count, 8);
+      float* xr = static_cast<float*>(scratch(kScratchX, p.K * ldx * 4));
+      copy_x_trans_bf16(x, p.ldx, m_count, p.K, xr, ldx);
+      x = xr;
+    } else if (bf16) {
       ldx = round_up(p.K, 8);
       float* xr = static_cast<float*>(scratch(kScratchX, m_count * ldx * 4));
       copy_x(x, p.ldx, m_count, p.K, true, xr, ldx);
@@ -401,11 +428,16 @@ bool use_packed(const GemmParams& p) {
   return p.M >= 48;
 }
 
+// The packed path is the only one that rounds f32 W to bf16 (bf16_dot).
+bool packed_only(const GemmParams& p) {
+  return p.x_trans || p.w_trans || p.accumulate || (p.wtype == DType::F32 && p.bf16_dot);
+}
+
 }  // namespace
 
 void gemm_small_m(const GemmParams& p) {
   if (gemm_trivial(p)) return;
-  if (p.x_trans || p.w_trans || p.accumulate) return gemm_packed(p);  // either layout, +=
+  if (packed_only(p)) return gemm_packed(p);  // either layout, +=, f32 W rounded
   gemm_dot(p);
 }
 void gemm_large_m(const GemmParams& p) {
@@ -414,7 +446,7 @@ void gemm_large_m(const GemmParams& p) {
 
 void gemm(const GemmParams& p) {
   if (gemm_trivial(p)) return;
-  if (use_packed(p) || p.x_trans || p.w_trans || p.accumulate) {
+  if (use_packed(p) || packed_only(p)) {
     gemm_packed(p);
   } else {
     gemm_dot(p);

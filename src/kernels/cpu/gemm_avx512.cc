@@ -44,6 +44,13 @@ void convert_x_bf16(const float* x, int64_t ldx, int64_t M, int64_t K, uint16_t*
   }
 }
 
+// 16 bf16 pairs: lane i holds bf16(lo[i]) in its low half and bf16(hi[i]) in its high half.
+__m512i bf16_pairs(__m512 lo, __m512 hi) {
+  const __m512i a = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(lo));
+  const __m512i b = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(hi));
+  return _mm512_or_si512(a, _mm512_slli_epi32(b, 16));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Dot tiles: y[m * ldy + r * ycol] = X[m, :] . W[r * wstride, :] for r < R, m < MB.
 //
@@ -330,6 +337,22 @@ void pack_w(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t k
       const int64_t left = rows - j;
       const __mmask16 m0 = mask16(left < 16 ? left : 16),
                       m1 = mask16(left > 16 ? (left < 32 ? left - 16 : 16) : 0);
+      if (p.bf16_dot) {  // rounded to bf16 pairs of rows k, k + 1
+        const int64_t steps = (kc + 1) / 2;
+        uint32_t* panel = dst + (j / kNr) * steps * kNr;
+        for (int64_t s = 0; s < steps; ++s) {
+          const float* src = w + (k0 + 2 * s) * p.ldw + n0 + j;
+          const bool second = 2 * s + 1 < kc;
+          for (int h = 0; h < 2; ++h) {
+            const __mmask16 mh = h ? m1 : m0;
+            const __m512 lo = _mm512_maskz_loadu_ps(mh, src + 16 * h);
+            const __m512 hi =
+                second ? _mm512_maskz_loadu_ps(mh, src + p.ldw + 16 * h) : _mm512_setzero_ps();
+            _mm512_store_si512(panel + s * kNr + 16 * h, bf16_pairs(lo, hi));
+          }
+        }
+        continue;
+      }
       float* panel = reinterpret_cast<float*>(dst) + (j / kNr) * kc * kNr;
       for (int64_t k = 0; k < kc; ++k) {
         const float* src = w + (k0 + k) * p.ldw + n0 + j;
@@ -339,8 +362,9 @@ void pack_w(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t k
     }
     return;
   }
-  const bool bf16 = p.wtype == DType::BF16 && p.bf16_dot;  // pairs; exact bf16 widens to f32
-  const int64_t steps = bf16 ? (kc + 1) / 2 : kc;          // k steps (bf16: pairs) in a panel
+  // bf16 pairs (bf16 W, or f32 W rounded); exact bf16 widens to f32
+  const bool bf16 = (p.wtype == DType::BF16 || p.wtype == DType::F32) && p.bf16_dot;
+  const int64_t steps = bf16 ? (kc + 1) / 2 : kc;  // k steps (bf16: pairs) in a panel
   const size_t es = p.wtype == DType::F32 ? 4 : 2;
   const char* wbase = static_cast<const char*>(p.w);
   const int64_t q8_row =
@@ -389,7 +413,13 @@ void pack_w(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t k
           continue;
         }
         const char* row = wbase + ((n0 + g + i) * p.ldw + k) * static_cast<int64_t>(es);
-        if (bf16) {
+        if (bf16 && p.wtype == DType::F32) {  // 32 values rounded: the same 16 pairs
+          const float* f = reinterpret_cast<const float*>(row);
+          const __m512 lo = _mm512_maskz_loadu_ps(mask16(k_left < 16 ? k_left : 16), f);
+          const __m512 hi = _mm512_maskz_loadu_ps(
+              mask16(k_left > 16 ? (k_left < 32 ? k_left - 16 : 16) : 0), f + 16);
+          r[i] = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+        } else if (bf16) {
           r[i] = _mm512_maskz_loadu_epi16(mask32(k_left), row);
         } else if (p.wtype == DType::F16) {
           r[i] = _mm512_castps_si512(
@@ -405,6 +435,28 @@ void pack_w(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t k
       transpose16(r);
       const int64_t n_steps = steps - s < 16 ? steps - s : 16;
       for (int64_t j = 0; j < n_steps; ++j) _mm512_store_si512(panel + (s + j) * kNr, r[j]);
+    }
+  }
+}
+
+// X k-major (x_trans: X[m, k] at x[k * ldx + m]) -> bf16 rows as convert_x_bf16 makes them, in
+// blocks of 16 rows by 32 k: 16 vectors of k pairs over m, transposed.
+void convert_x_bf16_trans(const float* x, int64_t ldx, int64_t M, int64_t K, uint16_t* xb,
+                          int64_t ldb) {
+  for (int64_t m0 = 0; m0 < M; m0 += 16) {
+    const int64_t rows = M - m0 < 16 ? M - m0 : 16;
+    const __mmask16 mm = mask16(rows);
+    for (int64_t k0 = 0; k0 < ldb; k0 += 32) {
+      __m512i r[16];
+      for (int t = 0; t < 16; ++t) {
+        const int64_t k = k0 + 2 * t;
+        const __m512 a = k < K ? _mm512_maskz_loadu_ps(mm, x + k * ldx + m0) : _mm512_setzero_ps();
+        const __m512 b =
+            k + 1 < K ? _mm512_maskz_loadu_ps(mm, x + (k + 1) * ldx + m0) : _mm512_setzero_ps();
+        r[t] = bf16_pairs(a, b);
+      }
+      transpose16(r);
+      for (int64_t i = 0; i < rows; ++i) _mm512_storeu_si512(xb + (m0 + i) * ldb + k0, r[i]);
     }
   }
 }
@@ -519,7 +571,7 @@ void micro_tile(bool bf16, bool xt, int64_t mr, const float* x, int64_t ldx, con
 }
 
 void gemm_packed(const GemmParams& p) {
-  const bool bf16 = p.wtype == DType::BF16 && p.bf16_dot;
+  const bool bf16 = (p.wtype == DType::BF16 || p.wtype == DType::F32) && p.bf16_dot;
   const int64_t kc_max = bf16 ? kKcBf16 : kKcF32;
   uint32_t* wp = static_cast<uint32_t*>(scratch(kScratchW, kNc * kc_max * 4));
   const int64_t ldb = round_up(p.K, 32);
@@ -529,7 +581,11 @@ void gemm_packed(const GemmParams& p) {
     uint16_t* xb = nullptr;
     if (bf16) {
       xb = static_cast<uint16_t*>(scratch(kScratchX, m_count * ldb * 2));
-      convert_x_bf16(x, p.ldx, m_count, p.K, xb, ldb);
+      if (p.x_trans) {
+        convert_x_bf16_trans(x, p.ldx, m_count, p.K, xb, ldb);
+      } else {
+        convert_x_bf16(x, p.ldx, m_count, p.K, xb, ldb);
+      }
     }
     float* y_chunk = p.y + mc * p.ldy;
     for (int64_t n0 = p.n_begin; n0 < p.n_end; n0 += kNc) {
@@ -562,6 +618,12 @@ bool use_packed(const GemmParams& p) {
   return p.M >= 256 || (p.M >= 96 && x_bytes > (1 << 20));
 }
 
+// The packed path is the only one that reads operands k-major, adds into Y, or rounds f32 W to
+// bf16 (bf16_dot).
+bool packed_only(const GemmParams& p) {
+  return p.x_trans || p.w_trans || p.accumulate || (p.wtype == DType::F32 && p.bf16_dot);
+}
+
 }  // namespace
 
 void gemm_q8_0_f32(const GemmParams& p) {
@@ -575,7 +637,7 @@ void gemm_fp8_packed(const GemmParams& p) {
 
 void gemm_small_m(const GemmParams& p) {
   if (gemm_trivial(p)) return;
-  if (p.x_trans || p.w_trans || p.accumulate) return gemm_packed(p);  // either layout, +=
+  if (packed_only(p)) return gemm_packed(p);
   gemm_dot(p);
 }
 void gemm_large_m(const GemmParams& p) {
@@ -584,7 +646,7 @@ void gemm_large_m(const GemmParams& p) {
 
 void gemm(const GemmParams& p) {
   if (gemm_trivial(p)) return;
-  if (use_packed(p) || p.x_trans || p.w_trans || p.accumulate) {
+  if (use_packed(p) || packed_only(p)) {
     gemm_packed(p);
   } else {
     gemm_dot(p);

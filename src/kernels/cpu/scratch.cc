@@ -42,7 +42,7 @@ bool gemm_trivial(const GemmParams& p) {
     ref::gemm(p);  // reports the unsupported type
     return true;
   }
-  if ((p.x_trans || p.w_trans || p.accumulate) && (p.wtype != DType::F32 || p.bf16_dot))
+  if ((p.x_trans || p.w_trans || p.accumulate) && p.wtype != DType::F32)
     fail_internal("gemm: transposed operands and accumulation need f32 weights");
   return gemm_empty(p);
 }

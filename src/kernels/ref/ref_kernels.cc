@@ -94,15 +94,17 @@ void gemm_blocks(const GemmParams& p) {
 
 void gemm(const GemmParams& p) {
   if (p.x_trans || p.w_trans || p.accumulate) {
-    if (p.wtype != DType::F32 || p.bf16_dot)
+    if (p.wtype != DType::F32)
       fail_internal("gemm: transposed operands and accumulation need f32 weights");
     const float* w = static_cast<const float*>(p.w);
+    // bf16_dot with f32 W: both operands rounded to bf16 (the products are then exact in f32).
+    auto rounded = [&](float v) { return p.bf16_dot ? bf16_to_f32(f32_to_bf16(v)) : v; };
     for (int64_t m = 0; m < p.M; ++m)
       for (int64_t n = p.n_begin; n < p.n_end; ++n) {
         float acc = 0.0f;
         for (int64_t k = 0; k < p.K; ++k)
-          acc += (p.x_trans ? p.x[k * p.ldx + m] : p.x[m * p.ldx + k]) *
-                 (p.w_trans ? w[k * p.ldw + n] : w[n * p.ldw + k]);
+          acc += rounded(p.x_trans ? p.x[k * p.ldx + m] : p.x[m * p.ldx + k]) *
+                 rounded(p.w_trans ? w[k * p.ldw + n] : w[n * p.ldw + k]);
         p.y[m * p.ldy + n] = p.accumulate ? p.y[m * p.ldy + n] + acc : acc;
       }
     return;
@@ -121,8 +123,10 @@ void gemm(const GemmParams& p) {
       float acc = 0.0f;
       for (int64_t k = 0; k < p.K; ++k) {
         float xk = x[k];
-        if (p.wtype == DType::BF16 && p.bf16_dot) xk = bf16_to_f32(f32_to_bf16(xk));  // bf16 dot
+        const bool bf16_dot = p.bf16_dot && (p.wtype == DType::BF16 || p.wtype == DType::F32);
+        if (bf16_dot) xk = bf16_to_f32(f32_to_bf16(xk));  // bf16 dot: X, and f32 W, rounded
         float wk = load_as_f32(w, p.wtype, k);
+        if (bf16_dot && p.wtype == DType::F32) wk = bf16_to_f32(f32_to_bf16(wk));
         if (p.wtype == DType::F8_E4M3)
           wk *= p.w_scale[(n / p.block_n) * p.ld_scale + k / p.block_k];
         float product = xk * wk;
