@@ -89,6 +89,7 @@ int run_loop(Args& a, const char* kind) {
   o.lora_alpha = a.take_double("--lora-alpha", o.lora_alpha, Range::above(0, 1e6));
   o.lora_targets = a.take_str("--lora-targets", "");
   take_threads(a);
+  take_bf16_matmul(a);
   a.finish();
   train::run_training(o);
   return 0;
@@ -143,6 +144,7 @@ int run_grpo(Args& a) {
   o.lora_alpha = a.take_double("--lora-alpha", o.lora_alpha, Range::above(0, 1e6));
   o.lora_targets = a.take_str("--lora-targets", "");
   take_threads(a);
+  take_bf16_matmul(a);
   a.finish();
   if (o.overlong_buffer >= o.max_tokens)
     fail_usage("--overlong-buffer must be smaller than --max-tokens");
@@ -212,22 +214,23 @@ int run_sft(Args& a) {
   return run_loop(a, "sft");
 }
 
-#define R1_TRAIN_LOOP_USAGE                                                                 \
-  "  -m, --model DIR       the model to train (from `r1 train init` or any checkpoint)\n"   \
-  "  --data FILE           training data\n"                                                 \
-  "  --out DIR             where the trained model, checkpoints/ and train_log.jsonl go\n"  \
-  "  --eval-data FILE      held-out data for the evaluation loss (or --eval-fraction F)\n"  \
-  "  --seq-len N           longest sequence (default 1024)\n"                               \
-  "  --batch-tokens N      tokens per micro-batch, sequences packed (default 4096)\n"       \
-  "  --accum N             micro-batches per optimizer step (default 1)\n"                  \
-  "  --steps N | --epochs X  length of training (default 1 epoch)\n"                        \
-  "  --lr X --min-lr-ratio R --warmup N   peak lr, cosine floor (0.1), warmup steps (5%)\n" \
-  "  --weight-decay X --clip X --beta1 X --beta2 X   AdamW (0.1, 1.0, 0.9, 0.95)\n"         \
-  "  --eval-every N --save-every N --keep N --log-every N\n"                                \
-  "  --stop-after N        stop after N steps with a checkpoint (continue with --resume)\n" \
-  "  --resume              continue exactly from the newest checkpoint in --out\n"          \
-  "  --save-dtype f32|bf16 dtype of the final model (checkpoints keep f32)\n"               \
-  "  --seed N --threads N\n"                                                                \
+#define R1_TRAIN_LOOP_USAGE                                                                    \
+  "  -m, --model DIR       the model to train (from `r1 train init` or any checkpoint)\n"      \
+  "  --data FILE           training data\n"                                                    \
+  "  --out DIR             where the trained model, checkpoints/ and train_log.jsonl go\n"     \
+  "  --eval-data FILE      held-out data for the evaluation loss (or --eval-fraction F)\n"     \
+  "  --seq-len N           longest sequence (default 1024)\n"                                  \
+  "  --batch-tokens N      tokens per micro-batch, sequences packed (default 4096)\n"          \
+  "  --accum N             micro-batches per optimizer step (default 1)\n"                     \
+  "  --steps N | --epochs X  length of training (default 1 epoch)\n"                           \
+  "  --lr X --min-lr-ratio R --warmup N   peak lr, cosine floor (0.1), warmup steps (5%)\n"    \
+  "  --weight-decay X --clip X --beta1 X --beta2 X   AdamW (0.1, 1.0, 0.9, 0.95)\n"            \
+  "  --eval-every N --save-every N --keep N --log-every N\n"                                   \
+  "  --stop-after N        stop after N steps with a checkpoint (continue with --resume)\n"    \
+  "  --resume              continue exactly from the newest checkpoint in --out\n"             \
+  "  --save-dtype f32|bf16 dtype of the final model (checkpoints keep f32)\n"                  \
+  "  --seed N --threads N\n"                                                                   \
+  "  --bf16-matmul         bf16 products for the f32 weights (AVX-512 BF16 CPUs; not exact)\n" \
   "  --lora-rank R --lora-alpha A --lora-targets LIST   train LoRA adapters only (PEFT)\n"
 
 R1_COMMAND({"train init",
@@ -247,7 +250,7 @@ R1_COMMAND(
     {"train pretrain",
      "train on text (next-token loss on every token)",
      "  --data: .jsonl rows {\"text\"} or plain text, one document per line\n" R1_TRAIN_LOOP_USAGE,
-     {"--resume"},
+     {"--resume", "--bf16-matmul"},
      run_pretrain});
 R1_COMMAND(
     {"train grpo",
@@ -275,9 +278,10 @@ R1_COMMAND(
      "                        (1e-5, 0, 1 = constant, 0, 1.0, 0.9, 0.99)\n"
      "  --eval-every N --eval-k K --eval-limit N   held-out pass@1 / cons@K (K 4, 200 problems)\n"
      "  --micro-tokens N --save-every N --keep N --stop-after N --resume --seed N --threads N\n"
+     "  --bf16-matmul         bf16 products for the f32 weights (AVX-512 BF16 CPUs; not exact)\n"
      "  --lora-rank R --lora-alpha A --lora-targets q_proj,v_proj,...   train LoRA adapters only\n"
      "                        (base frozen in its dtype; --out gets a PEFT adapter folder)\n",
-     {"--gspo", "--dynamic-sampling", "--resume"},
+     {"--gspo", "--dynamic-sampling", "--resume", "--bf16-matmul"},
      run_grpo});
 R1_COMMAND(
     {"train rejection-sample",
@@ -306,7 +310,7 @@ R1_COMMAND({"train sft",
             "  --data: JSONL {\"messages\": [...]} ending in the assistant reply, or\n"
             "          {\"prompt\", \"response\"}; the model's chat template is "
             "applied\n" R1_TRAIN_LOOP_USAGE,
-            {"--resume"},
+            {"--resume", "--bf16-matmul"},
             run_sft});
 
 }  // namespace

@@ -58,6 +58,22 @@ void take_threads(Args& args) {
   if (threads > 0) set_num_threads(static_cast<int>(threads));
 }
 
+void take_bf16_matmul(Args& args) {
+  if (!args.take_bool("--bf16-matmul")) return;
+  if (kernels::kernels().isa != kernels::Isa::Avx512) {
+    std::fprintf(stderr,
+                 "warning: --bf16-matmul ignored: the %s kernels have no bf16 dot products "
+                 "(AVX-512 BF16); training computes in f32\n",
+                 kernels::isa_name(kernels::kernels().isa));
+    return;
+  }
+  if (!cpu_features().bf16_dot_fast())
+    std::fprintf(stderr,
+                 "note: --bf16-matmul: on this CPU bf16 dot products are not known to outrun f32 "
+                 "(Intel runs vdpbf16ps at half its FMA rate); compare with and without\n");
+  ops::set_bf16_matmul(true);
+}
+
 LoadedModel load_model_from_flags(Args& args, bool fast_bf16_default) {
   LoadedModel lm;
   lm.dir = resolve_model_dir(args.take("--model", "-m"));

@@ -26,6 +26,9 @@ struct LoadedModel {
 
 // Reads --threads N (0 or absent: every CPU) and sizes the thread pool.
 void take_threads(Args& args);
+// Reads --bf16-matmul (training: bf16 products for f32 weights, ops::set_bf16_matmul). Ignored,
+// with a warning, where the kernels have no bf16 dot products (below AVX-512 BF16).
+void take_bf16_matmul(Args& args);
 // Reads -m/--model, --threads, --no-mmap, --ctx, --quantize, --adapter, --fast-bf16 / --exact and
 // loads the model (and its tokenizer if the folder has one). bf16 weights use bf16 dot products
 // unless --exact, when `fast_bf16_default` and the CPU has them.

@@ -51,6 +51,7 @@ void gemm(int64_t M, int64_t N, int64_t Kd, Operand x, Operand w, float* y, int6
   p.n_begin = 0;
   p.n_end = N;
   p.accumulate = accumulate;
+  p.bf16_dot = bf16_matmul();
   K().gemm(p);
 }
 

@@ -62,7 +62,7 @@ void widen_rows(const Weight& w, int64_t row0, int64_t n, float* out) {
 
 namespace {
 
-std::atomic<bool> g_fast_bf16{false};
+std::atomic<bool> g_fast_bf16{false}, g_bf16_matmul{false};
 
 // Whether fp8 w is known to hold no NaN code: looked for once per weight, on its first use
 // (each row on the thread pool), and remembered in w.fp8_scan.
@@ -94,7 +94,7 @@ void gemm_columns(const Tensor& x, const Weight& w, Tensor& y, int64_t n0, int64
   p.w = w.w.row(n0);
   p.ldw = w.w.strides[0];
   p.wtype = w.w.dtype;
-  p.bf16_dot = p.wtype == DType::BF16 && bf16_dot;
+  p.bf16_dot = bf16_dot && (p.wtype == DType::BF16 || (p.wtype == DType::F32 && bf16_matmul()));
   if (w.scale.defined()) {
     p.w_scale = w.scale.ptr<float>() + (n0 / w.block_n) * w.scale.dim(1);
     p.ld_scale = w.scale.dim(1);
@@ -130,6 +130,7 @@ void gemm_f32(int64_t M, int64_t N, int64_t depth, const float* a, int64_t lda, 
     p.n_begin = 0;
     p.n_end = n1 - n0;
     p.accumulate = accumulate;
+    p.bf16_dot = bf16_matmul();
     K().gemm(p);
   };
   if (M * N * depth < kMinParallelWork) {
@@ -180,9 +181,15 @@ void set_fast_bf16(bool on) {
 bool fast_bf16() {
   return g_fast_bf16.load();
 }
+void set_bf16_matmul(bool on) {
+  g_bf16_matmul.store(on);
+}
+bool bf16_matmul() {
+  return g_bf16_matmul.load();
+}
 
 Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias) {
-  return linear(x, w, bias, fast_bf16());
+  return linear(x, w, bias, fast_bf16() || bf16_matmul());
 }
 
 Tensor linear_exact(const Tensor& x, const Weight& w) {

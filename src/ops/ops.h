@@ -47,11 +47,18 @@ struct Weight {
 // rate, results within bf16 rounding.
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias = nullptr);
 Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias = nullptr);
-// As linear, with bf16 dot products for bf16 W only when `bf16_dot`, whatever set_fast_bf16 says.
+// As linear, with bf16 dot products for bf16 W only when `bf16_dot`, whatever set_fast_bf16 says
+// (and for f32 W when `bf16_dot` and set_bf16_matmul(true)).
 Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias, bool bf16_dot);
 // Never bf16 dot products (DeepSeek's router: Hugging Face computes its logits in f32).
 Tensor linear_exact(const Tensor& x, const Weight& w);
 void set_fast_bf16(bool on);
+// Training's --bf16-matmul: the products of f32 weights and activations (linear, its backward,
+// gemm_f32, causal_attention) use bf16 dot products, both operands rounded to bf16 and products
+// summed in f32 (as PyTorch's bf16 autocast computes them); linear_exact stays exact. For CPUs
+// with bf16 dot products (AVX-512 BF16); elsewhere the rounding is only emulated (slower).
+void set_bf16_matmul(bool on);
+bool bf16_matmul();
 // y [M, N] (+)= A . B^T for f32 operands read in place: A (m, k) at a[m * lda + k], or with
 // a_trans at a[k * lda + m]; B (n, k) at b[n * ldb + k], or with b_trans at b[k * ldb + n]; y
 // contiguous. Columns split over the thread pool. No tape: the backward passes' product.

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cli_run.h"
 
@@ -60,6 +61,41 @@ TEST(TrainCli, InitTrainThenGenerateFromTheCheckpoint) {
   ASSERT_EQ(pre.code, 0) << pre.err;
   EXPECT_NE(testing::slurp_file(d + "/pre/config.json").find("bfloat16"), std::string::npos);
   EXPECT_EQ(run_r1("score -m " + d + "/pre", R"({"text": "the cat"})").code, 0);
+}
+
+std::vector<double> losses(const std::string& log) {
+  std::vector<double> out;
+  std::istringstream in(testing::slurp_file(log));
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line);
+    if (j.contains("loss")) out.push_back(j["loss"].get<double>());
+  }
+  return out;
+}
+
+// --bf16-matmul trains the same model to within bf16 rounding of the f32 run (where the CPU has
+// bf16 dot products; elsewhere it says so and trains in f32, the same losses).
+TEST(TrainCli, Bf16MatmulFollowsTheF32LossCurve) {
+  const std::string d = temp_dir("bf16");
+  ASSERT_EQ(run_r1("train init --tokenizer " + kTok + " --hidden 64 --layers 2 --heads 4 " +
+                   "--kv-heads 2 --intermediate 128 --seed 3 --out " + d + "/init")
+                .code,
+            0);
+  {
+    std::ofstream t(d + "/text.txt");
+    for (int i = 0; i < 200; ++i) t << "the cat sat on mat number " << i * 7 % 31 << "\n";
+  }
+  const std::string common = "train pretrain -m " + d + "/init --data " + d +
+                             "/text.txt --steps 8 --seq-len 32 --batch-tokens 264 --lr 3e-3 ";
+  auto f32 = run_r1(common + "--out " + d + "/f32");
+  ASSERT_EQ(f32.code, 0) << f32.err;
+  auto bf16 = run_r1(common + "--out " + d + "/bf16 --bf16-matmul");
+  ASSERT_EQ(bf16.code, 0) << bf16.err;
+  const auto a = losses(d + "/f32/train_log.jsonl"), b = losses(d + "/bf16/train_log.jsonl");
+  ASSERT_EQ(a.size(), 8u);
+  ASSERT_EQ(b.size(), 8u);
+  EXPECT_LT(a.back(), a.front() - 0.5);  // it learns
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(b[i], a[i], 0.01 * a[i]) << "step " << i + 1;
 }
 
 void expect_usage_error(const testing::CliResult& r, const std::string& needle) {
