@@ -6,7 +6,9 @@ causal mask, torch.optim.AdamW, clip_grad_norm_).
 Loads the same model folder r1 trains (config.json + model.safetensors, f32), feeds [batch, seq+1]
 token windows (inputs = [:, :-1], targets = [:, 1:]), and prints one JSON line:
   {"side": "torch", "threads": T, "params": N, "targets_per_step": B*L, "tok_s": median, "steps": [...]}
-where tok_s counts loss targets per second over the steps after --warmup.
+where tok_s counts loss targets per second over the steps after --warmup. With --bf16 the forward
+pass (and so its backward) runs under torch.autocast("cpu", bfloat16): matrix products in bf16
+(oneDNN), as r1's --bf16-matmul computes them; "side" is then "torch-bf16".
 """
 import argparse
 import json
@@ -76,6 +78,7 @@ def main():
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--bf16", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -96,15 +99,17 @@ def main():
     times = []
     for _ in range(a.steps):
         t0 = time.perf_counter()
-        logits = forward(p, cfg, ids[:, :-1], cos, sin, mask)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16):
+            logits = forward(p, cfg, ids[:, :-1], cos, sin, mask)
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]),
+                               ids[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(list(p.values()), 1.0)
         opt.step()
         times.append(time.perf_counter() - t0)
     rates = [B * L / t for t in times[a.warmup:]]
-    print(json.dumps({"side": "torch", "threads": a.threads, "params": n_params,
+    print(json.dumps({"side": "torch-bf16" if a.bf16 else "torch", "threads": a.threads, "params": n_params,
                       "targets_per_step": B * L, "tok_s": statistics.median(rates),
                       "steps": [round(r, 1) for r in rates]}))
 

@@ -336,22 +336,22 @@ Tensor rms_norm(const Tensor& x, const Tensor& w, float eps) {
       const int64_t blocks = (T + kRows - 1) / kRows;
       std::vector<float> dw_part(dw ? static_cast<size_t>(blocks * H) : 0, 0.0f);
       auto rows = [&](int64_t b0, int64_t b1) {
+        std::vector<float> gw_row(H);
+        float* __restrict gw = gw_row.data();
         for (int64_t r = b0 * kRows; r < std::min(T, b1 * kRows); ++r) {
           // xhat = x r with r = 1/sqrt(mean(x^2) + eps); y = xhat w.
           // dx = r (dy w - xhat mean(dy w xhat)); dw += dy xhat.
-          const float* xr = x.ptr<float>() + r * H;
-          const float* gr = g->ptr<float>() + r * H;
-          double ss = 0;
-          for (int64_t i = 0; i < H; ++i) ss += static_cast<double>(xr[i]) * xr[i];
-          const float rs = 1.0f / std::sqrt(static_cast<float>(ss / H) + eps);
-          double dot = 0;
-          for (int64_t i = 0; i < H; ++i) dot += static_cast<double>(gr[i]) * wf[i] * xr[i] * rs;
-          const float mean = static_cast<float>(dot / H);
+          const float* __restrict xr = x.ptr<float>() + r * H;
+          const float* __restrict gr = g->ptr<float>() + r * H;
+          const float rs = 1.0f / std::sqrt(K().dot(xr, xr, H) / static_cast<float>(H) + eps);
+          for (int64_t i = 0; i < H; ++i) gw[i] = gr[i] * wf[i];
+          const float mean = K().dot(gw, xr, H) * rs / static_cast<float>(H);
           if (dx) {
-            float* d = dx->ptr<float>() + r * H;
-            for (int64_t i = 0; i < H; ++i) {
-              const float v = rs * (gr[i] * wf[i] - xr[i] * rs * mean);
-              d[i] = dx_fresh ? v : d[i] + v;
+            float* __restrict d = dx->ptr<float>() + r * H;
+            if (dx_fresh) {
+              for (int64_t i = 0; i < H; ++i) d[i] = rs * (gw[i] - xr[i] * rs * mean);
+            } else {
+              for (int64_t i = 0; i < H; ++i) d[i] += rs * (gw[i] - xr[i] * rs * mean);
             }
           }
           if (dw) {
