@@ -59,6 +59,11 @@ struct GemmParams {
   // scales rows of K / 32), so that calls for different column ranges do not each quantize it.
   const int8_t* xq = nullptr;
   const float* xd = nullptr;
+  // bf16_dot only, optional: X already rounded to bf16 by KernelTable::x_to_bf16 (rows of ldxb
+  // elements), so that calls for different column ranges do not each convert it. Kernels without
+  // bf16 dot products ignore it.
+  const uint16_t* xb = nullptr;
+  int64_t ldxb = 0;
   bool x_trans = false, w_trans = false;  // k-major X / W (above)
   bool accumulate = false;                // Y += X . W^T instead of Y = (f32 W only)
 };
@@ -87,6 +92,10 @@ struct KernelTable {
   // X quantized for Q8_0 weights: n (a multiple of 32) values -> n int8 q and n / 32 f32 scales
   // (the reference: ref::quantize_x_q8).
   void (*quantize_x_q8)(const float* x, int64_t n, int8_t* q, float* d);
+  // X [M, K] (x_trans: k-major, as GemmParams reads it) rounded to bf16 (nearest even) into rows
+  // xb[m * ldb + k], ldb >= K a multiple of 32, zero from K to ldb (GemmParams::xb).
+  void (*x_to_bf16)(const float* x, int64_t ldx, bool x_trans, int64_t M, int64_t K, uint16_t* xb,
+                    int64_t ldb);
 };
 
 // The best table this CPU supports, chosen once (R1_ISA=scalar|avx2|avx512 caps it).

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <functional>
 
 #include "core/error.h"
 #include "core/quant_pack.h"
@@ -31,6 +32,16 @@ constexpr int64_t kColumnAlign = 64;
 // Below this many multiply-adds an op runs on the calling thread: waking the pool costs more
 // (and on a busy machine a descheduled worker can stall the caller for a whole time slice).
 constexpr int64_t kMinParallelWork = 1 << 17;
+
+// fn(i0, i1) over [0, n): on the thread pool in chunks of 4096 elements when n is large enough to
+// gain from it (element-wise ops over a whole batch: prefill, training), else on this thread.
+void for_elements(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n < kMinParallelWork) {
+    fn(0, n);
+  } else {
+    thread_pool().parallel_range(n, 4096, fn);
+  }
+}
 
 }  // namespace
 
@@ -82,10 +93,38 @@ bool fp8_no_nan(const Weight& w) {
   return s.no_nan;
 }
 
+// Whether products with W of this dtype use bf16 dot products (GemmParams::bf16_dot).
+bool uses_bf16_dot(DType wtype, bool bf16_dot) {
+  return bf16_dot && (wtype == DType::BF16 || (wtype == DType::F32 && bf16_matmul()));
+}
+
+// X rounded to bf16 once for every column range's GEMM call (GemmParams::xb), its rows split over
+// the thread pool; empty where the kernels have no bf16 dot products (they would ignore it).
+struct Bf16X {
+  std::vector<uint16_t> rows;
+  int64_t ld = 0;
+};
+Bf16X bf16_x(const float* x, int64_t ldx, bool x_trans, int64_t M, int64_t Kdim) {
+  Bf16X b;
+  if (K().isa != kernels::Isa::Avx512) return b;
+  b.ld = (Kdim + 31) / 32 * 32;
+  b.rows.resize(static_cast<size_t>(M * b.ld));
+  auto part = [&](int64_t m0, int64_t m1) {
+    K().x_to_bf16(x_trans ? x + m0 : x + m0 * ldx, ldx, x_trans, m1 - m0, Kdim,
+                  b.rows.data() + m0 * b.ld, b.ld);
+  };
+  if (M * Kdim < kMinParallelWork) {
+    part(0, M);
+  } else {
+    thread_pool().parallel_range(M, 16, part);
+  }
+  return b;
+}
+
 // y[:, n0 : n1] = x . w[n0 : n1]^T. For fp8 weights n0 is a multiple of block_n.
 void gemm_columns(const Tensor& x, const Weight& w, Tensor& y, int64_t n0, int64_t n1,
                   bool bf16_dot, bool w_no_nan, const int8_t* xq = nullptr,
-                  const float* xd = nullptr) {
+                  const float* xd = nullptr, const Bf16X* xb = nullptr) {
   kernels::GemmParams p;
   p.M = x.dim(0);
   p.K = x.dim(1);
@@ -94,7 +133,11 @@ void gemm_columns(const Tensor& x, const Weight& w, Tensor& y, int64_t n0, int64
   p.w = w.w.row(n0);
   p.ldw = w.w.strides[0];
   p.wtype = w.w.dtype;
-  p.bf16_dot = bf16_dot && (p.wtype == DType::BF16 || (p.wtype == DType::F32 && bf16_matmul()));
+  p.bf16_dot = uses_bf16_dot(p.wtype, bf16_dot);
+  if (p.bf16_dot && xb && !xb->rows.empty()) {
+    p.xb = xb->rows.data();
+    p.ldxb = xb->ld;
+  }
   if (w.scale.defined()) {
     p.w_scale = w.scale.ptr<float>() + (n0 / w.block_n) * w.scale.dim(1);
     p.ld_scale = w.scale.dim(1);
@@ -115,6 +158,8 @@ void gemm_columns(const Tensor& x, const Weight& w, Tensor& y, int64_t n0, int64
 
 void gemm_f32(int64_t M, int64_t N, int64_t depth, const float* a, int64_t lda, bool a_trans,
               const float* b, int64_t ldb, bool b_trans, float* y, bool accumulate) {
+  const bool bf16 = bf16_matmul();
+  const Bf16X ab = bf16 ? bf16_x(a, lda, a_trans, M, depth) : Bf16X{};
   auto run = [&](int64_t n0, int64_t n1) {
     kernels::GemmParams p;
     p.M = M;
@@ -130,7 +175,11 @@ void gemm_f32(int64_t M, int64_t N, int64_t depth, const float* a, int64_t lda, 
     p.n_begin = 0;
     p.n_end = n1 - n0;
     p.accumulate = accumulate;
-    p.bf16_dot = bf16_matmul();
+    p.bf16_dot = bf16;
+    if (!ab.rows.empty()) {
+      p.xb = ab.rows.data();
+      p.ldxb = ab.ld;
+    }
     K().gemm(p);
   };
   if (M * N * depth < kMinParallelWork) {
@@ -158,11 +207,7 @@ void accumulate_grad(Tape& t, const Tensor& x, const Tensor& g, float scale) {
       K().axpy(scale, src + i0, dst + i0, i1 - i0);
     }
   };
-  if (n < kMinParallelWork) {
-    part(0, n);
-  } else {
-    thread_pool().parallel_range(n, 4096, part);
-  }
+  for_elements(n, part);
 }
 
 // d[rows[i]] += g[i] for each row i of g (the backward of a row gather).
@@ -215,9 +260,11 @@ Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias, bool bf16_do
       K().quantize_x_q8(x.ptr<float>() + m * Kdim, Kdim, xq.data() + m * Kdim, xd.data() + m * nb);
   }
   const bool no_nan = fp8_no_nan(w);
+  const Bf16X xb =
+      uses_bf16_dot(w.w.dtype, bf16_dot) ? bf16_x(x.ptr<float>(), Kdim, false, M, Kdim) : Bf16X{};
   auto run = [&](int64_t n0, int64_t n1) {
     gemm_columns(x, w, y, n0, n1, bf16_dot, no_nan, xq.empty() ? nullptr : xq.data(),
-                 xd.empty() ? nullptr : xd.data());
+                 xd.empty() ? nullptr : xd.data(), &xb);
   };
   if (M * N * Kdim < kMinParallelWork) {
     run(0, N);
@@ -318,8 +365,15 @@ Tensor rms_norm(const Tensor& x, const Tensor& w, float eps) {
   const int64_t T = x.dim(0), H = x.dim(1);
   if (w.numel() != H) fail_internal("rms_norm: weight ", w.shape_str(), " for rows of ", H);
   Tensor y = Tensor::empty(DType::F32, {T, H});
-  for (int64_t t = 0; t < T; ++t)
-    K().rms_norm(x.ptr<float>() + t * H, w.data, w.dtype, eps, y.ptr<float>() + t * H, H);
+  auto norm_rows = [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t)
+      K().rms_norm(x.ptr<float>() + t * H, w.data, w.dtype, eps, y.ptr<float>() + t * H, H);
+  };
+  if (T * H < kMinParallelWork) {
+    norm_rows(0, T);
+  } else {
+    thread_pool().parallel_range(T, 1, norm_rows);
+  }
   if (Tape* tp = recording({&x, &w})) {
     tp->record(y, {x, w}, [x, w, y, eps](Tape& t) {
       const Tensor* g = t.find_grad(y);
@@ -431,19 +485,30 @@ void rope_half(Tensor& x, int64_t n_heads, const Tensor& cos, const Tensor& sin)
 void silu_mul_(Tensor& g, const Tensor& u) {
   R1_ASSERT(g.numel() == u.numel());
   if (recording({&g, &u})) fail_internal("silu_mul_: in place on a tracked tensor; use silu_mul");
-  K().silu_mul(g.ptr<float>(), u.ptr<float>(), g.ptr<float>(), g.numel());
+  float* gv = g.ptr<float>();
+  const float* uv = u.ptr<float>();
+  for_elements(g.numel(),
+               [&](int64_t i0, int64_t i1) { K().silu_mul(gv + i0, uv + i0, gv + i0, i1 - i0); });
 }
 
 void add_(Tensor& y, const Tensor& x) {
   R1_ASSERT(y.numel() == x.numel());
   if (recording({&y, &x})) fail_internal("add_: in place on a tracked tensor; use add");
-  K().add(y.ptr<float>(), x.ptr<float>(), y.ptr<float>(), y.numel());
+  float* yv = y.ptr<float>();
+  const float* xv = x.ptr<float>();
+  for_elements(y.numel(),
+               [&](int64_t i0, int64_t i1) { K().add(yv + i0, xv + i0, yv + i0, i1 - i0); });
 }
 
 Tensor silu_mul(const Tensor& g, const Tensor& u) {
   R1_ASSERT(g.numel() == u.numel());
   Tensor y = Tensor::empty(DType::F32, g.shape);
-  K().silu_mul(g.ptr<float>(), u.ptr<float>(), y.ptr<float>(), g.numel());
+  {
+    const float *gv = g.ptr<float>(), *uv = u.ptr<float>();
+    float* yv = y.ptr<float>();
+    for_elements(g.numel(),
+                 [&](int64_t i0, int64_t i1) { K().silu_mul(gv + i0, uv + i0, yv + i0, i1 - i0); });
+  }
   if (Tape* tp = recording({&g, &u})) {
     tp->record(y, {g, u}, [g, u, y](Tape& t) {
       const Tensor* dy = t.find_grad(y);
@@ -457,11 +522,7 @@ Tensor silu_mul(const Tensor& g, const Tensor& u) {
         K().silu_mul_grad(gv + i0, uv + i0, d + i0, dg ? dg + i0 : nullptr, !g_fresh,
                           du ? du + i0 : nullptr, !u_fresh, i1 - i0);
       };
-      if (g.numel() < kMinParallelWork) {
-        part(0, g.numel());
-      } else {
-        thread_pool().parallel_range(g.numel(), 4096, part);
-      }
+      for_elements(g.numel(), part);
     });
   }
   return y;
@@ -482,7 +543,12 @@ Tensor silu_mul_reuse(Tensor g, const Tensor& u) {
 Tensor add(const Tensor& a, const Tensor& b) {
   R1_ASSERT(a.numel() == b.numel());
   Tensor y = Tensor::empty(DType::F32, a.shape);
-  K().add(a.ptr<float>(), b.ptr<float>(), y.ptr<float>(), y.numel());
+  {
+    const float *av = a.ptr<float>(), *bv = b.ptr<float>();
+    float* yv = y.ptr<float>();
+    for_elements(y.numel(),
+                 [&](int64_t i0, int64_t i1) { K().add(av + i0, bv + i0, yv + i0, i1 - i0); });
+  }
   if (Tape* tp = recording({&a, &b})) {
     tp->record(y, {a, b}, [a, b, y](Tape& t) {
       const Tensor* g = t.find_grad(y);

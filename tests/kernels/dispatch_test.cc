@@ -90,7 +90,7 @@ TEST(Dispatch, TablesAreCompleteAndUnsupportedIsasFail) {
     const KernelTable& k = kernels_for(isa);
     EXPECT_EQ(k.isa, isa);
     EXPECT_TRUE(k.gemm && k.dot && k.axpy && k.rms_norm && k.silu_mul && k.silu_mul_grad &&
-                k.softmax && k.exp_sum && k.to_f32 && k.add)
+                k.softmax && k.exp_sum && k.x_to_bf16 && k.to_f32 && k.add)
         << isa_name(isa);
   }
   EXPECT_STREQ(isa_name(Isa::Scalar), "scalar");

@@ -176,6 +176,29 @@ TEST_P(OpsTest, ExpSum) {
   }
 }
 
+// x_to_bf16 from rows and from k-major storage: every value rounded as f32_to_bf16 rounds it
+// (the reference), zeros from K to the row stride.
+TEST_P(OpsTest, XToBf16BothLayouts) {
+  for (int64_t M : {1, 5, 16, 17, 40}) {
+    for (int64_t K : {1, 31, 32, 33, 100}) {
+      for (bool trans : {false, true}) {
+        const int64_t ldx = (trans ? M : K) + 3, ldb = (K + 31) / 32 * 32 + 32;
+        const auto x = random_floats((trans ? K : M) * ldx, 16, -50.0f, 50.0f);
+        std::vector<uint16_t> got(M * ldb, 0xffff), want(M * ldb);
+        ref().x_to_bf16(x.data(), ldx, trans, M, K, want.data(), ldb);
+        simd().x_to_bf16(x.data(), ldx, trans, M, K, got.data(), ldb);
+        for (int64_t m = 0; m < M; ++m)
+          for (int64_t k = 0; k < ldb; ++k) {
+            const float v = k >= K ? 0.0f : trans ? x[k * ldx + m] : x[m * ldx + k];
+            ASSERT_EQ(want[m * ldb + k], k < K ? f32_to_bf16(v) : 0) << "reference";
+            ASSERT_EQ(got[m * ldb + k], want[m * ldb + k])
+                << "M=" << M << " K=" << K << " trans=" << trans << " at " << m << "," << k;
+          }
+      }
+    }
+  }
+}
+
 TEST_P(OpsTest, ToF32ExhaustiveSmallTypes) {
   // Every bf16 and f16 bit pattern, every f8_e4m3 byte: exact, NaN for NaN.
   for (DType t : {DType::BF16, DType::F16, DType::F8_E4M3}) {

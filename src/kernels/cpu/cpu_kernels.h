@@ -53,7 +53,9 @@ QuantizedX quantized_x(const GemmParams& p,
   void gemm_q8_0(const GemmParams& p);    /* Q8_0 W (kernels/cpu/gemm_q8.inc) */                   \
   void gemm_kq(const GemmParams& p);      /* Q4_0, Q5_0, Q4_K, Q6_K W (kernels/cpu/gemm_kq.inc) */ \
   void gemm_r8(const GemmParams& p);      /* packed W (core/quant_pack.h; gemm_r8.inc) */          \
-  void quantize_x_q8(const float* x, int64_t n, int8_t* q, float* d);
+  void quantize_x_q8(const float* x, int64_t n, int8_t* q, float* d);                              \
+  void x_to_bf16(const float* x, int64_t ldx, bool x_trans, int64_t M, int64_t K, uint16_t* xb,    \
+                 int64_t ldb);
 
 namespace avx2 {
 R1_DECLARE_KERNELS

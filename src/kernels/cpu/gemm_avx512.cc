@@ -260,10 +260,14 @@ void gemm_dot(const GemmParams& p) {
   if (p.wtype == DType::BF16 && !p.bf16_dot) {
     gemm_dot_kind<WKind::BF16X>(p, a);
   } else if (p.wtype == DType::BF16) {
-    const int64_t ldb = round_up(p.K, 32);
-    uint16_t* xb = static_cast<uint16_t*>(scratch(kScratchX, p.M * ldb * 2));
-    convert_x_bf16(p.x, p.ldx, p.M, p.K, xb, ldb);
-    a = DotArgs{xb, ldb, 2, 2};
+    if (p.xb) {
+      a = DotArgs{p.xb, p.ldxb, 2, 2};
+    } else {
+      const int64_t ldb = round_up(p.K, 32);
+      uint16_t* xb = static_cast<uint16_t*>(scratch(kScratchX, p.M * ldb * 2));
+      convert_x_bf16(p.x, p.ldx, p.M, p.K, xb, ldb);
+      a = DotArgs{xb, ldb, 2, 2};
+    }
     gemm_dot_kind<WKind::BF16>(p, a);
   } else if (p.wtype == DType::F16) {
     gemm_dot_kind<WKind::F16>(p, a);
@@ -574,18 +578,17 @@ void gemm_packed(const GemmParams& p) {
   const bool bf16 = (p.wtype == DType::BF16 || p.wtype == DType::F32) && p.bf16_dot;
   const int64_t kc_max = bf16 ? kKcBf16 : kKcF32;
   uint32_t* wp = static_cast<uint32_t*>(scratch(kScratchW, kNc * kc_max * 4));
-  const int64_t ldb = round_up(p.K, 32);
+  const int64_t ldb = p.xb ? p.ldxb : round_up(p.K, 32);
   for (int64_t mc = 0; mc < p.M; mc += kMc) {
     const int64_t m_count = p.M - mc < kMc ? p.M - mc : kMc;
     const float* x = p.x + (p.x_trans ? mc : mc * p.ldx);
-    uint16_t* xb = nullptr;
-    if (bf16) {
-      xb = static_cast<uint16_t*>(scratch(kScratchX, m_count * ldb * 2));
-      if (p.x_trans) {
-        convert_x_bf16_trans(x, p.ldx, m_count, p.K, xb, ldb);
-      } else {
-        convert_x_bf16(x, p.ldx, m_count, p.K, xb, ldb);
-      }
+    const uint16_t* xb = nullptr;
+    if (bf16 && p.xb) {
+      xb = p.xb + mc * ldb;
+    } else if (bf16) {
+      uint16_t* conv = static_cast<uint16_t*>(scratch(kScratchX, m_count * ldb * 2));
+      x_to_bf16(x, p.ldx, p.x_trans, m_count, p.K, conv, ldb);
+      xb = conv;
     }
     float* y_chunk = p.y + mc * p.ldy;
     for (int64_t n0 = p.n_begin; n0 < p.n_end; n0 += kNc) {
@@ -650,6 +653,15 @@ void gemm(const GemmParams& p) {
     gemm_packed(p);
   } else {
     gemm_dot(p);
+  }
+}
+
+void x_to_bf16(const float* x, int64_t ldx, bool x_trans, int64_t M, int64_t K, uint16_t* xb,
+               int64_t ldb) {
+  if (x_trans) {
+    convert_x_bf16_trans(x, ldx, M, K, xb, ldb);
+  } else {
+    convert_x_bf16(x, ldx, M, K, xb, ldb);
   }
 }
 

@@ -202,6 +202,12 @@ float exp_sum(float* x, float shift, int64_t n) {
   return total;
 }
 
+// AVX2 kernels have no bf16 dot products and ignore GemmParams::xb: the reference will do.
+void x_to_bf16(const float* x, int64_t ldx, bool x_trans, int64_t M, int64_t K, uint16_t* xb,
+               int64_t ldb) {
+  ref::x_to_bf16(x, ldx, x_trans, M, K, xb, ldb);
+}
+
 void softmax(float* x, int64_t n) {
   if (n <= 0) return;
   __m256 mx = _mm256_set1_ps(-__builtin_inff());

@@ -13,6 +13,13 @@
 
 namespace r1::kernels::ref {
 
+void x_to_bf16(const float* x, int64_t ldx, bool x_trans, int64_t M, int64_t K, uint16_t* xb,
+               int64_t ldb) {
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t k = 0; k < ldb; ++k)
+      xb[m * ldb + k] = k < K ? f32_to_bf16(x_trans ? x[k * ldx + m] : x[m * ldx + k]) : 0;
+}
+
 void quantize_x_q8(const float* x, int64_t n, int8_t* q, float* d) {
   for (int64_t b = 0; b < n / kQ8Block; ++b)
     d[b] = quantize_block_q8(x + b * kQ8Block, q + b * kQ8Block);
