@@ -29,6 +29,10 @@ DeepseekV3Model::DeepseekV3Model(const io::ModelConfig& cfg, io::WeightStore sto
   }
   mla_ = {cfg_.n_heads, d.qk_nope_head_dim, d.qk_rope_head_dim,
           d.v_head_dim, d.kv_lora_rank,     static_cast<float>(scale)};
+  // fp8 kv_b_proj: its key half transposed once per layer for the absorbed attention (undefined
+  // for other dtypes, which the absorbed path widens as it goes).
+  for (int layer = 0; layer < cfg_.n_layers + (has_mtp_ ? 1 : 0); ++layer)
+    key_t_.push_back(ops::mla_key_transposed(w_.get(io::Role::KvB, layer), mla_));
   routing_.n_group = d.n_group;
   routing_.topk_group = d.topk_group;
   routing_.top_k = d.experts_per_tok;
@@ -73,8 +77,9 @@ Tensor DeepseekV3Model::attention(int layer, const Tensor& h, const Batch& b, co
   std::vector<ops::LatentSpan> spans(b.tokens.size());
   for (size_t t = 0; t < spans.size(); ++t) spans[t] = {cache->k_rows(layer, b.seq[t])};
   Tensor out = naive_ ? ops::mla_naive(q, kv_b, mla_, spans, b.pos)
-                      : ops::mla_absorbed(q, kv_b, mla_, spans, b.pos);  // [T, H*v]
-  return project(out, o);                                                // [T, hidden]
+                      : ops::mla_absorbed(q, kv_b, mla_, spans, b.pos,
+                                          &key_t_[static_cast<size_t>(layer)]);  // [T, H*v]
+  return project(out, o);                                                        // [T, hidden]
 }
 
 Tensor DeepseekV3Model::ffn(int layer, const Tensor& h) {

@@ -70,6 +70,7 @@ class DeepseekV3Model : public Model {
   std::vector<float> inv_freq_;
   float rope_factor_ = 1.0f;  // HF's cos/sin multiplier (yarn mscale ratio)
   ops::MlaShape mla_;
+  std::vector<ops::Weight> key_t_;  // per layer: ops::mla_key_transposed of kv_b (fp8 only)
   ops::MoeRouting routing_;
   bool naive_ = false;
 };

@@ -1,10 +1,12 @@
 #include "ops/mla.h"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 
 #include "core/error.h"
 #include "core/threads.h"
+#include "kernels/gemm_fp8.h"
 #include "kernels/kernels.h"
 #include "ops/tape.h"
 
@@ -126,15 +128,114 @@ Tensor concat_columns(const Tensor& a, const Tensor& b) {
   return concat_heads(a, b, 1);
 }
 
+namespace {
+
+// fp8 row slices [n0, n0 + n) of a weight whose block scales run in blocks of bn rows: the scale
+// rows the kernel reads are n0 / bn + r / (the returned block) for row r of the slice. bn when the
+// slice starts on a block; n when it lies within one block (one scale row); 0 otherwise.
+int64_t slice_block(int64_t n0, int64_t n, int64_t bn) {
+  if (n0 % bn == 0) return bn;
+  return n0 / bn == (n0 + n - 1) / bn ? n : 0;
+}
+
+bool fp8_kv_b(const Weight& kv_b, const MlaShape& s) {
+  return kv_b.w.dtype == DType::F8_E4M3 && kv_b.scale.defined() && kv_b.w.is_contiguous() &&
+         s.lora % kv_b.block_k == 0;
+}
+
+// Whether every head's value rows of an fp8 kv_b are a slice the kernels can read in place.
+bool fp8_value_slices(const Weight& kv_b, const MlaShape& s) {
+  const int64_t kvw = s.nope + s.v;
+  if (!fp8_kv_b(kv_b, s)) return false;
+  for (int64_t h = 0; h < s.n_heads; ++h)
+    if (slice_block(h * kvw + s.nope, s.v, kv_b.block_n) == 0) return false;
+  return true;
+}
+
+// y[T, N] (row stride ldy) = x[T, K] (row stride ldx) . W^T for W rows [n0, n0 + N) of a float
+// weight (fp8: a slice slice_block accepts), on this thread.
+void rows_product(const float* x, int64_t ldx, int64_t T, const Weight& w, int64_t n0, int64_t N,
+                  bool no_nan, float* y, int64_t ldy) {
+  kernels::GemmParams g;
+  g.M = T;
+  g.K = w.cols();
+  g.x = x;
+  g.ldx = ldx;
+  g.w = w.w.row(n0);
+  g.ldw = w.w.strides[0];
+  g.wtype = w.w.dtype;
+  if (w.scale.defined()) {
+    g.w_scale = w.scale.ptr<float>() + (n0 / w.block_n) * w.scale.dim(1);
+    g.ld_scale = w.scale.dim(1);
+    g.block_n = slice_block(n0, N, w.block_n);
+    g.block_k = w.block_k;
+    g.w_no_nan = no_nan;
+  }
+  g.y = y;
+  g.ldy = ldy;
+  g.n_begin = 0;
+  g.n_end = N;
+  K().gemm(g);
+}
+
+}  // namespace
+
+Weight mla_key_transposed(const Weight& kv_b, const MlaShape& s) {
+  if (!fp8_kv_b(kv_b, s)) return Weight{};
+  const int64_t H = s.n_heads, R = s.lora, kvw = s.nope + s.v, bn = kv_b.block_n, bk = kv_b.block_k;
+  R1_ASSERT(kv_b.rows() == H * kvw && kv_b.cols() == R);
+  // The key rows of every head must start on a block (then the transposed weight's column blocks
+  // are bn wide) or lie within one block (one column block of nope).
+  int64_t kb = 0;
+  for (int64_t h = 0; h < H; ++h) {
+    const int64_t b = (h * kvw) % bn == 0 && s.nope % bn == 0         ? bn
+                      : (h * kvw) / bn == (h * kvw + s.nope - 1) / bn ? s.nope
+                                                                      : 0;
+    if (b == 0 || (kb != 0 && b != kb)) return Weight{};
+    kb = b;
+  }
+  Weight t;
+  t.w = Tensor::empty(DType::F8_E4M3, {H * R, s.nope});
+  t.block_n = bk;  // the transposed blocks: latent columns become rows and the other way round
+  t.block_k = kb;
+  t.scale = Tensor::empty(DType::F32, {H * R / bk, (s.nope + kb - 1) / kb});
+  const int64_t ld_in = kv_b.scale.dim(1), ld_out = t.scale.dim(1);
+  std::atomic<bool> nan{false};
+  thread_pool().parallel_for(H, [&](int64_t h) {
+    const uint8_t* src = static_cast<const uint8_t*>(kv_b.w.row(h * kvw));
+    uint8_t* dst = static_cast<uint8_t*>(t.w.row(h * R));
+    for (int64_t r = 0; r < R; ++r)
+      for (int64_t i = 0; i < s.nope; ++i) dst[r * s.nope + i] = src[i * R + r];
+    for (int64_t rb = 0; rb < R / bk; ++rb)
+      for (int64_t ib = 0; ib < ld_out; ++ib)  // column block ib: rows h kvw + ib kb onwards
+        t.scale.ptr<float>()[(h * R / bk + rb) * ld_out + ib] =
+            kv_b.scale.ptr<float>()[((h * kvw + ib * kb) / bn) * ld_in + rb];
+    if (kernels::fp8_has_nan(dst, R * s.nope)) nan = true;
+  });
+  t.fp8_scan = std::make_shared<Fp8Scan>();
+  t.fp8_scan->data = t.w.data;
+  t.fp8_scan->no_nan = !nan;
+  return t;
+}
+
 Tensor mla_absorbed(const Tensor& q, const Weight& kv_b, const MlaShape& s,
-                    const std::vector<LatentSpan>& spans, const std::vector<int32_t>& pos) {
+                    const std::vector<LatentSpan>& spans, const std::vector<int32_t>& pos,
+                    const Weight* key_t) {
   if (recording({&q})) fail_internal("mla_absorbed: attention over a latent cache has no backward");
   const int64_t T = q.dim(0), H = s.n_heads, qw = s.nope + s.rope, kvw = s.nope + s.v;
   const int64_t R = s.lora;
   R1_ASSERT(kv_b.rows() == H * kvw && kv_b.cols() == R && q.dim(1) == H * qw);
+  if (key_t && !key_t->w.defined()) key_t = nullptr;
+  R1_ASSERT(!key_t || (key_t->rows() == H * R && key_t->cols() == s.nope));
   // q_lat[t, h] = sum_i q_nope[t, h, i] * W_k[h][i, :]        [T, H, lora]
   Tensor q_lat = Tensor::zeros(DType::F32, {T, H * R});
+  const bool key_no_nan = key_t && fp8_no_nan(*key_t);
   thread_pool().parallel_for(H, [&](int64_t h) {
+    if (key_t) {  // one fused product with the transposed key half
+      rows_product(q.ptr<float>() + h * qw, q.dim(1), T, *key_t, h * R, R, key_no_nan,
+                   q_lat.ptr<float>() + h * R, H * R);
+      return;
+    }
     std::vector<float> wrow(R);
     for (int64_t i = 0; i < s.nope; ++i) {
       widen_rows(kv_b, h * kvw + i, 1, wrow.data());
@@ -162,7 +263,19 @@ Tensor mla_absorbed(const Tensor& q, const Weight& kv_b, const MlaShape& s,
   });
   // out[t, h] = o_lat[t, h] . W_v[h]^T                          [T, H, v]
   Tensor out = Tensor::zeros(DType::F32, {T, H * s.v});
+  // W_v[h] read in place where its rows are a weight of their own: fp8 in whole blocks, or a
+  // plain float type (block-quantized types would quantize o_lat; those widen as before).
+  const DType kt = kv_b.w.dtype;
+  const bool value_rows =
+      fp8_value_slices(kv_b, s) || (!kv_b.scale.defined() && kv_b.w.is_contiguous() &&
+                                    (kt == DType::F32 || kt == DType::BF16 || kt == DType::F16));
+  const bool kv_no_nan = value_rows && fp8_no_nan(kv_b);
   thread_pool().parallel_for(H, [&](int64_t h) {
+    if (value_rows) {  // W_v[h] read in place
+      rows_product(o_lat.ptr<float>() + h * R, H * R, T, kv_b, h * kvw + s.nope, s.v, kv_no_nan,
+                   out.ptr<float>() + h * s.v, H * s.v);
+      return;
+    }
     std::vector<float> wv(s.v * R);
     widen_rows(kv_b, h * kvw + s.nope, s.v, wv.data());
     kernels::GemmParams g;

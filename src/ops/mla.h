@@ -46,10 +46,19 @@ struct LatentSpan {
   RowBlocks rows;
 };
 
+// The key half of an fp8 kv_b_proj transposed head by head for mla_absorbed: row h * lora + r
+// holds W_k[h][:, r] (nope values), with the block scales carried over, so the absorbed query is
+// one fused fp8 product per head instead of widening the weight on every step. Undefined (w not
+// defined) unless kv_b is fp8 with blocks that tile each head's key and value halves (DeepSeek-V3:
+// 128 x 128 blocks, nope = v = 128). Only for weights that do not change (fp8 never trains).
+Weight mla_key_transposed(const Weight& kv_b, const MlaShape& s);
+
 // q: [T, n_heads * (nope + rope)] with q_pe already rotated. kv_b: [n_heads * (nope + v), lora].
-// Each token t attends to positions 0..pos[t] of spans[t]. Returns [T, n_heads * v].
+// Each token t attends to positions 0..pos[t] of spans[t]. Returns [T, n_heads * v]. key_t:
+// optional, mla_key_transposed(kv_b, s).
 Tensor mla_absorbed(const Tensor& q, const Weight& kv_b, const MlaShape& s,
-                    const std::vector<LatentSpan>& spans, const std::vector<int32_t>& pos);
+                    const std::vector<LatentSpan>& spans, const std::vector<int32_t>& pos,
+                    const Weight* key_t = nullptr);
 Tensor mla_naive(const Tensor& q, const Weight& kv_b, const MlaShape& s,
                  const std::vector<LatentSpan>& spans, const std::vector<int32_t>& pos);
 

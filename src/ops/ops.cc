@@ -71,12 +71,6 @@ void widen_rows(const Weight& w, int64_t row0, int64_t n, float* out) {
   }
 }
 
-namespace {
-
-std::atomic<bool> g_fast_bf16{false}, g_bf16_matmul{false};
-
-// Whether fp8 w is known to hold no NaN code: looked for once per weight, on its first use
-// (each row on the thread pool), and remembered in w.fp8_scan.
 bool fp8_no_nan(const Weight& w) {
   if (!w.fp8_scan || w.w.dtype != DType::F8_E4M3 || !w.w.is_contiguous()) return false;
   Fp8Scan& s = *w.fp8_scan;
@@ -92,6 +86,10 @@ bool fp8_no_nan(const Weight& w) {
   }
   return s.no_nan;
 }
+
+namespace {
+
+std::atomic<bool> g_fast_bf16{false}, g_bf16_matmul{false};
 
 // Whether products with W of this dtype use bf16 dot products (GemmParams::bf16_dot).
 bool uses_bf16_dot(DType wtype, bool bf16_dot) {

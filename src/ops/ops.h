@@ -73,6 +73,9 @@ Tensor transpose(const Tensor& x);
 // dst += scale * src (f32, same number of elements).
 void accumulate(Tensor& dst, const Tensor& src, float scale = 1.0f);
 bool fast_bf16();
+// Whether fp8 w is known to hold no NaN code: looked for once per weight, on its first use (each
+// row on the thread pool; not from inside a thread-pool task), and remembered in w.fp8_scan.
+bool fp8_no_nan(const Weight& w);
 // Rows [row0, row0 + n) of w widened to f32 (fp8 scaled by its block scales): out [n, K].
 void widen_rows(const Weight& w, int64_t row0, int64_t n, float* out);
 
