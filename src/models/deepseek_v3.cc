@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "models/rope.h"
 #include "ops/ops.h"
+#include "ops/tape.h"
 
 namespace r1::models {
 
@@ -96,15 +97,34 @@ Tensor DeepseekV3Model::ffn(int layer, const Tensor& h) {
   Tensor weights = ops::expert_weights(logits, choice, routing_);  // [T, top_k]
   // Grouped by expert so each selected expert runs once over all of its tokens.
   const auto rows = ops::expert_rows(choice, E);
+  const bool shared = w_.find(Role::SharedGate, layer);
+  if (!ops::recording({&h}) && !lora()) {
+    // Inference: every chosen expert and the shared one (as one more expert over all tokens) in
+    // two thread-pool loops.
+    std::vector<ops::ExpertRows> all = rows;
+    std::vector<ops::ExpertFfn> ffns;
+    for (int64_t e = 0; e < E; ++e)
+      ffns.push_back({&w_.get(Role::Gate, layer, e), &w_.get(Role::Up, layer, e),
+                      &w_.get(Role::Down, layer, e)});
+    if (shared) {
+      all.emplace_back();
+      for (int64_t t = 0; t < T; ++t) all.back().token.push_back(t);
+      ffns.push_back({&w_.get(Role::SharedGate, layer), &w_.get(Role::SharedUp, layer),
+                      &w_.get(Role::SharedDown, layer)});
+    }
+    std::vector<Tensor> outs = ops::expert_ffns(h, all, ffns);
+    Tensor base = shared ? outs.back() : Tensor::zeros(DType::F32, {T, Hd});
+    outs.resize(static_cast<size_t>(E));
+    return ops::moe_combine(base, outs, rows, weights);
+  }
   std::vector<Tensor> outs(static_cast<size_t>(E));
   for (int64_t e = 0; e < E; ++e)
     if (!rows[e].token.empty())
       outs[e] = swiglu(ops::gather_rows(h, rows[e].token), w_.get(Role::Gate, layer, e),
                        w_.get(Role::Up, layer, e), w_.get(Role::Down, layer, e));
-  Tensor base = w_.find(Role::SharedGate, layer)
-                    ? swiglu(h, w_.get(Role::SharedGate, layer), w_.get(Role::SharedUp, layer),
-                             w_.get(Role::SharedDown, layer))
-                    : Tensor::zeros(DType::F32, {T, Hd});
+  Tensor base = shared ? swiglu(h, w_.get(Role::SharedGate, layer), w_.get(Role::SharedUp, layer),
+                                w_.get(Role::SharedDown, layer))
+                       : Tensor::zeros(DType::F32, {T, Hd});
   return ops::moe_combine(base, outs, rows, weights);
 }
 

@@ -6,7 +6,9 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "core/threads.h"
 #include "kernels/kernels.h"
+#include "ops/ops.h"
 #include "ops/tape.h"
 
 namespace r1::ops {
@@ -174,6 +176,64 @@ Tensor moe_combine(const Tensor& base, const std::vector<Tensor>& outs,
     });
   }
   return y;
+}
+
+namespace {
+
+// One column range of one product: y[:, n0 : n1] = x . w[n0 : n1]^T.
+struct ProductPart {
+  const Tensor* x;
+  const Weight* w;
+  Tensor* y;
+  int64_t n0, n1;
+};
+
+// Splits each product's columns into about `parts` ranges (whole fp8 blocks, else 64 columns)
+// and runs them all in one thread-pool loop.
+void run_products(std::vector<ProductPart> whole, int64_t parts) {
+  std::vector<ProductPart> tasks;
+  for (const ProductPart& p : whole) {
+    if (p.w->w.dtype == DType::F8_E4M3) fp8_no_nan(*p.w);  // the scan runs outside the loop
+    const int64_t N = p.n1 - p.n0, align = p.w->scale.defined() ? p.w->block_n : 64;
+    const int64_t step = std::max(align, (N / parts + align - 1) / align * align);
+    for (int64_t n0 = p.n0; n0 < p.n1; n0 += step)
+      tasks.push_back({p.x, p.w, p.y, n0, std::min(p.n1, n0 + step)});
+  }
+  thread_pool().parallel_for(static_cast<int64_t>(tasks.size()), [&](int64_t i) {
+    const ProductPart& t = tasks[static_cast<size_t>(i)];
+    linear_columns(*t.x, *t.w, *t.y, t.n0, t.n1);
+  });
+}
+
+}  // namespace
+
+std::vector<Tensor> expert_ffns(const Tensor& h, const std::vector<ExpertRows>& rows,
+                                const std::vector<ExpertFfn>& experts) {
+  if (recording({&h})) fail_internal("expert_ffns: inference only (no tape)");
+  R1_ASSERT(rows.size() == experts.size());
+  const size_t E = rows.size();
+  std::vector<Tensor> x(E), g(E), u(E), out(E);
+  std::vector<ProductPart> first, second;
+  for (size_t e = 0; e < E; ++e) {
+    if (rows[e].token.empty()) continue;
+    const ExpertFfn& f = experts[e];
+    const int64_t n = static_cast<int64_t>(rows[e].token.size());
+    x[e] = gather_rows(h, rows[e].token);
+    g[e] = Tensor::empty(DType::F32, {n, f.gate->rows()});
+    u[e] = Tensor::empty(DType::F32, {n, f.up->rows()});
+    out[e] = Tensor::empty(DType::F32, {n, f.down->rows()});
+    first.push_back({&x[e], f.gate, &g[e], 0, f.gate->rows()});
+    first.push_back({&x[e], f.up, &u[e], 0, f.up->rows()});
+    second.push_back({&g[e], f.down, &out[e], 0, f.down->rows()});
+  }
+  if (first.empty()) return out;
+  // Enough ranges for every thread to find work: about 4 per thread over all the products.
+  const int64_t threads = thread_pool().size();
+  run_products(first, std::max<int64_t>(1, 4 * threads / static_cast<int64_t>(first.size())));
+  for (size_t e = 0; e < E; ++e)
+    if (g[e].defined()) silu_mul_(g[e], u[e]);
+  run_products(second, std::max<int64_t>(1, 4 * threads / static_cast<int64_t>(second.size())));
+  return out;
 }
 
 }  // namespace r1::ops

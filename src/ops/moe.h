@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "ops/ops.h"
 
 namespace r1::ops {
 
@@ -46,6 +47,19 @@ struct ExpertRows {
 // Groups the choices by expert (each selected expert then runs once over all of its tokens).
 std::vector<ExpertRows> expert_rows(const std::vector<std::vector<ExpertChoice>>& choice,
                                     int64_t n_experts);
+
+// Inference (no tape) over the chosen experts' SwiGLU FFNs: outs[e] = down(silu(gate(x_e)) *
+// up(x_e)) for x_e = the rows rows[e].token of h (undefined where an expert has none), with the
+// products of every expert in two thread-pool loops (gate and up; then down) instead of three
+// loops per expert: decode runs a few small products per expert, where the loops' hand-offs cost
+// as much as the work.
+struct ExpertFfn {
+  const Weight* gate = nullptr;
+  const Weight* up = nullptr;
+  const Weight* down = nullptr;
+};
+std::vector<Tensor> expert_ffns(const Tensor& h, const std::vector<ExpertRows>& rows,
+                                const std::vector<ExpertFfn>& experts);
 
 // The MoE output: out = base + sum_e sum_i weights[rows[e].slot[i]] * outs[e][i] at row
 // rows[e].token[i]. base: [T, H]; outs[e]: [rows[e].token.size(), H] (undefined when empty);

@@ -235,6 +235,13 @@ Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias) {
   return linear(x, w, bias, fast_bf16() || bf16_matmul());
 }
 
+void linear_columns(const Tensor& x, const Weight& w, Tensor& y, int64_t n0, int64_t n1) {
+  check_f32_matrix(x, "linear input");
+  R1_ASSERT(w.cols() == x.dim(1) && y.dim(0) == x.dim(0) && y.dim(1) == w.rows() && n0 <= n1);
+  const bool no_nan = w.w.dtype == DType::F8_E4M3 && w.fp8_scan && fp8_no_nan(w);
+  gemm_columns(x, w, y, n0, n1, fast_bf16() || bf16_matmul(), no_nan);
+}
+
 Tensor linear_exact(const Tensor& x, const Weight& w) {
   return linear(x, w, nullptr, false);
 }

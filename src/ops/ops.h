@@ -52,6 +52,10 @@ Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias = nullptr);
 Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias, bool bf16_dot);
 // Never bf16 dot products (DeepSeek's router: Hugging Face computes its logits in f32).
 Tensor linear_exact(const Tensor& x, const Weight& w);
+// Columns [n0, n1) of linear(x, w) (no bias, no tape) into y [M, N], on this thread: for callers
+// that split several products over the thread pool themselves. fp8 w: n0 a multiple of block_n,
+// and fp8_no_nan(w) asked beforehand (not from inside a pool task).
+void linear_columns(const Tensor& x, const Weight& w, Tensor& y, int64_t n0, int64_t n1);
 void set_fast_bf16(bool on);
 // Training's --bf16-matmul: the products of f32 weights and activations (linear, its backward,
 // gemm_f32, causal_attention) use bf16 dot products, both operands rounded to bf16 and products

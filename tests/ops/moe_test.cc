@@ -101,3 +101,50 @@ TEST(MoeRouting, RouterLogitsStayExactUnderBf16DotProducts) {
 
 }  // namespace
 }  // namespace r1::ops
+
+namespace r1::ops {
+namespace {
+
+Tensor random_matrix(int64_t r, int64_t c, uint32_t seed) {
+  Tensor t = Tensor::zeros(DType::F32, {r, c});
+  uint32_t s = seed;
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    s = s * 1664525u + 1013904223u;
+    t.ptr<float>()[i] = static_cast<float>(static_cast<int32_t>(s >> 8) % 2001 - 1000) / 4000.0f;
+  }
+  return t;
+}
+
+// expert_ffns (all experts' products in two thread-pool loops) against each expert's SwiGLU
+// through linear() and silu_mul one by one; experts without tokens stay undefined.
+TEST(MoeExpertFfns, MatchExpertByExpert) {
+  const int64_t T = 5, H = 96, I = 160, E = 4;
+  Tensor h = random_matrix(T, H, 1);
+  std::vector<Weight> w(3 * E);
+  for (int64_t i = 0; i < 3 * E; ++i) {
+    const bool down = i % 3 == 2;
+    w[i].w = random_matrix(down ? H : I, down ? I : H, 10 + static_cast<uint32_t>(i));
+  }
+  std::vector<ExpertRows> rows(E);
+  rows[0].token = {0, 2, 4};
+  rows[1].token = {1};
+  rows[3].token = {0, 1, 2, 3, 4};  // expert 2 has none
+  std::vector<ExpertFfn> ffns;
+  for (int64_t e = 0; e < E; ++e) ffns.push_back({&w[3 * e], &w[3 * e + 1], &w[3 * e + 2]});
+  const std::vector<Tensor> got = expert_ffns(h, rows, ffns);
+  ASSERT_EQ(got.size(), static_cast<size_t>(E));
+  EXPECT_FALSE(got[2].defined());
+  for (int64_t e : {0, 1, 3}) {
+    const Tensor x = gather_rows(h, rows[e].token);
+    const Tensor want =
+        linear(silu_mul(linear(x, w[3 * e]), linear(x, w[3 * e + 1])), w[3 * e + 2]);
+    ASSERT_EQ(got[e].shape, want.shape);
+    for (int64_t i = 0; i < want.numel(); ++i)
+      ASSERT_NEAR(got[e].ptr<float>()[i], want.ptr<float>()[i],
+                  1e-6f + 1e-5f * std::fabs(want.ptr<float>()[i]))
+          << "expert " << e << " at " << i;
+  }
+}
+
+}  // namespace
+}  // namespace r1::ops
