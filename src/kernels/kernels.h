@@ -59,9 +59,9 @@ struct GemmParams {
   // scales rows of K / 32), so that calls for different column ranges do not each quantize it.
   const int8_t* xq = nullptr;
   const float* xd = nullptr;
-  // bf16_dot only, optional: X already rounded to bf16 by KernelTable::x_to_bf16 (rows of ldxb
-  // elements), so that calls for different column ranges do not each convert it. Kernels without
-  // bf16 dot products ignore it.
+  // bf16_dot only, optional: X already rounded to bf16 as KernelTable::x_to_bf16 writes it (rows
+  // of ldxb elements, ldxb >= K a multiple of 32, zero from K on), so that calls for different
+  // column ranges do not each convert it. Kernels without bf16 dot products ignore it.
   const uint16_t* xb = nullptr;
   int64_t ldxb = 0;
   bool x_trans = false, w_trans = false;  // k-major X / W (above)
