@@ -23,6 +23,7 @@
 #include "io/safetensors.h"
 #include "models/model.h"
 #include "models/param_count.h"
+#include "ops/ops.h"
 #include "tasks/arithmetic.h"
 #include "tasks/countdown.h"
 #include "tokenizer/stop_ids.h"
@@ -161,7 +162,8 @@ ordered_json settings(const GrpoOptions& o, uint64_t data_hash) {
           {"dynamic_sampling", o.dynamic_sampling},
           {"overlong_buffer", o.overlong_buffer},
           {"reward_weights", {o.accuracy_weight, o.format_weight}},
-          {"seed", o.seed}};
+          {"seed", o.seed},
+          {"bf16_matmul", ops::bf16_matmul()}};
 }
 
 // reward.svg and length.svg from train_log.jsonl (across resumes: the last record of a step wins).
@@ -288,7 +290,10 @@ void run_grpo(const GrpoOptions& o) {
     const json st = read_json_file(state_path);
     const json& old = json_field(st, "settings", state_path);
     for (auto it = want.begin(); it != want.end(); ++it) {
-      const json was = old.is_object() && old.contains(it.key()) ? old[it.key()] : json();
+      // Checkpoints from before a setting existed ran with its default (bf16_matmul: off).
+      const json was = old.is_object() && old.contains(it.key()) ? old[it.key()]
+                       : it.key() == "bf16_matmul"               ? json(false)
+                                                                 : json();
       if (was != json(it.value()))
         fail_usage("--resume: the checkpoint was made with ", it.key(), " = ", was.dump(),
                    ", this run has ", it.value().dump());

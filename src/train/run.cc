@@ -18,6 +18,7 @@
 #include "io/safetensors.h"
 #include "models/model.h"
 #include "models/param_count.h"
+#include "ops/ops.h"
 #include "train/checkpoint.h"
 #include "train/data.h"
 #include "train/plot.h"
@@ -61,7 +62,8 @@ ordered_json settings(const RunOptions& o, int64_t steps, int64_t warmup, uint64
           {"clip", o.clip},
           {"seed", o.seed},
           {"eval_frac", o.eval_frac},
-          {"lora", {o.lora_rank, o.lora_alpha, o.lora_targets}}};
+          {"lora", {o.lora_rank, o.lora_alpha, o.lora_targets}},
+          {"bf16_matmul", ops::bf16_matmul()}};
 }
 
 // loss.svg from train_log.jsonl (the whole run, across resumes: the last record of a step wins).
@@ -187,8 +189,10 @@ double run_training(const RunOptions& o) {
     const nlohmann::json st = read_json_file(state_path);
     const nlohmann::json& old = json_field(st, "settings", state_path);
     for (auto it = want.begin(); it != want.end(); ++it) {
-      const nlohmann::json was =
-          old.is_object() && old.contains(it.key()) ? old[it.key()] : nullptr;
+      // Checkpoints from before a setting existed ran with its default (bf16_matmul: off).
+      const nlohmann::json was = old.is_object() && old.contains(it.key()) ? old[it.key()]
+                                 : it.key() == "bf16_matmul"               ? nlohmann::json(false)
+                                                                           : nullptr;
       if (was != nlohmann::json(it.value()))
         fail_usage("--resume: the checkpoint was made with ", it.key(), " = ", was.dump(),
                    ", this run has ", it.value().dump(),

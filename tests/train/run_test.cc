@@ -10,6 +10,7 @@
 #include "core/threads.h"
 #include "io/safetensors.h"
 #include "models/model.h"
+#include "ops/ops.h"
 #include "train/checkpoint.h"
 #include "train/data.h"
 #include "train/init.h"
@@ -248,6 +249,10 @@ TEST(TrainRun, ResumeIsExactAndCheckedAgainstSettings) {
   changed.resume = true;
   changed.lr = 1e-3;
   EXPECT_THROW(train::run_training(changed), Error);  // settings differ from the checkpoint's
+  changed.lr = o.lr;
+  ops::set_bf16_matmul(true);  // bf16 products are a setting too
+  EXPECT_THROW(train::run_training(changed), Error);
+  ops::set_bf16_matmul(false);
   o.resume = true;
   o.stop_after = 0;
   const double loss_resumed = train::run_training(o);
