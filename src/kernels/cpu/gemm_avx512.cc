@@ -60,9 +60,10 @@ __m512i bf16_pairs(__m512 lo, __m512 hi) {
 // prefetched into L2 4 KiB ahead: without it, compute and memory do not overlap once M > 1
 // (M = 4: 14 -> 20 GB/s, M = 8: 11 -> 17 GB/s bf16); prefetching into L1 (T0, 0.5-3 KiB
 // ahead) measured no faster. M = 1 is unchanged either way on Zen 4; on Zen 5 (2026-12-04) bf16
-// decode of a 1.5B shape at 1 thread without the prefetch at M = 1: weights read from the heap
-// 8.6-9.4 -> 10.2-10.5 tok/s, weights mapped from a GGUF file 8.3-9.0 -> 7.3-7.5 (prefetching
-// only the first line of each page ahead: 8.0-8.1 / 9.0-9.5), so it stays.
+// decode of a 1.5B shape at 1 thread without the prefetch at M = 1: from a safetensors folder
+// 8.6-9.4 -> 10.2-10.5 tok/s, from the same weights in a GGUF file 8.3-9.0 -> 7.3-7.5 (not
+// explained; GGUF rows start only 32-byte aligned), and prefetching only the first line of each
+// page ahead gave 9.0-9.5 / 8.0-8.1, so it stays.
 
 // BF16: bf16 pairs for vdpbf16ps (X rounded to bf16, bf16_dot); BF16X: bf16 widened exactly.
 enum class WKind { F32, BF16, F16, BF16X };
