@@ -130,14 +130,6 @@ Tensor concat_columns(const Tensor& a, const Tensor& b) {
 
 namespace {
 
-// fp8 row slices [n0, n0 + n) of a weight whose block scales run in blocks of bn rows: the scale
-// rows the kernel reads are n0 / bn + r / (the returned block) for row r of the slice. bn when the
-// slice starts on a block; n when it lies within one block (one scale row); 0 otherwise.
-int64_t slice_block(int64_t n0, int64_t n, int64_t bn) {
-  if (n0 % bn == 0) return bn;
-  return n0 / bn == (n0 + n - 1) / bn ? n : 0;
-}
-
 bool fp8_kv_b(const Weight& kv_b, const MlaShape& s) {
   return kv_b.w.dtype == DType::F8_E4M3 && kv_b.scale.defined() && kv_b.w.is_contiguous() &&
          s.lora % kv_b.block_k == 0;
@@ -148,34 +140,8 @@ bool fp8_value_slices(const Weight& kv_b, const MlaShape& s) {
   const int64_t kvw = s.nope + s.v;
   if (!fp8_kv_b(kv_b, s)) return false;
   for (int64_t h = 0; h < s.n_heads; ++h)
-    if (slice_block(h * kvw + s.nope, s.v, kv_b.block_n) == 0) return false;
+    if (fp8_slice_block(h * kvw + s.nope, s.v, kv_b.block_n) == 0) return false;
   return true;
-}
-
-// y[T, N] (row stride ldy) = x[T, K] (row stride ldx) . W^T for W rows [n0, n0 + N) of a float
-// weight (fp8: a slice slice_block accepts), on this thread.
-void rows_product(const float* x, int64_t ldx, int64_t T, const Weight& w, int64_t n0, int64_t N,
-                  bool no_nan, float* y, int64_t ldy) {
-  kernels::GemmParams g;
-  g.M = T;
-  g.K = w.cols();
-  g.x = x;
-  g.ldx = ldx;
-  g.w = w.w.row(n0);
-  g.ldw = w.w.strides[0];
-  g.wtype = w.w.dtype;
-  if (w.scale.defined()) {
-    g.w_scale = w.scale.ptr<float>() + (n0 / w.block_n) * w.scale.dim(1);
-    g.ld_scale = w.scale.dim(1);
-    g.block_n = slice_block(n0, N, w.block_n);
-    g.block_k = w.block_k;
-    g.w_no_nan = no_nan;
-  }
-  g.y = y;
-  g.ldy = ldy;
-  g.n_begin = 0;
-  g.n_end = N;
-  K().gemm(g);
 }
 
 }  // namespace
@@ -184,16 +150,15 @@ Weight mla_key_transposed(const Weight& kv_b, const MlaShape& s) {
   if (!fp8_kv_b(kv_b, s)) return Weight{};
   const int64_t H = s.n_heads, R = s.lora, kvw = s.nope + s.v, bn = kv_b.block_n, bk = kv_b.block_k;
   R1_ASSERT(kv_b.rows() == H * kvw && kv_b.cols() == R);
-  // The key rows of every head must start on a block (then the transposed weight's column blocks
-  // are bn wide) or lie within one block (one column block of nope).
-  int64_t kb = 0;
+  // The transposed weight's column blocks (kb columns = kb original rows): nope when every head's
+  // key rows lie inside one block, else bn when they all start a block; otherwise no copy.
+  bool inside = true, starts = true;
   for (int64_t h = 0; h < H; ++h) {
-    const int64_t b = (h * kvw) % bn == 0 && s.nope % bn == 0         ? bn
-                      : (h * kvw) / bn == (h * kvw + s.nope - 1) / bn ? s.nope
-                                                                      : 0;
-    if (b == 0 || (kb != 0 && b != kb)) return Weight{};
-    kb = b;
+    inside = inside && (h * kvw) / bn == (h * kvw + s.nope - 1) / bn;
+    starts = starts && (h * kvw) % bn == 0;
   }
+  const int64_t kb = inside ? s.nope : starts ? bn : 0;
+  if (kb == 0) return Weight{};
   Weight t;
   t.w = Tensor::empty(DType::F8_E4M3, {H * R, s.nope});
   t.block_n = bk;  // the transposed blocks: latent columns become rows and the other way round
@@ -232,8 +197,8 @@ Tensor mla_absorbed(const Tensor& q, const Weight& kv_b, const MlaShape& s,
   const bool key_no_nan = key_t && fp8_no_nan(*key_t);
   thread_pool().parallel_for(H, [&](int64_t h) {
     if (key_t) {  // one fused product with the transposed key half
-      rows_product(q.ptr<float>() + h * qw, q.dim(1), T, *key_t, h * R, R, key_no_nan,
-                   q_lat.ptr<float>() + h * R, H * R);
+      weight_rows_product(q.ptr<float>() + h * qw, q.dim(1), T, *key_t, h * R, (h + 1) * R,
+                          key_no_nan, q_lat.ptr<float>() + h * R, H * R);
       return;
     }
     std::vector<float> wrow(R);
@@ -272,8 +237,8 @@ Tensor mla_absorbed(const Tensor& q, const Weight& kv_b, const MlaShape& s,
   const bool kv_no_nan = value_rows && fp8_no_nan(kv_b);
   thread_pool().parallel_for(H, [&](int64_t h) {
     if (value_rows) {  // W_v[h] read in place
-      rows_product(o_lat.ptr<float>() + h * R, H * R, T, kv_b, h * kvw + s.nope, s.v, kv_no_nan,
-                   out.ptr<float>() + h * s.v, H * s.v);
+      weight_rows_product(o_lat.ptr<float>() + h * R, H * R, T, kv_b, h * kvw + s.nope,
+                          (h + 1) * kvw, kv_no_nan, out.ptr<float>() + h * s.v, H * s.v);
       return;
     }
     std::vector<float> wv(s.v * R);

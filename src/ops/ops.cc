@@ -97,14 +97,17 @@ bool uses_bf16_dot(DType wtype, bool bf16_dot) {
 }
 
 // X rounded to bf16 once for every column range's GEMM call (GemmParams::xb), its rows split over
-// the thread pool; empty where the kernels have no bf16 dot products (they would ignore it).
+// the thread pool, for a product of `work` = M N K multiply-adds. Empty where the product runs as
+// one call on this thread (the kernel converts X itself then) and where the kernels have no bf16
+// dot products (they would ignore it).
 struct Bf16X {
   std::vector<uint16_t> rows;
   int64_t ld = 0;
 };
-Bf16X bf16_x(const float* x, int64_t ldx, bool x_trans, int64_t M, int64_t Kdim) {
+Bf16X bf16_x(const float* x, int64_t ldx, bool x_trans, int64_t M, int64_t Kdim, int64_t work) {
   Bf16X b;
-  if (K().isa != kernels::Isa::Avx512) return b;
+  if (K().isa != kernels::Isa::Avx512 || work < kMinParallelWork || thread_pool().size() == 1)
+    return b;
   b.ld = (Kdim + 31) / 32 * 32;
   b.rows.resize(static_cast<size_t>(M * b.ld));
   auto part = [&](int64_t m0, int64_t m1) {
@@ -119,6 +122,25 @@ Bf16X bf16_x(const float* x, int64_t ldx, bool x_trans, int64_t M, int64_t Kdim)
   return b;
 }
 
+// The W side of a product with rows [n0, n1) of w: pointer, stride, dtype, fp8 block scales
+// (fp8_slice_block) and the output range [0, n1 - n0).
+void set_weight_rows(kernels::GemmParams& p, const Weight& w, int64_t n0, int64_t n1,
+                     bool w_no_nan) {
+  p.w = w.w.row(n0);
+  p.ldw = w.w.strides[0];
+  p.wtype = w.w.dtype;
+  if (w.scale.defined()) {
+    p.w_scale = w.scale.ptr<float>() + (n0 / w.block_n) * w.scale.dim(1);
+    p.ld_scale = w.scale.dim(1);
+    p.block_n = fp8_slice_block(n0, n1 - n0, w.block_n);
+    R1_ASSERT(p.block_n > 0);
+    p.block_k = w.block_k;
+    p.w_no_nan = w_no_nan;
+  }
+  p.n_begin = 0;
+  p.n_end = n1 - n0;
+}
+
 // y[:, n0 : n1] = x . w[n0 : n1]^T. For fp8 weights n0 is a multiple of block_n.
 void gemm_columns(const Tensor& x, const Weight& w, Tensor& y, int64_t n0, int64_t n1,
                   bool bf16_dot, bool w_no_nan, const int8_t* xq = nullptr,
@@ -128,25 +150,14 @@ void gemm_columns(const Tensor& x, const Weight& w, Tensor& y, int64_t n0, int64
   p.K = x.dim(1);
   p.x = x.ptr<float>();
   p.ldx = x.dim(1);
-  p.w = w.w.row(n0);
-  p.ldw = w.w.strides[0];
-  p.wtype = w.w.dtype;
+  set_weight_rows(p, w, n0, n1, w_no_nan);
   p.bf16_dot = uses_bf16_dot(p.wtype, bf16_dot);
   if (p.bf16_dot && xb && !xb->rows.empty()) {
     p.xb = xb->rows.data();
     p.ldxb = xb->ld;
   }
-  if (w.scale.defined()) {
-    p.w_scale = w.scale.ptr<float>() + (n0 / w.block_n) * w.scale.dim(1);
-    p.ld_scale = w.scale.dim(1);
-    p.block_n = w.block_n;
-    p.block_k = w.block_k;
-    p.w_no_nan = w_no_nan;
-  }
   p.y = y.ptr<float>() + n0;
   p.ldy = y.dim(1);
-  p.n_begin = 0;
-  p.n_end = n1 - n0;
   p.xq = xq;
   p.xd = xd;
   K().gemm(p);
@@ -157,7 +168,7 @@ void gemm_columns(const Tensor& x, const Weight& w, Tensor& y, int64_t n0, int64
 void gemm_f32(int64_t M, int64_t N, int64_t depth, const float* a, int64_t lda, bool a_trans,
               const float* b, int64_t ldb, bool b_trans, float* y, bool accumulate) {
   const bool bf16 = bf16_matmul();
-  const Bf16X ab = bf16 ? bf16_x(a, lda, a_trans, M, depth) : Bf16X{};
+  const Bf16X ab = bf16 ? bf16_x(a, lda, a_trans, M, depth, M * N * depth) : Bf16X{};
   auto run = [&](int64_t n0, int64_t n1) {
     kernels::GemmParams p;
     p.M = M;
@@ -235,6 +246,24 @@ Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias) {
   return linear(x, w, bias, fast_bf16() || bf16_matmul());
 }
 
+int64_t fp8_slice_block(int64_t n0, int64_t n, int64_t block_n) {
+  if (n0 % block_n == 0) return block_n;
+  return n0 / block_n == (n0 + n - 1) / block_n ? n : 0;
+}
+
+void weight_rows_product(const float* x, int64_t ldx, int64_t M, const Weight& w, int64_t n0,
+                         int64_t n1, bool w_no_nan, float* y, int64_t ldy) {
+  kernels::GemmParams p;
+  p.M = M;
+  p.K = w.cols();
+  p.x = x;
+  p.ldx = ldx;
+  set_weight_rows(p, w, n0, n1, w_no_nan);
+  p.y = y;
+  p.ldy = ldy;
+  K().gemm(p);
+}
+
 void linear_columns(const Tensor& x, const Weight& w, Tensor& y, int64_t n0, int64_t n1) {
   check_f32_matrix(x, "linear input");
   R1_ASSERT(w.cols() == x.dim(1) && y.dim(0) == x.dim(0) && y.dim(1) == w.rows() && n0 <= n1);
@@ -265,8 +294,9 @@ Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias, bool bf16_do
       K().quantize_x_q8(x.ptr<float>() + m * Kdim, Kdim, xq.data() + m * Kdim, xd.data() + m * nb);
   }
   const bool no_nan = fp8_no_nan(w);
-  const Bf16X xb =
-      uses_bf16_dot(w.w.dtype, bf16_dot) ? bf16_x(x.ptr<float>(), Kdim, false, M, Kdim) : Bf16X{};
+  const Bf16X xb = uses_bf16_dot(w.w.dtype, bf16_dot)
+                       ? bf16_x(x.ptr<float>(), Kdim, false, M, Kdim, M * N * Kdim)
+                       : Bf16X{};
   auto run = [&](int64_t n0, int64_t n1) {
     gemm_columns(x, w, y, n0, n1, bf16_dot, no_nan, xq.empty() ? nullptr : xq.data(),
                  xd.empty() ? nullptr : xd.data(), &xb);

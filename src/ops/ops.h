@@ -56,6 +56,14 @@ Tensor linear_exact(const Tensor& x, const Weight& w);
 // that split several products over the thread pool themselves. fp8 w: n0 a multiple of block_n,
 // and fp8_no_nan(w) asked beforehand (not from inside a pool task).
 void linear_columns(const Tensor& x, const Weight& w, Tensor& y, int64_t n0, int64_t n1);
+// For fp8 rows [n0, n0 + n) of a weight with blocks of block_n rows: the block_n a product over
+// just those rows uses (its scale rows are n0 / block_n + r / the result): block_n when n0 starts
+// a block, n when the rows lie inside one block, 0 when they cross a block and do not start one.
+int64_t fp8_slice_block(int64_t n0, int64_t n, int64_t block_n);
+// y[M, n1 - n0] (row stride ldy) = x[M, K] (row stride ldx) . w[n0 : n1]^T with exact products
+// (no bf16 dot products), on this thread; fp8 rows must be a slice fp8_slice_block accepts.
+void weight_rows_product(const float* x, int64_t ldx, int64_t M, const Weight& w, int64_t n0,
+                         int64_t n1, bool w_no_nan, float* y, int64_t ldy);
 void set_fast_bf16(bool on);
 // Training's --bf16-matmul: the products of f32 weights and activations (linear, its backward,
 // gemm_f32, causal_attention) use bf16 dot products, both operands rounded to bf16 and products

@@ -306,10 +306,11 @@ void copy_x_trans_bf16(const float* x, int64_t ldx, int64_t m_count, int64_t K, 
     int64_t m = 0;
     for (; m + 8 <= m_count; m += 8)
       _mm256_storeu_ps(dst + m, round_bf16(_mm256_loadu_ps(src + m)));
-    for (; m < m_count; ++m) {
-      alignas(32) float one[8] = {src[m]};
-      _mm256_store_ps(one, round_bf16(_mm256_load_ps(one)));
-      dst[m] = one[0];
+    if (m < m_count) {  // the last few through a zero-padded vector
+      alignas(32) float tail[8] = {};
+      std::memcpy(tail, src + m, static_cast<size_t>(m_count - m) * 4);
+      _mm256_store_ps(tail, round_bf16(_mm256_load_ps(tail)));
+      std::memcpy(dst + m, tail, static_cast<size_t>(m_count - m) * 4);
     }
   }
 }
