@@ -96,6 +96,16 @@ struct KernelTable {
   // xb[m * ldb + k], ldb >= K a multiple of 32, zero from K to ldb (GemmParams::xb).
   void (*x_to_bf16)(const float* x, int64_t ldx, bool x_trans, int64_t M, int64_t K, uint16_t* xb,
                     int64_t ldb);
+  // Attention over cached rows for the G query heads that share one key / value head (decode):
+  //   attn_scores: s[g * lds + j] = scale * sum_d q[g * D + d] * k_j[d]
+  //   attn_values: o[g * D + d] += sum_j p[g * ldp + j] * v_j[d]
+  // for g < G, j < n, d < D, where row j of k (v) starts at element j * ldk (j * ldv) and is f32 or
+  // bf16 (widened exactly); sums in f32, in an unspecified order. Each cached row is read once
+  // from memory for all G heads, and the n sums of a head are reduced together.
+  void (*attn_scores)(const float* q, int64_t G, int64_t D, const void* k, DType kt, int64_t ldk,
+                      int64_t n, float scale, float* s, int64_t lds);
+  void (*attn_values)(const float* p, int64_t ldp, int64_t G, int64_t D, const void* v, DType vt,
+                      int64_t ldv, int64_t n, float* o);
 };
 
 // The best table this CPU supports, chosen once (R1_ISA=scalar|avx2|avx512 caps it).

@@ -634,6 +634,22 @@ const float* widen_bf16(const uint16_t* src, int64_t n, float* tmp) {
   return tmp;
 }
 
+namespace {
+
+// f(rows, dtype, j0, m) for each block of rows [j0, j0 + m) among rows [0, n) of b, rows pointing
+// at element c0 of row j0 (the block's rows follow at a stride of b.width elements).
+template <class F>
+void each_block(const RowBlocks& b, int64_t n, int64_t c0, F&& f) {
+  const DType dt = b.bf16 ? DType::BF16 : DType::F32;
+  const int64_t es = b.bf16 ? 2 : 4;
+  for (int64_t j0 = 0; j0 < n; j0 += b.block_size) {
+    const auto* base = reinterpret_cast<const uint8_t*>(b.blocks[j0 / b.block_size]);
+    f(base + (b.offset + c0) * es, dt, j0, std::min(b.block_size, n - j0));
+  }
+}
+
+}  // namespace
+
 Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim,
                  const std::vector<KvSpan>& kv, const std::vector<int32_t>& pos, float scale) {
   if (recording({&q}))
@@ -642,29 +658,24 @@ Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t h
   Tensor out = Tensor::zeros(DType::F32, {T, n_heads * head_dim});
   int64_t work = 0;
   for (int64_t t = 0; t < T; ++t) work += 2 * (pos[t] + 1) * n_heads * head_dim;
-  // One task per (token, kv head): the `group` query heads that share the kv head read each key
-  // and value row once (widened once when rows are bf16). Each head's sums are taken in the same
-  // order as one head alone would take them.
+  // One task per (token, kv head): the `group` query heads that share the kv head read each
+  // cache block's key and value rows once, through the attention kernels.
   const int64_t n_kv = n_kv_heads;
   auto kv_head = [&](int64_t task) {
     const int64_t t = task / n_kv, kvh = task % n_kv, h0 = kvh * group;
     const int64_t n = pos[t] + 1;
     const float* qv = q.ptr<float>() + t * n_heads * head_dim + h0 * head_dim;
     float* o = out.ptr<float>() + t * n_heads * head_dim + h0 * head_dim;
-    thread_local std::vector<float> scores, tmp;
+    thread_local std::vector<float> scores;
     scores.resize(static_cast<size_t>(n * group));
-    tmp.resize(head_dim);
-    for (int64_t j = 0; j < n; ++j) {
-      const float* kr = kv[t].k.get(j, kvh * head_dim, head_dim, tmp.data());
-      for (int64_t g = 0; g < group; ++g)
-        scores[g * n + j] = scale * K().dot(qv + g * head_dim, kr, head_dim);
-    }
+    each_block(kv[t].k, n, kvh * head_dim, [&](const void* rows, DType dt, int64_t j0, int64_t m) {
+      K().attn_scores(qv, group, head_dim, rows, dt, kv[t].k.width, m, scale, scores.data() + j0,
+                      n);
+    });
     for (int64_t g = 0; g < group; ++g) K().softmax(scores.data() + g * n, n);
-    for (int64_t j = 0; j < n; ++j) {
-      const float* vr = kv[t].v.get(j, kvh * head_dim, head_dim, tmp.data());
-      for (int64_t g = 0; g < group; ++g)
-        K().axpy(scores[g * n + j], vr, o + g * head_dim, head_dim);
-    }
+    each_block(kv[t].v, n, kvh * head_dim, [&](const void* rows, DType dt, int64_t j0, int64_t m) {
+      K().attn_values(scores.data() + j0, n, group, head_dim, rows, dt, kv[t].v.width, m, o);
+    });
   };
   if (work < kMinParallelWork) {
     for (int64_t task = 0; task < T * n_kv; ++task) kv_head(task);

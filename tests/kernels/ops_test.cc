@@ -234,6 +234,59 @@ TEST_P(OpsTest, ToF32ExhaustiveSmallTypes) {
   }
 }
 
+// Decode attention's two kernels on f32 and bf16 rows at odd strides, every head count up to
+// past one register group, head sizes around the vector widths, row counts around the row
+// groups (8 on AVX2, 16 on AVX-512): each result (and the reference's) within float rounding
+// of the double sum over the decoded rows, and nothing written past n scores.
+TEST_P(OpsTest, AttentionScoresAndValues) {
+  for (DType dt : {DType::F32, DType::BF16}) {
+    for (int64_t G : {1, 3, 4, 6, 7}) {
+      for (int64_t D : {1, 5, 16, 25, 33, 64, 80, 128}) {
+        for (int64_t n : {1, 7, 8, 16, 17, 40}) {
+          const int64_t ld = D + 3, lds = n + 2;
+          const std::string what = std::string(dtype_name(dt)) + " G=" + std::to_string(G) +
+                                   " D=" + std::to_string(D) + " n=" + std::to_string(n);
+          const auto rows_f = random_floats(n * ld, 20, -2.0f, 2.0f);
+          const auto rows = encode(rows_f, dt);
+          auto row = [&](int64_t j, int64_t d) {  // the stored value, decoded
+            return dt == DType::F32 ? rows_f[j * ld + d]
+                                    : bf16_to_f32(f32_to_bf16(rows_f[j * ld + d]));
+          };
+          const auto q = random_floats(G * D, 21), p = random_floats(G * lds, 22, 0.0f, 1.0f);
+          for (const KernelTable* kt : {&ref(), &simd()}) {
+            std::vector<float> s(G * lds, 7.0f);
+            kt->attn_scores(q.data(), G, D, rows.data(), dt, ld, n, 0.125f, s.data(), lds);
+            for (int64_t g = 0; g < G; ++g)
+              for (int64_t j = 0; j < lds; ++j) {
+                double sum = 0, bound = 0;
+                for (int64_t d = 0; d < D && j < n; ++d) {
+                  sum += static_cast<double>(q[g * D + d]) * row(j, d);
+                  bound += std::fabs(static_cast<double>(q[g * D + d]) * row(j, d));
+                }
+                const double want = j < n ? 0.125 * sum : 7.0;
+                ASSERT_NEAR(s[g * lds + j], want, 1e-6 * std::sqrt(D + 1.0) * bound + 1e-30)
+                    << isa_name(kt->isa) << " " << what << " score " << g << "," << j;
+              }
+            const auto o0 = random_floats(G * D, 23);
+            auto o = o0;
+            kt->attn_values(p.data(), lds, G, D, rows.data(), dt, ld, n, o.data());
+            for (int64_t g = 0; g < G; ++g)
+              for (int64_t d = 0; d < D; ++d) {
+                double sum = o0[g * D + d], bound = std::fabs(sum);
+                for (int64_t j = 0; j < n; ++j) {
+                  sum += static_cast<double>(p[g * lds + j]) * row(j, d);
+                  bound += std::fabs(static_cast<double>(p[g * lds + j]) * row(j, d));
+                }
+                ASSERT_NEAR(o[g * D + d], sum, 1e-6 * std::sqrt(n + 1.0) * bound + 1e-30)
+                    << isa_name(kt->isa) << " " << what << " output " << g << "," << d;
+              }
+          }
+        }
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(SimdIsas, OpsTest, ::testing::Values(Isa::Avx2, Isa::Avx512),
                          [](const auto& info) { return std::string(isa_name(info.param)); });
 

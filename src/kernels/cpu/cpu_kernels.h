@@ -55,7 +55,11 @@ QuantizedX quantized_x(const GemmParams& p,
   void gemm_r8(const GemmParams& p);      /* packed W (core/quant_pack.h; gemm_r8.inc) */          \
   void quantize_x_q8(const float* x, int64_t n, int8_t* q, float* d);                              \
   void x_to_bf16(const float* x, int64_t ldx, bool x_trans, int64_t M, int64_t K, uint16_t* xb,    \
-                 int64_t ldb);
+                 int64_t ldb);                                                                     \
+  void attn_scores(const float* q, int64_t G, int64_t D, const void* k, DType kt, int64_t ldk,     \
+                   int64_t n, float scale, float* s, int64_t lds);                                 \
+  void attn_values(const float* p, int64_t ldp, int64_t G, int64_t D, const void* v, DType vt,     \
+                   int64_t ldv, int64_t n, float* o);
 
 namespace avx2 {
 R1_DECLARE_KERNELS

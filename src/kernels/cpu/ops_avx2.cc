@@ -240,4 +240,94 @@ void add(const float* a, const float* b, float* y, int64_t n) {
     store_part(y + i, _mm256_add_ps(load_part(a + i, n - i), load_part(b + i, n - i)), n - i);
 }
 
+namespace {
+
+// count (<= 8) elements [i, i + count) of a row of f32 or bf16 (widened); lanes from count on 0.
+template <bool kBf16>
+__m256 row8(const void* base, int64_t i, int64_t count) {
+  const DType t = kBf16 ? DType::BF16 : DType::F32;
+  if (count < 8) return count <= 0 ? _mm256_setzero_ps() : load_part_f32(base, t, i, count);
+  if constexpr (kBf16) {
+    const __m128i h =
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(base) + i));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  } else {
+    return _mm256_loadu_ps(static_cast<const float*>(base) + i);
+  }
+}
+
+// Lane r of the result is the sum of r[r]'s 8 lanes (the AVX-512 file's sum16, 8 wide).
+__m256 sum8(const __m256 r[8]) {
+  __m256 u[4], w[2];
+  for (int i = 0; i < 4; ++i)
+    u[i] = _mm256_add_ps(_mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]),
+                         _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]));
+  for (int i = 0; i < 2; ++i) {
+    const __m256d a = _mm256_castps_pd(u[2 * i]), b = _mm256_castps_pd(u[2 * i + 1]);
+    w[i] = _mm256_add_ps(_mm256_castpd_ps(_mm256_unpacklo_pd(a, b)),
+                         _mm256_castpd_ps(_mm256_unpackhi_pd(a, b)));
+  }
+  return _mm256_add_ps(_mm256_permute2f128_ps(w[0], w[1], 0x20),
+                       _mm256_permute2f128_ps(w[0], w[1], 0x31));
+}
+
+template <bool kBf16>
+void scores(const float* q, int64_t G, int64_t D, const void* k, int64_t ldk, int64_t n,
+            float scale, float* s, int64_t lds) {
+  const __m256 sv = _mm256_set1_ps(scale);
+  for (int64_t j0 = 0; j0 < n; j0 += 8) {
+    const int64_t rows = n - j0 < 8 ? n - j0 : 8;
+    int64_t at[8];
+    for (int r = 0; r < 8; ++r) at[r] = (j0 + (r < rows ? r : rows - 1)) * ldk;
+    for (int64_t g = 0; g < G; ++g) {
+      __m256 acc[8];
+      for (int r = 0; r < 8; ++r) acc[r] = _mm256_setzero_ps();
+      for (int64_t d = 0; d < D; d += 8) {
+        const int64_t count = D - d < 8 ? D - d : 8;
+        const __m256 qv = row8<false>(q + g * D, d, count);
+#pragma GCC unroll 8
+        for (int r = 0; r < 8; ++r)
+          acc[r] = _mm256_fmadd_ps(qv, row8<kBf16>(k, at[r] + d, count), acc[r]);
+      }
+      const __m256 sums = _mm256_mul_ps(sum8(acc), sv);
+      if (rows == 8)
+        _mm256_storeu_ps(s + g * lds + j0, sums);
+      else
+        store_part(s + g * lds + j0, sums, rows);
+    }
+  }
+}
+
+// NG heads' outputs, 16 columns at a time, held in registers over all n rows.
+template <bool kBf16, int NG>
+void values_heads(const float* p, int64_t ldp, int64_t D, const void* v, int64_t ldv, int64_t n,
+                  float* o) {
+  for (int64_t d = 0; d < D; d += 16) {
+    const int64_t c0 = D - d < 8 ? D - d : 8, c1 = D - d - 8 < 0   ? 0
+                                                   : D - d - 8 < 8 ? D - d - 8
+                                                                   : 8;
+    __m256 acc[NG][2];
+    for (int g = 0; g < NG; ++g) {
+      acc[g][0] = row8<false>(o + g * D, d, c0);
+      acc[g][1] = row8<false>(o + g * D, d + 8, c1);
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      const __m256 v0 = row8<kBf16>(v, j * ldv + d, c0), v1 = row8<kBf16>(v, j * ldv + d + 8, c1);
+      for (int g = 0; g < NG; ++g) {
+        const __m256 pb = _mm256_set1_ps(p[g * ldp + j]);
+        acc[g][0] = _mm256_fmadd_ps(pb, v0, acc[g][0]);
+        acc[g][1] = _mm256_fmadd_ps(pb, v1, acc[g][1]);
+      }
+    }
+    for (int g = 0; g < NG; ++g) {
+      store_part(o + g * D + d, acc[g][0], c0);
+      if (c1 > 0) store_part(o + g * D + d + 8, acc[g][1], c1);
+    }
+  }
+}
+
+}  // namespace
+
+#include "kernels/cpu/attn.inc"
+
 }  // namespace r1::kernels::avx2

@@ -194,4 +194,92 @@ void add(const float* a, const float* b, float* y, int64_t n) {
   }
 }
 
+namespace {
+
+// Elements [i, i + 16) of a row of f32 or bf16 (widened) at base; lanes outside m are 0.
+template <bool kBf16>
+__m512 row16(const void* base, int64_t i, __mmask16 m) {
+  if constexpr (kBf16) {
+    const __m256i h = _mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(base) + i);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  } else {
+    return _mm512_maskz_loadu_ps(m, static_cast<const float*>(base) + i);
+  }
+}
+
+// Lane r of the result is the sum of r[r]'s 16 lanes: pairs of vectors are interleaved and added
+// (lanes of one vector meet in ever fewer positions) instead of 16 separate reductions.
+__m512 sum16(const __m512 r[16]) {
+  __m512 u[8], w[4];
+  for (int i = 0; i < 8; ++i)
+    u[i] = _mm512_add_ps(_mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]),
+                         _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]));
+  for (int i = 0; i < 4; ++i) {
+    const __m512d a = _mm512_castps_pd(u[2 * i]), b = _mm512_castps_pd(u[2 * i + 1]);
+    w[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)),
+                         _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
+  }
+  // Each 128-bit lane of w[i] now holds partial sums of rows 4i .. 4i + 3.
+  const __m512 x01 =
+      _mm512_add_ps(_mm512_shuffle_f32x4(w[0], w[1], 0x88), _mm512_shuffle_f32x4(w[0], w[1], 0xdd));
+  const __m512 x23 =
+      _mm512_add_ps(_mm512_shuffle_f32x4(w[2], w[3], 0x88), _mm512_shuffle_f32x4(w[2], w[3], 0xdd));
+  return _mm512_add_ps(_mm512_shuffle_f32x4(x01, x23, 0x88), _mm512_shuffle_f32x4(x01, x23, 0xdd));
+}
+
+// 16 rows at a time: each head's 16 dot products in 16 accumulators (the rows stay in L1 from
+// one head to the next), reduced together. A last partial group repeats its last row.
+template <bool kBf16>
+void scores(const float* q, int64_t G, int64_t D, const void* k, int64_t ldk, int64_t n,
+            float scale, float* s, int64_t lds) {
+  const __m512 sv = _mm512_set1_ps(scale);
+  for (int64_t j0 = 0; j0 < n; j0 += 16) {
+    const int64_t rows = n - j0 < 16 ? n - j0 : 16;
+    int64_t at[16];
+    for (int r = 0; r < 16; ++r) at[r] = (j0 + (r < rows ? r : rows - 1)) * ldk;
+    for (int64_t g = 0; g < G; ++g) {
+      __m512 acc[16];
+      for (int r = 0; r < 16; ++r) acc[r] = _mm512_setzero_ps();
+      for (int64_t d = 0; d < D; d += 16) {
+        const __mmask16 m = tail_mask(D - d < 16 ? D - d : 16);
+        const __m512 qv = _mm512_maskz_loadu_ps(m, q + g * D + d);
+#pragma GCC unroll 16
+        for (int r = 0; r < 16; ++r)
+          acc[r] = _mm512_fmadd_ps(qv, row16<kBf16>(k, at[r] + d, m), acc[r]);
+      }
+      _mm512_mask_storeu_ps(s + g * lds + j0, tail_mask(rows), _mm512_mul_ps(sum16(acc), sv));
+    }
+  }
+}
+
+// NG heads' outputs, 64 columns at a time, held in registers over all n rows.
+template <bool kBf16, int NG>
+void values_heads(const float* p, int64_t ldp, int64_t D, const void* v, int64_t ldv, int64_t n,
+                  float* o) {
+  for (int64_t d = 0; d < D; d += 64) {
+    __mmask16 m[4];
+    for (int c = 0; c < 4; ++c) {
+      const int64_t left = D - d - 16 * c;
+      m[c] = tail_mask(left <= 0 ? 0 : left < 16 ? left : 16);
+    }
+    __m512 acc[NG][4];
+    for (int g = 0; g < NG; ++g)
+      for (int c = 0; c < 4; ++c) acc[g][c] = _mm512_maskz_loadu_ps(m[c], o + g * D + d + 16 * c);
+    for (int64_t j = 0; j < n; ++j) {
+      __m512 vv[4];
+      for (int c = 0; c < 4; ++c) vv[c] = row16<kBf16>(v, j * ldv + d + 16 * c, m[c]);
+      for (int g = 0; g < NG; ++g) {
+        const __m512 pb = _mm512_set1_ps(p[g * ldp + j]);
+        for (int c = 0; c < 4; ++c) acc[g][c] = _mm512_fmadd_ps(pb, vv[c], acc[g][c]);
+      }
+    }
+    for (int g = 0; g < NG; ++g)
+      for (int c = 0; c < 4; ++c) _mm512_mask_storeu_ps(o + g * D + d + 16 * c, m[c], acc[g][c]);
+  }
+}
+
+}  // namespace
+
+#include "kernels/cpu/attn.inc"
+
 }  // namespace r1::kernels::avx512
