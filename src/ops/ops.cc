@@ -639,12 +639,23 @@ namespace {
 // f(rows, dtype, j0, m) for each block of rows [j0, j0 + m) among rows [0, n) of b, rows pointing
 // at element c0 of row j0 (the block's rows follow at a stride of b.width elements).
 template <class F>
-void each_block(const RowBlocks& b, int64_t n, int64_t c0, F&& f) {
+void each_block(const RowBlocks& b, int64_t n, int64_t c0, int64_t row_bytes, F&& f) {
   const DType dt = b.bf16 ? DType::BF16 : DType::F32;
   const int64_t es = b.bf16 ? 2 : 4;
+  auto rows_of = [&](int64_t j0) {
+    return reinterpret_cast<const uint8_t*>(b.blocks[j0 / b.block_size]) + (b.offset + c0) * es;
+  };
   for (int64_t j0 = 0; j0 < n; j0 += b.block_size) {
-    const auto* base = reinterpret_cast<const uint8_t*>(b.blocks[j0 / b.block_size]);
-    f(base + (b.offset + c0) * es, dt, j0, std::min(b.block_size, n - j0));
+    // The next block's rows are fetched while this one's are used: each block is a new stream,
+    // too short for the hardware prefetchers to find.
+    if (j0 + b.block_size < n) {
+      const uint8_t* next = rows_of(j0 + b.block_size);
+      const int64_t m = std::min(b.block_size, n - j0 - b.block_size);
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t at = 0; at < row_bytes; at += 64)
+          __builtin_prefetch(next + i * b.width * es + at);
+    }
+    f(rows_of(j0), dt, j0, std::min(b.block_size, n - j0));
   }
 }
 
@@ -668,14 +679,17 @@ Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t h
     float* o = out.ptr<float>() + t * n_heads * head_dim + h0 * head_dim;
     thread_local std::vector<float> scores;
     scores.resize(static_cast<size_t>(n * group));
-    each_block(kv[t].k, n, kvh * head_dim, [&](const void* rows, DType dt, int64_t j0, int64_t m) {
-      K().attn_scores(qv, group, head_dim, rows, dt, kv[t].k.width, m, scale, scores.data() + j0,
-                      n);
-    });
+    each_block(kv[t].k, n, kvh * head_dim, head_dim * (kv[t].k.bf16 ? 2 : 4),
+               [&](const void* rows, DType dt, int64_t j0, int64_t m) {
+                 K().attn_scores(qv, group, head_dim, rows, dt, kv[t].k.width, m, scale,
+                                 scores.data() + j0, n);
+               });
     for (int64_t g = 0; g < group; ++g) K().softmax(scores.data() + g * n, n);
-    each_block(kv[t].v, n, kvh * head_dim, [&](const void* rows, DType dt, int64_t j0, int64_t m) {
-      K().attn_values(scores.data() + j0, n, group, head_dim, rows, dt, kv[t].v.width, m, o);
-    });
+    each_block(kv[t].v, n, kvh * head_dim, head_dim * (kv[t].v.bf16 ? 2 : 4),
+               [&](const void* rows, DType dt, int64_t j0, int64_t m) {
+                 K().attn_values(scores.data() + j0, n, group, head_dim, rows, dt, kv[t].v.width, m,
+                                 o);
+               });
   };
   if (work < kMinParallelWork) {
     for (int64_t task = 0; task < T * n_kv; ++task) kv_head(task);

@@ -271,31 +271,57 @@ __m256 sum8(const __m256 r[8]) {
                        _mm256_permute2f128_ps(w[0], w[1], 0x31));
 }
 
+// The dot products of NG <= 2 heads with rows j .. j + 3 (row j at element j * ldk of k): each
+// loaded chunk of a row feeds NG products and each query chunk 4; the 8 sums are reduced together
+// (lanes 4g .. 4g + 3 hold head g's).
+template <bool kBf16, int NG>
+void scores_tile(const float* q, int64_t D, const void* k, int64_t ldk, int64_t j, __m256 scale,
+                 float* s, int64_t lds) {
+  __m256 acc[8];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) acc[i] = _mm256_setzero_ps();
+  for (int64_t d = 0; d < D; d += 8) {
+    const int64_t count = D - d < 8 ? D - d : 8;
+    const __m256 k0 = row8<kBf16>(k, j * ldk + d, count);
+    const __m256 k1 = row8<kBf16>(k, (j + 1) * ldk + d, count);
+    const __m256 k2 = row8<kBf16>(k, (j + 2) * ldk + d, count);
+    const __m256 k3 = row8<kBf16>(k, (j + 3) * ldk + d, count);
+#pragma GCC unroll 2
+    for (int g = 0; g < NG; ++g) {
+      const __m256 qv = row8<false>(q + g * D, d, count);
+      acc[4 * g] = _mm256_fmadd_ps(qv, k0, acc[4 * g]);
+      acc[4 * g + 1] = _mm256_fmadd_ps(qv, k1, acc[4 * g + 1]);
+      acc[4 * g + 2] = _mm256_fmadd_ps(qv, k2, acc[4 * g + 2]);
+      acc[4 * g + 3] = _mm256_fmadd_ps(qv, k3, acc[4 * g + 3]);
+    }
+  }
+  const __m256 sums = _mm256_mul_ps(sum8(acc), scale);
+  _mm_storeu_ps(s + j, _mm256_castps256_ps128(sums));
+  if (NG > 1) _mm_storeu_ps(s + lds + j, _mm256_extractf128_ps(sums, 1));
+}
+
 template <bool kBf16>
 void scores(const float* q, int64_t G, int64_t D, const void* k, int64_t ldk, int64_t n,
             float scale, float* s, int64_t lds) {
   const __m256 sv = _mm256_set1_ps(scale);
-  for (int64_t j0 = 0; j0 < n; j0 += 8) {
-    const int64_t rows = n - j0 < 8 ? n - j0 : 8;
-    int64_t at[8];
-    for (int r = 0; r < 8; ++r) at[r] = (j0 + (r < rows ? r : rows - 1)) * ldk;
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4)
+    for (int64_t g = 0; g < G; g += 2) {
+      if (G - g >= 2)
+        scores_tile<kBf16, 2>(q + g * D, D, k, ldk, j, sv, s + g * lds, lds);
+      else
+        scores_tile<kBf16, 1>(q + g * D, D, k, ldk, j, sv, s + g * lds, lds);
+    }
+  for (; j < n; ++j)  // fewer than 4 rows left: one at a time
     for (int64_t g = 0; g < G; ++g) {
-      __m256 acc[8];
-      for (int r = 0; r < 8; ++r) acc[r] = _mm256_setzero_ps();
+      __m256 acc = _mm256_setzero_ps();
       for (int64_t d = 0; d < D; d += 8) {
         const int64_t count = D - d < 8 ? D - d : 8;
-        const __m256 qv = row8<false>(q + g * D, d, count);
-#pragma GCC unroll 8
-        for (int r = 0; r < 8; ++r)
-          acc[r] = _mm256_fmadd_ps(qv, row8<kBf16>(k, at[r] + d, count), acc[r]);
+        acc = _mm256_fmadd_ps(row8<false>(q + g * D, d, count), row8<kBf16>(k, j * ldk + d, count),
+                              acc);
       }
-      const __m256 sums = _mm256_mul_ps(sum8(acc), sv);
-      if (rows == 8)
-        _mm256_storeu_ps(s + g * lds + j0, sums);
-      else
-        store_part(s + g * lds + j0, sums, rows);
+      s[g * lds + j] = scale * hsum(acc);
     }
-  }
 }
 
 // NG heads' outputs, 16 columns at a time, held in registers over all n rows.

@@ -209,11 +209,13 @@ __m512 row16(const void* base, int64_t i, __mmask16 m) {
 
 // Lane r of the result is the sum of r[r]'s 16 lanes: pairs of vectors are interleaved and added
 // (lanes of one vector meet in ever fewer positions) instead of 16 separate reductions.
-__m512 sum16(const __m512 r[16]) {
+inline __attribute__((always_inline)) __m512 sum16(const __m512 r[16]) {
   __m512 u[8], w[4];
+#pragma GCC unroll 8
   for (int i = 0; i < 8; ++i)
     u[i] = _mm512_add_ps(_mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]),
                          _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]));
+#pragma GCC unroll 4
   for (int i = 0; i < 4; ++i) {
     const __m512d a = _mm512_castps_pd(u[2 * i]), b = _mm512_castps_pd(u[2 * i + 1]);
     w[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)),
@@ -227,29 +229,74 @@ __m512 sum16(const __m512 r[16]) {
   return _mm512_add_ps(_mm512_shuffle_f32x4(x01, x23, 0x88), _mm512_shuffle_f32x4(x01, x23, 0xdd));
 }
 
-// 16 rows at a time: each head's 16 dot products in 16 accumulators (the rows stay in L1 from
-// one head to the next), reduced together. A last partial group repeats its last row.
+// The dot products of NG <= 4 heads with 4 rows (row i at r + i * stride bytes): each loaded
+// chunk of a row feeds NG products and each chunk of a head's query 4, and the 16 sums are
+// reduced together (lanes 4g .. 4g + 3 hold head g's).
+template <bool kBf16, int NG>
+void scores_tile(const float* q, int64_t D, const uint8_t* r, int64_t stride, __m512 scale,
+                 float* s, int64_t lds) {
+  constexpr int64_t kEs = kBf16 ? 2 : 4;
+  __m512 acc[16];
+#pragma GCC unroll 16
+  for (int i = 0; i < 16; ++i) acc[i] = _mm512_setzero_ps();
+  for (int64_t d = 0; d < D; d += 16) {
+    const __mmask16 m = tail_mask(D - d < 16 ? D - d : 16);
+    const uint8_t* rd = r + d * kEs;
+    const __m512 k0 = row16<kBf16>(rd, 0, m), k1 = row16<kBf16>(rd + stride, 0, m);
+    const __m512 k2 = row16<kBf16>(rd + 2 * stride, 0, m), k3 = row16<kBf16>(rd + 3 * stride, 0, m);
+#pragma GCC unroll 4
+    for (int g = 0; g < NG; ++g) {
+      const __m512 qv = _mm512_maskz_loadu_ps(m, q + g * D + d);
+      acc[4 * g] = _mm512_fmadd_ps(qv, k0, acc[4 * g]);
+      acc[4 * g + 1] = _mm512_fmadd_ps(qv, k1, acc[4 * g + 1]);
+      acc[4 * g + 2] = _mm512_fmadd_ps(qv, k2, acc[4 * g + 2]);
+      acc[4 * g + 3] = _mm512_fmadd_ps(qv, k3, acc[4 * g + 3]);
+    }
+  }
+  const __m512 sums = _mm512_mul_ps(sum16(acc), scale);
+  _mm_storeu_ps(s, _mm512_castps512_ps128(sums));
+  if (NG > 1) _mm_storeu_ps(s + lds, _mm512_extractf32x4_ps(sums, 1));
+  if (NG > 2) _mm_storeu_ps(s + 2 * lds, _mm512_extractf32x4_ps(sums, 2));
+  if (NG > 3) _mm_storeu_ps(s + 3 * lds, _mm512_extractf32x4_ps(sums, 3));
+}
+
 template <bool kBf16>
 void scores(const float* q, int64_t G, int64_t D, const void* k, int64_t ldk, int64_t n,
             float scale, float* s, int64_t lds) {
+  constexpr int64_t kEs = kBf16 ? 2 : 4;
+  const auto* rows = static_cast<const uint8_t*>(k);
   const __m512 sv = _mm512_set1_ps(scale);
-  for (int64_t j0 = 0; j0 < n; j0 += 16) {
-    const int64_t rows = n - j0 < 16 ? n - j0 : 16;
-    int64_t at[16];
-    for (int r = 0; r < 16; ++r) at[r] = (j0 + (r < rows ? r : rows - 1)) * ldk;
-    for (int64_t g = 0; g < G; ++g) {
-      __m512 acc[16];
-      for (int r = 0; r < 16; ++r) acc[r] = _mm512_setzero_ps();
-      for (int64_t d = 0; d < D; d += 16) {
-        const __mmask16 m = tail_mask(D - d < 16 ? D - d : 16);
-        const __m512 qv = _mm512_maskz_loadu_ps(m, q + g * D + d);
-#pragma GCC unroll 16
-        for (int r = 0; r < 16; ++r)
-          acc[r] = _mm512_fmadd_ps(qv, row16<kBf16>(k, at[r] + d, m), acc[r]);
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const uint8_t* r = rows + j * ldk * kEs;
+    for (int64_t g = 0; g < G; g += 4) {
+      const float* qg = q + g * D;
+      float* sg = s + g * lds + j;
+      switch (G - g < 4 ? G - g : 4) {
+        case 1:
+          scores_tile<kBf16, 1>(qg, D, r, ldk * kEs, sv, sg, lds);
+          break;
+        case 2:
+          scores_tile<kBf16, 2>(qg, D, r, ldk * kEs, sv, sg, lds);
+          break;
+        case 3:
+          scores_tile<kBf16, 3>(qg, D, r, ldk * kEs, sv, sg, lds);
+          break;
+        default:
+          scores_tile<kBf16, 4>(qg, D, r, ldk * kEs, sv, sg, lds);
       }
-      _mm512_mask_storeu_ps(s + g * lds + j0, tail_mask(rows), _mm512_mul_ps(sum16(acc), sv));
     }
   }
+  for (; j < n; ++j)  // fewer than 4 rows left: one at a time
+    for (int64_t g = 0; g < G; ++g) {
+      __m512 acc = _mm512_setzero_ps();
+      for (int64_t d = 0; d < D; d += 16) {
+        const __mmask16 m = tail_mask(D - d < 16 ? D - d : 16);
+        acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + g * D + d),
+                              row16<kBf16>(rows, j * ldk + d, m), acc);
+      }
+      s[g * lds + j] = scale * _mm512_reduce_add_ps(acc);
+    }
 }
 
 // NG heads' outputs, 64 columns at a time, held in registers over all n rows.
