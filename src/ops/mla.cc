@@ -210,21 +210,23 @@ Tensor mla_absorbed(const Tensor& q, const Weight& kv_b, const MlaShape& s,
     }
   });
   // o_lat[t, h] = sum_j softmax_j(scale * (q_lat . c_j + q_pe . k_pe_j)) c_j   [T, H, lora]
+  // All heads attend to the same latent rows: a task takes a group of a token's heads (as many
+  // groups as keep the threads busy), whose queries [q_lat | q_pe] read each row once.
   Tensor o_lat = Tensor::zeros(DType::F32, {T, H * R});
-  thread_pool().parallel_for(T * H, [&](int64_t task) {
-    const int64_t t = task / H, h = task % H, n = pos[t] + 1;
-    const float* ql = q_lat.ptr<float>() + (t * H + h) * R;
-    const float* qp = q.ptr<float>() + t * q.dim(1) + h * qw + s.nope;
-    thread_local std::vector<float> p, tmp;
-    p.resize(n);
-    tmp.resize(R + s.rope);
-    for (int64_t j = 0; j < n; ++j) {
-      const float* r = spans[t].rows.get(j, 0, R + s.rope, tmp.data());
-      p[j] = s.scale * (K().dot(ql, r, R) + K().dot(qp, r + R, s.rope));
+  const int64_t splits = std::clamp<int64_t>(thread_pool().size() / T, 1, H);
+  const int64_t per = (H + splits - 1) / splits, D = R + s.rope;
+  thread_pool().parallel_for(T * splits, [&](int64_t task) {
+    const int64_t t = task / splits, h0 = task % splits * per, G = std::min(per, H - h0);
+    if (G <= 0) return;
+    thread_local std::vector<float> qc;
+    qc.resize(static_cast<size_t>(G * D));
+    for (int64_t g = 0; g < G; ++g) {
+      std::copy_n(q_lat.ptr<float>() + (t * H + h0 + g) * R, R, qc.data() + g * D);
+      std::copy_n(q.ptr<float>() + t * q.dim(1) + (h0 + g) * qw + s.nope, s.rope,
+                  qc.data() + g * D + R);
     }
-    K().softmax(p.data(), n);
-    float* o = o_lat.ptr<float>() + (t * H + h) * R;
-    for (int64_t j = 0; j < n; ++j) K().axpy(p[j], spans[t].rows.get(j, 0, R, tmp.data()), o, R);
+    attend_rows(qc.data(), G, D, spans[t].rows, 0, spans[t].rows, 0, R, pos[t] + 1, s.scale,
+                o_lat.ptr<float>() + (t * H + h0) * R);
   });
   // out[t, h] = o_lat[t, h] . W_v[h]^T                          [T, H, v]
   Tensor out = Tensor::zeros(DType::F32, {T, H * s.v});

@@ -637,22 +637,22 @@ const float* widen_bf16(const uint16_t* src, int64_t n, float* tmp) {
 namespace {
 
 // f(rows, dtype, j0, m) for each block of rows [j0, j0 + m) among rows [0, n) of b, rows pointing
-// at element c0 of row j0 (the block's rows follow at a stride of b.width elements).
+// at element c0 of row j0 (the block's rows follow at a stride of b.width elements). While f
+// uses one block, elements [c0, c0 + used) of the next block's rows are prefetched: each block
+// is a new stream, too short for the hardware prefetchers to find.
 template <class F>
-void each_block(const RowBlocks& b, int64_t n, int64_t c0, int64_t row_bytes, F&& f) {
+void each_block(const RowBlocks& b, int64_t n, int64_t c0, int64_t used, F&& f) {
   const DType dt = b.bf16 ? DType::BF16 : DType::F32;
   const int64_t es = b.bf16 ? 2 : 4;
   auto rows_of = [&](int64_t j0) {
     return reinterpret_cast<const uint8_t*>(b.blocks[j0 / b.block_size]) + (b.offset + c0) * es;
   };
   for (int64_t j0 = 0; j0 < n; j0 += b.block_size) {
-    // The next block's rows are fetched while this one's are used: each block is a new stream,
-    // too short for the hardware prefetchers to find.
     if (j0 + b.block_size < n) {
       const uint8_t* next = rows_of(j0 + b.block_size);
       const int64_t m = std::min(b.block_size, n - j0 - b.block_size);
       for (int64_t i = 0; i < m; ++i)
-        for (int64_t at = 0; at < row_bytes; at += 64)
+        for (int64_t at = 0; at < used * es; at += 64)
           __builtin_prefetch(next + i * b.width * es + at);
     }
     f(rows_of(j0), dt, j0, std::min(b.block_size, n - j0));
@@ -660,6 +660,19 @@ void each_block(const RowBlocks& b, int64_t n, int64_t c0, int64_t row_bytes, F&
 }
 
 }  // namespace
+
+void attend_rows(const float* q, int64_t G, int64_t dk, const RowBlocks& k, int64_t ck,
+                 const RowBlocks& v, int64_t cv, int64_t dv, int64_t n, float scale, float* o) {
+  thread_local std::vector<float> scores;
+  scores.resize(static_cast<size_t>(n * G));
+  each_block(k, n, ck, dk, [&](const void* rows, DType dt, int64_t j0, int64_t m) {
+    K().attn_scores(q, G, dk, rows, dt, k.width, m, scale, scores.data() + j0, n);
+  });
+  for (int64_t g = 0; g < G; ++g) K().softmax(scores.data() + g * n, n);
+  each_block(v, n, cv, dv, [&](const void* rows, DType dt, int64_t j0, int64_t m) {
+    K().attn_values(scores.data() + j0, n, G, dv, rows, dt, v.width, m, o);
+  });
+}
 
 Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim,
                  const std::vector<KvSpan>& kv, const std::vector<int32_t>& pos, float scale) {
@@ -674,22 +687,9 @@ Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t h
   const int64_t n_kv = n_kv_heads;
   auto kv_head = [&](int64_t task) {
     const int64_t t = task / n_kv, kvh = task % n_kv, h0 = kvh * group;
-    const int64_t n = pos[t] + 1;
-    const float* qv = q.ptr<float>() + t * n_heads * head_dim + h0 * head_dim;
-    float* o = out.ptr<float>() + t * n_heads * head_dim + h0 * head_dim;
-    thread_local std::vector<float> scores;
-    scores.resize(static_cast<size_t>(n * group));
-    each_block(kv[t].k, n, kvh * head_dim, head_dim * (kv[t].k.bf16 ? 2 : 4),
-               [&](const void* rows, DType dt, int64_t j0, int64_t m) {
-                 K().attn_scores(qv, group, head_dim, rows, dt, kv[t].k.width, m, scale,
-                                 scores.data() + j0, n);
-               });
-    for (int64_t g = 0; g < group; ++g) K().softmax(scores.data() + g * n, n);
-    each_block(kv[t].v, n, kvh * head_dim, head_dim * (kv[t].v.bf16 ? 2 : 4),
-               [&](const void* rows, DType dt, int64_t j0, int64_t m) {
-                 K().attn_values(scores.data() + j0, n, group, head_dim, rows, dt, kv[t].v.width, m,
-                                 o);
-               });
+    attend_rows(q.ptr<float>() + t * n_heads * head_dim + h0 * head_dim, group, head_dim, kv[t].k,
+                kvh * head_dim, kv[t].v, kvh * head_dim, head_dim, pos[t] + 1, scale,
+                out.ptr<float>() + t * n_heads * head_dim + h0 * head_dim);
   };
   if (work < kMinParallelWork) {
     for (int64_t task = 0; task < T * n_kv; ++task) kv_head(task);

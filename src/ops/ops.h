@@ -148,6 +148,12 @@ struct RowBlocks {
 struct KvSpan {
   RowBlocks k, v;
 };
+// One task's share of attention over cached rows: the G query heads q[g * dk, (g + 1) * dk)
+// that share keys k (elements [ck, ck + dk) of each row) and values v (elements [cv, cv + dv))
+// attend to rows [0, n):  o[g * dv + d] += sum_j softmax_j(scale * q_g . k_j) v_j[d]
+// (o starts at zero for plain attention). Each block of rows is read once for all G heads.
+void attend_rows(const float* q, int64_t G, int64_t dk, const RowBlocks& k, int64_t ck,
+                 const RowBlocks& v, int64_t cv, int64_t dv, int64_t n, float scale, float* o);
 Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim,
                  const std::vector<KvSpan>& kv, const std::vector<int32_t>& pos, float scale);
 
