@@ -101,7 +101,7 @@ struct KernelTable {
   //   attn_values: o[g * D + d] += sum_j p[g * ldp + j] * v_j[d]
   // for g < G, j < n, d < D, where row j of k (v) starts at element j * ldk (j * ldv) and is f32 or
   // bf16 (widened exactly); sums in f32, in an unspecified order. Each cached row is read once
-  // from memory for all G heads, and the n sums of a head are reduced together.
+  // from memory for all G heads (tiles of rows x heads whose sums are reduced together).
   void (*attn_scores)(const float* q, int64_t G, int64_t D, const void* k, DType kt, int64_t ldk,
                       int64_t n, float scale, float* s, int64_t lds);
   void (*attn_values)(const float* p, int64_t ldp, int64_t G, int64_t D, const void* v, DType vt,

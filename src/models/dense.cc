@@ -17,7 +17,9 @@ DenseModel::DenseModel(const io::ModelConfig& cfg, io::WeightStore store, const 
 
 KvCache DenseModel::new_cache() const {
   const int64_t kv_dim = cfg_.n_kv_heads * cfg_.head_dim;
-  return KvCache(cfg_.n_layers, kv_dim, kv_dim, max_context_);
+  KvCache cache(cfg_.n_layers, kv_dim, kv_dim, max_context_);
+  cache.set_segment(cfg_.head_dim);
+  return cache;
 }
 
 Tensor DenseModel::attention_block(int layer, const Tensor& x, const Batch& b, const Tensor& cos,

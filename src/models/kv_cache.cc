@@ -31,6 +31,12 @@ KvCache::KvCache(int64_t n_layers, int64_t k_width, int64_t v_width, int64_t max
   R1_ASSERT(block_size_ >= 1);
 }
 
+void KvCache::set_segment(int64_t segment) {
+  if (!blocks_.empty()) fail_internal("KvCache::set_segment after blocks were allocated");
+  R1_ASSERT(segment > 0 && k_width_ % segment == 0 && v_width_ % segment == 0);
+  segment_ = segment;
+}
+
 void KvCache::set_dtype(DType dtype) {
   if (dtype != DType::F32 && dtype != DType::BF16)
     fail_usage("the KV cache holds f32 or bf16 rows, not ", dtype_name(dtype));
@@ -164,16 +170,19 @@ void KvCache::reserve(int seq, int64_t n) {
 
 void KvCache::write(int layer, int seq, int64_t pos, bool value, const float* src, int64_t col0,
                     int64_t n) {
-  const int64_t off = value ? n_layers_ * block_size_ * k_width_ + layer * block_size_ * v_width_
-                            : layer * block_size_ * k_width_;
-  const int64_t at = off + (pos % block_size_) * (value ? v_width_ : k_width_) + col0;
+  const ops::RowBlocks rows = value ? v_rows(layer, seq) : k_rows(layer, seq);
   float* base = seqs_[seq].ptrs[pos / block_size_];
-  if (!bf16_) {
-    std::memcpy(base + at, src, n * sizeof(float));
-    return;
+  const int64_t s = rows.seg();
+  for (int64_t c = col0; c < col0 + n;) {  // a piece per segment
+    const int64_t len = std::min(col0 + n, (c / s + 1) * s) - c, at = rows.at(pos, c);
+    if (!bf16_) {
+      std::memcpy(base + at, src + (c - col0), len * sizeof(float));
+    } else {
+      uint16_t* d = reinterpret_cast<uint16_t*>(base) + at;
+      for (int64_t i = 0; i < len; ++i) d[i] = f32_to_bf16(src[c - col0 + i]);
+    }
+    c += len;
   }
-  uint16_t* d = reinterpret_cast<uint16_t*>(base) + at;
-  for (int64_t i = 0; i < n; ++i) d[i] = f32_to_bf16(src[i]);
 }
 
 void KvCache::write_k(int layer, int seq, int64_t pos, const float* src, int64_t col0, int64_t n) {
@@ -184,12 +193,20 @@ void KvCache::write_v(int layer, int seq, int64_t pos, const float* src, int64_t
 }
 
 ops::RowBlocks KvCache::k_rows(int layer, int seq) const {
-  return {seqs_[seq].ptrs.data(), layer * block_size_ * k_width_, k_width_, block_size_, bf16_};
+  return {seqs_[seq].ptrs.data(),
+          layer * block_size_ * k_width_,
+          k_width_,
+          block_size_,
+          bf16_,
+          segment_};
 }
 ops::RowBlocks KvCache::v_rows(int layer, int seq) const {
   return {seqs_[seq].ptrs.data(),
-          n_layers_ * block_size_ * k_width_ + layer * block_size_ * v_width_, v_width_,
-          block_size_, bf16_};
+          n_layers_ * block_size_ * k_width_ + layer * block_size_ * v_width_,
+          v_width_,
+          block_size_,
+          bf16_,
+          segment_};
 }
 
 int64_t KvCache::attach_prefix(int seq, const int32_t* tokens, int64_t n) {

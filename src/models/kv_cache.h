@@ -38,6 +38,10 @@ class KvCache {
   void set_cached_limit(int64_t blocks);
   // F32 or BF16 rows; only before any block exists.
   void set_dtype(DType dtype);
+  // Rows cut into segments of this many elements (a kv head's), each segment's rows contiguous
+  // within a block (ops::RowBlocks); only before any block exists. Attention then reads one
+  // head's keys and values as one run per block.
+  void set_segment(int64_t segment);
   DType dtype() const { return bf16_ ? DType::BF16 : DType::F32; }
 
   // A new empty sequence slot; returns its id (slots of freed sequences are reused).
@@ -107,7 +111,7 @@ class KvCache {
   int64_t block_floats() const;  // a block's memory, in floats
 
   int64_t n_layers_, k_width_, v_width_, max_positions_, block_size_;
-  int64_t budget_ = 0, in_use_ = 0, cached_limit_ = -1;
+  int64_t budget_ = 0, in_use_ = 0, cached_limit_ = -1, segment_ = 0;
   bool bf16_ = false;
   std::vector<Block> blocks_;
   std::vector<int> free_;  // allocated, unreferenced, not published

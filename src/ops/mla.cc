@@ -226,6 +226,7 @@ Tensor mla_absorbed(const Tensor& q, const Weight& kv_b, const MlaShape& s,
                   qc.data() + g * D + R);
     }
     attend_rows(qc.data(), G, D, spans[t].rows, 0, spans[t].rows, 0, R, pos[t] + 1, s.scale,
+                first_of_sequence(spans[t].rows, t > 0 ? &spans[t - 1].rows : nullptr),
                 o_lat.ptr<float>() + (t * H + h0) * R);
   });
   // out[t, h] = o_lat[t, h] . W_v[h]^T                          [T, H, v]

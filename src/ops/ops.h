@@ -126,18 +126,28 @@ Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& rows);
 // tmp[0, n) = the bf16 values src[0, n) widened (the kernels' to_f32); returns tmp.
 const float* widen_bf16(const uint16_t* src, int64_t n, float* tmp);
 
-// Rows stored block by block (the paged KV cache), in f32 or bf16: row j starts at element
-// offset + (j % block_size) * width of block j / block_size.
+// Rows of `width` elements stored block by block (the paged KV cache), in f32 or bf16, each
+// row cut into segments of `segment` elements (a kv head's; 0: the whole row). Within block
+// j / block_size, starting at element offset, segment s of every row of the block comes before
+// segment s + 1's, so one segment's rows are contiguous: element c of row j is at
+//   offset + (c / segment) * block_size * segment + (j % block_size) * segment + c % segment.
 struct RowBlocks {
   const float* const* blocks = nullptr;  // block memory (bf16 rows: read as uint16_t)
   int64_t offset = 0, width = 0, block_size = 1;
   bool bf16 = false;
-  // Elements [c0, c0 + n) of row j as f32: a pointer into the block for f32 rows, or tmp (n
-  // floats) filled with the widened values for bf16 rows.
+  int64_t segment = 0;
+  int64_t seg() const { return segment > 0 ? segment : width; }
+  // Where element c of row j % block_size is within its block.
+  int64_t at(int64_t j, int64_t c) const {
+    const int64_t s = seg();
+    return offset + (c / s) * block_size * s + (j % block_size) * s + c % s;
+  }
+  // Elements [c0, c0 + n) of row j, inside one segment, as f32: a pointer into the block for
+  // f32 rows, or tmp (n floats) filled with the widened values for bf16 rows.
   const float* get(int64_t j, int64_t c0, int64_t n, float* tmp) const {
-    const int64_t at = offset + (j % block_size) * width + c0;
-    if (!bf16) return blocks[j / block_size] + at;
-    return widen_bf16(reinterpret_cast<const uint16_t*>(blocks[j / block_size]) + at, n, tmp);
+    if (!bf16) return blocks[j / block_size] + at(j, c0);
+    return widen_bf16(reinterpret_cast<const uint16_t*>(blocks[j / block_size]) + at(j, c0), n,
+                      tmp);
   }
 };
 
@@ -149,11 +159,19 @@ struct KvSpan {
   RowBlocks k, v;
 };
 // One task's share of attention over cached rows: the G query heads q[g * dk, (g + 1) * dk)
-// that share keys k (elements [ck, ck + dk) of each row) and values v (elements [cv, cv + dv))
+// that share keys k (elements [ck, ck + dk) of each row, inside one segment) and values v
+// (elements [cv, cv + dv))
 // attend to rows [0, n):  o[g * dv + d] += sum_j softmax_j(scale * q_g . k_j) v_j[d]
 // (o starts at zero for plain attention). Each block of rows is read once for all G heads.
+// cold: the rows are likely not in the caches (the first token of its sequence in a batch; the
+// others find the rows their sequence's first token read), so each next block is prefetched.
 void attend_rows(const float* q, int64_t G, int64_t dk, const RowBlocks& k, int64_t ck,
-                 const RowBlocks& v, int64_t cv, int64_t dv, int64_t n, float scale, float* o);
+                 const RowBlocks& v, int64_t cv, int64_t dv, int64_t n, float scale, bool cold,
+                 float* o);
+// Whether token t of a batch is the first of its sequence (spans of rows differ from t - 1's).
+inline bool first_of_sequence(const RowBlocks& rows, const RowBlocks* before) {
+  return !before || rows.blocks != before->blocks;
+}
 Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim,
                  const std::vector<KvSpan>& kv, const std::vector<int32_t>& pos, float scale);
 

@@ -3,10 +3,12 @@
 // engine schedules by.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <numeric>
 
 #include "core/error.h"
 #include "models/kv_cache.h"
+#include "ops/ops.h"
 
 namespace r1::models {
 namespace {
@@ -64,6 +66,62 @@ TEST(KvCache, Bf16Rows) {
   EXPECT_EQ(k_at(c, 0, f, 9), bf16_to_f32(f32_to_bf16(9.3f)));
   EXPECT_EQ(k_at(c, 0, f, 10), 17);
   EXPECT_THROW(c.set_dtype(DType::F32), Error) << "blocks exist";
+}
+
+// Rows cut into kv-head segments: writes in pieces that cross segments land where RowBlocks says,
+// each segment's rows of a block are contiguous, and attention over the segmented cache equals
+// attention over the same rows stored whole (bit for bit: the kernels read the same values in
+// the same order), in f32 and bf16.
+TEST(KvCache, SegmentsKeepEachHeadsRowsTogether) {
+  for (DType dt : {DType::F32, DType::BF16}) {
+    KvCache whole(2, 8, 8, 100, 4), cut(2, 8, 8, 100, 4);
+    cut.set_segment(4);
+    for (KvCache* c : {&whole, &cut}) c->set_dtype(dt);
+    const int a = whole.add_sequence(), b = cut.add_sequence();
+    const int64_t n = 11;
+    whole.reserve(a, n);
+    cut.reserve(b, n);
+    auto value = [](int l, bool v, int64_t p, int64_t c) {
+      return static_cast<float>(std::sin(1.0 + 1000 * l + 500 * v + 10 * p + c));
+    };
+    for (int l = 0; l < 2; ++l)
+      for (int64_t p = 0; p < n; ++p)
+        for (bool v : {false, true}) {
+          float row[8];
+          for (int64_t c = 0; c < 8; ++c) row[c] = value(l, v, p, c);
+          (v ? whole.write_v(l, a, p, row, 0, 8) : whole.write_k(l, a, p, row, 0, 8));
+          for (auto [c0, len] : {std::pair<int64_t, int64_t>{0, 2}, {2, 5}, {7, 1}})
+            (v ? cut.write_v(l, b, p, row + c0, c0, len) : cut.write_k(l, b, p, row + c0, c0, len));
+        }
+    whole.set_length(a, n);
+    cut.set_length(b, n);
+    for (int l = 0; l < 2; ++l) {
+      const ops::RowBlocks k = cut.k_rows(l, b), v = cut.v_rows(l, b);
+      for (int64_t p = 0; p < n; ++p)
+        for (int64_t c = 0; c < 8; ++c) {
+          float tmp[1];
+          const float want = dt == DType::F32 ? value(l, false, p, c)
+                                              : bf16_to_f32(f32_to_bf16(value(l, false, p, c)));
+          ASSERT_EQ(k.get(p, c, 1, tmp)[0], want) << l << " " << p << " " << c;
+          ASSERT_EQ(k.at(p, c), k.offset + (c / 4) * 16 + (p % 4) * 4 + c % 4);
+          ASSERT_EQ(v.get(p, c, 1, tmp)[0], whole.v_rows(l, a).get(p, c, 1, tmp)[0]);
+        }
+      // 4 query heads on 2 kv heads, tokens at positions 6 and 10.
+      Tensor q = Tensor::empty(DType::F32, {2, 16});
+      for (int64_t i = 0; i < q.numel(); ++i) q.ptr<float>()[i] = std::cos(0.3 * i);
+      const std::vector<int32_t> pos = {6, 10};
+      const Tensor x = ops::attention(
+          q, 4, 2, 4,
+          {{whole.k_rows(l, a), whole.v_rows(l, a)}, {whole.k_rows(l, a), whole.v_rows(l, a)}}, pos,
+          0.5f);
+      const Tensor y = ops::attention(q, 4, 2, 4, {{k, v}, {k, v}}, pos, 0.5f);
+      for (int64_t i = 0; i < x.numel(); ++i)
+        ASSERT_EQ(x.ptr<float>()[i], y.ptr<float>()[i]) << dtype_name(dt) << " " << i;
+    }
+  }
+  KvCache c(1, 8, 8, 10, 4);
+  c.reserve(c.add_sequence(), 1);
+  EXPECT_THROW(c.set_segment(4), Error) << "blocks exist";
 }
 
 TEST(KvCache, ForkSharesBlocksAndCopiesOnWrite) {
