@@ -7,7 +7,8 @@
 //   (a hash chain over the tokens from position 0), and attach_prefix() starts a new sequence on
 //   the blocks of the longest published prefix of its prompt. Published blocks nobody uses stay
 //   cached and are evicted least recently used first when memory is needed.
-// Standard attention stores [n_kv_heads * head_dim] in each key and value row; DeepSeek's
+// Standard attention stores [n_kv_heads * head_dim] in each key and value row (cut into one
+// segment per kv head, so that a head's rows are contiguous within a block); DeepSeek's
 // absorbed MLA stores the normalized latent and the rotary key ([kv_lora_rank +
 // qk_rope_head_dim]) as the key row and no value row. Rows are f32 (exact), or bf16 (half the
 // memory; set_dtype before the first block, as r1 serve does by default).
