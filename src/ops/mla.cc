@@ -192,40 +192,38 @@ Tensor mla_absorbed(const Tensor& q, const Weight& kv_b, const MlaShape& s,
   R1_ASSERT(kv_b.rows() == H * kvw && kv_b.cols() == R && q.dim(1) == H * qw);
   if (key_t && !key_t->w.defined()) key_t = nullptr;
   R1_ASSERT(!key_t || (key_t->rows() == H * R && key_t->cols() == s.nope));
-  // q_lat[t, h] = sum_i q_nope[t, h, i] * W_k[h][i, :]        [T, H, lora]
-  Tensor q_lat = Tensor::zeros(DType::F32, {T, H * R});
+  // Each head's query against the latent rows, [q_lat | q_pe]                [T, H, lora + rope]
+  //   q_lat[t, h] = sum_i q_nope[t, h, i] * W_k[h][i, :]
+  const int64_t D = R + s.rope;
+  Tensor q_cat = Tensor::zeros(DType::F32, {T, H * D});
   const bool key_no_nan = key_t && fp8_no_nan(*key_t);
   thread_pool().parallel_for(H, [&](int64_t h) {
+    float* qh = q_cat.ptr<float>() + h * D;
+    for (int64_t t = 0; t < T; ++t)
+      std::copy_n(q.ptr<float>() + t * q.dim(1) + h * qw + s.nope, s.rope, qh + t * H * D + R);
     if (key_t) {  // one fused product with the transposed key half
       weight_rows_product(q.ptr<float>() + h * qw, q.dim(1), T, *key_t, h * R, (h + 1) * R,
-                          key_no_nan, q_lat.ptr<float>() + h * R, H * R);
+                          key_no_nan, qh, H * D);
       return;
     }
     std::vector<float> wrow(R);
     for (int64_t i = 0; i < s.nope; ++i) {
       widen_rows(kv_b, h * kvw + i, 1, wrow.data());
       for (int64_t t = 0; t < T; ++t)
-        K().axpy(q.ptr<float>()[t * q.dim(1) + h * qw + i], wrow.data(),
-                 q_lat.ptr<float>() + (t * H + h) * R, R);
+        K().axpy(q.ptr<float>()[t * q.dim(1) + h * qw + i], wrow.data(), qh + t * H * D, R);
     }
   });
   // o_lat[t, h] = sum_j softmax_j(scale * (q_lat . c_j + q_pe . k_pe_j)) c_j   [T, H, lora]
   // All heads attend to the same latent rows: a task takes a group of a token's heads (as many
-  // groups as keep the threads busy), whose queries [q_lat | q_pe] read each row once.
+  // groups as keep the threads busy), whose queries read each row once.
   Tensor o_lat = Tensor::zeros(DType::F32, {T, H * R});
   const int64_t splits = std::clamp<int64_t>(thread_pool().size() / T, 1, H);
-  const int64_t per = (H + splits - 1) / splits, D = R + s.rope;
+  const int64_t per = (H + splits - 1) / splits;
   thread_pool().parallel_for(T * splits, [&](int64_t task) {
     const int64_t t = task / splits, h0 = task % splits * per, G = std::min(per, H - h0);
     if (G <= 0) return;
-    thread_local std::vector<float> qc;
-    qc.resize(static_cast<size_t>(G * D));
-    for (int64_t g = 0; g < G; ++g) {
-      std::copy_n(q_lat.ptr<float>() + (t * H + h0 + g) * R, R, qc.data() + g * D);
-      std::copy_n(q.ptr<float>() + t * q.dim(1) + (h0 + g) * qw + s.nope, s.rope,
-                  qc.data() + g * D + R);
-    }
-    attend_rows(qc.data(), G, D, spans[t].rows, 0, spans[t].rows, 0, R, pos[t] + 1, s.scale,
+    attend_rows(q_cat.ptr<float>() + (t * H + h0) * D, G, D, spans[t].rows, 0, spans[t].rows, 0, R,
+                pos[t] + 1, s.scale,
                 first_of_sequence(spans[t].rows, t > 0 ? &spans[t - 1].rows : nullptr),
                 o_lat.ptr<float>() + (t * H + h0) * R);
   });
