@@ -24,8 +24,111 @@ inline __m256i kq_dot_acc(__m256i acc, __m256i a, __m256i b) {
 #define R1_KQ_MB 4
 #include "kernels/cpu/gemm_kq.inc"
 #undef R1_KQ_MB
+namespace {
+template <DType T>
+bool r8_row512(const GemmParams& p, const uint8_t* w0, int64_t group, int64_t groups,
+               const int8_t* xq, const float* xd, const void* xs, float* y);
+}  // namespace
+
 #define R1_R8_MB 4
+#define R1_R8_ROW r8_row512
 #include "kernels/cpu/gemm_r8.inc"
 #undef R1_R8_MB
+#undef R1_R8_ROW
+
+namespace {
+
+// Lane i of the result: X's int32 word (4 activations) k + i / 8, for the two 32-byte vectors of
+// a packed chunk in one 512-bit register.
+inline __m512i r8_words(__m512i xv, int k) {
+  const __m512i idx =
+      _mm512_srli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 3);
+  return _mm512_permutexvar_epi32(_mm512_add_epi32(idx, _mm512_set1_epi32(k)), xv);
+}
+
+// One X row against S Q4_K_R8 groups (gstep bytes apart, nu super-blocks each) on 512-bit
+// vectors: two of a chunk's 4 vectors per register (lanes 0-7 and 8-15 hold the same 8 rows'
+// sums of different weights), so one vpdpbusd does the work of two, the X words for every group
+// are permuted once per chunk, and the two halves are added once at the end. The minimum terms go
+// to their own accumulators, off the products' dependency chain.
+template <int S>
+void q4k_row512(const uint8_t* g, int64_t gstep, int64_t nu, const int8_t* xq, const float* xd,
+                const float* sx, float* y, int64_t ystep) {
+  constexpr int64_t UB = packed_unit_bytes(DType::Q4_K_R8);
+  const __m512i low4 = _mm512_set1_epi8(0x0f), zero = _mm512_setzero_si512();
+  __m512 acc[S];
+  __m256 mins[S];
+#pragma GCC unroll 4
+  for (int i = 0; i < S; ++i) {
+    acc[i] = _mm512_setzero_ps();
+    mins[i] = _mm256_setzero_ps();
+  }
+  for (int64_t s = 0; s < nu; ++s) {
+    const uint8_t* u[S];
+    __m512 d[S];
+    __m256 dmin[S];
+#pragma GCC unroll 4
+    for (int i = 0; i < S; ++i) {
+      u[i] = g + i * gstep + s * UB;
+      const char* ahead = reinterpret_cast<const char*>(u[i]) + kR8Ahead * UB;
+      for (int64_t b = 0; b < UB; b += 64) _mm_prefetch(ahead + b, _MM_HINT_T0);
+      d[i] = _mm512_broadcast_f32x8(r8_f16x8(u[i]));
+      dmin[i] = r8_f16x8(u[i] + 16);
+    }
+    for (int c = 0; c < 8; ++c) {
+      const int64_t xc = s * 8 + c;
+      const __m512i xv = _mm512_castsi256_si512(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32 * xc)));
+      // low nibbles of vectors 0 | 1 and 2 | 3: weights 0-7 and 8-15; high nibbles 16-31
+      const __m512i x01 = r8_words(xv, 0), x23 = r8_words(xv, 2);
+      const __m512i x45 = r8_words(xv, 4), x67 = r8_words(xv, 6);
+      const __m512 dx = _mm512_set1_ps(xd[xc]);
+      const __m256 sxc = _mm256_set1_ps(sx[xc]);
+#pragma GCC unroll 4
+      for (int i = 0; i < S; ++i) {
+        const uint8_t* q = u[i] + 160 + 128 * c;
+        const __m512i v01 = _mm512_loadu_si512(q), v23 = _mm512_loadu_si512(q + 64);
+        const __m512i lo =
+            _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, _mm512_and_si512(v01, low4), x01),
+                                _mm512_and_si512(v23, low4), x23);
+        const __m512i hi = _mm512_dpbusd_epi32(
+            _mm512_dpbusd_epi32(zero, _mm512_and_si512(_mm512_srli_epi16(v01, 4), low4), x45),
+            _mm512_and_si512(_mm512_srli_epi16(v23, 4), low4), x67);
+        int64_t sc8;
+        std::memcpy(&sc8, u[i] + 32 + 8 * c, 8);
+        const __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_set1_epi64x(sc8)));
+        acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(lo, hi)),
+                                 _mm512_mul_ps(sc, _mm512_mul_ps(d[i], dx)), acc[i]);
+        mins[i] = _mm256_fmadd_ps(_mm256_mul_ps(r8_u8x8(u[i] + 96 + 8 * c), dmin[i]), sxc, mins[i]);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < S; ++i) {
+    const __m256 sum =
+        _mm256_add_ps(_mm512_castps512_ps256(acc[i]),
+                      _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[i]), 1)));
+    _mm256_storeu_ps(y + i * ystep, _mm256_sub_ps(sum, mins[i]));
+  }
+}
+
+// gemm_r8.inc's decode hook: one X row on 512-bit vectors where a kernel above does the type.
+template <DType T>
+bool r8_row512(const GemmParams& p, const uint8_t* w0, int64_t group, int64_t groups,
+               const int8_t* xq, const float* xd, const void* xs, float* y) {
+  if constexpr (T != DType::Q4_K_R8) {
+    return false;
+  } else {
+    const int64_t nu = p.K / 256, q = groups / 4;
+    const float* sx = static_cast<const float*>(xs);
+    for (int64_t t = 0; t < q; ++t)
+      q4k_row512<4>(w0 + t * group, q * group, nu, xq, xd, sx, y + 8 * t, 8 * q);
+    for (int64_t t = 4 * q; t < groups; ++t)
+      q4k_row512<1>(w0 + t * group, 0, nu, xq, xd, sx, y + 8 * t, 0);
+    return true;
+  }
+}
+
+}  // namespace
 
 }  // namespace r1::kernels::avx512
