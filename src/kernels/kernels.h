@@ -99,13 +99,15 @@ struct KernelTable {
   // Attention over cached rows for the G query heads that share one key / value head (decode):
   //   attn_scores: s[g * lds + j] = scale * sum_d q[g * D + d] * k_j[d]
   //   attn_values: o[g * D + d] += sum_j p[g * ldp + j] * v_j[d]
-  // for g < G, j < n, d < D, where row j of k (v) starts at element j * ldk (j * ldv) and is f32 or
-  // bf16 (widened exactly); sums in f32, in an unspecified order. Each cached row is read once
-  // from memory for all G heads (tiles of rows x heads whose sums are reduced together).
-  void (*attn_scores)(const float* q, int64_t G, int64_t D, const void* k, DType kt, int64_t ldk,
+  // for g < G, j < n, d < D, where row j of k (v) is the D elements at k[j] (v[j]), f32 or bf16
+  // (widened exactly); sums in f32, in an unspecified order. Each cached row is read once from
+  // memory for all G heads (tiles of rows x heads whose sums are reduced together), and the rows
+  // a few places ahead are prefetched through their pointers as the kernels go: cached rows lie
+  // in short runs (KV cache blocks) that the hardware prefetchers do not follow.
+  void (*attn_scores)(const float* q, int64_t G, int64_t D, const void* const* k, DType kt,
                       int64_t n, float scale, float* s, int64_t lds);
-  void (*attn_values)(const float* p, int64_t ldp, int64_t G, int64_t D, const void* v, DType vt,
-                      int64_t ldv, int64_t n, float* o);
+  void (*attn_values)(const float* p, int64_t ldp, int64_t G, int64_t D, const void* const* v,
+                      DType vt, int64_t n, float* o);
 };
 
 // The best table this CPU supports, chosen once (R1_ISA=scalar|avx2|avx512 caps it).

@@ -223,9 +223,7 @@ Tensor mla_absorbed(const Tensor& q, const Weight& kv_b, const MlaShape& s,
     const int64_t t = task / splits, h0 = task % splits * per, G = std::min(per, H - h0);
     if (G <= 0) return;
     attend_rows(q_cat.ptr<float>() + (t * H + h0) * D, G, D, spans[t].rows, 0, spans[t].rows, 0, R,
-                pos[t] + 1, s.scale,
-                first_of_sequence(spans[t].rows, t > 0 ? &spans[t - 1].rows : nullptr),
-                o_lat.ptr<float>() + (t * H + h0) * R);
+                pos[t] + 1, s.scale, o_lat.ptr<float>() + (t * H + h0) * R);
   });
   // out[t, h] = o_lat[t, h] . W_v[h]^T                          [T, H, v]
   Tensor out = Tensor::zeros(DType::F32, {T, H * s.v});

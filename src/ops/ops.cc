@@ -636,43 +636,30 @@ const float* widen_bf16(const uint16_t* src, int64_t n, float* tmp) {
 
 namespace {
 
-// f(rows, dtype, j0, m) for each block of rows [j0, j0 + m) among rows [0, n) of b, rows pointing
-// at element c0 of row j0 (the block's rows follow at a stride of b.seg() elements). While f
-// uses one block, elements [c0, c0 + used) of the next block's rows are prefetched: each block
-// is a new stream, too short for the hardware prefetchers to find.
-template <class F>
-void each_block(const RowBlocks& b, int64_t n, int64_t c0, int64_t used, bool prefetch, F&& f) {
-  const DType dt = b.bf16 ? DType::BF16 : DType::F32;
-  const int64_t es = b.bf16 ? 2 : 4;
-  auto rows_of = [&](int64_t j0) {
-    return reinterpret_cast<const uint8_t*>(b.blocks[j0 / b.block_size]) + b.at(j0, c0) * es;
-  };
+// Pointers to element c0 of rows [0, n) of b, block by block (a block's rows of one segment
+// are seg() elements apart).
+void row_pointers(const RowBlocks& b, int64_t n, int64_t c0, std::vector<const void*>& out) {
+  out.resize(static_cast<size_t>(n));
+  const int64_t es = b.bf16 ? 2 : 4, stride = b.seg() * es, first = b.at(0, c0) * es;
   for (int64_t j0 = 0; j0 < n; j0 += b.block_size) {
-    if (prefetch && j0 + b.block_size < n) {
-      const uint8_t* next = rows_of(j0 + b.block_size);
-      const int64_t m = std::min(b.block_size, n - j0 - b.block_size);
-      for (int64_t i = 0; i < m; ++i)
-        for (int64_t at = 0; at < used * es; at += 64)
-          __builtin_prefetch(next + i * b.seg() * es + at);
-    }
-    f(rows_of(j0), dt, j0, std::min(b.block_size, n - j0));
+    const uint8_t* p = reinterpret_cast<const uint8_t*>(b.blocks[j0 / b.block_size]) + first;
+    for (int64_t j = j0; j < std::min(n, j0 + b.block_size); ++j, p += stride) out[j] = p;
   }
 }
 
 }  // namespace
 
 void attend_rows(const float* q, int64_t G, int64_t dk, const RowBlocks& k, int64_t ck,
-                 const RowBlocks& v, int64_t cv, int64_t dv, int64_t n, float scale, bool cold,
-                 float* o) {
+                 const RowBlocks& v, int64_t cv, int64_t dv, int64_t n, float scale, float* o) {
   thread_local std::vector<float> scores;
+  thread_local std::vector<const void*> krows, vrows;
   scores.resize(static_cast<size_t>(n * G));
-  each_block(k, n, ck, dk, cold, [&](const void* rows, DType dt, int64_t j0, int64_t m) {
-    K().attn_scores(q, G, dk, rows, dt, k.seg(), m, scale, scores.data() + j0, n);
-  });
+  row_pointers(k, n, ck, krows);
+  row_pointers(v, n, cv, vrows);
+  K().attn_scores(q, G, dk, krows.data(), k.bf16 ? DType::BF16 : DType::F32, n, scale,
+                  scores.data(), n);
   for (int64_t g = 0; g < G; ++g) K().softmax(scores.data() + g * n, n);
-  each_block(v, n, cv, dv, cold, [&](const void* rows, DType dt, int64_t j0, int64_t m) {
-    K().attn_values(scores.data() + j0, n, G, dv, rows, dt, v.seg(), m, o);
-  });
+  K().attn_values(scores.data(), n, G, dv, vrows.data(), v.bf16 ? DType::BF16 : DType::F32, n, o);
 }
 
 Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim,
@@ -690,7 +677,6 @@ Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t h
     const int64_t t = task / n_kv, kvh = task % n_kv, h0 = kvh * group;
     attend_rows(q.ptr<float>() + t * n_heads * head_dim + h0 * head_dim, group, head_dim, kv[t].k,
                 kvh * head_dim, kv[t].v, kvh * head_dim, head_dim, pos[t] + 1, scale,
-                first_of_sequence(kv[t].k, t > 0 ? &kv[t - 1].k : nullptr),
                 out.ptr<float>() + t * n_heads * head_dim + h0 * head_dim);
   };
   if (work < kMinParallelWork) {

@@ -162,16 +162,10 @@ struct KvSpan {
 // that share keys k (elements [ck, ck + dk) of each row, inside one segment) and values v
 // (elements [cv, cv + dv))
 // attend to rows [0, n):  o[g * dv + d] += sum_j softmax_j(scale * q_g . k_j) v_j[d]
-// (o starts at zero for plain attention). Each block of rows is read once for all G heads.
-// cold: the rows are likely not in the caches (the first token of its sequence in a batch; the
-// others find the rows their sequence's first token read), so each next block is prefetched.
+// (o starts at zero for plain attention). Each row is read once for all G heads, through the
+// attention kernels (which prefetch the rows ahead: the blocks are short runs of memory).
 void attend_rows(const float* q, int64_t G, int64_t dk, const RowBlocks& k, int64_t ck,
-                 const RowBlocks& v, int64_t cv, int64_t dv, int64_t n, float scale, bool cold,
-                 float* o);
-// Whether token t of a batch is the first of its sequence (spans of rows differ from t - 1's).
-inline bool first_of_sequence(const RowBlocks& rows, const RowBlocks* before) {
-  return !before || rows.blocks != before->blocks;
-}
+                 const RowBlocks& v, int64_t cv, int64_t dv, int64_t n, float scale, float* o);
 Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim,
                  const std::vector<KvSpan>& kv, const std::vector<int32_t>& pos, float scale);
 

@@ -234,7 +234,8 @@ TEST_P(OpsTest, ToF32ExhaustiveSmallTypes) {
   }
 }
 
-// Decode attention's two kernels on f32 and bf16 rows at odd strides, every head count up to
+// Decode attention's two kernels on f32 and bf16 rows at odd strides (through their pointers, in
+// reverse order), every head count up to
 // past one register group, head sizes around the vector widths, row counts around the row
 // groups (8 on AVX2, 16 on AVX-512): each result (and the reference's) within float rounding
 // of the double sum over the decoded rows, and nothing written past n scores.
@@ -248,14 +249,18 @@ TEST_P(OpsTest, AttentionScoresAndValues) {
                                    " D=" + std::to_string(D) + " n=" + std::to_string(n);
           const auto rows_f = random_floats(n * ld, 20, -2.0f, 2.0f);
           const auto rows = encode(rows_f, dt);
+          // Row j is stored row n - 1 - j: the kernels follow the pointers, whatever the order.
+          std::vector<const void*> ptrs(n);
+          for (int64_t j = 0; j < n; ++j)
+            ptrs[j] = rows.data() + (n - 1 - j) * ld * (dt == DType::F32 ? 4 : 2);
           auto row = [&](int64_t j, int64_t d) {  // the stored value, decoded
-            return dt == DType::F32 ? rows_f[j * ld + d]
-                                    : bf16_to_f32(f32_to_bf16(rows_f[j * ld + d]));
+            const float f = rows_f[(n - 1 - j) * ld + d];
+            return dt == DType::F32 ? f : bf16_to_f32(f32_to_bf16(f));
           };
           const auto q = random_floats(G * D, 21), p = random_floats(G * lds, 22, 0.0f, 1.0f);
           for (const KernelTable* kt : {&ref(), &simd()}) {
             std::vector<float> s(G * lds, 7.0f);
-            kt->attn_scores(q.data(), G, D, rows.data(), dt, ld, n, 0.125f, s.data(), lds);
+            kt->attn_scores(q.data(), G, D, ptrs.data(), dt, n, 0.125f, s.data(), lds);
             for (int64_t g = 0; g < G; ++g)
               for (int64_t j = 0; j < lds; ++j) {
                 double sum = 0, bound = 0;
@@ -269,7 +274,7 @@ TEST_P(OpsTest, AttentionScoresAndValues) {
               }
             const auto o0 = random_floats(G * D, 23);
             auto o = o0;
-            kt->attn_values(p.data(), lds, G, D, rows.data(), dt, ld, n, o.data());
+            kt->attn_values(p.data(), lds, G, D, ptrs.data(), dt, n, o.data());
             for (int64_t g = 0; g < G; ++g)
               for (int64_t d = 0; d < D; ++d) {
                 double sum = o0[g * D + d], bound = std::fabs(sum);

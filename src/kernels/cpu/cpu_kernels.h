@@ -9,6 +9,12 @@
 
 namespace r1::kernels {
 
+// Decode attention (attn.inc): the rows of the kv cache whose lines are prefetched, this many
+// ahead of the row in use (a row's lines as it is read: a steady trickle, not a burst per block);
+// and the rows whose values every head group takes in turn while they are in the L1.
+constexpr int64_t kAttnAhead = 16;
+constexpr int64_t kAttnChunk = 16;
+
 // Thread-local, 64-byte aligned scratch memory (kernels/cpu/scratch.cc, compiled without ISA
 // flags). Each slot is a separate buffer, grown on demand and kept for the thread's life; the
 // pointer stays valid until the next call with the same slot on the same thread.
@@ -56,10 +62,10 @@ QuantizedX quantized_x(const GemmParams& p,
   void quantize_x_q8(const float* x, int64_t n, int8_t* q, float* d);                              \
   void x_to_bf16(const float* x, int64_t ldx, bool x_trans, int64_t M, int64_t K, uint16_t* xb,    \
                  int64_t ldb);                                                                     \
-  void attn_scores(const float* q, int64_t G, int64_t D, const void* k, DType kt, int64_t ldk,     \
+  void attn_scores(const float* q, int64_t G, int64_t D, const void* const* k, DType kt,           \
                    int64_t n, float scale, float* s, int64_t lds);                                 \
-  void attn_values(const float* p, int64_t ldp, int64_t G, int64_t D, const void* v, DType vt,     \
-                   int64_t ldv, int64_t n, float* o);
+  void attn_values(const float* p, int64_t ldp, int64_t G, int64_t D, const void* const* v,        \
+                   DType vt, int64_t n, float* o);
 
 namespace avx2 {
 R1_DECLARE_KERNELS

@@ -271,21 +271,22 @@ __m256 sum8(const __m256 r[8]) {
                        _mm256_permute2f128_ps(w[0], w[1], 0x31));
 }
 
-// The dot products of NG <= 2 heads with rows j .. j + 3 (row j at element j * ldk of k): each
-// loaded chunk of a row feeds NG products and each query chunk 4; the 8 sums are reduced together
-// (lanes 4g .. 4g + 3 hold head g's).
+// The dot products of NG <= 2 heads with the 4 rows at r[0..3]: each loaded chunk of a row feeds
+// NG products and each query chunk 4; the 8 sums are reduced together (lanes 4g .. 4g + 3 hold
+// head g's). The same chunk of the rows at pf[0, npf) is prefetched.
 template <bool kBf16, int NG>
-void scores_tile(const float* q, int64_t D, const void* k, int64_t ldk, int64_t j, __m256 scale,
-                 float* s, int64_t lds) {
+void scores_tile(const float* q, int64_t D, const void* const* r, const void* const* pf, int npf,
+                 __m256 scale, float* s, int64_t lds) {
+  constexpr int64_t kEs = kBf16 ? 2 : 4;
   __m256 acc[8];
 #pragma GCC unroll 8
   for (int i = 0; i < 8; ++i) acc[i] = _mm256_setzero_ps();
   for (int64_t d = 0; d < D; d += 8) {
     const int64_t count = D - d < 8 ? D - d : 8;
-    const __m256 k0 = row8<kBf16>(k, j * ldk + d, count);
-    const __m256 k1 = row8<kBf16>(k, (j + 1) * ldk + d, count);
-    const __m256 k2 = row8<kBf16>(k, (j + 2) * ldk + d, count);
-    const __m256 k3 = row8<kBf16>(k, (j + 3) * ldk + d, count);
+    for (int i = 0; i < npf; ++i)
+      _mm_prefetch(static_cast<const char*>(pf[i]) + d * kEs, _MM_HINT_T0);
+    const __m256 k0 = row8<kBf16>(r[0], d, count), k1 = row8<kBf16>(r[1], d, count);
+    const __m256 k2 = row8<kBf16>(r[2], d, count), k3 = row8<kBf16>(r[3], d, count);
 #pragma GCC unroll 2
     for (int g = 0; g < NG; ++g) {
       const __m256 qv = row8<false>(q + g * D, d, count);
@@ -296,38 +297,43 @@ void scores_tile(const float* q, int64_t D, const void* k, int64_t ldk, int64_t 
     }
   }
   const __m256 sums = _mm256_mul_ps(sum8(acc), scale);
-  _mm_storeu_ps(s + j, _mm256_castps256_ps128(sums));
-  if (NG > 1) _mm_storeu_ps(s + lds + j, _mm256_extractf128_ps(sums, 1));
+  _mm_storeu_ps(s, _mm256_castps256_ps128(sums));
+  if (NG > 1) _mm_storeu_ps(s + lds, _mm256_extractf128_ps(sums, 1));
 }
 
 template <bool kBf16>
-void scores(const float* q, int64_t G, int64_t D, const void* k, int64_t ldk, int64_t n,
-            float scale, float* s, int64_t lds) {
+void scores(const float* q, int64_t G, int64_t D, const void* const* k, int64_t n, float scale,
+            float* s, int64_t lds) {
   const __m256 sv = _mm256_set1_ps(scale);
   int64_t j = 0;
-  for (; j + 4 <= n; j += 4)
+  for (; j + 4 <= n; j += 4) {
+    const int64_t a = j + kAttnAhead;  // the first pair of heads prefetches rows a .. a + 3
+    const int na = a + 4 <= n ? 4 : a < n ? static_cast<int>(n - a) : 0;
     for (int64_t g = 0; g < G; g += 2) {
+      const void* const* pf = g == 0 && na > 0 ? k + a : nullptr;
+      const int npf = pf ? na : 0;
       if (G - g >= 2)
-        scores_tile<kBf16, 2>(q + g * D, D, k, ldk, j, sv, s + g * lds, lds);
+        scores_tile<kBf16, 2>(q + g * D, D, k + j, pf, npf, sv, s + g * lds + j, lds);
       else
-        scores_tile<kBf16, 1>(q + g * D, D, k, ldk, j, sv, s + g * lds, lds);
+        scores_tile<kBf16, 1>(q + g * D, D, k + j, pf, npf, sv, s + g * lds + j, lds);
     }
+  }
   for (; j < n; ++j)  // fewer than 4 rows left: one at a time
     for (int64_t g = 0; g < G; ++g) {
       __m256 acc = _mm256_setzero_ps();
       for (int64_t d = 0; d < D; d += 8) {
         const int64_t count = D - d < 8 ? D - d : 8;
-        acc = _mm256_fmadd_ps(row8<false>(q + g * D, d, count), row8<kBf16>(k, j * ldk + d, count),
-                              acc);
+        acc = _mm256_fmadd_ps(row8<false>(q + g * D, d, count), row8<kBf16>(k[j], d, count), acc);
       }
       s[g * lds + j] = scale * hsum(acc);
     }
 }
 
-// NG heads' outputs, 16 columns at a time, held in registers over all n rows.
+// NG heads' outputs, 16 columns at a time, held in registers over all n rows (attn.inc).
 template <bool kBf16, int NG>
-void values_heads(const float* p, int64_t ldp, int64_t D, const void* v, int64_t ldv, int64_t n,
-                  float* o) {
+void values_heads(const float* p, int64_t ldp, int64_t D, const void* const* v, int64_t n,
+                  int64_t ahead, float* o) {
+  constexpr int64_t kEs = kBf16 ? 2 : 4;
   for (int64_t d = 0; d < D; d += 16) {
     const int64_t c0 = D - d < 8 ? D - d : 8, c1 = D - d - 8 < 0   ? 0
                                                    : D - d - 8 < 8 ? D - d - 8
@@ -338,7 +344,9 @@ void values_heads(const float* p, int64_t ldp, int64_t D, const void* v, int64_t
       acc[g][1] = row8<false>(o + g * D, d + 8, c1);
     }
     for (int64_t j = 0; j < n; ++j) {
-      const __m256 v0 = row8<kBf16>(v, j * ldv + d, c0), v1 = row8<kBf16>(v, j * ldv + d + 8, c1);
+      if (j < ahead)
+        _mm_prefetch(static_cast<const char*>(v[j + kAttnAhead]) + d * kEs, _MM_HINT_T0);
+      const __m256 v0 = row8<kBf16>(v[j], d, c0), v1 = row8<kBf16>(v[j], d + 8, c1);
       for (int g = 0; g < NG; ++g) {
         const __m256 pb = _mm256_set1_ps(p[g * ldp + j]);
         acc[g][0] = _mm256_fmadd_ps(pb, v0, acc[g][0]);

@@ -229,21 +229,22 @@ inline __attribute__((always_inline)) __m512 sum16(const __m512 r[16]) {
   return _mm512_add_ps(_mm512_shuffle_f32x4(x01, x23, 0x88), _mm512_shuffle_f32x4(x01, x23, 0xdd));
 }
 
-// The dot products of NG <= 4 heads with 4 rows (row i at r + i * stride bytes): each loaded
-// chunk of a row feeds NG products and each chunk of a head's query 4, and the 16 sums are
-// reduced together (lanes 4g .. 4g + 3 hold head g's).
+// The dot products of NG <= 4 heads with the 4 rows at r[0..3]: each loaded chunk of a row
+// feeds NG products and each chunk of a head's query 4, and the 16 sums are reduced together
+// (lanes 4g .. 4g + 3 hold head g's). The same chunk of the rows at pf[0, npf) is prefetched.
 template <bool kBf16, int NG>
-void scores_tile(const float* q, int64_t D, const uint8_t* r, int64_t stride, __m512 scale,
-                 float* s, int64_t lds) {
+void scores_tile(const float* q, int64_t D, const void* const* r, const void* const* pf, int npf,
+                 __m512 scale, float* s, int64_t lds) {
   constexpr int64_t kEs = kBf16 ? 2 : 4;
   __m512 acc[16];
 #pragma GCC unroll 16
   for (int i = 0; i < 16; ++i) acc[i] = _mm512_setzero_ps();
   for (int64_t d = 0; d < D; d += 16) {
     const __mmask16 m = tail_mask(D - d < 16 ? D - d : 16);
-    const uint8_t* rd = r + d * kEs;
-    const __m512 k0 = row16<kBf16>(rd, 0, m), k1 = row16<kBf16>(rd + stride, 0, m);
-    const __m512 k2 = row16<kBf16>(rd + 2 * stride, 0, m), k3 = row16<kBf16>(rd + 3 * stride, 0, m);
+    for (int i = 0; i < npf; ++i)
+      _mm_prefetch(static_cast<const char*>(pf[i]) + d * kEs, _MM_HINT_T0);
+    const __m512 k0 = row16<kBf16>(r[0], d, m), k1 = row16<kBf16>(r[1], d, m);
+    const __m512 k2 = row16<kBf16>(r[2], d, m), k3 = row16<kBf16>(r[3], d, m);
 #pragma GCC unroll 4
     for (int g = 0; g < NG; ++g) {
       const __m512 qv = _mm512_maskz_loadu_ps(m, q + g * D + d);
@@ -261,29 +262,31 @@ void scores_tile(const float* q, int64_t D, const uint8_t* r, int64_t stride, __
 }
 
 template <bool kBf16>
-void scores(const float* q, int64_t G, int64_t D, const void* k, int64_t ldk, int64_t n,
-            float scale, float* s, int64_t lds) {
-  constexpr int64_t kEs = kBf16 ? 2 : 4;
-  const auto* rows = static_cast<const uint8_t*>(k);
+void scores(const float* q, int64_t G, int64_t D, const void* const* k, int64_t n, float scale,
+            float* s, int64_t lds) {
   const __m512 sv = _mm512_set1_ps(scale);
   int64_t j = 0;
   for (; j + 4 <= n; j += 4) {
-    const uint8_t* r = rows + j * ldk * kEs;
+    const void* const* r = k + j;
+    const int64_t a = j + kAttnAhead;  // the first group prefetches rows a .. a + 3
+    const int na = a + 4 <= n ? 4 : a < n ? static_cast<int>(n - a) : 0;
     for (int64_t g = 0; g < G; g += 4) {
+      const void* const* pf = g == 0 && na > 0 ? k + a : nullptr;
+      const int npf = pf ? na : 0;
       const float* qg = q + g * D;
       float* sg = s + g * lds + j;
       switch (G - g < 4 ? G - g : 4) {
         case 1:
-          scores_tile<kBf16, 1>(qg, D, r, ldk * kEs, sv, sg, lds);
+          scores_tile<kBf16, 1>(qg, D, r, pf, npf, sv, sg, lds);
           break;
         case 2:
-          scores_tile<kBf16, 2>(qg, D, r, ldk * kEs, sv, sg, lds);
+          scores_tile<kBf16, 2>(qg, D, r, pf, npf, sv, sg, lds);
           break;
         case 3:
-          scores_tile<kBf16, 3>(qg, D, r, ldk * kEs, sv, sg, lds);
+          scores_tile<kBf16, 3>(qg, D, r, pf, npf, sv, sg, lds);
           break;
         default:
-          scores_tile<kBf16, 4>(qg, D, r, ldk * kEs, sv, sg, lds);
+          scores_tile<kBf16, 4>(qg, D, r, pf, npf, sv, sg, lds);
       }
     }
   }
@@ -292,17 +295,18 @@ void scores(const float* q, int64_t G, int64_t D, const void* k, int64_t ldk, in
       __m512 acc = _mm512_setzero_ps();
       for (int64_t d = 0; d < D; d += 16) {
         const __mmask16 m = tail_mask(D - d < 16 ? D - d : 16);
-        acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + g * D + d),
-                              row16<kBf16>(rows, j * ldk + d, m), acc);
+        acc =
+            _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + g * D + d), row16<kBf16>(k[j], d, m), acc);
       }
       s[g * lds + j] = scale * _mm512_reduce_add_ps(acc);
     }
 }
 
-// NG heads' outputs, 64 columns at a time, held in registers over all n rows.
+// NG heads' outputs, 64 columns at a time, held in registers over all n rows (attn.inc).
 template <bool kBf16, int NG>
-void values_heads(const float* p, int64_t ldp, int64_t D, const void* v, int64_t ldv, int64_t n,
-                  float* o) {
+void values_heads(const float* p, int64_t ldp, int64_t D, const void* const* v, int64_t n,
+                  int64_t ahead, float* o) {
+  constexpr int64_t kEs = kBf16 ? 2 : 4;
   for (int64_t d = 0; d < D; d += 64) {
     __mmask16 m[4];
     for (int c = 0; c < 4; ++c) {
@@ -314,7 +318,10 @@ void values_heads(const float* p, int64_t ldp, int64_t D, const void* v, int64_t
       for (int c = 0; c < 4; ++c) acc[g][c] = _mm512_maskz_loadu_ps(m[c], o + g * D + d + 16 * c);
     for (int64_t j = 0; j < n; ++j) {
       __m512 vv[4];
-      for (int c = 0; c < 4; ++c) vv[c] = row16<kBf16>(v, j * ldv + d + 16 * c, m[c]);
+      if (j < ahead)
+        for (int64_t b = d * kEs; b < (d + 64 < D ? d + 64 : D) * kEs; b += 64)
+          _mm_prefetch(static_cast<const char*>(v[j + kAttnAhead]) + b, _MM_HINT_T0);
+      for (int c = 0; c < 4; ++c) vv[c] = row16<kBf16>(v[j], d + 16 * c, m[c]);
       for (int g = 0; g < NG; ++g) {
         const __m512 pb = _mm512_set1_ps(p[g * ldp + j]);
         for (int c = 0; c < 4; ++c) acc[g][c] = _mm512_fmadd_ps(pb, vv[c], acc[g][c]);

@@ -20,9 +20,9 @@ void add(const float* a, const float* b, float* y, int64_t n);
 void quantize_x_q8(const float* x, int64_t n, int8_t* q, float* d);
 void x_to_bf16(const float* x, int64_t ldx, bool x_trans, int64_t M, int64_t K, uint16_t* xb,
                int64_t ldb);
-void attn_scores(const float* q, int64_t G, int64_t D, const void* k, DType kt, int64_t ldk,
-                 int64_t n, float scale, float* s, int64_t lds);
-void attn_values(const float* p, int64_t ldp, int64_t G, int64_t D, const void* v, DType vt,
-                 int64_t ldv, int64_t n, float* o);
+void attn_scores(const float* q, int64_t G, int64_t D, const void* const* k, DType kt, int64_t n,
+                 float scale, float* s, int64_t lds);
+void attn_values(const float* p, int64_t ldp, int64_t G, int64_t D, const void* const* v, DType vt,
+                 int64_t n, float* o);
 
 }  // namespace r1::kernels::ref

@@ -207,24 +207,24 @@ void add(const float* a, const float* b, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
 }
 
-void attn_scores(const float* q, int64_t G, int64_t D, const void* k, DType kt, int64_t ldk,
-                 int64_t n, float scale, float* s, int64_t lds) {
+void attn_scores(const float* q, int64_t G, int64_t D, const void* const* k, DType kt, int64_t n,
+                 float scale, float* s, int64_t lds) {
   for (int64_t g = 0; g < G; ++g)
     for (int64_t j = 0; j < n; ++j) {
       double sum = 0.0;
       for (int64_t d = 0; d < D; ++d)
-        sum += static_cast<double>(q[g * D + d]) * load_as_f32(k, kt, j * ldk + d);
+        sum += static_cast<double>(q[g * D + d]) * load_as_f32(k[j], kt, d);
       s[g * lds + j] = scale * static_cast<float>(sum);
     }
 }
 
-void attn_values(const float* p, int64_t ldp, int64_t G, int64_t D, const void* v, DType vt,
-                 int64_t ldv, int64_t n, float* o) {
+void attn_values(const float* p, int64_t ldp, int64_t G, int64_t D, const void* const* v, DType vt,
+                 int64_t n, float* o) {
   for (int64_t g = 0; g < G; ++g)
     for (int64_t d = 0; d < D; ++d) {
       double sum = o[g * D + d];
       for (int64_t j = 0; j < n; ++j)
-        sum += static_cast<double>(p[g * ldp + j]) * load_as_f32(v, vt, j * ldv + d);
+        sum += static_cast<double>(p[g * ldp + j]) * load_as_f32(v[j], vt, d);
       o[g * D + d] = static_cast<float>(sum);
     }
 }
