@@ -655,11 +655,15 @@ void attend_rows(const float* q, int64_t G, int64_t dk, const RowBlocks& k, int6
   thread_local std::vector<const void*> krows, vrows;
   scores.resize(static_cast<size_t>(n * G));
   row_pointers(k, n, ck, krows);
-  row_pointers(v, n, cv, vrows);
+  // MLA reads its values from the key rows' first columns: the same pointers.
+  const bool same = v.blocks == k.blocks && v.offset == k.offset && v.seg() == k.seg() &&
+                    v.block_size == k.block_size && v.bf16 == k.bf16 && cv == ck;
+  if (!same) row_pointers(v, n, cv, vrows);
   K().attn_scores(q, G, dk, krows.data(), k.bf16 ? DType::BF16 : DType::F32, n, scale,
                   scores.data(), n);
   for (int64_t g = 0; g < G; ++g) K().softmax(scores.data() + g * n, n);
-  K().attn_values(scores.data(), n, G, dv, vrows.data(), v.bf16 ? DType::BF16 : DType::F32, n, o);
+  K().attn_values(scores.data(), n, G, dv, (same ? krows : vrows).data(),
+                  v.bf16 ? DType::BF16 : DType::F32, n, o);
 }
 
 Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim,
