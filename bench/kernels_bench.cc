@@ -8,9 +8,10 @@
 //                 [--shape 0,1] [--min-time 0.3] [--hot 0|1]
 //
 // dtypes: f32, bf16, bf16dot, f16, q8_0, q4_k, q6_k, q4_k_r8, q6_k_r8, f8_e4m3 (codes as
-// DeepSeek's checkpoints have them, 128 x 128 scale blocks). Shapes (K x N): 0 896 x 4864, 1 1536 x
-// 8960, 2 8960 x 1536, 3 1536 x 151936 (the 1.5B's lm_head), 4 7168 x 2048 (a DeepSeek-V3 expert's
-// gate / up).
+// DeepSeek's checkpoints have them, 128 x 128 scale blocks); a block type with "+bf16"
+// (q4_k_r8+bf16) multiplies through bf16 panels (GemmParams::bf16_dot). Shapes (K x N): 0 896 x
+// 4864, 1 1536 x 8960, 2 8960 x 1536, 3 1536 x 151936 (the 1.5B's lm_head), 4 7168 x 2048 (a
+// DeepSeek-V3 expert's gate / up).
 //
 // Each figure is the median over the calls made in --min-time seconds of thread CPU time (at
 // least 3 calls). The scalar reference computes only as many output columns as keep one call
@@ -169,17 +170,20 @@ int main(int argc, char** argv) {
     }
     const int64_t K = shape_k[si], N = shape_n[si];
     for (const std::string& dt : dtypes) {
-      // bf16dot: bf16 W with X rounded to bf16 and bf16 dot products (GemmParams::bf16_dot).
-      const bool bf16_dot = dt == "bf16dot";
-      const DType t = dt == "f32"                ? DType::F32
-                      : dt == "bf16" || bf16_dot ? DType::BF16
-                      : dt == "q8_0"             ? DType::Q8_0
-                      : dt == "q4_k"             ? DType::Q4_K
-                      : dt == "q6_k"             ? DType::Q6_K
-                      : dt == "q4_k_r8"          ? DType::Q4_K_R8
-                      : dt == "q6_k_r8"          ? DType::Q6_K_R8
-                      : dt == "f8_e4m3"          ? DType::F8_E4M3
-                                                 : DType::F16;
+      // bf16dot: bf16 W with X rounded to bf16 and bf16 dot products (GemmParams::bf16_dot);
+      // a block type with "+bf16" (q4_k_r8+bf16): the same over its dequantized panels.
+      const bool plus_bf16 = dt.size() > 5 && dt.compare(dt.size() - 5, 5, "+bf16") == 0;
+      const std::string base_dt = plus_bf16 ? dt.substr(0, dt.size() - 5) : dt;
+      const bool bf16_dot = dt == "bf16dot" || plus_bf16;
+      const DType t = base_dt == "f32"                       ? DType::F32
+                      : base_dt == "bf16" || dt == "bf16dot" ? DType::BF16
+                      : base_dt == "q8_0"                    ? DType::Q8_0
+                      : base_dt == "q4_k"                    ? DType::Q4_K
+                      : base_dt == "q6_k"                    ? DType::Q6_K
+                      : base_dt == "q4_k_r8"                 ? DType::Q4_K_R8
+                      : base_dt == "q6_k_r8"                 ? DType::Q6_K_R8
+                      : base_dt == "f8_e4m3"                 ? DType::F8_E4M3
+                                                             : DType::F16;
       const size_t w_bytes = dtype_bytes(t, N * K);
       const int copies =
           hot ? 1 : static_cast<int>(std::max<size_t>(1, (256u << 20) / w_bytes + 1));

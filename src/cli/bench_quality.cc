@@ -104,7 +104,7 @@ int run_quality(LoadedModel& lm, const QualityOptions& o) {
     io::QuantMix mix;
     if (!io::parse_quant_mix(mix_name, &mix) || mix == io::QuantMix::F32)
       fail_usage("--formats: unknown format \"", mix_name,
-                 "\" (bf16, bf16-fast, f16, q8_0, q4_k_m, q4_0)");
+                 "\" (bf16, f16, q8_0, q4_k_m, q4_0; each with -fast: bf16 dot products)");
     models::LoadOptions opt;
     opt.load = LoadMode::Map;
     opt.quantize = mix;
@@ -117,8 +117,13 @@ int run_quality(LoadedModel& lm, const QualityOptions& o) {
     if (name.empty()) continue;
     Format f;
     f.name = name;
-    if (name == "bf16-fast") {
+    const bool fast = name.size() > 5 && name.compare(name.size() - 5, 5, "-fast") == 0;
+    const std::string base = fast ? name.substr(0, name.size() - 5) : name;
+    if (base == "bf16" && fast) {
       f.model = stored == DType::BF16 ? &ref : model_for("bf16");
+      f.fast = true;
+    } else if (fast) {  // a quantized format with bf16 dot products (bf16 panels, many rows)
+      f.model = model_for(base);
       f.fast = true;
     } else {
       f.model = (name == "bf16" && stored == DType::BF16) ? &ref : model_for(name);

@@ -14,7 +14,7 @@ namespace r1::cli {
 
 struct QualityOptions {
   std::string file;  // .jsonl rows {"text"} (documents joined by a blank line) or plain text
-  std::string formats = "bf16,bf16-fast,q8_0,q4_k_m,q4_0";
+  std::string formats = "bf16,bf16-fast,q8_0,q8_0-fast,q4_k_m,q4_k_m-fast,q4_0";
   int64_t window = 512;
   int64_t tokens = 4096;  // positions to score (whole windows; fewer when the text is short)
   bool json = false;

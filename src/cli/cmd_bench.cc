@@ -257,8 +257,9 @@ R1_COMMAND({"bench",
             "                       rows {\"text\"} or plain text), as llama.cpp's perplexity\n"
             "                       --kl-divergence: mean and 99% KL, top-1 agreement,\n"
             "                       perplexity (the second half of each window scored)\n"
-            "  --formats LIST       with --quality (default bf16,bf16-fast,q8_0,q4_k_m,q4_0;\n"
-            "                       bf16-fast: bf16 weights with bf16 dot products)\n"
+            "  --formats LIST       with --quality (default bf16,bf16-fast,q8_0,q8_0-fast,\n"
+            "                       q4_k_m,q4_k_m-fast,q4_0; NAME-fast: with bf16 dot products,\n"
+            "                       which quantized weights use for 48 or more rows)\n"
             "  --ctx-window N       tokens per window, BOS first (default 512)\n"
             "  --quality-tokens N   positions to score (default 4096)\n",
             {"--json", "--mmap", "--no-mmap", "--fast-bf16", "--exact", "--no-bandwidth",

@@ -29,12 +29,14 @@ const char* kModelFlagsUsage =
     "--lora-rank)\n"
     "  --fast-bf16          bf16 weights: round the activations to bf16 and use the CPU's\n"
     "                       bf16 dot products (about twice the prefill speed; 30x closer to\n"
-    "                       the exact path than PyTorch's bf16 inference, bench/README.md).\n"
-    "                       The default where the CPU has them (AVX-512 BF16), except for\n"
-    "                       r1 score\n"
+    "                       the exact path than PyTorch's bf16 inference, bench/README.md);\n"
+    "                       Q8_0 / 4-6-bit weights: the same over weights dequantized to\n"
+    "                       bf16 for 48 or more tokens at once (prompts), instead of int8\n"
+    "                       activations. The default where the CPU has them and they outrun\n"
+    "                       f32 FMA (AVX-512 BF16 on AMD), except for r1 score\n"
     "  --exact              bf16 weights: every product in f32 of the weights widened\n"
     "                       exactly (the numerics of the reference goldens; r1 score's\n"
-    "                       default)\n";
+    "                       default); quantized weights: int8 activations throughout\n";
 
 const char* kSamplingFlagsUsage =
     "  --temperature T      0 = greedy (default 0.6)\n"

@@ -18,10 +18,13 @@ namespace {
 // packed-panel kernel for larger M where the ISA has them, else widened panels for the ISA's f32
 // GEMM); Q8_0 weights to the ISA's int8 GEMM;
 // the packed layouts (core/quant_pack.h) to its interleaved GEMM; the other block types to its
-// 4-6-bit GEMM; everything else to the ISA's GEMM.
-template <GemmFn G, ToF32Fn T, GemmFn F, GemmFn FP, GemmFn Q, GemmFn KQ, GemmFn R8>
+// 4-6-bit GEMM; block types with bf16_dot to its bf16 panels (the reference where the ISA has no
+// bf16 dot products); everything else to the ISA's GEMM.
+template <GemmFn G, ToF32Fn T, GemmFn F, GemmFn FP, GemmFn Q, GemmFn KQ, GemmFn R8, GemmFn BQ>
 void gemm_entry(const GemmParams& p) {
-  if (p.wtype == DType::Q8_0) {
+  if (p.bf16_dot && is_block_type(p.wtype)) {
+    BQ(p);
+  } else if (p.wtype == DType::Q8_0) {
     Q(p);
   } else if (is_packed_type(p.wtype)) {
     R8(p);
@@ -34,20 +37,20 @@ void gemm_entry(const GemmParams& p) {
   }
 }
 
-#define R1_TABLE(ns, isa, fused, fp8_packed, q8, kq, r8)                                     \
-  KernelTable {                                                                              \
-    isa, gemm_entry<ns::gemm, ns::to_f32, fused, fp8_packed, q8, kq, r8>, ns::dot, ns::axpy, \
-        ns::rms_norm, ns::silu_mul, ns::silu_mul_grad, ns::softmax, ns::exp_sum, ns::to_f32, \
-        ns::add, ns::quantize_x_q8, ns::x_to_bf16, ns::attn_scores, ns::attn_values          \
+#define R1_TABLE(ns, isa, fused, fp8_packed, q8, kq, r8, bq)                                     \
+  KernelTable {                                                                                  \
+    isa, gemm_entry<ns::gemm, ns::to_f32, fused, fp8_packed, q8, kq, r8, bq>, ns::dot, ns::axpy, \
+        ns::rms_norm, ns::silu_mul, ns::silu_mul_grad, ns::softmax, ns::exp_sum, ns::to_f32,     \
+        ns::add, ns::quantize_x_q8, ns::x_to_bf16, ns::attn_scores, ns::attn_values              \
   }
 
 const KernelTable kScalarTable =
-    R1_TABLE(ref, Isa::Scalar, nullptr, nullptr, ref::gemm, ref::gemm, ref::gemm);
+    R1_TABLE(ref, Isa::Scalar, nullptr, nullptr, ref::gemm, ref::gemm, ref::gemm, ref::gemm);
 const KernelTable kAvx2Table = R1_TABLE(avx2, Isa::Avx2, avx2::gemm_fp8_small_m, nullptr,
-                                        avx2::gemm_q8_0, avx2::gemm_kq, avx2::gemm_r8);
+                                        avx2::gemm_q8_0, avx2::gemm_kq, avx2::gemm_r8, ref::gemm);
 const KernelTable kAvx512Table =
     R1_TABLE(avx512, Isa::Avx512, avx512::gemm_fp8_small_m, avx512::gemm_fp8_packed,
-             avx512::gemm_q8_0, avx512::gemm_kq, avx512::gemm_r8);
+             avx512::gemm_q8_0, avx512::gemm_kq, avx512::gemm_r8, avx512::gemm_blocks_bf16);
 
 #undef R1_TABLE
 

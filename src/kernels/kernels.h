@@ -33,6 +33,11 @@ const char* isa_name(Isa isa);
 //   Q4_0 / Q5_0 / Q4_K / Q6_K W (rows of whole blocks): X quantized as for Q8_0; each 32-weight
 //     chunk of W in core/quant.h's QuantChunk form contributes dx * (f0 * the int32 sum of the
 //     first 16 products q * qx + f1 * that of the last 16 - mn * the sum of the 32 qx).
+//   Any block-quantized W (the packed layouts too) with bf16_dot: each weight f * q - mn computed
+//     in f32 (dequantize_row's value) and rounded to bf16, X rounded to bf16, products summed in
+//     f32: what bf16 dot products over dequantized panels compute. Finer than quantizing X to
+//     8 bits, and on CPUs whose bf16 dot products outrun their int8 ones (Zen 4 / 5) faster for
+//     many X rows, where the panels' dequantization is shared by all of them (ops picks it).
 // Transposed operands and accumulation (f32 W only, with or without bf16_dot): with x_trans X is
 // stored k-major, element (m, k) at x[k * ldx + m]; with w_trans W is stored k-major, element (n,
 // k) at w[k * ldw + n] (w then points at column 0 of k = 0; n_begin / n_end index its columns). The

@@ -32,6 +32,9 @@ constexpr int64_t kColumnAlign = 64;
 // Below this many multiply-adds an op runs on the calling thread: waking the pool costs more
 // (and on a busy machine a descheduled worker can stall the caller for a whole time slice).
 constexpr int64_t kMinParallelWork = 1 << 17;
+// X rows from which Q8_0 and packed 4-6-bit W use bf16 panels when bf16 dot products are on
+// (uses_bf16_dot; measured in bench/README.md).
+constexpr int64_t kBlockBf16MinRows = 48;
 
 // fn(i0, i1) over [0, n): on the thread pool in chunks of 4096 elements when n is large enough to
 // gain from it (element-wise ops over a whole batch: prefill, training), else on this thread.
@@ -91,9 +94,15 @@ namespace {
 
 std::atomic<bool> g_fast_bf16{false}, g_bf16_matmul{false};
 
-// Whether products with W of this dtype use bf16 dot products (GemmParams::bf16_dot).
-bool uses_bf16_dot(DType wtype, bool bf16_dot) {
-  return bf16_dot && (wtype == DType::BF16 || (wtype == DType::F32 && bf16_matmul()));
+// Whether products of M rows with W of this dtype use bf16 dot products (GemmParams::bf16_dot).
+// Q8_0 and the packed 4-6-bit layouts take them from kBlockBf16MinRows rows on, where the AVX-512
+// kernels' bf16 panels (each dequantized once for all rows) outrun their int8 dot products; fewer
+// rows (decode) stay on the int8 kernels, which read less per weight.
+bool uses_bf16_dot(DType wtype, bool bf16_dot, int64_t M) {
+  if (!bf16_dot) return false;
+  if (wtype == DType::BF16 || (wtype == DType::F32 && bf16_matmul())) return true;
+  return (wtype == DType::Q8_0 || is_packed_type(wtype)) && M >= kBlockBf16MinRows &&
+         K().isa == kernels::Isa::Avx512;
 }
 
 // X rounded to bf16 once for every column range's GEMM call (GemmParams::xb), its rows split over
@@ -151,7 +160,7 @@ void gemm_columns(const Tensor& x, const Weight& w, Tensor& y, int64_t n0, int64
   p.x = x.ptr<float>();
   p.ldx = x.dim(1);
   set_weight_rows(p, w, n0, n1, w_no_nan);
-  p.bf16_dot = uses_bf16_dot(p.wtype, bf16_dot);
+  p.bf16_dot = uses_bf16_dot(p.wtype, bf16_dot, p.M);
   if (p.bf16_dot && xb && !xb->rows.empty()) {
     p.xb = xb->rows.data();
     p.ldxb = xb->ld;
@@ -283,10 +292,12 @@ Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias, bool bf16_do
   Tensor y = Tensor::empty(DType::F32, {M, N});
   // fp8 chunks start at block boundaries so that each chunk's scales are whole rows of blocks.
   const int64_t align = w.scale.defined() ? w.block_n : kColumnAlign;
-  // Block-quantized weights: X is quantized once here, not in every column range's call.
+  // Block-quantized weights: X is quantized once here, not in every column range's call (or
+  // rounded to bf16 once, below).
+  const bool bf16 = uses_bf16_dot(w.w.dtype, bf16_dot, M);
   std::vector<int8_t> xq;
   std::vector<float> xd;
-  if (is_block_type(w.w.dtype) && Kdim % dtype_block(w.w.dtype) == 0) {
+  if (!bf16 && is_block_type(w.w.dtype) && Kdim % dtype_block(w.w.dtype) == 0) {
     const int64_t nb = Kdim / kQ8Block;
     xq.resize(static_cast<size_t>(M * Kdim));
     xd.resize(static_cast<size_t>(M * nb));
@@ -294,9 +305,7 @@ Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias, bool bf16_do
       K().quantize_x_q8(x.ptr<float>() + m * Kdim, Kdim, xq.data() + m * Kdim, xd.data() + m * nb);
   }
   const bool no_nan = fp8_no_nan(w);
-  const Bf16X xb = uses_bf16_dot(w.w.dtype, bf16_dot)
-                       ? bf16_x(x.ptr<float>(), Kdim, false, M, Kdim, M * N * Kdim)
-                       : Bf16X{};
+  const Bf16X xb = bf16 ? bf16_x(x.ptr<float>(), Kdim, false, M, Kdim, M * N * Kdim) : Bf16X{};
   auto run = [&](int64_t n0, int64_t n1) {
     gemm_columns(x, w, y, n0, n1, bf16_dot, no_nan, xq.empty() ? nullptr : xq.data(),
                  xd.empty() ? nullptr : xd.data(), &xb);

@@ -204,5 +204,58 @@ TEST(GemmR8, RefusesPartialGroups) {
   }
 }
 
+// Block-quantized W with bf16_dot (kernels.h): every ISA computes, up to the order of f32 sums,
+// the product of X rounded to bf16 and each weight of dequantize_row rounded to bf16, for Q8_0,
+// the plain 4-6-bit types and their packed layouts. Odd shapes: M around the micro-tile, K past
+// one 512-wide panel block, a column range not whole panels of 32, row strides past K; and
+// nothing written outside [n_begin, n_end).
+TEST(GemmBlocksBf16, EveryIsaIsTheProductOfTheRoundedOperands) {
+  uint32_t seed = 501;
+  auto round_bf16 = [](float v) { return bf16_to_f32(f32_to_bf16(v)); };
+  for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_K, DType::Q6_K})
+    for (bool pack : {false, true}) {
+      if (pack && t == DType::Q8_0) continue;
+      const int64_t unit = pack ? packed_unit(t) : dtype_block(t);
+      for (int64_t K : {unit, 3 * unit, 5 * unit, 768 + unit})
+        for (int64_t M : {1, 7, 9, 33}) {
+          const int64_t N = 80, ldw = K + unit, ldy = N + 3, ldx = K + 5, n0 = 8, n1 = 72;
+          const std::vector<uint8_t> q = quantized(t, N, ldw, seed++);
+          const std::vector<uint8_t> w = pack ? packed(t, q, N, ldw) : q;
+          const std::vector<float> x = random_floats(M * ldx, seed++, -2.0f, 2.0f);
+          GemmParams gp = testing::gemm_params(M, K, n0, n1, x.data(), ldx, w.data(), ldw,
+                                               pack ? packed_type(t) : t, ldy);
+          gp.bf16_dot = true;
+          std::vector<float> row(ldw);
+          for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+            if (!isa_supported(isa)) continue;
+            std::vector<float> y(M * ldy, -7.0f);
+            gp.y = y.data();
+            kernels_for(isa).gemm(gp);
+            for (int64_t n = 0; n < ldy; ++n) {
+              if (n >= n0 && n < n1)
+                dequantize_row(t, q.data() + dtype_bytes(t, n * ldw), row.data(), ldw);
+              for (int64_t m = 0; m < M; ++m) {
+                const float got = y[m * ldy + n];
+                if (n < n0 || n >= n1) {
+                  ASSERT_EQ(got, -7.0f) << "wrote outside its columns";
+                  continue;
+                }
+                double exact = 0, mag = 0;
+                for (int64_t k = 0; k < K; ++k) {
+                  const double v =
+                      static_cast<double>(round_bf16(x[m * ldx + k])) * round_bf16(row[k]);
+                  exact += v;
+                  mag += std::fabs(v);
+                }
+                ASSERT_LE(std::fabs(got - exact), 4e-6 * mag + 1e-30)
+                    << isa_name(isa) << " " << dtype_name(gp.wtype) << " M=" << M << " K=" << K
+                    << " at " << m << "," << n;
+              }
+            }
+          }
+        }
+    }
+}
+
 }  // namespace
 }  // namespace r1::kernels

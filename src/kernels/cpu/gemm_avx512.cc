@@ -13,6 +13,9 @@
 #include <cstdint>
 #include <cstring>
 
+#include "core/error.h"
+#include "core/quant.h"
+#include "core/quant_pack.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/fp8_avx512.h"
 #include "kernels/ref/ref.h"
@@ -297,7 +300,7 @@ void gemm_dot(const GemmParams& p) {
 // X rows per tile (no faster), other KC (128, 512) and NC (128, 512) (all within 3%).
 
 constexpr int kMr = 8;                          // X rows per micro-tile
-constexpr int kNr = 32;                         // output columns per micro-tile (2 zmm)
+constexpr int kNr = kPanelCols;                 // output columns per micro-tile (2 zmm)
 constexpr int64_t kNc = 256;                    // W rows per packed block
 constexpr int64_t kKcF32 = 256, kKcBf16 = 512;  // K per packed block: 256 KiB either way
 constexpr int64_t kMc = 512;                    // X rows per chunk (bounds the bf16 copy of X)
@@ -332,12 +335,44 @@ void transpose16(__m512i r[16]) {
   }
 }
 
+// Whether the panels hold bf16 pairs for vdpbf16ps: bf16 W, or f32 or block-quantized W rounded
+// to bf16 (bf16_dot).
+bool bf16_panels(const GemmParams& p) {
+  return p.bf16_dot && (p.wtype == DType::BF16 || p.wtype == DType::F32 || is_block_type(p.wtype));
+}
+
+// Weights [k, k + 32) (one chunk) of a Q8_0 or plain K-quant row as 16 bf16 pairs.
+__m512i block_chunk_pairs(DType t, const char* row, int64_t k) {
+  if (t == DType::Q8_0) {
+    const char* blk = row + (k / 32) * kQ8BlockBytes;
+    uint16_t h;
+    std::memcpy(&h, blk, 2);
+    const __m512 d = _mm512_set1_ps(_cvtsh_ss(h));
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+    const __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(q)));
+    const __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(q, 1)));
+    return (__m512i)_mm512_cvtne2ps_pbh(_mm512_mul_ps(hi, d), _mm512_mul_ps(lo, d));
+  }
+  QuantChunk ch;
+  decode_chunk(t, row, k / 32, &ch);
+  const __m512 mn = _mm512_set1_ps(ch.mn);
+  const __m512 lo = _mm512_fmsub_ps(
+      _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)ch.q))),
+      _mm512_set1_ps(ch.f[0]), mn);
+  const __m512 hi = _mm512_fmsub_ps(
+      _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)(ch.q + 16)))),
+      _mm512_set1_ps(ch.f[1]), mn);
+  return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+}
+
 // Packs W rows [n0, n0 + rows) (rows <= kNc; missing rows are zero), k in [k0, k0 + kc), into
 // panels of kNr columns: f32 panel [kc][32]; bf16 panel [ceil(kc/2)][32] of 32-bit pairs.
 // Panel j starts at dst + j * steps * kNr (steps = kc, or ceil(kc/2) for bf16). Q8_0 W (k0 and
 // kc whole 32-blocks) goes to f32 panels, each weight d * q widened exactly (an f16 scale times
 // an integer of 7 bits fits f32's 24-bit significand); fp8 W goes to f32 panels as the value
-// times its block's scale, rounded once (as ref::to_f32 then the multiply).
+// times its block's scale, rounded once (as ref::to_f32 then the multiply). With bf16_dot, block
+// types go to bf16 pairs of their f32 values (kernels.h), the packed layouts through
+// pack_packed_bf16.
 void pack_w(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t kc, uint32_t* dst) {
   if (p.w_trans) {  // f32, k-major: each panel row is a (masked) copy of 32 columns
     const float* w = static_cast<const float*>(p.w);
@@ -370,13 +405,14 @@ void pack_w(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t k
     }
     return;
   }
-  // bf16 pairs (bf16 W, or f32 W rounded); exact bf16 widens to f32
-  const bool bf16 = (p.wtype == DType::BF16 || p.wtype == DType::F32) && p.bf16_dot;
+  // bf16 pairs (bf16 W, or f32 or block W rounded); exact bf16 widens to f32
+  const bool bf16 = bf16_panels(p);
+  if (bf16 && is_packed_type(p.wtype)) return pack_packed_bf16(p, n0, rows, k0, kc, dst);
   const int64_t steps = bf16 ? (kc + 1) / 2 : kc;  // k steps (bf16: pairs) in a panel
   const size_t es = p.wtype == DType::F32 ? 4 : 2;
   const char* wbase = static_cast<const char*>(p.w);
-  const int64_t q8_row =
-      p.wtype == DType::Q8_0 ? static_cast<int64_t>(dtype_bytes(DType::Q8_0, p.ldw)) : 0;
+  const int64_t block_row =
+      is_block_type(p.wtype) ? static_cast<int64_t>(dtype_bytes(p.wtype, p.ldw)) : 0;
   const bool fp8 = p.wtype == DType::F8_E4M3;
   for (int64_t g = 0; g < round_up(rows, 16); g += 16) {  // groups of 16 W rows
     uint32_t* panel = dst + (g / kNr) * steps * kNr + (g % kNr);
@@ -396,8 +432,12 @@ void pack_w(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t k
           r[i] = _mm512_setzero_si512();
           continue;
         }
+        if (bf16 && is_block_type(p.wtype)) {  // a whole chunk of 32: 16 pairs
+          r[i] = block_chunk_pairs(p.wtype, wbase + (n0 + g + i) * block_row, k);
+          continue;
+        }
         if (p.wtype == DType::Q8_0) {
-          const char* blk = wbase + (n0 + g + i) * q8_row + (k / 32) * kQ8BlockBytes;
+          const char* blk = wbase + (n0 + g + i) * block_row + (k / 32) * kQ8BlockBytes;
           uint16_t h;
           std::memcpy(&h, blk, 2);
           const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2 + k % 32));
@@ -579,7 +619,7 @@ void micro_tile(bool bf16, bool xt, int64_t mr, const float* x, int64_t ldx, con
 }
 
 void gemm_packed(const GemmParams& p) {
-  const bool bf16 = (p.wtype == DType::BF16 || p.wtype == DType::F32) && p.bf16_dot;
+  const bool bf16 = bf16_panels(p);
   const int64_t kc_max = bf16 ? kKcBf16 : kKcF32;
   uint32_t* wp = static_cast<uint32_t*>(scratch(kScratchW, kNc * kc_max * 4));
   const int64_t ldb = p.xb ? p.ldxb : round_up(p.K, 32);
@@ -640,6 +680,15 @@ void gemm_q8_0_f32(const GemmParams& p) {
 
 void gemm_fp8_packed(const GemmParams& p) {
   if (!gemm_empty(p)) gemm_packed(p);
+}
+
+void gemm_blocks_bf16(const GemmParams& p) {
+  if (gemm_empty(p)) return;
+  const DType t = p.wtype;
+  if (p.K % (is_packed_type(t) ? packed_unit(t) : dtype_block(t)) != 0 ||
+      (is_packed_type(t) && (p.n_begin % kPackRows != 0 || p.n_end % kPackRows != 0)))
+    fail_internal("gemm: ", dtype_name(t), " K=", p.K, " columns [", p.n_begin, ", ", p.n_end, ")");
+  gemm_packed(p);
 }
 
 void gemm_small_m(const GemmParams& p) {

@@ -50,6 +50,7 @@ namespace {
 // Block-quantized W: X quantized per 32 (quantize_x_q8), then per 32-weight chunk of W
 // (decode_chunk) dx * (f0 * sum of the first 16 integer products + f1 * the last 16 - mn * sum
 // of qx): the kernels.h contract, exact integer sums and one f32 rounding per term.
+// With bf16_dot instead: each weight f * q - mn in f32, rounded to bf16, times X rounded to bf16.
 void gemm_blocks(const GemmParams& p) {
   if (p.K % dtype_block(p.wtype) != 0)
     fail_internal("gemm: ", dtype_name(p.wtype), " rows of ", p.K, " elements");
@@ -62,8 +63,11 @@ void gemm_blocks(const GemmParams& p) {
   const DType type = unpacked_type(p.wtype);
   std::vector<uint8_t> rows(packed ? kPackRows * dtype_bytes(type, p.ldw) : 0);
   int64_t unpacked_group = -1;
+  auto round_bf16 = [](float v) { return bf16_to_f32(f32_to_bf16(v)); };
   for (int64_t m = 0; m < p.M; ++m) {
-    if (p.xq) {
+    if (p.bf16_dot) {
+      // X is used as it is, rounded below
+    } else if (p.xq) {
       std::memcpy(xq.data(), p.xq + m * p.K, p.K);
       std::memcpy(xd.data(), p.xd + m * nb, nb * sizeof(float));
     } else {
@@ -80,7 +84,13 @@ void gemm_blocks(const GemmParams& p) {
         w = rows.data() + dtype_bytes(type, (n % kPackRows) * p.ldw);
       }
       float acc = 0.0f;
-      for (int64_t b = 0; b < nb; ++b) {
+      for (int64_t b = 0; b < nb && p.bf16_dot; ++b) {
+        decode_chunk(type, w, b, &ch);
+        const float* x = p.x + m * p.ldx + b * kQ8Block;
+        for (int j = 0; j < 32; ++j)
+          acc += round_bf16(x[j]) * round_bf16(ch.f[j / 16] * ch.q[j] - ch.mn);
+      }
+      for (int64_t b = 0; b < nb && !p.bf16_dot; ++b) {
         decode_chunk(type, w, b, &ch);
         const int8_t* x = xq.data() + b * kQ8Block;
         int32_t s0 = 0, s1 = 0, sx = 0;
