@@ -35,6 +35,9 @@ constexpr int64_t kMinParallelWork = 1 << 17;
 // X rows from which Q8_0 and packed 4-6-bit W use bf16 panels when bf16 dot products are on
 // (uses_bf16_dot; measured in bench/README.md).
 constexpr int64_t kBlockBf16MinRows = 48;
+// Prompt tokens per attention task (ops::attention): their heads that share a kv head read the
+// cached rows together, as the rows of GEMM-shaped kernels.
+constexpr int64_t kAttnTileTokens = 32;
 
 // fn(i0, i1) over [0, n): on the thread pool in chunks of 4096 elements when n is large enough to
 // gain from it (element-wise ops over a whole batch: prefill, training), else on this thread.
@@ -658,44 +661,97 @@ void row_pointers(const RowBlocks& b, int64_t n, int64_t c0, std::vector<const v
 
 }  // namespace
 
+bool same_rows(const RowBlocks& a, const RowBlocks& b) {
+  return a.blocks == b.blocks && a.offset == b.offset && a.width == b.width && a.seg() == b.seg() &&
+         a.block_size == b.block_size && a.bf16 == b.bf16;
+}
+
 void attend_rows(const float* q, int64_t G, int64_t dk, const RowBlocks& k, int64_t ck,
-                 const RowBlocks& v, int64_t cv, int64_t dv, int64_t n, float scale, float* o) {
+                 const RowBlocks& v, int64_t cv, int64_t dv, int64_t n, float scale, float* o,
+                 const int64_t* row_len) {
   thread_local std::vector<float> scores;
   thread_local std::vector<const void*> krows, vrows;
   scores.resize(static_cast<size_t>(n * G));
   row_pointers(k, n, ck, krows);
   // MLA reads its values from the key rows' first columns: the same pointers.
-  const bool same = v.blocks == k.blocks && v.offset == k.offset && v.seg() == k.seg() &&
-                    v.block_size == k.block_size && v.bf16 == k.bf16 && cv == ck;
+  const bool same = same_rows(v, k) && cv == ck;
   if (!same) row_pointers(v, n, cv, vrows);
   K().attn_scores(q, G, dk, krows.data(), k.bf16 ? DType::BF16 : DType::F32, n, scale,
                   scores.data(), n);
-  for (int64_t g = 0; g < G; ++g) K().softmax(scores.data() + g * n, n);
+  for (int64_t g = 0; g < G; ++g) {
+    const int64_t len = row_len ? row_len[g] : n;
+    K().softmax(scores.data() + g * n, len);
+    std::fill(scores.data() + g * n + len, scores.data() + (g + 1) * n, 0.0f);
+  }
   K().attn_values(scores.data(), n, G, dv, (same ? krows : vrows).data(),
                   v.bf16 ? DType::BF16 : DType::F32, n, o);
 }
+
+namespace {
+
+// Consecutive prompt tokens of one sequence (the same cached rows, consecutive positions) in tiles
+// of at most kAttnTileTokens: [first, last) token ranges.
+std::vector<std::pair<int64_t, int64_t>> attention_tiles(const std::vector<KvSpan>& kv,
+                                                         const std::vector<int32_t>& pos) {
+  std::vector<std::pair<int64_t, int64_t>> tiles;
+  const int64_t T = static_cast<int64_t>(pos.size());
+  for (int64_t t = 0; t < T;) {
+    int64_t e = t + 1;
+    while (e < T && e - t < kAttnTileTokens && pos[e] == pos[e - 1] + 1 &&
+           same_rows(kv[e].k, kv[t].k) && same_rows(kv[e].v, kv[t].v))
+      ++e;
+    tiles.emplace_back(t, e);
+    t = e;
+  }
+  return tiles;
+}
+
+}  // namespace
 
 Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim,
                  const std::vector<KvSpan>& kv, const std::vector<int32_t>& pos, float scale) {
   if (recording({&q}))
     fail_internal("attention over a KV cache has no backward; use causal_attention");
-  const int64_t T = q.dim(0), group = n_heads / n_kv_heads;
-  Tensor out = Tensor::zeros(DType::F32, {T, n_heads * head_dim});
+  const int64_t T = q.dim(0), group = n_heads / n_kv_heads, D = head_dim, HD = n_heads * D;
+  Tensor out = Tensor::zeros(DType::F32, {T, HD});
   int64_t work = 0;
-  for (int64_t t = 0; t < T; ++t) work += 2 * (pos[t] + 1) * n_heads * head_dim;
-  // One task per (token, kv head): the `group` query heads that share the kv head read each
-  // cache block's key and value rows once, through the attention kernels.
+  for (int64_t t = 0; t < T; ++t) work += 2 * (pos[t] + 1) * n_heads * D;
+  // One task per (tile of tokens, kv head): the tile's query heads that share the kv head (its
+  // tokens' `group` heads each, as one block of rows) read the cached key and value rows once,
+  // through the attention kernels; each token's rows stop at its own position.
+  const std::vector<std::pair<int64_t, int64_t>> tiles = attention_tiles(kv, pos);
   const int64_t n_kv = n_kv_heads;
   auto kv_head = [&](int64_t task) {
-    const int64_t t = task / n_kv, kvh = task % n_kv, h0 = kvh * group;
-    attend_rows(q.ptr<float>() + t * n_heads * head_dim + h0 * head_dim, group, head_dim, kv[t].k,
-                kvh * head_dim, kv[t].v, kvh * head_dim, head_dim, pos[t] + 1, scale,
-                out.ptr<float>() + t * n_heads * head_dim + h0 * head_dim);
+    const auto [t0, t1] = tiles[static_cast<size_t>(task / n_kv)];
+    const int64_t kvh = task % n_kv, h0 = kvh * group, n = pos[t1 - 1] + 1;
+    if (t1 - t0 == 1) {
+      attend_rows(q.ptr<float>() + t0 * HD + h0 * D, group, D, kv[t0].k, kvh * D, kv[t0].v, kvh * D,
+                  D, n, scale, out.ptr<float>() + t0 * HD + h0 * D);
+      return;
+    }
+    thread_local std::vector<float> qt, ot;
+    thread_local std::vector<int64_t> len;
+    const int64_t R = (t1 - t0) * group;
+    qt.resize(static_cast<size_t>(R * D));
+    ot.assign(static_cast<size_t>(R * D), 0.0f);
+    len.resize(static_cast<size_t>(R));
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t r = (t - t0) * group;
+      std::memcpy(qt.data() + r * D, q.ptr<float>() + t * HD + h0 * D,
+                  static_cast<size_t>(group * D) * sizeof(float));
+      std::fill(len.begin() + r, len.begin() + r + group, int64_t{pos[t]} + 1);
+    }
+    attend_rows(qt.data(), R, D, kv[t0].k, kvh * D, kv[t0].v, kvh * D, D, n, scale, ot.data(),
+                len.data());
+    for (int64_t t = t0; t < t1; ++t)
+      std::memcpy(out.ptr<float>() + t * HD + h0 * D, ot.data() + (t - t0) * group * D,
+                  static_cast<size_t>(group * D) * sizeof(float));
   };
+  const int64_t tasks = static_cast<int64_t>(tiles.size()) * n_kv;
   if (work < kMinParallelWork) {
-    for (int64_t task = 0; task < T * n_kv; ++task) kv_head(task);
+    for (int64_t task = 0; task < tasks; ++task) kv_head(task);
   } else {
-    thread_pool().parallel_for(T * n_kv, kv_head);
+    thread_pool().parallel_for(tasks, kv_head);
   }
   return out;
 }

@@ -163,9 +163,14 @@ struct KvSpan {
 // (elements [cv, cv + dv))
 // attend to rows [0, n):  o[g * dv + d] += sum_j softmax_j(scale * q_g . k_j) v_j[d]
 // (o starts at zero for plain attention). Each row is read once for all G heads, through the
-// attention kernels (which prefetch the rows ahead: the blocks are short runs of memory).
+// attention kernels (which prefetch the rows ahead: the blocks are short runs of memory). With
+// row_len, query g attends to rows [0, row_len[g]) only (row_len[g] <= n): several tokens of
+// one prompt as one block of queries.
 void attend_rows(const float* q, int64_t G, int64_t dk, const RowBlocks& k, int64_t ck,
-                 const RowBlocks& v, int64_t cv, int64_t dv, int64_t n, float scale, float* o);
+                 const RowBlocks& v, int64_t cv, int64_t dv, int64_t n, float scale, float* o,
+                 const int64_t* row_len = nullptr);
+// Whether a and b describe the same rows of the same blocks.
+bool same_rows(const RowBlocks& a, const RowBlocks& b);
 Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim,
                  const std::vector<KvSpan>& kv, const std::vector<int32_t>& pos, float scale);
 

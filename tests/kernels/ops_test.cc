@@ -234,16 +234,18 @@ TEST_P(OpsTest, ToF32ExhaustiveSmallTypes) {
   }
 }
 
-// Decode attention's two kernels on f32 and bf16 rows at odd strides (through their pointers, in
-// reverse order), every head count up to
-// past one register group, head sizes around the vector widths, row counts around the row
-// groups (8 on AVX2, 16 on AVX-512): each result (and the reference's) within float rounding
-// of the double sum over the decoded rows, and nothing written past n scores.
+// The attention kernels on f32 and bf16 rows at odd strides (through their pointers, in reverse
+// order), every head count up to past one register group and, for the GEMM-shaped kernels of
+// prefill tiles (kAttnWideRows rows on), 24 and 31 rows (several 6-row tiles and a partial one),
+// head sizes around the vector widths, row counts around the row groups (8 on AVX2, 16 on
+// AVX-512), the 64-key chunks and the 256-row value passes: each result (and the reference's)
+// within float rounding of the double sum over the decoded rows, and nothing written past n
+// scores.
 TEST_P(OpsTest, AttentionScoresAndValues) {
   for (DType dt : {DType::F32, DType::BF16}) {
-    for (int64_t G : {1, 3, 4, 6, 7}) {
+    for (int64_t G : {1, 3, 4, 6, 7, 24, 31}) {
       for (int64_t D : {1, 5, 16, 25, 33, 64, 80, 128}) {
-        for (int64_t n : {1, 7, 8, 16, 17, 40}) {
+        for (int64_t n : {1, 7, 8, 16, 17, 40, 65, 300}) {
           const int64_t ld = D + 3, lds = n + 2;
           const std::string what = std::string(dtype_name(dt)) + " G=" + std::to_string(G) +
                                    " D=" + std::to_string(D) + " n=" + std::to_string(n);

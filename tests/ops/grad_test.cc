@@ -91,6 +91,53 @@ TEST(CausalAttention, MatchesCachedAttention) {
   for (int64_t i = 0; i < a.numel(); ++i) EXPECT_NEAR(a.ptr<float>()[i], b.ptr<float>()[i], 1e-5);
 }
 
+TEST(CausalAttention, MatchesCachedAttentionInPromptTiles) {
+  // Prompts as prefill runs them: two sequences of 40 and 9 tokens in one batch, 12 query heads
+  // over 2 kv heads. ops::attention takes each sequence's consecutive tokens in tiles (32 + 8,
+  // and 9), whose heads go through the kernels as one block of rows (GEMM-shaped on AVX-512),
+  // each token stopping at its own position; the tiles must not cross into the other sequence.
+  const int64_t H = 12, kv = 2, D = 16;
+  std::vector<int32_t> pos;
+  for (int32_t p = 0; p < 40; ++p) pos.push_back(p);
+  for (int32_t p = 0; p < 9; ++p) pos.push_back(p);
+  const int64_t T = static_cast<int64_t>(pos.size());
+  Tensor q = random_tensor({T, H * D}, 22), k = random_tensor({T, kv * D}, 23),
+         v = random_tensor({T, kv * D}, 24);
+  Tensor a = ops::causal_attention(q, k, v, H, kv, D, D, ops::sequence_starts(pos), 0.25f);
+  // Each sequence's rows in blocks of 4 positions.
+  std::vector<const float*> kb, vb;
+  for (int64_t r = 0; r < T; r += 4) {
+    if (r < 40 && r + 4 > 40) r = 40;  // sequence B starts a block of its own
+    kb.push_back(k.ptr<float>() + r * kv * D);
+    vb.push_back(v.ptr<float>() + r * kv * D);
+  }
+  const ops::RowBlocks ka{kb.data(), 0, kv * D, 4}, va{vb.data(), 0, kv * D, 4};
+  const ops::RowBlocks kb2{kb.data() + 10, 0, kv * D, 4}, vb2{vb.data() + 10, 0, kv * D, 4};
+  std::vector<ops::KvSpan> spans(40, ops::KvSpan{ka, va});
+  spans.resize(T, ops::KvSpan{kb2, vb2});
+  Tensor b = ops::attention(q, H, kv, D, spans, pos, 0.25f);
+  for (int64_t i = 0; i < a.numel(); ++i)
+    ASSERT_NEAR(a.ptr<float>()[i], b.ptr<float>()[i], 1e-5) << i / (H * D) << " " << i % (H * D);
+  // Consecutive positions of different sequences (a decode batch: A at 39, C at 40 over other
+  // rows) are not one tile: each token as if alone.
+  Tensor kc = random_tensor({44, kv * D}, 25), vc = random_tensor({44, kv * D}, 26);
+  std::vector<const float*> kcb, vcb;
+  for (int64_t r = 0; r < 44; r += 4) {
+    kcb.push_back(kc.ptr<float>() + r * kv * D);
+    vcb.push_back(vc.ptr<float>() + r * kv * D);
+  }
+  const ops::KvSpan c{{kcb.data(), 0, kv * D, 4}, {vcb.data(), 0, kv * D, 4}};
+  Tensor q2 = random_tensor({2, H * D}, 27);
+  Tensor both = ops::attention(q2, H, kv, D, {spans[0], c}, {39, 40}, 0.25f);
+  for (int64_t t = 0; t < 2; ++t) {
+    Tensor qt = Tensor::empty(DType::F32, {1, H * D});
+    std::memcpy(qt.ptr<float>(), q2.ptr<float>() + t * H * D, H * D * sizeof(float));
+    Tensor one = ops::attention(qt, H, kv, D, {t == 0 ? spans[0] : c}, {t == 0 ? 39 : 40}, 0.25f);
+    for (int64_t i = 0; i < H * D; ++i)
+      ASSERT_NEAR(both.ptr<float>()[t * H * D + i], one.ptr<float>()[i], 1e-6) << t << " " << i;
+  }
+}
+
 TEST(CausalAttention, PositionsMustBePacked) {
   EXPECT_THROW(ops::sequence_starts({0, 2}), Error);
   EXPECT_THROW(ops::sequence_starts({1}), Error);

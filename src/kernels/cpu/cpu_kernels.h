@@ -14,6 +14,9 @@ namespace r1::kernels {
 // and the rows whose values every head group takes in turn while they are in the L1.
 constexpr int64_t kAttnAhead = 16;
 constexpr int64_t kAttnChunk = 16;
+// From this many query rows on, the AVX-512 attention kernels run GEMM-shaped
+// (attn_wide_avx512.cc): prefill tiles of several tokens' heads, MLA's many heads.
+constexpr int64_t kAttnWideRows = 24;
 
 // Thread-local, 64-byte aligned scratch memory (kernels/cpu/scratch.cc, compiled without ISA
 // flags). Each slot is a separate buffer, grown on demand and kept for the thread's life; the
@@ -91,6 +94,11 @@ void gemm_blocks_bf16(const GemmParams& p);
 // panel's columns past them zero), k in [k0, k0 + kc) (whole units), of packed-layout W
 // (Q4_K_R8 ...) at dst, 64-byte aligned (pack_blocks_avx512.cc).
 constexpr int kPanelCols = 32;
+// attn_scores / attn_values for kAttnWideRows or more query rows (attn_wide_avx512.cc).
+void attn_scores_wide(const float* q, int64_t G, int64_t D, const void* const* k, DType kt,
+                      int64_t n, float scale, float* s, int64_t lds);
+void attn_values_wide(const float* p, int64_t ldp, int64_t G, int64_t D, const void* const* v,
+                      DType vt, int64_t n, float* o);
 void pack_packed_bf16(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t kc,
                       uint32_t* dst);
 }  // namespace avx512

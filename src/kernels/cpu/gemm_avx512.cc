@@ -305,35 +305,7 @@ constexpr int64_t kNc = 256;                    // W rows per packed block
 constexpr int64_t kKcF32 = 256, kKcBf16 = 512;  // K per packed block: 256 KiB either way
 constexpr int64_t kMc = 512;                    // X rows per chunk (bounds the bf16 copy of X)
 
-// Transposes a 16 x 16 block of 32-bit elements held in r[0..15] (row i -> column i).
-void transpose16(__m512i r[16]) {
-  __m512i t[16], u[16];
-#pragma GCC unroll 8
-  for (int i = 0; i < 8; ++i) {
-    t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
-  }
-  // t[2i], t[2i+1]: rows 2i, 2i+1 interleaved; lane l holds columns 4l..4l+1 and 4l+2..4l+3.
-#pragma GCC unroll 4
-  for (int i = 0; i < 4; ++i) {
-    u[4 * i + 0] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
-    u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
-    u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
-    u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
-  }
-  // u[4i + j], lane l: rows 4i..4i+3 of column 4l + j.
-#pragma GCC unroll 4
-  for (int j = 0; j < 4; ++j) {
-    const __m512i v0 = _mm512_shuffle_i32x4(u[j], u[4 + j], 0x88);
-    const __m512i v1 = _mm512_shuffle_i32x4(u[j], u[4 + j], 0xdd);
-    const __m512i v2 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0x88);
-    const __m512i v3 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0xdd);
-    r[j] = _mm512_shuffle_i32x4(v0, v2, 0x88);
-    r[8 + j] = _mm512_shuffle_i32x4(v0, v2, 0xdd);
-    r[4 + j] = _mm512_shuffle_i32x4(v1, v3, 0x88);
-    r[12 + j] = _mm512_shuffle_i32x4(v1, v3, 0xdd);
-  }
-}
+#include "kernels/cpu/transpose16_avx512.inc"
 
 // Whether the panels hold bf16 pairs for vdpbf16ps: bf16 W, or f32 or block-quantized W rounded
 // to bf16 (bf16_dot).

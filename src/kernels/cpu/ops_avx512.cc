@@ -334,6 +334,8 @@ void values_heads(const float* p, int64_t ldp, int64_t D, const void* const* v, 
 
 }  // namespace
 
+#define R1_ATTN_WIDE
 #include "kernels/cpu/attn.inc"
+#undef R1_ATTN_WIDE
 
 }  // namespace r1::kernels::avx512
