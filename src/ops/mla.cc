@@ -12,6 +12,10 @@
 
 namespace r1::ops {
 
+// Query rows per MLA attention task in prefill (a tile of a prompt's tokens, all their heads):
+// enough for the GEMM-shaped attention kernels, few enough that the scores stay in L2.
+constexpr int64_t kMlaTileRows = 192;
+
 namespace {
 const kernels::KernelTable& K() {
   return kernels::kernels();
@@ -214,16 +218,23 @@ Tensor mla_absorbed(const Tensor& q, const Weight& kv_b, const MlaShape& s,
     }
   });
   // o_lat[t, h] = sum_j softmax_j(scale * (q_lat . c_j + q_pe . k_pe_j)) c_j   [T, H, lora]
-  // All heads attend to the same latent rows: a task takes a group of a token's heads (as many
-  // groups as keep the threads busy), whose queries read each row once.
+  // All heads attend to the same latent rows: a task takes a group of heads (as many groups as
+  // keep the threads busy) of a tile of a prompt's consecutive tokens (about kMlaTileRows query
+  // rows), whose queries read each row once.
   Tensor o_lat = Tensor::zeros(DType::F32, {T, H * R});
-  const int64_t splits = std::clamp<int64_t>(thread_pool().size() / T, 1, H);
+  const auto tiles =
+      prompt_tiles(pos, std::max<int64_t>(1, kMlaTileRows / H),
+                   [&](int64_t a, int64_t b) { return same_rows(spans[a].rows, spans[b].rows); });
+  const int64_t n_tiles = static_cast<int64_t>(tiles.size());
+  const int64_t splits = std::clamp<int64_t>(thread_pool().size() / n_tiles, 1, H);
   const int64_t per = (H + splits - 1) / splits;
-  thread_pool().parallel_for(T * splits, [&](int64_t task) {
-    const int64_t t = task / splits, h0 = task % splits * per, G = std::min(per, H - h0);
+  thread_pool().parallel_for(n_tiles * splits, [&](int64_t task) {
+    const auto [t0, t1] = tiles[static_cast<size_t>(n_tiles - 1 - task / splits)];  // longest first
+    const int64_t h0 = task % splits * per, G = std::min(per, H - h0);
     if (G <= 0) return;
-    attend_rows(q_cat.ptr<float>() + (t * H + h0) * D, G, D, spans[t].rows, 0, spans[t].rows, 0, R,
-                pos[t] + 1, s.scale, o_lat.ptr<float>() + (t * H + h0) * R);
+    attend_tile(q_cat.ptr<float>() + (t0 * H + h0) * D, H * D, G, D, spans[t0].rows, 0,
+                spans[t0].rows, 0, R, pos.data() + t0, t1 - t0, s.scale,
+                o_lat.ptr<float>() + (t0 * H + h0) * R, H * R);
   });
   // out[t, h] = o_lat[t, h] . W_v[h]^T                          [T, H, v]
   Tensor out = Tensor::zeros(DType::F32, {T, H * s.v});

@@ -687,26 +687,42 @@ void attend_rows(const float* q, int64_t G, int64_t dk, const RowBlocks& k, int6
                   v.bf16 ? DType::BF16 : DType::F32, n, o);
 }
 
-namespace {
-
-// Consecutive prompt tokens of one sequence (the same cached rows, consecutive positions) in tiles
-// of at most kAttnTileTokens: [first, last) token ranges.
-std::vector<std::pair<int64_t, int64_t>> attention_tiles(const std::vector<KvSpan>& kv,
-                                                         const std::vector<int32_t>& pos) {
+std::vector<std::pair<int64_t, int64_t>> prompt_tiles(
+    const std::vector<int32_t>& pos, int64_t max_tokens,
+    const std::function<bool(int64_t, int64_t)>& same_sequence) {
   std::vector<std::pair<int64_t, int64_t>> tiles;
   const int64_t T = static_cast<int64_t>(pos.size());
   for (int64_t t = 0; t < T;) {
     int64_t e = t + 1;
-    while (e < T && e - t < kAttnTileTokens && pos[e] == pos[e - 1] + 1 &&
-           same_rows(kv[e].k, kv[t].k) && same_rows(kv[e].v, kv[t].v))
-      ++e;
+    while (e < T && e - t < max_tokens && pos[e] == pos[e - 1] + 1 && same_sequence(t, e)) ++e;
     tiles.emplace_back(t, e);
     t = e;
   }
   return tiles;
 }
 
-}  // namespace
+void attend_tile(const float* q, int64_t ldq, int64_t G, int64_t dk, const RowBlocks& k, int64_t ck,
+                 const RowBlocks& v, int64_t cv, int64_t dv, const int32_t* pos, int64_t tokens,
+                 float scale, float* o, int64_t ldo) {
+  const int64_t n = pos[tokens - 1] + 1;
+  if (tokens == 1) return attend_rows(q, G, dk, k, ck, v, cv, dv, n, scale, o);
+  thread_local std::vector<float> qt, ot;
+  thread_local std::vector<int64_t> len;
+  const int64_t R = tokens * G;
+  qt.resize(static_cast<size_t>(R * dk));
+  ot.assign(static_cast<size_t>(R * dv), 0.0f);
+  len.resize(static_cast<size_t>(R));
+  for (int64_t i = 0; i < tokens; ++i) {
+    std::memcpy(qt.data() + i * G * dk, q + i * ldq, static_cast<size_t>(G * dk) * sizeof(float));
+    std::fill(len.begin() + i * G, len.begin() + (i + 1) * G, int64_t{pos[i]} + 1);
+  }
+  attend_rows(qt.data(), R, dk, k, ck, v, cv, dv, n, scale, ot.data(), len.data());
+  for (int64_t i = 0; i < tokens; ++i) {
+    float* dst = o + i * ldo;
+    const float* src = ot.data() + i * G * dv;
+    for (int64_t j = 0; j < G * dv; ++j) dst[j] += src[j];
+  }
+}
 
 Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim,
                  const std::vector<KvSpan>& kv, const std::vector<int32_t>& pos, float scale) {
@@ -719,33 +735,18 @@ Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t h
   // One task per (tile of tokens, kv head): the tile's query heads that share the kv head (its
   // tokens' `group` heads each, as one block of rows) read the cached key and value rows once,
   // through the attention kernels; each token's rows stop at its own position.
-  const std::vector<std::pair<int64_t, int64_t>> tiles = attention_tiles(kv, pos);
+  const std::vector<std::pair<int64_t, int64_t>> tiles =
+      prompt_tiles(pos, kAttnTileTokens, [&](int64_t a, int64_t b) {
+        return same_rows(kv[a].k, kv[b].k) && same_rows(kv[a].v, kv[b].v);
+      });
   const int64_t n_kv = n_kv_heads;
   auto kv_head = [&](int64_t task) {
-    const auto [t0, t1] = tiles[static_cast<size_t>(task / n_kv)];
-    const int64_t kvh = task % n_kv, h0 = kvh * group, n = pos[t1 - 1] + 1;
-    if (t1 - t0 == 1) {
-      attend_rows(q.ptr<float>() + t0 * HD + h0 * D, group, D, kv[t0].k, kvh * D, kv[t0].v, kvh * D,
-                  D, n, scale, out.ptr<float>() + t0 * HD + h0 * D);
-      return;
-    }
-    thread_local std::vector<float> qt, ot;
-    thread_local std::vector<int64_t> len;
-    const int64_t R = (t1 - t0) * group;
-    qt.resize(static_cast<size_t>(R * D));
-    ot.assign(static_cast<size_t>(R * D), 0.0f);
-    len.resize(static_cast<size_t>(R));
-    for (int64_t t = t0; t < t1; ++t) {
-      const int64_t r = (t - t0) * group;
-      std::memcpy(qt.data() + r * D, q.ptr<float>() + t * HD + h0 * D,
-                  static_cast<size_t>(group * D) * sizeof(float));
-      std::fill(len.begin() + r, len.begin() + r + group, int64_t{pos[t]} + 1);
-    }
-    attend_rows(qt.data(), R, D, kv[t0].k, kvh * D, kv[t0].v, kvh * D, D, n, scale, ot.data(),
-                len.data());
-    for (int64_t t = t0; t < t1; ++t)
-      std::memcpy(out.ptr<float>() + t * HD + h0 * D, ot.data() + (t - t0) * group * D,
-                  static_cast<size_t>(group * D) * sizeof(float));
+    // the last tiles first: they attend to the most rows, and the pool hands tasks out in order
+    const auto [t0, t1] = tiles[tiles.size() - 1 - static_cast<size_t>(task / n_kv)];
+    const int64_t kvh = task % n_kv, h0 = kvh * group;
+    attend_tile(q.ptr<float>() + t0 * HD + h0 * D, HD, group, D, kv[t0].k, kvh * D, kv[t0].v,
+                kvh * D, D, pos.data() + t0, t1 - t0, scale, out.ptr<float>() + t0 * HD + h0 * D,
+                HD);
   };
   const int64_t tasks = static_cast<int64_t>(tiles.size()) * n_kv;
   if (work < kMinParallelWork) {

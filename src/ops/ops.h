@@ -7,8 +7,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "core/tensor.h"
@@ -171,6 +173,19 @@ void attend_rows(const float* q, int64_t G, int64_t dk, const RowBlocks& k, int6
                  const int64_t* row_len = nullptr);
 // Whether a and b describe the same rows of the same blocks.
 bool same_rows(const RowBlocks& a, const RowBlocks& b);
+// A batch's tokens in tiles [first, last) of at most max_tokens: runs of consecutive positions
+// of one sequence (same_sequence(a, b): tokens a and b read the same cached rows), as a prompt's
+// tokens are; a decode batch's tokens are tiles of one.
+std::vector<std::pair<int64_t, int64_t>> prompt_tiles(
+    const std::vector<int32_t>& pos, int64_t max_tokens,
+    const std::function<bool(int64_t, int64_t)>& same_sequence);
+// attend_rows for the heads that share k / v of `tokens` consecutive tokens at positions
+// pos[0, tokens) (rows [0, pos[i] + 1) for token i) as one block of query rows: token i's G
+// queries at q + i * ldq (dk apart), its outputs added at o + i * ldo (dv apart). The kernels
+// read each cached row once for the whole tile (GEMM-shaped from kernels' wide row counts on).
+void attend_tile(const float* q, int64_t ldq, int64_t G, int64_t dk, const RowBlocks& k, int64_t ck,
+                 const RowBlocks& v, int64_t cv, int64_t dv, const int32_t* pos, int64_t tokens,
+                 float scale, float* o, int64_t ldo);
 Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim,
                  const std::vector<KvSpan>& kv, const std::vector<int32_t>& pos, float scale);
 

@@ -3,6 +3,7 @@
 // weights have structure), and the refusals.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -284,11 +285,27 @@ TEST(Quantize, DeepSeekV3ExpertsAndAttention) {
       }
       std::printf("%s %s vs stored over %zu positions: KL %.2e, top-1 %.3f, logit error %.4f\n", f,
                   io::quant_mix_name(mix), ids.size(), q.kl, q.top1, q.rel);
-      // and packed for the SIMD kernels: the same products up to summation order
+      // and packed for the SIMD kernels: the same products up to summation order. Compared
+      // per position, by the median: rounding differences can flip a near-tie of the router's
+      // top-k at some position (seen at position 36 of 40, 3e-2 from there on, 1e-7 before), but
+      // a wrong packed product would show at every position.
       if (kernels_packed()) {
         o.pack = true;
         auto packed = load_model(kFixtures + f, o);
-        EXPECT_LT(compare(*quant, *packed, ids).rel, 1e-3) << f;
+        const Tensor a = all_logits(*quant, ids), b = all_logits(*packed, ids);
+        const int64_t V = a.dim(1);
+        std::vector<double> rel;
+        for (int64_t t = 0; t < a.dim(0); ++t) {
+          double e = 0, m = 0;
+          for (int64_t v = 0; v < V; ++v) {
+            const double x = a.ptr<float>()[t * V + v], d = x - b.ptr<float>()[t * V + v];
+            e += d * d;
+            m += x * x;
+          }
+          rel.push_back(std::sqrt(e / m));
+        }
+        std::sort(rel.begin(), rel.end());
+        EXPECT_LT(rel[rel.size() / 2], 1e-5) << f;
       }
     }
   }

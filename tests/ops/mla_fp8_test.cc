@@ -70,6 +70,35 @@ void check_layout(const ops::MlaShape& s, int64_t block, bool representable) {
   }
 }
 
+// A prompt through the absorbed path, whose tokens go in tiles (all heads of consecutive tokens
+// as one block of query rows, GEMM-shaped kernels from 24 rows on), against the naive path
+// (keys and values decompressed per head), on the test fixture's shape (4 heads, rope 64 wider
+// than the latent 32) and on 16 heads; the prompt's 40 tokens cached in blocks of 16.
+TEST(MlaPrompt, TiledAbsorbedEqualsNaive) {
+  for (const ops::MlaShape s :
+       {ops::MlaShape{4, 16, 64, 24, 32, 0.3f}, ops::MlaShape{16, 8, 16, 16, 64, 0.2f}}) {
+    const int64_t T = 40, width = s.lora + s.rope;
+    ops::Weight kv_b;
+    kv_b.w = random_tensor({s.n_heads * (s.nope + s.v), s.lora}, 60);
+    Tensor latent = random_tensor({T, width}, 61);
+    std::vector<const float*> blocks;
+    for (int64_t r = 0; r < T; r += 16) blocks.push_back(latent.ptr<float>() + r * width);
+    Tensor q = random_tensor({T, s.n_heads * (s.nope + s.rope)}, 62);
+    std::vector<ops::LatentSpan> spans(T, ops::LatentSpan{{blocks.data(), 0, width, 16}});
+    std::vector<int32_t> pos;
+    for (int32_t t = 0; t < T; ++t) pos.push_back(t);
+    const Tensor want = ops::mla_naive(q, kv_b, s, spans, pos);
+    const Tensor got = ops::mla_absorbed(q, kv_b, s, spans, pos);
+    double scale = 0;
+    for (int64_t i = 0; i < want.numel(); ++i)
+      scale = std::max<double>(scale, std::fabs(want.ptr<float>()[i]));
+    for (int64_t i = 0; i < want.numel(); ++i)
+      ASSERT_NEAR(got.ptr<float>()[i], want.ptr<float>()[i], 2e-5 * scale)
+          << s.n_heads << " heads, token " << i / (s.n_heads * s.v) << " element "
+          << i % (s.n_heads * s.v);
+  }
+}
+
 TEST(MlaFp8, DeepseekV3BlockLayout) {
   // DeepSeek-V3's head sizes (nope = v = 128) and 128 x 128 blocks, fewer heads and a smaller
   // latent.
