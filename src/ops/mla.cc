@@ -223,7 +223,7 @@ Tensor mla_absorbed(const Tensor& q, const Weight& kv_b, const MlaShape& s,
   // rows), whose queries read each row once.
   Tensor o_lat = Tensor::zeros(DType::F32, {T, H * R});
   const auto tiles =
-      prompt_tiles(pos, std::max<int64_t>(1, kMlaTileRows / H),
+      prompt_tiles(pos, std::max<int64_t>(1, kMlaTileRows / H), H,
                    [&](int64_t a, int64_t b) { return same_rows(spans[a].rows, spans[b].rows); });
   const int64_t n_tiles = static_cast<int64_t>(tiles.size());
   const int64_t splits = std::clamp<int64_t>(thread_pool().size() / n_tiles, 1, H);

@@ -38,6 +38,9 @@ constexpr int64_t kBlockBf16MinRows = 48;
 // Prompt tokens per attention task (ops::attention): their heads that share a kv head read the
 // cached rows together, as the rows of GEMM-shaped kernels.
 constexpr int64_t kAttnTileTokens = 32;
+// At most this many scores per attention tile (its query rows times the positions its last token
+// sees: 16 MB), so that long contexts take fewer tokens per tile.
+constexpr int64_t kTileScores = int64_t{1} << 22;
 
 // fn(i0, i1) over [0, n): on the thread pool in chunks of 4096 elements when n is large enough to
 // gain from it (element-wise ops over a whole batch: prefill, training), else on this thread.
@@ -688,13 +691,16 @@ void attend_rows(const float* q, int64_t G, int64_t dk, const RowBlocks& k, int6
 }
 
 std::vector<std::pair<int64_t, int64_t>> prompt_tiles(
-    const std::vector<int32_t>& pos, int64_t max_tokens,
+    const std::vector<int32_t>& pos, int64_t max_tokens, int64_t rows_per_token,
     const std::function<bool(int64_t, int64_t)>& same_sequence) {
   std::vector<std::pair<int64_t, int64_t>> tiles;
   const int64_t T = static_cast<int64_t>(pos.size());
   for (int64_t t = 0; t < T;) {
     int64_t e = t + 1;
-    while (e < T && e - t < max_tokens && pos[e] == pos[e - 1] + 1 && same_sequence(t, e)) ++e;
+    while (e < T && e - t < max_tokens && pos[e] == pos[e - 1] + 1 &&
+           (e - t + 1) * rows_per_token * (pos[e] + int64_t{1}) <= kTileScores &&
+           same_sequence(t, e))
+      ++e;
     tiles.emplace_back(t, e);
     t = e;
   }
@@ -736,7 +742,7 @@ Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t h
   // tokens' `group` heads each, as one block of rows) read the cached key and value rows once,
   // through the attention kernels; each token's rows stop at its own position.
   const std::vector<std::pair<int64_t, int64_t>> tiles =
-      prompt_tiles(pos, kAttnTileTokens, [&](int64_t a, int64_t b) {
+      prompt_tiles(pos, kAttnTileTokens, group, [&](int64_t a, int64_t b) {
         return same_rows(kv[a].k, kv[b].k) && same_rows(kv[a].v, kv[b].v);
       });
   const int64_t n_kv = n_kv_heads;

@@ -175,9 +175,10 @@ void attend_rows(const float* q, int64_t G, int64_t dk, const RowBlocks& k, int6
 bool same_rows(const RowBlocks& a, const RowBlocks& b);
 // A batch's tokens in tiles [first, last) of at most max_tokens: runs of consecutive positions
 // of one sequence (same_sequence(a, b): tokens a and b read the same cached rows), as a prompt's
-// tokens are; a decode batch's tokens are tiles of one.
+// tokens are, whose scores (rows_per_token query rows per token, times the positions the last
+// one sees) stay within a fixed budget (16 MB); a decode batch's tokens are tiles of one.
 std::vector<std::pair<int64_t, int64_t>> prompt_tiles(
-    const std::vector<int32_t>& pos, int64_t max_tokens,
+    const std::vector<int32_t>& pos, int64_t max_tokens, int64_t rows_per_token,
     const std::function<bool(int64_t, int64_t)>& same_sequence);
 // attend_rows for the heads that share k / v of `tokens` consecutive tokens at positions
 // pos[0, tokens) (rows [0, pos[i] + 1) for token i) as one block of query rows: token i's G

@@ -138,6 +138,26 @@ TEST(CausalAttention, MatchesCachedAttentionInPromptTiles) {
   }
 }
 
+TEST(CausalAttention, PromptTiles) {
+  std::vector<int32_t> pos;
+  for (int32_t p = 0; p < 40; ++p) pos.push_back(p);
+  auto one_sequence = [](int64_t, int64_t) { return true; };
+  using Tiles = std::vector<std::pair<int64_t, int64_t>>;
+  EXPECT_EQ(ops::prompt_tiles(pos, 32, 6, one_sequence), (Tiles{{0, 32}, {32, 40}}));
+  // Scores within budget (2^22 per tile: tokens x rows per token x the last token's positions):
+  // 6 tokens x 1e5 x 6 positions fits, 7 x 1e5 x 7 does not; then 4 x 1e5 x 10.
+  const Tiles wide = ops::prompt_tiles(pos, 32, 100000, one_sequence);
+  ASSERT_GE(wide.size(), 3u);
+  EXPECT_EQ(wide[0], (std::pair<int64_t, int64_t>{0, 6}));
+  EXPECT_EQ(wide[1], (std::pair<int64_t, int64_t>{6, 10}));
+  EXPECT_EQ(wide.back().second, 40);
+  for (size_t i = 1; i < wide.size(); ++i) EXPECT_EQ(wide[i].first, wide[i - 1].second);
+  // Not consecutive, or another sequence: tiles of one.
+  EXPECT_EQ(ops::prompt_tiles({5, 9, 10}, 32, 6, one_sequence), (Tiles{{0, 1}, {1, 3}}));
+  EXPECT_EQ(ops::prompt_tiles({5, 6}, 32, 6, [](int64_t, int64_t) { return false; }),
+            (Tiles{{0, 1}, {1, 2}}));
+}
+
 TEST(CausalAttention, PositionsMustBePacked) {
   EXPECT_THROW(ops::sequence_starts({0, 2}), Error);
   EXPECT_THROW(ops::sequence_starts({1}), Error);

@@ -87,20 +87,21 @@ void gemm_q8_0_f32(const GemmParams& p);
 // panel is packed: the prefill path (M > kFp8FusedMaxM).
 void gemm_fp8_packed(const GemmParams& p);
 // Block-quantized W with bf16_dot (kernels.h): each packed panel of W dequantized and rounded to
-// bf16 pairs once, for every X row (gemm_avx512.cc; the packed layouts in gemm_r8_bf16.cc).
+// bf16 pairs once, for every X row (gemm_avx512.cc; the packed layouts' panels in
+// pack_blocks_avx512.cc).
 void gemm_blocks_bf16(const GemmParams& p);
 // The packed GEMM's panels: kPanelCols W rows, k-major; bf16 panels hold k pairs (32 bits) per
 // row and k step. pack_packed_bf16 fills rows [n0, n0 + rows) (whole groups of 8; the last
 // panel's columns past them zero), k in [k0, k0 + kc) (whole units), of packed-layout W
 // (Q4_K_R8 ...) at dst, 64-byte aligned (pack_blocks_avx512.cc).
 constexpr int kPanelCols = 32;
+void pack_packed_bf16(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t kc,
+                      uint32_t* dst);
 // attn_scores / attn_values for kAttnWideRows or more query rows (attn_wide_avx512.cc).
 void attn_scores_wide(const float* q, int64_t G, int64_t D, const void* const* k, DType kt,
                       int64_t n, float scale, float* s, int64_t lds);
 void attn_values_wide(const float* p, int64_t ldp, int64_t G, int64_t D, const void* const* v,
                       DType vt, int64_t n, float* o);
-void pack_packed_bf16(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t kc,
-                      uint32_t* dst);
 }  // namespace avx512
 
 #undef R1_DECLARE_KERNELS
