@@ -11,9 +11,11 @@
 #              sigmoid routing with its bias, the first layer dense), so that quantizing experts,
 #              router inputs and MLA is measured on a model whose routing means something.
 # For each: `r1 bench --quality` (mean / 99% KL from the exact f32 path, top-1 agreement,
-# perplexity; llama.cpp's perplexity --kl-divergence method) for bf16, bf16-fast, q8_0, q4_k_m,
-# q4_0; then, for the two Qwen2 models, on bf16 copies, r1's bf16 dot products against
-# PyTorch's bf16 inference (bench/quality_vs_torch.py, needs python3-torch).
+# perplexity; llama.cpp's perplexity --kl-divergence method) for bf16, bf16-fast, q8_0,
+# q8_0-fast, q4_k_m, q4_k_m-fast, q4_0 (-fast: with bf16 dot products, which quantized weights
+# use for 48 or more rows where the CPU has them); then, for the two Qwen2 models, on bf16
+# copies, r1's bf16 dot products against PyTorch's bf16 inference (bench/quality_vs_torch.py,
+# needs python3-torch).
 #
 # Usage: bench/quality.sh [--tokens 4096] [--window 512]
 # Environment: R1_BENCH_DIR (default /tmp/r1bench-quality), R1_BIN (default build/r1),

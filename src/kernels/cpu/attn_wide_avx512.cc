@@ -130,7 +130,8 @@ void scores_wide(const float* q, int64_t G, int64_t D, const void* const* k, int
 }
 
 // o[i * D + d] += sum_{j < n} p[i * ldp + j] v_j[d] for R rows, 64 columns at a time; the same
-// columns of rows next[0, n_next) are prefetched into L2 as rows [0, n_next) are read.
+// columns of rows next[0, n_next) are prefetched into L2 as rows [0, n_next) are read, and of
+// row j + 8 into L1 (the pass's rows are in L2, in runs too short for the L1 prefetcher).
 template <bool kBf16, int R>
 void value_tile(const float* p, int64_t ldp, int64_t D, const void* const* v, int64_t n,
                 const void* const* next, int64_t n_next, float* o) {
