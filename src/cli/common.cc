@@ -36,7 +36,8 @@ const char* kModelFlagsUsage =
     "                       f32 FMA (AVX-512 BF16 on AMD), except for r1 score\n"
     "  --exact              bf16 weights: every product in f32 of the weights widened\n"
     "                       exactly (the numerics of the reference goldens; r1 score's\n"
-    "                       default); quantized weights: int8 activations throughout\n";
+    "                       default); quantized weights: no bf16 rounding (decode's\n"
+    "                       kernels for prompts too)\n";
 
 const char* kSamplingFlagsUsage =
     "  --temperature T      0 = greedy (default 0.6)\n"
