@@ -723,11 +723,8 @@ void attend_tile(const float* q, int64_t ldq, int64_t G, int64_t dk, const RowBl
     std::fill(len.begin() + i * G, len.begin() + (i + 1) * G, int64_t{pos[i]} + 1);
   }
   attend_rows(qt.data(), R, dk, k, ck, v, cv, dv, n, scale, ot.data(), len.data());
-  for (int64_t i = 0; i < tokens; ++i) {
-    float* dst = o + i * ldo;
-    const float* src = ot.data() + i * G * dv;
-    for (int64_t j = 0; j < G * dv; ++j) dst[j] += src[j];
-  }
+  for (int64_t i = 0; i < tokens; ++i)
+    K().add(o + i * ldo, ot.data() + i * G * dv, o + i * ldo, G * dv);
 }
 
 Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim,

@@ -94,6 +94,11 @@ void score_tile(const float* q, int64_t D, const float* kt, __m512 scale, float*
                             _mm512_mul_ps(acc[i][c], scale));
 }
 
+// The tiles of 1 .. kTileRows rows, by row count - 1.
+using ScoreTile = void (*)(const float*, int64_t, const float*, __m512, float*, int64_t, int64_t);
+constexpr ScoreTile kScoreTiles[kTileRows] = {score_tile<1>, score_tile<2>, score_tile<3>,
+                                              score_tile<4>, score_tile<5>, score_tile<6>};
+
 template <bool kBf16>
 void scores_wide(const float* q, int64_t G, int64_t D, const void* const* k, int64_t n, float scale,
                  float* s, int64_t lds) {
@@ -106,25 +111,7 @@ void scores_wide(const float* q, int64_t G, int64_t D, const void* const* k, int
     for (int64_t r = 0; r < G; r += kTileRows) {
       const float* qr = q + r * D;
       float* sr = s + r * lds + j0;
-      switch (G - r < kTileRows ? G - r : kTileRows) {
-        case 1:
-          score_tile<1>(qr, D, kt, sv, sr, lds, nj);
-          break;
-        case 2:
-          score_tile<2>(qr, D, kt, sv, sr, lds, nj);
-          break;
-        case 3:
-          score_tile<3>(qr, D, kt, sv, sr, lds, nj);
-          break;
-        case 4:
-          score_tile<4>(qr, D, kt, sv, sr, lds, nj);
-          break;
-        case 5:
-          score_tile<5>(qr, D, kt, sv, sr, lds, nj);
-          break;
-        default:
-          score_tile<6>(qr, D, kt, sv, sr, lds, nj);
-      }
+      kScoreTiles[(G - r < kTileRows ? G - r : kTileRows) - 1](qr, D, kt, sv, sr, lds, nj);
     }
   }
 }
@@ -163,6 +150,13 @@ void value_tile(const float* p, int64_t ldp, int64_t D, const void* const* v, in
   }
 }
 
+using ValueTile = void (*)(const float*, int64_t, int64_t, const void* const*, int64_t,
+                           const void* const*, int64_t, float*);
+template <bool kBf16>
+constexpr ValueTile kValueTiles[kTileRows] = {value_tile<kBf16, 1>, value_tile<kBf16, 2>,
+                                              value_tile<kBf16, 3>, value_tile<kBf16, 4>,
+                                              value_tile<kBf16, 5>, value_tile<kBf16, 6>};
+
 template <bool kBf16>
 void values_wide(const float* p, int64_t ldp, int64_t G, int64_t D, const void* const* v, int64_t n,
                  float* o) {
@@ -174,25 +168,8 @@ void values_wide(const float* p, int64_t ldp, int64_t G, int64_t D, const void* 
       float* orow = o + r * D;
       // the first tile of rows prefetches the next pass's cached rows
       const int64_t nn = r > 0 ? 0 : n - j0 - nj < nj ? n - j0 - nj : nj;
-      switch (G - r < kTileRows ? G - r : kTileRows) {
-        case 1:
-          value_tile<kBf16, 1>(pr, ldp, D, v + j0, nj, next, nn, orow);
-          break;
-        case 2:
-          value_tile<kBf16, 2>(pr, ldp, D, v + j0, nj, next, nn, orow);
-          break;
-        case 3:
-          value_tile<kBf16, 3>(pr, ldp, D, v + j0, nj, next, nn, orow);
-          break;
-        case 4:
-          value_tile<kBf16, 4>(pr, ldp, D, v + j0, nj, next, nn, orow);
-          break;
-        case 5:
-          value_tile<kBf16, 5>(pr, ldp, D, v + j0, nj, next, nn, orow);
-          break;
-        default:
-          value_tile<kBf16, 6>(pr, ldp, D, v + j0, nj, next, nn, orow);
-      }
+      kValueTiles<kBf16>[(G - r < kTileRows ? G - r : kTileRows) - 1](pr, ldp, D, v + j0, nj, next,
+                                                                      nn, orow);
     }
   }
 }
