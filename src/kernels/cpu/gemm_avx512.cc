@@ -59,14 +59,15 @@ __m512i bf16_pairs(__m512 lo, __m512 hi) {
 //
 // gemm_dot gives the R rows of a tile a distance of a quarter of the column range, so each of
 // the R row pointers walks one long sequential stream across consecutive tiles (4 long streams
-// read ~25% faster than 4 short ones restarted every tile on Zen 4). Each stream is also
-// prefetched into L2 4 KiB ahead: without it, compute and memory do not overlap once M > 1
-// (M = 4: 14 -> 20 GB/s, M = 8: 11 -> 17 GB/s bf16); prefetching into L1 (T0, 0.5-3 KiB
-// ahead) measured no faster. M = 1 is unchanged either way on Zen 4; on Zen 5 (2026-12-04) bf16
-// decode of a 1.5B shape at 1 thread without the prefetch at M = 1: from a safetensors folder
-// 8.6-9.4 -> 10.2-10.5 tok/s, from the same weights in a GGUF file 8.3-9.0 -> 7.3-7.5 (not
-// explained; GGUF rows start only 32-byte aligned), and prefetching only the first line of each
-// page ahead gave 9.0-9.5 / 8.0-8.1, so it stays.
+// read ~25% faster than 4 short ones restarted every tile on Zen 4). With more than one X row
+// each stream is also prefetched into L2 4 KiB ahead: without it, compute and memory do not
+// overlap (M = 4: 14 -> 20 GB/s, M = 8: 11 -> 17 GB/s bf16); prefetching into L1 (T0, 0.5-3 KiB
+// ahead) measured no faster. M = 1 has no software prefetch and 4 streams, as the AVX2 kernel:
+// on Zen 5 (2026-12-04) the 8 prefetched streams it had read slower, and bf16 decode of a
+// 1.5B-shaped model (`r1 bench`, 4 interleaved rounds) went 7.1-8.6 -> 7.9-9.3 tok/s at 1 thread
+// and 11.9-14.1 -> 12.7-16.9 at 2 from a safetensors folder, 12.6-13.9 -> 15.0-17.3 at 2 from a
+// GGUF file, with the split loads below. (On Zen 4 the 8 streams had read 10-25% faster at M = 1,
+// and the prefetch made no difference.)
 
 // BF16: bf16 pairs for vdpbf16ps (X rounded to bf16, bf16_dot); BF16X: bf16 widened exactly.
 enum class WKind { F32, BF16, F16, BF16X };
@@ -79,10 +80,18 @@ template <WKind kW>
 constexpr int64_t kEs = kW == WKind::F32 ? 4 : 2;  // bytes per W element
 constexpr int64_t kPrefetchBytes = 4096;
 
+// 64 bytes as two 32-byte loads: GGUF rows start only 32-byte aligned, and one 64-byte load
+// there spans two cache lines every time.
+inline __m512 load_halves(const void* p) {
+  const __m256i* q = static_cast<const __m256i*>(p);
+  return _mm512_castsi512_ps(_mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(q)),
+                                                _mm256_loadu_si256(q + 1), 1));
+}
+
 // W elements [off, off + kStep) of a row; `count` < kStep: the rest are zero.
 template <WKind kW>
 __m512 load_w(const void* w, int64_t off) {
-  if constexpr (kW == WKind::F32) return _mm512_loadu_ps(static_cast<const float*>(w) + off);
+  if constexpr (kW == WKind::F32) return load_halves(static_cast<const float*>(w) + off);
   if constexpr (kW == WKind::F16)
     return _mm512_cvtph_ps(_mm256_loadu_si256(
         reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(w) + off)));
@@ -91,7 +100,7 @@ __m512 load_w(const void* w, int64_t off) {
         _mm512_cvtepu16_epi32(_mm256_loadu_si256(
             reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(w) + off))),
         16));
-  return _mm512_castsi512_ps(_mm512_loadu_si512(static_cast<const uint16_t*>(w) + off));
+  return load_halves(static_cast<const uint16_t*>(w) + off);
 }
 template <WKind kW>
 __m512 load_w_part(const void* w, int64_t off, int64_t count) {
@@ -153,8 +162,9 @@ void dot_tile(const void* x, int64_t ldx, const void* w, int64_t wstride, int64_
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       wv[r] = load_w<kW>(w, r * wstride + k);
-      _mm_prefetch(static_cast<const char*>(w) + (r * wstride + k) * kEs<kW> + kPrefetchBytes,
-                   _MM_HINT_T1);
+      if constexpr (MB > 1)
+        _mm_prefetch(static_cast<const char*>(w) + (r * wstride + k) * kEs<kW> + kPrefetchBytes,
+                     _MM_HINT_T1);
     }
 #pragma GCC unroll 8
     for (int m = 0; m < MB; ++m) {
@@ -203,43 +213,37 @@ struct DotArgs {
 // evenly between passes. Passes after the first find the W rows in L1.
 template <int R, WKind kW>
 void tile_rows(const GemmParams& p, const DotArgs& a, int64_t n, int64_t step) {
-  if constexpr (R > 4) {  // only for M = 1 (gemm_dot_kind)
-    dot_tile<R, 1, kW>(a.x, a.ldx,
-                       static_cast<const char*>(p.w) + n * p.ldw * static_cast<int64_t>(a.w_es),
-                       step * p.ldw, p.K, p.y + n, p.ldy, step);
-  } else {
-    constexpr int64_t kMaxMB = 6;
-    const void* w = static_cast<const char*>(p.w) + n * p.ldw * static_cast<int64_t>(a.w_es);
-    const int64_t wstride = step * p.ldw;
-    const int64_t passes = (p.M + kMaxMB - 1) / kMaxMB;
-    int64_t m = 0;
-    for (int64_t pass = 0; pass < passes; ++pass) {
-      const int64_t left = passes - pass;
-      const int64_t mb = (p.M - m + left - 1) / left;
-      const void* x = static_cast<const char*>(a.x) + m * a.ldx * static_cast<int64_t>(a.x_es);
-      float* y = p.y + m * p.ldy + n;
-      switch (mb) {
-        case 1:
-          dot_tile<R, 1, kW>(x, a.ldx, w, wstride, p.K, y, p.ldy, step);
-          break;
-        case 2:
-          dot_tile<R, 2, kW>(x, a.ldx, w, wstride, p.K, y, p.ldy, step);
-          break;
-        case 3:
-          dot_tile<R, 3, kW>(x, a.ldx, w, wstride, p.K, y, p.ldy, step);
-          break;
-        case 4:
-          dot_tile<R, 4, kW>(x, a.ldx, w, wstride, p.K, y, p.ldy, step);
-          break;
-        case 5:
-          dot_tile<R, 5, kW>(x, a.ldx, w, wstride, p.K, y, p.ldy, step);
-          break;
-        default:
-          dot_tile<R, 6, kW>(x, a.ldx, w, wstride, p.K, y, p.ldy, step);
-          break;
-      }
-      m += mb;
+  constexpr int64_t kMaxMB = 6;
+  const void* w = static_cast<const char*>(p.w) + n * p.ldw * static_cast<int64_t>(a.w_es);
+  const int64_t wstride = step * p.ldw;
+  const int64_t passes = (p.M + kMaxMB - 1) / kMaxMB;
+  int64_t m = 0;
+  for (int64_t pass = 0; pass < passes; ++pass) {
+    const int64_t left = passes - pass;
+    const int64_t mb = (p.M - m + left - 1) / left;
+    const void* x = static_cast<const char*>(a.x) + m * a.ldx * static_cast<int64_t>(a.x_es);
+    float* y = p.y + m * p.ldy + n;
+    switch (mb) {
+      case 1:
+        dot_tile<R, 1, kW>(x, a.ldx, w, wstride, p.K, y, p.ldy, step);
+        break;
+      case 2:
+        dot_tile<R, 2, kW>(x, a.ldx, w, wstride, p.K, y, p.ldy, step);
+        break;
+      case 3:
+        dot_tile<R, 3, kW>(x, a.ldx, w, wstride, p.K, y, p.ldy, step);
+        break;
+      case 4:
+        dot_tile<R, 4, kW>(x, a.ldx, w, wstride, p.K, y, p.ldy, step);
+        break;
+      case 5:
+        dot_tile<R, 5, kW>(x, a.ldx, w, wstride, p.K, y, p.ldy, step);
+        break;
+      default:
+        dot_tile<R, 6, kW>(x, a.ldx, w, wstride, p.K, y, p.ldy, step);
+        break;
     }
+    m += mb;
   }
 }
 
@@ -251,21 +255,10 @@ void dot_rows(const GemmParams& p, const DotArgs& a) {
   for (int64_t n = p.n_begin + kR * q; n < p.n_end; ++n) tile_rows<1, kW>(p, a, n, 1);
 }
 
-// M = 1 reads 8 streams (10-25% faster than 4 there); with more X rows 8 x MB accumulators would
-// not fit in registers, and 4 streams are as fast.
-template <WKind kW>
-void gemm_dot_kind(const GemmParams& p, const DotArgs& a) {
-  if (p.M == 1) {
-    dot_rows<8, kW>(p, a);
-  } else {
-    dot_rows<4, kW>(p, a);
-  }
-}
-
 void gemm_dot(const GemmParams& p) {
   DotArgs a{p.x, p.ldx, 4, p.wtype == DType::F32 ? 4u : 2u};
   if (p.wtype == DType::BF16 && !p.bf16_dot) {
-    gemm_dot_kind<WKind::BF16X>(p, a);
+    dot_rows<4, WKind::BF16X>(p, a);
   } else if (p.wtype == DType::BF16) {
     if (p.xb) {
       a = DotArgs{p.xb, p.ldxb, 2, 2};
@@ -275,11 +268,11 @@ void gemm_dot(const GemmParams& p) {
       convert_x_bf16(p.x, p.ldx, p.M, p.K, xb, ldb);
       a = DotArgs{xb, ldb, 2, 2};
     }
-    gemm_dot_kind<WKind::BF16>(p, a);
+    dot_rows<4, WKind::BF16>(p, a);
   } else if (p.wtype == DType::F16) {
-    gemm_dot_kind<WKind::F16>(p, a);
+    dot_rows<4, WKind::F16>(p, a);
   } else {
-    gemm_dot_kind<WKind::F32>(p, a);
+    dot_rows<4, WKind::F32>(p, a);
   }
 }
 
