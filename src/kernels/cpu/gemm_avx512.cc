@@ -63,11 +63,11 @@ __m512i bf16_pairs(__m512 lo, __m512 hi) {
 // each stream is also prefetched into L2 4 KiB ahead: without it, compute and memory do not
 // overlap (M = 4: 14 -> 20 GB/s, M = 8: 11 -> 17 GB/s bf16); prefetching into L1 (T0, 0.5-3 KiB
 // ahead) measured no faster. M = 1 has no software prefetch and 4 streams, as the AVX2 kernel:
-// on Zen 5 (2026-12-04) the 8 prefetched streams it had read slower, and bf16 decode of a
-// 1.5B-shaped model (`r1 bench`, 4 interleaved rounds) went 7.1-8.6 -> 7.9-9.3 tok/s at 1 thread
-// and 11.9-14.1 -> 12.7-16.9 at 2 from a safetensors folder, 12.6-13.9 -> 15.0-17.3 at 2 from a
-// GGUF file, with the split loads below. (On Zen 4 the 8 streams had read 10-25% faster at M = 1,
-// and the prefetch made no difference.)
+// on Zen 5 (2026-12-04) the 8 prefetched streams it had before read slower, and bf16 decode of a
+// 1.5B-shaped model went 13-37% faster with this and the 32-byte loads below, from safetensors
+// and GGUF alike, exact or with bf16 dot products, at 1 and 2 threads (bench/README.md, "bf16
+// decode tiles"). On Zen 4 the 8 streams had read 10-25% faster at M = 1 than 4 (not measured
+// again); Intel not measured.
 
 // BF16: bf16 pairs for vdpbf16ps (X rounded to bf16, bf16_dot); BF16X: bf16 widened exactly.
 enum class WKind { F32, BF16, F16, BF16X };
