@@ -9,7 +9,6 @@
 // (Q8_0 and the plain K-quant rows go through gemm_avx512.cc's pack_w.)
 #include "kernels/cpu/avx512_intrin.h"
 
-
 #include "core/error.h"
 #include "core/quant_pack.h"
 #include "kernels/cpu/cpu_kernels.h"
