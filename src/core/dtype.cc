@@ -34,6 +34,7 @@ size_t dtype_size(DType t) {
     case DType::Q6_K_R8:
     case DType::Q4_0_R8:
     case DType::Q5_0_R8:
+    case DType::Q8_0_R8:
       break;
   }
   fail_internal("dtype_size of the block type ", dtype_name(t));
@@ -110,6 +111,8 @@ const char* dtype_name(DType t) {
       return "Q4_0_R8";
     case DType::Q5_0_R8:
       return "Q5_0_R8";
+    case DType::Q8_0_R8:
+      return "Q8_0_R8";
   }
   return "?";
 }

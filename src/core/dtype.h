@@ -12,9 +12,9 @@ namespace r1 {
 // weights: f16 d, 32 int8 q, weight = d * q), Q4_0 and Q5_0 (32 weights, 4- and 5-bit q), Q4_K
 // and Q6_K (super-blocks of 256 weights with 6- or 8-bit sub-block scales). Their tensors have
 // rows of whole blocks; sizes go through dtype_bytes, never dtype_size. The _R8 types are
-// in-memory layouts of Q4_K, Q6_K, Q4_0 and Q5_0 for the GEMM (never in files; core/quant_pack.h):
-// groups of 8 rows interleaved (about the bytes per row of the file type), so row(i) is valid for i
-// a multiple of 8.
+// in-memory layouts of Q4_K, Q6_K, Q4_0, Q5_0 and Q8_0 for the GEMM (never in files;
+// core/quant_pack.h): groups of 8 rows interleaved (about the bytes per row of the file type), so
+// row(i) is valid for i a multiple of 8.
 enum class DType : uint8_t {
   F32,
   BF16,
@@ -32,7 +32,8 @@ enum class DType : uint8_t {
   Q4_K_R8,
   Q6_K_R8,
   Q4_0_R8,
-  Q5_0_R8
+  Q5_0_R8,
+  Q8_0_R8
 };
 
 size_t dtype_size(DType t);  // bytes per element; an Internal error for a block type
@@ -46,6 +47,7 @@ constexpr int64_t dtype_block(DType t) {
     case DType::Q5_0:
     case DType::Q4_0_R8:
     case DType::Q5_0_R8:
+    case DType::Q8_0_R8:
       return 32;
     case DType::Q4_K:
     case DType::Q6_K:
@@ -67,6 +69,7 @@ constexpr size_t dtype_block_bytes(DType t) {
          : t == DType::Q6_K_R8 ? 212  // 1696
          : t == DType::Q4_0_R8 ? 18   // 288 bytes per 8 rows' 2 blocks
          : t == DType::Q5_0_R8 ? 22   // 352
+         : t == DType::Q8_0_R8 ? 34   // 544
                                : 0;
 }
 constexpr bool is_block_type(DType t) {

@@ -124,6 +124,20 @@ Place place_of(DType t, int64_t b) {
   return {b / per_unit, static_cast<int>(b % per_unit)};
 }
 
+// Q8_0 (bytes moved as they are, no PlainBlock): block b of row r <-> its place in the group.
+void pack_q8_block(const uint8_t* blk, int64_t b, int r, uint8_t* group) {
+  uint8_t* u = group + (b / 2) * packed_unit_bytes(DType::Q8_0_R8);
+  const int h = static_cast<int>(b % 2);
+  std::memcpy(u + 16 * h + 2 * r, blk, 2);
+  for (int k = 0; k < 8; ++k) std::memcpy(u + 32 + 256 * h + 32 * k + 4 * r, blk + 2 + 4 * k, 4);
+}
+void unpack_q8_block(const uint8_t* group, int64_t b, int r, uint8_t* blk) {
+  const uint8_t* u = group + (b / 2) * packed_unit_bytes(DType::Q8_0_R8);
+  const int h = static_cast<int>(b % 2);
+  std::memcpy(blk, u + 16 * h + 2 * r, 2);
+  for (int k = 0; k < 8; ++k) std::memcpy(blk + 2 + 4 * k, u + 32 + 256 * h + 32 * k + 4 * r, 4);
+}
+
 void check_base(DType t, int64_t n, const char* what) {
   if (packed_type(t) == t || n % packed_unit(t) != 0)
     fail_internal(what, ": ", n, " weights of ", dtype_name(t));
@@ -142,6 +156,12 @@ void pack_rows8(DType t, const void* src, void* dst, int64_t n) {
   uint8_t* out = static_cast<uint8_t*>(dst);
   const size_t row_bytes = dtype_bytes(t, n), block = dtype_block_bytes(t);
   const int64_t unit_bytes = packed_unit_bytes(packed_type(t));
+  if (t == DType::Q8_0) {
+    for (int r = 0; r < kPackRows; ++r)
+      for (int64_t b = 0; b < n / dtype_block(t); ++b)
+        pack_q8_block(in + r * row_bytes + b * block, b, r, out);
+    return;
+  }
   PlainBlock s;
   for (int64_t b = 0; b < n / dtype_block(t); ++b)
     for (int r = 0; r < kPackRows; ++r) {
@@ -158,6 +178,11 @@ void unpack_row(DType packed, const void* src, int r, void* dst, int64_t n) {
   const uint8_t* in = static_cast<const uint8_t*>(src);
   uint8_t* out = static_cast<uint8_t*>(dst);
   const int64_t unit_bytes = packed_unit_bytes(packed);
+  if (t == DType::Q8_0) {
+    for (int64_t b = 0; b < n / dtype_block(t); ++b)
+      unpack_q8_block(in, b, r, out + b * dtype_block_bytes(t));
+    return;
+  }
   PlainBlock s;
   for (int64_t b = 0; b < n / dtype_block(t); ++b) {
     const Place at = place_of(t, b);

@@ -1,6 +1,6 @@
-// In-memory GEMM layouts of Q4_K, Q6_K, Q4_0 and Q5_0 (DType Q4_K_R8 / Q6_K_R8 / Q4_0_R8 /
-// Q5_0_R8; never written to files): each group of 8 consecutive rows is stored unit by unit (a
-// super-block of 256 weights, or 2 blocks of 32 for Q4_0 / Q5_0) with the 8 rows
+// In-memory GEMM layouts of Q4_K, Q6_K, Q4_0, Q5_0 and Q8_0 (DType Q4_K_R8 / Q6_K_R8 / Q4_0_R8 /
+// Q5_0_R8 / Q8_0_R8; never written to files): each group of 8 consecutive rows is stored unit by
+// unit (a super-block of 256 weights, or 2 blocks of 32 for Q4_0 / Q5_0 / Q8_0) with the 8 rows
 // interleaved, so that one 32-byte vector holds 4 consecutive quantized weights of each row and
 // an int8 dot product with 4 activations broadcast to every lane leaves each row's partial sum in
 // its own lane: no horizontal sums, and one scale vector (the 8 rows' scales) per sub-block.
@@ -22,6 +22,9 @@
 //     4-bit q at 32 + 128b, arranged as Q4_K_R8's (value (q - 8) * d).
 //   Q5_0_R8, 352 bytes: as Q4_0_R8, then [288, 352) bit 4 of q (value (q - 16) * d): byte
 //     288 + 32b + 4r + i holds in bit k that of weight 4k + i and in bit 4 + k that of 16 + 4k + i.
+//   Q8_0_R8, 544 bytes: [0, 32) d as Q4_0_R8's; [32, 544) the int8 q as in the file: byte
+//     32 + 256b + 32k + 4r + i holds that of weight 4k + i of block b (k in [0, 8)). (One block
+//     per unit would be 272 bytes, and every other unit's vectors would straddle cache lines.)
 // All are read front to back, chunk after chunk: one sequential stream per group. A packed row
 // equals, weight for weight, the row it was packed from.
 #pragma once
@@ -40,6 +43,7 @@ constexpr DType packed_type(DType t) {
          : t == DType::Q6_K ? DType::Q6_K_R8
          : t == DType::Q4_0 ? DType::Q4_0_R8
          : t == DType::Q5_0 ? DType::Q5_0_R8
+         : t == DType::Q8_0 ? DType::Q8_0_R8
                             : t;
 }
 constexpr DType unpacked_type(DType t) {
@@ -47,12 +51,13 @@ constexpr DType unpacked_type(DType t) {
          : t == DType::Q6_K_R8 ? DType::Q6_K
          : t == DType::Q4_0_R8 ? DType::Q4_0
          : t == DType::Q5_0_R8 ? DType::Q5_0
+         : t == DType::Q8_0_R8 ? DType::Q8_0
                                : t;
 }
 constexpr bool is_packed_type(DType t) {
   return unpacked_type(t) != t;
 }
-// Weights per row in a unit of a type or its packed layout (2 blocks of Q4_0 / Q5_0, a
+// Weights per row in a unit of a type or its packed layout (2 blocks of Q4_0 / Q5_0 / Q8_0, a
 // super-block of Q4_K / Q6_K), and the bytes of a packed group's unit (its 8 rows).
 constexpr int64_t packed_unit(DType t) {
   return dtype_block(t) == 32 ? 64 : 256;
@@ -65,8 +70,8 @@ constexpr int64_t packed_unit_bytes(DType packed) {
 // units).
 bool can_pack(DType t, int64_t rows, int64_t cols);
 
-// 8 consecutive rows of n weights in type t (Q4_K, Q6_K, Q4_0, Q5_0) at src -> one packed group,
-// and back (unpack_rows8 restores the original bytes exactly).
+// 8 consecutive rows of n weights in type t (Q4_K, Q6_K, Q4_0, Q5_0, Q8_0) at src -> one packed
+// group, and back (unpack_rows8 restores the original bytes exactly).
 void pack_rows8(DType t, const void* src, void* dst, int64_t n);
 void unpack_rows8(DType packed, const void* src, void* dst, int64_t n);
 // Row r (0..7) of a packed group at src -> one row of n weights in the file type at dst.

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <random>
 
+#include "core/quant_pack.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/kernels.h"
 #include "test_util.h"
@@ -174,41 +175,51 @@ TEST(GemmQ8_0, QuantizedXIsTheReferences) {
 // AVX-512's path for many X rows (taken on CPUs whose f32 FMA outruns their int8 dot products):
 // the weights widened exactly into f32 panels, X unquantized: the plain product of X and the
 // dequantized W up to f32 rounding, on odd shapes (a partial panel of rows, K past one panel,
-// a row stride past K), and nothing written outside [n_begin, n_end).
+// a row stride past K), and nothing written outside [n_begin, n_end). The same from W in the
+// packed layout (Q8_0_R8: whole groups of 8 rows, whole units of 64).
 TEST(GemmQ8_0, F32PanelsAreTheDequantizedProduct) {
   if (!isa_supported(Isa::Avx512)) GTEST_SKIP() << "no AVX-512";
   uint32_t seed = 40;
-  for (int64_t M : {1, 7, 16, 33})
-    for (int64_t K : {32, 96, 320, 544}) {
-      const int64_t N = 45, ldx = K + 3, ldw = K + 64, ldy = N + 2;
-      std::vector<float> x = random_floats(M * ldx, seed++, -2.0f, 2.0f);
-      std::vector<float> wf = random_floats(N * ldw, seed++, -1.0f, 1.0f);
-      std::vector<uint8_t> w(dtype_bytes(DType::Q8_0, N * ldw));
-      quantize_q8_0(wf.data(), w.data(), N * ldw);
-      GemmParams p =
-          testing::gemm_params(M, K, 1, N - 2, x.data(), ldx, w.data(), ldw, DType::Q8_0, ldy);
-      std::vector<float> y(M * ldy, -7.0f), row(ldw);
-      p.y = y.data();
-      avx512::gemm_q8_0_f32(p);
-      for (int64_t n = 0; n < ldy; ++n) {
-        if (n >= p.n_begin && n < p.n_end)
-          dequantize_q8_0(w.data() + dtype_bytes(DType::Q8_0, n * ldw), row.data(), ldw);
-        for (int64_t m = 0; m < M; ++m) {
-          const float got = y[m * ldy + n];
-          if (n < p.n_begin || n >= p.n_end) {
-            ASSERT_EQ(got, -7.0f) << "wrote outside its columns";
-            continue;
+  for (bool pack : {false, true})
+    for (int64_t M : {1, 7, 16, 33})
+      for (int64_t K : {32, 96, 320, 544, 576}) {
+        if (pack && K % 64 != 0) continue;
+        const int64_t N = pack ? 48 : 45, ldx = K + 3, ldw = K + 64, ldy = N + 2;
+        std::vector<float> x = random_floats(M * ldx, seed++, -2.0f, 2.0f);
+        std::vector<float> wf = random_floats(N * ldw, seed++, -1.0f, 1.0f);
+        std::vector<uint8_t> w(dtype_bytes(DType::Q8_0, N * ldw));
+        quantize_q8_0(wf.data(), w.data(), N * ldw);
+        w[2] = 0x80;  // a q of -128
+        std::vector<uint8_t> packed(w.size());
+        for (int64_t g = 0; pack && g < N / kPackRows; ++g)
+          pack_rows8(DType::Q8_0, w.data() + dtype_bytes(DType::Q8_0, g * kPackRows * ldw),
+                     packed.data() + dtype_bytes(DType::Q8_0, g * kPackRows * ldw), ldw);
+        GemmParams p = pack ? testing::gemm_params(M, K, 8, N - 8, x.data(), ldx, packed.data(),
+                                                   ldw, DType::Q8_0_R8, ldy)
+                            : testing::gemm_params(M, K, 1, N - 2, x.data(), ldx, w.data(), ldw,
+                                                   DType::Q8_0, ldy);
+        std::vector<float> y(M * ldy, -7.0f), row(ldw);
+        p.y = y.data();
+        avx512::gemm_q8_0_f32(p);
+        for (int64_t n = 0; n < ldy; ++n) {
+          if (n >= p.n_begin && n < p.n_end)
+            dequantize_q8_0(w.data() + dtype_bytes(DType::Q8_0, n * ldw), row.data(), ldw);
+          for (int64_t m = 0; m < M; ++m) {
+            const float got = y[m * ldy + n];
+            if (n < p.n_begin || n >= p.n_end) {
+              ASSERT_EQ(got, -7.0f) << "wrote outside its columns";
+              continue;
+            }
+            double exact = 0, mag = 0;
+            for (int64_t k = 0; k < K; ++k) {
+              exact += static_cast<double>(x[m * ldx + k]) * row[k];
+              mag += std::fabs(x[m * ldx + k] * row[k]);
+            }
+            ASSERT_LE(std::fabs(got - exact), 2e-6 * mag + 1e-30)
+                << "M=" << M << " K=" << K << " at " << m << "," << n;
           }
-          double exact = 0, mag = 0;
-          for (int64_t k = 0; k < K; ++k) {
-            exact += static_cast<double>(x[m * ldx + k]) * row[k];
-            mag += std::fabs(x[m * ldx + k] * row[k]);
-          }
-          ASSERT_LE(std::fabs(got - exact), 2e-6 * mag + 1e-30)
-              << "M=" << M << " K=" << K << " at " << m << "," << n;
         }
       }
-    }
 }
 
 TEST(GemmQ8_0, EveryIsaMatchesReference) {

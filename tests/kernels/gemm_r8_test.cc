@@ -1,5 +1,5 @@
-// The packed layouts of Q4_K, Q6_K, Q4_0 and Q5_0 (core/quant_pack.h): bytes where the header says
-// they are (checked against the plain rows through decode_chunk, not through the packer's own
+// The packed layouts of Q4_K, Q6_K, Q4_0, Q5_0 and Q8_0 (core/quant_pack.h): bytes where the header
+// says they are (checked against the plain rows through decode_chunk, not through the packer's own
 // helpers), an exact round trip, row dequantization, and every ISA's GEMM on packed W against the
 // scalar reference on the same rows in their file layout.
 #include <gtest/gtest.h>
@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/quant.h"
 #include "core/quant_pack.h"
+#include "kernels/cpu/cpu_kernels.h"
 #include "kernels/kernels.h"
 #include "test_util.h"
 
@@ -18,13 +19,17 @@ namespace {
 
 using testing::random_floats;
 
-// `rows` rows of n weights quantized to t, with some larger values.
+// `rows` rows of n weights quantized to t, with some larger values. Q8_0 gets a few q of -128,
+// which llama.cpp's quantizer never writes but a file may hold (the format allows them).
 std::vector<uint8_t> quantized(DType t, int64_t rows, int64_t n, uint32_t seed) {
   std::vector<float> f = random_floats(rows * n, seed, -1.0f, 1.0f);
   for (size_t i = 0; i < f.size(); i += 29) f[i] *= 5;
   std::vector<uint8_t> q(dtype_bytes(t, rows * n));
   for (int64_t r = 0; r < rows; ++r)
     quantize_row(t, f.data() + r * n, q.data() + dtype_bytes(t, r * n), n);
+  if (t == DType::Q8_0)
+    for (size_t b = 0; b < q.size() / kQ8BlockBytes; b += 3)
+      q[b * kQ8BlockBytes + 2 + b % 32] = 0x80;
   return q;
 }
 
@@ -47,7 +52,9 @@ TEST(PackedLayout, SizesAndTypes) {
   EXPECT_EQ(dtype_bytes(DType::Q6_K_R8, 8 * 256), 1696u);  // 32-byte aligned super-blocks
   EXPECT_EQ(packed_type(DType::Q4_K), DType::Q4_K_R8);
   EXPECT_EQ(unpacked_type(DType::Q6_K_R8), DType::Q6_K);
-  EXPECT_EQ(packed_type(DType::Q8_0), DType::Q8_0);
+  EXPECT_EQ(packed_type(DType::Q8_0), DType::Q8_0_R8);
+  EXPECT_EQ(unpacked_type(DType::Q8_0_R8), DType::Q8_0);
+  EXPECT_EQ(dtype_bytes(DType::Q8_0_R8, 8 * 64), 544u);  // 32-byte aligned units
   EXPECT_EQ(packed_type(DType::Q5_0), DType::Q5_0_R8);
   EXPECT_EQ(dtype_bytes(DType::Q4_0_R8, 8 * 64), 288u);
   EXPECT_EQ(dtype_bytes(DType::Q5_0_R8, 8 * 64), 352u);
@@ -56,7 +63,9 @@ TEST(PackedLayout, SizesAndTypes) {
   EXPECT_FALSE(can_pack(DType::Q4_K, 16, 288));  // not whole super-blocks
   EXPECT_TRUE(can_pack(DType::Q5_0, 16, 896));   // units of 2 blocks
   EXPECT_FALSE(can_pack(DType::Q4_0, 16, 96));
-  EXPECT_FALSE(can_pack(DType::Q8_0, 16, 512));
+  EXPECT_TRUE(can_pack(DType::Q8_0, 16, 512));
+  EXPECT_FALSE(can_pack(DType::Q8_0, 16, 96));  // not whole units of 2 blocks
+  EXPECT_FALSE(can_pack(DType::F16, 16, 512));
 }
 
 // Every weight of every row where the header puts it: for Q4_K the nibble, the 6-bit scale
@@ -101,13 +110,17 @@ TEST(PackedLayout, BytesWhereTheHeaderSays) {
   }
 }
 
-// Q4_0 / Q5_0 (2 blocks per unit): d, the nibbles and Q5_0's bit 4 where the header says.
-TEST(PackedLayout, Q4_0AndQ5_0BytesWhereTheHeaderSays) {
+// Q4_0 / Q5_0 / Q8_0 (2 blocks per unit): d, the nibbles and Q5_0's bit 4, Q8_0's bytes where
+// the header says.
+TEST(PackedLayout, Q4_0Q5_0AndQ8_0BytesWhereTheHeaderSays) {
   const int64_t n = 192, rows = 16;
-  for (DType t : {DType::Q4_0, DType::Q5_0}) {
+  for (DType t : {DType::Q4_0, DType::Q5_0, DType::Q8_0}) {
     const std::vector<uint8_t> q = quantized(t, rows, n, 6);
     const std::vector<uint8_t> p = packed(t, q, rows, n);
-    const int64_t unit = t == DType::Q4_0 ? 288 : 352, off = t == DType::Q4_0 ? 8 : 16;
+    const int64_t unit = t == DType::Q4_0   ? 288
+                         : t == DType::Q5_0 ? 352
+                                            : 544,
+                  off = t == DType::Q4_0 ? 8 : 16;
     for (int64_t row = 0; row < rows; ++row) {
       const uint8_t* plain = q.data() + dtype_bytes(t, row * n);
       const int r = static_cast<int>(row % 8);
@@ -118,6 +131,11 @@ TEST(PackedLayout, Q4_0AndQ5_0BytesWhereTheHeaderSays) {
         const int b = static_cast<int>(c % 2);
         ASSERT_EQ(f16_at(u + 16 * b + 2 * r), ch.f[0]) << row << " " << c;
         for (int l = 0; l < 32; ++l) {
+          if (t == DType::Q8_0) {
+            ASSERT_EQ(static_cast<int8_t>(u[32 + 256 * b + 32 * (l / 4) + 4 * r + l % 4]), ch.q[l])
+                << row << " " << c << " " << l;
+            continue;
+          }
           const int v = ch.q[l] + off, k = (l % 16) / 4, i = l % 4;
           const uint8_t byte = u[32 + 128 * b + 32 * k + 4 * r + i];
           ASSERT_EQ(l < 16 ? byte & 15 : byte >> 4, v & 15) << row << " " << c << " " << l;
@@ -133,7 +151,7 @@ TEST(PackedLayout, Q4_0AndQ5_0BytesWhereTheHeaderSays) {
 
 TEST(PackedLayout, RoundTripAndRowDequantization) {
   const int64_t n = 768, rows = 24;
-  for (DType t : {DType::Q4_K, DType::Q6_K, DType::Q4_0, DType::Q5_0}) {
+  for (DType t : {DType::Q4_K, DType::Q6_K, DType::Q4_0, DType::Q5_0, DType::Q8_0}) {
     const std::vector<uint8_t> q = quantized(t, rows, n, 9);
     const std::vector<uint8_t> p = packed(t, q, rows, n);
     std::vector<uint8_t> back(q.size());
@@ -152,10 +170,11 @@ TEST(PackedLayout, RoundTripAndRowDequantization) {
 
 // Every ISA on packed W (columns [8, N), a row stride past K) against the scalar reference on the
 // same weights unpacked: only the order of float sums differs. The 9 groups of the range make
-// two tiles of 4 streams a quarter of the range apart and one group left over.
+// two tiles of 4 streams a quarter of the range apart and one group left over. (Where AVX-512
+// multiplies Q8_0 in f32 panels, X is not quantized: there against the exact product.)
 TEST(GemmR8, EveryIsaMatchesTheUnpackedReference) {
   uint32_t seed = 71;
-  for (DType t : {DType::Q4_K, DType::Q6_K, DType::Q4_0, DType::Q5_0})
+  for (DType t : {DType::Q4_K, DType::Q6_K, DType::Q4_0, DType::Q5_0, DType::Q8_0})
     for (int64_t K : {64, 192, 256, 768, 1280})
       for (int64_t M : {1, 2, 3, 4, 5, 9, 17}) {
         if (K % (t == DType::Q4_K || t == DType::Q6_K ? 256 : 64) != 0) continue;
@@ -174,11 +193,23 @@ TEST(GemmR8, EveryIsaMatchesTheUnpackedReference) {
           gp.wtype = packed_type(t);
           gp.y = got.data();
           kernels_for(isa).gemm(gp);
+          const bool f32_panels = isa == Isa::Avx512 && t == DType::Q8_0 && avx512::q8_f32_path(gp);
+          std::vector<float> row(ldw);
           for (int64_t m = 0; m < M; ++m)
             for (int64_t c = 0; c < ldy; ++c) {
               const float a = got[m * ldy + c], b = want[m * ldy + c];
               if (c < 8 || c >= N) {
                 ASSERT_EQ(a, -7.0f) << "wrote outside its columns";
+                continue;
+              }
+              if (f32_panels) {
+                dequantize_row(t, q.data() + dtype_bytes(t, c * ldw), row.data(), ldw);
+                double exact = 0, mag = 0;
+                for (int64_t k = 0; k < K; ++k) {
+                  exact += static_cast<double>(x[m * ldx + k]) * row[k];
+                  mag += std::fabs(x[m * ldx + k] * row[k]);
+                }
+                ASSERT_LE(std::fabs(a - exact), 2e-6 * mag + 1e-30) << m << "," << c;
                 continue;
               }
               ASSERT_NEAR(a, b, 1e-5 * (std::fabs(b) + 1.0f) * std::sqrt(static_cast<float>(K)))
@@ -214,7 +245,6 @@ TEST(GemmBlocksBf16, EveryIsaIsTheProductOfTheRoundedOperands) {
   auto round_bf16 = [](float v) { return bf16_to_f32(f32_to_bf16(v)); };
   for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_K, DType::Q6_K})
     for (bool pack : {false, true}) {
-      if (pack && t == DType::Q8_0) continue;
       const int64_t unit = pack ? packed_unit(t) : dtype_block(t);
       for (int64_t K : {unit, 3 * unit, 5 * unit, 768 + unit})
         for (int64_t M : {1, 7, 9, 33}) {

@@ -84,9 +84,13 @@ TEST(Quantize, Q8_0WhereRowsAreWholeBlocks) {
     int quantized = 0;
     for (const ParamSlot& s : quant->parameter_slots()) {
       if (!s.t->defined()) continue;
+      // (in the packed layout where the rows make whole groups and units)
       const bool whole = s.t->ndim() == 2 && s.t->dim(1) % 32 == 0;
-      EXPECT_EQ(s.t->dtype == DType::Q8_0, whole) << f << " " << s.name;
-      quantized += s.t->dtype == DType::Q8_0;
+      const DType t = unpacked_type(s.t->dtype);
+      EXPECT_EQ(t == DType::Q8_0, whole) << f << " " << s.name;
+      EXPECT_EQ(s.t->dtype == DType::Q8_0_R8, whole && can_pack(t, s.t->dim(0), s.t->dim(1)))
+          << f << " " << s.name;
+      quantized += t == DType::Q8_0;
     }
     EXPECT_GT(quantized, 4) << f;
     std::vector<int32_t> ids;
@@ -147,8 +151,8 @@ TEST(Quantize, FourBitMixesOnTheBundledModel) {
 
 // Matrices repacked at load (core/quant_pack.h) compute what the file layout does, on random
 // models: hidden 256 (Q4_K_M gives Q4_K and Q6_K), with tied embeddings (the embedding lookup
-// reads the packed Q6_K table) and without; hidden 192 (Q5_0, as Qwen2.5-0.5B's 896); Q4_0. Each
-// matrix's product is compared on the same input (only the order of float sums differs); whole
+// reads the packed Q6_K table) and without; hidden 192 (Q5_0, as Qwen2.5-0.5B's 896); Q4_0; Q8_0.
+// Each matrix's product is compared on the same input (only the order of float sums differs); whole
 // forward passes are not compared that tightly, since a last-bit difference anywhere can move an
 // activation across a rounding boundary of its int8 quantization (measured on the unpacked model
 // alone: its cached and uncached passes differ by up to 1e-2 in a logit).
@@ -160,7 +164,8 @@ TEST(Quantize, PackedLayoutsMatchTheFileLayout) {
   } cases[] = {{256, true, io::QuantMix::Q4_K_M},
                {256, false, io::QuantMix::Q4_K_M},
                {192, true, io::QuantMix::Q4_K_M},
-               {256, false, io::QuantMix::Q4_0}};
+               {256, false, io::QuantMix::Q4_0},
+               {256, true, io::QuantMix::Q8_0}};
   for (const auto& cs : cases) {
     const bool tied = cs.tied;
     const std::string what =

@@ -79,10 +79,14 @@ namespace avx512 {
 R1_DECLARE_KERNELS
 // fp8 W, M <= kFp8FusedMaxM: fused dequantization (kernels/cpu/gemm_fp8_avx512.cc).
 void gemm_fp8_small_m(const GemmParams& p);
-// Q8_0 W through the packed f32 panels (gemm_avx512.cc): the weights widened exactly once per
-// panel, X's rows kept in f32 (no int8 quantization of X). gemm_q8_0 takes it for many X rows
-// where f32 FMA outruns the int8 dot products. K > 0, whole 32-blocks; X in p.x.
+// Q8_0 or Q8_0_R8 W through the packed f32 panels (gemm_avx512.cc): the weights widened exactly
+// once per panel, X's rows kept in f32 (no int8 quantization of X). gemm_q8_0 / gemm_r8 take it
+// for many X rows where f32 FMA outruns the int8 dot products. K > 0, whole 32-blocks (Q8_0_R8:
+// whole units and groups, as gemm_r8 checks); X in p.x.
 void gemm_q8_0_f32(const GemmParams& p);
+// Whether AVX-512 leaves Q8_0 / Q8_0_R8 W to gemm_q8_0_f32 (gemm_q8_avx512.cc): many X rows on a
+// CPU whose f32 FMA outruns its int8 dot products.
+bool q8_f32_path(const GemmParams& p);
 // fp8 W through the packed f32 panels (gemm_avx512.cc), each weight times its block scale as the
 // panel is packed: the prefill path (M > kFp8FusedMaxM).
 void gemm_fp8_packed(const GemmParams& p);
@@ -97,6 +101,9 @@ void gemm_blocks_bf16(const GemmParams& p);
 constexpr int kPanelCols = 32;
 void pack_packed_bf16(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t kc,
                       uint32_t* dst);
+// The same into f32 panels (one f32 per row and k step), for Q8_0_R8 W (gemm_q8_0_f32).
+void pack_packed_f32(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t kc,
+                     uint32_t* dst);
 // attn_scores / attn_values for kAttnWideRows or more query rows (attn_wide_avx512.cc).
 void attn_scores_wide(const float* q, int64_t G, int64_t D, const void* const* k, DType kt,
                       int64_t n, float scale, float* s, int64_t lds);

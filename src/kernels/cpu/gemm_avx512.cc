@@ -362,6 +362,7 @@ void pack_w(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t k
   // bf16 pairs (bf16 W, or f32 or block W rounded); exact bf16 widens to f32
   const bool bf16 = bf16_panels(p);
   if (bf16 && is_packed_type(p.wtype)) return pack_packed_bf16(p, n0, rows, k0, kc, dst);
+  if (p.wtype == DType::Q8_0_R8) return pack_packed_f32(p, n0, rows, k0, kc, dst);
   const int64_t steps = bf16 ? (kc + 1) / 2 : kc;  // k steps (bf16: pairs) in a panel
   const size_t es = p.wtype == DType::F32 ? 4 : 2;
   const char* wbase = static_cast<const char*>(p.w);

@@ -25,7 +25,9 @@ inline __m256i kq_dot_acc(__m256i acc, __m256i a, __m256i b) {
 #include "kernels/cpu/gemm_kq.inc"
 #undef R1_KQ_MB
 #define R1_R8_MB 2
+#define R1_R8_Q8_OFFSET 0
 #include "kernels/cpu/gemm_r8.inc"
 #undef R1_R8_MB
+#undef R1_R8_Q8_OFFSET
 
 }  // namespace r1::kernels::avx2

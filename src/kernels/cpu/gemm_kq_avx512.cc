@@ -31,10 +31,14 @@ bool r8_row512(const GemmParams& p, const uint8_t* w0, int64_t group, int64_t gr
 }  // namespace
 
 #define R1_R8_MB 4
+#define R1_R8_Q8_OFFSET 1
 #define R1_R8_ROW r8_row512
+#define R1_R8_F32 q8_f32_path
 #include "kernels/cpu/gemm_r8.inc"
 #undef R1_R8_MB
+#undef R1_R8_Q8_OFFSET
 #undef R1_R8_ROW
+#undef R1_R8_F32
 
 namespace {
 

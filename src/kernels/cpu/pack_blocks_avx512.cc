@@ -6,7 +6,8 @@
 // 0-3 and 4-7, 4 weights each), are scaled by their rows' sub-block scales (8 values spread over
 // 4 lanes each), rounded into 16 bf16 pairs (row r's pairs of weights 0-1 and 2-3 side by side),
 // and permuted so that each half is one k step of the 8 rows: two 32-byte stores into the panel.
-// (Q8_0 and the plain K-quant rows go through gemm_avx512.cc's pack_w.)
+// Q8_0_R8 also goes to f32 panels (pack_packed_f32: d * q, exact), for CPUs that multiply Q8_0 in
+// f32. (Q8_0 and K-quant rows not packed go through gemm_avx512.cc's pack_w.)
 #include "kernels/cpu/avx512_intrin.h"
 
 #include "core/error.h"
@@ -39,7 +40,8 @@ __m256 i8x8(const uint8_t* p) {
       _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
 }
 
-// The 32 bytes at p as two vectors of int32: bytes 0-15 (rows 0-3) and 16-31 (rows 4-7).
+// The 32 bytes at p as two vectors of int32: bytes 0-15 (rows 0-3) and 16-31 (rows 4-7),
+// unsigned, or signed (sbytes32).
 struct Bytes32 {
   __m512i lo, hi;
 };
@@ -47,6 +49,11 @@ Bytes32 bytes32(const uint8_t* p) {
   const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
   return {_mm512_cvtepu8_epi32(_mm256_castsi256_si128(v)),
           _mm512_cvtepu8_epi32(_mm256_extracti128_si256(v, 1))};
+}
+Bytes32 sbytes32(const uint8_t* p) {
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  return {_mm512_cvtepi8_epi32(_mm256_castsi256_si128(v)),
+          _mm512_cvtepi8_epi32(_mm256_extracti128_si256(v, 1))};
 }
 
 // Rows 0-3 (a) and 4-7 (b), 4 weights each, rounded to bf16 pairs: step s of the 8 rows at
@@ -109,6 +116,16 @@ void unit_to_panel(const uint8_t* u, uint32_t* panel, int64_t s0) {
                     _mm512_mul_ps(value(_mm512_srli_epi32(e.hi, 4), h1.hi), f1b), panel, s + 8);
       }
     }
+  } else if constexpr (T == DType::Q8_0_R8) {  // two blocks of 32, value q d
+    for (int b = 0; b < 2; ++b) {
+      const __m256 d = f16x8(u + 16 * b);
+      const __m512 fa = spread4<false>(d), fb = spread4<true>(d);
+      for (int k = 0; k < 8; ++k) {
+        const Bytes32 e = sbytes32(u + 32 + 256 * b + 32 * k);
+        store_pairs(_mm512_mul_ps(to_ps(e.lo), fa), _mm512_mul_ps(to_ps(e.hi), fb), panel,
+                    s0 + 16 * b + 2 * k);
+      }
+    }
   } else {  // Q4_0_R8 / Q5_0_R8: two blocks of 32, value (q - 8) d / (q - 16) d
     constexpr bool kQ5 = T == DType::Q5_0_R8;
     const __m512i bias = _mm512_set1_epi32(kQ5 ? 16 : 8), one = _mm512_set1_epi32(1);
@@ -137,11 +154,37 @@ void unit_to_panel(const uint8_t* u, uint32_t* panel, int64_t s0) {
   }
 }
 
-// Groups of 8 rows; the columns of the last panel past `rows` are zero.
-template <DType T>
+// One Q8_0_R8 unit at u into the f32 panel columns of its group, from k step k0 (its first
+// weight): d * q, exact. Vector k of block b holds weights 4k..4k+3 of each row (lane 4r + i of
+// rows 0-3 and of rows 4-7); each weight's 8 rows are one store.
+void q8_unit_to_f32(const uint8_t* u, float* panel, int64_t k0) {
+  const __m512i w01 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
+  const __m512i w23 = _mm512_add_epi32(w01, _mm512_set1_epi32(2));
+  for (int b = 0; b < 2; ++b) {
+    const __m256 d = f16x8(u + 16 * b);
+    const __m512 fa = spread4<false>(d), fb = spread4<true>(d);
+    for (int k = 0; k < 8; ++k) {
+      const Bytes32 e = sbytes32(u + 32 + 256 * b + 32 * k);
+      const __m512 a = _mm512_mul_ps(to_ps(e.lo), fa), c = _mm512_mul_ps(to_ps(e.hi), fb);
+      const __m512 v01 = _mm512_permutex2var_ps(a, w01, c), v23 = _mm512_permutex2var_ps(a, w23, c);
+      float* at = panel + (k0 + 32 * b + 4 * k) * kCols;
+      _mm256_store_ps(at, _mm512_castps512_ps256(v01));
+      _mm256_store_ps(at + kCols,
+                      _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v01), 1)));
+      _mm256_store_ps(at + 2 * kCols, _mm512_castps512_ps256(v23));
+      _mm256_store_ps(at + 3 * kCols,
+                      _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v23), 1)));
+    }
+  }
+}
+
+// Groups of 8 rows; the columns of the last panel past `rows` are zero. kF32: f32 panels (kc
+// steps of one weight; Q8_0_R8 only), else bf16 pairs (kc / 2 steps).
+template <DType T, bool kF32 = false>
 void pack_groups(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t kc,
                  uint32_t* dst) {
-  const int64_t steps = kc / 2, unit = packed_unit(T), unit_bytes = packed_unit_bytes(T);
+  const int64_t steps = kF32 ? kc : kc / 2, unit = packed_unit(T),
+                unit_bytes = packed_unit_bytes(T);
   const int64_t group = 8 * static_cast<int64_t>(dtype_bytes(T, p.ldw));
   const uint8_t* w = static_cast<const uint8_t*>(p.w);
   for (int64_t g = 0; g < (rows + kCols - 1) / kCols * kCols; g += 8) {
@@ -152,8 +195,12 @@ void pack_groups(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int6
       continue;
     }
     const uint8_t* grp = w + ((n0 + g) / 8) * group;
-    for (int64_t k = k0; k < k0 + kc; k += unit)
-      unit_to_panel<T>(grp + (k / unit) * unit_bytes, panel, (k - k0) / 2);
+    for (int64_t k = k0; k < k0 + kc; k += unit) {
+      if constexpr (kF32)
+        q8_unit_to_f32(grp + (k / unit) * unit_bytes, reinterpret_cast<float*>(panel), k - k0);
+      else
+        unit_to_panel<T>(grp + (k / unit) * unit_bytes, panel, (k - k0) / 2);
+    }
   }
 }
 
@@ -170,9 +217,17 @@ void pack_packed_bf16(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0,
       return pack_groups<DType::Q4_0_R8>(p, n0, rows, k0, kc, dst);
     case DType::Q5_0_R8:
       return pack_groups<DType::Q5_0_R8>(p, n0, rows, k0, kc, dst);
+    case DType::Q8_0_R8:
+      return pack_groups<DType::Q8_0_R8>(p, n0, rows, k0, kc, dst);
     default:
       fail_internal("pack_packed_bf16: ", dtype_name(p.wtype));
   }
+}
+
+void pack_packed_f32(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t kc,
+                     uint32_t* dst) {
+  if (p.wtype != DType::Q8_0_R8) fail_internal("pack_packed_f32: ", dtype_name(p.wtype));
+  pack_groups<DType::Q8_0_R8, true>(p, n0, rows, k0, kc, dst);
 }
 
 }  // namespace r1::kernels::avx512
