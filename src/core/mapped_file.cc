@@ -18,19 +18,24 @@ namespace r1 {
 
 namespace {
 
-// The live files' bytes, for discard_file_pages.
+// The live files' bytes, for discard_file_pages and file_bytes_writable.
+struct Live {
+  const uint8_t* data;
+  size_t size;
+  bool read;  // read into anonymous memory (writable), not mapped
+};
 std::mutex g_live_mutex;
-std::vector<std::pair<const uint8_t*, size_t>> g_live;
+std::vector<Live> g_live;
 
-void register_live(const uint8_t* data, size_t size) {
+void register_live(const uint8_t* data, size_t size, bool read) {
   std::lock_guard<std::mutex> lock(g_live_mutex);
-  g_live.emplace_back(data, size);
+  g_live.push_back({data, size, read});
 }
 
 void unregister_live(const uint8_t* data) {
   std::lock_guard<std::mutex> lock(g_live_mutex);
   for (size_t i = 0; i < g_live.size(); ++i)
-    if (g_live[i].first == data) {
+    if (g_live[i].data == data) {
       g_live.erase(g_live.begin() + static_cast<std::ptrdiff_t>(i));
       return;
     }
@@ -44,13 +49,23 @@ size_t discard_file_pages(const void* p, size_t n) {
   const uintptr_t begin = (a + page - 1) / page * page, end = (a + n) / page * page;
   if (p == nullptr || end <= begin) return 0;
   std::lock_guard<std::mutex> lock(g_live_mutex);
-  for (const auto& [data, size] : g_live) {
-    const uintptr_t d = reinterpret_cast<uintptr_t>(data);
-    if (a < d || a + n > d + size) continue;
+  for (const Live& f : g_live) {
+    const uintptr_t d = reinterpret_cast<uintptr_t>(f.data);
+    if (a < d || a + n > d + f.size) continue;
     if (madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED) != 0) return 0;
     return end - begin;
   }
   return 0;
+}
+
+bool file_bytes_writable(const void* p, size_t n) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  std::lock_guard<std::mutex> lock(g_live_mutex);
+  for (const Live& f : g_live) {
+    const uintptr_t d = reinterpret_cast<uintptr_t>(f.data);
+    if (f.read && a >= d && a + n <= d + f.size) return true;
+  }
+  return false;
 }
 
 std::shared_ptr<MappedFile> MappedFile::open(const std::string& path, LoadMode mode) {
@@ -75,7 +90,7 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path, LoadMode m
     if (p != MAP_FAILED) {
       f->data_ = static_cast<uint8_t*>(p);
       ::close(fd);
-      register_live(f->data_, f->size_);
+      register_live(f->data_, f->size_, false);
       return f;
     }
   }
@@ -101,7 +116,7 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path, LoadMode m
     done += static_cast<size_t>(n);
   }
   ::close(fd);
-  register_live(f->data_, f->size_);
+  register_live(f->data_, f->size_, true);
   return f;
 }
 

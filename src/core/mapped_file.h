@@ -44,4 +44,9 @@ class MappedFile {
 // left alone. Returns the bytes given back.
 size_t discard_file_pages(const void* p, size_t n);
 
+// Whether [p, p + n) lies in a live file read into memory (Read: anonymous, writable pages), so
+// that a loader that owns the bytes may rewrite them in place (a weight repacked into a layout
+// of the same size) instead of copying them out.
+bool file_bytes_writable(const void* p, size_t n);
+
 }  // namespace r1

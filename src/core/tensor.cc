@@ -8,6 +8,8 @@
 #include <new>
 #include <vector>
 
+#include <sys/mman.h>
+
 #include "core/error.h"
 #include "core/memory.h"
 
@@ -54,7 +56,18 @@ struct BufferPool {
         return p;
       }
     }
-    return std::aligned_alloc(64, size);
+    return allocate(size);
+  }
+  // Buffers of 2 MiB and more start on a huge page and ask for huge pages (weights repacked at
+  // load, activations of long prompts): one page fault per 2 MiB instead of 512, and fewer TLB
+  // misses when they are streamed. The tail past the last whole huge page stays in small pages.
+  static void* allocate(size_t size) {
+    constexpr size_t kHuge = size_t(2) << 20;
+    void* p = nullptr;
+    if (size < kHuge) return std::aligned_alloc(64, size);
+    if (posix_memalign(&p, kHuge, size) != 0) return nullptr;
+    madvise(p, size / kHuge * kHuge, MADV_HUGEPAGE);  // a hint: may be refused
+    return p;
   }
   void give(void* p, size_t size) {
     std::vector<void*> drop;

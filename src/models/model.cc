@@ -1,7 +1,9 @@
 #include "models/model.h"
 
+#include <cstring>
 #include <functional>
 #include <map>
+#include <vector>
 
 #include "core/error.h"
 #include "core/mapped_file.h"
@@ -99,7 +101,7 @@ void convert_weights(Model& m, const std::function<Tensor(const ParamSlot&)>& co
     const bool first = it == done.end();
     Tensor t = first ? convert(s) : it->second;
     if (!t.defined()) continue;
-    if (first && discard) discard_file_pages(s.t->data, s.t->nbytes());
+    if (first && discard && t.data != s.t->data) discard_file_pages(s.t->data, s.t->nbytes());
     if (s.scale && s.scale->defined() && t.dtype != DType::F8_E4M3) {
       if (first && discard) discard_file_pages(s.scale->data, s.scale->nbytes());
       *s.scale = Tensor();
@@ -133,11 +135,25 @@ void pack_weights(Model& m) {
         const Tensor& t = *s.t;
         Tensor p;
         if (t.ndim() != 2 || !t.is_contiguous() || !can_pack(t.dtype, t.dim(0), t.dim(1))) return p;
-        p = Tensor::empty(packed_type(t.dtype), t.shape);
         const int64_t cols = t.dim(1);
+        const DType packed = packed_type(t.dtype);
+        // Q8_0, Q4_0 and Q5_0 pack into as many bytes: in place where the file was read into
+        // memory (no second copy to allocate, fault in and zero), group by group through a copy.
+        const bool in_place = dtype_bytes(packed, cols) == dtype_bytes(t.dtype, cols) &&
+                              file_bytes_writable(t.data, t.nbytes());
+        p = in_place ? Tensor::view_of(packed, t.shape, t.data, t.owner)
+                     : Tensor::empty(packed, t.shape);
+        const size_t group_bytes = kPackRows * dtype_bytes(t.dtype, cols);
         thread_pool().parallel_range(t.dim(0) / kPackRows, 1, [&](int64_t g0, int64_t g1) {
-          for (int64_t g = g0; g < g1; ++g)
-            pack_rows8(t.dtype, t.row(g * kPackRows), p.row(g * kPackRows), cols);
+          std::vector<uint8_t> copy(in_place ? group_bytes : 0);
+          for (int64_t g = g0; g < g1; ++g) {
+            const void* src = t.row(g * kPackRows);
+            if (in_place) {
+              std::memcpy(copy.data(), src, group_bytes);
+              src = copy.data();
+            }
+            pack_rows8(t.dtype, src, p.row(g * kPackRows), cols);
+          }
         });
         return p;
       },

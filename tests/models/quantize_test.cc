@@ -10,7 +10,10 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/mapped_file.h"
 #include "core/quant_pack.h"
+#include "io/gguf_export.h"
+#include "io/gguf_import.h"
 #include "kernels/kernels.h"
 #include "models/model.h"
 #include "ops/ops.h"
@@ -149,13 +152,64 @@ TEST(Quantize, FourBitMixesOnTheBundledModel) {
   }
 }
 
+// A packed model against the same weights unpacked: each matrix's product on the same input
+// (only the order of float sums differs), the embedding lookups exactly, and the logits closely.
+// Whole forward passes are not compared that tightly, since a last-bit difference anywhere can
+// move an activation across a rounding boundary of its int8 quantization (measured on the
+// unpacked model alone: its cached and uncached passes differ by up to 1e-2 in a logit).
+void expect_packed_matches(Model& plain, Model& packed, const std::string& what) {
+  const std::vector<ParamSlot> a = plain.parameter_slots(), b = packed.parameter_slots();
+  ASSERT_EQ(a.size(), b.size());
+  int n_packed = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!b[i].t->defined()) continue;
+    n_packed += is_packed_type(b[i].t->dtype);
+    ASSERT_EQ(unpacked_type(b[i].t->dtype), a[i].t->dtype) << a[i].name;
+    if (a[i].t->ndim() != 2) continue;
+    const int64_t rows = a[i].t->dim(0), cols = a[i].t->dim(1);
+    if (kernels_packed()) {
+      EXPECT_FALSE(can_pack(b[i].t->dtype, rows, cols)) << what << ": " << a[i].name;
+    }
+    Tensor x = Tensor::empty(DType::F32, {5, cols});
+    for (int64_t k = 0; k < x.numel(); ++k) x.ptr<float>()[k] = std::sin(0.37f * k);
+    const Tensor ya = ops::linear(x, *a[i].t), yb = ops::linear(x, *b[i].t);
+    for (int64_t k = 0; k < ya.numel(); ++k)
+      ASSERT_NEAR(ya.ptr<float>()[k], yb.ptr<float>()[k], 1e-5) << what << ": " << a[i].name;
+    if (a[i].name == "model.embed_tokens.weight") {
+      std::vector<int32_t> all(static_cast<size_t>(rows));
+      for (int64_t v = 0; v < rows; ++v) all[v] = static_cast<int32_t>(v);
+      const Tensor ea = ops::embedding(*a[i].t, all), eb = ops::embedding(*b[i].t, all);
+      ASSERT_EQ(0, std::memcmp(ea.data, eb.data, ea.nbytes())) << "embedding lookups";
+    }
+  }
+  if (kernels_packed()) {
+    EXPECT_GT(n_packed, 8) << what;
+  }
+  std::vector<int32_t> ids;
+  for (int i = 0; i < 24; ++i) ids.push_back(3 + (i * 11) % 40);
+  const Quality q = compare(plain, packed, ids);
+  EXPECT_LT(q.rel, 0.02) << what;
+  EXPECT_LT(q.kl, 1e-4) << what;
+}
+
+// A random model (2 layers, intermediate 512) written to dir.
+void random_model(const std::string& dir, int64_t hidden, bool tied) {
+  train::InitOptions io;
+  io.tokenizer_dir = std::string(R1_SOURCE_DIR) + "/models/r1-arith";
+  io.hidden = hidden;
+  io.intermediate = 512;
+  io.layers = 2;
+  io.heads = 4;
+  io.kv_heads = 2;
+  io.tie_embeddings = tied;
+  io.seed = 5;
+  std::filesystem::remove_all(dir);
+  train::init_model(io, dir);
+}
+
 // Matrices repacked at load (core/quant_pack.h) compute what the file layout does, on random
 // models: hidden 256 (Q4_K_M gives Q4_K and Q6_K), with tied embeddings (the embedding lookup
 // reads the packed Q6_K table) and without; hidden 192 (Q5_0, as Qwen2.5-0.5B's 896); Q4_0; Q8_0.
-// Each matrix's product is compared on the same input (only the order of float sums differs); whole
-// forward passes are not compared that tightly, since a last-bit difference anywhere can move an
-// activation across a rounding boundary of its int8 quantization (measured on the unpacked model
-// alone: its cached and uncached passes differ by up to 1e-2 in a logit).
 TEST(Quantize, PackedLayoutsMatchTheFileLayout) {
   const struct {
     int64_t hidden;
@@ -167,59 +221,58 @@ TEST(Quantize, PackedLayoutsMatchTheFileLayout) {
                {256, false, io::QuantMix::Q4_0},
                {256, true, io::QuantMix::Q8_0}};
   for (const auto& cs : cases) {
-    const bool tied = cs.tied;
     const std::string what =
-        std::to_string(cs.hidden) + (tied ? " tied " : " untied ") + io::quant_mix_name(cs.mix);
-    train::InitOptions io;
-    io.tokenizer_dir = std::string(R1_SOURCE_DIR) + "/models/r1-arith";
-    io.hidden = cs.hidden;
-    io.intermediate = 512;
-    io.layers = 2;
-    io.heads = 4;
-    io.kv_heads = 2;
-    io.tie_embeddings = tied;
-    io.seed = 5;
+        std::to_string(cs.hidden) + (cs.tied ? " tied " : " untied ") + io::quant_mix_name(cs.mix);
     const std::string dir = ::testing::TempDir() + "r1_packed_" + std::to_string(cs.hidden);
-    std::filesystem::remove_all(dir);
-    train::init_model(io, dir);
+    random_model(dir, cs.hidden, cs.tied);
     LoadOptions o;
     o.quantize = cs.mix;
     o.pack = false;
     auto plain = load_model(dir, o);
     o.pack = true;
     auto packed = load_model(dir, o);
-    const std::vector<ParamSlot> a = plain->parameter_slots(), b = packed->parameter_slots();
-    ASSERT_EQ(a.size(), b.size());
-    int n_packed = 0;
-    for (size_t i = 0; i < a.size(); ++i) {
-      if (!b[i].t->defined()) continue;
-      n_packed += is_packed_type(b[i].t->dtype);
-      ASSERT_EQ(unpacked_type(b[i].t->dtype), a[i].t->dtype) << a[i].name;
-      if (a[i].t->ndim() != 2) continue;
-      const int64_t rows = a[i].t->dim(0), cols = a[i].t->dim(1);
-      if (kernels_packed()) {
-        EXPECT_FALSE(can_pack(b[i].t->dtype, rows, cols)) << what << ": " << a[i].name;
+    expect_packed_matches(*plain, *packed, what);
+  }
+}
+
+// GGUF files read into memory: the matrices whose packed layout takes as many bytes (Q8_0, Q4_0)
+// are packed in place, in the file's memory, the others (Q6_K: Q4_0's output layer) copied out;
+// a mapped file is never written. Either way the same products as unpacked.
+TEST(Quantize, GgufRowsPackedInPlaceWhereTheFileWasRead) {
+  const std::string dir = ::testing::TempDir() + "r1_packed_gguf";
+  random_model(dir, 256, true);
+  for (io::QuantMix mix : {io::QuantMix::Q8_0, io::QuantMix::Q4_0}) {
+    const std::string gguf = dir + "/model-" + io::quant_mix_name(mix) + ".gguf";
+    io::GgufExportOptions eo;
+    eo.mix = mix;
+    io::export_gguf(dir, gguf, eo);
+    setenv("R1_CACHE_DIR", (dir + "/cache").c_str(), 1);       // not the user's cache
+    const std::string folder = io::prepare_gguf_folder(gguf);  // what -m FILE.gguf loads
+    unsetenv("R1_CACHE_DIR");
+    LoadOptions o;
+    o.pack = false;
+    auto plain = load_model(folder, o);
+    for (LoadMode mode : {LoadMode::Read, LoadMode::Map}) {
+      o.pack = true;
+      o.load = mode;
+      auto packed = load_model(folder, o);
+      const std::string what =
+          std::string(io::quant_mix_name(mix)) + (mode == LoadMode::Read ? " read" : " mapped");
+      expect_packed_matches(*plain, *packed, what);
+      int in_place = 0, copied = 0;
+      for (const ParamSlot& s : packed->parameter_slots()) {
+        if (!s.t->defined() || !is_packed_type(s.t->dtype)) continue;
+        const bool in_file = file_bytes_writable(s.t->data, s.t->nbytes());
+        in_place += in_file;
+        copied += !in_file;
+        if (in_file) {
+          EXPECT_NE(unpacked_type(s.t->dtype), DType::Q6_K) << what << " " << s.name;
+        }
       }
-      Tensor x = Tensor::empty(DType::F32, {5, cols});
-      for (int64_t k = 0; k < x.numel(); ++k) x.ptr<float>()[k] = std::sin(0.37f * k);
-      const Tensor ya = ops::linear(x, *a[i].t), yb = ops::linear(x, *b[i].t);
-      for (int64_t k = 0; k < ya.numel(); ++k)
-        ASSERT_NEAR(ya.ptr<float>()[k], yb.ptr<float>()[k], 1e-5) << what << ": " << a[i].name;
-      if (a[i].name == "model.embed_tokens.weight") {
-        std::vector<int32_t> all(static_cast<size_t>(rows));
-        for (int64_t v = 0; v < rows; ++v) all[v] = static_cast<int32_t>(v);
-        const Tensor ea = ops::embedding(*a[i].t, all), eb = ops::embedding(*b[i].t, all);
-        ASSERT_EQ(0, std::memcmp(ea.data, eb.data, ea.nbytes())) << "embedding lookups";
-      }
+      if (!kernels_packed()) continue;
+      EXPECT_EQ(in_place > 8, mode == LoadMode::Read) << what;
+      EXPECT_EQ(copied > 0, mode == LoadMode::Map || mix == io::QuantMix::Q4_0) << what;
     }
-    if (kernels_packed()) {
-      EXPECT_GT(n_packed, 8) << what;
-    }
-    std::vector<int32_t> ids;
-    for (int i = 0; i < 24; ++i) ids.push_back(3 + (i * 11) % 40);
-    const Quality q = compare(*plain, *packed, ids);
-    EXPECT_LT(q.rel, 0.02) << what;
-    EXPECT_LT(q.kl, 1e-4) << what;
   }
 }
 
