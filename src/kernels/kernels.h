@@ -28,8 +28,8 @@ const char* isa_name(Isa isa);
 //   Q8_0 W (rows of whole 32-blocks; ldw in elements): each X row is quantized per block of 32
 //     as llama.cpp quantizes activations for it, but with an f32 scale: dx = max|x| / 127,
 //     qx = roundf(x * (1 / dx)) (KernelTable::quantize_x_q8); then Y = sum over blocks of
-//     (f16 dw * dx) * (the exact int32 sum of qw * qx). Weights are taken to be in [-127, 127],
-//     as llama.cpp's quantizer writes them (the SIMD kernels' sign trick needs it).
+//     (f16 dw * dx) * (the exact int32 sum of qw * qx), for any qw (llama.cpp's quantizer
+//     writes [-127, 127], but -128 is a valid byte of a file and is computed exactly).
 //   Q4_0 / Q5_0 / Q4_K / Q6_K W (rows of whole blocks): X quantized as for Q8_0; each 32-weight
 //     chunk of W in core/quant.h's QuantChunk form contributes dx * (f0 * the int32 sum of the
 //     first 16 products q * qx + f1 * that of the last 16 - mn * the sum of the 32 qx).

@@ -65,7 +65,8 @@ TEST(Q8_0, RoundTripErrorIsHalfAStep) {
   EXPECT_EQ(z, y);
 }
 
-// W rows of q in [-127, 127] with random f16 scales; Y outside [n_begin, n_end) is untouched.
+// W rows of q in [-128, 127] (llama.cpp writes [-127, 127]; a file may hold -128) with random f16
+// scales; Y outside [n_begin, n_end) is untouched.
 struct Case {
   int64_t M, K, N;
 };
@@ -80,7 +81,7 @@ void check(Isa isa, Case c, uint32_t seed) {
       uint8_t* blk = w.data() + dtype_bytes(DType::Q8_0, n * ldw) + b * kQ8BlockBytes;
       const uint16_t h = f32_to_f16(std::ldexp(1.0f + (rng() % 100) / 100.0f, -8 + rng() % 4));
       std::memcpy(blk, &h, 2);
-      for (int j = 0; j < 32; ++j) blk[2 + j] = static_cast<uint8_t>(rng() % 255 - 127);
+      for (int j = 0; j < 32; ++j) blk[2 + j] = static_cast<uint8_t>(rng() % 256);  // -128 too
     }
   GemmParams p =
       testing::gemm_params(c.M, c.K, 1, c.N, x.data(), ldx, w.data(), ldw, DType::Q8_0, ldy);

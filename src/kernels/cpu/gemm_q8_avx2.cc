@@ -1,7 +1,8 @@
 // Q8_0 GEMM with AVX2 (vpmaddubsw + vpmaddwd; no int8 dot instruction), one block per 256-bit
-// vector. Per 32-weight block and (W row, X row) pair: sign(qw, qx) and |qx| turn the signed
-// product into the unsigned x signed one the instructions take (exact for q in [-127, 127]), one
-// dot gives the block's int32 partial sums, and they are scaled by dw * dx into f32 accumulators.
+// vector. Per 32-weight block and (W row, X row) pair: |qw| and sign(qx, qw) turn the signed
+// product into the unsigned x signed one the instructions take (exact for any qw, -128 included,
+// since the activations are in [-127, 127]), one dot gives the block's int32 partial sums, and
+// they are scaled by dw * dx into f32 accumulators.
 #include <immintrin.h>
 
 #include <cstring>
@@ -30,7 +31,7 @@ void q8_tile(const uint8_t* w, int64_t wstep, const int8_t* xq, const float* xd,
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) acc[m][r] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
-    __m256i wq[R];
+    __m256i wq[R], aw[R];
     float dw[R];
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
@@ -39,6 +40,7 @@ void q8_tile(const uint8_t* w, int64_t wstep, const int8_t* xq, const float* xd,
       std::memcpy(&h, blk, 2);
       dw[r] = _cvtsh_ss(h);
       wq[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+      aw[r] = _mm256_sign_epi8(wq[r], wq[r]);  // -128 -> 0x80: 128 as unsigned
       // W comes from memory once: fetch ahead into L2, as the bf16 dot tiles do.
       _mm_prefetch(reinterpret_cast<const char*>(blk) + 4096, _MM_HINT_T1);
     }
@@ -46,11 +48,10 @@ void q8_tile(const uint8_t* w, int64_t wstep, const int8_t* xq, const float* xd,
     for (int m = 0; m < MB; ++m) {
       const __m256i xv =
           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + (m * nb + b) * kQ8Block));
-      const __m256i ax = _mm256_sign_epi8(xv, xv);
       const float dx = xd[m * nb + b];
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
-        const __m256i isum = dot_u8s8(ax, _mm256_sign_epi8(wq[r], xv));
+        const __m256i isum = dot_u8s8(aw[r], _mm256_sign_epi8(xv, wq[r]));
         acc[m][r] =
             _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(dw[r] * dx), acc[m][r]);
       }

@@ -17,8 +17,9 @@ inline __m512 pair_ps(float a, float b) {
 }
 
 // The tile of gemm_q8.inc on pairs of blocks: W's two 32-byte blocks (34 bytes apart with their
-// scales) loaded into one zmm, X's 64 bytes in one load, the sign of X moved onto W with a
-// masked subtraction, one vpdpbusd for 64 products, and the pair's scales dw * dx by lane.
+// scales) loaded into one zmm, X's 64 bytes in one load, the sign of W moved onto X with a
+// masked subtraction (|W| of -128 is 128 as an unsigned byte, and X is in [-127, 127]: exact for
+// any W), one vpdpbusd for 64 products, and the pair's scales dw * dx by lane.
 template <int R, int MB>
 void q8_tile512(const uint8_t* w, int64_t wstep, const int8_t* xq, const float* xd, int64_t nb,
                 float* y, int64_t ldy, int64_t ycol) {
@@ -30,7 +31,8 @@ void q8_tile512(const uint8_t* w, int64_t wstep, const int8_t* xq, const float* 
   const __m512i zero = _mm512_setzero_si512();
   for (int64_t b = 0; b < nb; b += 2) {
     const bool two = b + 1 < nb;  // an odd last block pairs with zeros
-    __m512i wq[R];
+    __m512i aw[R];
+    __mmask64 neg[R];
     __m512 dw[R];
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
@@ -43,7 +45,9 @@ void q8_tile512(const uint8_t* w, int64_t wstep, const int8_t* xq, const float* 
         std::memcpy(&h1, blk + kQ8BlockBytes, 2);
         hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kQ8BlockBytes + 2));
       }
-      wq[r] = _mm512_inserti64x4(_mm512_zextsi256_si512(lo), hi, 1);
+      const __m512i wq = _mm512_inserti64x4(_mm512_zextsi256_si512(lo), hi, 1);
+      aw[r] = _mm512_abs_epi8(wq);
+      neg[r] = _mm512_movepi8_mask(wq);
       dw[r] = pair_ps(_cvtsh_ss(h0), _cvtsh_ss(h1));
       _mm_prefetch(reinterpret_cast<const char*>(blk) + 4096, _MM_HINT_T1);
       _mm_prefetch(reinterpret_cast<const char*>(blk) + 4096 + 64, _MM_HINT_T1);
@@ -54,13 +58,11 @@ void q8_tile512(const uint8_t* w, int64_t wstep, const int8_t* xq, const float* 
       const __m512i xv =
           two ? _mm512_loadu_si512(xb)
               : _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb)));
-      const __m512i ax = _mm512_abs_epi8(xv);
-      const __mmask64 neg = _mm512_movepi8_mask(xv);
       const __m512 dx = pair_ps(xd[m * nb + b], two ? xd[m * nb + b + 1] : 0.0f);
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
-        const __m512i sw = _mm512_mask_sub_epi8(wq[r], neg, zero, wq[r]);
-        const __m512i isum = _mm512_dpbusd_epi32(zero, ax, sw);
+        const __m512i sx = _mm512_mask_sub_epi8(xv, neg[r], zero, xv);
+        const __m512i isum = _mm512_dpbusd_epi32(zero, aw[r], sx);
         acc[m][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw[r], dx), acc[m][r]);
       }
     }
