@@ -2,11 +2,13 @@
 // models::KvCache), shaped like R1-Distill-Qwen-1.5B (28 layers, 12 query heads on 2 kv heads,
 // head 128), with the caches flushed before every step so that the rows come from memory as they
 // do in decode far into the context (--hot 1: not flushed). --tokens T > 1: T consecutive
-// prompt tokens ending at the last cached position (prefill's attention). Prints the median of
-// --reps steps in ms and the cached bytes read per ms.
+// prompt tokens ending at the last cached position (prefill's attention). --kv-heads 1, 2, 3, 4,
+// 6 or 12 (default 2) shares the 12 query heads out differently (1: as many decode tasks as
+// sequences, which ops::attention splits over the rows when threads are left). Prints the median
+// of --reps steps in ms and the cached bytes read per ms.
 //
 //   attention_bench [--context 4000] [--threads 1] [--block 16] [--dtype f32|bf16] [--tokens 1]
-//                   [--hot 0|1] [--reps 12]
+//                   [--hot 0|1] [--reps 12] [--kv-heads 2]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -22,7 +24,7 @@
 using namespace r1;
 
 int main(int argc, char** argv) {
-  int64_t context = 4000, block = 16, tokens = 1, reps = 12;
+  int64_t context = 4000, block = 16, tokens = 1, reps = 12, n_kv = 2;
   int threads = 1;
   bool bf16 = false, hot = false;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -39,6 +41,8 @@ int main(int argc, char** argv) {
       tokens = std::atoll(value.c_str());
     else if (flag == "--hot")
       hot = value == "1";
+    else if (flag == "--kv-heads")
+      n_kv = std::atoll(value.c_str());
     else if (flag == "--reps")
       reps = std::atoll(value.c_str());
     else {
@@ -46,12 +50,13 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (context < 1 || block < 1 || tokens < 1 || tokens > context || reps < 1 || threads < 1) {
+  if (context < 1 || block < 1 || tokens < 1 || tokens > context || reps < 1 || threads < 1 ||
+      n_kv < 1 || 12 % n_kv != 0) {
     std::fprintf(stderr, "attention_bench: bad arguments\n");
     return 2;
   }
   set_num_threads(threads);
-  const int64_t L = 28, n_kv = 2, H = 12, D = 128;
+  const int64_t L = 28, H = 12, D = 128;
   models::KvCache cache(L, n_kv * D, n_kv * D, context + 1, block);
   if (bf16) cache.set_dtype(DType::BF16);
   cache.set_segment(D);
@@ -86,10 +91,10 @@ int main(int argc, char** argv) {
   const double med = ms[ms.size() / 2];
   const double bytes = double(L) * 2 * n_kv * D * (bf16 ? 2 : 4) * context;
   std::printf(
-      "context %lld, %lld token(s), %d thread(s), block %lld, %s rows%s: %.2f ms per step, "
-      "%.1f GB/s of cached rows (%ld)\n",
+      "context %lld, %lld token(s), %d thread(s), %lld kv head(s), block %lld, %s rows%s: %.2f ms "
+      "per step, %.1f GB/s of cached rows (%ld)\n",
       static_cast<long long>(context), static_cast<long long>(tokens), threads,
-      static_cast<long long>(block), bf16 ? "bf16" : "f32", hot ? ", hot" : "", med,
-      bytes / med / 1e6, sink & 1);
+      static_cast<long long>(n_kv), static_cast<long long>(block), bf16 ? "bf16" : "f32",
+      hot ? ", hot" : "", med, bytes / med / 1e6, sink & 1);
   return 0;
 }

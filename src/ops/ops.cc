@@ -38,6 +38,9 @@ constexpr int64_t kBlockBf16MinRows = 48;
 // Prompt tokens per attention task (ops::attention): their heads that share a kv head read the
 // cached rows together, as the rows of GEMM-shaped kernels.
 constexpr int64_t kAttnTileTokens = 32;
+// Decode attention splits a token's cached rows over several tasks only in parts of at least
+// this many rows (a part of 256 f32 rows of head 128 reads 256 KiB of keys and values).
+constexpr int64_t kAttnPartRows = 256;
 // At most this many scores per attention tile (its query rows times the positions its last token
 // sees: 16 MB), so that long contexts take fewer tokens per tile.
 constexpr int64_t kTileScores = int64_t{1} << 22;
@@ -690,6 +693,52 @@ void attend_rows(const float* q, int64_t G, int64_t dk, const RowBlocks& k, int6
                   v.bf16 ? DType::BF16 : DType::F32, n, o);
 }
 
+namespace {
+
+// Rows [j0, j1) of attend_rows' n (no row_len), unnormalized: o[g * dv + d] = sum_j e_gj v_j[d]
+// with e_gj = exp(scale * q_g . k_j - m[g]), m[g] the largest of those scores and l[g] the sum of
+// the e_gj. Parts of one query's rows merge exactly (merge_parts).
+void attend_part(const float* q, int64_t G, int64_t dk, const RowBlocks& k, int64_t ck,
+                 const RowBlocks& v, int64_t cv, int64_t dv, int64_t j0, int64_t j1, float scale,
+                 float* o, float* m, float* l) {
+  thread_local std::vector<float> scores;
+  thread_local std::vector<const void*> krows, vrows;
+  const int64_t n = j1 - j0;
+  scores.resize(static_cast<size_t>(n * G));
+  row_pointers(k, j1, ck, krows);
+  const bool same = same_rows(v, k) && cv == ck;
+  if (!same) row_pointers(v, j1, cv, vrows);
+  K().attn_scores(q, G, dk, krows.data() + j0, k.bf16 ? DType::BF16 : DType::F32, n, scale,
+                  scores.data(), n);
+  for (int64_t g = 0; g < G; ++g) {
+    float* s = scores.data() + g * n;
+    m[g] = *std::max_element(s, s + n);
+    l[g] = K().exp_sum(s, m[g], n);
+  }
+  std::fill(o, o + G * dv, 0.0f);
+  K().attn_values(scores.data(), n, G, dv, (same ? krows : vrows).data() + j0,
+                  v.bf16 ? DType::BF16 : DType::F32, n, o);
+}
+
+// o[g * dv + d] += the softmax-weighted sum over all `parts` parts (part i's outputs at
+// po + i * G * dv, its m and l at pm / pl + i * G): each part rescaled by exp(m_i - max m).
+void merge_parts(int64_t parts, int64_t G, int64_t dv, const float* po, const float* pm,
+                 const float* pl, float* o) {
+  for (int64_t g = 0; g < G; ++g) {
+    float mx = -INFINITY;
+    for (int64_t i = 0; i < parts; ++i) mx = std::max(mx, pm[i * G + g]);
+    double denom = 0;
+    for (int64_t i = 0; i < parts; ++i) denom += std::exp(pm[i * G + g] - mx) * pl[i * G + g];
+    for (int64_t i = 0; i < parts; ++i) {
+      const float w = static_cast<float>(std::exp(pm[i * G + g] - mx) / denom);
+      const float* src = po + (i * G + g) * dv;
+      for (int64_t d = 0; d < dv; ++d) o[g * dv + d] += w * src[d];
+    }
+  }
+}
+
+}  // namespace
+
 std::vector<std::pair<int64_t, int64_t>> prompt_tiles(
     const std::vector<int32_t>& pos, int64_t max_tokens, int64_t rows_per_token,
     const std::function<bool(int64_t, int64_t)>& same_sequence) {
@@ -754,8 +803,36 @@ Tensor attention(const Tensor& q, int64_t n_heads, int64_t n_kv_heads, int64_t h
   const int64_t tasks = static_cast<int64_t>(tiles.size()) * n_kv;
   if (work < kMinParallelWork) {
     for (int64_t task = 0; task < tasks; ++task) kv_head(task);
-  } else {
+    return out;
+  }
+  // Decode with fewer (token, kv head) tasks than threads (one sequence of a model with few kv
+  // heads on a machine with many cores): each token's rows split into parts of at least
+  // kAttnPartRows, one task each, merged after.
+  const int64_t threads = thread_pool().size();
+  int64_t parts = 1;
+  if (tasks < threads && static_cast<int64_t>(tiles.size()) == T) {
+    int64_t shortest = pos[0] + int64_t{1};
+    for (int32_t p : pos) shortest = std::min(shortest, p + int64_t{1});
+    parts = std::min((threads + tasks - 1) / tasks, shortest / kAttnPartRows);
+  }
+  if (parts <= 1) {
     thread_pool().parallel_for(tasks, kv_head);
+    return out;
+  }
+  std::vector<float> po(static_cast<size_t>(tasks * parts * group * D)),
+      pm(static_cast<size_t>(tasks * parts * group)), pl(pm.size());
+  thread_pool().parallel_for(tasks * parts, [&](int64_t i) {
+    const int64_t task = i / parts, part = i % parts, t = task / n_kv, kvh = task % n_kv;
+    const int64_t n = pos[t] + int64_t{1}, j0 = n * part / parts, j1 = n * (part + 1) / parts;
+    const int64_t h0 = kvh * group;
+    attend_part(q.ptr<float>() + t * HD + h0 * D, group, D, kv[t].k, kvh * D, kv[t].v, kvh * D, D,
+                j0, j1, scale, po.data() + i * group * D, pm.data() + i * group,
+                pl.data() + i * group);
+  });
+  for (int64_t task = 0; task < tasks; ++task) {
+    const int64_t t = task / n_kv, h0 = (task % n_kv) * group, i = task * parts;
+    merge_parts(parts, group, D, po.data() + i * group * D, pm.data() + i * group,
+                pl.data() + i * group, out.ptr<float>() + t * HD + h0 * D);
   }
   return out;
 }
