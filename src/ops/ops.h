@@ -157,6 +157,8 @@ struct RowBlocks {
 // For token t and query head h (kv head h / (n_heads / n_kv_heads)):
 //   out[t, h] = sum_{j <= pos[t]} softmax_j(scale * q[t, h] . k_t[j]) v_t[j]
 // where kv[t] holds token t's sequence's key and value rows, each [n_kv_heads][head_dim].
+// Tasks: one per tile of prompt tokens and kv head; a decode batch with fewer (token, kv head)
+// pairs than threads splits each token's rows into parts and merges their softmax sums.
 struct KvSpan {
   RowBlocks k, v;
 };
