@@ -7,10 +7,10 @@
 //   kernels_bench [--m 1,4,16,128,512] [--dtype f32,bf16,f16,...] [--isa scalar,avx2,avx512]
 //                 [--shape 0,1] [--min-time 0.3] [--hot 0|1]
 //
-// dtypes: f32, bf16, bf16dot, f16, q8_0, q4_k, q6_k, q4_k_r8, q6_k_r8, q8_0_r8, f8_e4m3 (codes as
-// DeepSeek's checkpoints have them, 128 x 128 scale blocks); a block type with "+bf16"
-// (q4_k_r8+bf16) multiplies through bf16 panels (GemmParams::bf16_dot). Shapes (K x N): 0 896 x
-// 4864, 1 1536 x 8960, 2 8960 x 1536, 3 1536 x 151936 (the 1.5B's lm_head), 4 7168 x 2048 (a
+// dtypes: f32, bf16, bf16dot, f16, q8_0, q4_k, q6_k, q4_k_r8, q6_k_r8, q4_0_r8, q5_0_r8, q8_0_r8,
+// f8_e4m3 (codes as DeepSeek's checkpoints have them, 128 x 128 scale blocks); a block type with
+// "+bf16" (q4_k_r8+bf16) multiplies through bf16 panels (GemmParams::bf16_dot). Shapes (K x N): 0
+// 896 x 4864, 1 1536 x 8960, 2 8960 x 1536, 3 1536 x 151936 (the 1.5B's lm_head), 4 7168 x 2048 (a
 // DeepSeek-V3 expert's gate / up).
 //
 // Each figure is the median over the calls made in --min-time seconds of thread CPU time (at
@@ -183,6 +183,8 @@ int main(int argc, char** argv) {
                       : base_dt == "q4_k_r8"                 ? DType::Q4_K_R8
                       : base_dt == "q6_k_r8"                 ? DType::Q6_K_R8
                       : base_dt == "q8_0_r8"                 ? DType::Q8_0_R8
+                      : base_dt == "q4_0_r8"                 ? DType::Q4_0_R8
+                      : base_dt == "q5_0_r8"                 ? DType::Q5_0_R8
                       : base_dt == "f8_e4m3"                 ? DType::F8_E4M3
                                                              : DType::F16;
       const size_t w_bytes = dtype_bytes(t, N * K);
