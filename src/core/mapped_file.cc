@@ -41,6 +41,15 @@ void unregister_live(const uint8_t* data) {
     }
 }
 
+// The live file whose bytes hold [a, a + n), or null; g_live_mutex held.
+const Live* live_holding(uintptr_t a, size_t n) {
+  for (const Live& f : g_live) {
+    const uintptr_t d = reinterpret_cast<uintptr_t>(f.data);
+    if (a >= d && a + n <= d + f.size) return &f;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 size_t discard_file_pages(const void* p, size_t n) {
@@ -49,23 +58,15 @@ size_t discard_file_pages(const void* p, size_t n) {
   const uintptr_t begin = (a + page - 1) / page * page, end = (a + n) / page * page;
   if (p == nullptr || end <= begin) return 0;
   std::lock_guard<std::mutex> lock(g_live_mutex);
-  for (const Live& f : g_live) {
-    const uintptr_t d = reinterpret_cast<uintptr_t>(f.data);
-    if (a < d || a + n > d + f.size) continue;
-    if (madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED) != 0) return 0;
-    return end - begin;
-  }
-  return 0;
+  if (!live_holding(a, n)) return 0;
+  if (madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED) != 0) return 0;
+  return end - begin;
 }
 
 bool file_bytes_writable(const void* p, size_t n) {
-  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
   std::lock_guard<std::mutex> lock(g_live_mutex);
-  for (const Live& f : g_live) {
-    const uintptr_t d = reinterpret_cast<uintptr_t>(f.data);
-    if (f.read && a >= d && a + n <= d + f.size) return true;
-  }
-  return false;
+  const Live* f = live_holding(reinterpret_cast<uintptr_t>(p), n);
+  return f && f->read;
 }
 
 std::shared_ptr<MappedFile> MappedFile::open(const std::string& path, LoadMode mode) {

@@ -124,18 +124,19 @@ Place place_of(DType t, int64_t b) {
   return {b / per_unit, static_cast<int>(b % per_unit)};
 }
 
-// Q8_0 (bytes moved as they are, no PlainBlock): block b of row r <-> its place in the group.
+// Q8_0 (bytes moved as they are, no PlainBlock): where block b of row r goes in its group, piece
+// by piece: piece 0 its scale (2 bytes at blk), piece 1 + k its weights 4k..4k+3 (at blk + 2 + 4k).
+int64_t q8_place(int64_t b, int r, int piece) {
+  const int64_t u = (b / 2) * packed_unit_bytes(DType::Q8_0_R8), h = b % 2;
+  return piece == 0 ? u + 16 * h + 2 * r : u + 32 + 256 * h + 32 * (piece - 1) + 4 * r;
+}
 void pack_q8_block(const uint8_t* blk, int64_t b, int r, uint8_t* group) {
-  uint8_t* u = group + (b / 2) * packed_unit_bytes(DType::Q8_0_R8);
-  const int h = static_cast<int>(b % 2);
-  std::memcpy(u + 16 * h + 2 * r, blk, 2);
-  for (int k = 0; k < 8; ++k) std::memcpy(u + 32 + 256 * h + 32 * k + 4 * r, blk + 2 + 4 * k, 4);
+  std::memcpy(group + q8_place(b, r, 0), blk, 2);
+  for (int k = 0; k < 8; ++k) std::memcpy(group + q8_place(b, r, 1 + k), blk + 2 + 4 * k, 4);
 }
 void unpack_q8_block(const uint8_t* group, int64_t b, int r, uint8_t* blk) {
-  const uint8_t* u = group + (b / 2) * packed_unit_bytes(DType::Q8_0_R8);
-  const int h = static_cast<int>(b % 2);
-  std::memcpy(blk, u + 16 * h + 2 * r, 2);
-  for (int k = 0; k < 8; ++k) std::memcpy(blk + 2 + 4 * k, u + 32 + 256 * h + 32 * k + 4 * r, 4);
+  std::memcpy(blk, group + q8_place(b, r, 0), 2);
+  for (int k = 0; k < 8; ++k) std::memcpy(blk + 2 + 4 * k, group + q8_place(b, r, 1 + k), 4);
 }
 
 void check_base(DType t, int64_t n, const char* what) {

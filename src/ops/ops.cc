@@ -654,14 +654,17 @@ const float* widen_bf16(const uint16_t* src, int64_t n, float* tmp) {
 
 namespace {
 
-// Pointers to element c0 of rows [0, n) of b, block by block (a block's rows of one segment
-// are seg() elements apart).
-void row_pointers(const RowBlocks& b, int64_t n, int64_t c0, std::vector<const void*>& out) {
-  out.resize(static_cast<size_t>(n));
+// Pointers to element c0 of rows [j0, j1) of b (out[j - j0]), block by block (a block's rows of
+// one segment are seg() elements apart).
+void row_pointers(const RowBlocks& b, int64_t j0, int64_t j1, int64_t c0,
+                  std::vector<const void*>& out) {
+  out.resize(static_cast<size_t>(j1 - j0));
   const int64_t es = b.bf16 ? 2 : 4, stride = b.seg() * es, first = b.at(0, c0) * es;
-  for (int64_t j0 = 0; j0 < n; j0 += b.block_size) {
-    const uint8_t* p = reinterpret_cast<const uint8_t*>(b.blocks[j0 / b.block_size]) + first;
-    for (int64_t j = j0; j < std::min(n, j0 + b.block_size); ++j, p += stride) out[j] = p;
+  for (int64_t j = j0; j < j1;) {
+    const int64_t blk = j / b.block_size, end = std::min(j1, (blk + 1) * b.block_size);
+    const uint8_t* p =
+        reinterpret_cast<const uint8_t*>(b.blocks[blk]) + first + (j - blk * b.block_size) * stride;
+    for (; j < end; ++j, p += stride) out[j - j0] = p;
   }
 }
 
@@ -672,25 +675,38 @@ bool same_rows(const RowBlocks& a, const RowBlocks& b) {
          a.block_size == b.block_size && a.bf16 == b.bf16;
 }
 
+namespace {
+
+// scores[g * (j1 - j0) + j - j0] = scale * q_g . k_j for rows [j0, j1) (attn_scores); returns the
+// value rows' pointers (this thread's, valid until its next call).
+const void* const* score_rows(const float* q, int64_t G, int64_t dk, const RowBlocks& k, int64_t ck,
+                              const RowBlocks& v, int64_t cv, int64_t j0, int64_t j1, float scale,
+                              std::vector<float>& scores) {
+  thread_local std::vector<const void*> krows, vrows;
+  const int64_t n = j1 - j0;
+  scores.resize(static_cast<size_t>(n * G));
+  row_pointers(k, j0, j1, ck, krows);
+  K().attn_scores(q, G, dk, krows.data(), k.bf16 ? DType::BF16 : DType::F32, n, scale,
+                  scores.data(), n);
+  // MLA reads its values from the key rows' first columns: the same pointers.
+  if (same_rows(v, k) && cv == ck) return krows.data();
+  row_pointers(v, j0, j1, cv, vrows);
+  return vrows.data();
+}
+
+}  // namespace
+
 void attend_rows(const float* q, int64_t G, int64_t dk, const RowBlocks& k, int64_t ck,
                  const RowBlocks& v, int64_t cv, int64_t dv, int64_t n, float scale, float* o,
                  const int64_t* row_len) {
   thread_local std::vector<float> scores;
-  thread_local std::vector<const void*> krows, vrows;
-  scores.resize(static_cast<size_t>(n * G));
-  row_pointers(k, n, ck, krows);
-  // MLA reads its values from the key rows' first columns: the same pointers.
-  const bool same = same_rows(v, k) && cv == ck;
-  if (!same) row_pointers(v, n, cv, vrows);
-  K().attn_scores(q, G, dk, krows.data(), k.bf16 ? DType::BF16 : DType::F32, n, scale,
-                  scores.data(), n);
+  const void* const* vrows = score_rows(q, G, dk, k, ck, v, cv, 0, n, scale, scores);
   for (int64_t g = 0; g < G; ++g) {
     const int64_t len = row_len ? row_len[g] : n;
     K().softmax(scores.data() + g * n, len);
     std::fill(scores.data() + g * n + len, scores.data() + (g + 1) * n, 0.0f);
   }
-  K().attn_values(scores.data(), n, G, dv, (same ? krows : vrows).data(),
-                  v.bf16 ? DType::BF16 : DType::F32, n, o);
+  K().attn_values(scores.data(), n, G, dv, vrows, v.bf16 ? DType::BF16 : DType::F32, n, o);
 }
 
 namespace {
@@ -702,22 +718,15 @@ void attend_part(const float* q, int64_t G, int64_t dk, const RowBlocks& k, int6
                  const RowBlocks& v, int64_t cv, int64_t dv, int64_t j0, int64_t j1, float scale,
                  float* o, float* m, float* l) {
   thread_local std::vector<float> scores;
-  thread_local std::vector<const void*> krows, vrows;
   const int64_t n = j1 - j0;
-  scores.resize(static_cast<size_t>(n * G));
-  row_pointers(k, j1, ck, krows);
-  const bool same = same_rows(v, k) && cv == ck;
-  if (!same) row_pointers(v, j1, cv, vrows);
-  K().attn_scores(q, G, dk, krows.data() + j0, k.bf16 ? DType::BF16 : DType::F32, n, scale,
-                  scores.data(), n);
+  const void* const* vrows = score_rows(q, G, dk, k, ck, v, cv, j0, j1, scale, scores);
   for (int64_t g = 0; g < G; ++g) {
     float* s = scores.data() + g * n;
     m[g] = *std::max_element(s, s + n);
     l[g] = K().exp_sum(s, m[g], n);
   }
   std::fill(o, o + G * dv, 0.0f);
-  K().attn_values(scores.data(), n, G, dv, (same ? krows : vrows).data() + j0,
-                  v.bf16 ? DType::BF16 : DType::F32, n, o);
+  K().attn_values(scores.data(), n, G, dv, vrows, v.bf16 ? DType::BF16 : DType::F32, n, o);
 }
 
 // o[g * dv + d] += the softmax-weighted sum over all `parts` parts (part i's outputs at

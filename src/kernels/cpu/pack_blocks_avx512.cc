@@ -56,6 +56,21 @@ Bytes32 sbytes32(const uint8_t* p) {
           _mm512_cvtepi8_epi32(_mm256_extracti128_si256(v, 1))};
 }
 
+// fn(b, k, lo, hi) for each 32-byte vector k of block b of a Q8_0_R8 unit at u: its weights
+// 4k..4k+3 as d * q in f32, of rows 0-3 (lo, lane 4r + i) and rows 4-7 (hi).
+template <typename Fn>
+void q8_unit_values(const uint8_t* u, Fn fn) {
+  for (int b = 0; b < 2; ++b) {
+    const __m256 d = f16x8(u + 16 * b);
+    const __m512 fa = spread4<false>(d), fb = spread4<true>(d);
+    for (int k = 0; k < 8; ++k) {
+      const Bytes32 e = sbytes32(u + 32 + 256 * b + 32 * k);
+      fn(b, k, _mm512_mul_ps(_mm512_cvtepi32_ps(e.lo), fa),
+         _mm512_mul_ps(_mm512_cvtepi32_ps(e.hi), fb));
+    }
+  }
+}
+
 // Rows 0-3 (a) and 4-7 (b), 4 weights each, rounded to bf16 pairs: step s of the 8 rows at
 // panel + s * kCols, step s + 1 after it.
 void store_pairs(__m512 a, __m512 b, uint32_t* panel, int64_t s) {
@@ -117,15 +132,9 @@ void unit_to_panel(const uint8_t* u, uint32_t* panel, int64_t s0) {
       }
     }
   } else if constexpr (T == DType::Q8_0_R8) {  // two blocks of 32, value q d
-    for (int b = 0; b < 2; ++b) {
-      const __m256 d = f16x8(u + 16 * b);
-      const __m512 fa = spread4<false>(d), fb = spread4<true>(d);
-      for (int k = 0; k < 8; ++k) {
-        const Bytes32 e = sbytes32(u + 32 + 256 * b + 32 * k);
-        store_pairs(_mm512_mul_ps(to_ps(e.lo), fa), _mm512_mul_ps(to_ps(e.hi), fb), panel,
-                    s0 + 16 * b + 2 * k);
-      }
-    }
+    q8_unit_values(u, [&](int b, int k, __m512 lo, __m512 hi) {
+      store_pairs(lo, hi, panel, s0 + 16 * b + 2 * k);
+    });
   } else {  // Q4_0_R8 / Q5_0_R8: two blocks of 32, value (q - 8) d / (q - 16) d
     constexpr bool kQ5 = T == DType::Q5_0_R8;
     const __m512i bias = _mm512_set1_epi32(kQ5 ? 16 : 8), one = _mm512_set1_epi32(1);
@@ -160,22 +169,15 @@ void unit_to_panel(const uint8_t* u, uint32_t* panel, int64_t s0) {
 void q8_unit_to_f32(const uint8_t* u, float* panel, int64_t k0) {
   const __m512i w01 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
   const __m512i w23 = _mm512_add_epi32(w01, _mm512_set1_epi32(2));
-  for (int b = 0; b < 2; ++b) {
-    const __m256 d = f16x8(u + 16 * b);
-    const __m512 fa = spread4<false>(d), fb = spread4<true>(d);
-    for (int k = 0; k < 8; ++k) {
-      const Bytes32 e = sbytes32(u + 32 + 256 * b + 32 * k);
-      const __m512 a = _mm512_mul_ps(to_ps(e.lo), fa), c = _mm512_mul_ps(to_ps(e.hi), fb);
-      const __m512 v01 = _mm512_permutex2var_ps(a, w01, c), v23 = _mm512_permutex2var_ps(a, w23, c);
-      float* at = panel + (k0 + 32 * b + 4 * k) * kCols;
-      _mm256_store_ps(at, _mm512_castps512_ps256(v01));
-      _mm256_store_ps(at + kCols,
-                      _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v01), 1)));
-      _mm256_store_ps(at + 2 * kCols, _mm512_castps512_ps256(v23));
-      _mm256_store_ps(at + 3 * kCols,
-                      _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v23), 1)));
-    }
-  }
+  q8_unit_values(u, [&](int b, int k, __m512 a, __m512 c) {
+    const __m512 v01 = _mm512_permutex2var_ps(a, w01, c), v23 = _mm512_permutex2var_ps(a, w23, c);
+    float* at = panel + (k0 + 32 * b + 4 * k) * kCols;
+    _mm256_store_ps(at, _mm512_castps512_ps256(v01));
+    _mm256_store_ps(at + kCols, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v01), 1)));
+    _mm256_store_ps(at + 2 * kCols, _mm512_castps512_ps256(v23));
+    _mm256_store_ps(at + 3 * kCols,
+                    _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v23), 1)));
+  });
 }
 
 // Groups of 8 rows; the columns of the last panel past `rows` are zero. kF32: f32 panels (kc
