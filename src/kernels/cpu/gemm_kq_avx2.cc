@@ -5,6 +5,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "core/cpu_features.h"
 #include "core/error.h"
 #include "core/quant_pack.h"
 #include "kernels/cpu/avx2_util.h"

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "core/cpu_features.h"
 #include "core/error.h"
 #include "core/quant_pack.h"
 #include "kernels/cpu/avx2_util.h"
@@ -25,9 +26,10 @@ inline __m256i kq_dot_acc(__m256i acc, __m256i a, __m256i b) {
 #include "kernels/cpu/gemm_kq.inc"
 #undef R1_KQ_MB
 namespace {
+enum R8Fetch : int;
 template <DType T>
 bool r8_row512(const GemmParams& p, const uint8_t* w0, int64_t group, int64_t groups,
-               const int8_t* xq, const float* xd, const void* xs, float* y);
+               const int8_t* xq, const float* xd, const void* xs, float* y, R8Fetch fetch);
 }  // namespace
 
 #define R1_R8_MB 4
@@ -57,7 +59,7 @@ inline __m512i r8_words(__m512i xv, int k) {
 // to their own accumulators, off the products' dependency chain.
 template <int S>
 void q4k_row512(const uint8_t* g, int64_t gstep, int64_t nu, const int8_t* xq, const float* xd,
-                const float* sx, float* y, int64_t ystep) {
+                const float* sx, float* y, int64_t ystep, R8Fetch fetch) {
   constexpr int64_t UB = packed_unit_bytes(DType::Q4_K_R8);
   const __m512i low4 = _mm512_set1_epi8(0x0f), zero = _mm512_setzero_si512();
   __m512 acc[S];
@@ -74,8 +76,7 @@ void q4k_row512(const uint8_t* g, int64_t gstep, int64_t nu, const int8_t* xq, c
 #pragma GCC unroll 4
     for (int i = 0; i < S; ++i) {
       u[i] = g + i * gstep + s * UB;
-      const char* ahead = reinterpret_cast<const char*>(u[i]) + kR8Ahead * UB;
-      for (int64_t b = 0; b < UB; b += 64) _mm_prefetch(ahead + b, _MM_HINT_T0);
+      r8_prefetch(u[i] + kR8Ahead * UB, UB, fetch);
       d[i] = _mm512_broadcast_f32x8(r8_f16x8(u[i]));
       dmin[i] = r8_f16x8(u[i] + 16);
     }
@@ -119,16 +120,16 @@ void q4k_row512(const uint8_t* g, int64_t gstep, int64_t nu, const int8_t* xq, c
 // gemm_r8.inc's decode hook: one X row on 512-bit vectors where a kernel above does the type.
 template <DType T>
 bool r8_row512(const GemmParams& p, const uint8_t* w0, int64_t group, int64_t groups,
-               const int8_t* xq, const float* xd, const void* xs, float* y) {
+               const int8_t* xq, const float* xd, const void* xs, float* y, R8Fetch fetch) {
   if constexpr (T != DType::Q4_K_R8) {
     return false;
   } else {
     const int64_t nu = p.K / 256, q = groups / 4;
     const float* sx = static_cast<const float*>(xs);
     for (int64_t t = 0; t < q; ++t)
-      q4k_row512<4>(w0 + t * group, q * group, nu, xq, xd, sx, y + 8 * t, 8 * q);
+      q4k_row512<4>(w0 + t * group, q * group, nu, xq, xd, sx, y + 8 * t, 8 * q, fetch);
     for (int64_t t = 4 * q; t < groups; ++t)
-      q4k_row512<1>(w0 + t * group, 0, nu, xq, xd, sx, y + 8 * t, 0);
+      q4k_row512<1>(w0 + t * group, 0, nu, xq, xd, sx, y + 8 * t, 0, fetch);
     return true;
   }
 }
