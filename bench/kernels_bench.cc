@@ -31,11 +31,11 @@
 #include <vector>
 
 #include <immintrin.h>
-#include <sys/mman.h>
 
 #include "core/dtype.h"
 #include "core/quant.h"
 #include "core/quant_pack.h"
+#include "core/tensor.h"
 #include "kernels/kernels.h"
 
 using namespace r1;
@@ -49,21 +49,6 @@ std::vector<std::string> split(const std::string& s) {
   std::string item;
   while (std::getline(in, item, ',')) out.push_back(item);
   return out;
-}
-
-// W's buffer as a model's weights get theirs (core/tensor.cc): 64-byte aligned, and from 2 MiB on
-// starting on a huge page with huge pages asked for (fewer TLB misses while W streams from memory).
-uint8_t* weight_buffer(size_t bytes) {
-  constexpr size_t kHuge = size_t(2) << 20;
-  bytes = (bytes + 63) / 64 * 64;
-  if (bytes < kHuge) return static_cast<uint8_t*>(std::aligned_alloc(64, bytes));
-  void* p = nullptr;
-  if (posix_memalign(&p, kHuge, bytes) != 0) {
-    std::fprintf(stderr, "kernels_bench: out of memory\n");
-    std::exit(1);
-  }
-  madvise(p, bytes / kHuge * kHuge, MADV_HUGEPAGE);
-  return static_cast<uint8_t*>(p);
 }
 
 // CPU time of this thread: on a shared machine wall time also counts the time other processes
@@ -210,11 +195,13 @@ int main(int argc, char** argv) {
         uint8_t* p;
         uint8_t* data() const { return p; }
       };
-      std::vector<std::unique_ptr<uint8_t, decltype(&std::free)>> owners;
+      // W allocated as a model's weights are (core/tensor.cc: from 2 MiB on in huge pages, which
+      // changes how fast it streams from memory).
+      std::vector<Tensor> owners;
       std::vector<Aligned> ws;
       for (int c = 0; c < copies; ++c) {
-        owners.emplace_back(weight_buffer(w_bytes), &std::free);
-        ws.push_back({owners.back().get()});
+        owners.push_back(Tensor::empty(DType::U8, {static_cast<int64_t>(w_bytes)}));
+        ws.push_back({static_cast<uint8_t*>(owners.back().data)});
       }
       std::mt19937 rng(1);
       std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
