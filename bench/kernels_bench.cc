@@ -5,13 +5,14 @@
 // caches serve it and the figure is the kernel's compute-bound limit).
 //
 //   kernels_bench [--m 1,4,16,128,512] [--dtype f32,bf16,f16,...] [--isa scalar,avx2,avx512]
-//                 [--shape 0,1] [--min-time 0.3] [--hot 0|1]
+//                 [--shape 0,1] [--min-time 0.3] [--hot 0|1] [--fp8-widen f16,subnormal]
 //
 // dtypes: f32, bf16, bf16dot, f16, q8_0, q4_k, q6_k, q4_k_r8, q6_k_r8, q4_0_r8, q5_0_r8, q8_0_r8,
 // f8_e4m3 (codes as DeepSeek's checkpoints have them, 128 x 128 scale blocks); a block type with
 // "+bf16" (q4_k_r8+bf16) multiplies through bf16 panels (GemmParams::bf16_dot). Shapes (K x N): 0
 // 896 x 4864, 1 1536 x 8960, 2 8960 x 1536, 3 1536 x 151936 (the 1.5B's lm_head), 4 7168 x 2048 (a
-// DeepSeek-V3 expert's gate / up).
+// DeepSeek-V3 expert's gate / up). --fp8-widen runs f8_e4m3 once per way of widening it
+// (kernels/gemm_fp8.h: Fp8Widen; by default only the CPU's choice), interleaved per ISA.
 //
 // Each figure is the median over the calls made in --min-time seconds of thread CPU time (at
 // least 3 calls). The scalar reference computes only as many output columns as keep one call
@@ -36,6 +37,7 @@
 #include "core/quant.h"
 #include "core/quant_pack.h"
 #include "core/tensor.h"
+#include "kernels/gemm_fp8.h"
 #include "kernels/kernels.h"
 
 using namespace r1;
@@ -129,6 +131,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> shapes = {"0", "1"};
   double min_time = 0.3;
   bool hot = false;  // --hot 1: one copy of W, read from the caches (the compute-bound limit)
+  std::vector<std::string> widens;  // --fp8-widen: empty for the CPU's default
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--m") {
@@ -141,6 +144,13 @@ int main(int argc, char** argv) {
       shapes = split(value);
     } else if (flag == "--hot") {
       hot = value == "1";
+    } else if (flag == "--fp8-widen") {
+      widens = split(value);
+      for (const std::string& v : widens)
+        if (v != "f16" && v != "subnormal") {
+          std::fprintf(stderr, "error: --fp8-widen %s: f16 or subnormal\n", v.c_str());
+          return 2;
+        }
     } else if (flag == "--min-time") {
       min_time = std::atof(value.c_str());
     } else {
@@ -264,50 +274,59 @@ int main(int argc, char** argv) {
                         static_cast<long long>(M), isa_str.c_str());
             continue;
           }
-          const KernelTable& k = kernels_for(isa);
-          int64_t n_count = N;
-          if (isa == Isa::Scalar) n_count = std::clamp<int64_t>(50000000 / (M * K), 16, N) / 8 * 8;
-          GemmParams p;
-          p.M = M;
-          p.K = K;
-          p.n_begin = 0;
-          p.n_end = n_count;
-          p.x = x.data();
-          p.ldx = K;
-          p.wtype = t;
-          p.bf16_dot = bf16_dot;
-          p.ldw = K;
-          p.y = y.data();
-          p.ldy = N;
-          // fp8: DeepSeek-V3's 128 x 128 weight blocks, each with its f32 scale
-          const int64_t ld_scale = (K + 127) / 128;
-          std::vector<float> scales(static_cast<size_t>((N + 127) / 128 * ld_scale), 0.01f);
-          p.w_scale = scales.data();
-          p.ld_scale = ld_scale;
-          p.w_no_nan = true;  // as a loaded model's weights, looked at once on first use
-          std::vector<double> times;
-          const double start = now_s();
-          int call = 0;
-          while (times.size() < 3 || now_s() - start < min_time) {
-            p.w = ws[call++ % copies].data();
-            const double t0 = now_s();
-            k.gemm(p);
-            times.push_back(now_s() - t0);
+          std::vector<std::string> variants = {""};
+          if (t == DType::F8_E4M3 && isa != Isa::Scalar && !widens.empty()) variants = widens;
+          for (const std::string& variant : variants) {
+            if (!variant.empty())
+              set_fp8_widen(variant == "f16" ? Fp8Widen::F16 : Fp8Widen::Subnormal);
+            const std::string label = variant.empty() ? dt : "f8/" + variant.substr(0, 3);
+            const KernelTable& k = kernels_for(isa);
+            int64_t n_count = N;
+            if (isa == Isa::Scalar)
+              n_count = std::clamp<int64_t>(50000000 / (M * K), 16, N) / 8 * 8;
+            GemmParams p;
+            p.M = M;
+            p.K = K;
+            p.n_begin = 0;
+            p.n_end = n_count;
+            p.x = x.data();
+            p.ldx = K;
+            p.wtype = t;
+            p.bf16_dot = bf16_dot;
+            p.ldw = K;
+            p.y = y.data();
+            p.ldy = N;
+            // fp8: DeepSeek-V3's 128 x 128 weight blocks, each with its f32 scale
+            const int64_t ld_scale = (K + 127) / 128;
+            std::vector<float> scales(static_cast<size_t>((N + 127) / 128 * ld_scale), 0.01f);
+            p.w_scale = scales.data();
+            p.ld_scale = ld_scale;
+            p.w_no_nan = true;  // as a loaded model's weights, looked at once on first use
+            std::vector<double> times;
+            const double start = now_s();
+            int call = 0;
+            while (times.size() < 3 || now_s() - start < min_time) {
+              p.w = ws[call++ % copies].data();
+              const double t0 = now_s();
+              k.gemm(p);
+              times.push_back(now_s() - t0);
+            }
+            std::sort(times.begin(), times.end());
+            const double sec = times[times.size() / 2];
+            const double gflops = 2.0 * M * K * n_count / sec * 1e-9;
+            const double gbs = static_cast<double>(dtype_bytes(t, n_count * K)) / sec * 1e-9;
+            if (isa == Isa::Scalar) scalar_gflops = gflops;
+            char ratio[32] = "";
+            if (scalar_gflops > 0)
+              std::snprintf(ratio, sizeof ratio, "%8.1fx", gflops / scalar_gflops);
+            char shape_name[32];
+            std::snprintf(shape_name, sizeof shape_name, "%lldx%lld", static_cast<long long>(K),
+                          static_cast<long long>(N));
+            std::printf("%-11s %-7s %4lld %-7s %10.3f %9.2f %8.2f %9s\n", shape_name, label.c_str(),
+                        static_cast<long long>(M), isa_str.c_str(), sec * 1e3, gflops, gbs, ratio);
+            std::fflush(stdout);
           }
-          std::sort(times.begin(), times.end());
-          const double sec = times[times.size() / 2];
-          const double gflops = 2.0 * M * K * n_count / sec * 1e-9;
-          const double gbs = static_cast<double>(dtype_bytes(t, n_count * K)) / sec * 1e-9;
-          if (isa == Isa::Scalar) scalar_gflops = gflops;
-          char ratio[32] = "";
-          if (scalar_gflops > 0)
-            std::snprintf(ratio, sizeof ratio, "%8.1fx", gflops / scalar_gflops);
-          char shape_name[32];
-          std::snprintf(shape_name, sizeof shape_name, "%lldx%lld", static_cast<long long>(K),
-                        static_cast<long long>(N));
-          std::printf("%-11s %-7s %4lld %-7s %10.3f %9.2f %8.2f %9s\n", shape_name, dt.c_str(),
-                      static_cast<long long>(M), isa_str.c_str(), sec * 1e3, gflops, gbs, ratio);
-          std::fflush(stdout);
+          reset_fp8_widen();
         }
       }
     }

@@ -1,7 +1,10 @@
 #include "kernels/gemm_fp8.h"
 
 #include <algorithm>
+#include <atomic>
 #include <vector>
+
+#include "core/cpu_features.h"
 
 namespace r1::kernels {
 
@@ -40,7 +43,26 @@ void gemm_fp8(const GemmParams& p, GemmFn gemm_f32, ToF32Fn to_f32, GemmFn fused
   }
 }
 
-void fp8_fused_groups(const GemmParams& p, int64_t kpad, Fp8RowsFn rows) {
+namespace {
+// -1: the CPU's default; else an Fp8Widen.
+std::atomic<int> g_fp8_widen{-1};
+}  // namespace
+
+Fp8Widen fp8_widen() {
+  const int w = g_fp8_widen.load(std::memory_order_relaxed);
+  if (w >= 0) return static_cast<Fp8Widen>(w);
+  return cpu_features().amd ? Fp8Widen::Subnormal : Fp8Widen::F16;
+}
+
+void set_fp8_widen(Fp8Widen w) {
+  g_fp8_widen.store(static_cast<int>(w), std::memory_order_relaxed);
+}
+
+void reset_fp8_widen() {
+  g_fp8_widen.store(-1, std::memory_order_relaxed);
+}
+
+void fp8_fused_groups(const GemmParams& p, int64_t kpad, float x_scale, Fp8RowsFn rows) {
   thread_local std::vector<float> xs;
   xs.assign(static_cast<size_t>(p.M * kpad), 0.0f);
   for (int64_t g0 = p.n_begin; g0 < p.n_end;) {
@@ -49,7 +71,7 @@ void fp8_fused_groups(const GemmParams& p, int64_t kpad, Fp8RowsFn rows) {
     const float* s = p.w_scale + group * p.ld_scale;
     for (int64_t m = 0; m < p.M; ++m)
       for (int64_t k0 = 0, b = 0; k0 < p.K; k0 += p.block_k, ++b) {
-        const float scale = s[b] * 256.0f;
+        const float scale = s[b] * x_scale;
         for (int64_t k = k0; k < std::min(p.K, k0 + p.block_k); ++k)
           xs[m * kpad + k] = p.x[m * p.ldx + k] * scale;
       }

@@ -19,13 +19,31 @@ void gemm_fp8(const GemmParams& p, GemmFn gemm_f32, ToF32Fn to_f32, GemmFn fused
 // The largest M the fused kernels take (each widened W vector is used by every X row).
 constexpr int64_t kFp8FusedMaxM = 4;
 
+// How the fused kernels widen fp8 bytes to f32. F16: through f16 (the e4m3 value times 2^-8, made
+// from the sign-extended byte and widened with vcvtph2ps; subnormal codes become f16 subnormals,
+// which vcvtph2ps turns into normal f32 at full speed). Subnormal: straight to the f32 bit
+// pattern of the value times 2^-120 (the sign-extended byte shifted left by 20, bits 30-27
+// cleared), three integer operations and no conversion, but e4m3 subnormal codes (and every
+// value under 2^-6) become f32 subnormals, which the FMA takes at full speed on AMD Zen 4 and
+// slowly on Intel (microcode assists: a Xeon streamed 0.5 GB/s so). Both give the same sums: X
+// carries 2^8 or 2^60 and the Subnormal sums are multiplied by 2^60 at the end, powers of two that
+// change no rounding unless a partial sum falls under 2^-66 (f32 subnormal at 2^-60).
+enum class Fp8Widen { F16, Subnormal };
+// The default is Subnormal on AMD and F16 elsewhere: on AMD Zen 4 Subnormal streams one X row at
+// 24-25 GB/s from the caches, F16 at 18 (kernels_bench --dtype f8_e4m3 --m 1 --shape 4 --hot 1
+// --fp8-widen f16,subnormal). set_fp8_widen overrides it for the whole process (tests and
+// kernels_bench run both); not to be called while a GEMM runs.
+Fp8Widen fp8_widen();
+void set_fp8_widen(Fp8Widen w);
+void reset_fp8_widen();  // back to the CPU's default
+
 // The fused kernels' driver (ISA-neutral): for each group of W rows in [n_begin, n_end) that
 // share their block scales (one block_n group), X is copied with column k times
-// s[group, k / block_k] * 2^8 into rows kpad (>= K) apart, zero past K, and rows(p, n0, n1, xs,
-// kpad) computes that group's outputs from it.
+// s[group, k / block_k] * x_scale into rows kpad (>= K) apart, zero past K, and rows(p, n0, n1,
+// xs, kpad) computes that group's outputs from it.
 using Fp8RowsFn = void (*)(const GemmParams& p, int64_t n0, int64_t n1, const float* xs,
                            int64_t kpad);
-void fp8_fused_groups(const GemmParams& p, int64_t kpad, Fp8RowsFn rows);
+void fp8_fused_groups(const GemmParams& p, int64_t kpad, float x_scale, Fp8RowsFn rows);
 
 // Whether n e4m3 bytes hold a NaN code (s.1111.111).
 bool fp8_has_nan(const uint8_t* row, int64_t n);

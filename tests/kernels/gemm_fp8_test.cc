@@ -66,20 +66,96 @@ void check(Isa isa, int64_t M, int64_t K, int64_t N, int64_t bn, int64_t bk, uin
     }
 }
 
+// Sets how the fused kernels widen fp8 for the scope, then the CPU's default again.
+struct WidenScope {
+  explicit WidenScope(Fp8Widen w) { set_fp8_widen(w); }
+  ~WidenScope() { reset_fp8_widen(); }
+};
+
+constexpr Fp8Widen kWidens[] = {Fp8Widen::F16, Fp8Widen::Subnormal};
+
 TEST(GemmFp8, MatchesReference) {
   for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
     if (!isa_supported(isa)) continue;
-    uint32_t seed = 3;
-    for (int64_t M : {1, 2, 3, 4, 5, 17})  // fused (M <= 4) and panel paths
-      for (int64_t K : {1, 15, 144, 300})  // partial k blocks
-        for (auto [bn, bk] : {std::pair<int64_t, int64_t>{128, 128}, {16, 16}, {7, 24}}) {
-          check(isa, M, K, 150, bn, bk, seed++);
-          if (HasFatalFailure()) return;
-        }
-    check(isa, 17, 1100, 300, 128, 128, seed++);  // more rows than one widened panel (232)
-    if (HasFatalFailure()) return;
+    for (Fp8Widen widen : kWidens) {
+      WidenScope scope(widen);
+      SCOPED_TRACE(widen == Fp8Widen::F16 ? "widened through f16" : "widened as f32 subnormals");
+      uint32_t seed = 3;
+      for (int64_t M : {1, 2, 3, 4, 5, 17})  // fused (M <= 4) and panel paths
+        for (int64_t K : {1, 15, 144, 300})  // partial k blocks
+          for (auto [bn, bk] : {std::pair<int64_t, int64_t>{128, 128}, {16, 16}, {7, 24}}) {
+            check(isa, M, K, 150, bn, bk, seed++);
+            if (HasFatalFailure()) return;
+          }
+      check(isa, 17, 1100, 300, 128, 128, seed++);  // more rows than one widened panel (232)
+      if (HasFatalFailure()) return;
+    }
   }
   EXPECT_GT(kFp8FusedMaxM, 0);
+}
+
+// Every finite code, subnormals and both zeros among them, decodes exactly by either way of
+// widening: with K = 1 each output is one product, x * s * w, which the reference computes
+// exactly too (x and s powers of two). X = 2^40 and 2^-40 put the products near neither f32
+// limit but far from 1, where a wrong power of two in the scaling would show.
+TEST(GemmFp8, EveryCodeExactByEitherWidening) {
+  std::vector<uint8_t> w;
+  for (int c = 0; c < 256; ++c)
+    if ((c & 0x7f) != 0x7f) w.push_back(static_cast<uint8_t>(c));
+  const int64_t N = static_cast<int64_t>(w.size());
+  const std::vector<float> scale((N + 127) / 128, 0.25f);
+  for (float xv : {1.0f, 0x1p40f, 0x1p-40f})
+    for (int64_t M : {1, 2, 4}) {
+      const std::vector<float> x(M, xv);
+      std::vector<float> want(M * N), got(M * N);
+      GemmParams p = fp8_params(M, 1, 0, N, x.data(), 1, w.data(), 1, scale.data(), 1, N);
+      p.y = want.data();
+      kernels_for(Isa::Scalar).gemm(p);
+      for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+        if (!isa_supported(isa)) continue;
+        for (Fp8Widen widen : kWidens) {
+          WidenScope scope(widen);
+          p.y = got.data();
+          kernels_for(isa).gemm(p);
+          for (int64_t i = 0; i < M * N; ++i)
+            ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(want[i]))
+                << isa_name(isa) << (widen == Fp8Widen::F16 ? " f16" : " subnormal") << " x=" << xv
+                << " code 0x" << std::hex << int{w[i % N]};
+        }
+      }
+    }
+}
+
+// The two ways of widening give the same bits on a whole GEMM (their powers of two change no
+// rounding while the partial sums stay normal), so the CPU's choice between them never changes
+// a model's output.
+TEST(GemmFp8, WideningWaysAgreeBitForBit) {
+  const int64_t K = 1000, N = 70;
+  std::vector<uint8_t> w(N * K);
+  std::mt19937 rng(11);
+  for (auto& b : w) {
+    b = static_cast<uint8_t>(rng() & 0xff);  // a sixteenth of them subnormal codes
+    if ((b & 0x7f) == 0x7f) b ^= 1;
+  }
+  const int64_t ld_scale = (K + 127) / 128;
+  const std::vector<float> scale = random_floats(ld_scale, 5, 0.001f, 0.1f);
+  for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+    if (!isa_supported(isa)) continue;
+    for (int64_t M = 1; M <= kFp8FusedMaxM; ++M) {
+      const std::vector<float> x = random_floats(M * K, static_cast<uint32_t>(20 + M));
+      std::vector<float> y[2];
+      for (int i = 0; i < 2; ++i) {
+        WidenScope scope(kWidens[i]);
+        y[i].assign(M * N, 0.0f);
+        GemmParams p = fp8_params(M, K, 0, N, x.data(), K, w.data(), K, scale.data(), ld_scale, N);
+        p.y = y[i].data();
+        kernels_for(isa).gemm(p);
+      }
+      for (int64_t i = 0; i < M * N; ++i)
+        ASSERT_EQ(std::bit_cast<uint32_t>(y[0][i]), std::bit_cast<uint32_t>(y[1][i]))
+            << isa_name(isa) << " M=" << M << " at " << i;
+    }
+  }
 }
 
 // A NaN code (s.1111.111) in a row makes that output column NaN on every path, as the
@@ -92,20 +168,22 @@ TEST(GemmFp8, NaNWeightGivesNaN) {
   std::vector<float> scale(((N + 127) / 128) * 3, 0.5f);
   for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
     if (!isa_supported(isa)) continue;
-    for (int64_t M : {1, 3, 4, 5, 17}) {
-      std::vector<float> x(M * K, 1.0f), y(M * N, 0.0f);
-      GemmParams p = fp8_params(M, K, 0, N, x.data(), K, w.data(), K, scale.data(), 3, N);
-      p.y = y.data();
-      kernels_for(isa).gemm(p);
-      for (int64_t m = 0; m < M; ++m)
-        for (int64_t n = 0; n < N; ++n) {
-          if (n == 2 || n == 7) {
-            EXPECT_TRUE(std::isnan(y[m * N + n])) << isa_name(isa) << " M=" << M << " n=" << n;
-          } else {
-            EXPECT_EQ(y[m * N + n], 150.0f) << isa_name(isa) << " M=" << M << " n=" << n;
+    for (int64_t M : {1, 3, 4, 5, 17})
+      for (Fp8Widen widen : kWidens) {
+        WidenScope scope(widen);
+        std::vector<float> x(M * K, 1.0f), y(M * N, 0.0f);
+        GemmParams p = fp8_params(M, K, 0, N, x.data(), K, w.data(), K, scale.data(), 3, N);
+        p.y = y.data();
+        kernels_for(isa).gemm(p);
+        for (int64_t m = 0; m < M; ++m)
+          for (int64_t n = 0; n < N; ++n) {
+            if (n == 2 || n == 7) {
+              EXPECT_TRUE(std::isnan(y[m * N + n])) << isa_name(isa) << " M=" << M << " n=" << n;
+            } else {
+              EXPECT_EQ(y[m * N + n], 150.0f) << isa_name(isa) << " M=" << M << " n=" << n;
+            }
           }
-        }
-    }
+      }
   }
 }
 

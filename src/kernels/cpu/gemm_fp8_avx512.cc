@@ -1,8 +1,9 @@
 // Fused fp8 GEMM for small M (decode), AVX-512: W rows are read once as fp8 bytes and widened 32
 // at a time in registers for all M rows of X. The block scales go on X instead of W: every row of
 // one block_n group of W shares its scales, so for each group X is copied once with column k
-// times s[group, k / block_k] (and 2^8, below), and the rows need no per-block partial sums:
-// y[m, n] = sum_k (x[m, k] s[n / bn, k / bk] 2^8) (w[n, k] 2^-8). Four W rows at a time, each
+// times s[group, k / block_k] (and a power of two, by how W is widened: kernels/gemm_fp8.h), and
+// the rows need no per-block partial sums: through f16, y[m, n] = sum_k (x[m, k] s[n / bn, k / bk]
+// 2^8) (w[n, k] 2^-8). Four W rows at a time, each
 // 32-byte step widened once and used by every X row. ODR rule for ISA files: only declarations
 // are included; helpers are in an anonymous namespace.
 #include "kernels/cpu/avx512_intrin.h"
@@ -18,30 +19,45 @@ namespace r1::kernels::avx512 {
 
 namespace {
 
-// 32 e4m3 bytes widened to f32 times 2^-8 (kernels/cpu/fp8_avx512.h), as two vectors of 16
-// (unless kFull, only the first n are read, the rest as 0). NaN codes come out finite here; with
-// kNan, `nan` keeps the running byte-wise maximum of the codes with the sign bit set, which reaches
-// 0xff only if a NaN code was seen (2 of the 10 vector operations per 32 bytes: skipped when the
-// caller knows W has none).
-template <bool kNan, bool kFull>
+// 32 e4m3 bytes widened to f32 as two vectors of 16 (unless kFull, only the first n are read,
+// the rest as 0): with kSub as Fp8Widen::Subnormal (the values times 2^-120), else through f16
+// (kernels/cpu/fp8_avx512.h: the values times 2^-8). NaN codes come out finite here; with kNan,
+// `nan` keeps the running byte-wise maximum of the codes with the sign bit set, which reaches
+// 0xff only if a NaN code was seen (2 of the 10 vector operations per 32 bytes of F16: skipped
+// when the caller knows W has none).
+template <bool kSub, bool kNan, bool kFull>
 inline void fp8_to_f32x32(const uint8_t* src, int64_t n, __m512* lo, __m512* hi, __m256i* nan) {
   const __m256i raw = kFull ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src))
                             : _mm256_maskz_loadu_epi8((1u << n) - 1u, src);
   if constexpr (kNan)
     *nan = _mm256_max_epu8(*nan, _mm256_or_si256(raw, _mm256_set1_epi8(static_cast<char>(0x80))));
-  const __m512i u = _mm512_slli_epi16(_mm512_cvtepi8_epi16(raw), 7);
-  const __m512i h = fp8_f16_bits(u);
-  *lo = _mm512_cvtph_ps(_mm512_castsi512_si256(h));
-  *hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
+  if constexpr (kSub) {
+    // Each half sign-extended straight from memory when it can be (a load the widening takes
+    // as its operand: the extract of the upper half costs a shuffle, the scarcest unit here).
+    const __m128i b0 = kFull ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(src))
+                             : _mm256_castsi256_si128(raw);
+    const __m128i b1 = kFull ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 16))
+                             : _mm256_extracti128_si256(raw, 1);
+    const __m512i keep = _mm512_set1_epi32(static_cast<int>(0x87ffffffu));
+    *lo = _mm512_castsi512_ps(
+        _mm512_and_si512(_mm512_slli_epi32(_mm512_cvtepi8_epi32(b0), 20), keep));
+    *hi = _mm512_castsi512_ps(
+        _mm512_and_si512(_mm512_slli_epi32(_mm512_cvtepi8_epi32(b1), 20), keep));
+  } else {
+    const __m512i h = fp8_f16_bits(_mm512_slli_epi16(_mm512_cvtepi8_epi16(raw), 7));
+    *lo = _mm512_cvtph_ps(_mm512_castsi512_si256(h));
+    *hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
+  }
 }
 
 // One 32-byte step of rows_fp8 at column k: kFull when all 32 columns are inside K (a plain
 // load, which the widening can take from memory), else those past K read as 0.
-template <int M, int R, bool kNan, bool kFull>
+template <int M, int R, bool kSub, bool kNan, bool kFull>
 inline void fp8_step(const uint8_t* const* w, int64_t k, int64_t K, const float* xs, int64_t kpad,
                      __m512 (&acc)[M][R], __m256i* nan) {
   __m512 lo[R], hi[R];
-  for (int r = 0; r < R; ++r) fp8_to_f32x32<kNan, kFull>(w[r] + k, K - k, &lo[r], &hi[r], nan);
+  for (int r = 0; r < R; ++r)
+    fp8_to_f32x32<kSub, kNan, kFull>(w[r] + k, K - k, &lo[r], &hi[r], nan);
   for (int m = 0; m < M; ++m) {
     const __m512 x0 = _mm512_loadu_ps(xs + m * kpad + k);
     const __m512 x1 = _mm512_loadu_ps(xs + m * kpad + k + 16);
