@@ -13,9 +13,9 @@
 #include "cli/common.h"
 #include "cli/model_dir.h"
 #include "core/error.h"
-#include "core/membw.h"
 #include "core/threads.h"
 #include "kernels/kernels.h"
+#include "kernels/membw.h"
 #include "models/deepseek_v3.h"
 #include "models/param_count.h"
 #include "ops/ops.h"
@@ -55,7 +55,7 @@ int dry_run(const std::string& dir, bool as_json, bool skip_bw) {
   const std::string& dt = cfg.torch_dtype;
   const int bytes = dt == "float32" ? 4 : 2;
   models::ParamCount pc = models::count_params(cfg, bytes);
-  const double bw = skip_bw ? 0.0 : measure_read_bandwidth();
+  const double bw = skip_bw ? 0.0 : kernels::measure_read_bandwidth();
   uint64_t total_bytes = 0;
   json by_dtype = json::object();
   for (const auto& [k, v] : pc.bytes_by_dtype) {
@@ -161,7 +161,7 @@ int run_bench(Args& args) {
   const double decode_tok_s = G * batch / median(decode_s);
   const double bytes_per_step = static_cast<double>(model.weight_bytes_per_token());
   const double achieved = bytes_per_step * decode_tok_s / batch;
-  const double bw = skip_bw ? 0.0 : measure_read_bandwidth();
+  const double bw = skip_bw ? 0.0 : kernels::measure_read_bandwidth();
   json j = {{"impl", "r1"},
             {"model", lm.dir},
             {"arch", cfg.arch_name},

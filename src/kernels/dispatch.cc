@@ -41,7 +41,7 @@ void gemm_entry(const GemmParams& p) {
   KernelTable {                                                                                  \
     isa, gemm_entry<ns::gemm, ns::to_f32, fused, fp8_packed, q8, kq, r8, bq>, ns::dot, ns::axpy, \
         ns::rms_norm, ns::silu_mul, ns::silu_mul_grad, ns::softmax, ns::exp_sum, ns::to_f32,     \
-        ns::add, ns::quantize_x_q8, ns::x_to_bf16, ns::attn_scores, ns::attn_values              \
+        ns::add, ns::sum_streams, ns::quantize_x_q8, ns::x_to_bf16, ns::attn_scores, ns::attn_values    \
   }
 
 const KernelTable kScalarTable =

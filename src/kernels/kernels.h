@@ -94,6 +94,10 @@ struct KernelTable {
   // dst = src widened to f32 (src in f32, bf16, f16 or f8_e4m3).
   void (*to_f32)(const void* src, DType t, float* dst, int64_t n);
   void (*add)(const float* a, const float* b, float* y, int64_t n);  // y = a + b, may alias
+  // The sum of the `streams` (1 to 8) runs of n values at x + j * stride, read side by side (as the
+  // decode kernels read several weight rows), in an unspecified order: the memory bandwidth
+  // probe's read (kernels/membw.h).
+  float (*sum_streams)(const float* x, int64_t stride, int64_t n, int streams);
   // X quantized for Q8_0 weights: n (a multiple of 32) values -> n int8 q and n / 32 f32 scales
   // (the reference: ref::quantize_x_q8).
   void (*quantize_x_q8)(const float* x, int64_t n, int8_t* q, float* d);

@@ -61,6 +61,27 @@ TEST_P(OpsTest, AxpyAndAdd) {
   }
 }
 
+// Small integers, so every order of summation gives the exact total: each of the runs (x + j *
+// stride, a gap between them that must not be read) counts, and nothing past n.
+TEST_P(OpsTest, SumStreamsReadsEveryRun) {
+  for (int streams = 1; streams <= 8; ++streams)
+    for (int64_t n : kSizes) {
+      const int64_t stride = n + 5;
+      std::vector<float> x(streams * stride + 8, 1000.0f);  // gaps and tail: not to be summed
+      for (int j = 0; j < streams; ++j)
+        for (int64_t i = 0; i < n; ++i)
+          x[j * stride + i] = static_cast<float>((i * 7 + j) % 13 - 6);
+      double exact = 0;
+      for (int j = 0; j < streams; ++j)
+        for (int64_t i = 0; i < n; ++i) exact += x[j * stride + i];
+      const std::string what = std::to_string(streams) + " streams, n=" + std::to_string(n);
+      EXPECT_EQ(ref().sum_streams(x.data(), stride, n, streams), static_cast<float>(exact))
+          << "reference, " << what;
+      EXPECT_EQ(simd().sum_streams(x.data(), stride, n, streams), static_cast<float>(exact))
+          << what;
+    }
+}
+
 TEST_P(OpsTest, RmsNorm) {
   for (DType t : {DType::F32, DType::BF16, DType::F16}) {
     for (int64_t n : kSizes) {

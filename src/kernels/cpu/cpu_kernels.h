@@ -56,6 +56,7 @@ QuantizedX quantized_x(const GemmParams& p,
   float exp_sum(float* x, float shift, int64_t n);                                                 \
   void to_f32(const void* src, DType t, float* dst, int64_t n);                                    \
   void add(const float* a, const float* b, float* y, int64_t n);                                   \
+  float sum_streams(const float* x, int64_t stride, int64_t n, int streams);                       \
   /* The two GEMM strategies gemm() chooses between, for tests: any M, no argument checks. */      \
   void gemm_small_m(const GemmParams& p); /* dot tiles: W rows streamed once (decode) */           \
   void gemm_large_m(const GemmParams& p); /* packed panels, register-tiled (prefill) */            \

@@ -195,6 +195,33 @@ void add(const float* a, const float* b, float* y, int64_t n) {
 }
 
 namespace {
+template <int S>
+float sum_streams_t(const float* x, int64_t stride, int64_t n) {
+  __m512 acc[S];
+  for (int j = 0; j < S; ++j) acc[j] = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    for (int j = 0; j < S; ++j)
+      acc[j] = _mm512_add_ps(acc[j], _mm512_add_ps(_mm512_loadu_ps(x + j * stride + i),
+                                                   _mm512_loadu_ps(x + j * stride + i + 16)));
+  for (; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i < 16 ? n - i : 16);
+    for (int j = 0; j < S; ++j)
+      acc[j] = _mm512_add_ps(acc[j], _mm512_maskz_loadu_ps(m, x + j * stride + i));
+  }
+  for (int j = 1; j < S; ++j) acc[0] = _mm512_add_ps(acc[0], acc[j]);
+  return _mm512_reduce_add_ps(acc[0]);
+}
+}  // namespace
+
+float sum_streams(const float* x, int64_t stride, int64_t n, int streams) {
+  static constexpr float (*kBy[])(const float*, int64_t, int64_t) = {
+      sum_streams_t<1>, sum_streams_t<2>, sum_streams_t<3>, sum_streams_t<4>,
+      sum_streams_t<5>, sum_streams_t<6>, sum_streams_t<7>, sum_streams_t<8>};
+  return kBy[streams - 1](x, stride, n);
+}
+
+namespace {
 
 // Elements [i, i + 16) of a row of f32 or bf16 (widened) at base; lanes outside m are 0.
 template <bool kBf16>

@@ -17,6 +17,7 @@ void softmax(float* x, int64_t n);
 float exp_sum(float* x, float shift, int64_t n);
 void to_f32(const void* src, DType t, float* dst, int64_t n);
 void add(const float* a, const float* b, float* y, int64_t n);
+float sum_streams(const float* x, int64_t stride, int64_t n, int streams);
 void quantize_x_q8(const float* x, int64_t n, int8_t* q, float* d);
 void x_to_bf16(const float* x, int64_t ldx, bool x_trans, int64_t M, int64_t K, uint16_t* xb,
                int64_t ldb);

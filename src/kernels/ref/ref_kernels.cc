@@ -217,6 +217,13 @@ void add(const float* a, const float* b, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
 }
 
+float sum_streams(const float* x, int64_t stride, int64_t n, int streams) {
+  double sum = 0.0;
+  for (int j = 0; j < streams; ++j)
+    for (int64_t i = 0; i < n; ++i) sum += x[j * stride + i];
+  return static_cast<float>(sum);
+}
+
 void attn_scores(const float* q, int64_t G, int64_t D, const void* const* k, DType kt, int64_t n,
                  float scale, float* s, int64_t lds) {
   for (int64_t g = 0; g < G; ++g)
