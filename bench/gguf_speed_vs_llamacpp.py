@@ -2,7 +2,8 @@
 """r1 and llama.cpp on the same GGUF files, side by side: prefill and decode tokens/s at 1 and 2
 threads, interleaved (for each round, each thread count, each file: r1 then llama.cpp), medians
 over the rounds, ratios r1 / llama.cpp, and r1's decode against the bandwidth roofline (bytes per
-step from `r1 bench`, bandwidth measured by `r1 bench` at the start with each thread count).
+step from `r1 bench`, bandwidth measured by `r1 bench --dry-run` before every round with each
+thread count; the best of the rounds is the roofline).
 
 llama.cpp is node-llama-cpp's prebuilt CPU build from npm (bench/llamacpp, installed on first
 use); r1 reads the GGUF file with -m. The model is a random one with R1-Distill-Qwen-1.5B's shape
@@ -62,21 +63,23 @@ def main():
         files[t] = f
     cpu = run(["sh", "-c", "lscpu | sed -n 's/^Model name: *//p'"]).strip()
     # The roofline of each thread count: the read bandwidth r1 bench measures with that many
-    # threads (one core cannot draw what two can).
-    bandwidth = {}
-    for threads in [int(x) for x in args.threads.split(",")]:
-        first = json.loads(run([R1, "bench", "-m", files[types[0]], "--prompt-tokens", "8",
-                                "--gen-tokens", "4", "--reps", "1", "--threads", str(threads),
-                                "--json"]))
-        bandwidth[threads] = first["machine_read_gb_s"]
-    bw_text = ", ".join(f"{v:.1f} GB/s with {k} thread{'s' if k > 1 else ''}"
-                        for k, v in bandwidth.items())
-    print(f"{args.shape} shape; CPU: {cpu}; measured read bandwidth {bw_text}; "
-          f"prompt {args.prompt} tokens, {args.gen} decoded; {args.rounds} rounds, medians",
-          flush=True)
+    # threads (one core cannot draw what two can), measured before every round, as this VM's
+    # bandwidth moves by the minute; the best of the rounds counts.
+    thread_counts = [int(x) for x in args.threads.split(",")]
+    bandwidth = {threads: [] for threads in thread_counts}
+
+    def measure_bandwidth():
+        for threads in thread_counts:
+            r = json.loads(run([R1, "bench", "-m", files[types[0]], "--dry-run", "--threads",
+                                str(threads), "--json"]))
+            bandwidth[threads].append(r["machine_read_gb_s"])
+
+    print(f"{args.shape} shape; CPU: {cpu}; prompt {args.prompt} tokens, {args.gen} decoded; "
+          f"{args.rounds} rounds, medians", flush=True)
     results = {}  # (type, threads, impl) -> {"prefill": [...], "decode": [...], "bytes": ...}
     for rnd in range(args.rounds):
-        for threads in [int(x) for x in args.threads.split(",")]:
+        measure_bandwidth()
+        for threads in thread_counts:
             for t in types:
                 r = json.loads(run([R1, "bench", "-m", files[t], "--prompt-tokens",
                                     str(args.prompt), "--gen-tokens", str(args.gen), "--reps",
@@ -92,15 +95,18 @@ def main():
                 e["prefill"].append(ll["prefill_tok_s"])
                 e["decode"].append(ll["decode_tok_s"])
         print(f"round {rnd + 1} done", file=sys.stderr, flush=True)
+    print("measured read bandwidth (each round): " + "; ".join(
+        f"{k} thread{'s' if k > 1 else ''} " + " / ".join(f"{v:.1f}" for v in vs) + " GB/s"
+        for k, vs in bandwidth.items()))
     print("| file | threads | prefill r1 | prefill llama.cpp | ratio | decode r1 | decode llama.cpp "
           "| ratio | r1 decode % of roofline |")
     print("|---|---|---|---|---|---|---|---|---|")
     for t in types:
-        for threads in [int(x) for x in args.threads.split(",")]:
+        for threads in thread_counts:
             a, b = results[(t, threads, "r1")], results[(t, threads, "llama")]
             pa, pb = statistics.median(a["prefill"]), statistics.median(b["prefill"])
             da, db = statistics.median(a["decode"]), statistics.median(b["decode"])
-            bw = bandwidth[threads]
+            bw = max(bandwidth[threads])
             roof = bw * 1e9 / a["bytes"] if bw > 0 else float("nan")
             print(f"| {t.upper()} | {threads} | {pa:.1f} | {pb:.1f} | {pa / pb:.2f} | {da:.2f} | "
                   f"{db:.2f} | {da / db:.2f} | {100 * da / roof:.0f}% |")
