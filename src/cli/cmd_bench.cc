@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "cli/bench_quality.h"
@@ -13,7 +14,10 @@
 #include "cli/common.h"
 #include "cli/model_dir.h"
 #include "core/error.h"
+#include "core/file_util.h"
 #include "core/threads.h"
+#include "io/gguf.h"
+#include "io/gguf_import.h"
 #include "kernels/kernels.h"
 #include "kernels/membw.h"
 #include "models/deepseek_v3.h"
@@ -49,12 +53,39 @@ std::string count_str(double n) {
   return buf;
 }
 
-// --dry-run: what the model in config.json needs, from the config alone (no weights read).
+// --dry-run: what the model in config.json needs, from the config alone (no weights read); for a
+// GGUF file, each tensor in the type its header gives.
 int dry_run(const std::string& dir, bool as_json, bool skip_bw) {
   io::ModelConfig cfg = io::ModelConfig::load(dir);
   const std::string& dt = cfg.torch_dtype;
   const int bytes = dt == "float32" ? 4 : 2;
-  models::ParamCount pc = models::count_params(cfg, bytes);
+  models::StoredType stored;
+  std::string source = "config.json alone";
+  if (file_exists(path_join(dir, io::kGgufSourceFile))) {
+    const std::string path = read_file(path_join(dir, io::kGgufSourceFile));
+    std::map<std::string, std::pair<DType, uint64_t>> types;  // by llama.cpp's tensor names
+    const io::GgufFile g = io::GgufFile::open(path, LoadMode::Map);
+    for (const io::GgufTensorInfo& t : g.tensors()) {
+      DType d;
+      if (io::ggml_to_dtype(t.type, &d)) types[t.name] = {d, t.bytes};
+    }
+    stored = [types](const io::TensorSpec& s) -> std::vector<models::StoredPart> {
+      if (s.gguf.empty()) return {};
+      if (auto it = types.find(s.gguf); it != types.end())  // routed experts: one of several
+        return {{it->second.first, dtype_bytes(it->second.first, s.numel())}};
+      // DeepSeek's kv_b_proj (attn_kv_b), split by llama.cpp into attn_k_b and attn_v_b
+      const std::string kv = "attn_kv_b.weight";
+      if (s.gguf.size() < kv.size() || s.gguf.compare(s.gguf.size() - kv.size(), kv.size(), kv))
+        return {};
+      const std::string prefix = s.gguf.substr(0, s.gguf.size() - kv.size());
+      const auto k = types.find(prefix + "attn_k_b.weight"),
+                 v = types.find(prefix + "attn_v_b.weight");
+      if (k == types.end() || v == types.end()) return {};
+      return {{k->second.first, k->second.second}, {v->second.first, v->second.second}};
+    };
+    source = "config.json and the header of " + path;
+  }
+  models::ParamCount pc = models::count_params(cfg, bytes, stored);
   const double bw = skip_bw ? 0.0 : kernels::measure_read_bandwidth();
   uint64_t total_bytes = 0;
   json by_dtype = json::object();
@@ -79,7 +110,8 @@ int dry_run(const std::string& dir, bool as_json, bool skip_bw) {
     std::cout << j.dump() << "\n";
     return 0;
   }
-  std::printf("model        %s (%s), from config.json alone\n", dir.c_str(), cfg.arch_name.c_str());
+  std::printf("model        %s (%s), from %s\n", dir.c_str(), cfg.arch_name.c_str(),
+              source.c_str());
   std::printf("parameters   %s", count_str(pc.total_params).c_str());
   if (pc.mtp_params)
     std::printf(" (%s of them in the MTP layer)", count_str(pc.mtp_params).c_str());

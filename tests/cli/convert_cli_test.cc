@@ -182,6 +182,43 @@ TEST(ConvertCli, QuantizeQ4_K_MMix) {
   fs::remove_all(cache);
 }
 
+// `r1 bench --dry-run` of a GGUF file counts each tensor in the type its header gives (not the
+// config's torch_dtype): the bytes by type are the header's tensor sizes, and a decode step reads
+// every tensor but the embedding, the tied embedding whole as the output layer, and one embedding
+// row. (`r1 bench` counts the loaded weights, in the repacked layouts, which are larger for the K
+// types: Q4_K_R8 keeps 32 more bytes per 8 rows of 256 weights.)
+TEST(ConvertCli, DryRunOfAGgufCountsItsTypes) {
+  const std::string cache = temp("cache-dry");
+  const std::string out = temp("arith-dry-q4km.gguf");
+  auto r = run_r1("quantize -m " + source("models/r1-arith") + " --type q4_k_m --out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::map<std::string, double> by_type;
+  double total = 0, embd_row = 0;
+  {
+    const r1::io::GgufFile g = r1::io::GgufFile::open(out);
+    for (const r1::io::GgufTensorInfo& t : g.tensors()) {
+      r1::DType d;
+      ASSERT_TRUE(r1::io::ggml_to_dtype(t.type, &d)) << t.name;
+      by_type[r1::dtype_name(d)] += static_cast<double>(t.bytes);
+      total += static_cast<double>(t.bytes);
+      if (t.name == "token_embd.weight") embd_row = static_cast<double>(t.bytes) / t.ne[1];
+    }
+  }
+  ASSERT_GT(embd_row, 0);
+  const std::string env = "R1_CACHE_DIR=" + cache;
+  auto dry = run_r1("bench --dry-run --no-bandwidth --json -m " + out, "", env);
+  ASSERT_EQ(dry.code, 0) << dry.err;
+  const json d = json::parse(dry.out);
+  EXPECT_EQ(d["weight_bytes"].get<double>(), total);
+  ASSERT_EQ(d["weight_bytes_by_dtype"].size(), by_type.size()) << d.dump();
+  for (const auto& [type, bytes] : by_type)
+    EXPECT_EQ(d["weight_bytes_by_dtype"][type].get<double>(), bytes) << type;
+  // The tied output layer reads the whole embedding, the input one row of it.
+  EXPECT_EQ(d["active_bytes_per_token"].get<double>(), total + embd_row);
+  std::remove(out.c_str());
+  fs::remove_all(cache);
+}
+
 // Llama's q and k rows go from rotate-half order to llama.cpp's interleaved pairs, per head:
 // GGUF row h*d + 2i + j is Hugging Face row h*d + j*d/2 + i (the biases too).
 TEST(ConvertCli, LlamaQueryAndKeyRowsPermuted) {

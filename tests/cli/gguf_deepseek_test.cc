@@ -251,6 +251,13 @@ TEST(GgufDeepSeek, QuantizedAndFp8Files) {
                           {"blk.2.ffn_down_exps.weight", GgmlType::Q8_0},
                           {"blk.3.ffn_down_shexp.weight", GgmlType::Q8_0},
                           {"blk.1.ffn_down.weight", GgmlType::Q5_0}});
+  // `r1 bench --dry-run` counts every tensor of the header in its type and bytes (experts as
+  // parts of one tensor, kv_b_proj as its two halves)
+  double header_bytes = 0;
+  for (const r1::io::GgufTensorInfo& t : g.tensors()) header_bytes += static_cast<double>(t.bytes);
+  r = run_r1("bench --dry-run --no-bandwidth --json -m " + q4, "", env);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["weight_bytes"].get<double>(), header_bytes) << r.out;
   r = run_r1("quantize -m " + dir + " --type q8_0 --out " + q8);
   ASSERT_EQ(r.code, 0) << r.err;
   r1::io::GgufFile g8 = r1::io::GgufFile::open(q8);
