@@ -23,11 +23,12 @@ constexpr int64_t kFp8FusedMaxM = 4;
 // from the sign-extended byte and widened with vcvtph2ps; subnormal codes become f16 subnormals,
 // which vcvtph2ps turns into normal f32 at full speed). Subnormal: straight to the f32 bit
 // pattern of the value times 2^-120 (the sign-extended byte shifted left by 20, bits 30-27
-// cleared), three integer operations and no conversion, but e4m3 subnormal codes (and every
-// value under 2^-6) become f32 subnormals, which the FMA takes at full speed on AMD Zen 4 and
-// slowly on Intel (microcode assists: a Xeon streamed 0.5 GB/s so). Both give the same sums: X
-// carries 2^8 or 2^60 and the Subnormal sums are multiplied by 2^60 at the end, powers of two that
-// change no rounding unless a partial sum falls under 2^-66 (f32 subnormal at 2^-60).
+// cleared), three integer operations and no conversion, but e4m3's subnormal codes (its values
+// under 2^-6) become f32 subnormals, which the FMA takes at full speed on AMD Zen 4 and slowly on
+// Intel (microcode assists: a Xeon streamed 0.5 GB/s so). Both give the same sums: X carries 2^8
+// or 2^60 and the Subnormal sums are multiplied by 2^60 at the end, powers of two that change no
+// rounding unless a partial sum's magnitude falls under 2^-66 (held times 2^-60, an f32
+// subnormal).
 enum class Fp8Widen { F16, Subnormal };
 // The default is Subnormal on AMD and F16 elsewhere: on AMD Zen 4 Subnormal streams one X row at
 // 24-25 GB/s from the caches, F16 at 18 (kernels_bench --dtype f8_e4m3 --m 1 --shape 4 --hot 1

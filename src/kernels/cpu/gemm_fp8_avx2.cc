@@ -3,9 +3,9 @@
 // widened through f16 (sign-extend, shift left by 7, clear bit 14: the f16 of the e4m3 value
 // times 2^-8, exactly; vcvtph2ps then gives f32) or straight to f32 (kernels/gemm_fp8.h:
 // Fp8Widen) and used by every X row; the block scales (and a power of two) go on a copy of X per
-// block_n group of W rows. 16 ymm registers hold M x R accumulators,
-// 2R widened W vectors and X: R = 4 rows for one X row, 2 for more. ODR rule for ISA files: only
-// declarations are included; helpers are in an anonymous namespace.
+// block_n group of W rows. 16 ymm registers hold M x R accumulators, 2R widened W vectors and X:
+// R = 4 rows for one X row, 2 for more. ODR rule for ISA files: only declarations are included;
+// helpers are in an anonymous namespace.
 #include <immintrin.h>
 
 #include <algorithm>

@@ -2,8 +2,8 @@
 // at a time in registers for all M rows of X. The block scales go on X instead of W: every row of
 // one block_n group of W shares its scales, so for each group X is copied once with column k
 // times s[group, k / block_k] (and a power of two, by how W is widened: kernels/gemm_fp8.h), and
-// the rows need no per-block partial sums: through f16, y[m, n] = sum_k (x[m, k] s[n / bn, k / bk]
-// 2^8) (w[n, k] 2^-8). Four W rows at a time, each
+// the rows need no per-block partial sums: through f16,
+// y[m, n] = sum_k (x[m, k] s[n / bn, k / bk] 2^8) (w[n, k] 2^-8). Four W rows at a time, each
 // 32-byte step widened once and used by every X row. ODR rule for ISA files: only declarations
 // are included; helpers are in an anonymous namespace.
 #include "kernels/cpu/avx512_intrin.h"
@@ -32,8 +32,9 @@ inline void fp8_to_f32x32(const uint8_t* src, int64_t n, __m512* lo, __m512* hi,
   if constexpr (kNan)
     *nan = _mm256_max_epu8(*nan, _mm256_or_si256(raw, _mm256_set1_epi8(static_cast<char>(0x80))));
   if constexpr (kSub) {
-    // Each half sign-extended straight from memory when it can be (a load the widening takes
-    // as its operand: the extract of the upper half costs a shuffle, the scarcest unit here).
+    // Each half sign-extended straight from memory when it can be (a load the widening takes as
+    // its operand, instead of extracting the upper half: one X row from the caches on Zen 4 read
+    // 24.4-24.9 GB/s so, 23.1-23.3 with the extract).
     const __m128i b0 = kFull ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(src))
                              : _mm256_castsi256_si128(raw);
     const __m128i b1 = kFull ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 16))
