@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../common/temp_path.h"
 #include "cli_run.h"
 
 namespace {
@@ -16,10 +17,7 @@ using r1::testing::run_r1;
 using r1::testing::slurp_file;
 
 std::string temp_dir() {
-  char name[] = "/tmp/r1_train_tok_XXXXXX";
-  const char* made = mkdtemp(name);
-  EXPECT_NE(made, nullptr);
-  return made ? made : "/tmp";
+  return r1::testing::fresh_temp_dir("r1_train_tok_");
 }
 
 std::string corpus_txt() {

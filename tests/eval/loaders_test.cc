@@ -8,6 +8,7 @@
 #include <random>
 #include <set>
 
+#include "../common/temp_path.h"
 #include "core/error.h"
 
 namespace r1::eval {
@@ -19,8 +20,9 @@ const std::string kFixtures = std::string(R1_SOURCE_DIR) + "/tests/fixtures/eval
 // Writes text to a fresh temp file with the given extension and returns its path.
 std::string temp_file(const std::string& text, const std::string& ext) {
   static int counter = 0;
-  std::string path = "/tmp/r1_eval_loader_" + std::to_string(getpid()) + "_" +
-                     std::to_string(counter++) + "." + ext;
+  const std::string path =
+      r1::testing::removed_at_exit("/tmp/r1_eval_loader_" + std::to_string(getpid()) + "_" +
+                                   std::to_string(counter++) + "." + ext);
   std::ofstream(path) << text;
   return path;
 }

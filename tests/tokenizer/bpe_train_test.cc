@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../common/temp_path.h"
 #include "core/error.h"
 #include "core/file_util.h"
 #include "tokenizer/bpe_train.h"
@@ -25,10 +26,7 @@ std::string fixture(const std::string& name) {
 }
 
 std::string temp_dir() {
-  char name[] = "/tmp/r1_bpe_train_XXXXXX";
-  const char* made = mkdtemp(name);
-  EXPECT_NE(made, nullptr);
-  return made ? made : "/tmp";
+  return testing::fresh_temp_dir("r1_bpe_train_");
 }
 
 // The plain-text corpus as r1 train tokenizer (and HF's train_from_files) reads it: each line
