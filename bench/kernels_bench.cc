@@ -274,34 +274,36 @@ int main(int argc, char** argv) {
                         static_cast<long long>(M), isa_str.c_str());
             continue;
           }
+          const KernelTable& k = kernels_for(isa);
+          int64_t n_count = N;
+          if (isa == Isa::Scalar) n_count = std::clamp<int64_t>(50000000 / (M * K), 16, N) / 8 * 8;
+          GemmParams p;
+          p.M = M;
+          p.K = K;
+          p.n_begin = 0;
+          p.n_end = n_count;
+          p.x = x.data();
+          p.ldx = K;
+          p.wtype = t;
+          p.bf16_dot = bf16_dot;
+          p.ldw = K;
+          p.y = y.data();
+          p.ldy = N;
+          // fp8: DeepSeek-V3's 128 x 128 weight blocks, each with its f32 scale
+          const int64_t ld_scale = (K + 127) / 128;
+          std::vector<float> scales(static_cast<size_t>((N + 127) / 128 * ld_scale), 0.01f);
+          p.w_scale = scales.data();
+          p.ld_scale = ld_scale;
+          p.w_no_nan = true;  // as a loaded model's weights, looked at once on first use
+          char shape_name[32];
+          std::snprintf(shape_name, sizeof shape_name, "%lldx%lld", static_cast<long long>(K),
+                        static_cast<long long>(N));
+          // One line per way of widening fp8 (--fp8-widen), else one for the CPU's default.
           std::vector<std::string> variants = {""};
           if (t == DType::F8_E4M3 && isa != Isa::Scalar && !widens.empty()) variants = widens;
           for (const std::string& variant : variants) {
             if (!variant.empty())
               set_fp8_widen(variant == "f16" ? Fp8Widen::F16 : Fp8Widen::Subnormal);
-            const std::string label = variant.empty() ? dt : "f8/" + variant.substr(0, 3);
-            const KernelTable& k = kernels_for(isa);
-            int64_t n_count = N;
-            if (isa == Isa::Scalar)
-              n_count = std::clamp<int64_t>(50000000 / (M * K), 16, N) / 8 * 8;
-            GemmParams p;
-            p.M = M;
-            p.K = K;
-            p.n_begin = 0;
-            p.n_end = n_count;
-            p.x = x.data();
-            p.ldx = K;
-            p.wtype = t;
-            p.bf16_dot = bf16_dot;
-            p.ldw = K;
-            p.y = y.data();
-            p.ldy = N;
-            // fp8: DeepSeek-V3's 128 x 128 weight blocks, each with its f32 scale
-            const int64_t ld_scale = (K + 127) / 128;
-            std::vector<float> scales(static_cast<size_t>((N + 127) / 128 * ld_scale), 0.01f);
-            p.w_scale = scales.data();
-            p.ld_scale = ld_scale;
-            p.w_no_nan = true;  // as a loaded model's weights, looked at once on first use
             std::vector<double> times;
             const double start = now_s();
             int call = 0;
@@ -319,9 +321,7 @@ int main(int argc, char** argv) {
             char ratio[32] = "";
             if (scalar_gflops > 0)
               std::snprintf(ratio, sizeof ratio, "%8.1fx", gflops / scalar_gflops);
-            char shape_name[32];
-            std::snprintf(shape_name, sizeof shape_name, "%lldx%lld", static_cast<long long>(K),
-                          static_cast<long long>(N));
+            const std::string label = variant.empty() ? dt : "f8/" + variant.substr(0, 3);
             std::printf("%-11s %-7s %4lld %-7s %10.3f %9.2f %8.2f %9s\n", shape_name, label.c_str(),
                         static_cast<long long>(M), isa_str.c_str(), sec * 1e3, gflops, gbs, ratio);
             std::fflush(stdout);

@@ -63,25 +63,21 @@ int dry_run(const std::string& dir, bool as_json, bool skip_bw) {
   std::string source = "config.json alone";
   if (file_exists(path_join(dir, io::kGgufSourceFile))) {
     const std::string path = read_file(path_join(dir, io::kGgufSourceFile));
-    std::map<std::string, std::pair<DType, uint64_t>> types;  // by llama.cpp's tensor names
+    // Each tensor's type and bytes by llama.cpp's name; DeepSeek's split kv_b as two parts under
+    // the name of the whole.
+    std::map<std::string, std::vector<models::StoredPart>> parts;
     const io::GgufFile g = io::GgufFile::open(path, LoadMode::Map);
     for (const io::GgufTensorInfo& t : g.tensors()) {
       DType d;
-      if (io::ggml_to_dtype(t.type, &d)) types[t.name] = {d, t.bytes};
+      const std::string kv = io::joined_kv_b_name(t.name);
+      if (io::ggml_to_dtype(t.type, &d)) parts[kv.empty() ? t.name : kv].push_back({d, t.bytes});
     }
-    stored = [types](const io::TensorSpec& s) -> std::vector<models::StoredPart> {
-      if (s.gguf.empty()) return {};
-      if (auto it = types.find(s.gguf); it != types.end())  // routed experts: one of several
-        return {{it->second.first, dtype_bytes(it->second.first, s.numel())}};
-      // DeepSeek's kv_b_proj (attn_kv_b), split by llama.cpp into attn_k_b and attn_v_b
-      const std::string kv = "attn_kv_b.weight";
-      if (s.gguf.size() < kv.size() || s.gguf.compare(s.gguf.size() - kv.size(), kv.size(), kv))
-        return {};
-      const std::string prefix = s.gguf.substr(0, s.gguf.size() - kv.size());
-      const auto k = types.find(prefix + "attn_k_b.weight"),
-                 v = types.find(prefix + "attn_v_b.weight");
-      if (k == types.end() || v == types.end()) return {};
-      return {{k->second.first, k->second.second}, {v->second.first, v->second.second}};
+    stored = [parts](const io::TensorSpec& s) -> std::vector<models::StoredPart> {
+      const auto it = s.gguf.empty() ? parts.end() : parts.find(s.gguf);
+      if (it == parts.end()) return {};
+      if (it->second.size() > 1) return it->second;  // attn_k_b and attn_v_b
+      const DType d = it->second[0].dtype;           // routed experts: one of the tensor's several
+      return {{d, dtype_bytes(d, s.numel())}};
     };
     source = "config.json and the header of " + path;
   }

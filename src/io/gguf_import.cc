@@ -255,6 +255,11 @@ std::string prepare_gguf_folder(const std::string& gguf_path) {
   return dir;
 }
 
+std::string joined_kv_b_name(const std::string& name) {
+  if (!ends_with(name, "attn_k_b.weight") && !ends_with(name, "attn_v_b.weight")) return "";
+  return name.substr(0, name.size() - 15) + "attn_kv_b.weight";  // "attn_?_b.weight": 15
+}
+
 WeightStore open_gguf_folder(const std::string& dir, LoadMode mode) {
   std::string path = read_file(path_join(dir, kGgufSourceFile));
   GgufFile g = GgufFile::open(path, mode);
@@ -267,9 +272,8 @@ WeightStore open_gguf_folder(const std::string& dir, LoadMode mode) {
   std::map<std::string, Tensor> k_b, v_b;  // DeepSeek's split kv_b, by its attn_kv_b name
   for (const auto& info : g.tensors()) {
     if (info.name == "rope_freqs.weight") continue;  // config.json's rope_scaling (above)
-    const bool is_k = ends_with(info.name, "attn_k_b.weight");
-    if (is_k || ends_with(info.name, "attn_v_b.weight")) {  // "attn_?_b.weight": 15 characters
-      const std::string kv = info.name.substr(0, info.name.size() - 15) + "attn_kv_b.weight";
+    if (const std::string kv = joined_kv_b_name(info.name); !kv.empty()) {
+      const bool is_k = ends_with(info.name, "attn_k_b.weight");
       if (!by_gguf.count(kv)) fail_input(path, ": tensor ", info.name, " is not one r1 reads");
       (is_k ? k_b : v_b)[kv] = g.tensor(info.name);
       continue;

@@ -19,6 +19,10 @@ class WeightStore;
 // In a prepared folder: the GGUF file's absolute path.
 constexpr const char* kGgufSourceFile = "gguf_source";
 
+// DeepSeek's kv_b_proj as llama.cpp splits it: for "blk.N.attn_k_b.weight" or
+// "blk.N.attn_v_b.weight", the name of the whole ("blk.N.attn_kv_b.weight"); "" for other names.
+std::string joined_kv_b_name(const std::string& name);
+
 // llama.cpp's converter reorders the q/k rows (and biases) of "llama" models within each head of
 // d rows: GGUF row 2i + j is Hugging Face row j*d/2 + i. This moves whole rows (of any dtype, a
 // bias's rows being single values) either way.
