@@ -16,8 +16,8 @@
 //
 // Each figure is the median over the calls made in --min-time seconds of thread CPU time (at
 // least 3 calls). The scalar reference computes only as many output columns as keep one call
-// near 0.1 GFLOP. The first line gives the core's FMA / vdpbf16ps peak and its 4-stream read
-// bandwidth: the limits to read the GEMM figures against.
+// near 0.1 GFLOP. The first line gives the core's FMA / vdpbf16ps peak and its read bandwidth as
+// 4 streams and as one: the limits to read the GEMM figures against.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -80,26 +80,20 @@ __attribute__((target("avx2,fma"), noinline)) double peak_avx2_fma() {
   return 12.0 * 16 * static_cast<double>(iters) / t * 1e-9;
 }
 
-// One core's read bandwidth from memory, to read the decode GB/s against: 4 sequential streams
-// (the decode tiles' pattern) over 256 MiB, best of 3.
-__attribute__((target("avx2"), noinline)) double stream_read_gbs() {
-  const size_t n = (256u << 20) / 4;
-  std::vector<float> a(n, 1.0f);
+// One core's read bandwidth from memory, to read the decode GB/s against: 256 MiB allocated as
+// weights are, read with the best kernels' vectors (KernelTable::sum_streams, as r1 bench's probe)
+// as `streams` sequential streams side by side (4: the decode tiles' pattern), best of 3.
+double stream_read_gbs(int streams) {
+  const int64_t n = (int64_t{256} << 20) / 4, len = n / streams;
+  const Tensor buf = Tensor::empty(DType::F32, {n});
+  const float* a = static_cast<const float*>(buf.data);
+  std::fill(static_cast<float*>(buf.data), static_cast<float*>(buf.data) + n, 1.0f);
   double best = 0;
   for (int rep = 0; rep < 3; ++rep) {
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-    const size_t q = n / 4;
     const double t0 = now_s();
-    for (size_t i = 0; i + 8 <= q; i += 8) {
-      s0 = _mm256_add_ps(s0, _mm256_loadu_ps(&a[i]));
-      s1 = _mm256_add_ps(s1, _mm256_loadu_ps(&a[q + i]));
-      s2 = _mm256_add_ps(s2, _mm256_loadu_ps(&a[2 * q + i]));
-      s3 = _mm256_add_ps(s3, _mm256_loadu_ps(&a[3 * q + i]));
-    }
-    const double t = now_s() - t0;
-    volatile float sink = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3))[0];
+    volatile float sink = r1::kernels::kernels().sum_streams(a, len, len, streams);
     (void)sink;
-    best = std::max(best, static_cast<double>(n) * 4 / t * 1e-9);
+    best = std::max(best, static_cast<double>(len * streams) * 4 / (now_s() - t0) * 1e-9);
   }
   return best;
 }
@@ -168,7 +162,7 @@ int main(int argc, char** argv) {
   if (isa_supported(Isa::Avx2)) std::printf(" avx2 fma %.0f", peak_avx2_fma());
   if (isa_supported(Isa::Avx512))
     std::printf(" | avx512 fma %.0f, vdpbf16ps %.0f", peak_avx512(false), peak_avx512(true));
-  if (isa_supported(Isa::Avx2)) std::printf(" | stream read %.1f GB/s", stream_read_gbs());
+  std::printf(" | read 4 streams %.1f, 1 stream %.1f GB/s", stream_read_gbs(4), stream_read_gbs(1));
   std::printf("\n");
   std::printf("%-11s %-7s %4s %-7s %10s %9s %8s %9s\n", "shape", "dtype", "M", "isa", "ms/call",
               "GFLOP/s", "W GB/s", "x scalar");

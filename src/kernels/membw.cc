@@ -32,9 +32,10 @@ double measure_read_bandwidth(double buffer_mib) {
   std::vector<float> sums(static_cast<size_t>(chunks) * 16);
   // Each thread reads its range as 4 streams a quarter of it apart, side by side, as the decode
   // kernels read several weight rows at once (one stream per core read 20-25% less on an Intel
-  // Xeon, 10.7 against 13.3 GB/s), and as one stream, which read more on an AMD Zen 4 (35 against
-  // 27 GB/s on one core): the roofline is the best of both. The reads are the ISA's vectors: a
-  // scalar loop was the limit on one Zen 4 core (17-18 GB/s).
+  // Xeon, 10.7 against 13.3 GB/s), and as one stream, which once read more on an AMD Zen 4 (a
+  // throwaway AVX2 program: 35 against 27 GB/s on one core; kernels_bench's first line, which
+  // reads both ways, has had either ahead there): the roofline is the best of both. The reads are
+  // the ISA's vectors: a scalar loop was the limit on one Zen 4 core (17-18 GB/s).
   double bytes = 0;  // 4 stream_len(t) values per thread, read either way
   for (int64_t t = 0; t < chunks; ++t) bytes += 16.0 * static_cast<double>(stream_len(t));
   double best = 0;
