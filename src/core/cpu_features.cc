@@ -50,6 +50,8 @@ CpuFeatures detect() {
       f.avx512bw = b & (1u << 30);
       f.avx512vl = b & (1u << 31);
       f.avx512vnni = c & (1u << 11);
+      f.avx512vbmi = c & (1u << 1);
+      f.gfni = c & (1u << 8);  // counted here: r1 uses only its 512-bit (EVEX) form
       unsigned max_sub = a;
       if (max_sub >= 1) {
         __cpuid_count(7, 1, a, b, c, d);
@@ -79,6 +81,8 @@ std::string CpuFeatures::describe() const {
   add(avx512dq, "avx512dq");
   add(avx512bf16, "avx512bf16");
   add(avx512vnni, "avx512vnni");
+  add(avx512vbmi, "avx512vbmi");
+  add(gfni, "gfni");
   return s;
 }
 

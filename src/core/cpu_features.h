@@ -12,8 +12,9 @@ struct CpuFeatures {
   bool avx2 = false, fma = false, f16c = false;                                // need OS ymm state
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;  // need zmm state
   bool avx512bf16 = false, avx512vnni = false;
-  bool os_ymm = false, os_zmm = false;  // XCR0 bits enabled by the OS
-  bool amd = false;                     // vendor AuthenticAMD
+  bool avx512vbmi = false, gfni = false;  // gfni: with zmm state (its AVX-512 form)
+  bool os_ymm = false, os_zmm = false;    // XCR0 bits enabled by the OS
+  bool amd = false;                       // vendor AuthenticAMD
 
   // Everything kernels/cpu/*_avx2.cc is compiled for (-mavx2 -mfma -mf16c).
   bool has_avx2_set() const { return avx2 && fma && f16c; }
@@ -28,6 +29,9 @@ struct CpuFeatures {
   // Rapids vdpbf16ps zmm runs at half the FMA rate (kernels_bench: peak 74 against 144 GFLOP/s,
   // the 1536 x 8960 GEMM at M = 512 78 against 142), so there the exact path is also the fast one.
   bool bf16_dot_fast() const { return avx512bf16 && amd; }
+  // What the AVX-512 fused fp8 kernel's Fp8Widen::Subnormal route at one X row uses on top of
+  // the AVX-512 set (byte permutes, GF(2) affine maps): every AMD CPU with AVX-512 has it.
+  bool has_avx512_fp8_sub() const { return has_avx512_set() && avx512vbmi && gfni; }
   std::string describe() const;  // "avx2 fma f16c avx512f ..." (present features only)
 };
 

@@ -31,7 +31,7 @@ constexpr int64_t kFp8FusedMaxM = 4;
 // subnormal).
 enum class Fp8Widen { F16, Subnormal };
 // The default is Subnormal on AMD and F16 elsewhere: on AMD Zen 4 Subnormal streams one X row at
-// 24-25 GB/s from the caches, F16 at 18 (kernels_bench --dtype f8_e4m3 --m 1 --shape 4 --hot 1
+// 27 GB/s from the caches, F16 at 18 (kernels_bench --dtype f8_e4m3 --m 1 --shape 4 --hot 1
 // --fp8-widen f16,subnormal). set_fp8_widen overrides it for the whole process (tests and
 // kernels_bench run both); not to be called while a GEMM runs.
 Fp8Widen fp8_widen();

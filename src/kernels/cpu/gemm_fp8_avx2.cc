@@ -71,11 +71,14 @@ using Fp8Nan = __m128i;
 inline bool fp8_nan_seen(__m128i nan) {
   return _mm_movemask_epi8(_mm_cmpeq_epi8(nan, _mm_set1_epi8(-1))) != 0;
 }
+inline bool fp8_sub_supported() {
+  return true;
+}
 
 }  // namespace
 
 #define R1_FP8_ROWS(M) ((M) == 1 ? 4 : 2)
-#define R1_FP8_KSTEP 16
+#define R1_FP8_KSTEP(M) 16
 #include "kernels/cpu/gemm_fp8.inc"
 #undef R1_FP8_ROWS
 #undef R1_FP8_KSTEP
