@@ -227,12 +227,18 @@ std::vector<Tensor> expert_ffns(const Tensor& h, const std::vector<ExpertRows>& 
     second.push_back({&g[e], f.down, &out[e], 0, f.down->rows()});
   }
   if (first.empty()) return out;
-  // Enough ranges for every thread to find work: about 4 per thread over all the products.
+  // Enough ranges for every thread to find work: at least 4 per thread over all the products
+  // (rounded up: 7 experts' down products at 2 threads were 7 tasks, one thread running 4 of
+  // them while the other waited).
   const int64_t threads = thread_pool().size();
-  run_products(first, std::max<int64_t>(1, 4 * threads / static_cast<int64_t>(first.size())));
+  auto parts = [&](const std::vector<ProductPart>& v) {
+    const int64_t n = static_cast<int64_t>(v.size());
+    return (4 * threads + n - 1) / n;
+  };
+  run_products(first, parts(first));
   for (size_t e = 0; e < E; ++e)
     if (g[e].defined()) silu_mul_(g[e], u[e]);
-  run_products(second, std::max<int64_t>(1, 4 * threads / static_cast<int64_t>(second.size())));
+  run_products(second, parts(second));
   return out;
 }
 
