@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "../common/temp_path.h"
 #include "cli_run.h"
 
 namespace r1 {
@@ -31,8 +32,7 @@ TEST(BundledModel, IsTheDefaultAndAnswersInR1Shape) {
 }
 
 void expect_accuracy(const std::string& set, double floor) {
-  const std::string out = std::filesystem::temp_directory_path() / ("r1_bundled_eval_" + set);
-  std::filesystem::remove_all(out);
+  const std::string out = r1::testing::fresh_temp_dir("r1_bundled_eval_" + set + "_") + "/run";
   auto r =
       run_r1("eval --data " + std::string(R1_SOURCE_DIR) + "/tests/fixtures/arith/" + set +
              ".jsonl --task math -k 1 --temperature 0 -n 800 --batch 50 --limit 100 --out " + out);

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "../common/temp_path.h"
+
 namespace {
 
 using r1::testing::run_r1;
@@ -146,7 +148,7 @@ TEST(EvalCli, Countdown) {
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("countdown numbers are integers"), std::string::npos) << r.err;
   // A generated evaluation set runs through r1 eval --task countdown.
-  const std::string data = "/tmp/r1_countdown_eval_" + std::to_string(getpid()) + ".jsonl";
+  const std::string data = r1::testing::fresh_temp_dir("r1_countdown_eval_") + "/set.jsonl";
   ASSERT_EQ(run_r1("tasks countdown --n 3 --split test --out " + data).code, 0);
   r = run_r1("eval --data " + data + " --task countdown -k 2 -n 8 --out " + data + ".run");
   ASSERT_EQ(r.code, 0) << r.err;

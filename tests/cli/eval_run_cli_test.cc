@@ -11,6 +11,8 @@
 #include <set>
 #include <sstream>
 
+#include "../common/temp_path.h"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -31,8 +33,7 @@ std::vector<std::string> lines(const std::string& path) {
 
 TEST(EvalRunCli, WritesSamplesAndSummaryAndResumes) {
   const std::string data = std::string(R1_SOURCE_DIR) + "/data/gsm8k_test.jsonl";
-  const fs::path dir = fs::temp_directory_path() / "r1_eval_run";
-  fs::remove_all(dir);
+  const fs::path dir = fs::path(r1::testing::fresh_temp_dir("r1_eval_run_")) / "run";
   const std::string cmd =
       "eval --data " + data + " --task gsm8k -k 2 --limit 3 -n 12 --batch 4 --out " + dir.string();
   std::string err;
@@ -66,11 +67,13 @@ TEST(EvalRunCli, WritesSamplesAndSummaryAndResumes) {
 }
 
 TEST(EvalRunCli, BadDataIsAnErrorWithItsLine) {
-  const fs::path bad = fs::temp_directory_path() / "r1_eval_bad.jsonl";
+  const fs::path tmp = r1::testing::fresh_temp_dir("r1_eval_bad_");
+  const fs::path bad = tmp / "r1_eval_bad.jsonl";
   std::ofstream(bad) << "{\"question\": \"1+1?\", \"answer\": \"#### 2\"}\n{\"question\": 3}\n";
   std::string err;
-  EXPECT_EQ(run("eval --data " + bad.string() + " --task gsm8k --out /tmp/r1_eval_bad_out", &err),
-            2);
+  EXPECT_EQ(
+      run("eval --data " + bad.string() + " --task gsm8k --out " + (tmp / "out").string(), &err),
+      2);
   EXPECT_NE(err.find("r1_eval_bad.jsonl:2:"), std::string::npos) << err;
   EXPECT_EQ(run("eval --task gsm8k", &err), 2);
   EXPECT_NE(err.find("--data"), std::string::npos) << err;
@@ -78,8 +81,7 @@ TEST(EvalRunCli, BadDataIsAnErrorWithItsLine) {
 
 TEST(EvalRunCli, BundledSetsByName) {
   // amc23 is the bundled data/amc23.jsonl, graded as task aime unless --task says otherwise.
-  const fs::path dir = fs::temp_directory_path() / "r1_eval_bundled";
-  fs::remove_all(dir);
+  const fs::path dir = fs::path(r1::testing::fresh_temp_dir("r1_eval_bundled_")) / "run";
   std::string err;
   ASSERT_EQ(run("eval --data amc23 --limit 2 -n 4 --out " + dir.string(), &err), 0) << err;
   EXPECT_EQ(lines((dir / "samples.jsonl").string()).size(), 2u);

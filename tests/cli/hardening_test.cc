@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "../common/temp_path.h"
 #include "cli_run.h"
 
 namespace r1 {
@@ -22,11 +23,9 @@ namespace fs = std::filesystem;
 
 const std::string kTiny = std::string(R1_SOURCE_DIR) + "/models/r1-tiny-random";
 
+// A new folder for one test, removed when the test program exits.
 std::string temp_dir(const std::string& name) {
-  const fs::path p = fs::temp_directory_path() / ("r1_hardening_" + name);
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p.string();
+  return r1::testing::fresh_temp_dir("r1_hardening_" + name + "_");
 }
 
 // A writable copy of the bundled random model.

@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "../common/temp_path.h"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -26,8 +28,7 @@ std::string fixture(const std::string& name) {
 
 // A writable copy of a fixture to break.
 std::string copy_fixture(const std::string& name, const std::string& as) {
-  fs::path dst = fs::temp_directory_path() / ("r1_cli_" + as);
-  fs::remove_all(dst);
+  const fs::path dst = fs::path(r1::testing::fresh_temp_dir("r1_cli_" + as + "_")) / "model";
   fs::copy(fixture(name), dst, fs::copy_options::recursive);
   return dst.string();
 }

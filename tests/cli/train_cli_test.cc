@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "../common/temp_path.h"
 #include "cli_run.h"
 
 namespace r1 {
@@ -16,11 +17,9 @@ namespace fs = std::filesystem;
 
 const std::string kTok = std::string(R1_SOURCE_DIR) + "/models/r1-tiny-random";
 
+// A new folder for one test, removed when the test program exits.
 std::string temp_dir(const std::string& name) {
-  const fs::path p = fs::temp_directory_path() / ("r1_train_cli_" + name);
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p.string();
+  return r1::testing::fresh_temp_dir("r1_train_cli_" + name + "_");
 }
 
 int count_lines(const std::string& s) {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../common/temp_path.h"
 #include "core/error.h"
 #include "core/file_util.h"
 
@@ -16,11 +17,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// A new folder for one test, removed when the test program exits.
 std::string temp_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("r1_io_test_" + name);
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p.string();
+  return r1::testing::fresh_temp_dir("r1_io_test_" + name + "_");
 }
 
 Tensor make_f32(std::vector<int64_t> shape, float start) {

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "../common/temp_path.h"
 #include "core/error.h"
 #include "core/file_util.h"
 #include "models/model.h"
@@ -80,9 +81,7 @@ TEST(Lora, AdapterEqualsItsMerge) {
 TEST(Lora, PeftFilesRoundTrip) {
   auto m = load_model(kModel);
   auto ad = trained_adapters(*m);
-  const fs::path dir = fs::temp_directory_path() / "r1_lora_peft";
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const fs::path dir = r1::testing::fresh_temp_dir("r1_lora_peft_");
   ad->save(dir.string(), "qwen2-f32");
   const auto cfg = nlohmann::json::parse(read_file((dir / "adapter_config.json").string()));
   EXPECT_EQ(cfg["peft_type"], "LORA");

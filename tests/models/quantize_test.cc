@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "../common/temp_path.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "core/quant_pack.h"
@@ -223,7 +224,8 @@ TEST(Quantize, PackedLayoutsMatchTheFileLayout) {
   for (const auto& cs : cases) {
     const std::string what =
         std::to_string(cs.hidden) + (cs.tied ? " tied " : " untied ") + io::quant_mix_name(cs.mix);
-    const std::string dir = ::testing::TempDir() + "r1_packed_" + std::to_string(cs.hidden);
+    const std::string dir =
+        r1::testing::fresh_temp_dir("r1_packed_" + std::to_string(cs.hidden) + "_");
     random_model(dir, cs.hidden, cs.tied);
     LoadOptions o;
     o.quantize = cs.mix;
@@ -239,7 +241,7 @@ TEST(Quantize, PackedLayoutsMatchTheFileLayout) {
 // are packed in place, in the file's memory, the others (Q6_K: Q4_0's output layer) copied out;
 // a mapped file is never written. Either way the same products as unpacked.
 TEST(Quantize, GgufRowsPackedInPlaceWhereTheFileWasRead) {
-  const std::string dir = ::testing::TempDir() + "r1_packed_gguf";
+  const std::string dir = r1::testing::fresh_temp_dir("r1_packed_gguf_");
   random_model(dir, 256, true);
   for (io::QuantMix mix : {io::QuantMix::Q8_0, io::QuantMix::Q4_0}) {
     const std::string gguf = dir + "/model-" + io::quant_mix_name(mix) + ".gguf";

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "../common/temp_path.h"
 #include "core/error.h"
 #include "core/file_util.h"
 #include "tokenizer/template/chat_template.h"
@@ -113,7 +114,8 @@ TEST(ChatTemplate, ToolsReachTheTemplate) {
       json::parse(R"([{"type": "function", "function": {"name": "f", "parameters": {}}}])");
   ChatOptions opt;
   opt.tools = tools;
-  std::string out = ChatTemplate::load(tokenizer_dir("qwen2.5")).render(conv({{"user", "Hi"}}), opt);
+  std::string out =
+      ChatTemplate::load(tokenizer_dir("qwen2.5")).render(conv({{"user", "Hi"}}), opt);
   EXPECT_NE(out.find("<tools>\n{\"function\": {\"name\": \"f\", \"parameters\": {}}, \"type\": "
                      "\"function\"}\n</tools>"),
             std::string::npos)
@@ -134,8 +136,7 @@ TEST(ChatTemplate, NamedTemplateListsAndAddedTokenObjects) {
 }
 
 TEST(ChatTemplate, ChatTemplateJinjaFileTakesPrecedence) {
-  std::string dir = testing::TempDir() + "r1_chat_template_jinja";
-  ASSERT_EQ(std::system(("mkdir -p " + dir).c_str()), 0);
+  const std::string dir = r1::testing::fresh_temp_dir("r1_chat_template_jinja_");
   write_file_atomic(dir + "/chat_template.jinja", "[{{ bos_token }}{{ messages[0].content }}]\n");
   EXPECT_EQ(ChatTemplate::load(dir).render(conv({{"user", "x"}}), ChatOptions{}), "[x]");
   write_file_atomic(dir + "/tokenizer_config.json",

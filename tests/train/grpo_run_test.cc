@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "../common/temp_path.h"
 #include "core/file_util.h"
 #include "core/threads.h"
 #include "train/grpo.h"
@@ -51,8 +52,7 @@ std::vector<json> log_lines(const std::string& dir) {
 
 TEST(GrpoRun, ResumeIsBitExactAndTheRunIsLogged) {
   set_num_threads(1);  // the same sums in the same order in both runs
-  const fs::path base = fs::temp_directory_path() / "r1_grpo_run";
-  fs::remove_all(base);
+  const fs::path base = r1::testing::fresh_temp_dir("r1_grpo_run_");
   GrpoOptions straight = small((base / "straight").string());
   run_grpo(straight);
   GrpoOptions first = small((base / "resumed").string());
@@ -81,8 +81,7 @@ TEST(GrpoRun, ResumeIsBitExactAndTheRunIsLogged) {
 
 TEST(GrpoRun, DynamicSamplingKeepsOnlyGroupsWithSignal) {
   set_num_threads(1);
-  const fs::path out = fs::temp_directory_path() / "r1_grpo_dynamic";
-  fs::remove_all(out);
+  const fs::path out = fs::path(r1::testing::fresh_temp_dir("r1_grpo_dynamic_")) / "run";
   GrpoOptions o = small(out.string());
   o.steps = 2;
   o.save_every = 0;
@@ -117,7 +116,7 @@ TEST(RejectionSampling, KeepsCorrectReadableDistinctReplies) {
   EXPECT_FALSE(readable("a\na\na\na\n", "stop", 3));                // a line four times
   EXPECT_FALSE(readable("fine </think> \\boxed{1}", "length", 3));  // cut by the limit
   EXPECT_FALSE(readable("bad \xef\xbf\xbd byte", "stop", 3));
-  const fs::path out = fs::temp_directory_path() / "r1_rejection.jsonl";
+  const fs::path out = fs::path(r1::testing::fresh_temp_dir("r1_rejection_")) / "kept.jsonl";
   RejectionOptions o;
   o.model_dir = std::string(R1_SOURCE_DIR) + "/models/r1-arith";
   o.task = "arithmetic";

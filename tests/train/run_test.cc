@@ -5,6 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "../common/temp_path.h"
 #include "core/error.h"
 #include "core/file_util.h"
 #include "core/threads.h"
@@ -23,11 +24,9 @@ namespace fs = std::filesystem;
 
 const std::string kTokDir = std::string(R1_SOURCE_DIR) + "/models/r1-tiny-random";
 
+// A new folder for one test, removed when the test program exits.
 std::string temp_dir(const std::string& name) {
-  const fs::path p = fs::temp_directory_path() / ("r1_train_test_" + name);
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p.string();
+  return r1::testing::fresh_temp_dir("r1_train_test_" + name + "_");
 }
 
 train::InitOptions tiny(const std::string& arch) {
