@@ -227,9 +227,9 @@ std::vector<Tensor> expert_ffns(const Tensor& h, const std::vector<ExpertRows>& 
     second.push_back({&g[e], f.down, &out[e], 0, f.down->rows()});
   }
   if (first.empty()) return out;
-  // Enough ranges for every thread to find work: at least 4 per thread over all the products
-  // (rounded up: 7 experts' down products at 2 threads were 7 tasks, one thread running 4 of
-  // them while the other waited).
+  // Enough ranges for every thread to find work: 4 per thread or more over all the products,
+  // where they divide that finely (rounded up: 7 experts' down products at 2 threads were 7
+  // tasks, one thread running 4 of them while the other waited).
   const int64_t threads = thread_pool().size();
   auto parts = [&](const std::vector<ProductPart>& v) {
     const int64_t n = static_cast<int64_t>(v.size());

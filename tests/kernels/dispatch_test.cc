@@ -120,6 +120,10 @@ TEST(CpuFeatures, ConsistentAndAgreesWithTheCompiler) {
   EXPECT_EQ(f.avx512dq, static_cast<bool>(__builtin_cpu_supports("avx512dq")));
   EXPECT_EQ(f.avx512vnni, static_cast<bool>(__builtin_cpu_supports("avx512vnni")));
   EXPECT_EQ(f.avx512bf16, static_cast<bool>(__builtin_cpu_supports("avx512bf16")));
+  EXPECT_EQ(f.avx512vbmi, static_cast<bool>(__builtin_cpu_supports("avx512vbmi")));
+  if (f.os_zmm) {  // r1 counts GFNI only with zmm state (its AVX-512 form)
+    EXPECT_EQ(f.gfni, static_cast<bool>(__builtin_cpu_supports("gfni")));
+  }
   EXPECT_EQ(f.amd, static_cast<bool>(__builtin_cpu_is("amd")));
   EXPECT_EQ(isa_supported(Isa::Avx2), f.has_avx2_set());
   EXPECT_EQ(isa_supported(Isa::Avx512), f.has_avx512_set());

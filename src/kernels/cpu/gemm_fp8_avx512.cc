@@ -88,9 +88,9 @@ inline void fp8_sub_x64(const uint8_t* src, int64_t n, __m512 (&f)[4], __m512i* 
 // One step of rows_fp8 at column k, R1_FP8_KSTEP(M) columns: kFull when all of them are inside K
 // (plain loads), else those past K read as 0. One X row widened as Subnormal takes 64 bytes at a
 // time through fp8_sub_x64; otherwise 32 through fp8_to_f32x32 (for more X rows the widening is
-// a smaller part of the work: fp8_sub_x64's permutes compete with the FMAs, and at M = 2 from the
-// caches it read 18.8 GB/s against 19.3). Either way the products of each row are added in column
-// order.
+// a smaller part of the work: fp8_sub_x64's permutes compete with the FMAs: at M = 2 from the
+// caches it read 15.3-17.6 GB/s against 19.4-19.8). Either way the products of each row are added
+// in column order.
 template <int M, int R, bool kSub, bool kNan, bool kFull>
 inline void fp8_step(const uint8_t* const* w, int64_t k, int64_t K, const float* xs, int64_t kpad,
                      __m512 (&acc)[M][R], __m512i* nan) {
