@@ -64,7 +64,10 @@ void reset_fp8_widen() {
 
 void fp8_fused_groups(const GemmParams& p, int64_t kpad, float x_scale, Fp8RowsFn rows) {
   thread_local std::vector<float> xs;
-  xs.assign(static_cast<size_t>(p.M * kpad), 0.0f);
+  xs.resize(static_cast<size_t>(p.M * kpad));
+  // Columns K to kpad stay zero for every group; the others are written for each.
+  for (int64_t m = 0; m < p.M; ++m)
+    std::fill(xs.begin() + m * kpad + p.K, xs.begin() + (m + 1) * kpad, 0.0f);
   for (int64_t g0 = p.n_begin; g0 < p.n_end;) {
     const int64_t group = g0 / p.block_n;
     const int64_t g1 = std::min(p.n_end, (group + 1) * p.block_n);

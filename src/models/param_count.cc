@@ -4,52 +4,50 @@
 
 namespace r1::models {
 
+namespace {
+
+// A tensor as config.json says it is stored: fp8 linears with their f32 block scales, F32
+// tensors, the rest in the checkpoint's float type.
+std::vector<StoredPart> config_parts(const io::ModelConfig& cfg, const io::TensorSpec& s,
+                                     DType float_dt) {
+  const int64_t n = s.numel();
+  if (!s.fp8) {
+    const DType d = s.storage == io::Storage::F32 ? DType::F32 : float_dt;
+    return {{d, dtype_bytes(d, n)}};
+  }
+  // The f32 block scales: bytes, not parameters.
+  const int64_t bo = cfg.ds.fp8_block_out, bi = cfg.ds.fp8_block_in;
+  const int64_t scales = (s.shape[0] + bo - 1) / bo * ((s.shape[1] + bi - 1) / bi);
+  return {{DType::F8_E4M3, dtype_bytes(DType::F8_E4M3, n)},
+          {DType::F32, dtype_bytes(DType::F32, scales)}};
+}
+
+}  // namespace
+
 ParamCount count_params(const io::ModelConfig& cfg, int dtype_bytes, const StoredType& stored) {
   ParamCount pc;
   const bool ds = cfg.arch == io::Arch::DeepseekV3;
-  const char* float_name = dtype_bytes == 4 ? "F32" : dtype_bytes == 2 ? "BF16" : "?";
-  bool embed_known = false;  // the embedding's type from `stored` (a tied lm_head reads it)
-  DType embed_dt = DType::F32;
-  auto embed_bytes = [&](int64_t n) {
-    return embed_known ? static_cast<uint64_t>(r1::dtype_bytes(embed_dt, n))
-                       : static_cast<uint64_t>(n) * static_cast<uint64_t>(dtype_bytes);
-  };
+  const DType float_dt = dtype_bytes == 4 ? DType::F32 : DType::BF16;
+  DType embed_dt = float_dt;  // what a tied lm_head and a token's embedding row read
   for (const io::TensorSpec& s : io::tensor_table(cfg, ds && cfg.ds.num_nextn_predict_layers > 0)) {
     const uint64_t n = static_cast<uint64_t>(s.numel());
-    const std::vector<StoredPart> parts =
-        s.stored() && stored ? stored(s) : std::vector<StoredPart>{};
-    if (!parts.empty() && s.role == io::Role::Embed) {
-      embed_known = true;
-      embed_dt = parts[0].dtype;
-    }
     uint64_t bytes = 0;
-    if (!parts.empty()) {
+    if (s.stored()) {
+      std::vector<StoredPart> parts = stored ? stored(s) : std::vector<StoredPart>{};
+      if (!parts.empty() && s.role == io::Role::Embed) embed_dt = parts[0].dtype;
+      if (parts.empty()) parts = config_parts(cfg, s, float_dt);
       for (const StoredPart& part : parts) {
         pc.bytes_by_dtype[dtype_name(part.dtype)] += part.bytes;
         bytes += part.bytes;
       }
       pc.total_params += n;
       if (s.layer == cfg.n_layers && ds) pc.mtp_params += n;
-    } else if (s.stored()) {
-      const bool f32 = s.storage == io::Storage::F32;
-      const char* dtype = s.fp8 ? "F8_E4M3" : f32 ? "F32" : float_name;
-      bytes = n * (s.fp8 ? 1 : f32 ? 4 : static_cast<uint64_t>(dtype_bytes));
-      pc.bytes_by_dtype[dtype] += bytes;
-      if (s.fp8) {  // the f32 block scales: bytes, not parameters
-        const int64_t bo = cfg.ds.fp8_block_out, bi = cfg.ds.fp8_block_in;
-        const uint64_t scales = static_cast<uint64_t>((s.shape[0] + bo - 1) / bo) *
-                                static_cast<uint64_t>((s.shape[1] + bi - 1) / bi) * 4;
-        pc.bytes_by_dtype["F32"] += scales;
-        bytes += scales;
-      }
-      pc.total_params += n;
-      if (s.layer == cfg.n_layers && ds) pc.mtp_params += n;
     } else {
-      bytes = embed_bytes(s.numel());  // a tied lm_head reads the embedding
+      bytes = r1::dtype_bytes(embed_dt, s.numel());  // a tied lm_head reads the embedding
     }
     if (s.role == io::Role::Embed) {  // one row per token
       pc.active_params += static_cast<uint64_t>(cfg.hidden);
-      pc.active_bytes += embed_bytes(cfg.hidden);
+      pc.active_bytes += r1::dtype_bytes(embed_dt, cfg.hidden);
     } else if (s.per_token) {
       pc.active_params += n;
       pc.active_bytes += bytes;

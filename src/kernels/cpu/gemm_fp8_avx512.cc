@@ -31,7 +31,7 @@ namespace {
 template <bool kSub, bool kNan, bool kFull>
 inline void fp8_to_f32x32(const uint8_t* src, int64_t n, __m512* lo, __m512* hi, __m512i* nan) {
   const __m256i raw = kFull ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src))
-                            : _mm256_maskz_loadu_epi8(n >= 32 ? ~0u : (1u << n) - 1u, src);
+                            : _mm256_maskz_loadu_epi8((1u << n) - 1u, src);
   if constexpr (kNan)
     *nan = _mm512_max_epu8(*nan, _mm512_zextsi256_si512(_mm256_or_si256(
                                      raw, _mm256_set1_epi8(static_cast<char>(0x80)))));
