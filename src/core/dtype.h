@@ -65,7 +65,7 @@ constexpr size_t dtype_block_bytes(DType t) {
          : t == DType::Q5_0    ? 22
          : t == DType::Q4_K    ? 144
          : t == DType::Q6_K    ? 210
-         : t == DType::Q4_K_R8 ? 148  // 1184 bytes per 8 rows' super-block
+         : t == DType::Q4_K_R8 ? 144  // 1152 bytes per 8 rows' super-block
          : t == DType::Q6_K_R8 ? 212  // 1696
          : t == DType::Q4_0_R8 ? 18   // 288 bytes per 8 rows' 2 blocks
          : t == DType::Q5_0_R8 ? 22   // 352

@@ -47,10 +47,12 @@ void pack_block(DType t, const PlainBlock& s, int h, int r, uint8_t* u) {
       std::memcpy(u + 2 * r, &s.d, 2);
       std::memcpy(u + 16 + 2 * r, &s.dmin, 2);
       for (int c = 0; c < 8; ++c) {
-        u[32 + 8 * c + r] = s.sc[c];
-        u[96 + 8 * c + r] = s.mn[c];
-        put_chunk(s.q + 32 * c, r, u + 160 + 128 * c);
+        u[32 + 8 * c + r] = static_cast<uint8_t>((s.sc[c] & 15) | (s.mn[c] & 15) << 4);
+        put_chunk(s.q + 32 * c, r, u + 128 + 128 * c);
       }
+      for (int c = 0; c < 4; ++c)
+        u[96 + 8 * c + r] = static_cast<uint8_t>(s.sc[c] >> 4 | (s.mn[c] >> 4) << 2 |
+                                                 (s.sc[c + 4] >> 4) << 4 | (s.mn[c + 4] >> 4) << 6);
       return;
     default:  // Q6_K
       std::memcpy(u + 2 * r, &s.d, 2);
@@ -91,9 +93,10 @@ void unpack_block(DType t, const uint8_t* u, int h, int r, PlainBlock* s) {
       std::memcpy(&s->d, u + 2 * r, 2);
       std::memcpy(&s->dmin, u + 16 + 2 * r, 2);
       for (int c = 0; c < 8; ++c) {
-        s->sc[c] = u[32 + 8 * c + r];
-        s->mn[c] = u[96 + 8 * c + r];
-        get_chunk(u + 160 + 128 * c, r, s->q + 32 * c);
+        const uint8_t low = u[32 + 8 * c + r], top = u[96 + 8 * (c % 4) + r] >> (4 * (c / 4));
+        s->sc[c] = static_cast<uint8_t>((low & 15) | (top & 3) << 4);
+        s->mn[c] = static_cast<uint8_t>(low >> 4 | ((top >> 2) & 3) << 4);
+        get_chunk(u + 128 + 128 * c, r, s->q + 32 * c);
       }
       return;
     default:  // Q6_K

@@ -4,13 +4,17 @@
 // interleaved, so that one 32-byte vector holds 4 consecutive quantized weights of each row and
 // an int8 dot product with 4 activations broadcast to every lane leaves each row's partial sum in
 // its own lane: no horizontal sums, and one scale vector (the 8 rows' scales) per sub-block.
-// Sub-block scales are kept as whole bytes, so no 6-bit unpacking happens in the GEMM.
+// Q4_K keeps its 6-bit sub-block scales packed, as in the file, so that a super-block of a group
+// is 18 cache lines and every 64-byte load of its weights is aligned (kernels/cpu/avx2_util.h
+// unpacks them per super-block).
 //
 // Per super-block of a group (r = row in group, c = 32-weight chunk, l = weight in chunk):
-//   Q4_K_R8, 1184 bytes: [0, 16) d (f16) of rows 0-7; [16, 32) dmin; [32, 96) the 6-bit scale
-//     of chunk c row r at 32 + 8c + r; [96, 160) the minimums likewise; [160, 1184) the 4-bit q:
-//     the byte at 160 + 128c + 32k + 4r + i holds weight 4k + i of chunk c in its low nibble and
-//     weight 16 + 4k + i in its high nibble (k, i in [0, 4)).
+//   Q4_K_R8, 1152 bytes (144 per row, as in the file): [0, 16) d (f16) of rows 0-7; [16, 32)
+//     dmin; [32, 96) the low 4 bits of chunk c row r's 6-bit scale in bits 0-3 of byte
+//     32 + 8c + r, of its minimum in bits 4-7; [96, 128) their top 2 bits: byte 96 + 8(c % 4) + r
+//     holds the scale's in bits 4(c / 4) and 4(c / 4) + 1, the minimum's in the next two;
+//     [128, 1152) the 4-bit q: the byte at 128 + 128c + 32k + 4r + i holds weight 4k + i of chunk
+//     c in its low nibble and weight 16 + 4k + i in its high nibble (k, i in [0, 4)).
 //   Q6_K_R8, 1696 bytes (210 + 2 per row, so that every super-block and chunk starts 32-byte
 //     aligned and no vector load straddles two cache lines): [0, 16) d of rows 0-7; [16, 144)
 //     the int8 scale of 16-weight sub-block s row r at 16 + 8s + r; [144, 160) zero; then chunk c

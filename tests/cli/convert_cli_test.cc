@@ -185,8 +185,8 @@ TEST(ConvertCli, QuantizeQ4_K_MMix) {
 // `r1 bench --dry-run` of a GGUF file counts each tensor in the type its header gives (not the
 // config's torch_dtype): the bytes by type are the header's tensor sizes, and a decode step reads
 // every tensor but the embedding, the tied embedding whole as the output layer, and one embedding
-// row. (`r1 bench` counts the loaded weights, in the repacked layouts, which are larger for the K
-// types: Q4_K_R8 keeps 32 more bytes per 8 rows of 256 weights.)
+// row. (`r1 bench` counts the loaded weights, in the repacked layouts, one of which is larger:
+// Q6_K_R8 keeps 16 more bytes per 8 rows of 256 weights.)
 TEST(ConvertCli, DryRunOfAGgufCountsItsTypes) {
   const std::string cache = temp("cache-dry");
   const std::string out = temp("arith-dry-q4km.gguf");

@@ -48,7 +48,7 @@ float f16_at(const uint8_t* p) {
 }
 
 TEST(PackedLayout, SizesAndTypes) {
-  EXPECT_EQ(dtype_bytes(DType::Q4_K_R8, 8 * 256), 8 * 148u);
+  EXPECT_EQ(dtype_bytes(DType::Q4_K_R8, 8 * 256), 8 * 144u);  // 18 cache lines, as in the file
   EXPECT_EQ(dtype_bytes(DType::Q6_K_R8, 8 * 256), 1696u);  // 32-byte aligned super-blocks
   EXPECT_EQ(packed_type(DType::Q4_K), DType::Q4_K_R8);
   EXPECT_EQ(unpacked_type(DType::Q6_K_R8), DType::Q6_K);
@@ -87,14 +87,16 @@ TEST(PackedLayout, BytesWhereTheHeaderSays) {
         const int cc = static_cast<int>(c % 8);
         const float d = f16_at(g + 2 * r);
         if (t == DType::Q4_K) {
-          ASSERT_EQ(d * g[32 + 8 * cc + r], ch.f[0]) << row << " " << c;
-          ASSERT_EQ(f16_at(g + 16 + 2 * r) * g[96 + 8 * cc + r], ch.mn) << row << " " << c;
+          const int low = g[32 + 8 * cc + r], top = g[96 + 8 * (cc % 4) + r] >> (4 * (cc / 4));
+          const int sc = (low & 15) | (top & 3) << 4, mn = low >> 4 | ((top >> 2) & 3) << 4;
+          ASSERT_EQ(d * static_cast<float>(sc), ch.f[0]) << row << " " << c;
+          ASSERT_EQ(f16_at(g + 16 + 2 * r) * static_cast<float>(mn), ch.mn) << row << " " << c;
         } else {
           ASSERT_EQ(d * static_cast<int8_t>(g[16 + 16 * cc + r]), ch.f[0]) << row << " " << c;
           ASSERT_EQ(d * static_cast<int8_t>(g[24 + 16 * cc + r]), ch.f[1]) << row << " " << c;
         }
-        // Chunk cc's nibbles: Q4_K_R8 at 160 + 128cc, Q6_K_R8 at 160 + 192cc (its top bits after).
-        const uint8_t* qc = g + 160 + (t == DType::Q4_K ? 128 : 192) * cc;
+        // Chunk cc's nibbles: Q4_K_R8 at 128 + 128cc, Q6_K_R8 at 160 + 192cc (its top bits after).
+        const uint8_t* qc = g + (t == DType::Q4_K ? 128 + 128 * cc : 160 + 192 * cc);
         for (int l = 0; l < 32; ++l) {
           const int u = ch.q[l] + (t == DType::Q6_K ? 32 : 0);
           const int k = (l % 16) / 4, i = l % 4;

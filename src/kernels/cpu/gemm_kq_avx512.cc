@@ -73,12 +73,14 @@ void q4k_row512(const uint8_t* g, int64_t gstep, int64_t nu, const int8_t* xq, c
     const uint8_t* u[S];
     __m512 d[S];
     __m256 dmin[S];
+    alignas(32) uint8_t scales[S][128];  // each group's scales and minimums as bytes
 #pragma GCC unroll 4
     for (int i = 0; i < S; ++i) {
       u[i] = g + i * gstep + s * UB;
       r8_prefetch(u[i] + kR8Ahead * UB, UB, fetch);
       d[i] = _mm512_broadcast_f32x8(r8_f16x8(u[i]));
       dmin[i] = r8_f16x8(u[i] + 16);
+      avx2::q4k_r8_scales(u[i], scales[i], scales[i] + 64);
     }
     for (int c = 0; c < 8; ++c) {
       const int64_t xc = s * 8 + c;
@@ -91,7 +93,7 @@ void q4k_row512(const uint8_t* g, int64_t gstep, int64_t nu, const int8_t* xq, c
       const __m256 sxc = _mm256_set1_ps(sx[xc]);
 #pragma GCC unroll 4
       for (int i = 0; i < S; ++i) {
-        const uint8_t* q = u[i] + 160 + 128 * c;
+        const uint8_t* q = u[i] + 128 + 128 * c;
         const __m512i v01 = _mm512_loadu_si512(q), v23 = _mm512_loadu_si512(q + 64);
         const __m512i lo =
             _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, _mm512_and_si512(v01, low4), x01),
@@ -100,11 +102,11 @@ void q4k_row512(const uint8_t* g, int64_t gstep, int64_t nu, const int8_t* xq, c
             _mm512_dpbusd_epi32(zero, _mm512_and_si512(_mm512_srli_epi16(v01, 4), low4), x45),
             _mm512_and_si512(_mm512_srli_epi16(v23, 4), low4), x67);
         int64_t sc8;
-        std::memcpy(&sc8, u[i] + 32 + 8 * c, 8);
+        std::memcpy(&sc8, scales[i] + 8 * c, 8);
         const __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_set1_epi64x(sc8)));
         acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(lo, hi)),
                                  _mm512_mul_ps(sc, _mm512_mul_ps(d[i], dx)), acc[i]);
-        mins[i] = _mm256_fmadd_ps(_mm256_mul_ps(r8_u8x8(u[i] + 96 + 8 * c), dmin[i]), sxc, mins[i]);
+        mins[i] = _mm256_fmadd_ps(_mm256_mul_ps(r8_u8x8(scales[i] + 64 + 8 * c), dmin[i]), sxc, mins[i]);
       }
     }
   }

@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/quant_pack.h"
+#include "kernels/cpu/avx2_util.h"
 #include "kernels/cpu/cpu_kernels.h"
 
 namespace r1::kernels::avx512 {
@@ -93,12 +94,14 @@ void unit_to_panel(const uint8_t* u, uint32_t* panel, int64_t s0) {
   const __m512i low4 = _mm512_set1_epi32(15);
   if constexpr (T == DType::Q4_K_R8) {
     const __m256 d = f16x8(u), dmin = f16x8(u + 16);
+    alignas(32) uint8_t scales[128];
+    avx2::q4k_r8_scales(u, scales, scales + 64);
     for (int c = 0; c < 8; ++c) {
-      const __m256 f = _mm256_mul_ps(d, u8x8(u + 32 + 8 * c));
-      const __m256 mn = _mm256_mul_ps(dmin, u8x8(u + 96 + 8 * c));
+      const __m256 f = _mm256_mul_ps(d, u8x8(scales + 8 * c));
+      const __m256 mn = _mm256_mul_ps(dmin, u8x8(scales + 64 + 8 * c));
       const __m512 fa = spread4<false>(f), fb = spread4<true>(f);
       const __m512 ma = spread4<false>(mn), mb = spread4<true>(mn);
-      const uint8_t* q = u + 160 + 128 * c;
+      const uint8_t* q = u + 128 + 128 * c;
       for (int k = 0; k < 4; ++k) {
         const Bytes32 e = bytes32(q + 32 * k);
         const int64_t s = s0 + 16 * c + 2 * k;
