@@ -49,7 +49,7 @@ float f16_at(const uint8_t* p) {
 
 TEST(PackedLayout, SizesAndTypes) {
   EXPECT_EQ(dtype_bytes(DType::Q4_K_R8, 8 * 256), 8 * 144u);  // 18 cache lines, as in the file
-  EXPECT_EQ(dtype_bytes(DType::Q6_K_R8, 8 * 256), 1696u);  // 32-byte aligned super-blocks
+  EXPECT_EQ(dtype_bytes(DType::Q6_K_R8, 8 * 256), 1696u);     // 32-byte aligned super-blocks
   EXPECT_EQ(packed_type(DType::Q4_K), DType::Q4_K_R8);
   EXPECT_EQ(unpacked_type(DType::Q6_K_R8), DType::Q6_K);
   EXPECT_EQ(packed_type(DType::Q8_0), DType::Q8_0_R8);

@@ -55,32 +55,51 @@ inline __m512i r8_words(__m512i xv, int k) {
 // One X row against S Q4_K_R8 groups (gstep bytes apart, nu super-blocks each) on 512-bit
 // vectors: two of a chunk's 4 vectors per register (lanes 0-7 and 8-15 hold the same 8 rows'
 // sums of different weights), so one vpdpbusd does the work of two, the X words for every group
-// are permuted once per chunk, and the two halves are added once at the end. The minimum terms go
-// to their own accumulators, off the products' dependency chain.
+// are permuted once per chunk, and the two halves are added once at the end. The high nibbles
+// are multiplied in place (16 times their value, a mask instead of a shift and a mask), the low
+// nibbles' sums scaled by 16 to match, and the scales divided by 16, so that a chunk's sum is still
+// exact. The sub-block scales times d / 16 are made once per super-block, and the minimum terms
+// there too: one product per 2 chunks, in accumulators of their own.
 template <int S>
 void q4k_row512(const uint8_t* g, int64_t gstep, int64_t nu, const int8_t* xq, const float* xd,
                 const float* sx, float* y, int64_t ystep, R8Fetch fetch) {
   constexpr int64_t UB = packed_unit_bytes(DType::Q4_K_R8);
   const __m512i low4 = _mm512_set1_epi8(0x0f), zero = _mm512_setzero_si512();
-  __m512 acc[S];
-  __m256 mins[S];
+  const __m256 sixteenth = _mm256_set1_ps(1.0f / 16);
+  // Lanes 0-7 take element 2p of 8, lanes 8-15 element 2p + 1 (p = 0).
+  const __m512i pair = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  __m512 acc[S], mins[S];
 #pragma GCC unroll 4
-  for (int i = 0; i < S; ++i) {
-    acc[i] = _mm512_setzero_ps();
-    mins[i] = _mm256_setzero_ps();
-  }
+  for (int i = 0; i < S; ++i) acc[i] = mins[i] = _mm512_setzero_ps();
   for (int64_t s = 0; s < nu; ++s) {
     const uint8_t* u[S];
-    __m512 d[S];
-    __m256 dmin[S];
-    alignas(32) uint8_t scales[S][128];  // each group's scales and minimums as bytes
+    alignas(64) float f[S][8][8];  // chunk c row r's scale times d / 16
+    {
+      // X's minimum terms dx * sum(qx) of chunks 2p | 2p + 1, each over 8 lanes
+      const __m512 sx8 = _mm512_castps256_ps512(_mm256_loadu_ps(sx + 8 * s));
+      __m512 sxp[4];
 #pragma GCC unroll 4
-    for (int i = 0; i < S; ++i) {
-      u[i] = g + i * gstep + s * UB;
-      r8_prefetch(u[i] + kR8Ahead * UB, UB, fetch);
-      d[i] = _mm512_broadcast_f32x8(r8_f16x8(u[i]));
-      dmin[i] = r8_f16x8(u[i] + 16);
-      avx2::q4k_r8_scales(u[i], scales[i], scales[i] + 64);
+      for (int p = 0; p < 4; ++p)
+        sxp[p] = _mm512_permutexvar_ps(_mm512_add_epi32(pair, _mm512_set1_epi32(2 * p)), sx8);
+#pragma GCC unroll 4
+      for (int i = 0; i < S; ++i) {
+        u[i] = g + i * gstep + s * UB;
+        r8_prefetch(u[i] + kR8Ahead * UB, UB, fetch);
+        alignas(32) uint8_t b[128];  // the scales and minimums as bytes
+        avx2::q4k_r8_scales(u[i], b, b + 64);
+        const __m512 d = _mm512_broadcast_f32x8(_mm256_mul_ps(r8_f16x8(u[i]), sixteenth));
+        __m512 mn = _mm512_setzero_ps();
+#pragma GCC unroll 4
+        for (int p = 0; p < 4; ++p) {
+          auto widen = [&](const uint8_t* at) {
+            return _mm512_cvtepi32_ps(
+                _mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(at))));
+          };
+          _mm512_store_ps(f[i][2 * p], _mm512_mul_ps(widen(b + 16 * p), d));
+          mn = _mm512_fmadd_ps(widen(b + 64 + 16 * p), sxp[p], mn);
+        }
+        mins[i] = _mm512_fmadd_ps(mn, _mm512_broadcast_f32x8(r8_f16x8(u[i] + 16)), mins[i]);
+      }
     }
     for (int c = 0; c < 8; ++c) {
       const int64_t xc = s * 8 + c;
@@ -90,7 +109,6 @@ void q4k_row512(const uint8_t* g, int64_t gstep, int64_t nu, const int8_t* xq, c
       const __m512i x01 = r8_words(xv, 0), x23 = r8_words(xv, 2);
       const __m512i x45 = r8_words(xv, 4), x67 = r8_words(xv, 6);
       const __m512 dx = _mm512_set1_ps(xd[xc]);
-      const __m256 sxc = _mm256_set1_ps(sx[xc]);
 #pragma GCC unroll 4
       for (int i = 0; i < S; ++i) {
         const uint8_t* q = u[i] + 128 + 128 * c;
@@ -98,24 +116,21 @@ void q4k_row512(const uint8_t* g, int64_t gstep, int64_t nu, const int8_t* xq, c
         const __m512i lo =
             _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, _mm512_and_si512(v01, low4), x01),
                                 _mm512_and_si512(v23, low4), x23);
-        const __m512i hi = _mm512_dpbusd_epi32(
-            _mm512_dpbusd_epi32(zero, _mm512_and_si512(_mm512_srli_epi16(v01, 4), low4), x45),
-            _mm512_and_si512(_mm512_srli_epi16(v23, 4), low4), x67);
-        int64_t sc8;
-        std::memcpy(&sc8, scales[i] + 8 * c, 8);
-        const __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_set1_epi64x(sc8)));
-        acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(lo, hi)),
-                                 _mm512_mul_ps(sc, _mm512_mul_ps(d[i], dx)), acc[i]);
-        mins[i] = _mm256_fmadd_ps(_mm256_mul_ps(r8_u8x8(scales[i] + 64 + 8 * c), dmin[i]), sxc, mins[i]);
+        const __m512i sum = _mm512_dpbusd_epi32(
+            _mm512_dpbusd_epi32(_mm512_slli_epi32(lo, 4), _mm512_andnot_si512(low4, v01), x45),
+            _mm512_andnot_si512(low4, v23), x67);
+        const __m512 sc = _mm512_broadcast_f32x8(_mm256_load_ps(f[i][c]));
+        acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(sc, dx), acc[i]);
       }
     }
   }
 #pragma GCC unroll 4
   for (int i = 0; i < S; ++i) {
-    const __m256 sum =
-        _mm256_add_ps(_mm512_castps512_ps256(acc[i]),
-                      _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[i]), 1)));
-    _mm256_storeu_ps(y + i * ystep, _mm256_sub_ps(sum, mins[i]));
+    const __m512 v = _mm512_sub_ps(acc[i], mins[i]);
+    _mm256_storeu_ps(
+        y + i * ystep,
+        _mm256_add_ps(_mm512_castps512_ps256(v),
+                      _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
   }
 }
 
