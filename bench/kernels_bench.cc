@@ -6,6 +6,7 @@
 //
 //   kernels_bench [--m 1,4,16,128,512] [--dtype f32,bf16,f16,...] [--isa scalar,avx2,avx512]
 //                 [--shape 0,1] [--min-time 0.3] [--hot 0|1] [--fp8-widen f16,subnormal]
+//                 [--offset 0..63]
 //
 // dtypes: f32, bf16, bf16dot, f16, q8_0, q4_k, q6_k, q4_k_r8, q6_k_r8, q4_0_r8, q5_0_r8, q8_0_r8,
 // f8_e4m3 (codes as DeepSeek's checkpoints have them, 128 x 128 scale blocks); a block type with
@@ -126,6 +127,7 @@ int main(int argc, char** argv) {
   double min_time = 0.3;
   bool hot = false;  // --hot 1: one copy of W, read from the caches (the compute-bound limit)
   std::vector<std::string> widens;  // --fp8-widen: empty for the CPU's default
+  int offset = 0;  // --offset B: W starts B bytes past a cache line, as weights read from a file
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--m") {
@@ -145,6 +147,12 @@ int main(int argc, char** argv) {
           std::fprintf(stderr, "error: --fp8-widen %s: f16 or subnormal\n", v.c_str());
           return 2;
         }
+    } else if (flag == "--offset") {
+      offset = std::atoi(value.c_str());
+      if (offset < 0 || offset >= 64) {
+        std::fprintf(stderr, "error: --offset %s: 0 to 63 bytes\n", value.c_str());
+        return 2;
+      }
     } else if (flag == "--min-time") {
       min_time = std::atof(value.c_str());
     } else {
@@ -204,8 +212,8 @@ int main(int argc, char** argv) {
       std::vector<Tensor> owners;
       std::vector<Aligned> ws;
       for (int c = 0; c < copies; ++c) {
-        owners.push_back(Tensor::empty(DType::U8, {static_cast<int64_t>(w_bytes)}));
-        ws.push_back({static_cast<uint8_t*>(owners.back().data)});
+        owners.push_back(Tensor::empty(DType::U8, {static_cast<int64_t>(w_bytes) + offset}));
+        ws.push_back({static_cast<uint8_t*>(owners.back().data) + offset});
       }
       std::mt19937 rng(1);
       std::uniform_real_distribution<float> dist(-1.0f, 1.0f);

@@ -33,6 +33,7 @@
 // equals, weight for weight, the row it was packed from.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "core/dtype.h"
@@ -65,6 +66,13 @@ constexpr bool is_packed_type(DType t) {
 // super-block of Q4_K / Q6_K), and the bytes of a packed group's unit (its 8 rows).
 constexpr int64_t packed_unit(DType t) {
   return dtype_block(t) == 32 ? 64 : 256;
+}
+// The alignment a packed layout's kernels want of its first byte: 64 for Q4_K_R8, whose AVX-512
+// decode kernel reads a chunk's 128 bytes as two 64-byte vectors (from memory 15-20% slower when
+// each straddles two cache lines: kernels_bench --dtype q4_k_r8 --shape 1 --offset 32), 32 for
+// the others (32-byte vectors).
+constexpr size_t packed_alignment(DType packed) {
+  return packed == DType::Q4_K_R8 ? 64 : 32;
 }
 constexpr int64_t packed_unit_bytes(DType packed) {
   return packed_unit(packed) / dtype_block(packed) * kPackRows *

@@ -1,5 +1,6 @@
 #include "models/model.h"
 
+#include <cstdint>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -137,9 +138,12 @@ void pack_weights(Model& m) {
         if (t.ndim() != 2 || !t.is_contiguous() || !can_pack(t.dtype, t.dim(0), t.dim(1))) return p;
         const int64_t cols = t.dim(1);
         const DType packed = packed_type(t.dtype);
-        // Q8_0, Q4_0 and Q5_0 pack into as many bytes: in place where the file was read into
-        // memory (no second copy to allocate, fault in and zero), group by group through a copy.
+        // Q8_0, Q4_0, Q5_0 and Q4_K pack into as many bytes: in place where the file was read
+        // into memory (no second copy to allocate, fault in and zero), group by group through a
+        // copy, unless the file's offset is less aligned than the kernels read the layout (GGUF
+        // aligns tensors to 32 bytes; Q4_K_R8 is read 64 at a time).
         const bool in_place = dtype_bytes(packed, cols) == dtype_bytes(t.dtype, cols) &&
+                              reinterpret_cast<uintptr_t>(t.data) % packed_alignment(packed) == 0 &&
                               file_bytes_writable(t.data, t.nbytes());
         p = in_place ? Tensor::view_of(packed, t.shape, t.data, t.owner)
                      : Tensor::empty(packed, t.shape);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -237,13 +238,15 @@ TEST(Quantize, PackedLayoutsMatchTheFileLayout) {
   }
 }
 
-// GGUF files read into memory: the matrices whose packed layout takes as many bytes (Q8_0, Q4_0)
-// are packed in place, in the file's memory, the others (Q6_K: Q4_0's output layer) copied out;
-// a mapped file is never written. Either way the same products as unpacked.
+// GGUF files read into memory: the matrices whose packed layout takes as many bytes (Q8_0, Q4_0,
+// Q4_K) are packed in place, in the file's memory, where the file aligns them as their kernels
+// read them (packed_alignment: GGUF aligns to 32 bytes, Q4_K_R8 wants 64), the others (Q6_K:
+// the output layer of Q4_0 and Q4_K_M) copied out; a mapped file is never written. Either way the
+// same products as unpacked, and every packed matrix aligned.
 TEST(Quantize, GgufRowsPackedInPlaceWhereTheFileWasRead) {
   const std::string dir = r1::testing::fresh_temp_dir("r1_packed_gguf_");
   random_model(dir, 256, true);
-  for (io::QuantMix mix : {io::QuantMix::Q8_0, io::QuantMix::Q4_0}) {
+  for (io::QuantMix mix : {io::QuantMix::Q8_0, io::QuantMix::Q4_0, io::QuantMix::Q4_K_M}) {
     const std::string gguf = dir + "/model-" + io::quant_mix_name(mix) + ".gguf";
     io::GgufExportOptions eo;
     eo.mix = mix;
@@ -261,19 +264,23 @@ TEST(Quantize, GgufRowsPackedInPlaceWhereTheFileWasRead) {
       const std::string what =
           std::string(io::quant_mix_name(mix)) + (mode == LoadMode::Read ? " read" : " mapped");
       expect_packed_matches(*plain, *packed, what);
-      int in_place = 0, copied = 0;
+      int in_place = 0, copied = 0, q4k = 0;
       for (const ParamSlot& s : packed->parameter_slots()) {
         if (!s.t->defined() || !is_packed_type(s.t->dtype)) continue;
         const bool in_file = file_bytes_writable(s.t->data, s.t->nbytes());
         in_place += in_file;
         copied += !in_file;
+        q4k += s.t->dtype == DType::Q4_K_R8;
+        EXPECT_EQ(reinterpret_cast<uintptr_t>(s.t->data) % packed_alignment(s.t->dtype), 0u)
+            << what << " " << s.name;
         if (in_file) {
           EXPECT_NE(unpacked_type(s.t->dtype), DType::Q6_K) << what << " " << s.name;
         }
       }
       if (!kernels_packed()) continue;
+      EXPECT_EQ(q4k > 8, mix == io::QuantMix::Q4_K_M) << what;
       EXPECT_EQ(in_place > 8, mode == LoadMode::Read) << what;
-      EXPECT_EQ(copied > 0, mode == LoadMode::Map || mix == io::QuantMix::Q4_0) << what;
+      EXPECT_EQ(copied > 0, mode == LoadMode::Map || mix != io::QuantMix::Q8_0) << what;
     }
   }
 }
