@@ -68,7 +68,7 @@ constexpr int64_t packed_unit(DType t) {
   return dtype_block(t) == 32 ? 64 : 256;
 }
 // The alignment a packed layout's kernels want of its first byte: 64 for Q4_K_R8, whose AVX-512
-// decode kernel reads a chunk's 128 bytes as two 64-byte vectors (from memory 15-20% slower when
+// decode kernel reads a chunk's 128 bytes as two 64-byte vectors (from memory 10-25% slower when
 // each straddles two cache lines: kernels_bench --dtype q4_k_r8 --shape 1 --offset 32), 32 for
 // the others (32-byte vectors).
 constexpr size_t packed_alignment(DType packed) {
