@@ -242,46 +242,62 @@ TEST(Quantize, PackedLayoutsMatchTheFileLayout) {
 // Q4_K) are packed in place, in the file's memory, where the file aligns them as their kernels
 // read them (packed_alignment: GGUF aligns to 32 bytes, Q4_K_R8 wants 64), the others (Q6_K:
 // the output layer of Q4_0 and Q4_K_M) copied out; a mapped file is never written. Either way the
-// same products as unpacked, and every packed matrix aligned.
+// same products as unpacked, and every packed matrix aligned. Each file is written twice, with
+// names 32 bytes apart in length, so that its tensors lie 32 bytes further into a cache line in
+// one of them: Q4_K goes in place in one, is copied out in the other.
 TEST(Quantize, GgufRowsPackedInPlaceWhereTheFileWasRead) {
   const std::string dir = r1::testing::fresh_temp_dir("r1_packed_gguf_");
   random_model(dir, 256, true);
-  for (io::QuantMix mix : {io::QuantMix::Q8_0, io::QuantMix::Q4_0, io::QuantMix::Q4_K_M}) {
-    const std::string gguf = dir + "/model-" + io::quant_mix_name(mix) + ".gguf";
-    io::GgufExportOptions eo;
-    eo.mix = mix;
-    io::export_gguf(dir, gguf, eo);
-    setenv("R1_CACHE_DIR", (dir + "/cache").c_str(), 1);       // not the user's cache
-    const std::string folder = io::prepare_gguf_folder(gguf);  // what -m FILE.gguf loads
-    unsetenv("R1_CACHE_DIR");
-    LoadOptions o;
-    o.pack = false;
-    auto plain = load_model(folder, o);
-    for (LoadMode mode : {LoadMode::Read, LoadMode::Map}) {
-      o.pack = true;
-      o.load = mode;
-      auto packed = load_model(folder, o);
-      const std::string what =
-          std::string(io::quant_mix_name(mix)) + (mode == LoadMode::Read ? " read" : " mapped");
-      expect_packed_matches(*plain, *packed, what);
-      int in_place = 0, copied = 0, q4k = 0;
-      for (const ParamSlot& s : packed->parameter_slots()) {
-        if (!s.t->defined() || !is_packed_type(s.t->dtype)) continue;
-        const bool in_file = file_bytes_writable(s.t->data, s.t->nbytes());
-        in_place += in_file;
-        copied += !in_file;
-        q4k += s.t->dtype == DType::Q4_K_R8;
-        EXPECT_EQ(reinterpret_cast<uintptr_t>(s.t->data) % packed_alignment(s.t->dtype), 0u)
-            << what << " " << s.name;
-        if (in_file) {
-          EXPECT_NE(unpacked_type(s.t->dtype), DType::Q6_K) << what << " " << s.name;
+  int q4k_in_place = 0, q4k_copied = 0;  // Q4_K_M files read into memory
+  for (io::QuantMix mix : {io::QuantMix::Q8_0, io::QuantMix::Q4_0, io::QuantMix::Q4_K_M})
+    for (const std::string& name : {std::string("m"), std::string(33, 'm')}) {
+      const std::string gguf =
+          dir + "/model-" + io::quant_mix_name(mix) + std::to_string(name.size()) + ".gguf";
+      io::GgufExportOptions eo;
+      eo.mix = mix;
+      eo.name = name;
+      io::export_gguf(dir, gguf, eo);
+      setenv("R1_CACHE_DIR", (dir + "/cache").c_str(), 1);       // not the user's cache
+      const std::string folder = io::prepare_gguf_folder(gguf);  // what -m FILE.gguf loads
+      unsetenv("R1_CACHE_DIR");
+      LoadOptions o;
+      o.pack = false;
+      auto plain = load_model(folder, o);
+      for (LoadMode mode : {LoadMode::Read, LoadMode::Map}) {
+        o.pack = true;
+        o.load = mode;
+        auto packed = load_model(folder, o);
+        const std::string what =
+            std::string(io::quant_mix_name(mix)) + (mode == LoadMode::Read ? " read" : " mapped");
+        expect_packed_matches(*plain, *packed, what);
+        int in_place = 0, copied = 0, q4k = 0;
+        for (const ParamSlot& s : packed->parameter_slots()) {
+          if (!s.t->defined() || !is_packed_type(s.t->dtype)) continue;
+          const bool in_file = file_bytes_writable(s.t->data, s.t->nbytes());
+          in_place += in_file;
+          copied += !in_file;
+          q4k += s.t->dtype == DType::Q4_K_R8;
+          if (s.t->dtype == DType::Q4_K_R8 && mode == LoadMode::Read) {
+            q4k_in_place += in_file;
+            q4k_copied += !in_file;
+          }
+          EXPECT_EQ(reinterpret_cast<uintptr_t>(s.t->data) % packed_alignment(s.t->dtype), 0u)
+              << what << " " << s.name;
+          if (in_file) {
+            EXPECT_NE(unpacked_type(s.t->dtype), DType::Q6_K) << what << " " << s.name;
+          }
         }
+        if (!kernels_packed()) continue;
+        EXPECT_EQ(q4k > 8, mix == io::QuantMix::Q4_K_M) << what;
+        if (mix != io::QuantMix::Q4_K_M) {
+          EXPECT_EQ(in_place > 8, mode == LoadMode::Read) << what;
+        }
+        EXPECT_EQ(copied > 0, mode == LoadMode::Map || mix != io::QuantMix::Q8_0) << what;
       }
-      if (!kernels_packed()) continue;
-      EXPECT_EQ(q4k > 8, mix == io::QuantMix::Q4_K_M) << what;
-      EXPECT_EQ(in_place > 8, mode == LoadMode::Read) << what;
-      EXPECT_EQ(copied > 0, mode == LoadMode::Map || mix != io::QuantMix::Q8_0) << what;
     }
+  if (kernels_packed()) {
+    EXPECT_GT(q4k_in_place, 8);
+    EXPECT_GT(q4k_copied, 8);
   }
 }
 
