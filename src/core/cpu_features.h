@@ -32,6 +32,9 @@ struct CpuFeatures {
   // What the AVX-512 fused fp8 kernel's Fp8Widen::Subnormal route at one X row uses on top of
   // the AVX-512 set (byte permutes, GF(2) affine maps): every AMD CPU with AVX-512 has it.
   bool has_avx512_fp8_sub() const { return has_avx512_set() && avx512vbmi && gfni; }
+  // What the AVX-512 fp8 kernel with bf16 dot products uses on top of the AVX-512 set (byte
+  // permutes; Intel since Ice Lake / Sapphire Rapids, every AMD CPU with AVX-512).
+  bool has_avx512_fp8_bf16() const { return has_avx512_set() && avx512vbmi; }
   std::string describe() const;  // "avx2 fma f16c avx512f ..." (present features only)
 };
 

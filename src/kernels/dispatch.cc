@@ -16,11 +16,13 @@ namespace {
 
 // Each ISA's GEMM entry: fp8 weights go through gemm_fp8 (its fused kernel for small M and its
 // packed-panel kernel for larger M where the ISA has them, else widened panels for the ISA's f32
-// GEMM); Q8_0 weights to the ISA's int8 GEMM;
+// GEMM), or with bf16_dot to FB (the ISA's bf16 kernel, else the reference); Q8_0 weights to the
+// ISA's int8 GEMM;
 // the packed layouts (core/quant_pack.h) to its interleaved GEMM; the other block types to its
 // 4-6-bit GEMM; block types with bf16_dot to its bf16 panels (the reference where the ISA has no
 // bf16 dot products); everything else to the ISA's GEMM.
-template <GemmFn G, ToF32Fn T, GemmFn F, GemmFn FP, GemmFn Q, GemmFn KQ, GemmFn R8, GemmFn BQ>
+template <GemmFn G, ToF32Fn T, GemmFn F, GemmFn FP, GemmFn FB, GemmFn Q, GemmFn KQ, GemmFn R8,
+          GemmFn BQ>
 void gemm_entry(const GemmParams& p) {
   if (p.bf16_dot && is_block_type(p.wtype)) {
     BQ(p);
@@ -30,6 +32,8 @@ void gemm_entry(const GemmParams& p) {
     R8(p);
   } else if (is_block_type(p.wtype)) {
     KQ(p);
+  } else if (p.wtype == DType::F8_E4M3 && p.bf16_dot) {
+    FB(p);
   } else if (p.wtype == DType::F8_E4M3) {
     gemm_fp8(p, G, T, F, FP);
   } else {
@@ -37,20 +41,27 @@ void gemm_entry(const GemmParams& p) {
   }
 }
 
-#define R1_TABLE(ns, isa, fused, fp8_packed, q8, kq, r8, bq)                                     \
+#define R1_TABLE(ns, isa, fused, fp8_packed, fp8_bf16, q8, kq, r8, bq)                           \
   KernelTable {                                                                                  \
-    isa, gemm_entry<ns::gemm, ns::to_f32, fused, fp8_packed, q8, kq, r8, bq>, ns::dot, ns::axpy, \
-        ns::rms_norm, ns::silu_mul, ns::silu_mul_grad, ns::softmax, ns::exp_sum, ns::to_f32,     \
-        ns::add, ns::sum_streams, ns::quantize_x_q8, ns::x_to_bf16, ns::attn_scores, ns::attn_values    \
+    isa, gemm_entry<ns::gemm, ns::to_f32, fused, fp8_packed, fp8_bf16, q8, kq, r8, bq>, ns::dot, \
+        ns::axpy, ns::rms_norm, ns::silu_mul, ns::silu_mul_grad, ns::softmax, ns::exp_sum,       \
+        ns::to_f32, ns::add, ns::sum_streams, ns::quantize_x_q8, ns::x_to_bf16, ns::attn_scores, \
+        ns::attn_values                                                                          \
   }
 
-const KernelTable kScalarTable =
-    R1_TABLE(ref, Isa::Scalar, nullptr, nullptr, ref::gemm, ref::gemm, ref::gemm, ref::gemm);
-const KernelTable kAvx2Table = R1_TABLE(avx2, Isa::Avx2, avx2::gemm_fp8_small_m, nullptr,
+// fp8 W with bf16_dot on AVX-512: its kernel where the CPU has the byte permutes it needs.
+void avx512_fp8_bf16(const GemmParams& p) {
+  if (cpu_features().has_avx512_fp8_bf16()) return avx512::gemm_fp8_bf16(p);
+  ref::gemm(p);
+}
+
+const KernelTable kScalarTable = R1_TABLE(ref, Isa::Scalar, nullptr, nullptr, ref::gemm, ref::gemm,
+                                          ref::gemm, ref::gemm, ref::gemm);
+const KernelTable kAvx2Table = R1_TABLE(avx2, Isa::Avx2, avx2::gemm_fp8_small_m, nullptr, ref::gemm,
                                         avx2::gemm_q8_0, avx2::gemm_kq, avx2::gemm_r8, ref::gemm);
-const KernelTable kAvx512Table =
-    R1_TABLE(avx512, Isa::Avx512, avx512::gemm_fp8_small_m, avx512::gemm_fp8_packed,
-             avx512::gemm_q8_0, avx512::gemm_kq, avx512::gemm_r8, avx512::gemm_blocks_bf16);
+const KernelTable kAvx512Table = R1_TABLE(
+    avx512, Isa::Avx512, avx512::gemm_fp8_small_m, avx512::gemm_fp8_packed, avx512_fp8_bf16,
+    avx512::gemm_q8_0, avx512::gemm_kq, avx512::gemm_r8, avx512::gemm_blocks_bf16);
 
 #undef R1_TABLE
 

@@ -23,6 +23,11 @@ const char* isa_name(Isa isa);
 //   bf16 W with bf16_dot: X is first rounded to bf16 (round to nearest even), then products
 //     summed in f32. This is what bf16 hardware dot products (vdpbf16ps) compute: about twice the
 //     arithmetic rate, for results within bf16 rounding of the exact ones.
+//   fp8 W with bf16_dot: X times the weights' block scale (in f32) rounded to bf16, times the
+//     fp8 value (exact in bf16), products summed in f32: the block scales go on X, as the fused
+//     decode kernels apply them, so only X is rounded (finer than the official inference code,
+//     which quantizes X to fp8 per block of 128, and than bf16 frameworks, which round W times
+//     its scale and X to bf16).
 //   f32 W with bf16_dot (training's --bf16-matmul): X and W both rounded to bf16, then products
 //     summed in f32; transposed operands and accumulation allowed (below).
 //   Q8_0 W (rows of whole 32-blocks; ldw in elements): each X row is quantized per block of 32
@@ -51,7 +56,7 @@ struct GemmParams {
   const void* w = nullptr;  // [N, K] in wtype, row stride ldw (elements)
   int64_t ldw = 0;
   DType wtype = DType::F32;
-  bool bf16_dot = false;           // bf16 or f32 W: bf16 products (above)
+  bool bf16_dot = false;           // bf16, f32, fp8 or block-quantized W: bf16 products (above)
   const float* w_scale = nullptr;  // fp8 W only: block scales, row stride ld_scale
   // fp8 W only: the caller knows W holds no NaN code (s.1111.111), so the kernels need not look
   // for one. Otherwise a NaN code makes its outputs NaN, as the reference's products do.

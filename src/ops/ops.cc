@@ -6,6 +6,7 @@
 #include <cstring>
 #include <functional>
 
+#include "core/cpu_features.h"
 #include "core/error.h"
 #include "core/quant_pack.h"
 #include "core/threads.h"
@@ -106,10 +107,15 @@ std::atomic<bool> g_fast_bf16{false}, g_bf16_matmul{false};
 // Whether products of M rows with W of this dtype use bf16 dot products (GemmParams::bf16_dot).
 // Q8_0 and the packed 4-6-bit layouts take them from kBlockBf16MinRows rows on, where the AVX-512
 // kernels' bf16 panels (each dequantized once for all rows) outrun their int8 dot products; fewer
-// rows (decode) stay on the int8 kernels, which read less per weight.
+// rows (decode) stay on the int8 kernels, which read less per weight. fp8 takes them for up to
+// kFp8FusedMaxM rows (decode), where its bf16 kernel reads W once; more rows stay on the exact
+// panels.
 bool uses_bf16_dot(DType wtype, bool bf16_dot, int64_t M) {
   if (!bf16_dot) return false;
   if (wtype == DType::BF16 || (wtype == DType::F32 && bf16_matmul())) return true;
+  if (wtype == DType::F8_E4M3)
+    return M <= kernels::kFp8FusedMaxM && K().isa == kernels::Isa::Avx512 &&
+           cpu_features().has_avx512_fp8_bf16();
   return (wtype == DType::Q8_0 || is_packed_type(wtype)) && M >= kBlockBf16MinRows &&
          K().isa == kernels::Isa::Avx512;
 }

@@ -1,5 +1,6 @@
-// fp8 (e4m3, block-scaled) GEMM: every ISA's table entry (the fused small-M kernel and the
-// widened-panel path) against the scalar reference, on shapes with partial blocks.
+// fp8 (e4m3, block-scaled) GEMM: every ISA's table entry (the fused small-M kernel, the
+// widened-panel path and, with bf16_dot, the bf16 kernel) against the scalar reference, on shapes
+// with partial blocks.
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -23,7 +24,8 @@ GemmParams fp8_params(int64_t M, int64_t K, int64_t n_begin, int64_t n_end, cons
   return p;
 }
 
-void check(Isa isa, int64_t M, int64_t K, int64_t N, int64_t bn, int64_t bk, uint32_t seed) {
+void check(Isa isa, int64_t M, int64_t K, int64_t N, int64_t bn, int64_t bk, uint32_t seed,
+           bool bf16_dot = false) {
   const int64_t ldx = K + 1, ldw = K + 3, ldy = N + 2;
   std::vector<float> x = random_floats(M * ldx, seed);
   std::vector<uint8_t> w(N * ldw);
@@ -37,6 +39,7 @@ void check(Isa isa, int64_t M, int64_t K, int64_t N, int64_t bn, int64_t bk, uin
   GemmParams p = fp8_params(M, K, 1, N, x.data(), ldx, w.data(), ldw, scale.data(), ld_scale, ldy);
   p.block_n = bn;
   p.block_k = bk;
+  p.bf16_dot = bf16_dot;
   std::vector<float> want(M * ldy, -7.0f), got(M * ldy, -7.0f);
   p.y = want.data();
   kernels_for(Isa::Scalar).gemm(p);
@@ -94,36 +97,64 @@ TEST(GemmFp8, MatchesReference) {
   EXPECT_GT(kFp8FusedMaxM, 0);
 }
 
+// bf16_dot (X times the block scale rounded to bf16, kernels.h): the AVX-512 bf16 kernel for
+// 1 to 4 X rows and more in passes of 4, the reference elsewhere.
+TEST(GemmFp8, Bf16DotMatchesReference) {
+  for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+    if (!isa_supported(isa)) continue;
+    uint32_t seed = 100;
+    for (int64_t M : {1, 2, 3, 4, 5, 9})
+      for (int64_t K : {1, 15, 64, 144, 300})  // partial k blocks and 64-byte steps
+        for (auto [bn, bk] : {std::pair<int64_t, int64_t>{128, 128}, {16, 16}, {7, 24}}) {
+          check(isa, M, K, 150, bn, bk, seed++, /*bf16_dot=*/true);
+          if (HasFatalFailure()) return;
+        }
+    check(isa, 3, 7168, 260, 128, 128, seed++, /*bf16_dot=*/true);  // DeepSeek's K
+    if (HasFatalFailure()) return;
+  }
+}
+
 // Every finite code, subnormals and both zeros among them, decodes exactly by either way of
-// widening: with K = 1 each output is one product, x * s * w, which the reference computes
-// exactly too (x and s powers of two). X = 2^40 and 2^-40 put the products near neither f32
-// limit but far from 1, where a wrong power of two in the scaling would show.
+// widening and by the bf16 kernel: with K = 1 each output is one product, x * s * w, which the
+// reference computes exactly too (x and s powers of two). X = 2^40 and 2^-40 put the products
+// near neither f32 limit but far from 1, where a wrong power of two in the scaling would show.
+// X values between bf16 values (products still exact in f32) show, with bf16_dot, that x * s is
+// rounded as the reference rounds it (to nearest, ties to even: 1 + 2^-10 down, 1 + 2^-8 a tie down
+// to 1, 1 + 3 2^-8 a tie up).
 TEST(GemmFp8, EveryCodeExactByEitherWidening) {
   std::vector<uint8_t> w;
   for (int c = 0; c < 256; ++c)
     if ((c & 0x7f) != 0x7f) w.push_back(static_cast<uint8_t>(c));
   const int64_t N = static_cast<int64_t>(w.size());
   const std::vector<float> scale((N + 127) / 128, 0.25f);
-  for (float xv : {1.0f, 0x1p40f, 0x1p-40f})
-    for (int64_t M : {1, 2, 4}) {
-      const std::vector<float> x(M, xv);
-      std::vector<float> want(M * N), got(M * N);
-      GemmParams p = fp8_params(M, 1, 0, N, x.data(), 1, w.data(), 1, scale.data(), 1, N);
-      p.y = want.data();
-      kernels_for(Isa::Scalar).gemm(p);
-      for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
-        if (!isa_supported(isa)) continue;
-        for (Fp8Widen widen : kWidens) {
-          WidenScope scope(widen);
-          p.y = got.data();
-          kernels_for(isa).gemm(p);
-          for (int64_t i = 0; i < M * N; ++i)
-            ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(want[i]))
-                << isa_name(isa) << (widen == Fp8Widen::F16 ? " f16" : " subnormal") << " x=" << xv
-                << " code 0x" << std::hex << int{w[i % N]};
+  for (bool bf16_dot : {false, true})
+    for (float xv : {1.0f, 0x1p40f, 0x1p-40f, 1.0f + 0x1p-10f, 1.0f + 0x1p-8f, 1.0f + 0x3p-8f})
+      for (int64_t M : {1, 2, 4}) {
+        const std::vector<float> x(M, xv);
+        std::vector<float> want(M * N), got(M * N);
+        GemmParams p = fp8_params(M, 1, 0, N, x.data(), 1, w.data(), 1, scale.data(), 1, N);
+        p.bf16_dot = bf16_dot;
+        p.y = want.data();
+        kernels_for(Isa::Scalar).gemm(p);
+        if (bf16_dot && xv == 1.0f + 0x1p-10f) {
+          ASSERT_EQ(want[0x38], 0.25f);  // the reference rounds X: code 0x38 is 1.0
+        }
+        for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+          if (!isa_supported(isa)) continue;
+          for (Fp8Widen widen : kWidens) {
+            WidenScope scope(widen);
+            p.y = got.data();
+            kernels_for(isa).gemm(p);
+            for (int64_t i = 0; i < M * N; ++i)
+              ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(want[i]))
+                  << isa_name(isa)
+                  << (bf16_dot                 ? " bf16 dot"
+                      : widen == Fp8Widen::F16 ? " f16"
+                                               : " subnormal")
+                  << " x=" << xv << " code 0x" << std::hex << int{w[i % N]};
+          }
         }
       }
-    }
 }
 
 // The two ways of widening give the same bits on a whole GEMM (their powers of two change no
@@ -169,10 +200,11 @@ TEST(GemmFp8, NaNWeightGivesNaN) {
   for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
     if (!isa_supported(isa)) continue;
     for (int64_t M : {1, 3, 4, 5, 17})
-      for (Fp8Widen widen : kWidens) {
-        WidenScope scope(widen);
+      for (int way = 0; way < 3; ++way) {  // the two ways of widening, then bf16_dot
+        WidenScope scope(kWidens[way % 2]);
         std::vector<float> x(M * K, 1.0f), y(M * N, 0.0f);
         GemmParams p = fp8_params(M, K, 0, N, x.data(), K, w.data(), K, scale.data(), 3, N);
+        p.bf16_dot = way == 2;
         p.y = y.data();
         kernels_for(isa).gemm(p);
         for (int64_t m = 0; m < M; ++m)

@@ -144,8 +144,14 @@ void gemm(const GemmParams& p) {
         if (bf16_dot) xk = bf16_to_f32(f32_to_bf16(xk));  // bf16 dot: X, and f32 W, rounded
         float wk = load_as_f32(w, p.wtype, k);
         if (bf16_dot && p.wtype == DType::F32) wk = bf16_to_f32(f32_to_bf16(wk));
-        if (p.wtype == DType::F8_E4M3)
-          wk *= p.w_scale[(n / p.block_n) * p.ld_scale + k / p.block_k];
+        if (p.wtype == DType::F8_E4M3) {
+          const float s = p.w_scale[(n / p.block_n) * p.ld_scale + k / p.block_k];
+          if (p.bf16_dot) {
+            xk = bf16_to_f32(f32_to_bf16(xk * s));  // bf16 dot: X times the scale, rounded
+          } else {
+            wk *= s;
+          }
+        }
         float product = xk * wk;
         acc += product;
       }
