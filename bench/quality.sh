@@ -94,8 +94,51 @@ c["torch_dtype"] = "bfloat16"
 json.dump(c, open(f"{dst}/config.json", "w"), indent=2)
 PY
 }
+# An fp8 copy of the DeepSeek-V3-architecture model, stored as DeepSeek's checkpoints are: every
+# projection (*_proj.weight: attention, dense MLP, experts) as e4m3 codes with f32 128 x 128
+# block scales (scale_inv = amax / 448, the codes rounded to nearest, tools/reference's encoder),
+# everything else (embeddings, lm_head, norms, the router) bf16 but the router's correction bias
+# (f32).
+to_fp8() {
+  local src=$1 dst=$2
+  [ -f "$dst/model.safetensors" ] && return 0
+  mkdir -p "$dst"
+  cp "$src"/*.json "$dst/"
+  "$PYTHON" - "$src" "$dst" <<'PY'
+import json, sys
+sys.path.insert(0, "tools/reference")
+import deepseek_v3 as ds, safetensors_io, torch
+src, dst = sys.argv[1], sys.argv[2]
+B = ds.BLOCK
+out = {}
+for name, w in safetensors_io.read_folder(src).items():
+    if name.endswith("e_score_correction_bias"):  # f32 in DeepSeek's checkpoints
+        out[name] = w.float().contiguous()
+        continue
+    if not name.endswith("_proj.weight"):
+        out[name] = w.to(torch.bfloat16).contiguous()
+        continue
+    w = w.float()
+    M, N = w.shape
+    sm, sn = (M + B - 1) // B, (N + B - 1) // B
+    pad = torch.zeros(sm * B, sn * B)
+    pad[:M, :N] = w
+    scale = pad.abs().reshape(sm, B, sn, B).amax(dim=(1, 3)) / 448.0
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    s = scale.repeat_interleave(B, 0).repeat_interleave(B, 1)[:M, :N]
+    out[name] = ds.fp8_e4m3_encode(w / s)
+    out[name[:-len(".weight")] + ".weight_scale_inv"] = scale.contiguous()
+safetensors_io.write_file(f"{dst}/model.safetensors", out)
+c = json.load(open(f"{dst}/config.json"))
+c["torch_dtype"] = "bfloat16"
+c["quantization_config"] = {"activation_scheme": "dynamic", "fmt": "e4m3", "quant_method": "fp8",
+                            "weight_block_size": [B, B]}
+json.dump(c, open(f"{dst}/config.json", "w"), indent=2)
+PY
+}
 to_bf16 models/r1-arith "$DIR/r1-arith-bf16"
 to_bf16 "$TEXT_MODEL" "$DIR/text-3.6M-bf16"
+to_fp8 "$MOE_MODEL" "$DIR/text-moe-fp8"
 
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); $(nproc) cores"
 for pair in "models/r1-arith:$DIR/arith-test.jsonl:$DIR/r1-arith-bf16" \
@@ -110,3 +153,13 @@ for pair in "models/r1-arith:$DIR/arith-test.jsonl:$DIR/r1-arith-bf16" \
   "$PYTHON" bench/quality_vs_torch.py --model "$bf16" --text "$text" --window "$WINDOW" \
     --tokens "$TOKENS" --r1 "$R1_BIN"
 done
+
+# The fp8 copy, scored one token at a time (--decode: fp8 takes bf16 dot products only for
+# decode's few rows): its reference is the exact path over the fp8 weights; stored-fast is r1's
+# fp8 route with bf16 dot products (X times the block scales rounded to bf16), bf16 / bf16-fast
+# the weights times their scales rounded to bf16 (as bf16 inference dequantizes them), without /
+# with X rounded too.
+echo
+echo "== $DIR/text-moe-fp8"
+"$R1_BIN" bench -m "$DIR/text-moe-fp8" --quality "$DIR/heldout.jsonl" --decode \
+  --formats stored-fast,bf16,bf16-fast,q8_0 --ctx-window "$WINDOW" --quality-tokens "$TOKENS"

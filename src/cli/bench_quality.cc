@@ -61,15 +61,32 @@ void log_softmax(const float* x, int64_t n, std::vector<double>& out) {
   for (int64_t i = 0; i < n; ++i) out[static_cast<size_t>(i)] = x[i] - lse;
 }
 
-Tensor run_window(models::Model& m, bool fast, const std::vector<int32_t>& w, int64_t first) {
+// The logits at positions [first, n - 1) of window w: with `decode`, the tokens up to `first` as
+// one prompt, then one token per forward (the products of generation); else the whole window as
+// one prompt (the products of prefill and scoring).
+Tensor run_window(models::Model& m, bool fast, const std::vector<int32_t>& w, int64_t first,
+                  bool decode) {
   ops::set_fast_bf16(fast);
   models::KvCache cache = m.new_cache();
   const int seq = cache.add_sequence();
-  models::Batch b;
   const int64_t n = static_cast<int64_t>(w.size());
-  for (int64_t i = 0; i < n; ++i)
+  const int64_t prompt = decode ? first + 1 : n;
+  models::Batch b;
+  for (int64_t i = 0; i < prompt; ++i)
     b.add(w[static_cast<size_t>(i)], static_cast<int32_t>(i), seq, i >= first && i + 1 < n);
   Tensor logits = m.forward(b, cache);
+  if (decode && prompt + 1 < n) {
+    const int64_t V = m.config().vocab;
+    Tensor all = Tensor::empty(DType::F32, {n - 1 - first, V});
+    std::copy_n(logits.ptr<float>(), V, all.ptr<float>());
+    for (int64_t i = prompt; i + 1 < n; ++i) {
+      models::Batch one;
+      one.add(w[static_cast<size_t>(i)], static_cast<int32_t>(i), seq, true);
+      const Tensor row = m.forward(one, cache);
+      std::copy_n(row.ptr<float>(), V, all.ptr<float>() + (i - first) * V);
+    }
+    logits = all;
+  }
   ops::set_fast_bf16(false);
   return logits;
 }
@@ -88,6 +105,11 @@ int run_quality(LoadedModel& lm, const QualityOptions& o) {
   models::Model& ref = *lm.model;
   const int64_t V = ref.config().vocab;
   const DType stored = ref.output_embedding().dtype;
+  // "bf16" is the reference itself when the matrices are stored bf16; fp8 matrices (with block
+  // scales) are rounded to bf16 times their scales, as bf16 inference dequantizes them.
+  bool fp8 = false;
+  for (const models::ParamSlot& s : ref.parameter_slots()) fp8 = fp8 || s.scale != nullptr;
+  const bool bf16_is_ref = stored == DType::BF16 && !fp8;
   if (stored != DType::F32 && stored != DType::BF16 && stored != DType::F16)
     fail_usage(
         "--quality compares formats with the stored f32/bf16/f16 weights; this model's "
@@ -104,7 +126,7 @@ int run_quality(LoadedModel& lm, const QualityOptions& o) {
     io::QuantMix mix;
     if (!io::parse_quant_mix(mix_name, &mix) || mix == io::QuantMix::F32)
       fail_usage("--formats: unknown format \"", mix_name,
-                 "\" (bf16, f16, q8_0, q4_k_m, q4_0; each with -fast: bf16 dot products)");
+                 "\" (stored, bf16, f16, q8_0, q4_k_m, q4_0; each with -fast: bf16 dot products)");
     models::LoadOptions opt;
     opt.load = LoadMode::Map;
     opt.quantize = mix;
@@ -119,14 +141,17 @@ int run_quality(LoadedModel& lm, const QualityOptions& o) {
     f.name = name;
     const bool fast = name.size() > 5 && name.compare(name.size() - 5, 5, "-fast") == 0;
     const std::string base = fast ? name.substr(0, name.size() - 5) : name;
-    if (base == "bf16" && fast) {
-      f.model = stored == DType::BF16 ? &ref : model_for("bf16");
+    if (base == "stored") {  // the reference's own weights, with or without bf16 dot products
+      f.model = &ref;
+      f.fast = fast;
+    } else if (base == "bf16" && fast) {
+      f.model = bf16_is_ref ? &ref : model_for("bf16");
       f.fast = true;
     } else if (fast) {  // a quantized format with bf16 dot products (bf16 panels, many rows)
       f.model = model_for(base);
       f.fast = true;
     } else {
-      f.model = (name == "bf16" && stored == DType::BF16) ? &ref : model_for(name);
+      f.model = (name == "bf16" && bf16_is_ref) ? &ref : model_for(name);
     }
     formats.push_back(std::move(f));
   }
@@ -149,9 +174,9 @@ int run_quality(LoadedModel& lm, const QualityOptions& o) {
     std::vector<int32_t> win;
     if (bos >= 0) win.push_back(bos);
     win.insert(win.end(), ids.begin() + w * body, ids.begin() + (w + 1) * body);
-    const Tensor r = run_window(ref, false, win, first);
+    const Tensor r = run_window(ref, false, win, first, o.decode);
     for (Format& f : formats) {
-      const Tensor q = run_window(*f.model, f.fast, win, first);
+      const Tensor q = run_window(*f.model, f.fast, win, first, o.decode);
       for (int64_t i = 0; i < per_window; ++i) {
         const float* rr = r.ptr<float>() + i * V;
         const float* qr = q.ptr<float>() + i * V;
@@ -178,6 +203,7 @@ int run_quality(LoadedModel& lm, const QualityOptions& o) {
               {"windows", n_windows},
               {"window", o.window},
               {"positions", scored},
+              {"decode", o.decode},
               {"reference", {{"dtype", dtype_name(stored)}, {"ppl", std::exp(ref_nll / n)}}}};
   for (const Format& f : formats) {
     double mean = 0;
@@ -193,9 +219,9 @@ int run_quality(LoadedModel& lm, const QualityOptions& o) {
     std::cout << out.dump() << "\n";
     return 0;
   }
-  std::printf("quality    %s: %lld windows of %lld tokens, %lld positions scored\n", o.file.c_str(),
-              static_cast<long long>(n_windows), static_cast<long long>(o.window),
-              static_cast<long long>(scored));
+  std::printf("quality    %s: %lld windows of %lld tokens, %lld positions scored%s\n",
+              o.file.c_str(), static_cast<long long>(n_windows), static_cast<long long>(o.window),
+              static_cast<long long>(scored), o.decode ? " one token at a time (decode)" : "");
   std::printf("reference  %s weights, exact f32 compute: perplexity %.4f\n", dtype_name(stored),
               out["reference"]["ppl"].get<double>());
   std::printf("%-12s %12s %12s %8s %12s %14s\n", "format", "mean KL", "99% KL", "top-1",

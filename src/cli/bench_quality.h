@@ -4,6 +4,9 @@
 // --ctx-window tokens that start with BOS, and the second half of each window is scored (every
 // position has at least half a window of context). Per format: mean and 99th-percentile
 // KL(reference || format), top-1 agreement with the reference, and the perplexity of the text.
+// Each window runs as one prompt, or with --decode its scored positions one token at a time, as
+// generation computes them (the kernels differ with the number of rows: fp8 weights take bf16
+// dot products only for decode's few rows, quantized weights only for prompts).
 #pragma once
 
 #include <string>
@@ -18,6 +21,7 @@ struct QualityOptions {
   int64_t window = 512;
   int64_t tokens = 4096;  // positions to score (whole windows; fewer when the text is short)
   bool json = false;
+  bool decode = false;  // score each position by a one-token forward (generation's products)
 };
 
 int run_quality(LoadedModel& lm, const QualityOptions& o);

@@ -146,6 +146,8 @@ int run_bench(Args& args) {
   quality.window = args.take_int("--ctx-window", quality.window, 4, kMaxTokens);
   quality.tokens = args.take_int("--quality-tokens", quality.tokens, 1, kMaxTokens);
   quality.json = as_json;
+  quality.decode = args.take_bool("--decode");
+  if (quality.decode && quality.file.empty()) fail_usage("--decode goes with --quality FILE");
   LoadedModel lm = load_model_from_flags(args);
   args.finish();
   if (!quality.file.empty()) return run_quality(lm, quality);
@@ -244,7 +246,7 @@ int run_bench(Args& args) {
   std::printf("model      %s (%s)\n", lm.dir.c_str(), cfg.arch_name.c_str());
   std::printf("threads    %d, kernels %s%s\n", thread_pool().size(),
               kernels::isa_name(kernels::kernels().isa),
-              ops::fast_bf16() ? " (bf16 weights: bf16 dot products)" : "");
+              ops::fast_bf16() ? " (bf16 dot products: --fast-bf16)" : "");
   std::printf("prefill    %lld tokens: %.1f tok/s\n", static_cast<long long>(P), prefill_tok_s);
   std::printf("decode     %lld x %lld tokens: %.2f tok/s\n", static_cast<long long>(batch),
               static_cast<long long>(G), decode_tok_s);
@@ -288,11 +290,14 @@ R1_COMMAND({"bench",
             "                       perplexity (the second half of each window scored)\n"
             "  --formats LIST       with --quality (default bf16,bf16-fast,q8_0,q8_0-fast,\n"
             "                       q4_k_m,q4_k_m-fast,q4_0; NAME-fast: with bf16 dot products,\n"
-            "                       which quantized weights use for 48 or more rows)\n"
+            "                       which quantized weights use for 48 or more rows and fp8\n"
+            "                       for up to 4; stored, stored-fast: the weights as stored)\n"
+            "  --decode             with --quality: score each position by a one-token forward,\n"
+            "                       as generation computes it (default: whole windows at once)\n"
             "  --ctx-window N       tokens per window, BOS first (default 512)\n"
             "  --quality-tokens N   positions to score (default 4096)\n",
             {"--json", "--mmap", "--no-mmap", "--fast-bf16", "--exact", "--no-bandwidth",
-             "--dry-run"},
+             "--dry-run", "--decode"},
             run_bench,
             kModelFlags});
 

@@ -32,11 +32,13 @@ const char* kModelFlagsUsage =
     "                       the exact path than PyTorch's bf16 inference, bench/README.md);\n"
     "                       Q8_0 / 4-6-bit weights: the same over weights dequantized to\n"
     "                       bf16 for 48 or more tokens at once (prompts), instead of int8\n"
-    "                       activations. The default where the CPU has them and they outrun\n"
-    "                       f32 FMA (AVX-512 BF16 on AMD), except for r1 score\n"
-    "  --exact              bf16 weights: every product in f32 of the weights widened\n"
-    "                       exactly (the numerics of the reference goldens; r1 score's\n"
-    "                       default); quantized weights: no bf16 rounding (decode's\n"
+    "                       activations; fp8 weights: for decode, activations times the\n"
+    "                       block scales rounded to bf16 (AVX-512 VBMI). The default where\n"
+    "                       the CPU has them and they outrun f32 FMA (AVX-512 BF16 on AMD),\n"
+    "                       except for r1 score\n"
+    "  --exact              bf16 and fp8 weights: every product in f32 of the weights\n"
+    "                       widened exactly (the numerics of the reference goldens; r1\n"
+    "                       score's default); quantized weights: no bf16 rounding (decode's\n"
     "                       kernels for prompts too)\n";
 
 const char* kSamplingFlagsUsage =

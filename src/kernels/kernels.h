@@ -25,9 +25,8 @@ const char* isa_name(Isa isa);
 //     arithmetic rate, for results within bf16 rounding of the exact ones.
 //   fp8 W with bf16_dot: X times the weights' block scale (in f32) rounded to bf16, times the
 //     fp8 value (exact in bf16), products summed in f32: the block scales go on X, as the fused
-//     decode kernels apply them, so only X is rounded (finer than the official inference code,
-//     which quantizes X to fp8 per block of 128, and than bf16 frameworks, which round W times
-//     its scale and X to bf16).
+//     decode kernels apply them, so only X is rounded (DeepSeek-V3's own inference code rounds
+//     both W times its scale and X to bf16, or with its fp8 GEMM quantizes X to e4m3 per 128).
 //   f32 W with bf16_dot (training's --bf16-matmul): X and W both rounded to bf16, then products
 //     summed in f32; transposed operands and accumulation allowed (below).
 //   Q8_0 W (rows of whole 32-blocks; ldw in elements): each X row is quantized per block of 32

@@ -62,6 +62,35 @@ TEST(Quality, ReferencePerplexityIsRScoresOnTheSameWindow) {
   fs::remove(text);
 }
 
+// --decode scores the same positions, each by a one-token forward after the window's earlier
+// tokens: the reference perplexity is the whole-window one up to float rounding (the exact path
+// with one row and with many), the stored weights without bf16 dot products are the reference
+// itself (KL 0), and Q8_0 (int8 kernels for one row or many) moves as far from it either way.
+TEST(Quality, DecodeScoresTheSamePositionsOneTokenAtATime) {
+  const std::string text = arith_text(), model = source("models/r1-arith");
+  const std::string cmd = "bench -m " + model + " --quality " + text +
+                          " --formats stored,q8_0 --ctx-window 64 --quality-tokens 62 --json";
+  auto whole = run_r1(cmd), dec = run_r1(cmd + " --decode");
+  ASSERT_EQ(whole.code, 0) << whole.err;
+  ASSERT_EQ(dec.code, 0) << dec.err;
+  const json w = json::parse(whole.out), d = json::parse(dec.out);
+  EXPECT_FALSE(w["decode"].get<bool>());
+  EXPECT_TRUE(d["decode"].get<bool>());
+  ASSERT_EQ(d["positions"], 62);  // two windows
+  const double ppl = w["reference"]["ppl"].get<double>();
+  EXPECT_NEAR(d["reference"]["ppl"].get<double>(), ppl, 1e-4 * ppl);
+  EXPECT_EQ(d["formats"][0]["format"], "stored");
+  EXPECT_EQ(d["formats"][0]["kl_mean"].get<double>(), 0.0);
+  EXPECT_EQ(d["formats"][0]["top1"].get<double>(), 1.0);
+  const double kq_whole = w["formats"][1]["kl_mean"].get<double>();
+  const double kq_dec = d["formats"][1]["kl_mean"].get<double>();
+  EXPECT_GT(kq_dec, 0.0);
+  EXPECT_LT(kq_dec, 2 * kq_whole);
+  EXPECT_GT(kq_dec, 0.5 * kq_whole);
+  EXPECT_EQ(run_r1("bench -m " + model + " --decode").code, 2);  // only with --quality
+  fs::remove(text);
+}
+
 TEST(Quality, FormatsRankByTheirBits) {
   const std::string text = arith_text();
   auto q = run_r1("bench -m " + source("models/r1-arith") + " --quality " + text +

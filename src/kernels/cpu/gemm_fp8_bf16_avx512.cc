@@ -101,27 +101,25 @@ void rows_bf16(const GemmParams& p, int64_t n, int64_t stride, const uint16_t* x
     for (int r = 0; r < R; ++r) p.y[m * p.ldy + n + r * stride] = _mm512_reduce_add_ps(acc[m][r]);
 }
 
-// The M rows of xs (f32, X times the group's block scales, rows kpad apart, zero past K) rounded
-// to bf16 (nearest even) into xb, each 64 columns reordered as bf16_step pairs the weights.
-void x_bf16_group(const float* xs, int64_t M, int64_t kpad, uint16_t* xb) {
+// 64 columns of X (the first n, the rest read as 0) times `scale`, rounded to bf16 (nearest even)
+// into o, reordered as bf16_step pairs the weights.
+inline void x_bf16_64(const float* x, int64_t n, float scale, uint16_t* o) {
   // Word j of the first 32 is column 16 (j / 8) + j % 8 of the 64; of the second, that plus 8.
-  alignas(64) uint16_t order[2][32];
-  for (int j = 0; j < 32; ++j) {
-    order[0][j] = static_cast<uint16_t>(16 * (j / 8) + j % 8);
-    order[1][j] = static_cast<uint16_t>(16 * (j / 8) + 8 + j % 8);
+  const __m512i i0 = _mm512_set_epi16(55, 54, 53, 52, 51, 50, 49, 48, 39, 38, 37, 36, 35, 34, 33,
+                                      32, 23, 22, 21, 20, 19, 18, 17, 16, 7, 6, 5, 4, 3, 2, 1, 0);
+  const __m512i i1 = _mm512_add_epi16(i0, _mm512_set1_epi16(8));
+  const __m512 sv = _mm512_set1_ps(scale);
+  __m512 v[4];
+  for (int q = 0; q < 4; ++q) {
+    const int64_t left = std::clamp<int64_t>(n - 16 * q, 0, 16);
+    v[q] = _mm512_mul_ps(
+        _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << left) - 1u), x + 16 * q), sv);
   }
-  const __m512i i0 = _mm512_load_si512(order[0]), i1 = _mm512_load_si512(order[1]);
-  for (int64_t m = 0; m < M; ++m)
-    for (int64_t k = 0; k < kpad; k += 64) {
-      const float* s = xs + m * kpad + k;
-      // Columns 0-31 and 32-63 in order (the second operand gives the lower 16).
-      const __m512i a = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(s + 16), _mm512_loadu_ps(s));
-      const __m512i b =
-          (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(s + 48), _mm512_loadu_ps(s + 32));
-      uint16_t* o = xb + m * kpad + k;
-      _mm512_storeu_si512(o, _mm512_permutex2var_epi16(a, i0, b));
-      _mm512_storeu_si512(o + 32, _mm512_permutex2var_epi16(a, i1, b));
-    }
+  // Columns 0-31 and 32-63 in order (cvtne2ps's second operand gives the lower 16).
+  const __m512i a = (__m512i)_mm512_cvtne2ps_pbh(v[1], v[0]);
+  const __m512i b = (__m512i)_mm512_cvtne2ps_pbh(v[3], v[2]);
+  _mm512_storeu_si512(o, _mm512_permutex2var_epi16(a, i0, b));
+  _mm512_storeu_si512(o + 32, _mm512_permutex2var_epi16(a, i1, b));
 }
 
 template <int M>
@@ -136,20 +134,49 @@ void rows_bf16_range(const GemmParams& p, int64_t n0, int64_t n1, const uint16_t
   for (int64_t n = n0 + run * kRows; n < n1; ++n) rows_bf16<M, 1>(p, n, 0, xb, kpad, t);
 }
 
-// fp8_fused_groups' callback: one group's X to bf16, then its rows.
-void group_bf16(const GemmParams& p, int64_t n0, int64_t n1, const float* xs, int64_t kpad) {
-  thread_local std::vector<uint16_t> xb;
-  xb.resize(static_cast<size_t>(p.M * kpad));
-  x_bf16_group(xs, p.M, kpad, xb.data());
+void rows_bf16_any_m(const GemmParams& p, int64_t n0, int64_t n1, const uint16_t* xb,
+                     int64_t kpad) {
   switch (p.M) {
     case 1:
-      return rows_bf16_range<1>(p, n0, n1, xb.data(), kpad);
+      return rows_bf16_range<1>(p, n0, n1, xb, kpad);
     case 2:
-      return rows_bf16_range<2>(p, n0, n1, xb.data(), kpad);
+      return rows_bf16_range<2>(p, n0, n1, xb, kpad);
     case 3:
-      return rows_bf16_range<3>(p, n0, n1, xb.data(), kpad);
+      return rows_bf16_range<3>(p, n0, n1, xb, kpad);
     default:
-      return rows_bf16_range<4>(p, n0, n1, xb.data(), kpad);
+      return rows_bf16_range<4>(p, n0, n1, xb, kpad);
+  }
+}
+
+std::vector<uint16_t>& x_bf16_buffer(int64_t n) {
+  thread_local std::vector<uint16_t> xb;
+  xb.resize(static_cast<size_t>(n));
+  return xb;
+}
+
+// fp8_fused_groups' callback, for any block_k: the group's scaled X (xs, rows kpad apart, zero
+// past K) to bf16, then its rows.
+void group_bf16(const GemmParams& p, int64_t n0, int64_t n1, const float* xs, int64_t kpad) {
+  std::vector<uint16_t>& xb = x_bf16_buffer(p.M * kpad);
+  for (int64_t m = 0; m < p.M; ++m)
+    for (int64_t k = 0; k < kpad; k += kStep)
+      x_bf16_64(xs + m * kpad + k, kStep, 1.0f, xb.data() + m * kpad + k);
+  rows_bf16_any_m(p, n0, n1, xb.data(), kpad);
+}
+
+// The same when block_k is a multiple of kStep (DeepSeek's 128): each 64 columns of X have one
+// scale, so X is scaled as it is rounded, in one pass.
+void groups_bf16(const GemmParams& p, int64_t kpad) {
+  std::vector<uint16_t>& xb = x_bf16_buffer(p.M * kpad);
+  for (int64_t g0 = p.n_begin; g0 < p.n_end;) {
+    const int64_t group = g0 / p.block_n;
+    const int64_t g1 = std::min(p.n_end, (group + 1) * p.block_n);
+    const float* s = p.w_scale + group * p.ld_scale;
+    for (int64_t m = 0; m < p.M; ++m)
+      for (int64_t k = 0; k < kpad; k += kStep)
+        x_bf16_64(p.x + m * p.ldx + k, p.K - k, s[k / p.block_k], xb.data() + m * kpad + k);
+    rows_bf16_any_m(p, g0, g1, xb.data(), kpad);
+    g0 = g1;
   }
 }
 
@@ -164,7 +191,11 @@ void gemm_fp8_bf16(const GemmParams& p) {
     q.M = std::min(kFp8FusedMaxM, p.M - m0);
     q.x = p.x + m0 * p.ldx;
     q.y = p.y + m0 * p.ldy;
-    fp8_fused_groups(q, kpad, 1.0f, group_bf16);
+    if (p.block_k % kStep == 0) {
+      groups_bf16(q, kpad);
+    } else {
+      fp8_fused_groups(q, kpad, 1.0f, group_bf16);
+    }
   }
 }
 
