@@ -24,10 +24,12 @@ namespace {
 
 constexpr int kRows = 4;       // W rows per tile, each its own stream (as the exact kernel)
 constexpr int64_t kStep = 64;  // W bytes per row and step; X rows are padded to a multiple
-// Bytes of each W row fetched ahead for two or more X rows (M = 4 from memory, kernels_bench
-// --dtype f8_e4m3+bf16 --shape 4,1, Zen 4: 17.9-18.2 GB/s so against 15.9-16.6 without; at one X
-// row fetching ahead lost 0-10%: without it, the hardware prefetchers keep up).
-constexpr int64_t kAhead = 512;
+// How far ahead each W row is fetched, in bytes: into L2 kL2Ahead ahead for any M, and for two or
+// more X rows also into L1 kL1Ahead ahead. Zen 4, kernels_bench --dtype f8_e4m3+bf16 --shape 4,2
+// (from memory, GB/s of fp8): one X row 20.5-21.0 without fetching ahead, 24.9-26.1 with the L2
+// fetch (4 rounds; another minute 22-23 -> 28-29.6), 16-23 with the L1 fetch alone at 512-2048
+// bytes; 2 and 4 rows 15.9-16.6 -> 17.9-18.2 with the L1 fetch, unchanged by the L2 fetch.
+constexpr int64_t kL2Ahead = 4096, kL1Ahead = 512;
 static_assert(kFp8FusedMaxM <= 4, "rows_bf16 is instantiated for 1 to 4 X rows");
 
 // The bf16 bits of each e4m3 magnitude (the code's low 7 bits), low and high byte, as the two
@@ -91,9 +93,11 @@ void rows_bf16(const GemmParams& p, int64_t n, int64_t stride, const uint16_t* x
     for (int r = 0; r < R; ++r) acc[m][r] = _mm512_setzero_ps();
   int64_t k = 0;
   for (; k + kStep <= p.K; k += kStep) {
-    if constexpr (M > 1)
-      for (int r = 0; r < R; ++r)
-        _mm_prefetch(reinterpret_cast<const char*>(w[r] + k + kAhead), _MM_HINT_T0);
+    for (int r = 0; r < R; ++r) {
+      _mm_prefetch(reinterpret_cast<const char*>(w[r] + k + kL2Ahead), _MM_HINT_T1);
+      if constexpr (M > 1)
+        _mm_prefetch(reinterpret_cast<const char*>(w[r] + k + kL1Ahead), _MM_HINT_T0);
+    }
     bf16_step<M, R, true>(w, k, p.K, xb, kpad, t, acc);
   }
   if (k < p.K) bf16_step<M, R, false>(w, k, p.K, xb, kpad, t, acc);
