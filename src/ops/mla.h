@@ -55,7 +55,8 @@ Weight mla_key_transposed(const Weight& kv_b, const MlaShape& s);
 
 // q: [T, n_heads * (nope + rope)] with q_pe already rotated. kv_b: [n_heads * (nope + v), lora].
 // Each token t attends to positions 0..pos[t] of spans[t]. Returns [T, n_heads * v]. key_t:
-// optional, mla_key_transposed(kv_b, s).
+// optional, mla_key_transposed(kv_b, s). The products with kv_b's halves are linear's (bf16 dot
+// products where set_fast_bf16 asks for them: weight_rows_product).
 Tensor mla_absorbed(const Tensor& q, const Weight& kv_b, const MlaShape& s,
                     const std::vector<LatentSpan>& spans, const std::vector<int32_t>& pos,
                     const Weight* key_t = nullptr);

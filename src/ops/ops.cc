@@ -283,6 +283,7 @@ void weight_rows_product(const float* x, int64_t ldx, int64_t M, const Weight& w
   p.x = x;
   p.ldx = ldx;
   set_weight_rows(p, w, n0, n1, w_no_nan);
+  p.bf16_dot = uses_bf16_dot(p.wtype, fast_bf16() || bf16_matmul(), M);
   p.y = y;
   p.ldy = ldy;
   K().gemm(p);
@@ -320,7 +321,10 @@ Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias, bool bf16_do
       K().quantize_x_q8(x.ptr<float>() + m * Kdim, Kdim, xq.data() + m * Kdim, xd.data() + m * nb);
   }
   const bool no_nan = fp8_no_nan(w);
-  const Bf16X xb = bf16 ? bf16_x(x.ptr<float>(), Kdim, false, M, Kdim, M * N * Kdim) : Bf16X{};
+  // (fp8's bf16 kernel rounds X times the block scales itself.)
+  const Bf16X xb = bf16 && w.w.dtype != DType::F8_E4M3
+                       ? bf16_x(x.ptr<float>(), Kdim, false, M, Kdim, M * N * Kdim)
+                       : Bf16X{};
   auto run = [&](int64_t n0, int64_t n1) {
     gemm_columns(x, w, y, n0, n1, bf16_dot, no_nan, xq.empty() ? nullptr : xq.data(),
                  xd.empty() ? nullptr : xd.data(), &xb);

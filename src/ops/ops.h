@@ -64,8 +64,9 @@ void linear_columns(const Tensor& x, const Weight& w, Tensor& y, int64_t n0, int
 // just those rows uses (its scale rows are n0 / block_n + r / the result): block_n when n0 starts
 // a block, n when the rows lie inside one block, 0 when they cross a block and do not start one.
 int64_t fp8_slice_block(int64_t n0, int64_t n, int64_t block_n);
-// y[M, n1 - n0] (row stride ldy) = x[M, K] (row stride ldx) . w[n0 : n1]^T with exact products
-// (no bf16 dot products), on this thread; fp8 rows must be a slice fp8_slice_block accepts.
+// y[M, n1 - n0] (row stride ldy) = x[M, K] (row stride ldx) . w[n0 : n1]^T with linear's products
+// (bf16 dot products as set_fast_bf16 says), on this thread; fp8 rows must be a slice
+// fp8_slice_block accepts.
 void weight_rows_product(const float* x, int64_t ldx, int64_t M, const Weight& w, int64_t n0,
                          int64_t n1, bool w_no_nan, float* y, int64_t ldy);
 void set_fast_bf16(bool on);

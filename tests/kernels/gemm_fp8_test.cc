@@ -111,6 +111,11 @@ TEST(GemmFp8, Bf16DotMatchesReference) {
         }
     check(isa, 3, 7168, 260, 128, 128, seed++, /*bf16_dot=*/true);  // DeepSeek's K
     if (HasFatalFailure()) return;
+    for (int64_t M : {1, 2, 3, 4})  // MLA's transposed key half: K = block_k = nope
+      for (int64_t K : {48, 64, 128}) {
+        check(isa, M, K, 256, 128, K, seed++, /*bf16_dot=*/true);
+        if (HasFatalFailure()) return;
+      }
   }
 }
 

@@ -7,7 +7,9 @@
 #include <cmath>
 #include <random>
 
+#include "core/cpu_features.h"
 #include "grad_check.h"
+#include "kernels/kernels.h"
 #include "ops/mla.h"
 #include "ops/ops.h"
 
@@ -66,6 +68,29 @@ void check_layout(const ops::MlaShape& s, int64_t block, bool representable) {
           << "T=" << T << " at " << i;
       ASSERT_NEAR(no_copy.ptr<float>()[i], want.ptr<float>()[i], 2e-5 * scale)
           << "T=" << T << " at " << i;
+    }
+    // With bf16 dot products, as linear's: fp8 decode rows round the activations times the
+    // block scales to bf16 where the CPU has the kernel (8 significant bits), else stay exact.
+    // The query is scaled down first: these weights (up to 45) make scores of hundreds, whose
+    // softmax a rounding of the query moves from one position to another.
+    for (int64_t i = 0; i < q.numel(); ++i) q.ptr<float>()[i] *= 1.0f / 64;
+    const Tensor mild = ops::mla_absorbed(q, kv_b, s, spans, pos, &key_t);
+    ops::set_fast_bf16(true);
+    const Tensor fast = ops::mla_absorbed(q, kv_b, s, spans, pos, &key_t);
+    ops::set_fast_bf16(false);
+    const bool rounds =
+        kernels::kernels().isa == kernels::Isa::Avx512 && cpu_features().has_avx512_fp8_bf16();
+    double mild_scale = 0;
+    for (int64_t i = 0; i < mild.numel(); ++i)
+      mild_scale = std::max<double>(mild_scale, std::fabs(mild.ptr<float>()[i]));
+    int64_t differ = 0;
+    for (int64_t i = 0; i < mild.numel(); ++i) {
+      ASSERT_NEAR(fast.ptr<float>()[i], mild.ptr<float>()[i], 1e-2 * mild_scale)
+          << "T=" << T << " at " << i;
+      differ += fast.ptr<float>()[i] != mild.ptr<float>()[i];
+    }
+    if (representable) {
+      EXPECT_EQ(differ > 0, rounds) << "T=" << T;
     }
   }
 }

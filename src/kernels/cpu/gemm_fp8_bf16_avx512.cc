@@ -25,10 +25,11 @@ namespace {
 constexpr int kRows = 4;       // W rows per tile, each its own stream (as the exact kernel)
 constexpr int64_t kStep = 64;  // W bytes per row and step; X rows are padded to a multiple
 // How far ahead each W row is fetched, in bytes: into L2 kL2Ahead ahead for any M, and for two or
-// more X rows also into L1 kL1Ahead ahead. Zen 4, kernels_bench --dtype f8_e4m3+bf16 --shape 4,2
-// (from memory, GB/s of fp8): one X row 20.5-21.0 without fetching ahead, 24.9-26.1 with the L2
-// fetch (4 rounds; another minute 22-23 -> 28-29.6), 16-23 with the L1 fetch alone at 512-2048
-// bytes; 2 and 4 rows 15.9-16.6 -> 17.9-18.2 with the L1 fetch, unchanged by the L2 fetch.
+// more X rows also into L1 kL1Ahead ahead. Zen 4, kernels_bench --dtype f8_e4m3+bf16 --m 1,2,4
+// --shape 4,2 (from memory, GB/s of fp8), binaries without and with the L2 fetch interleaved, 3
+// rounds: one X row 23.2-25.7 -> 24.4-29.0, 2 rows 20.3-21.5 -> 24.9-27.1, 4 rows 15.3-18.9 ->
+// 20.9-22.0. Before it, the L1 fetch had lifted 2 and 4 rows (15.9-16.6 -> 17.9-18.2 at M = 4)
+// and lost 0-10% at one row.
 constexpr int64_t kL2Ahead = 4096, kL1Ahead = 512;
 static_assert(kFp8FusedMaxM <= 4, "rows_bf16 is instantiated for 1 to 4 X rows");
 
@@ -58,7 +59,7 @@ const Fp8Bf16Tables& tables() {
 // else those past K read as 0, whose bf16 is 0) against the M X rows. Unpacking the looked-up low
 // and high bytes pairs weights [0, 8) and [8, 16) of each 16-byte lane into two vectors of bf16
 // (the first holding weights 0-7, 16-23, 32-39, 48-55 of the 64, the second the rest), which is
-// the order x_bf16_group wrote X in.
+// the order x_bf16_64 writes X in.
 template <int M, int R, bool kFull>
 inline void bf16_step(const uint8_t* const* w, int64_t k, int64_t K, const uint16_t* xb,
                       int64_t kpad, const __m512i (&t)[4], __m512 (&acc)[M][R]) {
@@ -82,7 +83,7 @@ inline void bf16_step(const uint8_t* const* w, int64_t k, int64_t K, const uint1
 }
 
 // Y[m, n + r * stride] for the R W rows n + r * stride and the M X rows of xb (bf16, rows kpad
-// apart, in x_bf16_group's order, zero past K).
+// apart, in x_bf16_64's order, zero past K).
 template <int M, int R>
 void rows_bf16(const GemmParams& p, int64_t n, int64_t stride, const uint16_t* xb, int64_t kpad,
                const __m512i (&t)[4]) {
