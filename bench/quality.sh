@@ -15,7 +15,8 @@
 # q8_0-fast, q4_k_m, q4_k_m-fast, q4_0 (-fast: with bf16 dot products, which quantized weights
 # use for 48 or more rows where the CPU has them); then, for the two Qwen2 models, on bf16
 # copies, r1's bf16 dot products against PyTorch's bf16 inference (bench/quality_vs_torch.py,
-# needs python3-torch).
+# needs python3-torch); last, text-moe stored as DeepSeek's fp8 checkpoints are, scored one token
+# at a time (--decode), where fp8 weights take bf16 dot products.
 #
 # Usage: bench/quality.sh [--tokens 4096] [--window 512]
 # Environment: R1_BENCH_DIR (default /tmp/r1bench-quality), R1_BIN (default build/r1),
@@ -27,7 +28,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --tokens) TOKENS="$2"; shift 2 ;;
     --window) WINDOW="$2"; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
