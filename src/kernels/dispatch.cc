@@ -49,8 +49,10 @@ void gemm_entry(const GemmParams& p) {
         ns::attn_values                                                                          \
   }
 
-// fp8 W with bf16_dot on AVX-512: its kernel where the CPU has the byte permutes it needs.
+// fp8 W with bf16_dot on AVX-512: kFp8Bf16PanelMinM rows or more through bf16 panels; fewer
+// through its fused kernel where the CPU has the byte permutes it needs.
 void avx512_fp8_bf16(const GemmParams& p) {
+  if (p.M >= kFp8Bf16PanelMinM) return avx512::gemm_fp8_packed(p);
   if (cpu_features().has_avx512_fp8_bf16()) return avx512::gemm_fp8_bf16(p);
   ref::gemm(p);
 }

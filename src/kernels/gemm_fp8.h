@@ -18,6 +18,12 @@ void gemm_fp8(const GemmParams& p, GemmFn gemm_f32, ToF32Fn to_f32, GemmFn fused
 
 // The largest M the fused kernels take (each widened W vector is used by every X row).
 constexpr int64_t kFp8FusedMaxM = 4;
+// With bf16_dot (kernels.h): from this many X rows on, W times its scales is rounded to bf16 in
+// panels shared by all rows; fewer rows take X times the scales rounded, through the fused bf16
+// kernel in passes of kFp8FusedMaxM rows. Where they cross, Zen 4, one thread (kernels_bench
+// --dtype f8_e4m3+bf16 --shape 4,1, GFLOP/s, fused passes against panels): M = 8 121-174 vs 36-39,
+// 32 175 vs 99-103, 96 155-169 vs 144-161, 128 165-172 vs 163-174, 256 167-173 vs 188-194.
+constexpr int64_t kFp8Bf16PanelMinM = 128;
 
 // How the fused kernels widen fp8 bytes to f32. F16: through f16 (the e4m3 value times 2^-8, made
 // from the sign-extended byte and widened with vcvtph2ps; subnormal codes become f16 subnormals,

@@ -23,10 +23,13 @@ const char* isa_name(Isa isa);
 //   bf16 W with bf16_dot: X is first rounded to bf16 (round to nearest even), then products
 //     summed in f32. This is what bf16 hardware dot products (vdpbf16ps) compute: about twice the
 //     arithmetic rate, for results within bf16 rounding of the exact ones.
-//   fp8 W with bf16_dot: X times the weights' block scale (in f32) rounded to bf16, times the
-//     fp8 value (exact in bf16), products summed in f32: the block scales go on X, as the fused
-//     decode kernels apply them, so only X is rounded (DeepSeek-V3's own inference code rounds
-//     both W times its scale and X to bf16, or with its fp8 GEMM quantizes X to e4m3 per 128).
+//   fp8 W with bf16_dot, M < kFp8Bf16PanelMinM (kernels/gemm_fp8.h): X times the weights'
+//     block scale (in f32) rounded to bf16, times the fp8 value (exact in bf16), products summed
+//     in f32: the block scales go on X, as the fused decode kernels apply them, so only X is
+//     rounded. More rows (long prompts): W times its block scale (in f32) and X each rounded to
+//     bf16, products summed in f32 (bf16 panels, each shared by all rows), which is how
+//     DeepSeek-V3's own inference code computes with its default bf16 GEMM (its fp8 GEMM quantizes
+//     X to e4m3 per 128 instead).
 //   f32 W with bf16_dot (training's --bf16-matmul): X and W both rounded to bf16, then products
 //     summed in f32; transposed operands and accumulation allowed (below).
 //   Q8_0 W (rows of whole 32-blocks; ldw in elements): each X row is quantized per block of 32

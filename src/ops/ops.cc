@@ -107,15 +107,15 @@ std::atomic<bool> g_fast_bf16{false}, g_bf16_matmul{false};
 // Whether products of M rows with W of this dtype use bf16 dot products (GemmParams::bf16_dot).
 // Q8_0 and the packed 4-6-bit layouts take them from kBlockBf16MinRows rows on, where the AVX-512
 // kernels' bf16 panels (each dequantized once for all rows) outrun their int8 dot products; fewer
-// rows (decode) stay on the int8 kernels, which read less per weight. fp8 takes them for up to
-// kFp8FusedMaxM rows (decode), where its bf16 kernel reads W once; more rows stay on the exact
-// panels.
+// rows (decode) stay on the int8 kernels, which read less per weight. fp8 takes them for any
+// number of rows on AVX-512: below kFp8Bf16PanelMinM rows through its fused bf16 kernel where
+// the CPU has it, from there on through bf16 panels.
 bool uses_bf16_dot(DType wtype, bool bf16_dot, int64_t M) {
   if (!bf16_dot) return false;
   if (wtype == DType::BF16 || (wtype == DType::F32 && bf16_matmul())) return true;
   if (wtype == DType::F8_E4M3)
-    return M <= kernels::kFp8FusedMaxM && K().isa == kernels::Isa::Avx512 &&
-           cpu_features().has_avx512_fp8_bf16();
+    return K().isa == kernels::Isa::Avx512 &&
+           (M >= kernels::kFp8Bf16PanelMinM || cpu_features().has_avx512_fp8_bf16());
   return (wtype == DType::Q8_0 || is_packed_type(wtype)) && M >= kBlockBf16MinRows &&
          K().isa == kernels::Isa::Avx512;
 }
@@ -321,8 +321,8 @@ Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias, bool bf16_do
       K().quantize_x_q8(x.ptr<float>() + m * Kdim, Kdim, xq.data() + m * Kdim, xd.data() + m * nb);
   }
   const bool no_nan = fp8_no_nan(w);
-  // (fp8's bf16 kernel rounds X times the block scales itself.)
-  const Bf16X xb = bf16 && w.w.dtype != DType::F8_E4M3
+  // (fp8's fused kernel rounds X times the block scales itself.)
+  const Bf16X xb = bf16 && (w.w.dtype != DType::F8_E4M3 || M >= kernels::kFp8Bf16PanelMinM)
                        ? bf16_x(x.ptr<float>(), Kdim, false, M, Kdim, M * N * Kdim)
                        : Bf16X{};
   auto run = [&](int64_t n0, int64_t n1) {

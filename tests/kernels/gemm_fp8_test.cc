@@ -97,19 +97,24 @@ TEST(GemmFp8, MatchesReference) {
   EXPECT_GT(kFp8FusedMaxM, 0);
 }
 
-// bf16_dot (X times the block scale rounded to bf16, kernels.h): the AVX-512 bf16 kernel for
-// 1 to 4 X rows and more in passes of 4, the reference elsewhere.
+// bf16_dot (kernels.h): below kFp8Bf16PanelMinM X rows X times the block scale rounded to bf16
+// (the AVX-512 fused bf16 kernel, in passes of 4 rows), from there on W times its scale and X
+// rounded (the AVX-512 bf16 panels); the reference elsewhere.
 TEST(GemmFp8, Bf16DotMatchesReference) {
   for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
     if (!isa_supported(isa)) continue;
     uint32_t seed = 100;
-    for (int64_t M : {1, 2, 3, 4, 5, 9})
+    for (int64_t M : {1, 2, 3, 4, 5, 9, 40})
       for (int64_t K : {1, 15, 64, 144, 300})  // partial k blocks and 64-byte steps
         for (auto [bn, bk] : {std::pair<int64_t, int64_t>{128, 128}, {16, 16}, {7, 24}}) {
           check(isa, M, K, 150, bn, bk, seed++, /*bf16_dot=*/true);
           if (HasFatalFailure()) return;
         }
     check(isa, 3, 7168, 260, 128, 128, seed++, /*bf16_dot=*/true);  // DeepSeek's K
+    if (HasFatalFailure()) return;
+    check(isa, 17, 1100, 300, 128, 128, seed++, /*bf16_dot=*/true);
+    if (HasFatalFailure()) return;
+    check(isa, kFp8Bf16PanelMinM, 1100, 300, 128, 128, seed++, /*bf16_dot=*/true);  // panels
     if (HasFatalFailure()) return;
     for (int64_t M : {1, 2, 3, 4})  // MLA's transposed key half: K = block_k = nope
       for (int64_t K : {48, 64, 128}) {
@@ -123,9 +128,9 @@ TEST(GemmFp8, Bf16DotMatchesReference) {
 // widening and by the bf16 kernel: with K = 1 each output is one product, x * s * w, which the
 // reference computes exactly too (x and s powers of two). X = 2^40 and 2^-40 put the products
 // near neither f32 limit but far from 1, where a wrong power of two in the scaling would show.
-// X values between bf16 values (products still exact in f32) show, with bf16_dot, that x * s is
-// rounded as the reference rounds it (to nearest, ties to even: 1 + 2^-10 down, 1 + 2^-8 a tie down
-// to 1, 1 + 3 2^-8 a tie up).
+// X values between bf16 values (products still exact in f32) show, with bf16_dot, that x * s (x
+// with the panels, kFp8Bf16PanelMinM rows on) is rounded as the reference rounds it (to nearest,
+// ties to even: 1 + 2^-10 down, 1 + 2^-8 a tie down to 1, 1 + 3 2^-8 a tie up).
 TEST(GemmFp8, EveryCodeExactByEitherWidening) {
   std::vector<uint8_t> w;
   for (int c = 0; c < 256; ++c)
@@ -134,7 +139,7 @@ TEST(GemmFp8, EveryCodeExactByEitherWidening) {
   const std::vector<float> scale((N + 127) / 128, 0.25f);
   for (bool bf16_dot : {false, true})
     for (float xv : {1.0f, 0x1p40f, 0x1p-40f, 1.0f + 0x1p-10f, 1.0f + 0x1p-8f, 1.0f + 0x3p-8f})
-      for (int64_t M : {1, 2, 4}) {
+      for (int64_t M : {int64_t{1}, int64_t{2}, int64_t{4}, int64_t{5}, kFp8Bf16PanelMinM}) {
         const std::vector<float> x(M, xv);
         std::vector<float> want(M * N), got(M * N);
         GemmParams p = fp8_params(M, 1, 0, N, x.data(), 1, w.data(), 1, scale.data(), 1, N);
@@ -160,6 +165,32 @@ TEST(GemmFp8, EveryCodeExactByEitherWidening) {
           }
         }
       }
+}
+
+// Which operand bf16_dot rounds: with one column, x = 1, the code 0x39 (1.125) and a scale of 0.3
+// (not a power of two), fewer than kFp8Bf16PanelMinM rows give bf16(0.3) * 1.125 (X times the
+// scale rounded), more rows bf16(0.3 * 1.125) (W times the scale rounded): 0.338379 against
+// 0.337891.
+TEST(GemmFp8, Bf16DotRoundsXTimesScaleForFewRowsAndWTimesScaleForMore) {
+  const uint8_t w = 0x39;
+  const float scale = 0.3f;
+  const float few = bf16_to_f32(f32_to_bf16(scale)) * 1.125f;
+  const float more = bf16_to_f32(f32_to_bf16(scale * 1.125f));
+  ASSERT_NE(few, more);
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+    if (!isa_supported(isa)) continue;
+    for (int64_t M : {int64_t{1}, int64_t{4}, int64_t{5}, int64_t{9}, kFp8Bf16PanelMinM - 1,
+                      kFp8Bf16PanelMinM, kFp8Bf16PanelMinM + 3}) {
+      const std::vector<float> x(M, 1.0f);
+      std::vector<float> y(M, 0.0f);
+      GemmParams p = fp8_params(M, 1, 0, 1, x.data(), 1, &w, 1, &scale, 1, 1);
+      p.bf16_dot = true;
+      p.y = y.data();
+      kernels_for(isa).gemm(p);
+      for (int64_t m = 0; m < M; ++m)
+        ASSERT_EQ(y[m], M < kFp8Bf16PanelMinM ? few : more) << isa_name(isa) << " M=" << M;
+    }
+  }
 }
 
 // The two ways of widening give the same bits on a whole GEMM (their powers of two change no
@@ -204,7 +235,8 @@ TEST(GemmFp8, NaNWeightGivesNaN) {
   std::vector<float> scale(((N + 127) / 128) * 3, 0.5f);
   for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
     if (!isa_supported(isa)) continue;
-    for (int64_t M : {1, 3, 4, 5, 17})
+    for (int64_t M :
+         {int64_t{1}, int64_t{3}, int64_t{4}, int64_t{5}, int64_t{17}, kFp8Bf16PanelMinM})
       for (int way = 0; way < 3; ++way) {  // the two ways of widening, then bf16_dot
         WidenScope scope(kWidens[way % 2]);
         std::vector<float> x(M * K, 1.0f), y(M * N, 0.0f);

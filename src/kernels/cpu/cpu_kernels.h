@@ -80,8 +80,9 @@ namespace avx512 {
 R1_DECLARE_KERNELS
 // fp8 W, M <= kFp8FusedMaxM: fused dequantization (kernels/cpu/gemm_fp8_avx512.cc).
 void gemm_fp8_small_m(const GemmParams& p);
-// fp8 W with bf16_dot, fused as gemm_fp8_small_m, any M (W read once per kFp8FusedMaxM X rows);
-// needs AVX512-VBMI on top of the AVX-512 set (kernels/cpu/gemm_fp8_bf16_avx512.cc).
+// fp8 W with bf16_dot, M < kFp8Bf16PanelMinM, fused as gemm_fp8_small_m, in passes of
+// kFp8FusedMaxM rows (more rows go to gemm_fp8_packed's bf16 panels, kernels.h); needs
+// AVX512-VBMI on top of the AVX-512 set (kernels/cpu/gemm_fp8_bf16_avx512.cc).
 void gemm_fp8_bf16(const GemmParams& p);
 // Q8_0 or Q8_0_R8 W through the packed f32 panels (gemm_avx512.cc): the weights widened exactly
 // once per panel, X's rows kept in f32 (no int8 quantization of X). gemm_q8_0 / gemm_r8 take it

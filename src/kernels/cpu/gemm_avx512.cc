@@ -289,10 +289,11 @@ constexpr int64_t kMc = 512;                    // X rows per chunk (bounds the 
 
 #include "kernels/cpu/transpose16_avx512.inc"
 
-// Whether the panels hold bf16 pairs for vdpbf16ps: bf16 W, or f32 or block-quantized W rounded
-// to bf16 (bf16_dot).
+// Whether the panels hold bf16 pairs for vdpbf16ps: bf16 W, or f32, fp8 (times its scales) or
+// block-quantized W rounded to bf16 (bf16_dot).
 bool bf16_panels(const GemmParams& p) {
-  return p.bf16_dot && (p.wtype == DType::BF16 || p.wtype == DType::F32 || is_block_type(p.wtype));
+  return p.bf16_dot && (p.wtype == DType::BF16 || p.wtype == DType::F32 ||
+                        p.wtype == DType::F8_E4M3 || is_block_type(p.wtype));
 }
 
 // Weights [k, k + 32) (one chunk) of a Q8_0 or plain K-quant row as 16 bf16 pairs.
@@ -324,8 +325,8 @@ __m512i block_chunk_pairs(DType t, const char* row, int64_t k) {
 // Panel j starts at dst + j * steps * kNr (steps = kc, or ceil(kc/2) for bf16). Q8_0 W (k0 and
 // kc whole 32-blocks) goes to f32 panels, each weight d * q widened exactly (an f16 scale times
 // an integer of 7 bits fits f32's 24-bit significand); fp8 W goes to f32 panels as the value
-// times its block's scale, rounded once (as ref::to_f32 then the multiply). With bf16_dot, block
-// types go to bf16 pairs of their f32 values (kernels.h), the packed layouts through
+// times its block's scale, rounded once (as ref::to_f32 then the multiply). With bf16_dot, fp8
+// and block types go to bf16 pairs of their f32 values (kernels.h), the packed layouts through
 // pack_packed_bf16.
 void pack_w(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t kc, uint32_t* dst) {
   if (p.w_trans) {  // f32, k-major: each panel row is a (masked) copy of 32 columns
@@ -377,9 +378,25 @@ void pack_w(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t k
     for (int64_t s = 0; s < steps; s += 16) {  // 16 k steps at a time
       const int64_t k = k0 + (bf16 ? 2 * s : s);
       const int64_t k_left = k0 + kc - k;  // elements of this row left in the block
-      // fp8: the k blocks of these 16 columns (one, unless block_k is not a multiple of 16)
-      const int64_t kb0 = fp8 ? k / p.block_k : 0;
-      const int64_t kb1 = fp8 ? (k + (k_left < 16 ? k_left : 16) - 1) / p.block_k : 0;
+      // fp8: row i's 16 values from column k + off (those past the block read as 0) times 2^-8
+      // (kernels/cpu/fp8_avx512.h), times its block scales * 2^8: the value times its scale,
+      // rounded once (as ref::to_f32 then the multiply).
+      auto fp8_scaled16 = [&](int i, int64_t off) {
+        const int64_t kk = k + off, left = std::clamp<int64_t>(k_left - off, 0, 16);
+        if (left == 0) return _mm512_setzero_ps();
+        const float* srow = scale_row[i];
+        __m512 sc;
+        if (kk / p.block_k == (kk + left - 1) / p.block_k) {  // one k block (DeepSeek: always)
+          sc = _mm512_set1_ps(srow[kk / p.block_k] * 256.0f);
+        } else {
+          alignas(64) float lane[16];
+          for (int64_t l = 0; l < 16; ++l)
+            lane[l] = srow[std::min(kk + l, p.K - 1) / p.block_k] * 256.0f;
+          sc = _mm512_load_ps(lane);
+        }
+        const uint8_t* row = reinterpret_cast<const uint8_t*>(wbase) + (n0 + g + i) * p.ldw + kk;
+        return _mm512_mul_ps(fp8x16_times_2m8(row, mask16(left)), sc);
+      };
       __m512i r[16];
 #pragma GCC unroll 16
       for (int i = 0; i < 16; ++i) {
@@ -400,19 +417,9 @@ void pack_w(const GemmParams& p, int64_t n0, int64_t rows, int64_t k0, int64_t k
                                                    _mm512_set1_ps(_cvtsh_ss(h))));
           continue;
         }
-        if (fp8) {  // the value times 2^-8 (kernels/cpu/fp8_avx512.h), times scale * 2^8
-          const uint8_t* row = reinterpret_cast<const uint8_t*>(wbase) + (n0 + g + i) * p.ldw + k;
-          __m512 sc;
-          if (kb0 == kb1) {
-            sc = _mm512_set1_ps(scale_row[i][kb0] * 256.0f);
-          } else {
-            alignas(64) float lane[16];
-            for (int64_t l = 0; l < 16; ++l)
-              lane[l] = scale_row[i][std::min(k + l, p.K - 1) / p.block_k] * 256.0f;
-            sc = _mm512_load_ps(lane);
-          }
-          r[i] = _mm512_castps_si512(
-              _mm512_mul_ps(fp8x16_times_2m8(row, mask16(k_left < 16 ? k_left : 16)), sc));
+        if (fp8) {  // f32 values, or with bf16_dot 32 of them rounded to 16 bf16 pairs
+          r[i] = bf16 ? (__m512i)_mm512_cvtne2ps_pbh(fp8_scaled16(i, 16), fp8_scaled16(i, 0))
+                      : _mm512_castps_si512(fp8_scaled16(i, 0));
           continue;
         }
         const char* row = wbase + ((n0 + g + i) * p.ldw + k) * static_cast<int64_t>(es);

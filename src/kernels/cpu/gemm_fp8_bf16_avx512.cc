@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/error.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/gemm_fp8.h"
 
@@ -188,9 +189,11 @@ void groups_bf16(const GemmParams& p, int64_t kpad) {
 }  // namespace
 
 void gemm_fp8_bf16(const GemmParams& p) {
+  if (p.M >= kFp8Bf16PanelMinM) fail_internal("gemm_fp8_bf16: ", p.M, " rows (bf16 panels)");
   const int64_t kpad = (p.K + kStep - 1) / kStep * kStep;
-  // Up to kFp8FusedMaxM X rows per pass over W: more rows read W again for each further group
-  // of them (ops asks for this kernel only for few rows: ops.cc, uses_bf16_dot).
+  // kFp8FusedMaxM X rows per pass over W, each pass bound by the vector pipes more than by
+  // memory (the fetch ahead keeps W streaming): up to kFp8Bf16PanelMinM rows that outruns
+  // packing W into panels (kernels/gemm_fp8.h).
   for (int64_t m0 = 0; m0 < p.M; m0 += kFp8FusedMaxM) {
     GemmParams q = p;
     q.M = std::min(kFp8FusedMaxM, p.M - m0);

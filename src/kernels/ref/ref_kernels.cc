@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/quant.h"
 #include "core/quant_pack.h"
+#include "kernels/gemm_fp8.h"
 #include "kernels/ref/ref.h"
 
 namespace r1::kernels::ref {
@@ -146,8 +147,11 @@ void gemm(const GemmParams& p) {
         if (bf16_dot && p.wtype == DType::F32) wk = bf16_to_f32(f32_to_bf16(wk));
         if (p.wtype == DType::F8_E4M3) {
           const float s = p.w_scale[(n / p.block_n) * p.ld_scale + k / p.block_k];
-          if (p.bf16_dot) {
-            xk = bf16_to_f32(f32_to_bf16(xk * s));  // bf16 dot: X times the scale, rounded
+          if (p.bf16_dot && p.M < kFp8Bf16PanelMinM) {
+            xk = bf16_to_f32(f32_to_bf16(xk * s));  // bf16 dot: X times the scale rounded
+          } else if (p.bf16_dot) {  // many rows (panels): W times the scale, and X, rounded
+            xk = bf16_to_f32(f32_to_bf16(xk));
+            wk = bf16_to_f32(f32_to_bf16(wk * s));
           } else {
             wk *= s;
           }
