@@ -155,9 +155,9 @@ for pair in "models/r1-arith:$DIR/arith-test.jsonl:$DIR/r1-arith-bf16" \
     --tokens "$TOKENS" --r1 "$R1_BIN"
 done
 
-# The fp8 copy, scored one token at a time (--decode: fp8 takes bf16 dot products only for
-# decode's few rows): its reference is the exact path over the fp8 weights; stored-fast is r1's
-# fp8 route with bf16 dot products (X times the block scales rounded to bf16), bf16 / bf16-fast
+# The fp8 copy, scored one token at a time (--decode, as generation computes it): its reference is
+# the exact path over the fp8 weights; stored-fast is r1's fp8 route with bf16 dot products (for
+# one row: X times the block scales rounded to bf16), bf16 / bf16-fast
 # the weights times their scales rounded to bf16 (as bf16 inference dequantizes them), without /
 # with X rounded too.
 echo

@@ -5,8 +5,9 @@
 // position has at least half a window of context). Per format: mean and 99th-percentile
 // KL(reference || format), top-1 agreement with the reference, and the perplexity of the text.
 // Each window runs as one prompt, or with --decode its scored positions one token at a time, as
-// generation computes them (the kernels differ with the number of rows: fp8 weights take bf16
-// dot products only for decode's few rows, quantized weights only for prompts).
+// generation computes them (the kernels differ with the number of rows: fp8 weights with bf16 dot
+// products round the activations times the scales for fewer than 128 rows and the weights times
+// their scales for more, quantized weights take bf16 dot products only for prompts).
 #pragma once
 
 #include <string>

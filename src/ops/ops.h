@@ -46,9 +46,10 @@ struct Weight {
 // Numerics: weights are widened exactly and activations stay f32, whatever the dtype. With
 // set_fast_bf16(true), bf16 weights instead use the kernels' bf16 dot products, which round the
 // activations to bf16 first (kernels.h GemmParams::bf16_dot): about twice the prefill arithmetic
-// rate, results within bf16 rounding. So do fp8 weights for up to kFp8FusedMaxM rows (decode;
-// the activations times the block scales rounded) and block-quantized weights for 48 rows or
-// more (prompts; instead of 8-bit activations): uses_bf16_dot in ops.cc.
+// rate, results within bf16 rounding. So do fp8 weights (the activations times the block scales
+// rounded below kFp8Bf16PanelMinM rows, the weights times their scales from there on: kernels.h)
+// and block-quantized weights for 48 rows or more (prompts; instead of 8-bit activations):
+// uses_bf16_dot in ops.cc.
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias = nullptr);
 Tensor linear(const Tensor& x, const Weight& w, const Tensor* bias = nullptr);
 // As linear, with bf16 dot products for bf16 W only when `bf16_dot`, whatever set_fast_bf16 says

@@ -1,5 +1,6 @@
-// fp8 W with bf16_dot (kernels.h), AVX-512 with VBMI: the decode kernel for DeepSeek-V3's fp8
-// weights on CPUs whose bf16 dot products are fast. As in the exact fused kernel
+// fp8 W with bf16_dot (kernels.h), AVX-512 with VBMI, fewer than kFp8Bf16PanelMinM X rows: the
+// kernel for DeepSeek-V3's fp8 weights in decode and short prompts on CPUs whose bf16 dot products
+// are fast. As in the exact fused kernel
 // (gemm_fp8_avx512.cc) the block scales go on X, once per block_n group of W rows; here X times
 // its scale is then rounded to bf16, and each e4m3 byte becomes its exact bf16 value by two
 // 128-entry byte lookups (vpermi2b: the value's low and high byte, the sign or-ed in), so that
