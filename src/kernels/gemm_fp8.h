@@ -1,6 +1,7 @@
-// fp8 (e4m3, block-scaled) GEMM for every ISA. Small M (decode) on AVX2 and AVX-512 runs a fused
-// kernel that reads fp8 W once, widening it in registers, with the block scales applied to X;
-// larger M on AVX-512 packs W straight into the f32 GEMM's panels, scaled as it goes. Otherwise
+// fp8 (e4m3, block-scaled) GEMM for every ISA. Small M (decode, and in passes short prompts and
+// experts' rows) on AVX2 and AVX-512 runs a fused kernel that reads fp8 W once per pass, widening
+// it in registers, with the block scales applied to X; larger M on AVX-512 packs W straight into
+// the f32 GEMM's panels, scaled as it goes. Otherwise
 // panels of W rows are widened with their scales into a buffer of about 1 MB for the ISA's f32
 // GEMM. Either way the matrix is never converted whole.
 #pragma once
@@ -18,6 +19,12 @@ void gemm_fp8(const GemmParams& p, GemmFn gemm_f32, ToF32Fn to_f32, GemmFn fused
 
 // The largest M the fused kernels take (each widened W vector is used by every X row).
 constexpr int64_t kFp8FusedMaxM = 4;
+// Below this many X rows the fused kernels run in passes of kFp8FusedMaxM rows (each pass
+// reading W again, bound more by the vector pipes than by memory) rather than packing W into
+// panels per call: AVX-512 on Zen 4, one thread (kernels_bench --dtype f8_e4m3 --shape 4,1,
+// GFLOP/s, passes against panels): M = 8 89-104 vs 29-32, 16 95-106 vs 39-47, 32 95-106 vs
+// 57-69, 64 94-107 vs 67-86, 128 96-107 vs 94-98. Not measured on Intel.
+constexpr int64_t kFp8PassesBelowM = 64;
 // With bf16_dot (kernels.h): from this many X rows on, W times its scales is rounded to bf16 in
 // panels shared by all rows; fewer rows take X times the scales rounded, through the fused bf16
 // kernel in passes of kFp8FusedMaxM rows. Where they cross, Zen 4, one thread (kernels_bench
