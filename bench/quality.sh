@@ -76,70 +76,52 @@ if [ ! -f "$MOE_MODEL/model.safetensors" ]; then
     --seq-len 512 --batch-tokens 8192 --epochs 3 --lr 3e-3 --log-every 20 >&2
 fi
 
-# bf16 copies (every tensor rounded to bf16, as a bf16 checkpoint on the Hub is stored).
-to_bf16() {
-  local src=$1 dst=$2
+# Copies of a model folder as another checkpoint would store it: copy_as bf16 SRC DST rounds every
+# tensor to bf16 (as a bf16 checkpoint on the Hub is stored); copy_as fp8 SRC DST stores the
+# DeepSeek-V3-architecture model as DeepSeek's checkpoints are: every projection (*_proj.weight:
+# attention, dense MLP, experts) as e4m3 codes with f32 128 x 128 block scales (scale_inv = amax
+# / 448, the codes rounded to nearest, tools/reference's encoder), everything else (embeddings,
+# lm_head, norms, the router) bf16 but the router's correction bias (f32).
+copy_as() {
+  local format=$1 src=$2 dst=$3
   [ -f "$dst/model.safetensors" ] && return 0
   mkdir -p "$dst"
   cp "$src"/*.json "$dst/"
-  "$PYTHON" - "$src" "$dst" <<'PY'
-import json, sys
-sys.path.insert(0, "tools/reference")
-import safetensors_io, torch
-src, dst = sys.argv[1], sys.argv[2]
-w = safetensors_io.read_folder(src)
-safetensors_io.write_file(f"{dst}/model.safetensors",
-                          {k: v.to(torch.bfloat16).contiguous() for k, v in w.items()})
-c = json.load(open(f"{dst}/config.json"))
-c["torch_dtype"] = "bfloat16"
-json.dump(c, open(f"{dst}/config.json", "w"), indent=2)
-PY
-}
-# An fp8 copy of the DeepSeek-V3-architecture model, stored as DeepSeek's checkpoints are: every
-# projection (*_proj.weight: attention, dense MLP, experts) as e4m3 codes with f32 128 x 128
-# block scales (scale_inv = amax / 448, the codes rounded to nearest, tools/reference's encoder),
-# everything else (embeddings, lm_head, norms, the router) bf16 but the router's correction bias
-# (f32).
-to_fp8() {
-  local src=$1 dst=$2
-  [ -f "$dst/model.safetensors" ] && return 0
-  mkdir -p "$dst"
-  cp "$src"/*.json "$dst/"
-  "$PYTHON" - "$src" "$dst" <<'PY'
+  "$PYTHON" - "$format" "$src" "$dst" <<'PY'
 import json, sys
 sys.path.insert(0, "tools/reference")
 import deepseek_v3 as ds, safetensors_io, torch
-src, dst = sys.argv[1], sys.argv[2]
+fmt, src, dst = sys.argv[1:4]
 B = ds.BLOCK
 out = {}
 for name, w in safetensors_io.read_folder(src).items():
-    if name.endswith("e_score_correction_bias"):  # f32 in DeepSeek's checkpoints
+    if fmt == "fp8" and name.endswith("e_score_correction_bias"):  # f32 in DeepSeek's checkpoints
         out[name] = w.float().contiguous()
-        continue
-    if not name.endswith("_proj.weight"):
+    elif fmt == "fp8" and name.endswith("_proj.weight"):
+        w = w.float()
+        M, N = w.shape
+        sm, sn = (M + B - 1) // B, (N + B - 1) // B
+        pad = torch.zeros(sm * B, sn * B)
+        pad[:M, :N] = w
+        scale = pad.abs().reshape(sm, B, sn, B).amax(dim=(1, 3)) / 448.0
+        scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+        s = scale.repeat_interleave(B, 0).repeat_interleave(B, 1)[:M, :N]
+        out[name] = ds.fp8_e4m3_encode(w / s)
+        out[name[:-len(".weight")] + ".weight_scale_inv"] = scale.contiguous()
+    else:
         out[name] = w.to(torch.bfloat16).contiguous()
-        continue
-    w = w.float()
-    M, N = w.shape
-    sm, sn = (M + B - 1) // B, (N + B - 1) // B
-    pad = torch.zeros(sm * B, sn * B)
-    pad[:M, :N] = w
-    scale = pad.abs().reshape(sm, B, sn, B).amax(dim=(1, 3)) / 448.0
-    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
-    s = scale.repeat_interleave(B, 0).repeat_interleave(B, 1)[:M, :N]
-    out[name] = ds.fp8_e4m3_encode(w / s)
-    out[name[:-len(".weight")] + ".weight_scale_inv"] = scale.contiguous()
 safetensors_io.write_file(f"{dst}/model.safetensors", out)
 c = json.load(open(f"{dst}/config.json"))
 c["torch_dtype"] = "bfloat16"
-c["quantization_config"] = {"activation_scheme": "dynamic", "fmt": "e4m3", "quant_method": "fp8",
-                            "weight_block_size": [B, B]}
+if fmt == "fp8":
+    c["quantization_config"] = {"activation_scheme": "dynamic", "fmt": "e4m3",
+                                "quant_method": "fp8", "weight_block_size": [B, B]}
 json.dump(c, open(f"{dst}/config.json", "w"), indent=2)
 PY
 }
-to_bf16 models/r1-arith "$DIR/r1-arith-bf16"
-to_bf16 "$TEXT_MODEL" "$DIR/text-3.6M-bf16"
-to_fp8 "$MOE_MODEL" "$DIR/text-moe-fp8"
+copy_as bf16 models/r1-arith "$DIR/r1-arith-bf16"
+copy_as bf16 "$TEXT_MODEL" "$DIR/text-3.6M-bf16"
+copy_as fp8 "$MOE_MODEL" "$DIR/text-moe-fp8"
 
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); $(nproc) cores"
 for pair in "models/r1-arith:$DIR/arith-test.jsonl:$DIR/r1-arith-bf16" \
