@@ -12,16 +12,7 @@ void gemm_fp8(const GemmParams& p, GemmFn gemm_f32, ToF32Fn to_f32, GemmFn fused
   if (fused && p.M <= kFp8FusedMaxM) return fused(p);
   // AVX-512 (which has the packed kernel): passes of kFp8FusedMaxM rows below kFp8PassesBelowM.
   // AVX2 keeps its widened panels from 5 rows on (not measured against passes).
-  if (fused && packed && p.M < kFp8PassesBelowM) {
-    for (int64_t m0 = 0; m0 < p.M; m0 += kFp8FusedMaxM) {
-      GemmParams q = p;
-      q.M = std::min(kFp8FusedMaxM, p.M - m0);
-      q.x = p.x + m0 * p.ldx;
-      q.y = p.y + m0 * p.ldy;
-      fused(q);
-    }
-    return;
-  }
+  if (fused && packed && p.M < kFp8PassesBelowM) return fp8_row_passes(p, fused);
   if (packed) return packed(p);
   const int64_t K = p.K;
   // Rows per panel: about 1 MB of f32 (at K = 7168, 32 rows). 128 KB panels (8 rows there) left
@@ -92,6 +83,16 @@ void fp8_fused_groups(const GemmParams& p, int64_t kpad, float x_scale, Fp8RowsF
       }
     rows(p, g0, g1, xs.data(), kpad);
     g0 = g1;
+  }
+}
+
+void fp8_row_passes(const GemmParams& p, GemmFn fn) {
+  for (int64_t m0 = 0; m0 < p.M; m0 += kFp8FusedMaxM) {
+    GemmParams q = p;
+    q.M = std::min(kFp8FusedMaxM, p.M - m0);
+    q.x = p.x + m0 * p.ldx;
+    q.y = p.y + m0 * p.ldy;
+    fn(q);
   }
 }
 

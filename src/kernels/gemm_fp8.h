@@ -59,6 +59,10 @@ using Fp8RowsFn = void (*)(const GemmParams& p, int64_t n0, int64_t n1, const fl
                            int64_t kpad);
 void fp8_fused_groups(const GemmParams& p, int64_t kpad, float x_scale, Fp8RowsFn rows);
 
+// fn on X's and Y's rows in consecutive groups of at most kFp8FusedMaxM (the fused kernels'
+// passes over W for more rows).
+void fp8_row_passes(const GemmParams& p, GemmFn fn);
+
 // Whether n e4m3 bytes hold a NaN code (s.1111.111).
 bool fp8_has_nan(const uint8_t* row, int64_t n);
 

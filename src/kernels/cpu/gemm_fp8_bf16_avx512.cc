@@ -187,25 +187,24 @@ void groups_bf16(const GemmParams& p, int64_t kpad) {
   }
 }
 
+// Up to kFp8FusedMaxM X rows in one pass over W.
+void pass_bf16(const GemmParams& p) {
+  const int64_t kpad = (p.K + kStep - 1) / kStep * kStep;
+  if (p.block_k % kStep == 0) {
+    groups_bf16(p, kpad);
+  } else {
+    fp8_fused_groups(p, kpad, 1.0f, group_bf16);
+  }
+}
+
 }  // namespace
 
 void gemm_fp8_bf16(const GemmParams& p) {
   if (p.M >= kFp8Bf16PanelMinM) fail_internal("gemm_fp8_bf16: ", p.M, " rows (bf16 panels)");
-  const int64_t kpad = (p.K + kStep - 1) / kStep * kStep;
   // kFp8FusedMaxM X rows per pass over W, each pass bound by the vector pipes more than by
   // memory (the fetch ahead keeps W streaming): up to kFp8Bf16PanelMinM rows that outruns
   // packing W into panels (kernels/gemm_fp8.h).
-  for (int64_t m0 = 0; m0 < p.M; m0 += kFp8FusedMaxM) {
-    GemmParams q = p;
-    q.M = std::min(kFp8FusedMaxM, p.M - m0);
-    q.x = p.x + m0 * p.ldx;
-    q.y = p.y + m0 * p.ldy;
-    if (p.block_k % kStep == 0) {
-      groups_bf16(q, kpad);
-    } else {
-      fp8_fused_groups(q, kpad, 1.0f, group_bf16);
-    }
-  }
+  fp8_row_passes(p, pass_bf16);
 }
 
 }  // namespace r1::kernels::avx512
