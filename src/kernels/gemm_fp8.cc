@@ -10,9 +10,9 @@ namespace r1::kernels {
 
 void gemm_fp8(const GemmParams& p, GemmFn gemm_f32, ToF32Fn to_f32, GemmFn fused, GemmFn packed) {
   if (fused && p.M <= kFp8FusedMaxM) return fused(p);
-  // AVX-512 (which has the packed kernel): passes of kFp8FusedMaxM rows below kFp8PassesBelowM.
-  // AVX2 keeps its widened panels from 5 rows on (not measured against passes).
-  if (fused && packed && p.M < kFp8PassesBelowM) return fp8_row_passes(p, fused);
+  // Passes of kFp8FusedMaxM rows below kFp8PassesBelowM; then packed panels (AVX-512) or W
+  // widened to f32 panels per call (AVX2).
+  if (fused && p.M < kFp8PassesBelowM) return fp8_row_passes(p, fused);
   if (packed) return packed(p);
   const int64_t K = p.K;
   // Rows per panel: about 1 MB of f32 (at K = 7168, 32 rows). 128 KB panels (8 rows there) left

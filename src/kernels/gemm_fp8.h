@@ -23,7 +23,9 @@ constexpr int64_t kFp8FusedMaxM = 4;
 // reading W again, bound more by the vector pipes than by memory) rather than packing W into
 // panels per call: AVX-512 on Zen 4, one thread (kernels_bench --dtype f8_e4m3 --shape 4,1,
 // GFLOP/s, passes against panels): M = 8 89-104 vs 29-32, 16 95-106 vs 39-47, 32 95-106 vs
-// 57-69, 64 94-107 vs 67-86, 128 96-107 vs 94-98. Not measured on Intel.
+// 57-69, 64 94-107 vs 67-86, 128 96-107 vs 94-98. AVX2 on the same CPU (--isa avx2, against its
+// f32 panels): M = 8 75-78 vs 34-39, 16 76-80 vs 45-52, 32 76-80 vs 47-62, 63 74-81 vs 80-81.
+// Not measured on Intel.
 constexpr int64_t kFp8PassesBelowM = 64;
 // With bf16_dot (kernels.h): from this many X rows on, W times its scales is rounded to bf16 in
 // panels shared by all rows; fewer rows take X times the scales rounded, through the fused bf16
