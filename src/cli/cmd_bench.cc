@@ -134,6 +134,7 @@ int run_bench(Args& args) {
   int64_t batch = args.take_int("--batch", 1, 1, kMaxBatch);
   bool as_json = args.take_bool("--json");
   bool skip_bw = args.take_bool("--no-bandwidth");
+  bool skip_mtp = args.take_bool("--no-mtp");
   if (args.take_bool("--dry-run")) {
     std::string dir = resolve_model_dir(args.take("--model", "-m"));
     take_threads(args);
@@ -217,7 +218,7 @@ int run_bench(Args& args) {
   // MTP speculative decoding next to plain decoding: greedy, the same G tokens.
   runtime::SpeculativeStats spec;
   double plain_s = 0;
-  if (ds && ds->has_mtp()) {
+  if (ds && ds->has_mtp() && !skip_mtp) {
     runtime::GenRequest r;
     r.prompt = prompt;
     r.sampling.temperature = 0;
@@ -278,6 +279,8 @@ R1_COMMAND({"bench",
             "  --batch B            sequences decoded together (default 1)\n"
             "  --reps R             timed repetitions after one warm-up; median (default 3)\n"
             "  --no-bandwidth       skip the memory bandwidth measurement\n"
+            "  --no-mtp             DeepSeek-V3 with an MTP layer: skip the comparison of MTP\n"
+            "                       speculative decoding with plain greedy decoding\n"
             "  --dry-run            from config.json alone (a GGUF file: and its header's\n"
             "                       tensor types): memory needed (weights by dtype, KV cache\n"
             "                       per 1K tokens), activated parameters per token and the\n"
@@ -297,7 +300,7 @@ R1_COMMAND({"bench",
             "  --ctx-window N       tokens per window, BOS first (default 512)\n"
             "  --quality-tokens N   positions to score (default 4096)\n",
             {"--json", "--mmap", "--no-mmap", "--fast-bf16", "--exact", "--no-bandwidth",
-             "--dry-run", "--decode"},
+             "--dry-run", "--decode", "--no-mtp"},
             run_bench,
             kModelFlags});
 

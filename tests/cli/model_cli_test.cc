@@ -129,6 +129,25 @@ TEST(BenchCli, ReportsSpeedsAndBytes) {
   EXPECT_EQ(o["kv_bytes_per_token"], 2 * 2 * 2 * 16 * 4);
 }
 
+TEST(BenchCli, ComparesMtpUnlessAskedNotTo) {
+  const std::string args = "bench -m " + fixture("dsv3-fp8") +
+                           " --prompt-tokens 8 --gen-tokens 6 --reps 1 --no-bandwidth --json";
+  Result with = run_r1(args);
+  ASSERT_EQ(with.code, 0) << with.err;
+  const json w = json::parse(with.out);
+  EXPECT_GT(w["decode_tok_s"].get<double>(), 0);
+  ASSERT_TRUE(w.contains("mtp_tokens_per_step")) << with.out;
+  // 5 tokens after the prefill's first, one or two per verification step.
+  EXPECT_GE(w["mtp_tokens_per_step"].get<double>(), 1.0);
+  EXPECT_LE(w["mtp_tokens_per_step"].get<double>(), 2.0);
+  Result without = run_r1(args + " --no-mtp");
+  ASSERT_EQ(without.code, 0) << without.err;
+  const json o = json::parse(without.out);
+  EXPECT_GT(o["decode_tok_s"].get<double>(), 0);
+  EXPECT_FALSE(o.contains("mtp_tokens_per_step")) << without.out;
+  EXPECT_FALSE(o.contains("mtp_speedup")) << without.out;
+}
+
 TEST(BenchCli, DryRunCountsParametersInTheirUnit) {
   // models/r1-arith: 1,674,176 parameters (its README, from the safetensors header).
   Result r = run_r1("bench --dry-run -m r1-arith --no-bandwidth");
