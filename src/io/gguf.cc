@@ -458,17 +458,27 @@ size_t spec_bytes(const GgufTensorSpec& spec) {
 void write_gguf(const std::string& path,
                 const std::vector<std::pair<std::string, GgufValue>>& metadata,
                 const std::vector<GgufTensorSpec>& specs,
-                const std::function<Tensor(size_t, int64_t)>& produce) {
+                const std::function<Tensor(size_t, int64_t)>& produce, uint32_t alignment) {
+  R1_ASSERT(alignment >= 8 && (alignment & (alignment - 1)) == 0);
+  // general.alignment is written (first) where it is not the default, as llama.cpp does.
+  std::vector<std::pair<std::string, GgufValue>> meta;
+  if (alignment != kDefaultAlignment)
+    meta.emplace_back("general.alignment", GgufValue::of_int(GgufType::U32, alignment));
+  for (const auto& kv : metadata) {
+    if (kv.first == "general.alignment") {
+      R1_ASSERT(kv.second.type == GgufType::U32 && kv.second.i == alignment);
+      if (alignment != kDefaultAlignment) continue;
+    }
+    meta.push_back(kv);
+  }
   const std::string tmp = path + ".tmp";
   try {
     Writer w(tmp);
     w.put<uint32_t>(kMagic);
     w.put<uint32_t>(3);
     w.put<uint64_t>(specs.size());
-    w.put<uint64_t>(metadata.size());
-    for (const auto& [key, v] : metadata) {
-      R1_ASSERT(key != "general.alignment" ||
-                (v.type == GgufType::U32 && v.i == kDefaultAlignment));
+    w.put<uint64_t>(meta.size());
+    for (const auto& [key, v] : meta) {
       w.string(key);
       w.value(v);
     }
@@ -481,9 +491,9 @@ void write_gguf(const std::string& path,
       for (auto d = spec.shape.rbegin(); d != spec.shape.rend(); ++d) w.put<uint64_t>(*d);
       w.put<uint32_t>(static_cast<uint32_t>(type));
       w.put<uint64_t>(offset);
-      offset = align_up(offset + spec_bytes(spec), kDefaultAlignment);
+      offset = align_up(offset + spec_bytes(spec), alignment);
     }
-    w.pad(kDefaultAlignment);
+    w.pad(alignment);
     for (size_t i = 0; i < specs.size(); ++i) {
       size_t written = 0;
       for (int64_t part = 0; part < specs[i].parts; ++part) {
@@ -494,7 +504,7 @@ void write_gguf(const std::string& path,
         written += t.nbytes();
       }
       R1_ASSERT(written == spec_bytes(specs[i]));
-      w.pad(kDefaultAlignment);
+      w.pad(alignment);
     }
     w.finish();
   } catch (...) {
@@ -507,10 +517,11 @@ void write_gguf(const std::string& path,
 
 void write_gguf(const std::string& path,
                 const std::vector<std::pair<std::string, GgufValue>>& metadata,
-                const std::vector<std::pair<std::string, Tensor>>& tensors) {
+                const std::vector<std::pair<std::string, Tensor>>& tensors, uint32_t alignment) {
   std::vector<GgufTensorSpec> specs;
   for (const auto& [name, t] : tensors) specs.push_back({name, t.dtype, t.shape});
-  write_gguf(path, metadata, specs, [&](size_t i, int64_t) { return tensors[i].second; });
+  write_gguf(
+      path, metadata, specs, [&](size_t i, int64_t) { return tensors[i].second; }, alignment);
 }
 
 }  // namespace r1::io

@@ -109,12 +109,15 @@ bool ggml_to_dtype(GgmlType t, DType* out);
 bool dtype_to_ggml(DType t, GgmlType* out);
 const char* ggml_type_name(GgmlType t);
 
-// Writes a GGUF file (version 3, alignment 32) atomically (temp + rename). Tensors are written
-// in the order given, each a contiguous r1 tensor of F32, F16, BF16 or Q8_0 whose row-major
-// shape becomes ne reversed.
+// Writes a GGUF file (version 3) atomically (temp + rename). Tensors are written in the order
+// given, each a contiguous r1 tensor of F32, F16, BF16 or Q8_0 whose row-major shape becomes ne
+// reversed, each at a multiple of `alignment` bytes (a power of two; other than the format's
+// default 32 it is written as general.alignment, the first key; metadata may hold that key only
+// with the same value).
 void write_gguf(const std::string& path,
                 const std::vector<std::pair<std::string, GgufValue>>& metadata,
-                const std::vector<std::pair<std::string, Tensor>>& tensors);
+                const std::vector<std::pair<std::string, Tensor>>& tensors,
+                uint32_t alignment = 32);
 
 // The same with each tensor made only when its bytes are written, so that a converted model
 // never sits in memory whole: tensor i is written as specs[i].parts tensors produce(i, 0),
@@ -129,6 +132,6 @@ struct GgufTensorSpec {
 void write_gguf(const std::string& path,
                 const std::vector<std::pair<std::string, GgufValue>>& metadata,
                 const std::vector<GgufTensorSpec>& specs,
-                const std::function<Tensor(size_t, int64_t)>& produce);
+                const std::function<Tensor(size_t, int64_t)>& produce, uint32_t alignment = 32);
 
 }  // namespace r1::io

@@ -251,7 +251,8 @@ GgufExportResult export_gguf(const std::string& dir, const std::string& out,
     specs.push_back({"rope_freqs.weight", DType::F32, {n}});
     make.push_back([rope_freqs](int64_t) { return rope_freqs; });
   }
-  write_gguf(out, meta, specs, [&](size_t i, int64_t part) { return make[i](part); });
+  write_gguf(
+      out, meta, specs, [&](size_t i, int64_t part) { return make[i](part); }, options.alignment);
   result.tensors = specs.size();
   return result;
 }

@@ -21,6 +21,11 @@ struct GgufExportOptions {
   // 1-D tensors (norms, biases) are always F32, as llama.cpp's converter writes them.
   QuantMix mix = QuantMix::BF16;
   std::string name;  // general.name (default: the folder's name)
+  // Where each tensor starts, in bytes (general.alignment): 64, a cache line, so that r1 can pack
+  // every Q4_K matrix in the memory it read the file into (models/model.cc pack_weights: its
+  // packed rows are read 64 bytes at a time), where llama.cpp's default 32 leaves half of them
+  // at 32 bytes past a line, to be copied out. llama.cpp reads the key.
+  uint32_t alignment = 64;
 };
 
 struct GgufExportResult {

@@ -96,6 +96,39 @@ TEST(Gguf, WrittenFileReadsBackExactly) {
   std::remove(path.c_str());
 }
 
+// Another alignment (r1 convert / quantize write 64) is written as general.alignment, the first
+// key, once even where the metadata holds it too; every tensor and the data start on multiples
+// of it, and the file reads back exactly.
+TEST(Gguf, WrittenAtAnotherAlignment) {
+  Sample s = sample();
+  const std::string path = temp_path("aligned64.gguf");
+  s.meta.emplace_back("general.alignment", GgufValue::of_int(GgufType::U32, 64));
+  write_gguf(path, s.meta, s.tensors, 64);
+  GgufFile g = GgufFile::open(path);
+  ASSERT_EQ(g.metadata().size(), s.meta.size());
+  EXPECT_EQ(g.metadata().front().first, "general.alignment");
+  EXPECT_EQ(g.get_int("general.alignment"), 64);
+  // The data section from the file's end (the last tensor is padded to 64 too), then each
+  // tensor's bytes found there, not through the reader.
+  const std::string bytes = read_file(path);
+  const GgufTensorInfo& last = g.tensors().back();
+  const size_t data_start = bytes.size() - last.offset - (last.bytes + 63) / 64 * 64;
+  EXPECT_EQ(data_start % 64, 0u);
+  for (const auto& [name, t] : s.tensors) {
+    const GgufTensorInfo* info = g.tensor_info(name);
+    EXPECT_EQ(info->offset % 64, 0u) << name;
+    ASSERT_LE(data_start + info->offset + t.nbytes(), bytes.size()) << name;
+    EXPECT_EQ(std::memcmp(bytes.data() + data_start + info->offset, t.data, t.nbytes()), 0) << name;
+    Tensor r = g.tensor(name);
+    ASSERT_EQ(r.nbytes(), t.nbytes()) << name;
+    EXPECT_EQ(std::memcmp(r.data, t.data, t.nbytes()), 0) << name;
+  }
+  // At the default the key is not written, as llama.cpp writes files.
+  write_gguf(path, {}, s.tensors);
+  EXPECT_EQ(GgufFile::open(path).find("general.alignment"), nullptr);
+  std::remove(path.c_str());
+}
+
 // A tensor written in parts (a stack of experts, one at a time) is the same file as written
 // whole, and parts that do not add up to the tensor are refused.
 TEST(Gguf, TensorWrittenInParts) {
