@@ -129,6 +129,42 @@ TEST(GemmFp8, Bf16DotMatchesReference) {
   }
 }
 
+// Every finite code in every byte position of a full 64-byte step of the AVX-512 bf16 kernel (the
+// test above has K = 1: its partial step only), bit for bit as the reference: W row n holds the
+// codes in turn from code n, so each code is in every place of some row; each X row is 1 at one
+// column and 0 elsewhere, so each output is one exact product s * w (M = 1: each column in turn;
+// M = 4: four columns a pass).
+TEST(GemmFp8, Bf16DotEveryCodeInEveryPositionOfAStep) {
+  if (!isa_supported(Isa::Avx512)) GTEST_SKIP() << "no AVX-512";
+  std::vector<uint8_t> codes;
+  for (int c = 0; c < 256; ++c)
+    if ((c & 0x7f) != 0x7f) codes.push_back(static_cast<uint8_t>(c));
+  const int64_t N = static_cast<int64_t>(codes.size()), K = 64;
+  std::vector<uint8_t> w(N * K);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t k = 0; k < K; ++k) w[n * K + k] = codes[(n + k) % N];
+  const std::vector<float> scale((N + 127) / 128, 0.25f);
+  for (int64_t M : {1, 4})
+    for (int64_t k0 = 0; k0 < K; k0 += M) {
+      std::vector<float> x(M * K, 0.0f);
+      for (int64_t m = 0; m < M; ++m) x[m * K + k0 + m] = 1.0f;
+      std::vector<float> want(M * N), got(M * N);
+      GemmParams p = fp8_params(M, K, 0, N, x.data(), K, w.data(), K, scale.data(), 1, N);
+      p.bf16_dot = true;
+      p.w_no_nan = true;
+      p.y = want.data();
+      kernels_for(Isa::Scalar).gemm(p);
+      p.y = got.data();
+      kernels_for(Isa::Avx512).gemm(p);
+      for (int64_t i = 0; i < M * N; ++i) {
+        const int64_t m = i / N, n = i % N;
+        ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(want[i]))
+            << "M=" << M << " column " << k0 + m << " code 0x" << std::hex
+            << int{w[n * K + k0 + m]};
+      }
+    }
+}
+
 // Every finite code, subnormals and both zeros among them, decodes exactly by either way of
 // widening and by the bf16 kernel: with K = 1 each output is one product, x * s * w, which the
 // reference computes exactly too (x and s powers of two). X = 2^40 and 2^-40 put the products
