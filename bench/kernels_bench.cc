@@ -6,7 +6,7 @@
 //
 //   kernels_bench [--m 1,4,16,128,512] [--dtype f32,bf16,f16,...] [--isa scalar,avx2,avx512]
 //                 [--shape 0,1] [--min-time 0.3] [--hot 0|1] [--fp8-widen f16,subnormal]
-//                 [--offset 0..63]
+//                 [--offset 0..63] [--avx2-int8 maddubs|avxvnni|vnni256]
 //
 // dtypes: f32, bf16, bf16dot, f16, q8_0, q4_k, q6_k, q4_k_r8, q6_k_r8, q4_0_r8, q5_0_r8, q8_0_r8,
 // f8_e4m3 (codes as DeepSeek's checkpoints have them, 128 x 128 scale blocks); a block type with
@@ -14,6 +14,8 @@
 // 896 x 4864, 1 1536 x 8960, 2 8960 x 1536, 3 1536 x 151936 (the 1.5B's lm_head), 4 7168 x 2048 (a
 // DeepSeek-V3 expert's gate / up). --fp8-widen runs f8_e4m3 once per way of widening it
 // (kernels/gemm_fp8.h: Fp8Widen; by default only the CPU's choice), interleaved per ISA.
+// --avx2-int8 picks the int8 dot products of the AVX2 table's quantized GEMMs (kernels/dispatch.h;
+// vnni256: the AVX-VNNI kernels through AVX-512 VNNI's EVEX instruction).
 //
 // Each figure is the median over the calls made in --min-time seconds of thread CPU time (at
 // least 3 calls). The scalar reference computes only as many output columns as keep one call
@@ -38,6 +40,7 @@
 #include "core/quant.h"
 #include "core/quant_pack.h"
 #include "core/tensor.h"
+#include "kernels/dispatch.h"
 #include "kernels/gemm_fp8.h"
 #include "kernels/kernels.h"
 
@@ -151,6 +154,21 @@ int main(int argc, char** argv) {
       offset = std::atoi(value.c_str());
       if (offset < 0 || offset >= 64) {
         std::fprintf(stderr, "error: --offset %s: 0 to 63 bytes\n", value.c_str());
+        return 2;
+      }
+    } else if (flag == "--avx2-int8") {  // the AVX2 table's int8 dot products (dispatch.h)
+      bool known = false;
+      for (Avx2Int8 v : {Avx2Int8::MaddUbs, Avx2Int8::AvxVnni, Avx2Int8::Vnni256Evex})
+        if (value == avx2_int8_name(v)) {
+          known = true;
+          if (!avx2_int8_supported(v)) {
+            std::fprintf(stderr, "error: --avx2-int8 %s: not on this CPU\n", value.c_str());
+            return 2;
+          }
+          set_avx2_int8(v);
+        }
+      if (!known) {
+        std::fprintf(stderr, "error: --avx2-int8 %s: maddubs, avxvnni or vnni256\n", value.c_str());
         return 2;
       }
     } else if (flag == "--min-time") {

@@ -44,6 +44,11 @@ CpuFeatures detect() {
   if (max_leaf >= 7) {
     __cpuid_count(7, 0, a, b, c, d);
     f.avx2 = b & (1u << 5);
+    if (a >= 1) {  // leaf 7's subleaves
+      unsigned a1, b1, c1, d1;
+      __cpuid_count(7, 1, a1, b1, c1, d1);
+      f.avx_vnni = a1 & (1u << 4);
+    }
     if (f.os_zmm) {
       f.avx512f = b & (1u << 16);
       f.avx512dq = b & (1u << 17);
@@ -83,6 +88,7 @@ std::string CpuFeatures::describe() const {
   add(avx512vnni, "avx512vnni");
   add(avx512vbmi, "avx512vbmi");
   add(gfni, "gfni");
+  add(avx_vnni, "avxvnni");
   return s;
 }
 

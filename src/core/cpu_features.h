@@ -13,6 +13,7 @@ struct CpuFeatures {
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;  // need zmm state
   bool avx512bf16 = false, avx512vnni = false;
   bool avx512vbmi = false, gfni = false;  // gfni: with zmm state (its AVX-512 form)
+  bool avx_vnni = false;                  // AVX-VNNI: vpdpbusd on VEX ymm (needs ymm state)
   bool os_ymm = false, os_zmm = false;    // XCR0 bits enabled by the OS
   bool amd = false;                       // vendor AuthenticAMD
 
@@ -35,6 +36,10 @@ struct CpuFeatures {
   // What the AVX-512 fp8 kernel with bf16 dot products uses on top of the AVX-512 set (byte
   // permutes; Intel since Ice Lake / Sapphire Rapids, every AMD CPU with AVX-512).
   bool has_avx512_fp8_bf16() const { return has_avx512_set() && avx512vbmi; }
+  // What kernels/cpu/*_avxvnni.cc is compiled for: the AVX2 set and AVX-VNNI (Intel since Alder
+  // Lake and Sapphire Rapids, AMD since Zen 5), whose int8 dot products the AVX2 table's
+  // quantized GEMMs then use.
+  bool has_avx_vnni_set() const { return has_avx2_set() && avx_vnni; }
   std::string describe() const;  // "avx2 fma f16c avx512f ..." (present features only)
 };
 

@@ -1,5 +1,6 @@
 #include "kernels/dispatch.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -57,10 +58,31 @@ void avx512_fp8_bf16(const GemmParams& p) {
   ref::gemm(p);
 }
 
+// -1: the CPU's default; else an Avx2Int8.
+std::atomic<int> g_avx2_int8{-1};
+
+// The AVX2 table's int8 GEMMs, by avx2_int8().
+template <GemmFn kMaddUbs, GemmFn kAvxVnni, GemmFn kEvex>
+void avx2_int8_gemm(const GemmParams& p) {
+  switch (avx2_int8()) {
+    case Avx2Int8::AvxVnni:
+      return kAvxVnni(p);
+    case Avx2Int8::Vnni256Evex:
+      return kEvex(p);
+    case Avx2Int8::MaddUbs:
+      break;
+  }
+  kMaddUbs(p);
+}
+constexpr GemmFn kAvx2Q8 =
+    avx2_int8_gemm<avx2::gemm_q8_0, avxvnni::gemm_q8_0, avxvnni_evex::gemm_q8_0>;
+constexpr GemmFn kAvx2Kq = avx2_int8_gemm<avx2::gemm_kq, avxvnni::gemm_kq, avxvnni_evex::gemm_kq>;
+constexpr GemmFn kAvx2R8 = avx2_int8_gemm<avx2::gemm_r8, avxvnni::gemm_r8, avxvnni_evex::gemm_r8>;
+
 const KernelTable kScalarTable = R1_TABLE(ref, Isa::Scalar, nullptr, nullptr, ref::gemm, ref::gemm,
                                           ref::gemm, ref::gemm, ref::gemm);
 const KernelTable kAvx2Table = R1_TABLE(avx2, Isa::Avx2, avx2::gemm_fp8_small_m, nullptr, ref::gemm,
-                                        avx2::gemm_q8_0, avx2::gemm_kq, avx2::gemm_r8, ref::gemm);
+                                        kAvx2Q8, kAvx2Kq, kAvx2R8, ref::gemm);
 const KernelTable kAvx512Table = R1_TABLE(
     avx512, Isa::Avx512, avx512::gemm_fp8_small_m, avx512::gemm_fp8_packed, avx512_fp8_bf16,
     avx512::gemm_q8_0, avx512::gemm_kq, avx512::gemm_r8, avx512::gemm_blocks_bf16);
@@ -124,6 +146,47 @@ Isa select_isa(const char* cap) {
     if (static_cast<int>(isa) <= static_cast<int>(limit) && isa_supported(isa)) return isa;
   }
   return Isa::Scalar;
+}
+
+Avx2Int8 avx2_int8() {
+  const int v = g_avx2_int8.load(std::memory_order_relaxed);
+  if (v >= 0) return static_cast<Avx2Int8>(v);
+  return cpu_features().has_avx_vnni_set() ? Avx2Int8::AvxVnni : Avx2Int8::MaddUbs;
+}
+
+bool avx2_int8_supported(Avx2Int8 v) {
+  const CpuFeatures& f = cpu_features();
+  switch (v) {
+    case Avx2Int8::MaddUbs:
+      return f.has_avx2_set();
+    case Avx2Int8::AvxVnni:
+      return f.has_avx_vnni_set();
+    case Avx2Int8::Vnni256Evex:
+      return f.has_avx512_set();  // AVX-512 VNNI and VL among it
+  }
+  return false;
+}
+
+void set_avx2_int8(Avx2Int8 v) {
+  if (!avx2_int8_supported(v))
+    fail_internal("this CPU cannot run the AVX2 table's ", avx2_int8_name(v), " int8 kernels");
+  g_avx2_int8.store(static_cast<int>(v), std::memory_order_relaxed);
+}
+
+void reset_avx2_int8() {
+  g_avx2_int8.store(-1, std::memory_order_relaxed);
+}
+
+const char* avx2_int8_name(Avx2Int8 v) {
+  switch (v) {
+    case Avx2Int8::MaddUbs:
+      return "maddubs";
+    case Avx2Int8::AvxVnni:
+      return "avxvnni";
+    case Avx2Int8::Vnni256Evex:
+      return "vnni256";
+  }
+  return "?";
 }
 
 const KernelTable& kernels() {

@@ -9,4 +9,17 @@ namespace r1::kernels {
 // otherwise scalar|avx2|avx512). An unknown value is a Usage error naming it.
 Isa select_isa(const char* cap);
 
+// Which int8 dot products the AVX2 table's quantized GEMMs (Q8_0, the 4-6-bit types, the packed
+// layouts) use: vpmaddubsw + vpmaddwd (MaddUbs, any AVX2 CPU), AVX-VNNI's vpdpbusd (AvxVnni, the
+// default where cpuid reports it: Intel since Alder Lake, AMD since Zen 5), or the same code with
+// AVX-512 VNNI's EVEX vpdpbusd (Vnni256Evex: the AVX-VNNI kernels run on AVX-512 CPUs without
+// AVX-VNNI, for tests and kernels_bench). set_avx2_int8 overrides the default for the whole
+// process (a variant the CPU lacks is an internal error); not while a GEMM runs.
+enum class Avx2Int8 { MaddUbs, AvxVnni, Vnni256Evex };
+Avx2Int8 avx2_int8();
+bool avx2_int8_supported(Avx2Int8 v);
+void set_avx2_int8(Avx2Int8 v);
+void reset_avx2_int8();  // back to the CPU's default
+const char* avx2_int8_name(Avx2Int8 v);
+
 }  // namespace r1::kernels

@@ -98,6 +98,29 @@ TEST(Dispatch, TablesAreCompleteAndUnsupportedIsasFail) {
   EXPECT_STREQ(isa_name(Isa::Avx512), "avx512");
 }
 
+// The AVX2 table's int8 dot products: AVX-VNNI's by default where the CPU has it, vpmaddubsw
+// elsewhere; a variant the CPU lacks is refused, and reset gives the default back.
+TEST(Dispatch, Avx2Int8VariantFollowsTheCpu) {
+  const CpuFeatures& f = cpu_features();
+  if (!f.has_avx2_set()) GTEST_SKIP() << "no AVX2";
+  const Avx2Int8 def = f.avx_vnni ? Avx2Int8::AvxVnni : Avx2Int8::MaddUbs;
+  EXPECT_EQ(avx2_int8(), def);
+  EXPECT_TRUE(avx2_int8_supported(Avx2Int8::MaddUbs));
+  EXPECT_EQ(avx2_int8_supported(Avx2Int8::AvxVnni), f.avx_vnni);
+  EXPECT_EQ(avx2_int8_supported(Avx2Int8::Vnni256Evex), f.has_avx512_set());
+  for (Avx2Int8 v : {Avx2Int8::MaddUbs, Avx2Int8::AvxVnni, Avx2Int8::Vnni256Evex}) {
+    if (avx2_int8_supported(v)) {
+      set_avx2_int8(v);
+      EXPECT_EQ(avx2_int8(), v);
+    } else {
+      EXPECT_THROW(set_avx2_int8(v), Error) << avx2_int8_name(v);
+      EXPECT_NE(avx2_int8(), v);
+    }
+  }
+  reset_avx2_int8();
+  EXPECT_EQ(avx2_int8(), def);
+}
+
 TEST(CpuFeatures, ConsistentAndAgreesWithTheCompiler) {
   const CpuFeatures& f = cpu_features();
   RecordProperty("cpu_features", f.describe());
@@ -124,6 +147,7 @@ TEST(CpuFeatures, ConsistentAndAgreesWithTheCompiler) {
   if (f.os_zmm) {  // r1 counts GFNI only with zmm state (its AVX-512 form)
     EXPECT_EQ(f.gfni, static_cast<bool>(__builtin_cpu_supports("gfni")));
   }
+  EXPECT_EQ(f.avx_vnni, static_cast<bool>(__builtin_cpu_supports("avxvnni")));
   EXPECT_EQ(f.amd, static_cast<bool>(__builtin_cpu_is("amd")));
   EXPECT_EQ(isa_supported(Isa::Avx2), f.has_avx2_set());
   EXPECT_EQ(isa_supported(Isa::Avx512), f.has_avx512_set());

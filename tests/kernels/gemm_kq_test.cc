@@ -213,7 +213,10 @@ void check(Isa isa, DType t, Case c, uint32_t seed) {
 TEST(GemmKq, EveryIsaMatchesReference) {
   uint32_t seed = 31;
   for (DType t : {DType::Q4_0, DType::Q5_0, DType::Q4_K, DType::Q6_K})
-    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+    for (const testing::Int8Target& target : testing::int8_targets(true)) {
+      const Isa isa = target.isa;
+      testing::Avx2Int8Scope int8_scope(target.avx2);
+      SCOPED_TRACE(target.name);
       if (!isa_supported(isa)) continue;
       const int64_t b = dtype_block(t);
       for (int64_t M : {1, 2, 3, 4, 5, 9, 17})
@@ -234,7 +237,10 @@ TEST(GemmKq, PrequantizedX) {
   for (DType t : {DType::Q4_0, DType::Q5_0, DType::Q4_K, DType::Q6_K}) {
     std::vector<uint8_t> w(dtype_bytes(t, N * K));
     quantize_row(t, wf.data(), w.data(), N * K);
-    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+    for (const testing::Int8Target& target : testing::int8_targets(true)) {
+      const Isa isa = target.isa;
+      testing::Avx2Int8Scope int8_scope(target.avx2);
+      SCOPED_TRACE(target.name);
       if (!isa_supported(isa)) continue;
       GemmParams p = testing::gemm_params(1, K, 0, N, x.data(), K, w.data(), K, t, N);
       std::vector<float> a(N), b(N);

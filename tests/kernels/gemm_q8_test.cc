@@ -140,7 +140,10 @@ TEST(GemmQ8_0, QuantizedXIsTheReferences) {
   EXPECT_EQ(want_q[1], -8);  // -7.5: away from zero
   EXPECT_EQ(want_q[17], 1);  // 0.5
   EXPECT_EQ(want_q[20], 2);  // 2.0
-  for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+  for (const testing::Int8Target& target : testing::int8_targets(false)) {
+    const Isa isa = target.isa;
+    testing::Avx2Int8Scope int8_scope(target.avx2);
+    SCOPED_TRACE(target.name);
     if (!isa_supported(isa)) continue;
     kernels_for(isa).quantize_x_q8(x.data(), n, got_q.data(), got_d.data());
     EXPECT_EQ(got_q, want_q) << isa_name(isa);
@@ -150,7 +153,10 @@ TEST(GemmQ8_0, QuantizedXIsTheReferences) {
   std::vector<uint8_t> w(dtype_bytes(DType::Q8_0, 5 * n));
   std::vector<float> wf = random_floats(5 * n, 22);
   quantize_q8_0(wf.data(), w.data(), 5 * n);
-  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+  for (const testing::Int8Target& target : testing::int8_targets(true)) {
+    const Isa isa = target.isa;
+    testing::Avx2Int8Scope int8_scope(target.avx2);
+    SCOPED_TRACE(target.name);
     if (!isa_supported(isa)) continue;
     GemmParams p;
     p.M = 1;
@@ -225,7 +231,10 @@ TEST(GemmQ8_0, F32PanelsAreTheDequantizedProduct) {
 
 TEST(GemmQ8_0, EveryIsaMatchesReference) {
   uint32_t seed = 11;
-  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+  for (const testing::Int8Target& target : testing::int8_targets(true)) {
+    const Isa isa = target.isa;
+    testing::Avx2Int8Scope int8_scope(target.avx2);
+    SCOPED_TRACE(target.name);
     if (!isa_supported(isa)) continue;
     for (int64_t M : {1, 2, 3, 4, 5, 9, 17, 40})
       for (int64_t K : {0, 32, 96, 320}) {

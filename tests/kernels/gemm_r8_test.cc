@@ -188,7 +188,10 @@ TEST(GemmR8, EveryIsaMatchesTheUnpackedReference) {
         std::vector<float> want(M * ldy, -7.0f);
         gp.y = want.data();
         kernels_for(Isa::Scalar).gemm(gp);
-        for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+        for (const testing::Int8Target& target : testing::int8_targets(true)) {
+          const Isa isa = target.isa;
+          testing::Avx2Int8Scope int8_scope(target.avx2);
+          SCOPED_TRACE(target.name);
           if (!isa_supported(isa)) continue;
           std::vector<float> got(M * ldy, -7.0f);
           gp.w = p.data();
@@ -230,7 +233,10 @@ TEST(GemmR8, RefusesPartialGroups) {
   std::vector<float> x(K, 1.0f), y(8);
   GemmParams gp = testing::gemm_params(1, K, 0, 5, x.data(), K, p.data(), K, DType::Q4_K_R8, 8);
   gp.y = y.data();
-  for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+  for (const testing::Int8Target& target : testing::int8_targets(false)) {
+    const Isa isa = target.isa;
+    testing::Avx2Int8Scope int8_scope(target.avx2);
+    SCOPED_TRACE(target.name);
     if (isa_supported(isa)) {
       EXPECT_THROW(kernels_for(isa).gemm(gp), Error) << isa_name(isa);
     }
@@ -258,7 +264,10 @@ TEST(GemmBlocksBf16, EveryIsaIsTheProductOfTheRoundedOperands) {
                                                pack ? packed_type(t) : t, ldy);
           gp.bf16_dot = true;
           std::vector<float> row(ldw);
-          for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+          for (const testing::Int8Target& target : testing::int8_targets(true)) {
+            const Isa isa = target.isa;
+            testing::Avx2Int8Scope int8_scope(target.avx2);
+            SCOPED_TRACE(target.name);
             if (!isa_supported(isa)) continue;
             std::vector<float> y(M * ldy, -7.0f);
             gp.y = y.data();

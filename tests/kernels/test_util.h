@@ -8,11 +8,35 @@
 #include <string>
 #include <vector>
 
+#include "kernels/dispatch.h"
 #include "kernels/kernels.h"
 
 namespace r1::kernels::testing {
 
 inline const Isa kSimdIsas[] = {Isa::Avx2, Isa::Avx512};
+
+// The tables to test the int8 GEMMs of, among those this CPU runs: the scalar reference (with
+// `scalar`), AVX2 once per int8 variant (dispatch.h: vpmaddubsw, AVX-VNNI's vpdpbusd, the same in
+// its EVEX form), AVX-512. Run each under an Avx2Int8Scope of its avx2 variant.
+struct Int8Target {
+  Isa isa;
+  Avx2Int8 avx2;
+  std::string name;
+};
+inline std::vector<Int8Target> int8_targets(bool scalar) {
+  std::vector<Int8Target> t;
+  if (scalar) t.push_back({Isa::Scalar, Avx2Int8::MaddUbs, "scalar"});
+  if (isa_supported(Isa::Avx2))
+    for (Avx2Int8 v : {Avx2Int8::MaddUbs, Avx2Int8::AvxVnni, Avx2Int8::Vnni256Evex})
+      if (avx2_int8_supported(v))
+        t.push_back({Isa::Avx2, v, std::string("avx2 ") + avx2_int8_name(v)});
+  if (isa_supported(Isa::Avx512)) t.push_back({Isa::Avx512, Avx2Int8::MaddUbs, "avx512"});
+  return t;
+}
+struct Avx2Int8Scope {
+  explicit Avx2Int8Scope(Avx2Int8 v) { set_avx2_int8(v); }
+  ~Avx2Int8Scope() { reset_avx2_int8(); }
+};
 
 // Skips the current test (with the reason) when this CPU cannot run `isa`.
 #define R1_REQUIRE_ISA(isa)                                                                \

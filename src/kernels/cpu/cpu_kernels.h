@@ -116,6 +116,22 @@ void attn_values_wide(const float* p, int64_t ldp, int64_t G, int64_t D, const v
                       DType vt, int64_t n, float* o);
 }  // namespace avx512
 
+// The AVX2 table's int8 GEMMs with vpdpbusd (kernels/cpu/gemm_int8_vnni256.inc): avxvnni in its
+// VEX form (AVX-VNNI), avxvnni_evex the same code in AVX-512 VNNI's EVEX form (for tests and
+// kernels_bench on CPUs without AVX-VNNI).
+#define R1_DECLARE_INT8_KERNELS        \
+  void gemm_q8_0(const GemmParams& p); \
+  void gemm_kq(const GemmParams& p);   \
+  void gemm_r8(const GemmParams& p);   \
+  void quantize_x_q8(const float* x, int64_t n, int8_t* q, float* d);
+namespace avxvnni {
+R1_DECLARE_INT8_KERNELS
+}  // namespace avxvnni
+namespace avxvnni_evex {
+R1_DECLARE_INT8_KERNELS
+}  // namespace avxvnni_evex
+#undef R1_DECLARE_INT8_KERNELS
+
 #undef R1_DECLARE_KERNELS
 
 }  // namespace r1::kernels
