@@ -215,7 +215,7 @@ TEST(GemmKq, EveryIsaMatchesReference) {
   for (DType t : {DType::Q4_0, DType::Q5_0, DType::Q4_K, DType::Q6_K})
     for (const testing::Int8Target& target : testing::int8_targets(true)) {
       const Isa isa = target.isa;
-      testing::Avx2Int8Scope int8_scope(target.avx2);
+      testing::Avx2Int8Scope int8_scope(target);
       SCOPED_TRACE(target.name);
       if (!isa_supported(isa)) continue;
       const int64_t b = dtype_block(t);
@@ -239,7 +239,7 @@ TEST(GemmKq, PrequantizedX) {
     quantize_row(t, wf.data(), w.data(), N * K);
     for (const testing::Int8Target& target : testing::int8_targets(true)) {
       const Isa isa = target.isa;
-      testing::Avx2Int8Scope int8_scope(target.avx2);
+      testing::Avx2Int8Scope int8_scope(target);
       SCOPED_TRACE(target.name);
       if (!isa_supported(isa)) continue;
       GemmParams p = testing::gemm_params(1, K, 0, N, x.data(), K, w.data(), K, t, N);

@@ -142,7 +142,7 @@ TEST(GemmQ8_0, QuantizedXIsTheReferences) {
   EXPECT_EQ(want_q[20], 2);  // 2.0
   for (const testing::Int8Target& target : testing::int8_targets(false)) {
     const Isa isa = target.isa;
-    testing::Avx2Int8Scope int8_scope(target.avx2);
+    testing::Avx2Int8Scope int8_scope(target);
     SCOPED_TRACE(target.name);
     if (!isa_supported(isa)) continue;
     kernels_for(isa).quantize_x_q8(x.data(), n, got_q.data(), got_d.data());
@@ -155,7 +155,7 @@ TEST(GemmQ8_0, QuantizedXIsTheReferences) {
   quantize_q8_0(wf.data(), w.data(), 5 * n);
   for (const testing::Int8Target& target : testing::int8_targets(true)) {
     const Isa isa = target.isa;
-    testing::Avx2Int8Scope int8_scope(target.avx2);
+    testing::Avx2Int8Scope int8_scope(target);
     SCOPED_TRACE(target.name);
     if (!isa_supported(isa)) continue;
     GemmParams p;
@@ -233,7 +233,7 @@ TEST(GemmQ8_0, EveryIsaMatchesReference) {
   uint32_t seed = 11;
   for (const testing::Int8Target& target : testing::int8_targets(true)) {
     const Isa isa = target.isa;
-    testing::Avx2Int8Scope int8_scope(target.avx2);
+    testing::Avx2Int8Scope int8_scope(target);
     SCOPED_TRACE(target.name);
     if (!isa_supported(isa)) continue;
     for (int64_t M : {1, 2, 3, 4, 5, 9, 17, 40})

@@ -190,7 +190,7 @@ TEST(GemmR8, EveryIsaMatchesTheUnpackedReference) {
         kernels_for(Isa::Scalar).gemm(gp);
         for (const testing::Int8Target& target : testing::int8_targets(true)) {
           const Isa isa = target.isa;
-          testing::Avx2Int8Scope int8_scope(target.avx2);
+          testing::Avx2Int8Scope int8_scope(target);
           SCOPED_TRACE(target.name);
           if (!isa_supported(isa)) continue;
           std::vector<float> got(M * ldy, -7.0f);
@@ -235,7 +235,7 @@ TEST(GemmR8, RefusesPartialGroups) {
   gp.y = y.data();
   for (const testing::Int8Target& target : testing::int8_targets(false)) {
     const Isa isa = target.isa;
-    testing::Avx2Int8Scope int8_scope(target.avx2);
+    testing::Avx2Int8Scope int8_scope(target);
     SCOPED_TRACE(target.name);
     if (isa_supported(isa)) {
       EXPECT_THROW(kernels_for(isa).gemm(gp), Error) << isa_name(isa);
@@ -266,7 +266,7 @@ TEST(GemmBlocksBf16, EveryIsaIsTheProductOfTheRoundedOperands) {
           std::vector<float> row(ldw);
           for (const testing::Int8Target& target : testing::int8_targets(true)) {
             const Isa isa = target.isa;
-            testing::Avx2Int8Scope int8_scope(target.avx2);
+            testing::Avx2Int8Scope int8_scope(target);
             SCOPED_TRACE(target.name);
             if (!isa_supported(isa)) continue;
             std::vector<float> y(M * ldy, -7.0f);

@@ -17,7 +17,7 @@ inline const Isa kSimdIsas[] = {Isa::Avx2, Isa::Avx512};
 
 // The tables to test the int8 GEMMs of, among those this CPU runs: the scalar reference (with
 // `scalar`), AVX2 once per int8 variant (dispatch.h: vpmaddubsw, AVX-VNNI's vpdpbusd, the same in
-// its EVEX form), AVX-512. Run each under an Avx2Int8Scope of its avx2 variant.
+// its EVEX form), AVX-512. Run each under an Avx2Int8Scope (for AVX2: its variant).
 struct Int8Target {
   Isa isa;
   Avx2Int8 avx2;
@@ -34,7 +34,9 @@ inline std::vector<Int8Target> int8_targets(bool scalar) {
   return t;
 }
 struct Avx2Int8Scope {
-  explicit Avx2Int8Scope(Avx2Int8 v) { set_avx2_int8(v); }
+  explicit Avx2Int8Scope(const Int8Target& t) {
+    if (t.isa == Isa::Avx2) set_avx2_int8(t.avx2);
+  }
   ~Avx2Int8Scope() { reset_avx2_int8(); }
 };
 
