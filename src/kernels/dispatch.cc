@@ -148,10 +148,23 @@ Isa select_isa(const char* cap) {
   return Isa::Scalar;
 }
 
+Avx2Int8 avx2_int8_from_env(const char* value) {
+  const Avx2Int8 cpu = cpu_features().has_avx_vnni_set() ? Avx2Int8::AvxVnni : Avx2Int8::MaddUbs;
+  if (value == nullptr || *value == '\0') return cpu;
+  for (Avx2Int8 v : {Avx2Int8::MaddUbs, Avx2Int8::AvxVnni, Avx2Int8::Vnni256Evex}) {
+    if (std::strcmp(value, avx2_int8_name(v)) != 0) continue;
+    if (!avx2_int8_supported(v)) fail_usage("R1_AVX2_INT8=", value, ": this CPU cannot run it");
+    return v;
+  }
+  fail_usage("R1_AVX2_INT8=", value,
+             " is not a choice of int8 dot products r1 knows (use maddubs, avxvnni or vnni256)");
+}
+
 Avx2Int8 avx2_int8() {
   const int v = g_avx2_int8.load(std::memory_order_relaxed);
   if (v >= 0) return static_cast<Avx2Int8>(v);
-  return cpu_features().has_avx_vnni_set() ? Avx2Int8::AvxVnni : Avx2Int8::MaddUbs;
+  static const Avx2Int8 chosen = avx2_int8_from_env(std::getenv("R1_AVX2_INT8"));
+  return chosen;
 }
 
 bool avx2_int8_supported(Avx2Int8 v) {
@@ -190,7 +203,9 @@ const char* avx2_int8_name(Avx2Int8 v) {
 }
 
 const KernelTable& kernels() {
-  static const KernelTable& chosen = table_of(select_isa(std::getenv("R1_ISA")));
+  // R1_AVX2_INT8 is read here too, on the thread that first asks for the kernels, so that a bad
+  // value is its Usage error rather than one raised inside a GEMM on a pool thread.
+  static const KernelTable& chosen = (avx2_int8(), table_of(select_isa(std::getenv("R1_ISA"))));
   return chosen;
 }
 

@@ -13,9 +13,12 @@ Isa select_isa(const char* cap);
 // layouts) use: vpmaddubsw + vpmaddwd (MaddUbs, any AVX2 CPU), AVX-VNNI's vpdpbusd (AvxVnni, the
 // default where cpuid reports it: Intel since Alder Lake, AMD since Zen 5), or the same code with
 // AVX-512 VNNI's EVEX vpdpbusd (Vnni256Evex: the AVX-VNNI kernels run on AVX-512 CPUs without
-// AVX-VNNI, for tests and kernels_bench). set_avx2_int8 overrides the default for the whole
-// process (a variant the CPU lacks is an internal error); not while a GEMM runs.
+// AVX-VNNI, for tests and kernels_bench). The environment variable R1_AVX2_INT8 (maddubs, avxvnni
+// or vnni256; read once, with the kernels) overrides the CPU's default: a value unknown or beyond
+// this CPU is a Usage error naming it. set_avx2_int8 overrides both for the whole process (a
+// variant the CPU lacks is an internal error); not while a GEMM runs.
 enum class Avx2Int8 { MaddUbs, AvxVnni, Vnni256Evex };
+Avx2Int8 avx2_int8_from_env(const char* value);  // the choice for R1_AVX2_INT8=value (or unset)
 Avx2Int8 avx2_int8();
 bool avx2_int8_supported(Avx2Int8 v);
 void set_avx2_int8(Avx2Int8 v);

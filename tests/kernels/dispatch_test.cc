@@ -1,5 +1,6 @@
 // The ISA choice (R1_ISA cap) and the CPU feature detection it rests on.
 #include <cstdlib>
+#include <string>
 
 #include "core/cpu_features.h"
 #include "core/error.h"
@@ -118,7 +119,47 @@ TEST(Dispatch, Avx2Int8VariantFollowsTheCpu) {
     }
   }
   reset_avx2_int8();
-  EXPECT_EQ(avx2_int8(), def);
+  EXPECT_EQ(avx2_int8_from_env(nullptr), def);
+  EXPECT_EQ(avx2_int8_from_env(""), def);
+  EXPECT_EQ(avx2_int8_from_env("maddubs"), Avx2Int8::MaddUbs);
+  for (const char* bad : {"vnni", "MADDUBS", "avx512"}) {
+    try {
+      avx2_int8_from_env(bad);
+      ADD_FAILURE() << "R1_AVX2_INT8=" << bad << " accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::Usage);
+      EXPECT_NE(std::string(e.what()).find(bad), std::string::npos) << e.what();
+    }
+  }
+  if (f.avx_vnni) {
+    EXPECT_EQ(avx2_int8_from_env("avxvnni"), Avx2Int8::AvxVnni);
+  } else {
+    EXPECT_THROW(avx2_int8_from_env("avxvnni"), Error);
+  }
+}
+
+// R1_AVX2_INT8 chooses the AVX2 table's int8 products once per process (a fresh one here).
+TEST(DispatchDeathTest, EnvironmentChoosesTheAvx2Int8Products) {
+  if (!cpu_features().has_avx2_set()) GTEST_SKIP() << "no AVX2";
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        setenv("R1_AVX2_INT8", "maddubs", 1);
+        kernels();
+        std::exit(avx2_int8() == Avx2Int8::MaddUbs ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
+  EXPECT_EXIT(
+      {
+        setenv("R1_AVX2_INT8", "sse9", 1);
+        try {
+          kernels();
+        } catch (const Error& e) {
+          std::exit(e.kind() == ErrorKind::Usage ? 3 : 4);
+        }
+        std::exit(5);
+      },
+      ::testing::ExitedWithCode(3), "");
 }
 
 TEST(CpuFeatures, ConsistentAndAgreesWithTheCompiler) {
