@@ -158,7 +158,7 @@ int main(int argc, char** argv) {
       }
     } else if (flag == "--avx2-int8") {  // the AVX2 table's int8 dot products (dispatch.h)
       bool known = false;
-      for (Avx2Int8 v : {Avx2Int8::MaddUbs, Avx2Int8::AvxVnni, Avx2Int8::Vnni256Evex})
+      for (Avx2Int8 v : kAvx2Int8Variants)
         if (value == avx2_int8_name(v)) {
           known = true;
           if (!avx2_int8_supported(v)) {

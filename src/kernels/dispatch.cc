@@ -151,7 +151,7 @@ Isa select_isa(const char* cap) {
 Avx2Int8 avx2_int8_from_env(const char* value) {
   const Avx2Int8 cpu = cpu_features().has_avx_vnni_set() ? Avx2Int8::AvxVnni : Avx2Int8::MaddUbs;
   if (value == nullptr || *value == '\0') return cpu;
-  for (Avx2Int8 v : {Avx2Int8::MaddUbs, Avx2Int8::AvxVnni, Avx2Int8::Vnni256Evex}) {
+  for (Avx2Int8 v : kAvx2Int8Variants) {
     if (std::strcmp(value, avx2_int8_name(v)) != 0) continue;
     if (!avx2_int8_supported(v)) fail_usage("R1_AVX2_INT8=", value, ": this CPU cannot run it");
     return v;

@@ -18,6 +18,8 @@ Isa select_isa(const char* cap);
 // this CPU is a Usage error naming it. set_avx2_int8 overrides both for the whole process (a
 // variant the CPU lacks is an internal error); not while a GEMM runs.
 enum class Avx2Int8 { MaddUbs, AvxVnni, Vnni256Evex };
+inline constexpr Avx2Int8 kAvx2Int8Variants[] = {Avx2Int8::MaddUbs, Avx2Int8::AvxVnni,
+                                                 Avx2Int8::Vnni256Evex};
 Avx2Int8 avx2_int8_from_env(const char* value);  // the choice for R1_AVX2_INT8=value (or unset)
 Avx2Int8 avx2_int8();
 bool avx2_int8_supported(Avx2Int8 v);

@@ -52,6 +52,17 @@ TEST(Dispatch, ChosenTableFollowsTheEnvironment) {
   EXPECT_EQ(&kernels_for(k.isa), &k);
 }
 
+// For a death test's fresh process: exits 3 where kernels() raises a Usage error, 4 for another
+// error, 5 where it raises none.
+[[noreturn]] void exit_by_kernels_error() {
+  try {
+    kernels();
+  } catch (const Error& e) {
+    std::exit(e.kind() == ErrorKind::Usage ? 3 : 4);
+  }
+  std::exit(5);
+}
+
 // kernels() chooses once per process, so each R1_ISA value is tried in a fresh process (the
 // threadsafe death-test style re-executes this binary for the statement).
 TEST(DispatchDeathTest, EnvironmentCapsTheChoiceInAFreshProcess) {
@@ -72,12 +83,7 @@ TEST(DispatchDeathTest, EnvironmentCapsTheChoiceInAFreshProcess) {
   EXPECT_EXIT(
       {
         setenv("R1_ISA", "sse9", 1);
-        try {
-          kernels();
-        } catch (const Error& e) {
-          std::exit(e.kind() == ErrorKind::Usage ? 3 : 4);
-        }
-        std::exit(5);
+        exit_by_kernels_error();
       },
       ::testing::ExitedWithCode(3), "");
 }
@@ -109,7 +115,7 @@ TEST(Dispatch, Avx2Int8VariantFollowsTheCpu) {
   EXPECT_TRUE(avx2_int8_supported(Avx2Int8::MaddUbs));
   EXPECT_EQ(avx2_int8_supported(Avx2Int8::AvxVnni), f.avx_vnni);
   EXPECT_EQ(avx2_int8_supported(Avx2Int8::Vnni256Evex), f.has_avx512_set());
-  for (Avx2Int8 v : {Avx2Int8::MaddUbs, Avx2Int8::AvxVnni, Avx2Int8::Vnni256Evex}) {
+  for (Avx2Int8 v : kAvx2Int8Variants) {
     if (avx2_int8_supported(v)) {
       set_avx2_int8(v);
       EXPECT_EQ(avx2_int8(), v);
@@ -152,12 +158,7 @@ TEST(DispatchDeathTest, EnvironmentChoosesTheAvx2Int8Products) {
   EXPECT_EXIT(
       {
         setenv("R1_AVX2_INT8", "sse9", 1);
-        try {
-          kernels();
-        } catch (const Error& e) {
-          std::exit(e.kind() == ErrorKind::Usage ? 3 : 4);
-        }
-        std::exit(5);
+        exit_by_kernels_error();
       },
       ::testing::ExitedWithCode(3), "");
 }

@@ -27,7 +27,7 @@ inline std::vector<Int8Target> int8_targets(bool scalar) {
   std::vector<Int8Target> t;
   if (scalar) t.push_back({Isa::Scalar, Avx2Int8::MaddUbs, "scalar"});
   if (isa_supported(Isa::Avx2))
-    for (Avx2Int8 v : {Avx2Int8::MaddUbs, Avx2Int8::AvxVnni, Avx2Int8::Vnni256Evex})
+    for (Avx2Int8 v : kAvx2Int8Variants)
       if (avx2_int8_supported(v))
         t.push_back({Isa::Avx2, v, std::string("avx2 ") + avx2_int8_name(v)});
   if (isa_supported(Isa::Avx512)) t.push_back({Isa::Avx512, Avx2Int8::MaddUbs, "avx512"});
